@@ -1,0 +1,51 @@
+"""The FastAPI application: routes, error format, and the connections it lives on."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.auth import TokenService
+from api.commands import CaseCommands
+from api.errors import install_error_handlers
+from api.routes import auth, cases, health, tasks
+from settings import Settings, get_settings
+from store.db import create_pool
+from temporal_client import connect_temporal
+
+DESCRIPTION = """
+Itinera runs every refugee resettlement and AVRR case as a durable Temporal workflow.
+
+* **Commands** (refer a case, complete a task) go to the case's workflow as Temporal Updates;
+  a refused command changes nothing and answers 404 / 409 / 422 with a machine-readable code.
+* **Reads** come from the PostgreSQL read model, which is written before a command answers:
+  what you just did is what you read next.
+* Authenticate with `POST /api/v1/auth/token` (OAuth2 password form), then send
+  `Authorization: Bearer <token>`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.tokens = TokenService(settings)
+        app.state.pool = await create_pool(settings.database_url, min_size=settings.database_pool_min,
+                                           max_size=settings.database_pool_max)
+        app.state.temporal = await connect_temporal(settings)
+        app.state.commands = CaseCommands(app.state.temporal, settings.temporal_task_queue)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    app = FastAPI(title="Itinera", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url="/docs", openapi_url="/openapi.json")
+    install_error_handlers(app)
+    for module in (auth, cases, tasks, health):
+        app.include_router(module.router)
+    return app

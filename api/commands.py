@@ -1,0 +1,102 @@
+"""The API's write side: every change is a Temporal Update to the case's workflow.
+
+A rejection decided by the workflow's validator comes back as an ``ApplicationError``
+whose type is a ``RejectionCode``; it is turned into the matching HTTP error here, so
+routes never see Temporal exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import REJECTION_STATUS, ApiError
+from domain.errors import RejectionCode
+from domain.identity import case_id_for
+from domain.model import Actor, Referral
+from domain.records import (
+    CaseWorkflowInput,
+    CommandOutcome,
+    CompleteTaskRequest,
+    ReferCaseRequest,
+    ReferralOutcome,
+)
+from workflows.resettlement_case import ResettlementCaseWorkflow
+
+
+class CaseAlreadyClosed(Exception):
+    """The referral's case exists but its workflow has finished; serve it from the read model."""
+
+
+class CaseCommands:
+    def __init__(self, client: Client, task_queue: str, timeout: timedelta = timedelta(seconds=60)):
+        self._client = client
+        self._task_queue = task_queue
+        self._timeout = timeout.total_seconds()
+
+    async def refer(self, referral: Referral, actor: Actor) -> ReferralOutcome:
+        """Open the case of a referral, or find the one it already opened (update-with-start)."""
+        case_id = case_id_for(referral.external_referral_id)
+        start = WithStartWorkflowOperation(
+            ResettlementCaseWorkflow.run,
+            CaseWorkflowInput(case_id=case_id),
+            id=case_id,
+            task_queue=self._task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        try:
+            return await self._await(
+                self._client.execute_update_with_start_workflow(
+                    ResettlementCaseWorkflow.refer,
+                    ReferCaseRequest(referral=referral, actor=actor),
+                    start_workflow_operation=start,
+                )
+            )
+        except WorkflowAlreadyStartedError:
+            raise CaseAlreadyClosed(case_id) from None
+
+    async def complete_task(self, case_id: str, task_id: str, form: dict[str, Any], actor: Actor) -> CommandOutcome:
+        handle = self._client.get_workflow_handle_for(ResettlementCaseWorkflow.run, case_id)
+        try:
+            return await self._await(
+                handle.execute_update(
+                    ResettlementCaseWorkflow.complete_task,
+                    CompleteTaskRequest(task_id=task_id, form=form, actor=actor),
+                )
+            )
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                # The workflow has finished: the case is closed, nothing can be completed.
+                raise ApiError(409, RejectionCode.CASE_CLOSED.value, f"case {case_id} is closed") from None
+            raise
+
+    async def _await(self, call: Any) -> Any:
+        try:
+            return await asyncio.wait_for(call, timeout=self._timeout)
+        except WorkflowUpdateFailedError as exc:
+            raise _as_api_error(exc) from None
+        except TimeoutError:
+            raise ApiError(
+                503, "engine_unavailable",
+                "the case engine did not answer in time; an accepted command is never lost, "
+                "so read the case before sending it again",
+            ) from None
+
+
+def _as_api_error(exc: WorkflowUpdateFailedError) -> ApiError:
+    cause = exc.cause
+    if isinstance(cause, ApplicationError):
+        try:
+            code = RejectionCode(cause.type or "")
+        except ValueError:
+            return ApiError(500, cause.type or "command_failed", cause.message)
+        details = cause.details[0].get("details", []) if cause.details and isinstance(cause.details[0], dict) else []
+        return ApiError(REJECTION_STATUS[code], code.value, cause.message, details)
+    return ApiError(500, "command_failed", str(cause or exc))

@@ -1,0 +1,100 @@
+"""Every error the API returns has one JSON shape: a machine-readable code, a human message
+and, for invalid input, which field, why, and what is allowed.
+
+    {"error": {"code": "invalid_request", "message": "...",
+               "details": [{"field": "body.members.0.nationality", "reason": "...", "allowed": [...]}]}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import RejectionCode
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    reason: str
+    allowed: Any | None = None
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class ErrorBody(BaseModel):
+    error: ErrorInfo
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.details = details or []
+        self.headers = headers
+
+
+REJECTION_STATUS: dict[RejectionCode, int] = {
+    RejectionCode.CASE_NOT_FOUND: 404,
+    RejectionCode.TASK_NOT_FOUND: 404,
+    RejectionCode.WRONG_STAGE: 409,
+    RejectionCode.TASK_NOT_OPEN: 409,
+    RejectionCode.CASE_CLOSED: 409,
+    RejectionCode.REFERRAL_CONFLICT: 409,
+    RejectionCode.INVALID_FORM: 422,
+}
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing, expired or invalid bearer token."},
+    403: {"model": ErrorBody, "description": "Authenticated, but this role may not do this."},
+    404: {"model": ErrorBody, "description": "No such case or task (or not visible to the caller)."},
+    409: {"model": ErrorBody, "description": "Conflicts with the case's state: wrong stage, task not open, ..."},
+    422: {"model": ErrorBody, "description": "Invalid field: which field, why, and what is allowed."},
+}
+
+
+def _body(code: str, message: str, details: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    details = []
+    for error in exc.errors():
+        detail: dict[str, Any] = {
+            "field": ".".join(str(p) for p in error.get("loc", ())),
+            "reason": error.get("msg", "invalid"),
+        }
+        ctx = error.get("ctx") or {}
+        if "expected" in ctx:
+            detail["allowed"] = ctx["expected"]
+        elif "pattern" in ctx:
+            detail["allowed"] = f"text matching {ctx['pattern']}"
+        details.append(detail)
+    return details
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = _validation_details(exc)
+        summary = "; ".join(f"{d['field']}: {d['reason']}" for d in details[:5])
+        return JSONResponse(_body("invalid_request", f"the request is invalid: {summary}", details), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
+        return JSONResponse(_body(code, str(exc.detail), []), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))

@@ -1,0 +1,303 @@
+"""The API's read side: queries over the PostgreSQL projections, never over Temporal.
+
+Lists use keyset ("cursor") pagination over the same columns as their indexes, so a
+page deep in 100,000 cases costs what the first page costs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from api.errors import ApiError
+from api.schemas import (
+    CaseDetail,
+    CaseSummary,
+    ClaimResult,
+    EventView,
+    KeyDates,
+    MemberView,
+    Page,
+    TaskDetail,
+    TaskView,
+)
+from domain.model import STAGE_LABELS, Priority, Programme, Stage
+from domain.tasks import TASK_SPECS, TaskType
+
+_PRIORITIES = [p for p in Priority]
+
+
+def _stage_label(programme: str, stage: str) -> str:
+    return STAGE_LABELS[Programme(programme)][Stage(stage)]
+
+
+# --- cursors -------------------------------------------------------------------------------
+
+
+def encode_cursor(values: list[Any]) -> str:
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kinds: tuple[type, ...]) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(values, list) or len(values) != len(kinds):
+            raise ValueError
+        return [datetime.fromisoformat(v) if kind is datetime else kind(v) for v, kind in zip(values, kinds)]
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise ApiError(422, "invalid_request", "cursor is not one this API returned",
+                       [{"field": "query.cursor", "reason": "malformed cursor; pass next_cursor unchanged"}]) from None
+
+
+def _tsquery(text: str) -> str | None:
+    words = re.findall(r"\w+", text.lower())[:8]
+    return " & ".join(f"{w}:*" for w in words) or None
+
+
+class _Where:
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, clause: str, *values: Any) -> None:
+        placeholders = []
+        for value in values:
+            self.params.append(value)
+            placeholders.append(f"${len(self.params)}")
+        self.clauses.append(clause.format(*placeholders))
+
+    def sql(self) -> str:
+        return ("WHERE " + " AND ".join(self.clauses)) if self.clauses else ""
+
+
+# --- cases ---------------------------------------------------------------------------------
+
+_CASE_COLUMNS = """c.case_id, c.external_referral_id, c.programme, c.office, c.priority, c.stage, c.status,
+    c.closure_reason, c.principal_name, c.member_count, c.destination_country, c.origin_country, c.referred_at,
+    c.updated_at, c.next_due_at"""
+
+
+def _case_summary(row: asyncpg.Record) -> CaseSummary:
+    data = dict(row)
+    return CaseSummary(stage_label=_stage_label(row["programme"], row["stage"]),
+                       **{k: data[k] for k in CaseSummary.model_fields if k in data})
+
+
+async def list_cases(
+    conn: asyncpg.Connection,
+    *,
+    offices: list[str],
+    stage: Stage | None = None,
+    status: str | None = None,
+    office: str | None = None,
+    programme: Programme | None = None,
+    priority: Priority | None = None,
+    text: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[CaseSummary]:
+    where = _Where()
+    where.add("c.office = ANY({})", offices)
+    if office:
+        where.add("c.office = {}", office)
+    if stage:
+        where.add("c.stage = {}", stage.value)
+    if status:
+        where.add("c.status = {}", status)
+    if programme:
+        where.add("c.programme = {}", programme.value)
+    if priority:
+        where.add("c.priority = {}", priority.value)
+    if text:
+        query = _tsquery(text)
+        if query:
+            where.add("(c.search @@ to_tsquery('simple', {}) OR c.external_referral_id = {})", query, text.strip())
+        else:
+            where.add("c.external_referral_id = {}", text.strip())
+    if cursor:
+        referred_at, case_id = decode_cursor(cursor, (datetime, str))
+        where.add("(c.referred_at, c.case_id) < ({}, {})", referred_at, case_id)
+    where.params.append(limit + 1)
+    rows = await conn.fetch(
+        f"SELECT {_CASE_COLUMNS} FROM cases c {where.sql()} "
+        f"ORDER BY c.referred_at DESC, c.case_id DESC LIMIT ${len(where.params)}",
+        *where.params,
+    )
+    items = [_case_summary(r) for r in rows[:limit]]
+    next_cursor = encode_cursor([rows[limit - 1]["referred_at"], rows[limit - 1]["case_id"]]) if len(rows) > limit else None
+    return Page[CaseSummary](items=items, next_cursor=next_cursor)
+
+
+async def case_office(conn: asyncpg.Connection, case_id: str) -> str | None:
+    return await conn.fetchval("SELECT office FROM cases WHERE case_id = $1", case_id)
+
+
+async def find_case_by_referral(conn: asyncpg.Connection, external_referral_id: str) -> str | None:
+    return await conn.fetchval("SELECT case_id FROM cases WHERE external_referral_id = $1", external_referral_id)
+
+
+async def get_case(conn: asyncpg.Connection, case_id: str) -> CaseDetail | None:
+    row = await conn.fetchrow(
+        f"SELECT {_CASE_COLUMNS}, c.version, c.stage_entered_at, c.departure_at, c.departed_at, c.arrived_on, "
+        "c.closed_at FROM cases c WHERE c.case_id = $1",
+        case_id,
+    )
+    if row is None:
+        return None
+    members = await conn.fetch(
+        "SELECT member_id, full_name, date_of_birth, sex, nationality, relationship, health_status, "
+        "clearance_valid_until, follow_up_needed, orientation_status, visa_status, visa_valid_until "
+        "FROM case_members WHERE case_id = $1 ORDER BY position",
+        case_id,
+    )
+    tasks = await conn.fetch(f"{_TASK_SELECT} WHERE t.case_id = $1 AND t.status = 'open' ORDER BY t.task_id", case_id)
+    summary = _case_summary(row)
+    return CaseDetail(
+        **summary.model_dump(),
+        version=row["version"],
+        key_dates=KeyDates(
+            referred_at=row["referred_at"],
+            stage_entered_at=row["stage_entered_at"],
+            next_due_at=row["next_due_at"],
+            departure_at=row["departure_at"],
+            departed_at=row["departed_at"],
+            arrived_on=row["arrived_on"],
+            closed_at=row["closed_at"],
+        ),
+        members=[MemberView(**dict(m)) for m in members],
+        open_tasks=[_task_view(t) for t in tasks],
+    )
+
+
+async def list_events(conn: asyncpg.Connection, case_id: str) -> list[EventView]:
+    rows = await conn.fetch(
+        "SELECT seq, event_id, event_type, occurred_at, recorded_at, actor_kind, actor_id, actor_role, payload "
+        "FROM case_events WHERE case_id = $1 ORDER BY seq",
+        case_id,
+    )
+    return [
+        EventView(
+            seq=r["seq"],
+            event_id=str(r["event_id"]),
+            type=r["event_type"],
+            occurred_at=r["occurred_at"],
+            recorded_at=r["recorded_at"],
+            actor={"kind": r["actor_kind"], "id": r["actor_id"], "role": r["actor_role"]},
+            data={k: v for k, v in r["payload"].items() if k != "type"},
+        )
+        for r in rows
+    ]
+
+
+# --- tasks ---------------------------------------------------------------------------------
+
+_TASK_SELECT = """SELECT t.task_id, t.case_id, t.task_type, t.stage, t.role, t.member_id, t.office, t.priority_rank,
+    t.status, t.opened_at, t.due_at, t.completed_at, t.completed_by, m.full_name AS member_name,
+    c.programme, k.claimed_by, k.claimed_at
+FROM tasks t
+JOIN cases c ON c.case_id = t.case_id
+LEFT JOIN case_members m ON m.member_id = t.member_id
+LEFT JOIN task_claims k ON k.task_id = t.task_id"""
+
+
+def _task_view(row: asyncpg.Record) -> TaskView:
+    spec = TASK_SPECS[TaskType(row["task_type"])]
+    return TaskView(
+        task_id=row["task_id"],
+        case_id=row["case_id"],
+        task_type=spec.task_type,
+        title=spec.title,
+        stage=row["stage"],
+        stage_label=_stage_label(row["programme"], row["stage"]),
+        role=row["role"],
+        member_id=row["member_id"],
+        member_name=row["member_name"],
+        office=row["office"],
+        priority=_PRIORITIES[row["priority_rank"]],
+        status=row["status"],
+        opened_at=row["opened_at"],
+        due_at=row["due_at"],
+        overdue=row["status"] == "open" and row["due_at"] < datetime.now(UTC),
+        claimed_by=row["claimed_by"] if row["status"] == "open" else None,
+        claimed_at=row["claimed_at"] if row["status"] == "open" else None,
+        completed_at=row["completed_at"],
+        completed_by=row["completed_by"],
+    )
+
+
+async def list_tasks(
+    conn: asyncpg.Connection,
+    *,
+    offices: list[str],
+    role: str | None = None,
+    office: str | None = None,
+    assignee: str | None = None,
+    stage: Stage | None = None,
+    overdue: bool | None = None,
+    case_id: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[TaskView]:
+    where = _Where()
+    where.add("t.status = {}", "open")
+    where.add("t.office = ANY({})", offices)
+    if office:
+        where.add("t.office = {}", office)
+    if role:
+        where.add("t.role = {}", role)
+    if assignee == "unassigned":
+        where.add("k.claimed_by IS NULL")
+    elif assignee:
+        where.add("k.claimed_by = {}", assignee)
+    if stage:
+        where.add("t.stage = {}", stage.value)
+    if overdue is True:
+        where.add("t.due_at < now()")
+    elif overdue is False:
+        where.add("t.due_at >= now()")
+    if case_id:
+        where.add("t.case_id = {}", case_id)
+    if cursor:
+        rank, due, task_id = decode_cursor(cursor, (int, datetime, str))
+        where.add("(t.priority_rank, t.due_at, t.task_id) > ({}, {}, {})", rank, due, task_id)
+    where.params.append(limit + 1)
+    rows = await conn.fetch(
+        f"{_TASK_SELECT} {where.sql()} ORDER BY t.priority_rank, t.due_at, t.task_id LIMIT ${len(where.params)}",
+        *where.params,
+    )
+    items = [_task_view(r) for r in rows[:limit]]
+    last = rows[limit - 1] if len(rows) > limit else None
+    next_cursor = encode_cursor([last["priority_rank"], last["due_at"], last["task_id"]]) if last else None
+    return Page[TaskView](items=items, next_cursor=next_cursor)
+
+
+async def get_task(conn: asyncpg.Connection, task_id: str) -> TaskView | None:
+    row = await conn.fetchrow(f"{_TASK_SELECT} WHERE t.task_id = $1", task_id)
+    return _task_view(row) if row else None
+
+
+def task_detail(task: TaskView) -> TaskDetail:
+    return TaskDetail(**task.model_dump(), form_schema=TASK_SPECS[task.task_type].form.model_json_schema())
+
+
+async def claim_task(conn: asyncpg.Connection, task_id: str, username: str) -> ClaimResult | None:
+    """Claim an open task for ``username``; None if someone else holds it."""
+    row = await conn.fetchrow(
+        """INSERT INTO task_claims (task_id, claimed_by) VALUES ($1, $2)
+           ON CONFLICT (task_id) DO UPDATE SET claimed_by = task_claims.claimed_by
+               WHERE task_claims.claimed_by = EXCLUDED.claimed_by
+           RETURNING task_id, claimed_by, claimed_at""",
+        task_id, username,
+    )
+    return ClaimResult(**dict(row)) if row else None
+
+
+async def release_task(conn: asyncpg.Connection, task_id: str, username: str) -> bool:
+    result = await conn.execute("DELETE FROM task_claims WHERE task_id = $1 AND claimed_by = $2", task_id, username)
+    return result.endswith(" 1")

@@ -1,0 +1,85 @@
+"""Cases: refer, list, read, and read their event history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api import policy, readmodel
+from api.auth import CurrentPrincipal
+from api.commands import CaseAlreadyClosed
+from api.deps import Commands, Db
+from api.errors import ERROR_RESPONSES, ApiError
+from api.schemas import CaseDetail, CaseSummary, EventView, Page
+from domain.identity import case_id_for
+from domain.model import CaseStatus, Priority, Programme, Referral, Stage
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses={401: ERROR_RESPONSES[401]})
+
+
+async def _visible_case(db: Db, principal: CurrentPrincipal, case_id: str) -> CaseDetail:
+    case = await readmodel.get_case(db, case_id)
+    policy.require_case_visible(principal, case_id, case.office if case else None)
+    assert case is not None
+    return case
+
+
+@router.post(
+    "",
+    response_model=CaseDetail,
+    status_code=201,
+    summary="Refer a case (idempotent on external_referral_id)",
+    responses={200: {"model": CaseDetail, "description": "This referral had already opened the case."},
+               403: ERROR_RESPONSES[403], 409: ERROR_RESPONSES[409], 422: ERROR_RESPONSES[422]},
+)
+async def refer_case(referral: Referral, principal: CurrentPrincipal, db: Db, commands: Commands,
+                     response: Response) -> CaseDetail:
+    policy.require_may_refer(principal, referral.office)
+    if referral.programme != Programme.RESETTLEMENT:
+        raise ApiError(422, "invalid_request", "only resettlement cases can be referred yet",
+                       [{"field": "body.programme", "reason": "not available yet", "allowed": ["resettlement"]}])
+    existing = await readmodel.find_case_by_referral(db, referral.external_referral_id)
+    if existing is None:
+        try:
+            outcome = await commands.refer(referral, principal.actor)
+            existing, created = outcome.case_id, outcome.created
+        except CaseAlreadyClosed:
+            existing, created = case_id_for(referral.external_referral_id), False
+    else:
+        created = False
+    case = await _visible_case(db, principal, existing)
+    response.status_code = 201 if created else 200
+    return case
+
+
+@router.get("", response_model=Page[CaseSummary], summary="List cases, newest referral first")
+async def list_cases(
+    principal: CurrentPrincipal,
+    db: Db,
+    stage: Stage | None = None,
+    status: CaseStatus | None = None,
+    office: Annotated[str | None, Query(max_length=32)] = None,
+    programme: Programme | None = None,
+    priority: Priority | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="Text in a member's name or the external id")] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[CaseSummary]:
+    return await readmodel.list_cases(
+        db, offices=policy.visible_offices(principal), stage=stage, status=status.value if status else None,
+        office=office, programme=programme, priority=priority, text=q, cursor=cursor, limit=limit,
+    )
+
+
+@router.get("/{case_id}", response_model=CaseDetail, summary="A case's current state",
+            responses={404: ERROR_RESPONSES[404]})
+async def get_case(case_id: str, principal: CurrentPrincipal, db: Db) -> CaseDetail:
+    return await _visible_case(db, principal, case_id)
+
+
+@router.get("/{case_id}/events", response_model=list[EventView], summary="The case's domain events, in order",
+            responses={404: ERROR_RESPONSES[404]})
+async def list_case_events(case_id: str, principal: CurrentPrincipal, db: Db) -> list[EventView]:
+    policy.require_case_visible(principal, case_id, await readmodel.case_office(db, case_id))
+    return await readmodel.list_events(db, case_id)

@@ -1,0 +1,133 @@
+"""Response models of the API (requests reuse the domain models: ``Referral``, the forms)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.model import CaseStatus, Priority, Programme, Stage
+from domain.tasks import TaskType
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` to get the next page; null on the last page."
+    )
+
+
+class MemberView(BaseModel):
+    member_id: str
+    full_name: str
+    date_of_birth: date
+    sex: str
+    nationality: str
+    relationship: str
+    health_status: str = Field(description="pending / cleared")
+    clearance_valid_until: date | None
+    follow_up_needed: bool
+    orientation_status: str
+    visa_status: str
+    visa_valid_until: date | None
+
+
+class TaskView(BaseModel):
+    task_id: str
+    case_id: str
+    task_type: TaskType
+    title: str
+    stage: Stage
+    stage_label: str
+    role: str = Field(description="The role that works this task.")
+    member_id: str | None
+    member_name: str | None
+    office: str
+    priority: Priority
+    status: str
+    opened_at: datetime
+    due_at: datetime
+    overdue: bool
+    claimed_by: str | None
+    claimed_at: datetime | None
+    completed_at: datetime | None
+    completed_by: str | None
+
+
+class TaskDetail(TaskView):
+    form_schema: dict[str, Any] = Field(description="JSON Schema of the completion form (POST .../complete).")
+
+
+class KeyDates(BaseModel):
+    referred_at: datetime
+    stage_entered_at: datetime
+    next_due_at: datetime | None
+    departure_at: datetime | None
+    departed_at: datetime | None
+    arrived_on: date | None
+    closed_at: datetime | None
+
+
+class CaseSummary(BaseModel):
+    case_id: str
+    external_referral_id: str
+    programme: Programme
+    office: str
+    priority: Priority
+    stage: Stage
+    stage_label: str
+    status: CaseStatus
+    closure_reason: str | None
+    principal_name: str
+    member_count: int
+    destination_country: str | None
+    origin_country: str | None
+    referred_at: datetime
+    updated_at: datetime
+    next_due_at: datetime | None
+
+
+class CaseDetail(CaseSummary):
+    version: int = Field(description="Number of events recorded for this case.")
+    key_dates: KeyDates
+    members: list[MemberView]
+    open_tasks: list[TaskView]
+
+
+class ActorView(BaseModel):
+    kind: str
+    id: str
+    role: str | None
+
+
+class EventView(BaseModel):
+    seq: int
+    event_id: str
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: ActorView
+    data: dict[str, Any]
+
+
+class ClaimResult(BaseModel):
+    task_id: str
+    claimed_by: str
+    claimed_at: datetime
+
+
+class CompleteTaskBody(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"form": {"interview_date": "2026-11-20", "outcome": "accepted"}}]},
+    )
+    form: dict[str, Any] = Field(description="The task's form; its JSON Schema is in GET /tasks/{task_id}.")
+
+
+class ServiceHealth(BaseModel):
+    status: str = Field(description="ok when every dependency answers, degraded otherwise")
+    temporal: bool
+    database: bool

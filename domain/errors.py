@@ -1,0 +1,29 @@
+"""Why a command was refused, in a form every layer can carry.
+
+The workflow turns a ``CommandRejected`` into a non-retryable ``ApplicationError`` whose
+``type`` is the code; the API maps the code to an HTTP status.  The code is the stable,
+machine-readable part; the message is for people.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class RejectionCode(StrEnum):
+    CASE_NOT_FOUND = "case_not_found"
+    TASK_NOT_FOUND = "task_not_found"
+    WRONG_STAGE = "wrong_stage"
+    TASK_NOT_OPEN = "task_not_open"
+    CASE_CLOSED = "case_closed"
+    INVALID_FORM = "invalid_form"
+    REFERRAL_CONFLICT = "referral_conflict"
+
+
+class CommandRejected(Exception):
+    def __init__(self, code: RejectionCode, message: str, details: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or []

@@ -1,0 +1,271 @@
+"""The case vocabulary: programmes, stages, priorities, people and who acts.
+
+These pydantic models are the one schema shared by the API, the workflows and the
+activities.  They are pure data (no I/O, no clocks), so the workflow sandbox can import
+them and the same validation runs at the API edge and inside the workflow.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from domain.countries import COUNTRY_CODES
+
+
+class Programme(StrEnum):
+    RESETTLEMENT = "resettlement"
+    AVRR = "avrr"
+
+
+class Stage(StrEnum):
+    """One stable stage vocabulary for the API; each programme labels them its own way."""
+
+    REFERRAL = "referral"
+    INTERVIEW = "interview"
+    HEALTH = "health"
+    ORIENTATION = "orientation"
+    VISA = "visa"
+    MOVEMENT = "movement"
+    ARRIVAL = "arrival"
+    CLOSED = "closed"
+
+
+RESETTLEMENT_STAGES: tuple[Stage, ...] = (
+    Stage.REFERRAL,
+    Stage.INTERVIEW,
+    Stage.HEALTH,
+    Stage.ORIENTATION,
+    Stage.VISA,
+    Stage.MOVEMENT,
+    Stage.ARRIVAL,
+    Stage.CLOSED,
+)
+
+STAGE_LABELS: dict[Programme, dict[Stage, str]] = {
+    Programme.RESETTLEMENT: {
+        Stage.REFERRAL: "Referral",
+        Stage.INTERVIEW: "Interview",
+        Stage.HEALTH: "Health assessment",
+        Stage.ORIENTATION: "Cultural orientation",
+        Stage.VISA: "Visa",
+        Stage.MOVEMENT: "Movement",
+        Stage.ARRIVAL: "Arrival confirmation",
+        Stage.CLOSED: "Closed",
+    },
+    Programme.AVRR: {
+        Stage.REFERRAL: "Application and consent",
+        Stage.INTERVIEW: "Eligibility and vulnerability",
+        Stage.HEALTH: "Fit to travel",
+        Stage.ORIENTATION: "Pre-departure counselling",
+        Stage.VISA: "Travel documents",
+        Stage.MOVEMENT: "Return travel",
+        Stage.ARRIVAL: "Reception at origin",
+        Stage.CLOSED: "Closed",
+    },
+}
+
+
+class CaseStatus(StrEnum):
+    ACTIVE = "active"
+    ON_HOLD = "on_hold"
+    CLOSED = "closed"
+
+
+class Priority(StrEnum):
+    """UNHCR resettlement priorities; they set every SLA of the case."""
+
+    EMERGENCY = "emergency"
+    URGENT = "urgent"
+    NORMAL = "normal"
+
+    @property
+    def rank(self) -> int:
+        """Sort key: emergency first."""
+        return {"emergency": 0, "urgent": 1, "normal": 2}[self.value]
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class Relationship(StrEnum):
+    """A member's relationship to the principal applicant."""
+
+    PRINCIPAL = "principal"
+    SPOUSE = "spouse"
+    CHILD = "child"
+    PARENT = "parent"
+    SIBLING = "sibling"
+    GRANDCHILD = "grandchild"
+    OTHER_RELATIVE = "other_relative"
+    NON_RELATIVE = "non_relative"
+
+
+class ActorKind(StrEnum):
+    USER = "user"
+    INTEGRATION = "integration"
+    SYSTEM = "system"
+
+
+class Role(StrEnum):
+    CASEWORKER = "caseworker"
+    MEDICAL_OFFICER = "medical_officer"
+    MOVEMENT_OFFICER = "movement_officer"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+OFFICE_PATTERN = r"^[A-Z][A-Z0-9_-]{1,31}$"
+Office = Annotated[
+    str,
+    StringConstraints(pattern=OFFICE_PATTERN),
+    Field(description="Office code, upper case, e.g. IST (Istanbul) or IZM (Izmir).", examples=["IST"]),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+
+_COUNTRY_HELP = "ISO 3166-1 alpha-2 country code, upper case"
+
+
+def check_country(value: str) -> str:
+    if value not in COUNTRY_CODES:
+        raise ValueError(f"'{value}' is not an {_COUNTRY_HELP} (for example NO, SY, TR)")
+    return value
+
+
+class Actor(BaseModel):
+    """Who did something: the authenticated user, an integration key, or the engine itself."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: ActorKind = ActorKind.USER
+    id: str = Field(description="Username, integration key id, or 'itinera' for the system.")
+    role: str | None = None
+    offices: tuple[str, ...] = ()
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(kind=ActorKind.SYSTEM, id="itinera", role="system")
+
+
+class MemberIn(BaseModel):
+    """A person on the case as referred."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: Name = Field(examples=["Amina Haddad"])
+    date_of_birth: date = Field(examples=["1988-03-14"])
+    sex: Sex
+    nationality: str = Field(description=_COUNTRY_HELP, examples=["SY"])
+    relationship: Relationship = Field(
+        description="Relationship to the principal applicant; exactly one member is 'principal'."
+    )
+
+    @field_validator("nationality")
+    @classmethod
+    def _nationality(cls, value: str) -> str:
+        return check_country(value)
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _dob(cls, value: date) -> date:
+        if value.year < 1900:
+            raise ValueError("date of birth must be after 1900-01-01")
+        return value
+
+
+class Member(MemberIn):
+    member_id: str
+
+
+_EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{2,63}$")
+
+
+class Referral(BaseModel):
+    """What a referral carries: enough to open a case.  Shared by API and workflow."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "programme": "resettlement",
+                    "office": "IST",
+                    "priority": "normal",
+                    "destination_country": "NO",
+                    "external_referral_id": "UNHCR-TUR-2026-004211",
+                    "members": [
+                        {
+                            "full_name": "Amina Haddad",
+                            "date_of_birth": "1988-03-14",
+                            "sex": "female",
+                            "nationality": "SY",
+                            "relationship": "principal",
+                        },
+                        {
+                            "full_name": "Omar Haddad",
+                            "date_of_birth": "2014-07-02",
+                            "sex": "male",
+                            "nationality": "SY",
+                            "relationship": "child",
+                        },
+                    ],
+                }
+            ]
+        },
+    )
+
+    programme: Programme = Programme.RESETTLEMENT
+    office: Office
+    priority: Priority = Priority.NORMAL
+    destination_country: str | None = Field(
+        default=None, description=f"Resettlement country, {_COUNTRY_HELP}. Required for resettlement."
+    )
+    origin_country: str | None = Field(
+        default=None, description=f"Country of return for AVRR, {_COUNTRY_HELP}."
+    )
+    external_referral_id: str = Field(
+        description="The referral's id in the sending system (e.g. UNHCR proGres); the same id "
+        "always gives the same case.",
+        examples=["UNHCR-TUR-2026-004211"],
+    )
+    members: list[MemberIn] = Field(min_length=1, max_length=30)
+
+    @field_validator("destination_country", "origin_country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        return None if value is None else check_country(value)
+
+    @field_validator("external_referral_id")
+    @classmethod
+    def _external_id(cls, value: str) -> str:
+        if not _EXTERNAL_ID.match(value):
+            raise ValueError(
+                "must be 3-64 characters: letters, digits and . _ : / - (starting with a letter or digit)"
+            )
+        return value
+
+    @field_validator("members")
+    @classmethod
+    def _one_principal(cls, members: list[MemberIn]) -> list[MemberIn]:
+        principals = sum(1 for m in members if m.relationship == Relationship.PRINCIPAL)
+        if principals != 1:
+            raise ValueError(f"exactly one member must have relationship 'principal' (found {principals})")
+        return members
+
+    @model_validator(mode="after")
+    def _programme_fields(self) -> Referral:
+        if self.programme == Programme.RESETTLEMENT and self.destination_country is None:
+            raise ValueError("destination_country is required for resettlement")
+        if self.programme == Programme.AVRR and self.origin_country is None:
+            raise ValueError("origin_country is required for AVRR")
+        return self

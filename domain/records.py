@@ -1,0 +1,53 @@
+"""Messages between the case workflow, its activities and the API (the Temporal payloads)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from domain.case import CaseState
+from domain.events import RecordedEvent
+from domain.model import Actor, Referral
+
+
+class CaseWorkflowInput(BaseModel):
+    """How a case workflow starts: fresh (state None, a `refer` update follows at once)
+    or continued-as-new with the state it had."""
+
+    case_id: str
+    state: CaseState | None = None
+
+
+class ReferCaseRequest(BaseModel):
+    referral: Referral
+    actor: Actor
+
+
+class ReferralOutcome(BaseModel):
+    case_id: str
+    created: bool = Field(description="False when the same referral had already opened this case.")
+    version: int
+
+
+class CompleteTaskRequest(BaseModel):
+    task_id: str
+    form: dict[str, Any]
+    actor: Actor
+
+
+class CommandOutcome(BaseModel):
+    case_id: str
+    version: int
+    event_types: list[str]
+
+
+class CaseEventsBatch(BaseModel):
+    """New events of a case plus the state they lead to, for the recording activity."""
+
+    case_id: str
+    events: list[RecordedEvent]
+    state: CaseState
+
+
+RECORD_CASE_EVENTS = "record_case_events"

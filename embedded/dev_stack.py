@@ -1,0 +1,134 @@
+"""``itinera dev``: the whole system on one machine, data in one folder, Ctrl-C stops it all.
+
+Order of start: PostgreSQL, Temporal, migrations, demo accounts, worker and API (each its
+own process, so each can use a core), then demo cases through the API.  Order of stop is
+the reverse, and every child is waited for, so nothing is left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+
+import asyncpg
+import httpx
+
+from api.auth import signing_key
+from demo.cases import seed_demo_cases
+from demo.users import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
+from embedded.postgres import EmbeddedPostgres
+from embedded.temporal_server import EmbeddedTemporal
+from settings import Settings
+from store.migrations import apply_migrations
+
+
+def _spawn(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "itinera_cli", command], env=env, start_new_session=True)
+
+
+def _stop(process: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def _wait_for_api(base_url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the API exited with code {process.returncode}")
+            try:
+                if (await client.get("/openapi.json")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"the API did not answer on {base_url} in {timeout:.0f}s")
+            await asyncio.sleep(0.3)
+
+
+async def run_dev(settings: Settings) -> None:
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    postgres = EmbeddedPostgres(data_dir / "postgres") if settings.embedded_database else None
+    temporal = (EmbeddedTemporal(data_dir / "temporal", port=settings.temporal_port, ui_port=settings.temporal_ui_port,
+                                 namespace=settings.temporal_namespace) if settings.embedded_temporal else None)
+    children: list[subprocess.Popen[bytes]] = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        print("itinera: starting PostgreSQL ..." if postgres else "itinera: using ITINERA_DATABASE_URL", flush=True)
+        database_url = postgres.start() if postgres else settings.database_url
+        print("itinera: starting Temporal dev server ..." if temporal else "itinera: using ITINERA_TEMPORAL_ADDRESS",
+              flush=True)
+        temporal_address = await temporal.start() if temporal else settings.temporal_address
+
+        conn = await asyncpg.connect(database_url)
+        try:
+            applied = await apply_migrations(conn)
+            seeded_users = settings.seed_demo and await seed_demo_users(conn)
+            has_cases = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM cases)")
+        finally:
+            await conn.close()
+        if applied:
+            print(f"itinera: applied migrations {', '.join(applied)}", flush=True)
+
+        signing_key(settings)  # create the token key once, before two processes race for it
+        env = {**os.environ, "ITINERA_DATA_DIR": str(data_dir), "ITINERA_DATABASE_URL": database_url,
+               "ITINERA_TEMPORAL_ADDRESS": temporal_address}
+        children.append(_spawn("worker", env))
+        children.append(_spawn("api", env))
+        base_url = f"http://{settings.api_host}:{settings.api_port}"
+        await _wait_for_api(base_url, children[-1])
+
+        if settings.seed_demo and not has_cases:
+            print("itinera: seeding demo cases through the API ...", flush=True)
+            async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+                count = await seed_demo_cases(client)
+            print(f"itinera: {count} demo cases ready", flush=True)
+
+        _print_banner(settings, base_url, bool(seeded_users) or settings.seed_demo)
+        while not stop.is_set():
+            for child in children:
+                if child.poll() is not None:
+                    raise RuntimeError(f"a child process ({child.args[-1]}) exited with code {child.returncode}")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            except TimeoutError:
+                pass
+        print("\nitinera: stopping ...", flush=True)
+    finally:
+        for child in reversed(children):
+            _stop(child)
+        if temporal:
+            temporal.stop()
+        if postgres:
+            postgres.stop()
+        print("itinera: stopped", flush=True)
+
+
+def _print_banner(settings: Settings, base_url: str, demo: bool) -> None:
+    lines = [
+        "",
+        "Itinera is running.  Ctrl-C stops everything.",
+        f"  API            {base_url}/api/v1",
+        f"  API docs       {base_url}/docs",
+    ]
+    if settings.embedded_temporal:
+        lines.append(f"  Temporal UI    http://127.0.0.1:{settings.temporal_ui_port}")
+    lines.append(f"  data folder    {settings.data_dir.resolve()}")
+    if demo:
+        lines.append(f"  demo users     password '{DEMO_PASSWORD}':")
+        lines += [f"                 {u:<8} {name}" for u, name, _, _ in DEMO_USERS]
+    print("\n".join(lines) + "\n", flush=True)

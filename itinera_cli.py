@@ -1,0 +1,151 @@
+"""The ``itinera`` command: run the whole system, or one part of it, and manage accounts.
+
+    itinera dev                  embedded Temporal + PostgreSQL + migrations + worker + API + demo data
+    itinera worker               the Temporal worker (settings from ITINERA_*)
+    itinera api                  the HTTP API
+    itinera migrate              apply database migrations
+    itinera users add NAME --role ROLE --office OFFICE   (password from standard input)
+    itinera rebuild-projection   rebuild the read model from case_events
+
+Typer (by FastAPI's author) gives typed options and help text with no argument parsing
+of our own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+
+import typer
+
+from domain.model import OFFICE_PATTERN, Role
+from settings import Settings, get_settings
+
+app = typer.Typer(help="Itinera: durable case workflows for resettlement and AVRR.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+users_app = typer.Typer(help="Manage user accounts of the embedded default.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+def _database_url(settings: Settings) -> str:
+    if not settings.database_url:
+        typer.echo("ITINERA_DATABASE_URL is not set (only `itinera dev` starts the embedded PostgreSQL).", err=True)
+        raise typer.Exit(2)
+    return settings.database_url
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the numbered SQL files of migrations/ that are not applied yet."""
+    from store.migrations import migrate as run
+
+    applied = asyncio.run(run(_database_url(get_settings())))
+    typer.echo(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker for case workflows and their activities."""
+    from worker import run_worker
+
+    settings = get_settings()
+    _database_url(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_until_signal(run_worker, settings))
+
+
+@app.command()
+def api() -> None:
+    """Serve the HTTP API (and its OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    _database_url(settings)
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
+                log_level=settings.log_level.lower(), access_log=False)
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Role = typer.Option(..., help="caseworker, medical_officer, movement_officer, supervisor or admin"),
+    office: list[str] = typer.Option([], help="Office code (repeat for several), e.g. --office IST --office IZM"),
+    full_name: str = typer.Option("", help="Display name"),
+) -> None:
+    """Create or reset an account; the password is read from standard input."""
+    import re
+
+    import asyncpg
+
+    from store.users import add_user
+
+    bad = [o for o in office if not re.match(OFFICE_PATTERN, o)]
+    if bad:
+        typer.echo(f"invalid office code(s) {bad}: upper-case letters/digits, e.g. IST", err=True)
+        raise typer.Exit(2)
+    password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 10:
+        typer.echo("the password (read from standard input) must have at least 10 characters", err=True)
+        raise typer.Exit(2)
+
+    async def run() -> None:
+        conn = await asyncpg.connect(_database_url(get_settings()))
+        try:
+            user = await add_user(conn, username, password, role, office, full_name)
+        finally:
+            await conn.close()
+        typer.echo(f"user {user.username}: {user.role.value} in {', '.join(user.offices) or 'no office'}")
+
+    asyncio.run(run())
+
+
+@app.command("rebuild-projection")
+def rebuild_projection() -> None:
+    """Rebuild cases, members and tasks of every case from case_events alone."""
+    import asyncpg
+
+    from store.projection import rebuild_case_projection
+
+    async def run() -> int:
+        conn = await asyncpg.connect(_database_url(get_settings()))
+        try:
+            from store.db import _init_connection
+
+            await _init_connection(conn)
+            ids = [r["case_id"] for r in await conn.fetch("SELECT DISTINCT case_id FROM case_events")]
+            for case_id in ids:
+                await rebuild_case_projection(conn, case_id)
+            return len(ids)
+        finally:
+            await conn.close()
+
+    typer.echo(f"rebuilt {asyncio.run(run())} cases")
+
+
+@app.command()
+def dev() -> None:
+    """Start everything on this machine with demo data; Ctrl-C stops it all."""
+    from embedded.dev_stack import run_dev
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_dev(get_settings()))
+
+
+async def _until_signal(main, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await main(settings, stop=stop)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

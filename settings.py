@@ -1,0 +1,81 @@
+"""Settings for every Itinera process, read from ``ITINERA_*`` environment variables.
+
+With nothing set, Itinera runs the embedded default: a Temporal dev server and a
+PostgreSQL started by ``itinera dev`` with their data in ``ITINERA_DATA_DIR``.  Setting
+``ITINERA_TEMPORAL_ADDRESS`` / ``ITINERA_DATABASE_URL`` points the same code at a Temporal
+cluster and a managed PostgreSQL instead.  pydantic-settings is used because the rest of
+the schema layer is pydantic already: one validation story, one error format.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TASK_QUEUE = "itinera-cases"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ITINERA_", extra="ignore")
+
+    # Where the embedded stack keeps everything (PostgreSQL cluster, Temporal SQLite file,
+    # generated signing key).  Stopping and starting `itinera dev` keeps every case.
+    data_dir: Path = Path(".itinera-data")
+
+    # HTTP API.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    # Temporal.  Empty address means "start the embedded dev server" (only `itinera dev`).
+    temporal_address: str = ""
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = TASK_QUEUE
+    temporal_tls: bool = False
+    temporal_tls_client_cert: Path | None = None
+    temporal_tls_client_key: Path | None = None
+    temporal_tls_server_ca: Path | None = None
+    temporal_api_key: SecretStr | None = None
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+
+    # PostgreSQL.  Empty means "start the embedded pgserver in data_dir/postgres".
+    database_url: str = ""
+    database_pool_min: int = 1
+    database_pool_max: int = 10
+
+    # Authentication.  The embedded default signs its own HS256 tokens with a key kept in
+    # data_dir; production sets the OIDC issuer and verifies against its JWKS.
+    jwt_signing_key: SecretStr | None = None
+    jwt_issuer: str = "itinera"
+    jwt_audience: str = "itinera-api"
+    access_token_minutes: int = Field(default=480, ge=1, le=1440)
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_role_claim: str = "itinera_role"
+    oidc_offices_claim: str = "itinera_offices"
+
+    # Seed demo users and demo cases on `itinera dev` (only when the database is empty).
+    seed_demo: bool = True
+
+    log_level: str = "INFO"
+
+    @property
+    def embedded_temporal(self) -> bool:
+        return not self.temporal_address
+
+    @property
+    def embedded_database(self) -> bool:
+        return not self.database_url
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,24 @@
+"""Connection pools for PostgreSQL, with JSON handled the same way everywhere."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+
+def _encode_json(value: Any) -> str:
+    # Payloads arrive already serialized by pydantic; anything else is dumped here.
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=_encode_json, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        database_url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+    )

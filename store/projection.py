@@ -1,0 +1,229 @@
+"""Write side of the store: append a case's events and project its state, in one transaction.
+
+Called by the recording activity (after each accepted command) and by the rebuild, so
+the projection written live and the one rebuilt from ``case_events`` are the same code.
+
+Idempotent: an event already stored under its (case, seq) with the same event id is a
+retry and is skipped; the projection is only rewritten when the case's version moves
+forward, so a retried or late call writes nothing twice and never rolls a case back.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from domain.case import CaseState, fold
+from domain.events import RecordedEvent
+from domain.tasks import TASK_SPECS
+
+
+class EventStoreConflict(RuntimeError):
+    """The store holds a different event at a (case, seq) the workflow just produced."""
+
+
+_INSERT_EVENTS = """
+INSERT INTO case_events (case_id, seq, event_id, event_type, actor_kind, actor_id, actor_role, occurred_at, payload)
+SELECT $1, e.seq, e.event_id, e.event_type, e.actor_kind, e.actor_id, e.actor_role, e.occurred_at, e.payload::jsonb
+FROM unnest($2::int[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::text[])
+     AS e(seq, event_id, event_type, actor_kind, actor_id, actor_role, occurred_at, payload)
+ON CONFLICT (case_id, seq) DO NOTHING
+RETURNING seq
+"""
+
+_UPSERT_CASE = """
+INSERT INTO cases AS c (case_id, external_referral_id, programme, office, priority, priority_rank,
+    destination_country, origin_country, stage, status, closure_reason, principal_name, member_count,
+    referred_at, stage_entered_at, updated_at, closed_at, next_due_at, departure_at, departed_at,
+    arrived_on, version, search)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+    $21, $22, to_tsvector('simple', $23))
+ON CONFLICT (case_id) DO UPDATE SET
+    priority = EXCLUDED.priority, priority_rank = EXCLUDED.priority_rank,
+    destination_country = EXCLUDED.destination_country, origin_country = EXCLUDED.origin_country,
+    stage = EXCLUDED.stage, status = EXCLUDED.status, closure_reason = EXCLUDED.closure_reason,
+    principal_name = EXCLUDED.principal_name, member_count = EXCLUDED.member_count,
+    stage_entered_at = EXCLUDED.stage_entered_at, updated_at = EXCLUDED.updated_at,
+    closed_at = EXCLUDED.closed_at, next_due_at = EXCLUDED.next_due_at,
+    departure_at = EXCLUDED.departure_at, departed_at = EXCLUDED.departed_at,
+    arrived_on = EXCLUDED.arrived_on, version = EXCLUDED.version, search = EXCLUDED.search
+WHERE c.version < EXCLUDED.version
+RETURNING version
+"""
+
+_UPSERT_MEMBERS = """
+INSERT INTO case_members AS m (member_id, case_id, position, full_name, date_of_birth, sex, nationality,
+    relationship, health_status, clearance_valid_until, follow_up_needed, orientation_status, visa_status,
+    visa_valid_until)
+SELECT r.member_id, $1, r.position, r.full_name, r.date_of_birth, r.sex, r.nationality, r.relationship,
+    r.health_status, r.clearance_valid_until, r.follow_up_needed, r.orientation_status, r.visa_status,
+    r.visa_valid_until
+FROM unnest($2::text[], $3::int[], $4::text[], $5::date[], $6::text[], $7::text[], $8::text[], $9::text[],
+    $10::date[], $11::bool[], $12::text[], $13::text[], $14::date[])
+    AS r(member_id, position, full_name, date_of_birth, sex, nationality, relationship, health_status,
+    clearance_valid_until, follow_up_needed, orientation_status, visa_status, visa_valid_until)
+ON CONFLICT (member_id) DO UPDATE SET
+    position = EXCLUDED.position, full_name = EXCLUDED.full_name, date_of_birth = EXCLUDED.date_of_birth,
+    sex = EXCLUDED.sex, nationality = EXCLUDED.nationality, relationship = EXCLUDED.relationship,
+    health_status = EXCLUDED.health_status, clearance_valid_until = EXCLUDED.clearance_valid_until,
+    follow_up_needed = EXCLUDED.follow_up_needed, orientation_status = EXCLUDED.orientation_status,
+    visa_status = EXCLUDED.visa_status, visa_valid_until = EXCLUDED.visa_valid_until
+"""
+
+_UPSERT_TASKS = """
+INSERT INTO tasks AS t (task_id, case_id, task_type, stage, role, member_id, office, priority_rank, status,
+    opened_at, due_at, completed_at, completed_by)
+SELECT r.task_id, $1, r.task_type, r.stage, r.role, r.member_id, $2, $3, r.status, r.opened_at, r.due_at,
+    r.completed_at, r.completed_by
+FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[],
+    $11::timestamptz[], $12::timestamptz[], $13::text[])
+    AS r(task_id, task_type, stage, role, member_id, status, opened_at, due_at, completed_at, completed_by)
+ON CONFLICT (task_id) DO UPDATE SET
+    stage = EXCLUDED.stage, role = EXCLUDED.role, office = EXCLUDED.office,
+    priority_rank = EXCLUDED.priority_rank, status = EXCLUDED.status, due_at = EXCLUDED.due_at,
+    completed_at = EXCLUDED.completed_at, completed_by = EXCLUDED.completed_by
+"""
+
+
+async def record_case_events(conn: asyncpg.Connection, events: list[RecordedEvent], state: CaseState) -> int:
+    """Append ``events`` and project ``state`` atomically.  Returns how many events were new."""
+    async with conn.transaction():
+        new = await _append(conn, state.case_id, events)
+        await _project(conn, state)
+    return new
+
+
+async def _append(conn: asyncpg.Connection, case_id: str, events: list[RecordedEvent]) -> int:
+    if not events:
+        return 0
+    inserted = await conn.fetch(
+        _INSERT_EVENTS,
+        case_id,
+        [e.seq for e in events],
+        [e.event_id for e in events],
+        [e.type for e in events],
+        [e.actor.kind.value for e in events],
+        [e.actor.id for e in events],
+        [e.actor.role for e in events],
+        [e.occurred_at for e in events],
+        [e.event.model_dump_json() for e in events],
+    )
+    if len(inserted) == len(events):
+        return len(events)
+    # Some (case, seq) were already stored: fine if they are these very events (a retry).
+    stored = {
+        r["seq"]: str(r["event_id"])
+        for r in await conn.fetch(
+            "SELECT seq, event_id FROM case_events WHERE case_id = $1 AND seq = ANY($2::int[])",
+            case_id, [e.seq for e in events],
+        )
+    }
+    for e in events:
+        if stored.get(e.seq) != e.event_id:
+            raise EventStoreConflict(
+                f"case {case_id} already has a different event at seq {e.seq} "
+                f"({stored.get(e.seq)} != {e.event_id})"
+            )
+    return len(inserted)
+
+
+async def _project(conn: asyncpg.Connection, state: CaseState) -> bool:
+    """Write the case's projection rows; False when the stored version is already as new."""
+    open_due = [t.due_at for t in state.tasks.values() if t.status == "open"]
+    names = " ".join(m.full_name for m in state.members)
+    written = await conn.fetchval(
+        _UPSERT_CASE,
+        state.case_id,
+        state.external_referral_id,
+        state.programme.value,
+        state.office,
+        state.priority.value,
+        state.priority.rank,
+        state.destination_country,
+        state.origin_country,
+        state.stage.value,
+        state.status.value,
+        state.closure_reason,
+        state.principal.full_name,
+        len(state.members),
+        state.referred_at,
+        state.stage_entered_at,
+        state.updated_at,
+        state.closed_at,
+        min(open_due) if open_due else None,
+        state.movement.departure_at if state.movement else None,
+        state.departed_at,
+        state.arrived_on,
+        state.version,
+        f"{names} {state.external_referral_id}",
+    )
+    if written is None:
+        return False
+    members = state.members
+    progress = [state.progress[m.member_id] for m in members]
+    await conn.execute(
+        _UPSERT_MEMBERS,
+        state.case_id,
+        [m.member_id for m in members],
+        list(range(1, len(members) + 1)),
+        [m.full_name for m in members],
+        [m.date_of_birth for m in members],
+        [m.sex.value for m in members],
+        [m.nationality for m in members],
+        [m.relationship.value for m in members],
+        [p.health for p in progress],
+        [p.clearance_valid_until for p in progress],
+        [p.follow_up_needed for p in progress],
+        [p.orientation for p in progress],
+        [p.visa for p in progress],
+        [p.visa_valid_until for p in progress],
+    )
+    tasks = list(state.tasks.values())
+    await conn.execute(
+        _UPSERT_TASKS,
+        state.case_id,
+        state.office,
+        state.priority.rank,
+        [t.task_id for t in tasks],
+        [t.task_type.value for t in tasks],
+        [t.stage.value for t in tasks],
+        [TASK_SPECS[t.task_type].role.value for t in tasks],
+        [t.member_id for t in tasks],
+        [t.status for t in tasks],
+        [t.opened_at for t in tasks],
+        [t.due_at for t in tasks],
+        [t.completed_at for t in tasks],
+        [t.completed_by for t in tasks],
+    )
+    return True
+
+
+async def load_events(conn: asyncpg.Connection, case_id: str) -> list[RecordedEvent]:
+    rows = await conn.fetch(
+        "SELECT case_id, seq, event_id, actor_kind, actor_id, actor_role, occurred_at, payload "
+        "FROM case_events WHERE case_id = $1 ORDER BY seq",
+        case_id,
+    )
+    return [
+        RecordedEvent(
+            event_id=str(r["event_id"]),
+            case_id=r["case_id"],
+            seq=r["seq"],
+            occurred_at=r["occurred_at"],
+            actor={"kind": r["actor_kind"], "id": r["actor_id"], "role": r["actor_role"]},
+            event=r["payload"],
+        )
+        for r in rows
+    ]
+
+
+async def rebuild_case_projection(conn: asyncpg.Connection, case_id: str) -> CaseState | None:
+    """Re-derive a case's projection rows from its events alone."""
+    state = fold(await load_events(conn, case_id))
+    if state is None:
+        return None
+    async with conn.transaction():
+        await conn.execute("DELETE FROM tasks WHERE case_id = $1", case_id)
+        await conn.execute("DELETE FROM case_members WHERE case_id = $1", case_id)
+        await conn.execute("DELETE FROM cases WHERE case_id = $1", case_id)
+        await _project(conn, state)
+    return state

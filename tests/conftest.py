@@ -1,0 +1,92 @@
+"""The real stack, started once per test session: PostgreSQL (pgserver), the Temporal dev
+server, the worker and the API served by uvicorn on a loopback port.  Nothing is mocked."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from temporalio.client import Client
+
+from api.app import create_app
+from demo.driver import CaseDriver
+from demo.users import seed_demo_users
+from embedded.postgres import EmbeddedPostgres
+from embedded.temporal_server import EmbeddedTemporal
+from settings import Settings
+from store.db import create_pool
+from store.migrations import apply_migrations
+from temporal_client import connect_temporal
+from worker import build_worker
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    base_url: str
+    database_url: str
+    pool: asyncpg.Pool
+    temporal: Client
+    data_dir: Path
+
+
+@pytest.fixture(scope="session")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("itinera")
+    postgres = EmbeddedPostgres(data_dir / "pg")
+    temporal = EmbeddedTemporal(data_dir / "temporal", port=free_port(), ui_port=None)
+    database_url = postgres.start()
+    try:
+        address = await temporal.start()
+        settings = Settings(
+            data_dir=data_dir, database_url=database_url, temporal_address=address, api_port=free_port(),
+            temporal_task_queue=f"itinera-test-{uuid.uuid4().hex[:8]}", jwt_signing_key="test-signing-key-" + "x" * 32,
+        )
+        conn = await asyncpg.connect(database_url)
+        await apply_migrations(conn)
+        await seed_demo_users(conn)
+        await conn.close()
+
+        pool = await create_pool(database_url)
+        client = await connect_temporal(settings)
+        worker = build_worker(client, pool, settings.temporal_task_queue)
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.api_port,
+                                               log_level="warning", access_log=False))
+        async with worker:
+            serving = asyncio.create_task(server.serve())
+            while not server.started:
+                await asyncio.sleep(0.05)
+            try:
+                yield Stack(settings, f"http://127.0.0.1:{settings.api_port}", database_url, pool, client, data_dir)
+            finally:
+                server.should_exit = True
+                await serving
+        await pool.close()
+    finally:
+        temporal.stop()
+        postgres.stop()
+
+
+@pytest.fixture
+async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+async def driver(http: httpx.AsyncClient) -> CaseDriver:
+    return CaseDriver(http)

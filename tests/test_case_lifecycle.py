@@ -1,0 +1,32 @@
+"""A resettlement case from referral to closed, through the real HTTP API."""
+
+from __future__ import annotations
+
+import httpx
+
+from demo.driver import CaseDriver
+from tests.factories import referral
+
+
+async def test_full_case_runs_from_referral_to_closed(driver: CaseDriver, http: httpx.AsyncClient) -> None:
+    case = await driver.refer(referral(members=3))
+    assert case["stage"] == "referral"
+    assert [t["task_type"] for t in case["open_tasks"]] == ["verify_referral"]
+    assert len(case["members"]) == 3
+
+    seen_stages = [case["stage"]]
+    while case["open_tasks"]:
+        case = await driver.complete(case["open_tasks"][0], case["office"])
+        if case["stage"] != seen_stages[-1]:
+            seen_stages.append(case["stage"])
+
+    assert seen_stages == ["referral", "interview", "health", "orientation", "visa", "movement", "arrival", "closed"]
+    assert case["status"] == "closed"
+    assert case["closure_reason"] == "arrived"
+    assert all(m["health_status"] == "cleared" and m["visa_status"] == "issued" for m in case["members"])
+
+    events = (await http.get(f"/api/v1/cases/{case['case_id']}/events", headers=await driver.login("ayse"))).json()
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert events[0]["type"] == "CaseReferred" and events[-1]["type"] == "CaseClosed"
+    assert {e["actor"]["id"] for e in events if e["type"] == "HealthAssessmentRecorded"} == {"selin"}
+    assert case["version"] == len(events)
