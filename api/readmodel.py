@@ -138,8 +138,11 @@ async def case_office(conn: asyncpg.Connection, case_id: str) -> str | None:
     return await conn.fetchval("SELECT office FROM cases WHERE case_id = $1", case_id)
 
 
-async def find_case_by_referral(conn: asyncpg.Connection, external_referral_id: str) -> str | None:
-    return await conn.fetchval("SELECT case_id FROM cases WHERE external_referral_id = $1", external_referral_id)
+async def find_case_by_referral(conn: asyncpg.Connection, external_referral_id: str) -> tuple[str, str] | None:
+    """(case id, referral fingerprint) of the case this referral id opened, if any."""
+    row = await conn.fetchrow("SELECT case_id, referral_fingerprint FROM cases WHERE external_referral_id = $1",
+                              external_referral_id)
+    return (row["case_id"], row["referral_fingerprint"]) if row else None
 
 
 async def get_case(conn: asyncpg.Connection, case_id: str) -> CaseDetail | None:

@@ -3,6 +3,7 @@
 CREATE TABLE cases (
     case_id               text        PRIMARY KEY,
     external_referral_id  text        NOT NULL UNIQUE,
+    referral_fingerprint  text        NOT NULL,
     programme             text        NOT NULL,
     office                text        NOT NULL,
     priority              text        NOT NULL,

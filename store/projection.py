@@ -31,12 +31,12 @@ RETURNING seq
 """
 
 _UPSERT_CASE = """
-INSERT INTO cases AS c (case_id, external_referral_id, programme, office, priority, priority_rank,
+INSERT INTO cases AS c (case_id, external_referral_id, referral_fingerprint, programme, office, priority, priority_rank,
     destination_country, origin_country, stage, status, closure_reason, principal_name, member_count,
     referred_at, stage_entered_at, updated_at, closed_at, next_due_at, departure_at, departed_at,
     arrived_on, version, search)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-    $21, $22, to_tsvector('simple', $23))
+    $21, $22, $23, to_tsvector('simple', $24))
 ON CONFLICT (case_id) DO UPDATE SET
     priority = EXCLUDED.priority, priority_rank = EXCLUDED.priority_rank,
     destination_country = EXCLUDED.destination_country, origin_country = EXCLUDED.origin_country,
@@ -134,6 +134,7 @@ async def _project(conn: asyncpg.Connection, state: CaseState) -> bool:
         _UPSERT_CASE,
         state.case_id,
         state.external_referral_id,
+        state.referral_fingerprint,
         state.programme.value,
         state.office,
         state.priority.value,

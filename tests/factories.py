@@ -11,9 +11,9 @@ def member(name: str, dob: str, relationship: str, sex: str = "female", national
             "relationship": relationship}
 
 
-def referral(office: str = "IST", members: int = 2, **overrides: Any) -> dict[str, Any]:
+def referral(office: str = "IST", size: int = 2, **overrides: Any) -> dict[str, Any]:
     people = [member("Amina Haddad", "1987-05-12", "principal")]
-    people += [member(f"Child {i} Haddad", f"{2008 + i}-03-0{1 + i % 9}", "child", sex="male") for i in range(1, members)]
+    people += [member(f"Child {i} Haddad", f"{2008 + i}-03-0{1 + i % 9}", "child", sex="male") for i in range(1, size)]
     body = {
         "programme": "resettlement",
         "office": office,

@@ -9,7 +9,7 @@ from tests.factories import referral
 
 
 async def test_full_case_runs_from_referral_to_closed(driver: CaseDriver, http: httpx.AsyncClient) -> None:
-    case = await driver.refer(referral(members=3))
+    case = await driver.refer(referral(size=3))
     assert case["stage"] == "referral"
     assert [t["task_type"] for t in case["open_tasks"]] == ["verify_referral"]
     assert len(case["members"]) == 3

@@ -12,6 +12,7 @@ from api.commands import CaseAlreadyClosed
 from api.deps import Commands, Db
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas import CaseDetail, CaseSummary, EventView, Page
+from domain.case import referral_fingerprint
 from domain.identity import case_id_for
 from domain.model import CaseStatus, Priority, Programme, Referral, Stage
 
@@ -39,16 +40,22 @@ async def refer_case(referral: Referral, principal: CurrentPrincipal, db: Db, co
     if referral.programme != Programme.RESETTLEMENT:
         raise ApiError(422, "invalid_request", "only resettlement cases can be referred yet",
                        [{"field": "body.programme", "reason": "not available yet", "allowed": ["resettlement"]}])
-    existing = await readmodel.find_case_by_referral(db, referral.external_referral_id)
-    if existing is None:
+    known = await readmodel.find_case_by_referral(db, referral.external_referral_id)
+    if known is None:
         try:
             outcome = await commands.refer(referral, principal.actor)
-            existing, created = outcome.case_id, outcome.created
+            case_id, created = outcome.case_id, outcome.created
         except CaseAlreadyClosed:
-            existing, created = case_id_for(referral.external_referral_id), False
+            case_id, created = case_id_for(referral.external_referral_id), False
     else:
+        case_id, fingerprint = known
         created = False
-    case = await _visible_case(db, principal, existing)
+        if fingerprint != referral_fingerprint(referral):
+            await _visible_case(db, principal, case_id)  # another office's case stays hidden
+            raise ApiError(409, "referral_conflict",
+                           f"referral {referral.external_referral_id} already opened case {case_id} with different "
+                           "data; correct the case instead of referring it again")
+    case = await _visible_case(db, principal, case_id)
     response.status_code = 201 if created else 200
     return case
 
