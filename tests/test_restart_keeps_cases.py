@@ -1,0 +1,75 @@
+"""Stopping and starting the embedded stack keeps every case, and a running case goes on."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import httpx
+import uvicorn
+
+from api.app import create_app
+from demo.driver import CaseDriver
+from demo.users import seed_demo_users
+from embedded.postgres import EmbeddedPostgres
+from embedded.temporal_server import EmbeddedTemporal
+from settings import Settings
+from store.db import create_pool
+from store.migrations import apply_migrations
+from temporal_client import connect_temporal
+from tests.conftest import free_port
+from tests.factories import referral
+from worker import build_worker
+
+
+async def _run_stack(data_dir: Path, ports: tuple[int, int], work) -> object:  # type: ignore[no-untyped-def]
+    postgres = EmbeddedPostgres(data_dir / "pg")
+    temporal = EmbeddedTemporal(data_dir / "temporal", port=ports[0], ui_port=None)
+    database_url = postgres.start()
+    try:
+        settings = Settings(data_dir=data_dir, database_url=database_url, temporal_address=await temporal.start(),
+                            api_port=ports[1], jwt_signing_key="restart-test-key-" + "z" * 32)
+        conn = await asyncpg.connect(database_url)
+        await apply_migrations(conn)
+        await seed_demo_users(conn)
+        await conn.close()
+        pool = await create_pool(database_url)
+        client = await connect_temporal(settings)
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=ports[1],
+                                               log_level="warning"))
+        try:
+            async with build_worker(client, pool, settings.temporal_task_queue):
+                serving = asyncio.create_task(server.serve())
+                while not server.started:
+                    await asyncio.sleep(0.05)
+                try:
+                    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports[1]}", timeout=60) as http:
+                        return await work(CaseDriver(http), http)
+                finally:
+                    server.should_exit = True
+                    await serving
+        finally:
+            await pool.close()
+    finally:
+        temporal.stop()
+        postgres.stop()
+
+
+async def test_cases_survive_a_restart_and_keep_running(tmp_path: Path) -> None:
+    ports = (free_port(), free_port())
+
+    async def before(driver: CaseDriver, http: httpx.AsyncClient) -> dict:
+        case = await driver.refer(referral(size=1))
+        return await driver.complete(case["open_tasks"][0], "IST")
+
+    async def after(driver: CaseDriver, http: httpx.AsyncClient) -> tuple[dict, dict]:
+        headers = await driver.login("ayse")
+        found = (await http.get(f"/api/v1/cases/{case['case_id']}", headers=headers)).json()
+        finished = await driver.advance(found)
+        return found, finished
+
+    case = await _run_stack(tmp_path, ports, before)
+    found, finished = await _run_stack(tmp_path, ports, after)
+    assert found["version"] == case["version"] and found["stage"] == "interview"
+    assert finished["status"] == "closed"  # the same workflow, picked up after the restart
