@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     oidc_role_claim: str = "itinera_role"
     oidc_offices_claim: str = "itinera_offices"
 
+    # Days after departure within which the receiving side must confirm arrival before the
+    # office supervisor gets an escalation task.
+    arrival_confirmation_days: int = Field(default=3, ge=1, le=60)
+
     # Seed demo users and demo cases on `itinera dev` (only when the database is empty).
     seed_demo: bool = True
 

@@ -7,10 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api import ui
 from api.auth import TokenService
 from api.commands import CaseCommands
 from api.errors import install_error_handlers
-from api.routes import auth, cases, health, tasks
+from api.routes import auth, case_actions, cases, health, tasks
 from settings import Settings, get_settings
 from store.db import create_pool
 from temporal_client import connect_temporal
@@ -37,7 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = await create_pool(settings.database_url, min_size=settings.database_pool_min,
                                            max_size=settings.database_pool_max)
         app.state.temporal = await connect_temporal(settings)
-        app.state.commands = CaseCommands(app.state.temporal, settings.temporal_task_queue)
+        app.state.commands = CaseCommands(app.state.temporal, settings.temporal_task_queue,
+                                          arrival_confirmation_days=settings.arrival_confirmation_days)
         try:
             yield
         finally:
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Itinera", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url="/docs", openapi_url="/openapi.json")
     install_error_handlers(app)
-    for module in (auth, cases, tasks, health):
+    for module in (auth, cases, case_actions, tasks, health):
         app.include_router(module.router)
+    ui.install(app)  # the caseworker web UI under /ui, and / -> /ui
     return app

@@ -20,7 +20,9 @@ from api.errors import REJECTION_STATUS, ApiError
 from domain.errors import RejectionCode
 from domain.identity import case_id_for
 from domain.model import Actor, Referral
+from domain.case import CaseAction
 from domain.records import (
+    CaseActionRequest,
     CaseWorkflowInput,
     CommandOutcome,
     CompleteTaskRequest,
@@ -35,10 +37,12 @@ class CaseAlreadyClosed(Exception):
 
 
 class CaseCommands:
-    def __init__(self, client: Client, task_queue: str, timeout: timedelta = timedelta(seconds=60)):
+    def __init__(self, client: Client, task_queue: str, timeout: timedelta = timedelta(seconds=60),
+                 arrival_confirmation_days: int = 3):
         self._client = client
         self._task_queue = task_queue
         self._timeout = timeout.total_seconds()
+        self._arrival_confirmation_days = arrival_confirmation_days
 
     async def refer(self, referral: Referral, actor: Actor) -> ReferralOutcome:
         """Open the case of a referral, or find the one it already opened (update-with-start)."""
@@ -55,7 +59,8 @@ class CaseCommands:
             return await self._await(
                 self._client.execute_update_with_start_workflow(
                     ResettlementCaseWorkflow.refer,
-                    ReferCaseRequest(referral=referral, actor=actor),
+                    ReferCaseRequest(referral=referral, actor=actor,
+                                     arrival_confirmation_days=self._arrival_confirmation_days),
                     start_workflow_operation=start,
                 )
             )
@@ -63,14 +68,17 @@ class CaseCommands:
             raise CaseAlreadyClosed(case_id) from None
 
     async def complete_task(self, case_id: str, task_id: str, form: dict[str, Any], actor: Actor) -> CommandOutcome:
+        return await self._update(case_id, ResettlementCaseWorkflow.complete_task,
+                                  CompleteTaskRequest(task_id=task_id, form=form, actor=actor))
+
+    async def act(self, case_id: str, action: CaseAction, actor: Actor) -> CommandOutcome:
+        """A case-level action (withdraw, hold, resume, reassign, note, member correction)."""
+        return await self._update(case_id, ResettlementCaseWorkflow.act, CaseActionRequest(action=action, actor=actor))
+
+    async def _update(self, case_id: str, update: Any, request: Any) -> CommandOutcome:
         handle = self._client.get_workflow_handle_for(ResettlementCaseWorkflow.run, case_id)
         try:
-            return await self._await(
-                handle.execute_update(
-                    ResettlementCaseWorkflow.complete_task,
-                    CompleteTaskRequest(task_id=task_id, form=form, actor=actor),
-                )
-            )
+            return await self._await(handle.execute_update(update, request))
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 # The workflow has finished: the case is closed, nothing can be completed.

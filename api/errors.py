@@ -51,6 +51,10 @@ REJECTION_STATUS: dict[RejectionCode, int] = {
     RejectionCode.CASE_CLOSED: 409,
     RejectionCode.REFERRAL_CONFLICT: 409,
     RejectionCode.INVALID_FORM: 422,
+    RejectionCode.CASE_ON_HOLD: 409,
+    RejectionCode.NOT_ON_HOLD: 409,
+    RejectionCode.FIT_TO_TRAVEL_MISSING: 409,
+    RejectionCode.MEMBER_NOT_FOUND: 404,
 }
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

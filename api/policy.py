@@ -39,6 +39,12 @@ def require_may_refer(principal: Principal, office: str) -> None:
                        [{"field": "body.office", "reason": "not one of your offices", "allowed": principal.offices}])
 
 
+def require_role(principal: Principal, roles: set[Role], what: str) -> None:
+    if principal.role not in roles:
+        allowed = ", ".join(sorted(r.value for r in roles))
+        raise ApiError(403, "forbidden", f"a {principal.role.value} may not {what} (allowed: {allowed})")
+
+
 def require_may_work(principal: Principal, task: TaskView) -> None:
     if principal.role != Role.SUPERVISOR and principal.role.value != task.role:
         raise ApiError(403, "forbidden", f"task {task.task_id} is worked by a {task.role}, not a {principal.role.value}")

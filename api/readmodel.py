@@ -148,7 +148,7 @@ async def find_case_by_referral(conn: asyncpg.Connection, external_referral_id: 
 async def get_case(conn: asyncpg.Connection, case_id: str) -> CaseDetail | None:
     row = await conn.fetchrow(
         f"SELECT {_CASE_COLUMNS}, c.version, c.stage_entered_at, c.departure_at, c.departed_at, c.arrived_on, "
-        "c.closed_at FROM cases c WHERE c.case_id = $1",
+        "c.closed_at, c.hold_reason, c.held_at FROM cases c WHERE c.case_id = $1",
         case_id,
     )
     if row is None:
@@ -164,7 +164,9 @@ async def get_case(conn: asyncpg.Connection, case_id: str) -> CaseDetail | None:
     return CaseDetail(
         **summary.model_dump(),
         version=row["version"],
+        hold_reason=row["hold_reason"],
         key_dates=KeyDates(
+            held_at=row["held_at"],
             referred_at=row["referred_at"],
             stage_entered_at=row["stage_entered_at"],
             next_due_at=row["next_due_at"],
@@ -201,7 +203,8 @@ async def list_events(conn: asyncpg.Connection, case_id: str) -> list[EventView]
 # --- tasks ---------------------------------------------------------------------------------
 
 _TASK_SELECT = """SELECT t.task_id, t.case_id, t.task_type, t.stage, t.role, t.member_id, t.office, t.priority_rank,
-    t.status, t.opened_at, t.due_at, t.completed_at, t.completed_by, m.full_name AS member_name,
+    t.status, t.opened_at, t.due_at, t.completed_at, t.completed_by, t.overdue, t.escalated_task_id,
+    m.full_name AS member_name,
     c.programme, k.claimed_by, k.claimed_at
 FROM tasks t
 JOIN cases c ON c.case_id = t.case_id
@@ -226,7 +229,8 @@ def _task_view(row: asyncpg.Record) -> TaskView:
         status=row["status"],
         opened_at=row["opened_at"],
         due_at=row["due_at"],
-        overdue=row["status"] == "open" and row["due_at"] < datetime.now(UTC),
+        overdue=row["status"] == "open" and row["overdue"],
+        escalated_task_id=row["escalated_task_id"],
         claimed_by=row["claimed_by"] if row["status"] == "open" else None,
         claimed_at=row["claimed_at"] if row["status"] == "open" else None,
         completed_at=row["completed_at"],
@@ -260,10 +264,8 @@ async def list_tasks(
         where.add("k.claimed_by = {}", assignee)
     if stage:
         where.add("t.stage = {}", stage.value)
-    if overdue is True:
-        where.add("t.due_at < now()")
-    elif overdue is False:
-        where.add("t.due_at >= now()")
+    if overdue is not None:
+        where.add("t.overdue = {}", overdue)
     if case_id:
         where.add("t.case_id = {}", case_id)
     if cursor:

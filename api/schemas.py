@@ -50,7 +50,8 @@ class TaskView(BaseModel):
     status: str
     opened_at: datetime
     due_at: datetime
-    overdue: bool
+    overdue: bool = Field(description="Past its SLA due date; an escalation task is open for the supervisor.")
+    escalated_task_id: str | None = Field(default=None, description="For an escalation: the overdue task.")
     claimed_by: str | None
     claimed_at: datetime | None
     completed_at: datetime | None
@@ -69,6 +70,7 @@ class KeyDates(BaseModel):
     departed_at: datetime | None
     arrived_on: date | None
     closed_at: datetime | None
+    held_at: datetime | None = None
 
 
 class CaseSummary(BaseModel):
@@ -92,6 +94,7 @@ class CaseSummary(BaseModel):
 
 class CaseDetail(CaseSummary):
     version: int = Field(description="Number of events recorded for this case.")
+    hold_reason: str | None = None
     key_dates: KeyDates
     members: list[MemberView]
     open_tasks: list[TaskView]

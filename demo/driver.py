@@ -23,6 +23,8 @@ _WORKER_BY_ROLE_AND_OFFICE = {
     ("medical_officer", "IZM"): "selin",
     ("movement_officer", "IST"): "emre",
     ("movement_officer", "IZM"): "emre",
+    ("supervisor", "IST"): "fatma",
+    ("supervisor", "IZM"): "ali",
 }
 
 STAGE_ORDER = [Stage.REFERRAL, Stage.INTERVIEW, Stage.HEALTH, Stage.ORIENTATION, Stage.VISA, Stage.MOVEMENT,
@@ -46,10 +48,18 @@ def example_form(task: dict[str, Any], today: date, *, follow_up: bool = False) 
         return {"outcome": "issued", "visa_number": f"V-{task['task_id'][-12:]}", "issued_on": day(0),
                 "valid_until": day(90)}
     if task_type == TaskType.BOOK_MOVEMENT:
-        return {"flight_number": "TK1751", "departure_at": f"{day(0)}T09:40:00+03:00",
+        return {"flight_number": "TK1751", "departure_at": f"{day(0)}T00:05:00+00:00",
                 "departure_airport": "IST", "arrival_airport": "OSL"}
+    if task_type == TaskType.CHECK_FIT_TO_TRAVEL:
+        return {"checked_at": f"{day(0)}T00:00:00+00:00", "outcome": "fit"}
     if task_type == TaskType.RECORD_DEPARTURE:
-        return {"outcome": "departed", "departed_at": f"{day(0)}T00:05:00+00:00"}
+        return {"outcome": "departed", "departed_at": f"{day(0)}T00:10:00+00:00"}
+    if task_type == TaskType.RECORD_TREATMENT:
+        return {"completed_on": day(0), "notes": "Treatment course completed."}
+    if task_type == TaskType.REVIEW_OUTCOME:
+        return {"decision": "close", "reason": "No further option for this case."}
+    if task_type == TaskType.RESOLVE_ESCALATION:
+        return {"action_taken": "Followed up with the team."}
     if task_type == TaskType.CONFIRM_ARRIVAL:
         return {"arrived_on": day(0), "place": "Oslo", "receiving_partner": "Oslo municipality"}
     raise ValueError(f"no example form for {task_type}")

@@ -4,6 +4,11 @@ Both are pure functions of their inputs (no clock, no randomness, no I/O): the c
 passes the time, the actor and an event-id factory in a ``DecisionContext``.  That is
 what lets the same code run inside a Temporal workflow (deterministic replay), in the
 projection rebuild, in "state as of time T", and in unit tests without Temporal.
+
+Clocks are part of the same core: ``next_deadline(state)`` says when the case next needs
+attention (an SLA due date, a clearance or visa expiry, the opening of the fit-to-travel
+checks), and the ``Tick`` command decides what that moment changes.  The workflow only
+keeps a durable timer for the next deadline.
 """
 
 from __future__ import annotations
@@ -11,16 +16,31 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from domain import events as ev
 from domain.errors import CommandRejected, RejectionCode
-from domain.model import Actor, CaseStatus, Member, Priority, Programme, Referral, RESETTLEMENT_STAGES, Stage
+from domain.model import (
+    RESETTLEMENT_STAGES,
+    Actor,
+    CaseStatus,
+    Member,
+    MemberIn,
+    Priority,
+    Programme,
+    Referral,
+    Relationship,
+    Stage,
+)
 from domain.sla import due_at
-from domain.tasks import STAGE_STEPS, TASK_SPECS, TaskType
+from domain.tasks import TASK_SPECS, TaskType
+
+FIT_TO_TRAVEL_WINDOW = timedelta(hours=72)
+ESCALATION_DUE = timedelta(hours=24)
+CORRECTABLE_MEMBER_FIELDS = ("full_name", "date_of_birth", "sex", "nationality", "relationship")
 
 
 # --- state -------------------------------------------------------------------------------
@@ -31,9 +51,12 @@ class TaskState(BaseModel):
     task_type: TaskType
     stage: Stage
     member_id: str | None = None
-    status: Literal["open", "completed"] = "open"
+    status: Literal["open", "completed", "cancelled"] = "open"
     opened_at: datetime
     due_at: datetime
+    overdue: bool = False
+    assignee: str | None = None
+    escalated_task_id: str | None = None
     completed_at: datetime | None = None
     completed_by: str | None = None
 
@@ -41,12 +64,13 @@ class TaskState(BaseModel):
 class MemberProgress(BaseModel):
     """Per-person readiness: the case moves when every member is ready."""
 
-    health: Literal["pending", "cleared"] = "pending"
+    health: Literal["pending", "cleared", "treatment_required", "not_cleared", "expired"] = "pending"
     clearance_valid_until: date | None = None
     follow_up_needed: bool = False
     orientation: Literal["pending", "attended"] = "pending"
-    visa: Literal["pending", "issued"] = "pending"
+    visa: Literal["pending", "issued", "refused", "expired"] = "pending"
     visa_valid_until: date | None = None
+    fit_to_travel_at: datetime | None = None
 
 
 class Movement(BaseModel):
@@ -67,11 +91,14 @@ class CaseState(BaseModel):
     origin_country: str | None
     external_referral_id: str
     referral_fingerprint: str
+    arrival_confirmation_days: int = 3
     members: list[Member]
     progress: dict[str, MemberProgress]
     stage: Stage = Stage.REFERRAL
     status: CaseStatus = CaseStatus.ACTIVE
     closure_reason: str | None = None
+    referral_verified: bool = False
+    interview: Literal["pending", "accepted", "deferred", "rejected"] = "pending"
     tasks: dict[str, TaskState] = Field(default_factory=dict)
     task_counter: int = 0
     version: int = 0
@@ -79,7 +106,10 @@ class CaseState(BaseModel):
     stage_entered_at: datetime
     updated_at: datetime
     closed_at: datetime | None = None
+    held_at: datetime | None = None
+    hold_reason: str | None = None
     movement: Movement | None = None
+    fit_to_travel_opens_at: datetime | None = None
     departed_at: datetime | None = None
     arrived_on: date | None = None
     arrival_place: str | None = None
@@ -90,7 +120,10 @@ class CaseState(BaseModel):
 
     @property
     def principal(self) -> Member:
-        return next(m for m in self.members if m.relationship == "principal")
+        return next(m for m in self.members if m.relationship == Relationship.PRINCIPAL)
+
+    def member(self, member_id: str) -> Member | None:
+        return next((m for m in self.members if m.member_id == member_id), None)
 
 
 # --- commands ----------------------------------------------------------------------------
@@ -99,6 +132,7 @@ class CaseState(BaseModel):
 class ReferCase(BaseModel):
     case_id: str
     referral: Referral
+    arrival_confirmation_days: int = 3
 
 
 class CompleteTask(BaseModel):
@@ -106,7 +140,48 @@ class CompleteTask(BaseModel):
     form: dict[str, Any]
 
 
-Command = ReferCase | CompleteTask
+class Tick(BaseModel):
+    """A durable timer fired: apply whatever the clock has made due."""
+
+    kind: Literal["tick"] = "tick"
+
+
+class WithdrawCase(BaseModel):
+    kind: Literal["withdraw"] = "withdraw"
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class HoldCase(BaseModel):
+    kind: Literal["hold"] = "hold"
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ResumeCase(BaseModel):
+    kind: Literal["resume"] = "resume"
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ReassignTask(BaseModel):
+    kind: Literal["reassign"] = "reassign"
+    task_id: str
+    assignee: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AddNote(BaseModel):
+    kind: Literal["note"] = "note"
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class CorrectMember(BaseModel):
+    kind: Literal["correct_member"] = "correct_member"
+    member_id: str
+    changes: dict[str, Any]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+CaseAction = WithdrawCase | HoldCase | ResumeCase | ReassignTask | AddNote | CorrectMember
+Command = ReferCase | CompleteTask | Tick | CaseAction
 
 
 @dataclass(frozen=True)
@@ -116,11 +191,18 @@ class DecisionContext:
     now: datetime
     actor: Actor
     new_event_id: Callable[[], str]
+    # Rules that arrived after cases were already running: a workflow turns them on with
+    # `workflow.patched`, so a case replays with the rules it ran under.
+    fit_to_travel_checks: bool = True
 
 
 def referral_fingerprint(referral: Referral) -> str:
     """Digest of a referral's content: the same referral resent is not a conflict."""
     return hashlib.sha256(referral.model_dump_json().encode()).hexdigest()[:32]
+
+
+def _reject(code: RejectionCode, message: str, details: list[dict[str, Any]] | None = None) -> CommandRejected:
+    return CommandRejected(code, message, details)
 
 
 # --- decide ------------------------------------------------------------------------------
@@ -135,12 +217,16 @@ class _Draft:
         self.case_id = case_id
         self.recorded: list[ev.RecordedEvent] = []
 
+    @property
+    def s(self) -> CaseState:
+        assert self.state is not None
+        return self.state
+
     def emit(self, event: Any) -> None:
-        seq = (self.state.version if self.state else 0) + 1
         recorded = ev.RecordedEvent(
             event_id=self.ctx.new_event_id(),
             case_id=self.case_id,
-            seq=seq,
+            seq=(self.state.version if self.state else 0) + 1,
             occurred_at=self.ctx.now,
             actor=self.ctx.actor,
             event=event,
@@ -154,15 +240,41 @@ def decide(state: CaseState | None, command: Command, ctx: DecisionContext) -> l
     if isinstance(command, ReferCase):
         return _decide_referral(state, command, ctx)
     if state is None:
-        raise CommandRejected(RejectionCode.CASE_NOT_FOUND, "the case has not been referred")
-    return _decide_completion(state, command, ctx)
+        raise _reject(RejectionCode.CASE_NOT_FOUND, "the case has not been referred")
+    draft = _Draft(state, ctx, state.case_id)
+    if isinstance(command, Tick):
+        _decide_tick(draft)
+        return draft.recorded
+    if state.status == CaseStatus.CLOSED:
+        raise _reject(RejectionCode.CASE_CLOSED, f"case {state.case_id} is closed ({state.closure_reason})")
+    if isinstance(command, CompleteTask):
+        _decide_completion(draft, command)
+    elif isinstance(command, WithdrawCase):
+        draft.emit(ev.CaseWithdrawn(reason=command.reason))
+        _close(draft, "withdrawn")
+    elif isinstance(command, HoldCase):
+        if state.status == CaseStatus.ON_HOLD:
+            raise _reject(RejectionCode.CASE_ON_HOLD, f"case {state.case_id} is already on hold")
+        draft.emit(ev.CaseHeld(reason=command.reason))
+    elif isinstance(command, ResumeCase):
+        if state.status != CaseStatus.ON_HOLD or state.held_at is None:
+            raise _reject(RejectionCode.NOT_ON_HOLD, f"case {state.case_id} is not on hold")
+        draft.emit(ev.CaseResumed(reason=command.reason, held_since=state.held_at))
+    elif isinstance(command, ReassignTask):
+        task = _open_task(state, command.task_id)
+        draft.emit(ev.TaskReassigned(task_id=task.task_id, assignee=command.assignee, reason=command.reason))
+    elif isinstance(command, AddNote):
+        draft.emit(ev.NoteAdded(text=command.text))
+    elif isinstance(command, CorrectMember):
+        _decide_correction(draft, command)
+    return draft.recorded
 
 
 def _decide_referral(state: CaseState | None, command: ReferCase, ctx: DecisionContext) -> list[ev.RecordedEvent]:
     fingerprint = referral_fingerprint(command.referral)
     if state is not None:
         if state.referral_fingerprint != fingerprint:
-            raise CommandRejected(
+            raise _reject(
                 RejectionCode.REFERRAL_CONFLICT,
                 f"referral {command.referral.external_referral_id} is already case {state.case_id} "
                 "with different data; correct the case instead of referring it again",
@@ -185,35 +297,152 @@ def _decide_referral(state: CaseState | None, command: ReferCase, ctx: DecisionC
             external_referral_id=referral.external_referral_id,
             members=members,
             referral_fingerprint=fingerprint,
+            arrival_confirmation_days=command.arrival_confirmation_days,
         )
     )
     _enter_stage(draft, Stage.REFERRAL)
     return draft.recorded
 
 
-def _decide_completion(state: CaseState, command: CompleteTask, ctx: DecisionContext) -> list[ev.RecordedEvent]:
-    task = state.tasks.get(command.task_id)
+def _open_task(state: CaseState, task_id: str) -> TaskState:
+    task = state.tasks.get(task_id)
     if task is None:
-        raise CommandRejected(RejectionCode.TASK_NOT_FOUND, f"case {state.case_id} has no task {command.task_id}")
-    if state.status == CaseStatus.CLOSED:
-        raise CommandRejected(RejectionCode.CASE_CLOSED, f"case {state.case_id} is closed")
+        raise _reject(RejectionCode.TASK_NOT_FOUND, f"case {state.case_id} has no task {task_id}")
     if task.status != "open":
-        raise CommandRejected(
+        raise _reject(
             RejectionCode.TASK_NOT_OPEN,
             f"task {task.task_id} is already {task.status}"
             + (f" (by {task.completed_by} at {task.completed_at.isoformat()})" if task.completed_at else ""),
         )
-    if task.stage != state.stage:
-        raise CommandRejected(
+    return task
+
+
+def _decide_completion(draft: _Draft, command: CompleteTask) -> None:
+    state = draft.s
+    task = _open_task(state, command.task_id)
+    if state.status == CaseStatus.ON_HOLD:
+        raise _reject(RejectionCode.CASE_ON_HOLD,
+                      f"case {state.case_id} is on hold ({state.hold_reason}); a supervisor must resume it first")
+    if task.stage != state.stage and task.task_type != TaskType.RESOLVE_ESCALATION:
+        raise _reject(
             RejectionCode.WRONG_STAGE,
             f"task {task.task_id} belongs to stage '{task.stage}' but the case is in stage '{state.stage}'",
         )
-    spec = TASK_SPECS[task.task_type]
-    form = validate_form(task.task_type, command.form, today=ctx.now.date())
-    draft = _Draft(state, ctx, state.case_id)
-    draft.emit(ev.COMPLETION_EVENTS[task.task_type](task_id=task.task_id, member_id=task.member_id, **form.model_dump()))
-    _advance(draft, spec.stage)
-    return draft.recorded
+    form = validate_form(task.task_type, command.form, today=draft.ctx.now.date())
+    _check_against_case(state, task, form, draft.ctx)
+    event_type = ev.completion_event(task.task_type, form)
+    draft.emit(event_type(task_id=task.task_id, member_id=task.member_id, **form.model_dump()))
+    _cancel_escalations_of(draft, task.task_id, "the overdue task was completed")
+    _follow_up(draft, task, form)
+    _advance(draft)
+
+
+def _check_against_case(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) -> None:
+    """Rules that need the case as well as the form."""
+    if task.task_type == TaskType.CHECK_FIT_TO_TRAVEL and state.movement is not None:
+        earliest = state.movement.departure_at - FIT_TO_TRAVEL_WINDOW
+        if form.checked_at < earliest:
+            raise _invalid(task, "checked_at", f"must be within 72 hours before the booked departure "
+                                               f"({state.movement.departure_at.isoformat()}), i.e. after {earliest.isoformat()}")
+    if task.task_type == TaskType.RECORD_DEPARTURE and form.outcome == "departed" and ctx.fit_to_travel_checks:
+        stale = [
+            m.full_name for m in state.members
+            if (at := state.progress[m.member_id].fit_to_travel_at) is None
+            or not (form.departed_at - FIT_TO_TRAVEL_WINDOW <= at <= form.departed_at)
+        ]
+        if stale:
+            raise _reject(
+                RejectionCode.FIT_TO_TRAVEL_MISSING,
+                "departure refused: no fit-to-travel check within the 72 hours before departure for "
+                f"{', '.join(stale)}; record the flight as postponed and rebook, so new checks open",
+            )
+    if task.task_type == TaskType.REVIEW_OUTCOME:
+        allowed = _review_decisions(state)
+        if form.decision not in allowed:
+            raise _invalid(task, "decision", f"'{form.decision}' is not possible here; allowed: {', '.join(allowed)}")
+        if form.decision == "resubmit" and form.destination_country == state.destination_country:
+            raise _invalid(task, "destination_country", "must differ from the current destination")
+    if task.task_type == TaskType.CONFIRM_ARRIVAL and state.departed_at and form.arrived_on < state.departed_at.date():
+        raise _invalid(task, "arrived_on", f"must not be before the departure ({state.departed_at.date().isoformat()})")
+
+
+def _invalid(task: TaskState, field: str, reason: str) -> CommandRejected:
+    return _reject(RejectionCode.INVALID_FORM, f"the {task.task_type.value} form is invalid: {field}: {reason}",
+                   [{"field": field, "reason": reason, "type": "case_rule"}])
+
+
+def _review_decisions(state: CaseState) -> tuple[str, ...]:
+    if state.stage == Stage.HEALTH:
+        return ("reassess", "close")
+    return ("resubmit", "close")
+
+
+def _follow_up(draft: _Draft, task: TaskState, form: Any) -> None:
+    """What a completion opens besides the normal flow: the branches."""
+    state = draft.s
+    t = task.task_type
+    if t == TaskType.CONDUCT_INTERVIEW and form.outcome == "deferred":
+        _open(draft, TaskType.CONDUCT_INTERVIEW, due=_end_of(form.follow_up_date))
+    elif t == TaskType.CONDUCT_INTERVIEW and form.outcome == "rejected":
+        _open(draft, TaskType.REVIEW_OUTCOME)
+    elif t == TaskType.ASSESS_HEALTH and form.outcome == "treatment_required":
+        _open(draft, TaskType.RECORD_TREATMENT, member_id=task.member_id)
+    elif t == TaskType.ASSESS_HEALTH and form.outcome == "not_cleared":
+        _open(draft, TaskType.REVIEW_OUTCOME)
+    elif t == TaskType.RECORD_TREATMENT:
+        _open(draft, TaskType.ASSESS_HEALTH, member_id=task.member_id)
+    elif t == TaskType.RECORD_VISA and form.outcome == "refused":
+        for other in [o for o in state.open_tasks if o.task_type == TaskType.RECORD_VISA]:
+            draft.emit(ev.TaskCancelled(task_id=other.task_id, reason="a visa of the case was refused"))
+        _open(draft, TaskType.REVIEW_OUTCOME)
+    elif t == TaskType.CHECK_FIT_TO_TRAVEL and form.outcome == "not_fit":
+        _return_to(draft, Stage.HEALTH, reason="a member is not fit to travel")
+        _open(draft, TaskType.RECORD_TREATMENT, member_id=task.member_id)
+    elif t == TaskType.REVIEW_OUTCOME:
+        if form.decision == "close":
+            _close(draft, {Stage.INTERVIEW: "not_accepted", Stage.VISA: "visa_refused",
+                           Stage.HEALTH: "medically_not_cleared"}.get(state.stage, "not_accepted"))
+        elif form.decision == "resubmit":
+            draft.emit(ev.CaseResubmitted(destination_country=form.destination_country,
+                                          previous_destination_country=state.destination_country, reason=form.reason))
+            _return_to(draft, Stage.REFERRAL, reason="resubmitted to another destination")
+        # reassess: the members are pending again, and _advance opens their assessments
+    elif t == TaskType.RESOLVE_ESCALATION and form.new_due_date and task.escalated_task_id:
+        escalated = state.tasks[task.escalated_task_id]
+        if escalated.status == "open":
+            draft.emit(ev.TaskDueDateChanged(task_id=escalated.task_id, due_at=_end_of(form.new_due_date),
+                                             reason=form.action_taken))
+
+
+def _decide_correction(draft: _Draft, command: CorrectMember) -> None:
+    state = draft.s
+    member = state.member(command.member_id)
+    if member is None:
+        raise _reject(RejectionCode.MEMBER_NOT_FOUND, f"case {state.case_id} has no member {command.member_id}")
+    unknown = sorted(set(command.changes) - set(CORRECTABLE_MEMBER_FIELDS))
+    if unknown or not command.changes:
+        raise _reject(RejectionCode.INVALID_FORM, "changes may hold only " + ", ".join(CORRECTABLE_MEMBER_FIELDS),
+                      [{"field": f"changes.{f}", "reason": "not a correctable field",
+                        "allowed": list(CORRECTABLE_MEMBER_FIELDS)} for f in unknown] or
+                      [{"field": "changes", "reason": "nothing to correct"}])
+    current = MemberIn.model_validate(member.model_dump(exclude={"member_id"}))
+    try:
+        corrected = MemberIn.model_validate({**current.model_dump(), **command.changes})
+    except ValidationError as exc:
+        raise _form_rejection("member correction", exc, prefix="changes") from None
+    others = [m for m in state.members if m.member_id != member.member_id]
+    principals = sum(m.relationship == Relationship.PRINCIPAL for m in others) + (
+        corrected.relationship == Relationship.PRINCIPAL)
+    if principals != 1:
+        raise _reject(RejectionCode.INVALID_FORM, "a case has exactly one principal applicant",
+                      [{"field": "changes.relationship", "reason": "would leave the case without exactly one principal"}])
+    changed = {k: v for k, v in corrected.model_dump(mode="json").items() if v != current.model_dump(mode="json")[k]}
+    if not changed:
+        raise _reject(RejectionCode.INVALID_FORM, "the correction changes nothing",
+                      [{"field": "changes", "reason": "every value is already recorded"}])
+    previous = {k: current.model_dump(mode="json")[k] for k in changed}
+    draft.emit(ev.MemberDataCorrected(member_id=member.member_id, changes=changed, previous=previous,
+                                      reason=command.reason))
 
 
 def validate_form(task_type: TaskType, data: dict[str, Any], *, today: date) -> Any:
@@ -222,62 +451,216 @@ def validate_form(task_type: TaskType, data: dict[str, Any], *, today: date) -> 
     try:
         return model.model_validate(data, context={"today": today})
     except ValidationError as exc:
-        raise CommandRejected(
-            RejectionCode.INVALID_FORM,
-            f"the {task_type.value} form is invalid: "
-            + "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in exc.errors()),
-            details=[
-                {"field": _loc(e["loc"]), "reason": e["msg"], "type": e["type"]}
-                for e in exc.errors(include_url=False, include_input=False)
-            ],
-        ) from None
+        raise _form_rejection(f"{task_type.value} form", exc) from None
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "form"
+def _form_rejection(what: str, exc: ValidationError, prefix: str = "") -> CommandRejected:
+    def loc(parts: tuple[Any, ...]) -> str:
+        joined = ".".join(str(p) for p in parts)
+        return ".".join(p for p in (prefix, joined) if p) or "form"
+
+    errors = exc.errors(include_url=False, include_input=False)
+    return _reject(
+        RejectionCode.INVALID_FORM,
+        f"the {what} is invalid: " + "; ".join(f"{loc(e['loc'])}: {e['msg']}" for e in errors),
+        [{"field": loc(e["loc"]), "reason": e["msg"], "type": e["type"]}
+         | ({"allowed": e["ctx"]["expected"]} if "expected" in (e.get("ctx") or {}) else {})
+         for e in errors],
+    )
 
 
-def _advance(draft: _Draft, stage: Stage) -> None:
-    """After a completion: open the stage's next step, or move the case to the next stage."""
-    state = draft.state
-    assert state is not None
-    if any(t.stage == stage and t.status == "open" for t in state.tasks.values()):
-        return  # other members' tasks of this step are still open
-    steps = STAGE_STEPS[stage]
-    done = {t.task_type for t in state.tasks.values() if t.stage == stage and t.status == "completed"}
-    remaining = [step for step in steps if step not in done]
-    if remaining:
-        _open_step(draft, remaining[0])
+# --- the flow ----------------------------------------------------------------------------
+
+
+def _next_step(state: CaseState, stage: Stage, ctx: DecisionContext) -> tuple[TaskType, list[str | None]] | None:
+    """The task(s) the stage needs next, given what is done; None when the stage is done."""
+    pending = lambda attr, *states: [  # noqa: E731
+        m.member_id for m in state.members if getattr(state.progress[m.member_id], attr) in states
+    ]
+    if stage == Stage.REFERRAL:
+        return None if state.referral_verified else (TaskType.VERIFY_REFERRAL, [None])
+    if stage == Stage.INTERVIEW:
+        return (TaskType.CONDUCT_INTERVIEW, [None]) if state.interview == "pending" else None
+    if stage == Stage.HEALTH:
+        members = pending("health", "pending", "expired")
+        return (TaskType.ASSESS_HEALTH, members) if members else None
+    if stage == Stage.ORIENTATION:
+        members = pending("orientation", "pending")
+        return (TaskType.RECORD_ORIENTATION, members) if members else None
+    if stage == Stage.VISA:
+        members = pending("visa", "pending", "expired")
+        return (TaskType.RECORD_VISA, members) if members else None
+    if stage == Stage.MOVEMENT:
+        if state.departed_at is not None:
+            return None
+        if state.movement is None:
+            return TaskType.BOOK_MOVEMENT, [None]
+        members = [m.member_id for m in state.members if state.progress[m.member_id].fit_to_travel_at is None]
+        if members and ctx.fit_to_travel_checks:
+            return TaskType.CHECK_FIT_TO_TRAVEL, members
+        return TaskType.RECORD_DEPARTURE, [None]
+    if stage == Stage.ARRIVAL:
+        return None if state.arrived_on else (TaskType.CONFIRM_ARRIVAL, [None])
+    return None
+
+
+def _stage_done(state: CaseState, stage: Stage, ctx: DecisionContext) -> bool:
+    blocking = any(t.stage == stage and t.status == "open" and t.task_type != TaskType.RESOLVE_ESCALATION
+                   for t in state.tasks.values())
+    health_blocked = stage == Stage.HEALTH and any(
+        p.health in ("treatment_required", "not_cleared") for p in state.progress.values())
+    return not blocking and not health_blocked and _next_step(state, stage, ctx) is None
+
+
+def _advance(draft: _Draft) -> None:
+    """Open the current stage's next step, or move to the next stage that has work."""
+    state = draft.s
+    if state.status == CaseStatus.CLOSED:
         return
-    following = RESETTLEMENT_STAGES[RESETTLEMENT_STAGES.index(stage) + 1]
-    if following == Stage.CLOSED:
-        draft.emit(ev.CaseClosed(reason="arrived", stage=stage))
-    else:
-        _enter_stage(draft, following)
+    if any(t.stage == state.stage and t.status == "open" and t.task_type != TaskType.RESOLVE_ESCALATION
+           for t in state.tasks.values()):
+        return
+    if state.stage == Stage.MOVEMENT and state.fit_to_travel_opens_at and state.fit_to_travel_opens_at > draft.ctx.now:
+        return  # the fit-to-travel checks open on their timer
+    if not _stage_done(state, state.stage, draft.ctx):
+        _open_step(draft, state.stage)
+        return
+    for stage in RESETTLEMENT_STAGES[RESETTLEMENT_STAGES.index(state.stage) + 1:]:
+        if stage == Stage.CLOSED:
+            _close(draft, "arrived")
+            return
+        if not _stage_done(draft.s, stage, draft.ctx):
+            _enter_stage(draft, stage)
+            return
 
 
 def _enter_stage(draft: _Draft, stage: Stage) -> None:
-    assert draft.state is not None
-    draft.emit(ev.StageEntered(stage=stage, previous_stage=draft.state.stage if draft.state.version > 1 else None))
-    _open_step(draft, STAGE_STEPS[stage][0])
+    previous = draft.s.stage if draft.s.version > 1 else None
+    draft.emit(ev.StageEntered(stage=stage, previous_stage=previous))
+    _open_step(draft, stage)
 
 
-def _open_step(draft: _Draft, task_type: TaskType) -> None:
-    state = draft.state
-    assert state is not None
-    spec = TASK_SPECS[task_type]
-    members: list[str | None] = [m.member_id for m in state.members] if spec.per_member else [None]
+def _open_step(draft: _Draft, stage: Stage) -> None:
+    step = _next_step(draft.s, stage, draft.ctx)
+    if step is None:
+        return
+    task_type, members = step
+    already = {t.member_id for t in draft.s.open_tasks if t.task_type == task_type}
+    members = [m for m in members if m not in already]
+    if task_type == TaskType.CHECK_FIT_TO_TRAVEL:
+        assert draft.s.movement is not None
+        opens_at = draft.s.movement.departure_at - FIT_TO_TRAVEL_WINDOW
+        if opens_at > draft.ctx.now:
+            if draft.s.fit_to_travel_opens_at != opens_at:
+                draft.emit(ev.FitToTravelChecksScheduled(open_at=opens_at))
+            return
     for member_id in members:
-        n = draft.state.task_counter + 1  # type: ignore[union-attr]
-        draft.emit(
-            ev.TaskOpened(
-                task_id=f"{state.case_id}-T{n:02d}",
-                task_type=task_type,
-                stage=spec.stage,
-                member_id=member_id,
-                due_at=due_at(spec.stage, state.priority, draft.ctx.now),
-            )
-        )
+        _open(draft, task_type, member_id=member_id)
+
+
+def _open(draft: _Draft, task_type: TaskType, *, member_id: str | None = None, due: datetime | None = None,
+          escalates: str | None = None) -> None:
+    state = draft.s
+    spec = TASK_SPECS[task_type]
+    stage = spec.stage or state.stage
+    if due is None:
+        if task_type == TaskType.CONFIRM_ARRIVAL and state.departed_at is not None:
+            due = state.departed_at + timedelta(days=state.arrival_confirmation_days)
+        elif task_type == TaskType.RECORD_DEPARTURE and state.movement is not None:
+            due = state.movement.departure_at + timedelta(hours=12)
+        elif task_type == TaskType.CHECK_FIT_TO_TRAVEL and state.movement is not None:
+            due = state.movement.departure_at - timedelta(hours=6)
+        elif escalates is not None:
+            due = draft.ctx.now + ESCALATION_DUE
+        else:
+            due = due_at(stage, state.priority, draft.ctx.now)
+    draft.emit(ev.TaskOpened(task_id=f"{state.case_id}-T{state.task_counter + 1:02d}", task_type=task_type,
+                             stage=stage, member_id=member_id, due_at=due, escalated_task_id=escalates))
+
+
+def _return_to(draft: _Draft, stage: Stage, *, reason: str) -> None:
+    """Send the case back to an earlier stage: later work is cancelled, the booking dropped."""
+    for task in draft.s.open_tasks:
+        if task.task_type != TaskType.RESOLVE_ESCALATION:
+            draft.emit(ev.TaskCancelled(task_id=task.task_id, reason=reason))
+            _cancel_escalations_of(draft, task.task_id, reason)
+    draft.emit(ev.StageEntered(stage=stage, previous_stage=draft.s.stage))
+
+
+def _close(draft: _Draft, reason: str) -> None:
+    for task in draft.s.open_tasks:
+        draft.emit(ev.TaskCancelled(task_id=task.task_id, reason=f"case closed: {reason}"))
+    draft.emit(ev.CaseClosed(reason=reason, stage=draft.s.stage))  # type: ignore[arg-type]
+
+
+def _cancel_escalations_of(draft: _Draft, task_id: str, reason: str) -> None:
+    for task in draft.s.open_tasks:
+        if task.escalated_task_id == task_id:
+            draft.emit(ev.TaskCancelled(task_id=task.task_id, reason=reason))
+
+
+def _end_of(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+
+
+# --- clocks ------------------------------------------------------------------------------
+
+
+def _expiry_moment(valid_until: date) -> datetime:
+    """A clearance valid until a date is valid through that day (UTC)."""
+    return _end_of(valid_until)
+
+
+def next_deadline(state: CaseState | None) -> datetime | None:
+    """When the case next needs the clock: the workflow sleeps until then, durably."""
+    if state is None or state.status == CaseStatus.CLOSED:
+        return None
+    moments: list[datetime] = []
+    if state.status != CaseStatus.ON_HOLD:  # SLA clocks pause on hold
+        moments += [t.due_at for t in state.open_tasks if not t.overdue and TASK_SPECS[t.task_type].escalates]
+    if state.departed_at is None:
+        for p in state.progress.values():
+            if p.health == "cleared" and p.clearance_valid_until:
+                moments.append(_expiry_moment(p.clearance_valid_until))
+            if p.visa == "issued" and p.visa_valid_until:
+                moments.append(_expiry_moment(p.visa_valid_until))
+        if state.fit_to_travel_opens_at is not None:
+            moments.append(state.fit_to_travel_opens_at)
+    return min(moments) if moments else None
+
+
+def _decide_tick(draft: _Draft) -> None:
+    now = draft.ctx.now
+    state = draft.s
+    if state.status == CaseStatus.CLOSED:
+        return
+    if state.departed_at is None:
+        expired = [m for m, p in state.progress.items()
+                   if p.health == "cleared" and p.clearance_valid_until and _expiry_moment(p.clearance_valid_until) <= now]
+        if expired:
+            draft.emit(ev.MedicalClearanceExpired(member_ids=expired, expired_on=now.date()))
+            _back_for_expiry(draft, Stage.HEALTH, "a medical clearance expired before departure")
+        visas = [m for m, p in draft.s.progress.items()
+                 if p.visa == "issued" and p.visa_valid_until and _expiry_moment(p.visa_valid_until) <= now]
+        if visas:
+            draft.emit(ev.VisaExpired(member_ids=visas, expired_on=now.date()))
+            _back_for_expiry(draft, Stage.VISA, "a visa expired before departure")
+        opens_at = draft.s.fit_to_travel_opens_at
+        if opens_at is not None and opens_at <= now and draft.s.stage == Stage.MOVEMENT:
+            _open_step(draft, Stage.MOVEMENT)
+    if draft.s.status == CaseStatus.ACTIVE:
+        for task in list(draft.s.open_tasks):
+            if not task.overdue and TASK_SPECS[task.task_type].escalates and task.due_at <= now:
+                draft.emit(ev.TaskOverdue(task_id=task.task_id, due_at=task.due_at))
+                _open(draft, TaskType.RESOLVE_ESCALATION, escalates=task.task_id)
+
+
+def _back_for_expiry(draft: _Draft, stage: Stage, reason: str) -> None:
+    order = RESETTLEMENT_STAGES.index
+    if order(draft.s.stage) > order(stage):
+        _return_to(draft, stage, reason=reason)
+    if draft.s.stage == stage:
+        _open_step(draft, stage)
 
 
 # --- evolve ------------------------------------------------------------------------------
@@ -306,69 +689,126 @@ def _apply(state: CaseState | None, recorded: ev.RecordedEvent) -> CaseState:
     event, at = recorded.event, recorded.occurred_at
     if isinstance(event, ev.CaseReferred):
         state = CaseState(
-            case_id=event.case_id,
-            programme=event.programme,
-            office=event.office,
-            priority=event.priority,
-            destination_country=event.destination_country,
-            origin_country=event.origin_country,
-            external_referral_id=event.external_referral_id,
-            referral_fingerprint=event.referral_fingerprint,
-            members=list(event.members),
+            case_id=event.case_id, programme=event.programme, office=event.office, priority=event.priority,
+            destination_country=event.destination_country, origin_country=event.origin_country,
+            external_referral_id=event.external_referral_id, referral_fingerprint=event.referral_fingerprint,
+            arrival_confirmation_days=event.arrival_confirmation_days, members=list(event.members),
             progress={m.member_id: MemberProgress() for m in event.members},
-            referred_at=at,
-            stage_entered_at=at,
-            updated_at=at,
+            referred_at=at, stage_entered_at=at, updated_at=at,
         )
     elif state is None:
         raise ValueError(f"event {recorded.seq} ({event.type}) precedes the case's CaseReferred")
-    elif isinstance(event, ev.StageEntered):
-        state.stage = event.stage
-        state.stage_entered_at = at
-    elif isinstance(event, ev.TaskOpened):
-        state.task_counter += 1
-        state.tasks[event.task_id] = TaskState(
-            task_id=event.task_id,
-            task_type=event.task_type,
-            stage=event.stage,
-            member_id=event.member_id,
-            opened_at=at,
-            due_at=event.due_at,
-        )
-    elif isinstance(event, ev.CaseClosed):
-        state.stage = Stage.CLOSED
-        state.status = CaseStatus.CLOSED
-        state.closure_reason = event.reason
-        state.closed_at = at
-    elif isinstance(event, ev.TaskCompletion):
-        task = state.tasks[event.task_id]
-        task.status = "completed"
-        task.completed_at = at
-        task.completed_by = recorded.actor.id
-        _apply_completion(state, event)
+    else:
+        _apply_to_case(state, event, at, recorded.actor)
     state.version = recorded.seq
     state.updated_at = at
     return state
 
 
+def _apply_to_case(state: CaseState, event: Any, at: datetime, actor: Actor) -> None:
+    if isinstance(event, ev.StageEntered):
+        state.stage, state.stage_entered_at = event.stage, at
+        if event.previous_stage is not None and RESETTLEMENT_STAGES.index(event.stage) < RESETTLEMENT_STAGES.index(
+                event.previous_stage) and RESETTLEMENT_STAGES.index(event.stage) < RESETTLEMENT_STAGES.index(Stage.MOVEMENT):
+            _drop_booking(state)
+    elif isinstance(event, ev.TaskOpened):
+        state.task_counter += 1
+        state.tasks[event.task_id] = TaskState(
+            task_id=event.task_id, task_type=event.task_type, stage=event.stage, member_id=event.member_id,
+            opened_at=at, due_at=event.due_at, escalated_task_id=event.escalated_task_id,
+        )
+        if event.task_type == TaskType.CHECK_FIT_TO_TRAVEL:
+            state.fit_to_travel_opens_at = None  # the scheduled checks are open now
+    elif isinstance(event, ev.TaskCancelled):
+        state.tasks[event.task_id].status = "cancelled"
+        state.tasks[event.task_id].completed_at = at
+    elif isinstance(event, ev.TaskOverdue):
+        state.tasks[event.task_id].overdue = True
+    elif isinstance(event, ev.TaskDueDateChanged):
+        task = state.tasks[event.task_id]
+        task.due_at, task.overdue = event.due_at, False
+    elif isinstance(event, ev.TaskReassigned):
+        state.tasks[event.task_id].assignee = event.assignee
+    elif isinstance(event, ev.FitToTravelChecksScheduled):
+        state.fit_to_travel_opens_at = event.open_at
+    elif isinstance(event, ev.MedicalClearanceExpired):
+        for member_id in event.member_ids:
+            state.progress[member_id].health = "expired"
+            state.progress[member_id].fit_to_travel_at = None
+    elif isinstance(event, ev.VisaExpired):
+        for member_id in event.member_ids:
+            state.progress[member_id].visa = "expired"
+    elif isinstance(event, ev.CaseResubmitted):
+        state.destination_country = event.destination_country
+        state.referral_verified = False
+        state.interview = "pending"
+        state.progress = {m.member_id: MemberProgress() for m in state.members}
+        _drop_booking(state)
+    elif isinstance(event, ev.CaseHeld):
+        state.status, state.held_at, state.hold_reason = CaseStatus.ON_HOLD, at, event.reason
+    elif isinstance(event, ev.CaseResumed):
+        paused = at - event.held_since
+        for task in state.open_tasks:
+            if not task.overdue:
+                task.due_at = task.due_at + paused
+        state.status, state.held_at, state.hold_reason = CaseStatus.ACTIVE, None, None
+    elif isinstance(event, ev.MemberDataCorrected):
+        member = state.member(event.member_id)
+        assert member is not None
+        index = state.members.index(member)
+        state.members[index] = Member.model_validate({**member.model_dump(), **event.changes})
+    elif isinstance(event, ev.CaseClosed):
+        state.stage, state.status, state.closure_reason, state.closed_at = Stage.CLOSED, CaseStatus.CLOSED, event.reason, at
+        state.held_at = None
+    elif isinstance(event, ev.TaskCompletion):
+        task = state.tasks[event.task_id]
+        task.status, task.completed_at, task.completed_by = "completed", at, actor.id
+        _apply_completion(state, event)
+    # CaseWithdrawn, NoteAdded, OutcomeReviewed, EscalationResolved: history only (closure follows separately)
+
+
+def _drop_booking(state: CaseState) -> None:
+    state.movement = None
+    state.fit_to_travel_opens_at = None
+    for p in state.progress.values():
+        p.fit_to_travel_at = None
+
+
 def _apply_completion(state: CaseState, event: ev.TaskCompletion) -> None:
     progress = state.progress.get(event.member_id) if event.member_id else None
-    if isinstance(event, ev.HealthAssessmentRecorded) and progress is not None:
-        progress.health = "cleared"
+    if isinstance(event, ev.ReferralVerified):
+        state.referral_verified = True
+    elif isinstance(event, ev.InterviewCompleted):
+        state.interview = "pending" if event.outcome == "deferred" else event.outcome
+    elif isinstance(event, ev.HealthAssessmentRecorded) and progress is not None:
+        progress.health = event.outcome
         progress.clearance_valid_until = event.clearance_valid_until
         progress.follow_up_needed = event.follow_up_needed
+    elif isinstance(event, ev.TreatmentRecorded) and progress is not None:
+        progress.health = "pending"
+    elif isinstance(event, ev.OutcomeReviewed) and event.decision == "reassess":
+        for p in state.progress.values():
+            if p.health == "not_cleared":
+                p.health = "pending"
     elif isinstance(event, ev.OrientationAttended) and progress is not None:
         progress.orientation = "attended"
     elif isinstance(event, ev.VisaIssued) and progress is not None:
         progress.visa = "issued"
         progress.visa_valid_until = event.valid_until
+    elif isinstance(event, ev.VisaRefused) and progress is not None:
+        progress.visa = "refused"
     elif isinstance(event, ev.MovementBooked):
-        state.movement = Movement(
-            flight_number=event.flight_number,
-            departure_at=event.departure_at,
-            departure_airport=event.departure_airport,
-            arrival_airport=event.arrival_airport,
-        )
+        state.movement = Movement(flight_number=event.flight_number, departure_at=event.departure_at,
+                                  departure_airport=event.departure_airport, arrival_airport=event.arrival_airport)
+        state.fit_to_travel_opens_at = None
+        for p in state.progress.values():
+            p.fit_to_travel_at = None
+    elif isinstance(event, ev.FitToTravelChecked) and progress is not None:
+        progress.fit_to_travel_at = event.checked_at if event.outcome == "fit" else None
+        if event.outcome == "not_fit":
+            progress.health = "treatment_required"
+    elif isinstance(event, (ev.MovementNoShow, ev.MovementPostponed)):
+        _drop_booking(state)
     elif isinstance(event, ev.CaseDeparted):
         state.departed_at = event.departed_at
     elif isinstance(event, ev.ArrivalConfirmed):

@@ -19,6 +19,10 @@ class RejectionCode(StrEnum):
     CASE_CLOSED = "case_closed"
     INVALID_FORM = "invalid_form"
     REFERRAL_CONFLICT = "referral_conflict"
+    CASE_ON_HOLD = "case_on_hold"
+    NOT_ON_HOLD = "not_on_hold"
+    FIT_TO_TRAVEL_MISSING = "fit_to_travel_missing"
+    MEMBER_NOT_FOUND = "member_not_found"
 
 
 class CommandRejected(Exception):

@@ -7,8 +7,8 @@ default) but never renamed or removed: old rows must keep deserializing.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -34,6 +34,7 @@ class CaseReferred(Event):
     external_referral_id: str
     members: list[Member]
     referral_fingerprint: str = Field(description="Digest of the referral, to tell a resend from a conflict.")
+    arrival_confirmation_days: int = 3
 
 
 class StageEntered(Event):
@@ -49,11 +50,104 @@ class TaskOpened(Event):
     stage: Stage
     member_id: str | None = None
     due_at: AwareDatetime
+    escalated_task_id: str | None = None
+
+
+class TaskCancelled(Event):
+    type: Literal["TaskCancelled"] = "TaskCancelled"
+    task_id: str
+    reason: str
+
+
+class TaskOverdue(Event):
+    """A task passed its SLA due date; an escalation task opens for the supervisor."""
+
+    type: Literal["TaskOverdue"] = "TaskOverdue"
+    task_id: str
+    due_at: AwareDatetime
+
+
+class TaskDueDateChanged(Event):
+    type: Literal["TaskDueDateChanged"] = "TaskDueDateChanged"
+    task_id: str
+    due_at: AwareDatetime
+    reason: str
+
+
+class TaskReassigned(Event):
+    type: Literal["TaskReassigned"] = "TaskReassigned"
+    task_id: str
+    assignee: str
+    reason: str
+
+
+class FitToTravelChecksScheduled(Event):
+    """The checks open 72 hours before the booked departure (a durable timer)."""
+
+    type: Literal["FitToTravelChecksScheduled"] = "FitToTravelChecksScheduled"
+    open_at: AwareDatetime
+
+
+class MedicalClearanceExpired(Event):
+    type: Literal["MedicalClearanceExpired"] = "MedicalClearanceExpired"
+    member_ids: list[str]
+    expired_on: date
+
+
+class VisaExpired(Event):
+    type: Literal["VisaExpired"] = "VisaExpired"
+    member_ids: list[str]
+    expired_on: date
+
+
+class CaseResubmitted(Event):
+    """After a rejection or refusal: back to referral for another destination, history kept."""
+
+    type: Literal["CaseResubmitted"] = "CaseResubmitted"
+    destination_country: str
+    previous_destination_country: str | None
+    reason: str
+
+
+class CaseHeld(Event):
+    type: Literal["CaseHeld"] = "CaseHeld"
+    reason: str
+
+
+class CaseResumed(Event):
+    """SLA clocks resume with the time they had left: open tasks' due dates move by the hold."""
+
+    type: Literal["CaseResumed"] = "CaseResumed"
+    reason: str
+    held_since: AwareDatetime
+
+
+class CaseWithdrawn(Event):
+    type: Literal["CaseWithdrawn"] = "CaseWithdrawn"
+    reason: str
+
+
+class NoteAdded(Event):
+    type: Literal["NoteAdded"] = "NoteAdded"
+    text: str
+
+
+class MemberDataCorrected(Event):
+    """A correction is a new fact; the referral as first recorded is never rewritten."""
+
+    type: Literal["MemberDataCorrected"] = "MemberDataCorrected"
+    member_id: str
+    changes: dict[str, Any]
+    previous: dict[str, Any]
+    reason: str
+
+
+CLOSURE_REASONS = ("arrived", "withdrawn", "not_accepted", "visa_refused", "medically_not_cleared")
 
 
 class CaseClosed(Event):
     type: Literal["CaseClosed"] = "CaseClosed"
-    reason: Literal["arrived"]
+    reason: Literal["arrived", "withdrawn", "not_accepted", "visa_refused", "medically_not_cleared"]
     stage: Stage
 
 
@@ -70,6 +164,8 @@ class ReferralVerified(TaskCompletion, forms.VerifyReferralForm):
 
 
 class InterviewCompleted(TaskCompletion, forms.ConductInterviewForm):
+    """Carries the outcome: accepted, deferred (follow_up_date) or rejected (rejection_reason)."""
+
     model_config = Event.model_config
     type: Literal["InterviewCompleted"] = "InterviewCompleted"
 
@@ -77,6 +173,11 @@ class InterviewCompleted(TaskCompletion, forms.ConductInterviewForm):
 class HealthAssessmentRecorded(TaskCompletion, forms.AssessHealthForm):
     model_config = Event.model_config
     type: Literal["HealthAssessmentRecorded"] = "HealthAssessmentRecorded"
+
+
+class TreatmentRecorded(TaskCompletion, forms.RecordTreatmentForm):
+    model_config = Event.model_config
+    type: Literal["TreatmentRecorded"] = "TreatmentRecorded"
 
 
 class OrientationAttended(TaskCompletion, forms.RecordOrientationForm):
@@ -89,9 +190,19 @@ class VisaIssued(TaskCompletion, forms.RecordVisaForm):
     type: Literal["VisaIssued"] = "VisaIssued"
 
 
+class VisaRefused(TaskCompletion, forms.RecordVisaForm):
+    model_config = Event.model_config
+    type: Literal["VisaRefused"] = "VisaRefused"
+
+
 class MovementBooked(TaskCompletion, forms.BookMovementForm):
     model_config = Event.model_config
     type: Literal["MovementBooked"] = "MovementBooked"
+
+
+class FitToTravelChecked(TaskCompletion, forms.CheckFitToTravelForm):
+    model_config = Event.model_config
+    type: Literal["FitToTravelChecked"] = "FitToTravelChecked"
 
 
 class CaseDeparted(TaskCompletion, forms.RecordDepartureForm):
@@ -99,37 +210,90 @@ class CaseDeparted(TaskCompletion, forms.RecordDepartureForm):
     type: Literal["CaseDeparted"] = "CaseDeparted"
 
 
+class MovementNoShow(TaskCompletion, forms.RecordDepartureForm):
+    model_config = Event.model_config
+    type: Literal["MovementNoShow"] = "MovementNoShow"
+
+
+class MovementPostponed(TaskCompletion, forms.RecordDepartureForm):
+    model_config = Event.model_config
+    type: Literal["MovementPostponed"] = "MovementPostponed"
+
+
 class ArrivalConfirmed(TaskCompletion, forms.ConfirmArrivalForm):
     model_config = Event.model_config
     type: Literal["ArrivalConfirmed"] = "ArrivalConfirmed"
 
 
-COMPLETION_EVENTS: dict[TaskType, type[TaskCompletion]] = {
-    TaskType.VERIFY_REFERRAL: ReferralVerified,
-    TaskType.CONDUCT_INTERVIEW: InterviewCompleted,
-    TaskType.ASSESS_HEALTH: HealthAssessmentRecorded,
-    TaskType.RECORD_ORIENTATION: OrientationAttended,
-    TaskType.RECORD_VISA: VisaIssued,
-    TaskType.BOOK_MOVEMENT: MovementBooked,
-    TaskType.RECORD_DEPARTURE: CaseDeparted,
-    TaskType.CONFIRM_ARRIVAL: ArrivalConfirmed,
-}
+class OutcomeReviewed(TaskCompletion, forms.ReviewOutcomeForm):
+    model_config = Event.model_config
+    type: Literal["OutcomeReviewed"] = "OutcomeReviewed"
+
+
+class EscalationResolved(TaskCompletion, forms.ResolveEscalationForm):
+    model_config = Event.model_config
+    type: Literal["EscalationResolved"] = "EscalationResolved"
+
+
+def completion_event(task_type: TaskType, form: forms.Form) -> type[TaskCompletion]:
+    """The event that completing a task of this type with this form records."""
+    outcome = getattr(form, "outcome", None)
+    if task_type == TaskType.RECORD_VISA:
+        return VisaIssued if outcome == "issued" else VisaRefused
+    if task_type == TaskType.RECORD_DEPARTURE:
+        return {"departed": CaseDeparted, "no_show": MovementNoShow, "postponed": MovementPostponed}[outcome]
+    return {
+        TaskType.VERIFY_REFERRAL: ReferralVerified,
+        TaskType.CONDUCT_INTERVIEW: InterviewCompleted,
+        TaskType.ASSESS_HEALTH: HealthAssessmentRecorded,
+        TaskType.RECORD_TREATMENT: TreatmentRecorded,
+        TaskType.RECORD_ORIENTATION: OrientationAttended,
+        TaskType.BOOK_MOVEMENT: MovementBooked,
+        TaskType.CHECK_FIT_TO_TRAVEL: FitToTravelChecked,
+        TaskType.CONFIRM_ARRIVAL: ArrivalConfirmed,
+        TaskType.REVIEW_OUTCOME: OutcomeReviewed,
+        TaskType.RESOLVE_ESCALATION: EscalationResolved,
+    }[task_type]
+
 
 DomainEvent = Annotated[
     CaseReferred
     | StageEntered
     | TaskOpened
+    | TaskCancelled
+    | TaskOverdue
+    | TaskDueDateChanged
+    | TaskReassigned
+    | FitToTravelChecksScheduled
+    | MedicalClearanceExpired
+    | VisaExpired
+    | CaseResubmitted
+    | CaseHeld
+    | CaseResumed
+    | CaseWithdrawn
+    | NoteAdded
+    | MemberDataCorrected
     | CaseClosed
     | ReferralVerified
     | InterviewCompleted
     | HealthAssessmentRecorded
+    | TreatmentRecorded
     | OrientationAttended
     | VisaIssued
+    | VisaRefused
     | MovementBooked
+    | FitToTravelChecked
     | CaseDeparted
-    | ArrivalConfirmed,
+    | MovementNoShow
+    | MovementPostponed
+    | ArrivalConfirmed
+    | OutcomeReviewed
+    | EscalationResolved,
     Field(discriminator="type"),
 ]
+
+# Event types whose payload carries health details: shown to medical staff only.
+HEALTH_EVENT_TYPES = frozenset({"HealthAssessmentRecorded", "TreatmentRecorded", "FitToTravelChecked"})
 
 
 class RecordedEvent(BaseModel):

@@ -13,11 +13,11 @@ that the workflow can supply its deterministic clock and the API the wall clock.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
-from domain.model import Notes, ShortText
+from domain.model import Notes, ShortText, check_country
 
 
 def _today(info: ValidationInfo) -> date | None:
@@ -70,14 +70,59 @@ class VerifyReferralForm(Form):
     notes: Notes | None = None
 
 
+def needed_for(*outcomes: str, field: str = "outcome", only: bool = False) -> AfterValidator:
+    """A field an outcome needs (declare it after ``field``, with ``validate_default=True``),
+    so the error names this field rather than the whole form.  ``only``: and no other."""
+
+    def check(value: object, info: ValidationInfo) -> object:
+        current = info.data.get(field)
+        if current is None:  # the outcome itself was invalid; that error is reported already
+            return value
+        if value is None and current in outcomes:
+            raise ValueError(f"required when {field} is '{current}'")
+        if only and value is not None and current not in outcomes:
+            raise ValueError(f"only for {field} {' or '.join(repr(o) for o in outcomes)}, not '{current}'")
+        return value
+
+    return AfterValidator(check)
+
+
+def after_field(other: str) -> AfterValidator:
+    """A validity end that must lie after another date of the form."""
+
+    def check(value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get(other)
+        if value is not None and start is not None and value <= start:
+            raise ValueError(f"must be after {other} ({start.isoformat()})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _optional(description: str) -> Any:
+    return Field(default=None, validate_default=True, description=description)
+
+
 class ConductInterviewForm(Form):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"interview_date": "2026-11-20", "outcome": "accepted", "interpreter_language": "ar"}]
+            "examples": [
+                {"interview_date": "2026-11-20", "outcome": "accepted", "interpreter_language": "ar"},
+                {"interview_date": "2026-11-20", "outcome": "deferred", "follow_up_date": "2026-12-04",
+                 "notes": "Documents on family composition requested."},
+                {"interview_date": "2026-11-20", "outcome": "rejected", "rejection_reason": "Does not meet criteria."},
+            ]
         }
     )
     interview_date: HappenedOn
-    outcome: Literal["accepted"] = Field(description="Result of the resettlement interview.")
+    outcome: Literal["accepted", "deferred", "rejected"] = Field(
+        description="accepted: on to health assessment; deferred: a follow-up interview on follow_up_date; "
+        "rejected: a supervisor decides to resubmit to another country or close the case."
+    )
+    follow_up_date: Annotated[NotBefore | None, needed_for("deferred", only=True)] = _optional(
+        "Date of the follow-up interview (deferred).")
+    rejection_reason: Annotated[Notes | None, needed_for("rejected")] = _optional(
+        "Why the case was not accepted (rejected).")
     interpreter_language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] | None = Field(
         default=None, description="ISO 639 language code of the interpreter, if one was used."
     )
@@ -90,27 +135,75 @@ class AssessHealthForm(Form):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {
-                    "assessment_date": "2026-11-20",
-                    "outcome": "cleared",
-                    "clearance_valid_until": "2027-05-20",
-                    "tb_classification": "none",
-                }
+                {"assessment_date": "2026-11-20", "outcome": "cleared", "clearance_valid_until": "2027-05-20",
+                 "tb_classification": "none"},
+                {"assessment_date": "2026-11-20", "outcome": "treatment_required", "tb_classification": "class_b1",
+                 "notes": "Treatment before travel."},
             ]
         }
     )
     assessment_date: HappenedOn
-    outcome: Literal["cleared"]
-    clearance_valid_until: NotBefore = Field(description="The medical clearance expires on this date.")
+    outcome: Literal["cleared", "treatment_required", "not_cleared"] = Field(
+        description="cleared (until clearance_valid_until); treatment_required: medical hold until treatment is "
+        "recorded, then a re-assessment; not_cleared: a supervisor decides."
+    )
+    clearance_valid_until: Annotated[NotBefore | None, needed_for("cleared", only=True), after_field("assessment_date")] = (
+        _optional("The medical clearance expires on this date (required when cleared)."))
     tb_classification: Literal["none", "class_a", "class_b1", "class_b2", "class_b3"] = "none"
     follow_up_needed: bool = Field(default=False, description="Needs medical follow-up on arrival.")
     notes: Notes | None = Field(default=None, description="Clinical notes; visible to medical staff only.")
 
-    @model_validator(mode="after")
-    def _validity_after_assessment(self) -> AssessHealthForm:
-        if self.clearance_valid_until <= self.assessment_date:
-            raise ValueError("clearance_valid_until must be after assessment_date")
-        return self
+
+class RecordTreatmentForm(Form):
+    """Treatment of a member on medical hold is done; a re-assessment follows."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"completed_on": "2026-11-20", "notes": "Course completed."}]})
+    completed_on: HappenedOn
+    notes: Notes | None = Field(default=None, description="Clinical notes; visible to medical staff only.")
+
+
+class ReviewOutcomeForm(Form):
+    """A supervisor's decision after a rejection, a visa refusal or a member not cleared."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"decision": "resubmit", "destination_country": "SE", "reason": "Resubmitted to Sweden."},
+                {"decision": "close", "reason": "No resettlement option."},
+            ]
+        }
+    )
+    decision: Literal["resubmit", "reassess", "close"] = Field(
+        description="resubmit to another destination country (after an interview rejection or visa refusal), "
+        "reassess the member's health (after not cleared), or close the case."
+    )
+    destination_country: Annotated[str | None, AfterValidator(lambda v: v and check_country(v)),
+                                   needed_for("resubmit", field="decision", only=True)] = _optional(
+        "New destination (resubmit), ISO 3166-1 alpha-2.")
+    reason: Notes = Field(min_length=1)
+
+
+class ResolveEscalationForm(Form):
+    """The supervisor's answer to an overdue task: what was done, and optionally a new due date."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"action_taken": "Called the clinic; results promised Friday.",
+                                         "new_due_date": "2026-11-27"}]}
+    )
+    action_taken: Notes = Field(min_length=1)
+    new_due_date: NotBefore | None = Field(default=None, description="Give the overdue task until this date.")
+
+
+class CheckFitToTravelForm(Form):
+    """Pre-departure fit-to-travel check of one member; valid for 72 hours before departure."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"checked_at": "2026-12-09T10:00:00+03:00",
+                                                               "outcome": "fit"}]})
+    checked_at: HappenedAt
+    outcome: Literal["fit", "not_fit"] = Field(
+        description="not_fit puts the member on medical hold and the flight must be rebooked."
+    )
+    notes: Notes | None = Field(default=None, description="Clinical notes; visible to medical staff only.")
 
 
 class RecordOrientationForm(Form):
@@ -126,20 +219,19 @@ class RecordVisaForm(Form):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"outcome": "issued", "visa_number": "NO-2026-118842", "issued_on": "2026-11-20", "valid_until": "2027-02-20"}
+                {"outcome": "issued", "visa_number": "NO-2026-118842", "issued_on": "2026-11-20", "valid_until": "2027-02-20"},
+                {"outcome": "refused", "decided_on": "2026-11-20", "refusal_reason": "Security screening."},
             ]
         }
     )
-    outcome: Literal["issued"]
-    visa_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
-    issued_on: HappenedOn
-    valid_until: NotBefore
-
-    @model_validator(mode="after")
-    def _validity_after_issue(self) -> RecordVisaForm:
-        if self.valid_until <= self.issued_on:
-            raise ValueError("valid_until must be after issued_on")
-        return self
+    outcome: Literal["issued", "refused"]
+    visa_number: Annotated[Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)] | None,
+                           needed_for("issued")] = _optional("Required when issued.")
+    issued_on: Annotated[HappenedOn | None, needed_for("issued")] = _optional("Required when issued.")
+    valid_until: Annotated[NotBefore | None, needed_for("issued", only=True), after_field("issued_on")] = _optional(
+        "Required when issued.")
+    decided_on: Annotated[HappenedOn | None, needed_for("refused")] = _optional("Required when refused.")
+    refusal_reason: Annotated[Notes | None, needed_for("refused")] = _optional("Required when refused.")
 
 
 class BookMovementForm(Form):
@@ -163,19 +255,30 @@ class BookMovementForm(Form):
     arrival_airport: Iata
     notes: Notes | None = None
 
-    @model_validator(mode="after")
-    def _different_airports(self) -> BookMovementForm:
-        if self.departure_airport == self.arrival_airport:
-            raise ValueError("arrival_airport must differ from departure_airport")
-        return self
+    @field_validator("arrival_airport")
+    @classmethod
+    def _different_airports(cls, value: str, info: ValidationInfo) -> str:
+        if value == info.data.get("departure_airport"):
+            raise ValueError("must differ from departure_airport")
+        return value
 
 
 class RecordDepartureForm(Form):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"outcome": "departed", "departed_at": "2026-12-10T09:55:00+03:00"}]}
+        json_schema_extra={
+            "examples": [
+                {"outcome": "departed", "departed_at": "2026-12-10T09:55:00+03:00"},
+                {"outcome": "no_show", "reason": "Family did not come to the airport."},
+                {"outcome": "postponed", "reason": "Flight cancelled by the airline."},
+            ]
+        }
     )
-    outcome: Literal["departed"]
-    departed_at: HappenedAt
+    outcome: Literal["departed", "no_show", "postponed"] = Field(
+        description="departed; no_show or postponed open a rebooking task."
+    )
+    departed_at: Annotated[HappenedAt | None, needed_for("departed", only=True)] = _optional("Required when departed.")
+    reason: Annotated[Notes | None, needed_for("no_show", "postponed")] = _optional(
+        "Required for no_show and postponed.")
     notes: Notes | None = None
 
 

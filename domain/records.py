@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from domain.case import CaseState
+from domain.case import CaseAction, CaseState
 from domain.events import RecordedEvent
 from domain.model import Actor, Referral
 
@@ -22,6 +22,7 @@ class CaseWorkflowInput(BaseModel):
 class ReferCaseRequest(BaseModel):
     referral: Referral
     actor: Actor
+    arrival_confirmation_days: int = Field(default=3, ge=1, le=60)
 
 
 class ReferralOutcome(BaseModel):
@@ -33,6 +34,11 @@ class ReferralOutcome(BaseModel):
 class CompleteTaskRequest(BaseModel):
     task_id: str
     form: dict[str, Any]
+    actor: Actor
+
+
+class CaseActionRequest(BaseModel):
+    action: CaseAction = Field(discriminator="kind")
     actor: Actor
 
 

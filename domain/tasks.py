@@ -1,9 +1,8 @@
-"""Human tasks: which stage opens which task, for whom, who works it, and its form.
+"""Human tasks: which task types exist, in which stage, for whom, who works them, their form.
 
-A stage is a sequence of steps; each step opens one task type, once for the case or once
-per member.  When every task of a step is completed the next step opens; when the last
-step of a stage is done the case enters the next stage.  This one table drives the
-workflow, the read model's inbox and the UI's labels.
+The order in which a stage's tasks open is decided by the case core (``domain.case``)
+from the case's state, because real cases loop: a deferred interview opens another
+interview, a no-show opens a rebooking, an expired clearance re-opens health assessments.
 """
 
 from __future__ import annotations
@@ -19,21 +18,27 @@ class TaskType(StrEnum):
     VERIFY_REFERRAL = "verify_referral"
     CONDUCT_INTERVIEW = "conduct_interview"
     ASSESS_HEALTH = "assess_health"
+    RECORD_TREATMENT = "record_treatment"
     RECORD_ORIENTATION = "record_orientation"
     RECORD_VISA = "record_visa"
     BOOK_MOVEMENT = "book_movement"
+    CHECK_FIT_TO_TRAVEL = "check_fit_to_travel"
     RECORD_DEPARTURE = "record_departure"
     CONFIRM_ARRIVAL = "confirm_arrival"
+    REVIEW_OUTCOME = "review_outcome"
+    RESOLVE_ESCALATION = "resolve_escalation"
 
 
 @dataclass(frozen=True)
 class TaskSpec:
     task_type: TaskType
-    stage: Stage
+    stage: Stage | None  # None: opened in whatever stage the case is in
     title: str
     role: Role
     per_member: bool
     form: type[forms.Form]
+    escalates: bool = True  # an overdue task of this type escalates to the office supervisor
+    health_data: bool = False  # its form carries health details (need-to-know)
 
 
 TASK_SPECS: dict[TaskType, TaskSpec] = {
@@ -44,26 +49,24 @@ TASK_SPECS: dict[TaskType, TaskSpec] = {
         TaskSpec(TaskType.CONDUCT_INTERVIEW, Stage.INTERVIEW, "Conduct interview",
                  Role.CASEWORKER, False, forms.ConductInterviewForm),
         TaskSpec(TaskType.ASSESS_HEALTH, Stage.HEALTH, "Record health assessment",
-                 Role.MEDICAL_OFFICER, True, forms.AssessHealthForm),
+                 Role.MEDICAL_OFFICER, True, forms.AssessHealthForm, health_data=True),
+        TaskSpec(TaskType.RECORD_TREATMENT, Stage.HEALTH, "Record treatment (medical hold)",
+                 Role.MEDICAL_OFFICER, True, forms.RecordTreatmentForm, health_data=True),
         TaskSpec(TaskType.RECORD_ORIENTATION, Stage.ORIENTATION, "Record orientation attendance",
                  Role.CASEWORKER, True, forms.RecordOrientationForm),
         TaskSpec(TaskType.RECORD_VISA, Stage.VISA, "Record visa decision",
                  Role.CASEWORKER, True, forms.RecordVisaForm),
         TaskSpec(TaskType.BOOK_MOVEMENT, Stage.MOVEMENT, "Book flight",
                  Role.MOVEMENT_OFFICER, False, forms.BookMovementForm),
+        TaskSpec(TaskType.CHECK_FIT_TO_TRAVEL, Stage.MOVEMENT, "Check fit to travel (72 h before departure)",
+                 Role.MEDICAL_OFFICER, True, forms.CheckFitToTravelForm, health_data=True),
         TaskSpec(TaskType.RECORD_DEPARTURE, Stage.MOVEMENT, "Record departure",
                  Role.MOVEMENT_OFFICER, False, forms.RecordDepartureForm),
         TaskSpec(TaskType.CONFIRM_ARRIVAL, Stage.ARRIVAL, "Confirm arrival",
                  Role.CASEWORKER, False, forms.ConfirmArrivalForm),
+        TaskSpec(TaskType.REVIEW_OUTCOME, None, "Decide after a negative outcome",
+                 Role.SUPERVISOR, False, forms.ReviewOutcomeForm, escalates=False),
+        TaskSpec(TaskType.RESOLVE_ESCALATION, None, "Overdue task: act on the escalation",
+                 Role.SUPERVISOR, False, forms.ResolveEscalationForm, escalates=False),
     )
-}
-
-STAGE_STEPS: dict[Stage, tuple[TaskType, ...]] = {
-    Stage.REFERRAL: (TaskType.VERIFY_REFERRAL,),
-    Stage.INTERVIEW: (TaskType.CONDUCT_INTERVIEW,),
-    Stage.HEALTH: (TaskType.ASSESS_HEALTH,),
-    Stage.ORIENTATION: (TaskType.RECORD_ORIENTATION,),
-    Stage.VISA: (TaskType.RECORD_VISA,),
-    Stage.MOVEMENT: (TaskType.BOOK_MOVEMENT, TaskType.RECORD_DEPARTURE),
-    Stage.ARRIVAL: (TaskType.CONFIRM_ARRIVAL,),
 }

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncpg
 
 from domain.case import CaseState, fold
-from domain.events import RecordedEvent
+from domain.events import RecordedEvent, TaskReassigned
 from domain.tasks import TASK_SPECS
 
 
@@ -34,9 +34,9 @@ _UPSERT_CASE = """
 INSERT INTO cases AS c (case_id, external_referral_id, referral_fingerprint, programme, office, priority, priority_rank,
     destination_country, origin_country, stage, status, closure_reason, principal_name, member_count,
     referred_at, stage_entered_at, updated_at, closed_at, next_due_at, departure_at, departed_at,
-    arrived_on, version, search)
+    arrived_on, version, search, hold_reason, held_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-    $21, $22, $23, to_tsvector('simple', $24))
+    $21, $22, $23, to_tsvector('simple', $24), $25, $26)
 ON CONFLICT (case_id) DO UPDATE SET
     priority = EXCLUDED.priority, priority_rank = EXCLUDED.priority_rank,
     destination_country = EXCLUDED.destination_country, origin_country = EXCLUDED.origin_country,
@@ -45,7 +45,8 @@ ON CONFLICT (case_id) DO UPDATE SET
     stage_entered_at = EXCLUDED.stage_entered_at, updated_at = EXCLUDED.updated_at,
     closed_at = EXCLUDED.closed_at, next_due_at = EXCLUDED.next_due_at,
     departure_at = EXCLUDED.departure_at, departed_at = EXCLUDED.departed_at,
-    arrived_on = EXCLUDED.arrived_on, version = EXCLUDED.version, search = EXCLUDED.search
+    arrived_on = EXCLUDED.arrived_on, version = EXCLUDED.version, search = EXCLUDED.search,
+    hold_reason = EXCLUDED.hold_reason, held_at = EXCLUDED.held_at
 WHERE c.version < EXCLUDED.version
 RETURNING version
 """
@@ -71,16 +72,24 @@ ON CONFLICT (member_id) DO UPDATE SET
 
 _UPSERT_TASKS = """
 INSERT INTO tasks AS t (task_id, case_id, task_type, stage, role, member_id, office, priority_rank, status,
-    opened_at, due_at, completed_at, completed_by)
+    opened_at, due_at, completed_at, completed_by, overdue, escalated_task_id)
 SELECT r.task_id, $1, r.task_type, r.stage, r.role, r.member_id, $2, $3, r.status, r.opened_at, r.due_at,
-    r.completed_at, r.completed_by
+    r.completed_at, r.completed_by, r.overdue, r.escalated_task_id
 FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[],
-    $11::timestamptz[], $12::timestamptz[], $13::text[])
-    AS r(task_id, task_type, stage, role, member_id, status, opened_at, due_at, completed_at, completed_by)
+    $11::timestamptz[], $12::timestamptz[], $13::text[], $14::bool[], $15::text[])
+    AS r(task_id, task_type, stage, role, member_id, status, opened_at, due_at, completed_at, completed_by,
+         overdue, escalated_task_id)
 ON CONFLICT (task_id) DO UPDATE SET
     stage = EXCLUDED.stage, role = EXCLUDED.role, office = EXCLUDED.office,
     priority_rank = EXCLUDED.priority_rank, status = EXCLUDED.status, due_at = EXCLUDED.due_at,
-    completed_at = EXCLUDED.completed_at, completed_by = EXCLUDED.completed_by
+    completed_at = EXCLUDED.completed_at, completed_by = EXCLUDED.completed_by, overdue = EXCLUDED.overdue
+"""
+
+# A supervisor's reassignment moves the task's claim to the new assignee.
+_REASSIGN_CLAIMS = """
+INSERT INTO task_claims (task_id, claimed_by, claimed_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+ON CONFLICT (task_id) DO UPDATE SET claimed_by = EXCLUDED.claimed_by, claimed_at = EXCLUDED.claimed_at
 """
 
 
@@ -88,8 +97,15 @@ async def record_case_events(conn: asyncpg.Connection, events: list[RecordedEven
     """Append ``events`` and project ``state`` atomically.  Returns how many events were new."""
     async with conn.transaction():
         new = await _append(conn, state.case_id, events)
-        await _project(conn, state)
+        if await _project(conn, state):
+            await _reassign_claims(conn, events)
     return new
+
+
+async def _reassign_claims(conn: asyncpg.Connection, events: list[RecordedEvent]) -> None:
+    moves = [(e.event.task_id, e.event.assignee, e.occurred_at) for e in events if isinstance(e.event, TaskReassigned)]
+    if moves:
+        await conn.execute(_REASSIGN_CLAIMS, *map(list, zip(*moves)))
 
 
 async def _append(conn: asyncpg.Connection, case_id: str, events: list[RecordedEvent]) -> int:
@@ -156,6 +172,8 @@ async def _project(conn: asyncpg.Connection, state: CaseState) -> bool:
         state.arrived_on,
         state.version,
         f"{names} {state.external_referral_id}",
+        state.hold_reason,
+        state.held_at,
     )
     if written is None:
         return False
@@ -194,6 +212,8 @@ async def _project(conn: asyncpg.Connection, state: CaseState) -> bool:
         [t.due_at for t in tasks],
         [t.completed_at for t in tasks],
         [t.completed_by for t in tasks],
+        [t.overdue for t in tasks],
+        [t.escalated_task_id for t in tasks],
     )
     return True
 

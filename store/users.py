@@ -59,5 +59,11 @@ async def authenticate(conn: asyncpg.Connection, username: str, password: str) -
     return User(**{k: row[k] for k in ("username", "full_name", "role", "offices", "active")})
 
 
+async def find_user(conn: asyncpg.Connection, username: str) -> User | None:
+    row = await conn.fetchrow("SELECT username, full_name, role, offices, active FROM users WHERE username = $1",
+                              username)
+    return User(**dict(row)) if row else None
+
+
 async def count_users(conn: asyncpg.Connection) -> int:
     return await conn.fetchval("SELECT count(*) FROM users")

@@ -4,7 +4,9 @@ server, the worker and the API served by uvicorn on a loopback port.  Nothing is
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,6 +30,16 @@ from temporal_client import connect_temporal
 from worker import build_worker
 
 
+def data_folder() -> Path:
+    """A fresh folder for an embedded stack, outside pytest's tmp root.
+
+    pgserver runs PostgreSQL as an unprivileged user when started as root and opens the
+    folder's parents to it; pytest re-closes its own tmp root (mode 0700) whenever another
+    pytest run starts, which would lock that user out mid-session.
+    """
+    return Path(tempfile.mkdtemp(prefix="itinera-test-"))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -45,8 +57,8 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    data_dir = tmp_path_factory.mktemp("itinera")
+async def stack() -> AsyncIterator[Stack]:
+    data_dir = data_folder()
     postgres = EmbeddedPostgres(data_dir / "pg")
     temporal = EmbeddedTemporal(data_dir / "temporal", port=free_port(), ui_port=None)
     database_url = postgres.start()
@@ -79,6 +91,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     finally:
         temporal.stop()
         postgres.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture

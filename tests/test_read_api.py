@@ -87,7 +87,9 @@ async def test_task_carries_the_json_schema_of_its_form(http: httpx.AsyncClient,
                            headers=await driver.login("selin"))).json()
     assert task["task_type"] == "assess_health" and task["member_id"] == case["members"][0]["member_id"]
     schema = task["form_schema"]
-    assert set(schema["required"]) == {"assessment_date", "outcome", "clearance_valid_until"}
+    assert set(schema["required"]) == {"assessment_date", "outcome"}
+    assert set(schema["properties"]["outcome"]["enum"]) == {"cleared", "treatment_required", "not_cleared"}
+    assert "clearance_valid_until" in schema["properties"]
     assert schema["properties"]["assessment_date"]["format"] == "date"
     assert schema["additionalProperties"] is False
 

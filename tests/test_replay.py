@@ -53,6 +53,6 @@ async def test_a_full_case_of_this_version_replays(stack, http: httpx.AsyncClien
     history = await handle.fetch_history()
     await _replayer().replay_workflow(history)
     if os.environ.get("ITINERA_RECORD_HISTORIES"):
-        name = HISTORIES / "resettlement_full_case_2_members.json"
+        name = HISTORIES / "resettlement_full_case_2_members_clocks.json"
         name.write_text(json.dumps({"workflow_id": case["case_id"], "history": json.loads(history.to_json())},
                                    indent=1))

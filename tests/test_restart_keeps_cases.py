@@ -18,7 +18,7 @@ from settings import Settings
 from store.db import create_pool
 from store.migrations import apply_migrations
 from temporal_client import connect_temporal
-from tests.conftest import free_port
+from tests.conftest import data_folder, free_port
 from tests.factories import referral
 from worker import build_worker
 
@@ -56,7 +56,8 @@ async def _run_stack(data_dir: Path, ports: tuple[int, int], work) -> object:  #
         postgres.stop()
 
 
-async def test_cases_survive_a_restart_and_keep_running(tmp_path: Path) -> None:
+async def test_cases_survive_a_restart_and_keep_running() -> None:
+    tmp_path = data_folder()
     ports = (free_port(), free_port())
 
     async def before(driver: CaseDriver, http: httpx.AsyncClient) -> dict:

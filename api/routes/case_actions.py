@@ -1,0 +1,109 @@
+"""Case-level actions at any stage: withdraw, hold / resume, reassign a task, add a note,
+correct a member's data.  Each goes to the case's workflow as an Update and answers with
+the case's new state; each carries the authenticated actor and a reason."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from api import policy, readmodel
+from api.auth import CurrentPrincipal, Principal
+from api.deps import Commands, Db
+from api.errors import ERROR_RESPONSES, ApiError
+from api.schemas import CaseDetail
+from domain.case import AddNote, CaseAction, CorrectMember, HoldCase, ReassignTask, ResumeCase, WithdrawCase
+from domain.model import Role
+from store.users import find_user
+
+router = APIRouter(tags=["case actions"], responses={
+    401: ERROR_RESPONSES[401], 403: ERROR_RESPONSES[403], 404: ERROR_RESPONSES[404], 409: ERROR_RESPONSES[409],
+    422: ERROR_RESPONSES[422]})
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class ReasonBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "Family asked to pause."}]})
+    reason: Reason
+
+
+class NoteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": "Called the family; all well."}]})
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
+class ReassignBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"assignee": "mehmet",
+                                                                               "reason": "Ayşe is on leave."}]})
+    assignee: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
+    reason: Reason
+
+
+class CorrectionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"changes": {"date_of_birth": "2014-07-12"}, "reason": "Birth certificate shows the 12th."}]})
+    changes: dict[str, Any] = Field(description="Fields to correct: full_name, date_of_birth, sex, nationality, "
+                                                "relationship.")
+    reason: Reason
+
+
+async def _act(db: Db, commands: Commands, principal: Principal, case_id: str, action: CaseAction,
+               roles: set[Role]) -> CaseDetail:
+    policy.require_case_visible(principal, case_id, await readmodel.case_office(db, case_id))
+    policy.require_role(principal, roles, f"{action.kind.replace('_', ' ')} a case")
+    await commands.act(case_id, action, principal.actor)
+    case = await readmodel.get_case(db, case_id)
+    assert case is not None
+    return case
+
+
+@router.post("/api/v1/cases/{case_id}/withdraw", response_model=CaseDetail, summary="Withdraw the case (closes it)")
+async def withdraw(case_id: str, body: ReasonBody, principal: CurrentPrincipal, db: Db, commands: Commands) -> CaseDetail:
+    return await _act(db, commands, principal, case_id, WithdrawCase(reason=body.reason),
+                      {Role.CASEWORKER, Role.SUPERVISOR})
+
+
+@router.post("/api/v1/cases/{case_id}/hold", response_model=CaseDetail,
+             summary="Put the case on hold (supervisor); SLA clocks pause")
+async def hold(case_id: str, body: ReasonBody, principal: CurrentPrincipal, db: Db, commands: Commands) -> CaseDetail:
+    return await _act(db, commands, principal, case_id, HoldCase(reason=body.reason), {Role.SUPERVISOR})
+
+
+@router.post("/api/v1/cases/{case_id}/resume", response_model=CaseDetail,
+             summary="Resume a held case (supervisor); SLA clocks go on with the time they had left")
+async def resume(case_id: str, body: ReasonBody, principal: CurrentPrincipal, db: Db, commands: Commands) -> CaseDetail:
+    return await _act(db, commands, principal, case_id, ResumeCase(reason=body.reason), {Role.SUPERVISOR})
+
+
+@router.post("/api/v1/cases/{case_id}/notes", response_model=CaseDetail, summary="Add a note to the case")
+async def add_note(case_id: str, body: NoteBody, principal: CurrentPrincipal, db: Db, commands: Commands) -> CaseDetail:
+    return await _act(db, commands, principal, case_id, AddNote(text=body.text),
+                      {Role.CASEWORKER, Role.SUPERVISOR, Role.MEDICAL_OFFICER, Role.MOVEMENT_OFFICER})
+
+
+@router.post("/api/v1/cases/{case_id}/members/{member_id}/corrections", response_model=CaseDetail,
+             summary="Correct a member's data (recorded as an event; earlier events are never rewritten)")
+async def correct_member(case_id: str, member_id: str, body: CorrectionBody, principal: CurrentPrincipal, db: Db,
+                         commands: Commands) -> CaseDetail:
+    return await _act(db, commands, principal, case_id,
+                      CorrectMember(member_id=member_id, changes=body.changes, reason=body.reason),
+                      {Role.CASEWORKER, Role.SUPERVISOR})
+
+
+@router.post("/api/v1/tasks/{task_id}/reassign", response_model=CaseDetail,
+             summary="Reassign an open task to another user of the office (supervisor)")
+async def reassign(task_id: str, body: ReassignBody, principal: CurrentPrincipal, db: Db,
+                   commands: Commands) -> CaseDetail:
+    task = policy.require_task_visible(principal, task_id, await readmodel.get_task(db, task_id))
+    assignee = await find_user(db, body.assignee)
+    if assignee is None or not assignee.active or task.office not in assignee.offices:
+        raise ApiError(422, "invalid_request", f"{body.assignee} is not an active user of office {task.office}",
+                       [{"field": "body.assignee", "reason": "not an active user of the task's office"}])
+    if assignee.role.value not in (task.role, Role.SUPERVISOR.value):
+        raise ApiError(422, "invalid_request", f"{body.assignee} is a {assignee.role.value}; this task needs a {task.role}",
+                       [{"field": "body.assignee", "reason": f"must be a {task.role}"}])
+    return await _act(db, commands, principal, task.case_id,
+                      ReassignTask(task_id=task_id, assignee=body.assignee, reason=body.reason), {Role.SUPERVISOR})

@@ -1,0 +1,49 @@
+/* Itinera UI: small progressive enhancements; every page works without this file. */
+(function () {
+  "use strict";
+
+  function pad(n) { return String(n).padStart(2, "0"); }
+
+  /* Times are rendered in UTC; show them in the reader's own time zone, keeping UTC in the tooltip. */
+  function localizeTimes() {
+    var format;
+    try {
+      format = new Intl.DateTimeFormat("en-GB", {
+        day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+        timeZoneName: "short"
+      });
+    } catch (e) { return; }
+    document.querySelectorAll("time[data-local]").forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when.getTime())) { return; }
+      el.title = el.textContent.trim();
+      el.textContent = format.format(when);
+    });
+  }
+
+  /* A date-time field needs a UTC offset: preselect the browser's own when none is chosen yet. */
+  function defaultOffsets() {
+    var minutes = -new Date().getTimezoneOffset();
+    var sign = minutes < 0 ? "-" : "+";
+    var abs = Math.abs(minutes);
+    var offset = sign + pad(Math.floor(abs / 60)) + ":" + pad(abs % 60);
+    document.querySelectorAll("select[data-tz-default]").forEach(function (select) {
+      if (select.value) { return; }
+      for (var i = 0; i < select.options.length; i++) {
+        if (select.options[i].value === offset) { select.value = offset; return; }
+      }
+    });
+  }
+
+  /* After a refused submission, move focus to the list of problems so screen readers announce it. */
+  function focusErrors() {
+    var summary = document.querySelector("[data-focus]");
+    if (summary) { summary.focus(); }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    localizeTimes();
+    defaultOffsets();
+    focusErrors();
+  });
+})();

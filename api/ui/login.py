@@ -1,0 +1,62 @@
+"""Signing in and out of the UI, with the same accounts and tokens as the API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from api.deps import Db
+from api.errors import ApiError
+from api.ui.rendering import UiRoute, redirect, render
+from api.ui.security import set_csrf_cookie
+from api.ui.session import (
+    SESSION_COOKIE,
+    end_session,
+    flash,
+    login_url,
+    safe_next,
+    start_session,
+)
+from store.users import authenticate
+
+router = APIRouter(route_class=UiRoute)
+_MAX_CREDENTIAL = 256
+
+
+@router.get("/login", summary="Sign-in page")
+async def login_page(request: Request, next: str | None = None, expired: bool = False) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        try:
+            request.app.state.tokens.verify(token)
+            return redirect(safe_next(next))
+        except ApiError:
+            expired = True
+    return render(request, "login.html", {"next": safe_next(next), "username": "", "error": None,
+                                          "expired": expired}, title="Sign in")
+
+
+@router.post("/login", summary="Sign in")
+async def login(request: Request, db: Db) -> Response:
+    form = await request.form()
+    username = str(form.get("username", "")).strip()[:_MAX_CREDENTIAL]
+    password = str(form.get("password", ""))[:_MAX_CREDENTIAL]
+    next_path = safe_next(str(form.get("next", "")))
+    user = await authenticate(db, username, password) if username and password else None
+    if user is None:
+        return render(request, "login.html", {"next": next_path, "username": username, "expired": False,
+                                              "error": "Unknown username or wrong password."},
+                      status=400, title="Sign in")
+    response = redirect(next_path)
+    start_session(request, response, request.app.state.tokens.issue(user.username, user.role, user.offices))
+    set_csrf_cookie(request, response, rotate=True)  # a token seen before sign-in is not reused after it
+    return response
+
+
+@router.post("/logout", summary="Sign out")
+async def logout(request: Request) -> Response:
+    response = redirect(login_url())
+    end_session(request, response)
+    flash(request, response, "info", "You have signed out.")
+    return response
+

@@ -1,0 +1,115 @@
+"""Rendering pages, and the route class that gives every UI route the same manners.
+
+``UiRoute`` is why the UI's routes stay thin: it checks the CSRF token of every POST
+before the route runs, turns "not signed in" into a redirect to the login page, and
+turns any ``ApiError`` (the same errors the JSON API answers with: 403, 404, 409, ...)
+or invalid query into an HTML page with the same status and message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Coroutine
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from api.auth import Principal
+from api.errors import ApiError
+from api.ui.filters import CHOICES
+from api.ui.formatting import FILTERS
+from api.ui.security import CSRF_FIELD, STATIC_PREFIX, UI_PREFIX, csrf_token, require_csrf, set_csrf_cookie
+from api.ui.session import LoginRequired, SESSION_COOKIE, clear_flash, login_url, take_flash
+
+API_DIR = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = API_DIR / "templates"
+STATIC_DIR = API_DIR / "static"
+
+
+@cache
+def _static_version(name: str) -> str:
+    """Content hash for cache busting: a changed stylesheet is fetched again, an unchanged one never."""
+    path = STATIC_DIR / name
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:10] if path.is_file() else "0"
+
+
+def static_url(name: str) -> str:
+    return f"{STATIC_PREFIX}/{name}?v={_static_version(name)}"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,  # every template, whatever its extension: user data is never markup
+        undefined=jinja2.StrictUndefined,  # a typo in a template fails loudly instead of rendering blank
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(FILTERS)
+    env.globals.update(static_url=static_url, UI=UI_PREFIX, CSRF_FIELD=CSRF_FIELD, CHOICES=CHOICES)
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+def _principal_for_header(request: Request) -> Principal | None:
+    principal = getattr(request.state, "principal", None)
+    if principal is not None or not request.cookies.get(SESSION_COOKIE):
+        return principal
+    try:  # an error page raised before the route resolved who is signed in
+        return request.app.state.tokens.verify(request.cookies[SESSION_COOKIE])
+    except ApiError:
+        return None
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200,
+           title: str = "") -> Response:
+    """Render a page with what every page needs: who is signed in, the CSRF token, the flash."""
+    page = {"principal": _principal_for_header(request), "csrf_token": csrf_token(request),
+            "flash": take_flash(request), "title": title, "path": request.url.path}
+    response = templates.TemplateResponse(request, template, {**page, **(context or {})}, status_code=status)
+    set_csrf_cookie(request, response)
+    clear_flash(request, response)
+    return response
+
+
+def render_error(request: Request, status: int, message: str, details: list[dict[str, Any]] | None = None) -> Response:
+    titles = {403: "Not allowed", 404: "Not found", 409: "Conflict", 422: "Invalid request",
+              503: "Temporarily unavailable"}
+    return render(request, "error.html", {"status": status, "message": message, "details": details or []},
+                  status=status, title=titles.get(status, "Something went wrong"))
+
+
+def redirect(url: str) -> RedirectResponse:
+    """303 See Other: after a POST the browser follows with a GET, so reloading never re-posts."""
+    return RedirectResponse(url, status_code=303)
+
+
+class UiRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def ui_handler(request: Request) -> Response:
+            try:
+                if request.method == "POST":
+                    await require_csrf(request)
+                return await handler(request)
+            except LoginRequired as exc:
+                return redirect(login_url(exc.next_path, exc.expired))
+            except ApiError as exc:
+                return render_error(request, exc.status, exc.message, exc.details)
+            except RequestValidationError as exc:
+                details = [{"field": ".".join(str(p) for p in e.get("loc", ())), "reason": e.get("msg", "invalid")}
+                           for e in exc.errors()]
+                return render_error(request, 422, "The address contains a value this page does not accept.",
+                                    details)
+
+        return ui_handler

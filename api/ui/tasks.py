@@ -1,0 +1,114 @@
+"""A task's page and what can be done to it: claim, release, complete with its form.
+
+Every action goes through ``api.task_actions``, the code path of the JSON API, so the
+UI can never allow what the API refuses.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response
+
+from api import readmodel, task_actions
+from api.auth import Principal
+from api.deps import Commands, Db
+from api.errors import ApiError
+from api.schemas import TaskView
+from api.ui.rendering import UiRoute, redirect, render
+from api.ui.schema_form import UTC_OFFSETS, BoundForm
+from api.ui.security import UI_PREFIX
+from api.ui.session import UiPrincipal, flash, safe_next
+from domain.tasks import TASK_SPECS
+
+router = APIRouter(route_class=UiRoute)
+TaskId = Annotated[str, Path(max_length=64)]
+
+
+def _schema(task: TaskView) -> dict[str, Any]:
+    return TASK_SPECS[task.task_type].form.model_json_schema()
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:]
+
+
+def _task_url(task_id: str) -> str:
+    return f"{UI_PREFIX}/tasks/{task_id}"
+
+
+async def _task_page(request: Request, db: Db, principal: Principal, task: TaskView, form: BoundForm, *,
+                     problem: str | None = None, status: int = 200) -> Response:
+    case = await readmodel.get_case(db, task.case_id)
+    return render(request, "task.html", {
+        "task": task,
+        "case": case,
+        "form": form,
+        "can_work": task_actions.may_work(principal, task),
+        "claimed_by_other": task.claimed_by not in (None, principal.username),
+        "problem": problem,
+        "utc_offsets": UTC_OFFSETS,
+        "here": request.url.path,
+    }, status=status, title=task.title)
+
+
+@router.get("/tasks/{task_id}", summary="Task page with its form")
+async def task_page(request: Request, task_id: TaskId, principal: UiPrincipal, db: Db) -> Response:
+    task = await task_actions.visible_task(db, principal, task_id)
+    return await _task_page(request, db, principal, task, BoundForm.blank(_schema(task)))
+
+
+@router.post("/tasks/{task_id}", summary="Complete the task with its form")
+async def complete_task(request: Request, task_id: TaskId, principal: UiPrincipal, db: Db,
+                        commands: Commands) -> Response:
+    task = await task_actions.visible_task(db, principal, task_id)
+    form = BoundForm.submitted(_schema(task), await request.form())
+    try:
+        case = await task_actions.complete(db, commands, principal, task_id, form.payload())
+    except ApiError as exc:
+        if exc.code == "invalid_form":
+            form.add_errors(exc.details)
+            if not form.has_errors:
+                form.form_errors.append(exc.message)
+            problem = "The form has errors. Correct the fields marked below and submit again."
+        elif exc.status in (409, 503):
+            problem = _sentence(exc.message) + "."
+        else:
+            raise
+        fresh = await task_actions.visible_task(db, principal, task_id)
+        return await _task_page(request, db, principal, fresh, form, problem=problem, status=exc.status)
+    response = redirect(f"{UI_PREFIX}/cases/{case.case_id}")
+    who = f" for {task.member_name}" if task.member_name else ""
+    flash(request, response, "success",
+          f"“{task.title}”{who} completed. The case is now at stage {case.stage_label}.")
+    return response
+
+
+@router.post("/tasks/{task_id}/claim", summary="Claim the task")
+async def claim_task(request: Request, task_id: TaskId, principal: UiPrincipal, db: Db) -> Response:
+    response = redirect(safe_next(str((await request.form()).get("next", "")), default=_task_url(task_id)))
+    try:
+        await task_actions.claim(db, principal, task_id)
+    except ApiError as exc:
+        if exc.status not in (403, 409):
+            raise
+        flash(request, response, "error", _sentence(exc.message) + ".")
+        return response
+    task = await task_actions.visible_task(db, principal, task_id)
+    flash(request, response, "success", f"You claimed “{task.title}” ({task.case_id}).")
+    return response
+
+
+@router.post("/tasks/{task_id}/release", summary="Release the task")
+async def release_task(request: Request, task_id: TaskId, principal: UiPrincipal, db: Db) -> Response:
+    response = redirect(safe_next(str((await request.form()).get("next", "")), default=_task_url(task_id)))
+    try:
+        await task_actions.release(db, principal, task_id)
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        flash(request, response, "error", _sentence(exc.message) + ".")
+        return response
+    flash(request, response, "success", f"Task {task_id} released: it is back in the inbox for anyone to take.")
+    return response

@@ -1,0 +1,99 @@
+"""A case's event history as people read it, with health details kept to medical staff.
+
+Health details are special-category personal data: only medical officers (who record
+them) and supervisors (who answer for the case) may read them.  Everyone else sees that
+an assessment happened, when, its outcome and how long the clearance is valid - what
+they need to plan a departure - and that some details are withheld.  The rule is an
+allow-list, so a field added to the health form later stays hidden until someone
+decides otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from api.auth import Principal
+from api.schemas import CaseDetail, EventView
+from api.ui.formatting import display_value, event_title, humanize
+from domain import events as domain_events
+from domain.model import STAGE_LABELS, Role, Stage
+from domain.tasks import TASK_SPECS, TaskType
+
+HEALTH_READERS = frozenset({Role.MEDICAL_OFFICER, Role.SUPERVISOR})
+# The domain may name its health-bearing event types itself (``HEALTH_EVENT_TYPES``); this
+# floor keeps the known ones hidden even where it does not.
+HEALTH_EVENTS = frozenset({"HealthAssessmentRecorded", "TreatmentRecorded", "FitToTravelChecked"}) | frozenset(
+    getattr(domain_events, "HEALTH_EVENT_TYPES", ()))
+HEALTH_SHARED_FIELDS = frozenset({"task_id", "member_id", "outcome", "assessment_date", "clearance_valid_until",
+                                  "checked_at", "completed_on"})
+_NOT_SHOWN = frozenset({"task_id", "member_id", "type", "referral_fingerprint", "case_id", "members"})
+
+
+def reads_health_details(principal: Principal) -> bool:
+    return principal.role in HEALTH_READERS
+
+
+def redact(event: EventView, principal: Principal) -> tuple[dict[str, Any], bool]:
+    """The event's data this caller may read, and whether anything was withheld."""
+    if event.type not in HEALTH_EVENTS or reads_health_details(principal):
+        return event.data, False
+    shown = {k: v for k, v in event.data.items() if k in HEALTH_SHARED_FIELDS}
+    return shown, len(shown) < len(event.data)
+
+
+@dataclass
+class TimelineEntry:
+    seq: int
+    type: str
+    title: str
+    occurred_at: datetime
+    actor: str
+    details: list[tuple[str, str]] = field(default_factory=list)
+    withheld: bool = False
+
+
+def _actor(event: EventView) -> str:
+    if event.actor.kind == "system":
+        return "Itinera (automatic)"
+    role = humanize(event.actor.role) if event.actor.role else event.actor.kind
+    return f"{event.actor.id} ({role.lower()})"
+
+
+def timeline(events: list[EventView], case: CaseDetail, principal: Principal) -> list[TimelineEntry]:
+    """Newest first, each event with the few facts that matter for it."""
+    members = {m.member_id: m.full_name for m in case.members}
+    labels = STAGE_LABELS[case.programme]
+    task_types: dict[str, TaskType] = {}
+    entries = []
+    for event in events:
+        data, withheld = redact(event, principal)
+        details: list[tuple[str, str]] = []
+        if event.type == "CaseReferred":
+            details = [("Referral", data.get("external_referral_id", "")),
+                       ("Priority", humanize(data.get("priority"))),
+                       ("Office", data.get("office", "")),
+                       ("Destination", data.get("destination_country") or data.get("origin_country") or ""),
+                       ("People", str(len(data.get("members", []))))]
+        elif event.type == "StageEntered":
+            details = [("Stage", labels[Stage(data["stage"])])]
+        elif event.type == "TaskOpened":
+            task_types[data["task_id"]] = TaskType(data["task_type"])
+            details = [("Task", TASK_SPECS[TaskType(data["task_type"])].title)]
+            if data.get("member_id"):
+                details.append(("For", members.get(data["member_id"], data["member_id"])))
+            details.append(("Due", display_value(data.get("due_at"))))
+        else:
+            task_type = task_types.get(data.get("task_id", ""))
+            if task_type is not None:
+                details.append(("Task", TASK_SPECS[task_type].title))
+            if data.get("member_id"):
+                details.append(("For", members.get(data["member_id"], data["member_id"])))
+            details += [(humanize(k), display_value(v)) for k, v in data.items()
+                        if k not in _NOT_SHOWN and v is not None and v != ""]
+        entries.append(TimelineEntry(seq=event.seq, type=event.type, title=event_title(event.type),
+                                     occurred_at=event.occurred_at, actor=_actor(event),
+                                     details=[(k, v) for k, v in details if v], withheld=withheld))
+    entries.reverse()
+    return entries

@@ -1,0 +1,371 @@
+"""The four workloads.  Each phase is closed-loop: ``concurrency`` lanes, each starting its next
+case as soon as its previous one finished, until ``total`` cases (or requests) are done.
+
+1. baseline       bare Temporal: start a BaselineCase workflow, then 7 updates (one per stage).
+2. itinera_http   a full resettlement case through the HTTP API: POST /api/v1/cases, then for
+                  each open task: claim, complete with a realistic form, and GET the case
+                  at once to check read-your-writes; until the case is closed.
+3. bulk_referral  N referrals (POST /api/v1/cases) vs N bare ``start_workflow`` calls.
+4. read_model     the case list and the inbox (GET /api/v1/cases, GET /api/v1/tasks) with
+                  1,000 and 100,000 cases in the read model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import statistics
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+from rich.progress import Progress
+from temporalio.client import Client
+
+from bench.baseline_workflow import STAGES, BaselineCaseWorkflow, StageCompletion
+from bench.procmon import PhaseUsage, ProcessMonitor
+from bench.seed import SURNAMES, SyntheticCases, seed_parallel
+from bench.stack import BenchStack
+from bench.stats import Latencies, percentile
+from demo.driver import example_form
+from demo.users import DEMO_PASSWORD, DEMO_USERS
+from domain.tasks import STAGE_STEPS, TaskType
+
+# Who works which role in which office (the demo accounts).
+WORKER: dict[tuple[str, str], str] = {}
+for _username, _, _role, _offices in DEMO_USERS:
+    for _office in _offices:
+        WORKER.setdefault((_role.value, _office), _username)
+
+# The baseline carries, per stage, the form of that stage's first Itinera task: same payloads.
+BASELINE_FORMS: dict[str, dict[str, Any]] = {
+    stage.value: example_form({"task_type": steps[0].value, "task_id": f"BENCH-T{n:02d}"}, datetime.now(UTC).date())
+    for n, (stage, steps) in enumerate(STAGE_STEPS.items(), start=1)
+}
+assert tuple(BASELINE_FORMS) == STAGES, "the baseline's stages must be Itinera's"
+
+GIVEN = ["Amina", "Yusuf", "Layla", "Omar", "Rania", "Ahmad", "Zahra", "Hassan", "Dilan", "Mustafa", "Shirin"]
+FAMILY = [("principal", "female", "1987-05-12"), ("spouse", "male", "1984-02-03"), ("child", "male", "2010-02-03"),
+          ("child", "female", "2012-09-18"), ("child", "male", "2014-07-02"), ("child", "female", "2016-11-25"),
+          ("child", "male", "2019-04-09")]
+
+
+def referral_body(external_id: str, office: str, members: int, n: int) -> dict[str, Any]:
+    surname = SURNAMES[n % len(SURNAMES)]
+    people = [{"full_name": f"{GIVEN[(n + k) % len(GIVEN)]} {surname}", "date_of_birth": dob, "sex": sex,
+               "nationality": "SY", "relationship": rel} for k, (rel, sex, dob) in enumerate(FAMILY[:members])]
+    return {"programme": "resettlement", "office": office, "priority": "normal", "destination_country": "NO",
+            "external_referral_id": external_id, "members": people}
+
+
+class ApiFailure(RuntimeError):
+    pass
+
+
+def _ok(response: httpx.Response, *expected: int) -> dict[str, Any]:
+    if response.status_code not in expected:
+        raise ApiFailure(f"{response.request.method} {response.request.url.path} -> {response.status_code}: "
+                         f"{response.text[:300]}")
+    return response.json()
+
+
+@dataclass
+class Phase:
+    """One workload at one concurrency."""
+
+    workload: str
+    concurrency: int
+    total: int
+    wall_s: float = 0.0
+    usage: PhaseUsage | None = None
+    latencies: Latencies = field(default_factory=Latencies)
+    errors: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)  # workflow ids of the cases it ran
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def done(self) -> int:
+        return self.total - len(self.errors)
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.wall_s if self.wall_s else 0.0
+
+    def as_dict(self, unit: str = "cases") -> dict[str, Any]:
+        usage = self.usage.as_dict() if self.usage else {}
+        cpu = usage.get("cpu_s", {})
+        return {
+            "workload": self.workload, "concurrency": self.concurrency, unit: self.total,
+            "completed": self.done, "errors": len(self.errors), "error_samples": self.errors[:5],
+            "wall_s": round(self.wall_s, 3), f"{unit}_per_s": round(self.rate, 3),
+            "latency": self.latencies.as_dict(),
+            "cpu_s": cpu,
+            f"cpu_s_per_{unit[:-1]}": {k: round(v / self.done, 5) for k, v in cpu.items()} if self.done else {},
+            "peak_rss_mb": usage.get("peak_rss_mb", {}),
+            **self.extra,
+        }
+
+
+@dataclass
+class ReadYourWrites:
+    checks: int = 0
+    misses: int = 0
+    lags_ms: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"checks": self.checks, "misses": self.misses,
+                "max_lag_ms": round(max(self.lags_ms), 3) if self.lags_ms else None,
+                "definition": "after each task completion answers, GET /api/v1/cases/{id} at once; a miss is a read "
+                              "whose version is older than the answer's or still lists the completed task as open; "
+                              "lag = time from the answer until a read shows the change (0 = the first read did)"}
+
+
+class Bench:
+    def __init__(self, stack: BenchStack, monitor: ProcessMonitor, progress: Progress, *, members: int = 1):
+        self.stack = stack
+        self.monitor = monitor
+        self.progress = progress
+        self.members = members
+        self.run = stack.run_id
+        self.http = httpx.AsyncClient(base_url=stack.api_url, timeout=120,
+                                      limits=httpx.Limits(max_connections=200, max_keepalive_connections=200))
+        self.rm_http = httpx.AsyncClient(base_url=stack.readmodel_api_url, timeout=120,
+                                         limits=httpx.Limits(max_connections=200, max_keepalive_connections=200))
+        self.tokens: dict[tuple[str, str], dict[str, str]] = {}
+        self.ryw = ReadYourWrites()
+        self._serial = itertools.count(1)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.rm_http.aclose()
+
+    @property
+    def bare(self) -> Client:
+        assert self.stack.bare_client is not None
+        return self.stack.bare_client
+
+    @property
+    def itinera(self) -> Client:
+        assert self.stack.itinera_client is not None
+        return self.stack.itinera_client
+
+    async def login_all(self) -> None:
+        for client in (self.http, self.rm_http):
+            for username, *_ in DEMO_USERS:
+                r = await client.post("/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD})
+                token = _ok(r, 200)["access_token"]
+                self.tokens[(str(client.base_url), username)] = {"Authorization": f"Bearer {token}"}
+
+    def auth(self, username: str, client: httpx.AsyncClient | None = None) -> dict[str, str]:
+        return self.tokens[(str((client or self.http).base_url), username)]
+
+    # --- the phase loop -----------------------------------------------------------------------
+
+    async def phase(self, workload: str, label: str, total: int, concurrency: int,
+                    one: Callable[[Phase, int], Awaitable[None]], *, measure: bool = True) -> Phase:
+        phase = Phase(workload=workload, concurrency=concurrency, total=total)
+        task = self.progress.add_task(label, total=total)
+        numbers = iter(range(total))
+
+        async def lane() -> None:
+            for i in numbers:
+                try:
+                    await one(phase, i)
+                except Exception as exc:  # counted and reported; the run goes on
+                    phase.errors.append(f"{type(exc).__name__}: {exc}"[:500])
+                self.progress.advance(task)
+
+        self.stack.check_children()
+        if measure:
+            self.monitor.begin()
+        started = time.perf_counter()
+        await asyncio.gather(*(lane() for _ in range(min(concurrency, total))))
+        phase.wall_s = time.perf_counter() - started
+        if measure:
+            phase.usage = self.monitor.end()
+        self.progress.update(task, description=f"{label} [dim]{phase.rate:.1f}/s[/dim]")
+        self.stack.check_children()
+        return phase
+
+    # --- 1. baseline ----------------------------------------------------------------------------
+
+    async def baseline_case(self, phase: Phase, i: int) -> None:
+        wf_id = f"bench-{self.run}-baseline-{next(self._serial):06d}"
+        lat = phase.latencies
+        started = time.perf_counter()
+        handle = await self.bare.start_workflow(BaselineCaseWorkflow.run, wf_id, id=wf_id,
+                                                task_queue=self.stack.baseline_queue)
+        lat.add("start", time.perf_counter() - started)
+        for stage in STAGES:
+            t = time.perf_counter()
+            outcome = await handle.execute_update(BaselineCaseWorkflow.complete_stage,
+                                                  StageCompletion(stage=stage, form=BASELINE_FORMS[stage],
+                                                                  actor="ayse"))
+            lat.add(f"update:{stage}", time.perf_counter() - t)
+        lat.add("case", time.perf_counter() - started)
+        if outcome.stage != "closed":
+            raise RuntimeError(f"baseline case {wf_id} ended in {outcome.stage}")
+        phase.ids.append(wf_id)
+
+    # --- 2. Itinera through HTTP --------------------------------------------------------------
+
+    def new_referral(self, kind: str, members: int | None = None) -> tuple[dict[str, Any], str]:
+        n = next(self._serial)
+        office = "IST" if n % 2 else "IZM"
+        body = referral_body(f"BENCH-{self.run}-{kind}-{n:06d}", office, members or self.members, n)
+        return body, office
+
+    async def itinera_case(self, phase: Phase, i: int, *, members: int | None = None) -> None:
+        lat = phase.latencies
+        body, office = self.new_referral("case", members)
+        started = time.perf_counter()
+        case = _ok(await self.http.post("/api/v1/cases", json=body, headers=self.auth(WORKER[("caseworker", office)])),
+                   201)
+        lat.add("refer", time.perf_counter() - started)
+        case_id = case["case_id"]
+        updates = 1
+        today = datetime.now(UTC).date()
+        while case["open_tasks"]:
+            task = case["open_tasks"][0]
+            headers = self.auth(WORKER[(task["role"], office)])
+            t = time.perf_counter()
+            _ok(await self.http.post(f"/api/v1/tasks/{task['task_id']}/claim", headers=headers), 200)
+            lat.add("claim", time.perf_counter() - t)
+            t = time.perf_counter()
+            case = _ok(await self.http.post(f"/api/v1/tasks/{task['task_id']}/complete",
+                                            json={"form": example_form(task, today)}, headers=headers), 200)
+            answered = time.perf_counter()
+            lat.add(f"update:{task['stage']}", answered - t)
+            updates += 1
+            await self.check_read_your_writes(lat, case_id, task["task_id"], case["version"], answered, headers)
+        lat.add("case", time.perf_counter() - started)
+        if case["status"] != "closed":
+            raise RuntimeError(f"case {case_id} stopped in {case['stage']} with no open task")
+        phase.ids.append(case_id)
+        phase.extra["updates_per_case"] = updates
+
+    async def check_read_your_writes(self, lat: Latencies, case_id: str, task_id: str, version: int,
+                                     answered: float, headers: dict[str, str]) -> None:
+        first = True
+        while True:
+            t = time.perf_counter()
+            got = _ok(await self.http.get(f"/api/v1/cases/{case_id}", headers=headers), 200)
+            if first:
+                lat.add("get_case", time.perf_counter() - t)
+            visible = got["version"] >= version and all(o["task_id"] != task_id for o in got["open_tasks"])
+            if visible:
+                self.ryw.checks += 1
+                self.ryw.lags_ms.append(0.0 if first else (time.perf_counter() - answered) * 1000)
+                return
+            if first:
+                self.ryw.misses += 1
+            first = False
+            if time.perf_counter() - answered > 30:
+                raise RuntimeError(f"case {case_id}: completion of {task_id} not visible after 30 s")
+            await asyncio.sleep(0.002)
+
+    # --- history events -------------------------------------------------------------------------
+
+    async def history(self, ids: list[str], sample: int = 5) -> dict[str, Any]:
+        counts: list[int] = []
+        types: Counter[str] = Counter()
+        last: str | None = None
+        for wf_id in ids[:sample]:
+            history = await self.itinera.get_workflow_handle(wf_id).fetch_history()
+            counts.append(len(history.events))
+            if not types:
+                from temporalio.api.enums.v1 import EventType
+
+                types.update(EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in history.events)
+                last = EventType.Name(history.events[-1].event_type).removeprefix("EVENT_TYPE_")
+        return {"sampled": len(counts), "events_per_case": int(statistics.median(counts)) if counts else None,
+                "min": min(counts, default=None), "max": max(counts, default=None),
+                "event_types_of_one_case": dict(types.most_common()), "last_event": last}
+
+    # --- 3. bulk referral -----------------------------------------------------------------------
+
+    async def bulk_itinera(self, phase: Phase, i: int) -> None:
+        body, office = self.new_referral("bulk")
+        t = time.perf_counter()
+        case = _ok(await self.http.post("/api/v1/cases", json=body, headers=self.auth(WORKER[("caseworker", office)])),
+                   201)
+        phase.latencies.add("refer", time.perf_counter() - t)
+        phase.ids.append(case["case_id"])
+
+    async def bulk_baseline(self, phase: Phase, i: int) -> None:
+        wf_id = f"bench-{self.run}-bulk-{next(self._serial):06d}"
+        t = time.perf_counter()
+        await self.bare.start_workflow(BaselineCaseWorkflow.run, wf_id, id=wf_id, task_queue=self.stack.baseline_queue)
+        phase.latencies.add("start", time.perf_counter() - t)
+        phase.ids.append(wf_id)
+
+    # --- 4. read model at scale --------------------------------------------------------------------
+
+    async def readmodel_count(self) -> int:
+        conn = await asyncpg.connect(self.stack.readmodel_url)
+        try:
+            return await conn.fetchval("SELECT count(*) FROM cases")
+        finally:
+            await conn.close()
+
+    async def seed_readmodel(self, synthetic_args: dict[str, Any], start: int, stop: int, label: str,
+                             processes: int) -> dict[str, Any]:
+        task = self.progress.add_task(label, total=stop - start)
+        report = await seed_parallel(self.stack.readmodel_url, start=start, stop=stop, processes=processes,
+                                     on_progress=lambda n: self.progress.advance(task, n), **synthetic_args)
+        t = time.perf_counter()
+        conn = await asyncpg.connect(self.stack.readmodel_url)
+        try:  # settle the new rows as autovacuum eventually would, so it does not run mid-measurement
+            await conn.execute("VACUUM (ANALYZE) cases, case_members, tasks, task_claims, case_events")
+        finally:
+            await conn.close()
+        vacuum_s = time.perf_counter() - t
+        self.progress.update(task, description=f"{label} [dim]{report.cases_per_s:.0f} cases/s[/dim]")
+        return {"cases": report.cases, "events": report.events, "seconds": round(report.seconds, 2),
+                "cases_per_s": round(report.cases_per_s, 1), "write_path": report.path,
+                "processes": processes, "connections": report.connections, "cases_per_transaction": report.batch,
+                "template_build_s": round(report.template_seconds, 2), "vacuum_analyze_s": round(vacuum_s, 2)}
+
+    async def readmodel_queries(self) -> list[tuple[str, str, str, dict[str, str]]]:
+        """The queries, with a cursor five pages deep for the keyset-pagination case."""
+        headers = self.auth("fatma", self.rm_http)
+        cursor = None
+        for _ in range(5):
+            page = _ok(await self.rm_http.get("/api/v1/cases", params={"cursor": cursor} if cursor else {},
+                                              headers=headers), 200)
+            cursor = page["next_cursor"] or cursor
+            if not page["next_cursor"]:
+                break
+        queries = [
+            ("cases: office list (supervisor)", "fatma", "/api/v1/cases", {}),
+            ("cases: stage=health", "fatma", "/api/v1/cases", {"stage": "health"}),
+            ("cases: active + emergency", "fatma", "/api/v1/cases", {"status": "active", "priority": "emergency"}),
+            ("cases: name search q=Haddad", "fatma", "/api/v1/cases", {"q": "Haddad"}),
+            ("inbox: caseworker", "ayse", "/api/v1/tasks", {}),
+            ("inbox: medical officer, overdue", "selin", "/api/v1/tasks", {"overdue": "true"}),
+            ("inbox: movement officer, stage=movement", "emre", "/api/v1/tasks", {"stage": "movement"}),
+            ("inbox: supervisor, unassigned", "fatma", "/api/v1/tasks", {"assignee": "unassigned"}),
+        ]
+        if cursor:
+            queries.insert(4, ("cases: page 6 (keyset cursor)", "fatma", "/api/v1/cases", {"cursor": cursor}))
+        return queries
+
+    async def read_query(self, queries: list[tuple[str, str, str, dict[str, str]]], phase: Phase, i: int) -> None:
+        name, user, path, params = queries[i % len(queries)]
+        t = time.perf_counter()
+        page = _ok(await self.rm_http.get(path, params=params, headers=self.auth(user, self.rm_http)), 200)
+        phase.latencies.add(f"query:{name}", time.perf_counter() - t)
+        phase.extra.setdefault("rows", {})[name] = len(page["items"])
+
+
+def p(values: list[float], q: float) -> float | None:
+    v = percentile(values, q)
+    return None if v is None else round(v, 2)
+
+
+__all__ = ["Bench", "Phase", "SyntheticCases", "TaskType", "p"]
