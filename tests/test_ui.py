@@ -171,7 +171,10 @@ async def test_login_fails_with_a_wrong_password_and_succeeds_with_the_right_one
     inbox = Page((await browser.get("/ui")).text)
     header = Page.text(inbox.one("header"))
     assert "ayse" in header and "Caseworker" in header and "IST" in header
-    assert [Page.text(a) for a in inbox.find("a") if a.get("href") in ("/ui", "/ui/cases")][-2:] == ["Inbox", "Cases"]
+    assert "Log out" in header
+    nav = [(a["href"], Page.text(a), a.get("aria-current")) for a in inbox.find("a") if "main" not in a["within"]
+           and a["href"] in ("/ui", "/ui/cases") and a.get("class") is None]
+    assert nav == [("/ui", "Inbox", "page"), ("/ui/cases", "Cases", None)]
 
     # A login page offered to someone signed in goes straight on; an off-site "next" is ignored.
     assert (await browser.get("/ui/login?next=//evil.example/x")).url.path == "/ui"

@@ -112,6 +112,7 @@ class ResettlementCaseWorkflow:
                             arrival_confirmation_days=request.arrival_confirmation_days)
         async with self._lock:
             recorded = await self._execute(command, request.actor)
+        self._arm_clock()
         assert self._state is not None
         return ReferralOutcome(case_id=self._case_id, created=bool(recorded), version=self._state.version)
 
