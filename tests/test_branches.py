@@ -1,0 +1,179 @@
+"""Outcomes that branch, each through the HTTP API, each leaving its event in the history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from demo.driver import CaseDriver
+from domain.model import Stage
+from tests.factories import referral
+
+
+def _day(n: int = 0) -> str:
+    return (datetime.now(UTC).date() + timedelta(days=n)).isoformat()
+
+
+def _task(case: dict[str, Any], task_type: str) -> dict[str, Any]:
+    return next(t for t in case["open_tasks"] if t["task_type"] == task_type)
+
+
+async def _events(http: httpx.AsyncClient, driver: CaseDriver, case_id: str) -> list[dict[str, Any]]:
+    return (await http.get(f"/api/v1/cases/{case_id}/events", headers=await driver.login("fatma"))).json()
+
+
+async def test_deferred_interview_opens_a_follow_up_due_on_its_date(http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.INTERVIEW)
+    first = _task(case, "conduct_interview")
+    case = await driver.complete(first, "IST", form={"interview_date": _day(), "outcome": "deferred",
+                                                     "follow_up_date": _day(14), "notes": "Awaiting documents."})
+    follow_up = _task(case, "conduct_interview")
+    assert follow_up["task_id"] != first["task_id"] and case["stage"] == "interview"
+    assert follow_up["due_at"].startswith(_day(15))  # the end of the follow-up day
+    case = await driver.complete(follow_up, "IST", form={"interview_date": _day(), "outcome": "accepted"})
+    assert case["stage"] == "health"
+    outcomes = [e["data"]["outcome"] for e in await _events(http, driver, case["case_id"])
+                if e["type"] == "InterviewCompleted"]
+    assert outcomes == ["deferred", "accepted"]
+
+
+async def test_deferral_without_a_date_names_the_field(http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.INTERVIEW)
+    r = await http.post(f"/api/v1/tasks/{_task(case, 'conduct_interview')['task_id']}/complete",
+                        json={"form": {"interview_date": _day(), "outcome": "deferred"}},
+                        headers=await driver.login("ayse"))
+    assert r.status_code == 422
+    assert [d["field"] for d in r.json()["error"]["details"]] == ["follow_up_date"]
+
+
+async def test_rejected_case_is_resubmitted_to_another_country_with_history_kept(http: httpx.AsyncClient,
+                                                                                driver: CaseDriver) -> None:
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.INTERVIEW)
+    case = await driver.complete(_task(case, "conduct_interview"), "IST", form={
+        "interview_date": _day(), "outcome": "rejected", "rejection_reason": "Not within the quota criteria."})
+    review = _task(case, "review_outcome")
+    assert review["role"] == "supervisor" and case["stage"] == "interview"
+
+    # Resubmitting to the same country is refused, naming the field.
+    same = await http.post(f"/api/v1/tasks/{review['task_id']}/complete", headers=await driver.login("fatma"),
+                           json={"form": {"decision": "resubmit", "destination_country": "NO", "reason": "Again."}})
+    assert same.status_code == 422 and same.json()["error"]["details"][0]["field"] == "destination_country"
+    reassess = await http.post(f"/api/v1/tasks/{review['task_id']}/complete", headers=await driver.login("fatma"),
+                               json={"form": {"decision": "reassess", "reason": "Try again."}})
+    assert reassess.status_code == 422 and "resubmit, close" in reassess.json()["error"]["message"]
+
+    case = await driver.complete(review, "IST", form={"decision": "resubmit", "destination_country": "SE",
+                                                      "reason": "Sweden accepts this profile."})
+    assert case["stage"] == "referral" and case["destination_country"] == "SE"
+    assert [t["task_type"] for t in case["open_tasks"]] == ["verify_referral"]
+    types = [e["type"] for e in await _events(http, driver, case["case_id"])]
+    assert types.count("CaseReferred") == 1 and "CaseResubmitted" in types
+    assert types.index("InterviewCompleted") < types.index("CaseResubmitted")  # history kept, in order
+    case = await driver.advance(case)
+    assert case["status"] == "closed" and case["closure_reason"] == "arrived"
+
+
+async def test_rejected_case_can_be_closed_as_not_accepted(driver: CaseDriver) -> None:
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.INTERVIEW)
+    case = await driver.complete(_task(case, "conduct_interview"), "IST", form={
+        "interview_date": _day(), "outcome": "rejected", "rejection_reason": "Exclusion clause applies."})
+    case = await driver.complete(_task(case, "review_outcome"), "IST",
+                                 form={"decision": "close", "reason": "No other option."})
+    assert (case["status"], case["closure_reason"], case["open_tasks"]) == ("closed", "not_accepted", [])
+
+
+async def test_medical_hold_then_reassessment_then_the_case_moves(http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    case = await driver.advance(await driver.refer(referral(size=2)), until=Stage.HEALTH)
+    first, second = [t for t in case["open_tasks"] if t["task_type"] == "assess_health"]
+    case = await driver.complete(first, "IST", form={"assessment_date": _day(), "outcome": "treatment_required",
+                                                     "tb_classification": "class_b1", "notes": "TB treatment."})
+    case = await driver.complete(second, "IST")
+    assert case["stage"] == "health"  # one member on medical hold keeps the case here
+    held = next(m for m in case["members"] if m["member_id"] == first["member_id"])
+    assert held["health_status"] == "treatment_required"
+    treatment = _task(case, "record_treatment")
+    assert treatment["member_id"] == first["member_id"] and treatment["role"] == "medical_officer"
+    case = await driver.complete(treatment, "IST")
+    reassessment = _task(case, "assess_health")
+    assert reassessment["member_id"] == first["member_id"]
+    case = await driver.complete(reassessment, "IST")
+    assert case["stage"] == "orientation"
+    assert all(m["health_status"] == "cleared" for m in case["members"])
+
+
+async def test_member_not_cleared_goes_to_the_supervisor(driver: CaseDriver) -> None:
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.HEALTH)
+    case = await driver.complete(_task(case, "assess_health"), "IST",
+                                 form={"assessment_date": _day(), "outcome": "not_cleared", "notes": "Unfit."})
+    review = _task(case, "review_outcome")
+    case = await driver.complete(review, "IST", form={"decision": "reassess", "reason": "Second opinion."})
+    case = await driver.complete(_task(case, "assess_health"), "IST",
+                                 form={"assessment_date": _day(), "outcome": "not_cleared"})
+    case = await driver.complete(_task(case, "review_outcome"), "IST", form={"decision": "close", "reason": "Final."})
+    assert (case["status"], case["closure_reason"]) == ("closed", "medically_not_cleared")
+
+
+async def test_visa_refused_then_closed(http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    case = await driver.advance(await driver.refer(referral(size=2)), until=Stage.VISA)
+    first = case["open_tasks"][0]
+    case = await driver.complete(first, "IST", form={"outcome": "refused", "decided_on": _day(),
+                                                     "refusal_reason": "Security screening."})
+    assert [t["task_type"] for t in case["open_tasks"]] == ["review_outcome"]  # the other visa task is cancelled
+    case = await driver.complete(case["open_tasks"][0], "IST", form={"decision": "close", "reason": "Refused."})
+    assert (case["status"], case["closure_reason"]) == ("closed", "visa_refused")
+    assert "VisaRefused" in [e["type"] for e in await _events(http, driver, case["case_id"])]
+
+
+async def test_no_show_and_postponement_open_a_rebooking(http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.MOVEMENT)
+    for outcome in ("no_show", "postponed"):
+        case = await driver.complete(_task(case, "book_movement"), "IST")
+        assert case["key_dates"]["departure_at"] is not None
+        case = await driver.complete(_task(case, "check_fit_to_travel"), "IST")
+        case = await driver.complete(_task(case, "record_departure"), "IST",
+                                     form={"outcome": outcome, "reason": "Did not travel."})
+        assert [t["task_type"] for t in case["open_tasks"]] == ["book_movement"]
+        assert case["key_dates"]["departure_at"] is None
+    types = [e["type"] for e in await _events(http, driver, case["case_id"])]
+    assert "MovementNoShow" in types and "MovementPostponed" in types
+    case = await driver.advance(case)
+    assert case["closure_reason"] == "arrived"
+
+
+async def test_departure_needs_a_fit_to_travel_check_within_72_hours(http: httpx.AsyncClient,
+                                                                      driver: CaseDriver) -> None:
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.MOVEMENT)
+    booked_for = f"{_day(-5)}T08:00:00+00:00"
+    case = await driver.complete(_task(case, "book_movement"), "IST", form={
+        "flight_number": "TK1751", "departure_at": booked_for, "departure_airport": "IST", "arrival_airport": "OSL"})
+    check = _task(case, "check_fit_to_travel")
+    too_early = await http.post(f"/api/v1/tasks/{check['task_id']}/complete", headers=await driver.login("selin"),
+                                json={"form": {"checked_at": f"{_day(-9)}T08:00:00+00:00", "outcome": "fit"}})
+    assert too_early.status_code == 422
+    assert too_early.json()["error"]["details"][0]["field"] == "checked_at"
+    case = await driver.complete(check, "IST", form={"checked_at": f"{_day(-6)}T08:00:00+00:00", "outcome": "fit"})
+    # The flight left days later than planned: the check is now older than 72 hours.
+    r = await http.post(f"/api/v1/tasks/{_task(case, 'record_departure')['task_id']}/complete",
+                        headers=await driver.login("emre"),
+                        json={"form": {"outcome": "departed", "departed_at": f"{_day()}T00:01:00+00:00"}})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "fit_to_travel_missing"
+    assert "Amina Haddad" in r.json()["error"]["message"]
+
+
+async def test_not_fit_to_travel_sends_the_member_to_treatment_and_the_case_to_rebooking(driver: CaseDriver) -> None:
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.MOVEMENT)
+    case = await driver.complete(_task(case, "book_movement"), "IST")
+    case = await driver.complete(_task(case, "check_fit_to_travel"), "IST",
+                                 form={"checked_at": f"{_day()}T00:00:00+00:00", "outcome": "not_fit"})
+    assert case["stage"] == "health" and [t["task_type"] for t in case["open_tasks"]] == ["record_treatment"]
+    case = await driver.advance(case, until=Stage.MOVEMENT)
+    assert [t["task_type"] for t in case["open_tasks"]] == ["book_movement"]  # orientation and visa still count
+
+
+async def test_arrival_is_confirmed_with_date_and_place(driver: CaseDriver) -> None:
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.ARRIVAL)
+    case = await driver.complete(_task(case, "confirm_arrival"), "IST",
+                                 form={"arrived_on": _day(), "place": "Bergen", "receiving_partner": "Bergen kommune"})
+    assert case["status"] == "closed" and case["key_dates"]["arrived_on"] == _day()
