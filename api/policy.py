@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from api.auth import Principal
 from api.errors import ApiError
-from api.schemas import TaskView
+from api.schemas import CaseDetail, EventView, TaskView
+from domain.events import HEALTH_EVENT_TYPES
 from domain.model import Role
 
 REFERRING_ROLES = {Role.CASEWORKER, Role.SUPERVISOR}
+
+# Health details are special-category data: medical officers record them, supervisors
+# answer for the case; everyone else sees that an assessment happened, when, its outcome
+# and how long it is valid.  An allow-list: a new health field stays hidden by default.
+HEALTH_READERS = frozenset({Role.MEDICAL_OFFICER, Role.SUPERVISOR})
+HEALTH_SHARED_FIELDS = frozenset({"task_id", "member_id", "outcome", "assessment_date", "clearance_valid_until",
+                                  "checked_at", "completed_on"})
 
 
 def visible_offices(principal: Principal) -> list[str]:
@@ -37,6 +45,26 @@ def require_may_refer(principal: Principal, office: str) -> None:
     if office not in principal.offices:
         raise ApiError(403, "forbidden", f"you may refer cases only to your offices ({', '.join(principal.offices)})",
                        [{"field": "body.office", "reason": "not one of your offices", "allowed": principal.offices}])
+
+
+def reads_health_details(principal: Principal) -> bool:
+    return principal.role in HEALTH_READERS
+
+
+def redact_event(event: EventView, principal: Principal) -> tuple[EventView, bool]:
+    """The event as this caller may read it, and whether anything was withheld."""
+    if event.type not in HEALTH_EVENT_TYPES or reads_health_details(principal):
+        return event, False
+    shown = {k: v for k, v in event.data.items() if k in HEALTH_SHARED_FIELDS}
+    return event.model_copy(update={"data": shown}), len(shown) < len(event.data)
+
+
+def redact_case(case: CaseDetail, principal: Principal) -> CaseDetail:
+    """Members' medical follow-up flags are health details too."""
+    if reads_health_details(principal):
+        return case
+    members = [m.model_copy(update={"follow_up_needed": None}) for m in case.members]
+    return case.model_copy(update={"members": members})
 
 
 def require_role(principal: Principal, roles: set[Role], what: str) -> None:

@@ -29,7 +29,8 @@ class MemberView(BaseModel):
     relationship: str
     health_status: str = Field(description="pending / cleared")
     clearance_valid_until: date | None
-    follow_up_needed: bool
+    follow_up_needed: bool | None = Field(description="Medical follow-up on arrival; null if you may not read "
+                                                     "health details.")
     orientation_status: str
     visa_status: str
     visa_valid_until: date | None

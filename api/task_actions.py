@@ -99,4 +99,4 @@ async def complete(db: asyncpg.Connection, commands: CaseCommands, principal: Pr
     await commands.complete_task(task.case_id, task_id, form, principal.actor)
     case = await readmodel.get_case(db, task.case_id)
     assert case is not None
-    return case
+    return policy.redact_case(case, principal)

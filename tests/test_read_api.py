@@ -77,8 +77,9 @@ async def test_inbox_shows_the_callers_work_most_urgent_first(http: httpx.AsyncC
     unassigned = (await http.get("/api/v1/tasks", params={"assignee": "unassigned", "limit": 200},
                                  headers=headers)).json()["items"]
     assert task_id not in [t["task_id"] for t in unassigned]
-    overdue = (await http.get("/api/v1/tasks", params={"overdue": "true"}, headers=headers)).json()["items"]
-    assert overdue == []  # nothing is past its SLA yet
+    overdue = (await http.get("/api/v1/tasks", params={"overdue": "true", "limit": 200}, headers=headers)).json()
+    assert task_id not in [t["task_id"] for t in overdue["items"]]  # nothing of these cases is past its SLA
+    assert all(t["overdue"] for t in overdue["items"])
 
 
 async def test_task_carries_the_json_schema_of_its_form(http: httpx.AsyncClient, driver: CaseDriver) -> None:
@@ -108,3 +109,21 @@ async def test_openapi_documents_every_endpoint_with_examples(http: httpx.AsyncC
         assert path in paths
     assert spec["components"]["schemas"]["Referral"]["examples"]
     assert "422" in paths["/api/v1/cases"]["post"]["responses"]
+
+
+async def test_health_details_reach_only_medical_officers_and_supervisors(http: httpx.AsyncClient,
+                                                                          driver: CaseDriver) -> None:
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.HEALTH)
+    case = await driver.complete(case["open_tasks"][0], "IST", form={
+        "assessment_date": case["key_dates"]["referred_at"][:10], "outcome": "cleared",
+        "clearance_valid_until": "2099-01-01", "tb_classification": "class_b2", "follow_up_needed": True,
+        "notes": "Latent TB, follow up in Norway."})
+    for user, reads in (("ayse", False), ("emre", False), ("selin", True), ("fatma", True)):
+        headers = await driver.login(user)
+        events = (await http.get(f"/api/v1/cases/{case['case_id']}/events", headers=headers)).json()
+        health = next(e for e in events if e["type"] == "HealthAssessmentRecorded")
+        assert health["data"]["outcome"] == "cleared"
+        assert ("notes" in health["data"] and "tb_classification" in health["data"]) is reads, user
+        detail = (await http.get(f"/api/v1/cases/{case['case_id']}", headers=headers)).json()
+        assert detail["members"][0]["health_status"] == "cleared"
+        assert detail["members"][0]["follow_up_needed"] == (True if reads else None), user

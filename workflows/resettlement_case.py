@@ -59,8 +59,10 @@ with workflow.unsafe.imports_passed_through():
 
 RECORDING_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0,
                               maximum_interval=timedelta(seconds=30), maximum_attempts=0)
-CLOCKS_PATCH = "durable-clocks-v1"
-FIT_TO_TRAVEL_PATCH = "fit-to-travel-checks-v1"
+# One patch for one deployment: durable clocks and fit-to-travel checks arrived together.
+# Histories recorded before it (tests/histories/resettlement_full_case_2_members.json)
+# replay without either.  Each patch id costs a marker and a search-attribute event.
+CLOCKS_AND_FIT_TO_TRAVEL_PATCH = "clocks-and-fit-to-travel-v1"
 
 
 def _rejection(exc: CommandRejected) -> ApplicationError:
@@ -169,7 +171,7 @@ class ResettlementCaseWorkflow:
                               event_types=[r.type for r in recorded])
 
     async def _execute(self, command: Command, actor: Actor) -> list[RecordedEvent]:
-        self._fit_to_travel_checks = workflow.patched(FIT_TO_TRAVEL_PATCH)
+        self._fit_to_travel_checks = workflow.patched(CLOCKS_AND_FIT_TO_TRAVEL_PATCH)
         ctx = DecisionContext(now=workflow.now(), actor=actor, new_event_id=lambda: str(workflow.uuid4()),
                               fit_to_travel_checks=self._fit_to_travel_checks)
         try:
@@ -195,7 +197,7 @@ class ResettlementCaseWorkflow:
         deadline = next_deadline(self._state)
         if deadline is None or any(t <= deadline for t in self._timers):
             return
-        if not workflow.patched(CLOCKS_PATCH):
+        if not workflow.patched(CLOCKS_AND_FIT_TO_TRAVEL_PATCH):
             return  # a case started before clocks existed keeps replaying as it ran
         self._timers.add(deadline)
         asyncio.create_task(self._sleep_until(deadline))

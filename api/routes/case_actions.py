@@ -57,7 +57,7 @@ async def _act(db: Db, commands: Commands, principal: Principal, case_id: str, a
     await commands.act(case_id, action, principal.actor)
     case = await readmodel.get_case(db, case_id)
     assert case is not None
-    return case
+    return policy.redact_case(case, principal)
 
 
 @router.post("/api/v1/cases/{case_id}/withdraw", response_model=CaseDetail, summary="Withdraw the case (closes it)")

@@ -23,7 +23,7 @@ async def _visible_case(db: Db, principal: CurrentPrincipal, case_id: str) -> Ca
     case = await readmodel.get_case(db, case_id)
     policy.require_case_visible(principal, case_id, case.office if case else None)
     assert case is not None
-    return case
+    return policy.redact_case(case, principal)
 
 
 @router.post(
@@ -89,4 +89,4 @@ async def get_case(case_id: str, principal: CurrentPrincipal, db: Db) -> CaseDet
             responses={404: ERROR_RESPONSES[404]})
 async def list_case_events(case_id: str, principal: CurrentPrincipal, db: Db) -> list[EventView]:
     policy.require_case_visible(principal, case_id, await readmodel.case_office(db, case_id))
-    return await readmodel.list_events(db, case_id)
+    return [policy.redact_event(e, principal)[0] for e in await readmodel.list_events(db, case_id)]

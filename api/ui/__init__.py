@@ -9,7 +9,6 @@ and the rendering (HTML instead of JSON) differ.  ``install`` wires it into the 
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
-from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
@@ -24,7 +23,7 @@ fallback = APIRouter(route_class=UiRoute)
 
 
 @fallback.get("/{path:path}")
-async def page_not_found(request: Request, path: str, principal: UiPrincipal) -> Response:
+async def page_not_found(principal: UiPrincipal) -> Response:
     """Any other address under /ui: an HTML "not found" page rather than the API's JSON error."""
     raise ApiError(404, "not_found", "There is no page at this address.")
 

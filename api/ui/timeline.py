@@ -17,30 +17,17 @@ from typing import Any
 from api.auth import Principal
 from api.schemas import CaseDetail, EventView
 from api.ui.formatting import display_value, event_title, humanize
-from domain import events as domain_events
+from api.policy import reads_health_details, redact_event
 from domain.model import STAGE_LABELS, Role, Stage
 from domain.tasks import TASK_SPECS, TaskType
 
-HEALTH_READERS = frozenset({Role.MEDICAL_OFFICER, Role.SUPERVISOR})
-# The domain may name its health-bearing event types itself (``HEALTH_EVENT_TYPES``); this
-# floor keeps the known ones hidden even where it does not.
-HEALTH_EVENTS = frozenset({"HealthAssessmentRecorded", "TreatmentRecorded", "FitToTravelChecked"}) | frozenset(
-    getattr(domain_events, "HEALTH_EVENT_TYPES", ()))
-HEALTH_SHARED_FIELDS = frozenset({"task_id", "member_id", "outcome", "assessment_date", "clearance_valid_until",
-                                  "checked_at", "completed_on"})
 _NOT_SHOWN = frozenset({"task_id", "member_id", "type", "referral_fingerprint", "case_id", "members"})
-
-
-def reads_health_details(principal: Principal) -> bool:
-    return principal.role in HEALTH_READERS
 
 
 def redact(event: EventView, principal: Principal) -> tuple[dict[str, Any], bool]:
     """The event's data this caller may read, and whether anything was withheld."""
-    if event.type not in HEALTH_EVENTS or reads_health_details(principal):
-        return event.data, False
-    shown = {k: v for k, v in event.data.items() if k in HEALTH_SHARED_FIELDS}
-    return shown, len(shown) < len(event.data)
+    shown, withheld = redact_event(event, principal)
+    return shown.data, withheld
 
 
 @dataclass
