@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     database_pool_min: int = 1
     database_pool_max: int = 10
 
+    # Encryption of Temporal payloads (AES-256-GCM).  JSON {"key-id": "<base64 32 bytes>"};
+    # unset: keys kept in data_dir/payload-keys.json.  The active key encrypts; every listed
+    # key decrypts, so a rotation adds a key and switches the active id.
+    payload_keys: SecretStr | None = None
+    payload_active_key: str = ""
+    # Origin of the Temporal Web UI allowed to call the codec endpoints (CORS).
+    temporal_ui_origin: str = ""
+
     # Authentication.  The embedded default signs its own HS256 tokens with a key kept in
     # data_dir; production sets the OIDC issuer and verifies against its JWKS.
     jwt_signing_key: SecretStr | None = None

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 
+from payload_encryption import codec_from_settings
 from settings import Settings
 
 
@@ -19,12 +23,16 @@ def _tls(settings: Settings) -> TLSConfig | bool:
     )
 
 
+def data_converter(settings: Settings) -> DataConverter:
+    """Pydantic models as payloads, every payload encrypted (``payload_encryption``)."""
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec_from_settings(settings))
+
+
 async def connect_temporal(settings: Settings, target: str | None = None) -> Client:
-    """Client with the pydantic data converter: models travel as Temporal payloads."""
     return await Client.connect(
         target or settings.temporal_target,
         namespace=settings.temporal_namespace,
         tls=_tls(settings),
         api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
     )

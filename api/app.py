@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from api import ui
 from api.auth import TokenService
 from api.commands import CaseCommands
 from api.errors import install_error_handlers
-from api.routes import auth, case_actions, cases, health, tasks
+from api.routes import auth, case_actions, cases, codec, health, tasks
 from settings import Settings, get_settings
 from store.db import create_pool
 from temporal_client import connect_temporal
@@ -28,6 +29,12 @@ Itinera runs every refugee resettlement and AVRR case as a durable Temporal work
 """
 
 
+def temporal_ui_origins(settings: Settings) -> list[str]:
+    if settings.temporal_ui_origin:
+        return [settings.temporal_ui_origin]
+    return [f"http://127.0.0.1:{settings.temporal_ui_port}", f"http://localhost:{settings.temporal_ui_port}"]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -38,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = await create_pool(settings.database_url, min_size=settings.database_pool_min,
                                            max_size=settings.database_pool_max)
         app.state.temporal = await connect_temporal(settings)
+        app.state.codec = app.state.temporal.data_converter.payload_codec
         app.state.commands = CaseCommands(app.state.temporal, settings.temporal_task_queue,
                                           arrival_confirmation_days=settings.arrival_confirmation_days)
         try:
@@ -48,7 +56,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Itinera", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url="/docs", openapi_url="/openapi.json")
     install_error_handlers(app)
-    for module in (auth, cases, case_actions, tasks, health):
+    for module in (auth, cases, case_actions, tasks, health, codec):
         app.include_router(module.router)
+    app.add_middleware(
+        CORSMiddleware,  # only the Temporal Web UI, only for its codec calls
+        allow_origins=temporal_ui_origins(settings),
+        allow_credentials=True,
+        allow_methods=["POST", "OPTIONS"],
+        allow_headers=["content-type", "authorization", "x-namespace"],
+    )
     ui.install(app)  # the caseworker web UI under /ui, and / -> /ui
     return app

@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 
 from api.auth import signing_key
+from payload_encryption import load_keys
 from demo.cases import seed_demo_cases
 from demo.users import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
 from embedded.postgres import EmbeddedPostgres
@@ -60,8 +61,11 @@ async def run_dev(settings: Settings) -> None:
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     postgres = EmbeddedPostgres(data_dir / "postgres") if settings.embedded_database else None
+    codec_endpoint = f"http://{settings.api_host}:{settings.api_port}/codec"
     temporal = (EmbeddedTemporal(data_dir / "temporal", port=settings.temporal_port, ui_port=settings.temporal_ui_port,
-                                 namespace=settings.temporal_namespace) if settings.embedded_temporal else None)
+                                 namespace=settings.temporal_namespace,
+                                 extra_args=["--ui-codec-endpoint", codec_endpoint])
+                if settings.embedded_temporal else None)
     children: list[subprocess.Popen[bytes]] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -84,7 +88,8 @@ async def run_dev(settings: Settings) -> None:
         if applied:
             print(f"itinera: applied migrations {', '.join(applied)}", flush=True)
 
-        signing_key(settings)  # create the token key once, before two processes race for it
+        signing_key(settings)  # create the token and payload keys once, before two processes race for them
+        load_keys(settings)
         env = {**os.environ, "ITINERA_DATA_DIR": str(data_dir), "ITINERA_DATABASE_URL": database_url,
                "ITINERA_TEMPORAL_ADDRESS": temporal_address}
         children.append(_spawn("worker", env))

@@ -4,6 +4,7 @@ server, the worker and the API served by uvicorn on a loopback port.  Nothing is
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import socket
 import tempfile
@@ -11,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -28,6 +30,18 @@ from store.db import create_pool
 from store.migrations import apply_migrations
 from temporal_client import connect_temporal
 from worker import build_worker
+
+
+# Fixed, test-only payload keys: recorded histories (tests/histories/) are encrypted with
+# them, so the replay test can decrypt them.  "old" is kept to decrypt, "test-2" encrypts.
+TEST_PAYLOAD_KEYS = json.dumps({"old": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+                                "test-2": "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="})
+
+
+def stack_settings(**values: Any) -> Settings:
+    """Settings for a test stack: test keys, nothing read from the environment's data dir."""
+    return Settings(payload_keys=TEST_PAYLOAD_KEYS, payload_active_key="test-2",
+                    jwt_signing_key="test-signing-key-" + "x" * 32, **values)
 
 
 def data_folder() -> Path:
@@ -64,9 +78,9 @@ async def stack() -> AsyncIterator[Stack]:
     database_url = postgres.start()
     try:
         address = await temporal.start()
-        settings = Settings(
+        settings = stack_settings(
             data_dir=data_dir, database_url=database_url, temporal_address=address, api_port=free_port(),
-            temporal_task_queue=f"itinera-test-{uuid.uuid4().hex[:8]}", jwt_signing_key="test-signing-key-" + "x" * 32,
+            temporal_task_queue=f"itinera-test-{uuid.uuid4().hex[:8]}",
         )
         conn = await asyncpg.connect(database_url)
         await apply_migrations(conn)

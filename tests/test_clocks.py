@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from demo.driver import example_form
@@ -27,6 +26,7 @@ from domain.model import Actor, Referral
 from embedded.temporal_server import venv_executable
 from domain.records import CaseActionRequest, CaseWorkflowInput, CompleteTaskRequest, ReferCaseRequest
 from tests.factories import referral
+from temporal_client import data_converter
 from worker import build_worker
 from workflows.resettlement_case import ResettlementCaseWorkflow
 
@@ -37,7 +37,7 @@ WORKER = {"caseworker": "ayse", "medical_officer": "selin", "movement_officer": 
 @pytest.fixture(scope="module")
 async def clock(stack) -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=venv_executable("temporal-test-server")
+        data_converter=data_converter(stack.settings), test_server_existing_path=venv_executable("temporal-test-server")
     )
     task_queue = f"clocks-{uuid.uuid4().hex[:8]}"
     async with env, build_worker(env.client, stack.pool, task_queue):

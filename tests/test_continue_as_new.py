@@ -18,9 +18,8 @@ from api.commands import CaseCommands
 from demo.driver import example_form
 from domain.model import Actor, Referral
 from embedded.temporal_server import EmbeddedTemporal
-from settings import Settings
 from temporal_client import connect_temporal
-from tests.conftest import data_folder, free_port
+from tests.conftest import data_folder, free_port, stack_settings
 from tests.factories import referral
 from worker import build_worker
 
@@ -33,7 +32,7 @@ async def eager_commands(stack) -> AsyncIterator[CaseCommands]:
     server = EmbeddedTemporal(folder, port=free_port(), ui_port=None,
                               extra_args=["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=25"])
     try:
-        settings = Settings(temporal_address=await server.start(), database_url=stack.database_url)
+        settings = stack_settings(data_dir=folder, temporal_address=await server.start(), database_url=stack.database_url)
         client = await connect_temporal(settings)
         task_queue = f"can-{uuid.uuid4().hex[:8]}"
         async with build_worker(client, stack.pool, task_queue):

@@ -16,18 +16,20 @@ from pathlib import Path
 import httpx
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from demo.driver import CaseDriver
 from tests.factories import referral
+from temporal_client import data_converter
+from tests.conftest import stack_settings
 from worker import WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
 
 
 def _replayer() -> Replayer:
-    return Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    # Histories recorded before payload encryption are plaintext and pass through the codec.
+    return Replayer(workflows=WORKFLOWS, data_converter=data_converter(stack_settings()))
 
 
 def _recorded() -> list[Path]:

@@ -14,11 +14,10 @@ from demo.driver import CaseDriver
 from demo.users import seed_demo_users
 from embedded.postgres import EmbeddedPostgres
 from embedded.temporal_server import EmbeddedTemporal
-from settings import Settings
 from store.db import create_pool
 from store.migrations import apply_migrations
 from temporal_client import connect_temporal
-from tests.conftest import data_folder, free_port
+from tests.conftest import data_folder, free_port, stack_settings
 from tests.factories import referral
 from worker import build_worker
 
@@ -28,8 +27,8 @@ async def _run_stack(data_dir: Path, ports: tuple[int, int], work) -> object:  #
     temporal = EmbeddedTemporal(data_dir / "temporal", port=ports[0], ui_port=None)
     database_url = postgres.start()
     try:
-        settings = Settings(data_dir=data_dir, database_url=database_url, temporal_address=await temporal.start(),
-                            api_port=ports[1], jwt_signing_key="restart-test-key-" + "z" * 32)
+        settings = stack_settings(data_dir=data_dir, database_url=database_url, temporal_address=await temporal.start(),
+                                 api_port=ports[1])
         conn = await asyncpg.connect(database_url)
         await apply_migrations(conn)
         await seed_demo_users(conn)

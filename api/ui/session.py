@@ -67,14 +67,21 @@ async def ui_principal(request: Request) -> Principal:
 UiPrincipal = Annotated[Principal, Depends(ui_principal)]
 
 
+# The session also reaches /codec, so the Temporal Web UI (same site) can decrypt history
+# for a signed-in supervisor.
+SESSION_PATHS = (UI_PREFIX, "/codec")
+
+
 def start_session(request: Request, response: Response, token: TokenResponse) -> None:
-    response.set_cookie(SESSION_COOKIE, token.access_token, max_age=token.expires_in, path=UI_PREFIX,
-                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    for path in SESSION_PATHS:
+        response.set_cookie(SESSION_COOKIE, token.access_token, max_age=token.expires_in, path=path,
+                            httponly=True, samesite="strict", secure=request.url.scheme == "https")
 
 
 def end_session(request: Request, response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path=UI_PREFIX, httponly=True, samesite="strict",
-                           secure=request.url.scheme == "https")
+    for path in SESSION_PATHS:
+        response.delete_cookie(SESSION_COOKIE, path=path, httponly=True, samesite="strict",
+                               secure=request.url.scheme == "https")
 
 
 def flash(request: Request, response: Response, kind: FlashKind, message: str) -> None:
