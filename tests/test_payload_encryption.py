@@ -31,7 +31,7 @@ async def test_no_member_name_or_birth_date_in_temporals_database(stack, driver:
         rows = [row for table in ("history_node", "executions") for row in db.execute(f"SELECT * FROM {table}")]
     raw = b"".join(bytes(v) if isinstance(v, (bytes, memoryview)) else str(v).encode()
                    for row in rows for v in row if v is not None)
-    assert rows and len(raw) > 10_000, "the history tables must hold the cases"
+    assert rows and len(raw) > 1_000, "the history tables must hold the case"
     for secret in (name, "Marwani", dob):
         assert secret.encode() not in raw
     # Raw history fetched without the codec: every payload is encrypted.
