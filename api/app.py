@@ -12,7 +12,8 @@ from api import ui
 from api.auth import TokenService
 from api.commands import CaseCommands
 from api.errors import install_error_handlers
-from api.routes import auth, case_actions, cases, codec, health, tasks
+from api.audit import install_audit
+from api.routes import audit, auth, case_actions, cases, codec, health, tasks
 from settings import Settings, get_settings
 from store.db import create_pool
 from temporal_client import connect_temporal
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Itinera", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url="/docs", openapi_url="/openapi.json")
     install_error_handlers(app)
-    for module in (auth, cases, case_actions, tasks, health, codec):
+    for module in (auth, cases, case_actions, tasks, health, codec, audit):
         app.include_router(module.router)
     app.add_middleware(
         CORSMiddleware,  # only the Temporal Web UI, only for its codec calls
@@ -66,4 +67,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["content-type", "authorization", "x-namespace"],
     )
     ui.install(app)  # the caseworker web UI under /ui, and / -> /ui
+    install_audit(app)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from api import policy, readmodel
 from api.auth import CurrentPrincipal
@@ -35,8 +35,9 @@ async def _visible_case(db: Db, principal: CurrentPrincipal, case_id: str) -> Ca
                403: ERROR_RESPONSES[403], 409: ERROR_RESPONSES[409], 422: ERROR_RESPONSES[422]},
 )
 async def refer_case(referral: Referral, principal: CurrentPrincipal, db: Db, commands: Commands,
-                     response: Response) -> CaseDetail:
+                     request: Request, response: Response) -> CaseDetail:
     policy.require_may_refer(principal, referral.office)
+    request.state.audit_case_id = case_id_for(referral.external_referral_id)
     if referral.programme != Programme.RESETTLEMENT:
         raise ApiError(422, "invalid_request", "only resettlement cases can be referred yet",
                        [{"field": "body.programme", "reason": "not available yet", "allowed": ["resettlement"]}])

@@ -1,0 +1,55 @@
+"""Every read of case data and every change leaves an audit row, allowed or not.
+
+A middleware, so no route can forget it (a route that learns its case only while running,
+like a referral, names it in ``request.state.audit_case_id``): after the route has answered, it records who
+(the principal the auth dependency identified, or "anonymous"), the route template as the
+action (``GET /api/v1/cases/{case_id}``), the case (from the path; a task id names its
+case), the outcome and the caller's address.  Liveness, docs and static files are not
+case data and are not recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+
+from store import audit as audit_store
+
+_NOT_AUDITED = ("/openapi.json", "/docs", "/redoc", "/api/v1/health", "/api/v1/auth/me", "/ui/static", "/ui/login")
+
+
+def _case_of(path_params: dict[str, str]) -> str | None:
+    if "case_id" in path_params:
+        return path_params["case_id"]
+    task_id = path_params.get("task_id")
+    return task_id.rsplit("-T", 1)[0] if task_id and "-T" in task_id else None
+
+
+def _outcome(status: int) -> str:
+    if status < 400:
+        return "allowed"
+    return "denied" if status in (401, 403, 404) else "failed"
+
+
+def install_audit(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def audit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        route_path = getattr(request.scope.get("route"), "path", None)
+        if route_path is None or route_path == "/" or route_path.startswith(_NOT_AUDITED):
+            return response
+        principal = getattr(request.state, "principal", None)
+        await audit_store.append(
+            request.app.state.pool,
+            actor_kind=principal.kind.value if principal else "anonymous",
+            actor_id=principal.username if principal else "anonymous",
+            actor_role=principal.role.value if principal else None,
+            actor_offices=list(principal.offices) if principal else [],
+            action=f"{request.method} {route_path}",
+            case_id=getattr(request.state, "audit_case_id", None) or _case_of(request.scope.get("path_params", {})),
+            outcome=_outcome(response.status_code),
+            status=response.status_code,
+            source_ip=request.client.host if request.client else None,
+        )
+        return response
