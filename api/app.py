@@ -9,10 +9,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import ui
-from api.auth import TokenService
+from api.auth import LoginThrottle, TokenService
 from api.commands import CaseCommands
 from api.errors import install_error_handlers
 from api.audit import install_audit
+from api.limits import BodySizeLimit
 from api.routes import audit, auth, case_actions, cases, codec, health, tasks
 from settings import Settings, get_settings
 from store.db import create_pool
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.tokens = TokenService(settings)
+        app.state.login_throttle = LoginThrottle()
         app.state.pool = await create_pool(settings.database_url, min_size=settings.database_pool_min,
                                            max_size=settings.database_pool_max)
         app.state.temporal = await connect_temporal(settings)
@@ -68,4 +70,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     ui.install(app)  # the caseworker web UI under /ui, and / -> /ui
     install_audit(app)
+    app.add_middleware(BodySizeLimit)
     return app

@@ -12,11 +12,13 @@ Expiry and not-before are enforced with a bounded clock skew.
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
+import asyncpg
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -25,6 +27,7 @@ from pydantic import BaseModel
 from api.errors import ApiError
 from domain.model import Actor, ActorKind, Role
 from settings import Settings
+from store.users import User, authenticate
 
 CLOCK_SKEW = timedelta(seconds=30)
 _bearer = HTTPBearer(auto_error=False, description="JWT from POST /api/v1/auth/token (or your OIDC issuer)")
@@ -114,6 +117,54 @@ class TokenService:
         except (jwt.PyJWTError, KeyError, ValueError):
             pass
         raise _unauthorized("the bearer token is invalid or expired")
+
+
+class LoginThrottle:
+    """Refuses logins for a (client, username) after repeated failures: slows guessing.
+
+    In memory, per API process: several processes behind a load balancer each count on
+    their own, so put a shared limit in the gateway too.
+    """
+
+    def __init__(self, max_failures: int = 5, window: timedelta = timedelta(minutes=5)):
+        self._max, self._window = max_failures, window.total_seconds()
+        self._failures: dict[tuple[str, str], list[float]] = {}
+
+    def _recent(self, key: tuple[str, str]) -> list[float]:
+        now = time.monotonic()
+        recent = [t for t in self._failures.get(key, []) if now - t < self._window]
+        if recent:
+            self._failures[key] = recent
+        else:
+            self._failures.pop(key, None)
+        return recent
+
+    def check(self, client: str, username: str) -> None:
+        recent = self._recent((client, username))
+        if len(recent) >= self._max:
+            retry = int(self._window - (time.monotonic() - recent[0])) + 1
+            raise ApiError(429, "too_many_attempts", f"too many failed logins; try again in {retry} seconds",
+                           headers={"Retry-After": str(retry)})
+
+    def failed(self, client: str, username: str) -> None:
+        self._failures.setdefault((client, username), []).append(time.monotonic())
+
+    def succeeded(self, client: str, username: str) -> None:
+        self._failures.pop((client, username), None)
+
+
+async def log_in(request: Request, conn: asyncpg.Connection, username: str, password: str) -> User:
+    """Check a password, throttled per client and username: the one login of API and UI."""
+    throttle: LoginThrottle = request.app.state.login_throttle
+    client = request.client.host if request.client else "unknown"
+    throttle.check(client, username)
+    user = await authenticate(conn, username, password) if username and password else None
+    if user is None:
+        throttle.failed(client, username)
+        raise ApiError(401, "invalid_credentials", "unknown username or wrong password",
+                       headers={"WWW-Authenticate": "Bearer"})
+    throttle.succeeded(client, username)
+    return user
 
 
 def _unauthorized(message: str) -> ApiError:

@@ -165,7 +165,7 @@ async def test_login_fails_with_a_wrong_password_and_succeeds_with_the_right_one
     assert "HttpOnly" in session_cookie and "SameSite=strict" in session_cookie and "Path=/ui" in session_cookie
     # The cookie holds the same JWT the API issues: it names the user, role and offices.
     me = await browser.get("/api/v1/auth/me",
-                           headers={"Authorization": f"Bearer {browser.cookies['itinera_session']}"})
+                           headers={"Authorization": f"Bearer {browser.cookies.get('itinera_session', path='/ui')}"})
     assert me.json() == {"username": "ayse", "role": "caseworker", "offices": ["IST"], "kind": "user"}
 
     inbox = Page((await browser.get("/ui")).text)
@@ -220,7 +220,7 @@ async def test_posts_without_the_csrf_token_are_refused_and_change_nothing(
 
         # A cross-site form cannot carry the cookie's token, and a missing cookie fails too.
         bare = httpx.AsyncClient(base_url=stack.base_url, timeout=60,
-                                 cookies={"itinera_session": ayse.cookies["itinera_session"]})
+                                 cookies={"itinera_session": ayse.cookies.get("itinera_session", path="/ui")})
         async with bare:
             assert (await bare.post(f"/ui/tasks/{task_id}", data=valid_form | {"csrf_token": page.csrf})).status_code == 403
 

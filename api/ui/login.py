@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from api.auth import log_in
 from api.deps import Db
 from api.errors import ApiError
 from api.ui.rendering import UiRoute, redirect, render
@@ -17,7 +18,6 @@ from api.ui.session import (
     safe_next,
     start_session,
 )
-from store.users import authenticate
 
 router = APIRouter(route_class=UiRoute)
 _MAX_CREDENTIAL = 256
@@ -42,11 +42,13 @@ async def login(request: Request, db: Db) -> Response:
     username = str(form.get("username", "")).strip()[:_MAX_CREDENTIAL]
     password = str(form.get("password", ""))[:_MAX_CREDENTIAL]
     next_path = safe_next(str(form.get("next", "")))
-    user = await authenticate(db, username, password) if username and password else None
-    if user is None:
+    try:
+        user = await log_in(request, db, username, password)
+    except ApiError as refused:
+        message = "Unknown username or wrong password." if refused.status == 401 else refused.message
         return render(request, "login.html", {"next": next_path, "username": username, "expired": False,
-                                              "error": "Unknown username or wrong password."},
-                      status=400, title="Sign in")
+                                              "error": message}, status=400 if refused.status == 401 else 429,
+                      title="Sign in")
     response = redirect(next_path)
     start_session(request, response, request.app.state.tokens.issue(user.username, user.role, user.offices))
     set_csrf_cookie(request, response, rotate=True)  # a token seen before sign-in is not reused after it

@@ -1,0 +1,122 @@
+"""Authentication: forged, expired and alg-none tokens get 401; OIDC tokens verify against a
+real JWKS served over HTTP; logins are throttled; bodies are size-limited."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import jwt
+import pytest
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI
+
+from api.auth import TokenService
+from api.errors import ApiError
+from demo.driver import CaseDriver
+from tests.conftest import free_port, stack_settings
+
+NOW = int(time.time())
+CLAIMS = {"iss": "itinera", "aud": "itinera-api", "sub": "fatma", "role": "supervisor", "offices": ["IST"],
+          "iat": NOW, "nbf": NOW, "exp": NOW + 600}
+KEY = "test-signing-key-" + "x" * 32  # the test stack's key (tests/conftest.py)
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+FORGERIES = {
+    "alg_none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(CLAIMS)}.",
+    "other_key": jwt.encode(CLAIMS, "another-key-" + "y" * 32, algorithm="HS256"),
+    "expired": jwt.encode(CLAIMS | {"exp": NOW - 120, "iat": NOW - 900, "nbf": NOW - 900}, KEY, algorithm="HS256"),
+    "not_yet_valid": jwt.encode(CLAIMS | {"nbf": NOW + 3600}, KEY, algorithm="HS256"),
+    "wrong_audience": jwt.encode(CLAIMS | {"aud": "someone-else"}, KEY, algorithm="HS256"),
+    "no_expiry": jwt.encode({k: v for k, v in CLAIMS.items() if k != "exp"}, KEY, algorithm="HS256"),
+    "unknown_role": jwt.encode(CLAIMS | {"role": "root"}, KEY, algorithm="HS256"),
+    "tampered": jwt.encode(CLAIMS, KEY, algorithm="HS256")[:-4] + "AAAA",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORGERIES))
+async def test_forged_or_invalid_tokens_get_401(http: httpx.AsyncClient, name: str) -> None:
+    r = await http.get("/api/v1/cases", headers={"Authorization": f"Bearer {FORGERIES[name]}"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+
+
+async def test_a_valid_token_of_the_same_shape_is_accepted(http: httpx.AsyncClient) -> None:
+    token = jwt.encode(CLAIMS, KEY, algorithm="HS256")
+    assert (await http.get("/api/v1/cases", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+
+
+@pytest.fixture(scope="module")
+async def oidc_issuer() -> AsyncIterator[tuple[str, rsa.RSAPrivateKey]]:
+    """A tiny OIDC issuer on loopback that serves its JWKS."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())) | {"kid": "k1", "use": "sig", "alg": "RS256"}
+    issuer = FastAPI()
+
+    @issuer.get("/jwks.json")
+    async def jwks() -> dict:
+        return {"keys": [jwk]}
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(issuer, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", key
+    server.should_exit = True
+    await serving
+
+
+async def test_oidc_tokens_are_verified_against_the_issuers_jwks(oidc_issuer) -> None:
+    url, key = oidc_issuer
+    settings = stack_settings(oidc_issuer="https://login.example.org", oidc_audience="itinera",
+                              oidc_jwks_url=f"{url}/jwks.json")
+    tokens = TokenService(settings)
+    claims = {"iss": "https://login.example.org", "aud": "itinera", "sub": "u-123", "preferred_username": "selin",
+              "itinera_role": "medical_officer", "itinera_offices": ["IST", "IZM"], "iat": NOW, "exp": NOW + 600}
+    good = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+    principal = await asyncio.to_thread(tokens.verify, good)
+    assert (principal.username, principal.role.value, principal.offices) == ("selin", "medical_officer", ["IST", "IZM"])
+
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    for bad in (
+        jwt.encode(claims, other, algorithm="RS256", headers={"kid": "k1"}),  # not the issuer's key
+        jwt.encode(claims | {"exp": NOW - 60, "iat": NOW - 600}, key, algorithm="RS256", headers={"kid": "k1"}),
+        jwt.encode(claims | {"aud": "other-app"}, key, algorithm="RS256", headers={"kid": "k1"}),
+        jwt.encode(claims, "shared-secret-" + "z" * 32, algorithm="HS256", headers={"kid": "k1"}),  # alg confusion
+    ):
+        with pytest.raises(ApiError) as refused:
+            await asyncio.to_thread(tokens.verify, bad)
+        assert refused.value.status == 401
+
+
+async def test_repeated_failed_logins_are_throttled(http: httpx.AsyncClient) -> None:
+    username = f"guess-{uuid.uuid4().hex[:6]}"
+    statuses = [(await http.post("/api/v1/auth/token", data={"username": username, "password": f"pw{i}"})).status_code
+                for i in range(7)]
+    assert statuses[:5] == [401] * 5 and statuses[5:] == [429, 429]
+    r = await http.post("/api/v1/auth/token", data={"username": username, "password": "pw"})
+    assert int(r.headers["retry-after"]) > 0 and r.json()["error"]["code"] == "too_many_attempts"
+
+
+async def test_oversized_bodies_are_refused_before_parsing(http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    huge = {"form": {"notes": "x" * (2 * 1024 * 1024)}}
+    r = await http.post("/api/v1/tasks/anything/complete", json=huge, headers=await driver.login("ayse"))
+    assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(40):
+            yield b"x" * 65536
+
+    chunked = await http.post("/api/v1/cases", content=chunks(), headers=await driver.login("ayse") | {
+        "content-type": "application/json"})
+    assert chunked.status_code == 413
