@@ -14,7 +14,7 @@ from api.commands import CaseCommands
 from api.errors import install_error_handlers
 from api.audit import install_audit
 from api.limits import BodySizeLimit
-from api.routes import audit, auth, case_actions, cases, codec, health, tasks
+from api.routes import admin, audit, auth, case_actions, cases, codec, health, integrations, tasks
 from settings import Settings, get_settings
 from store.db import create_pool
 from temporal_client import connect_temporal
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Itinera", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url="/docs", openapi_url="/openapi.json")
     install_error_handlers(app)
-    for module in (auth, cases, case_actions, tasks, health, codec, audit):
+    for module in (auth, cases, case_actions, tasks, health, codec, audit, integrations, admin):
         app.include_router(module.router)
     app.add_middleware(
         CORSMiddleware,  # only the Temporal Web UI, only for its codec calls

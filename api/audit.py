@@ -40,12 +40,16 @@ def install_audit(app: FastAPI) -> None:
         if route_path is None or route_path == "/" or route_path.startswith(_NOT_AUDITED):
             return response
         principal = getattr(request.state, "principal", None)
+        actor = getattr(request.state, "audit_actor", None) or (
+            {"kind": principal.kind.value, "id": principal.username, "role": principal.role.value,
+             "offices": list(principal.offices)} if principal else
+            {"kind": "anonymous", "id": "anonymous", "role": None, "offices": []})
         await audit_store.append(
             request.app.state.pool,
-            actor_kind=principal.kind.value if principal else "anonymous",
-            actor_id=principal.username if principal else "anonymous",
-            actor_role=principal.role.value if principal else None,
-            actor_offices=list(principal.offices) if principal else [],
+            actor_kind=actor["kind"],
+            actor_id=actor["id"],
+            actor_role=actor["role"],
+            actor_offices=actor["offices"],
             action=f"{request.method} {route_path}",
             case_id=getattr(request.state, "audit_case_id", None) or _case_of(request.scope.get("path_params", {})),
             outcome=_outcome(response.status_code),

@@ -1,0 +1,64 @@
+"""Administration: integration keys (admins only; admins see no case data)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from api import policy
+from api.auth import CurrentPrincipal
+from api.deps import Db
+from api.errors import ERROR_RESPONSES, ApiError
+from api.routes.integrations import IntegrationEventType
+from domain.model import Office, Role
+from store import integrations as store
+from store.integrations import IntegrationKey, IssuedKey
+
+router = APIRouter(prefix="/api/v1/admin/integration-keys", tags=["admin"], responses={
+    401: ERROR_RESPONSES[401], 403: ERROR_RESPONSES[403], 404: ERROR_RESPONSES[404]})
+
+
+class NewKey(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"name": "Istanbul clinic", "event_types": ["health_result", "fit_to_travel"], "offices": ["IST"]}]})
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    event_types: list[IntegrationEventType] = Field(min_length=1)
+    offices: list[Office] = Field(min_length=1)
+
+
+def _admin(principal: CurrentPrincipal) -> None:
+    policy.require_role(principal, {Role.ADMIN}, "manage integration keys")
+
+
+@router.post("", response_model=IssuedKey, status_code=201, summary="Create a key; the api_key is shown only now")
+async def create(body: NewKey, principal: CurrentPrincipal, db: Db) -> IssuedKey:
+    _admin(principal)
+    return await store.create_key(db, name=body.name, event_types=[e.value for e in body.event_types],
+                                  offices=body.offices, created_by=principal.username)
+
+
+@router.get("", response_model=list[IntegrationKey], summary="All keys (never their secrets)")
+async def list_all(principal: CurrentPrincipal, db: Db) -> list[IntegrationKey]:
+    _admin(principal)
+    return await store.list_keys(db)
+
+
+@router.post("/{key_id}/revoke", response_model=IntegrationKey, summary="Revoke a key at once")
+async def revoke(key_id: str, principal: CurrentPrincipal, db: Db) -> IntegrationKey:
+    _admin(principal)
+    key = await store.revoke_key(db, key_id)
+    if key is None:
+        raise ApiError(404, "key_not_found", f"no integration key {key_id}")
+    return key
+
+
+@router.post("/{key_id}/rotate", response_model=IssuedKey, status_code=201,
+             summary="Replace a key with a new one of the same scopes; the old one stops working")
+async def rotate(key_id: str, principal: CurrentPrincipal, db: Db) -> IssuedKey:
+    _admin(principal)
+    key = await store.rotate_key(db, key_id, principal.username)
+    if key is None:
+        raise ApiError(404, "key_not_found", f"no integration key {key_id}")
+    return key

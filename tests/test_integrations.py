@@ -1,0 +1,97 @@
+"""Integration keys: hashed, shown once, scoped to event types and offices, revocable,
+rotatable; every message kept, rejected ones visible to the office's supervisors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from demo.driver import CaseDriver
+from domain.model import Stage
+from tests.factories import referral
+
+TODAY = datetime.now(UTC).date().isoformat()
+
+
+async def _key(http: httpx.AsyncClient, driver: CaseDriver, name: str, event_types: list[str],
+               offices: list[str]) -> dict[str, Any]:
+    r = await http.post("/api/v1/admin/integration-keys", headers=await driver.login("admin"),
+                        json={"name": name, "event_types": event_types, "offices": offices})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def test_keys_are_managed_by_admins_and_shown_once(stack, http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    denied = await http.post("/api/v1/admin/integration-keys", headers=await driver.login("fatma"),
+                             json={"name": "x", "event_types": ["referral"], "offices": ["IST"]})
+    assert denied.status_code == 403
+    issued = await _key(http, driver, "UNHCR feed", ["referral"], ["IST"])
+    assert issued["api_key"].startswith(f"itk_{issued['key_id']}_")
+    listed = (await http.get("/api/v1/admin/integration-keys", headers=await driver.login("admin"))).json()
+    mine = next(k for k in listed if k["key_id"] == issued["key_id"])
+    assert "api_key" not in mine and "secret_hash" not in mine
+    async with stack.pool.acquire() as conn:
+        stored = await conn.fetchval("SELECT secret_hash FROM integration_keys WHERE key_id = $1", issued["key_id"])
+    assert issued["api_key"].split("_", 2)[2] not in stored
+
+
+async def test_feed_refers_and_clinic_records_results_within_scope(http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    feed = await _key(http, driver, "UNHCR feed", ["referral"], ["IST"])
+    clinic = await _key(http, driver, "Istanbul clinic", ["health_result"], ["IST"])
+    body = referral(size=1)
+    r = await http.post("/api/v1/integrations/messages", headers={"X-API-Key": feed["api_key"]},
+                        json={"event_type": "referral", "referral": body})
+    assert r.status_code == 200, r.text
+    case_id = r.json()["case_id"]
+    case = (await http.get(f"/api/v1/cases/{case_id}", headers=await driver.login("ayse"))).json()
+    case = await driver.advance(case, until=Stage.HEALTH)
+    member_id = case["members"][0]["member_id"]
+
+    result = {"event_type": "health_result", "external_referral_id": body["external_referral_id"],
+              "member_id": member_id, "form": {"assessment_date": TODAY, "outcome": "cleared",
+                                               "clearance_valid_until": "2099-01-01"}}
+    sent = await http.post("/api/v1/integrations/messages", headers={"X-API-Key": clinic["api_key"]}, json=result)
+    assert sent.status_code == 200 and sent.json()["stage"] == "orientation"
+    events = (await http.get(f"/api/v1/cases/{case_id}/events", headers=await driver.login("fatma"))).json()
+    recorded = next(e for e in events if e["type"] == "HealthAssessmentRecorded")
+    assert recorded["actor"] == {"kind": "integration", "id": clinic["key_id"], "role": "integration:Istanbul clinic"}
+
+    # Out of scope: another event type, another office's case, an invalid form, no key.
+    wrong_type = await http.post("/api/v1/integrations/messages", headers={"X-API-Key": clinic["api_key"]},
+                                 json={"event_type": "visa_decision", "case_id": case_id, "form": {}})
+    assert wrong_type.status_code == 403
+    izmir = await driver.refer(referral(office="IZM"), username="mehmet")
+    other_office = await http.post("/api/v1/integrations/messages", headers={"X-API-Key": clinic["api_key"]},
+                                   json={**result, "external_referral_id": izmir["external_referral_id"]})
+    assert other_office.status_code == 404
+    garbage = await http.post("/api/v1/integrations/messages", headers={"X-API-Key": clinic["api_key"]},
+                              json={"event_type": "health_result", "case_id": case_id, "colour": "blue"})
+    assert garbage.status_code == 422
+    assert (await http.post("/api/v1/integrations/messages", json=result)).status_code == 401
+
+    rejected = (await http.get("/api/v1/integrations/messages", params={"status": "rejected"},
+                               headers=await driver.login("fatma"))).json()
+    codes = {m["error"]["code"] for m in rejected if m["key_id"] == clinic["key_id"]}
+    assert {"forbidden", "invalid_request"} <= codes
+    kept = next(m for m in rejected if m["key_id"] == clinic["key_id"] and m["error"]["code"] == "invalid_request")
+    assert kept["payload"]["colour"] == "blue"  # the message itself is kept, as sent
+    assert (await http.get("/api/v1/integrations/messages", headers=await driver.login("ayse"))).status_code == 403
+
+
+async def test_revoked_and_rotated_keys_stop_working(http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    key = await _key(http, driver, "Airline", ["departure"], ["IST"])
+    message = {"event_type": "departure", "case_id": "C-NONE-NONE-NONE", "form": {}}
+    assert (await http.post("/api/v1/integrations/messages", headers={"X-API-Key": key["api_key"]},
+                            json=message)).status_code == 404  # authenticated; the case is unknown
+    rotated = (await http.post(f"/api/v1/admin/integration-keys/{key['key_id']}/rotate",
+                               headers=await driver.login("admin"))).json()
+    assert rotated["replaces"] == key["key_id"] and rotated["event_types"] == ["departure"]
+    old = await http.post("/api/v1/integrations/messages", headers={"X-API-Key": key["api_key"]}, json=message)
+    assert old.status_code == 401
+    new = await http.post("/api/v1/integrations/messages", headers={"X-API-Key": rotated["api_key"]}, json=message)
+    assert new.status_code == 404
+    await http.post(f"/api/v1/admin/integration-keys/{rotated['key_id']}/revoke", headers=await driver.login("admin"))
+    revoked = await http.post("/api/v1/integrations/messages", headers={"X-API-Key": rotated["api_key"]}, json=message)
+    assert revoked.status_code == 401
