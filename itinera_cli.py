@@ -126,6 +126,25 @@ def rebuild_projection() -> None:
     typer.echo(f"rebuilt {asyncio.run(run())} cases")
 
 
+@app.command("rotate-payload-key")
+def rotate_payload_key() -> None:
+    """Add a new Temporal payload key (embedded key file) and make it the active one.
+
+    Old keys stay, so history written before still decrypts.  Restart the worker and the
+    API to encrypt with the new key.  With ITINERA_PAYLOAD_KEYS set, rotate there instead:
+    add the new key to the JSON and point ITINERA_PAYLOAD_ACTIVE_KEY at it.
+    """
+    from payload_encryption import rotate_key_file
+
+    settings = get_settings()
+    if settings.payload_keys is not None:
+        typer.echo("ITINERA_PAYLOAD_KEYS is set: rotate by adding a key there and setting ITINERA_PAYLOAD_ACTIVE_KEY",
+                   err=True)
+        raise typer.Exit(2)
+    kid = rotate_key_file(settings.data_dir / "payload-keys.json")
+    typer.echo(f"new active payload key {kid}; restart the worker and the API")
+
+
 @app.command()
 def dev() -> None:
     """Start everything on this machine with demo data; Ctrl-C stops it all."""
