@@ -67,6 +67,21 @@ def redact_case(case: CaseDetail, principal: Principal) -> CaseDetail:
     return case.model_copy(update={"members": members})
 
 
+# Who may take each case-level action (on a case of their offices).
+ACTION_ROLES: dict[str, frozenset[Role]] = {
+    "withdraw": frozenset({Role.CASEWORKER, Role.SUPERVISOR}),
+    "hold": frozenset({Role.SUPERVISOR}),
+    "resume": frozenset({Role.SUPERVISOR}),
+    "note": frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.MEDICAL_OFFICER, Role.MOVEMENT_OFFICER}),
+    "correct_member": frozenset({Role.CASEWORKER, Role.SUPERVISOR}),
+    "reassign": frozenset({Role.SUPERVISOR}),
+}
+
+
+def may_act(principal: Principal, kind: str) -> bool:
+    return principal.role in ACTION_ROLES[kind]
+
+
 def require_role(principal: Principal, roles: set[Role], what: str) -> None:
     if principal.role not in roles:
         allowed = ", ".join(sorted(r.value for r in roles))

@@ -564,3 +564,27 @@ def test_schema_form_handles_defs_enums_optionals_and_date_times() -> None:
     assert naive.errors == {"seats": ["Input should be a valid integer"],
                             "departure_at": ["Input should have timezone info"]}
     assert naive.form_errors == ["escort is needed by air"]
+
+
+async def test_case_actions_on_the_case_page_follow_the_roles(stack: Stack, http: httpx.AsyncClient,
+                                                              driver: CaseDriver) -> None:
+    case = await driver.refer(family(1))
+    url = f"/ui/cases/{case['case_id']}"
+    async with signed_in(stack, "ayse") as ayse:
+        page = Page((await ayse.get(url)).text)
+        forms = {f["action"] for f in page.find("form") if "/actions/" in (f.get("action") or "")}
+        assert forms == {f"{url}/actions/note", f"{url}/actions/withdraw"}  # no hold for a caseworker
+        noted = await ayse.post(f"{url}/actions/note", data={"csrf_token": page.csrf, "text": "Called the family."})
+        assert noted.url.path == url and "Note added." in noted.text
+        refused = await ayse.post(f"{url}/actions/hold", data={"csrf_token": page.csrf, "text": "Pause."})
+        assert "may not hold" in refused.text
+    async with signed_in(stack, "fatma") as fatma:
+        page = Page((await fatma.get(url)).text)
+        held = await fatma.post(f"{url}/actions/hold", data={"csrf_token": page.csrf, "text": "Office closed today."})
+        assert "SLA clocks are paused" in held.text
+        resume_forms = [f for f in Page(held.text).find("form") if (f.get("action") or "").endswith("/resume")]
+        assert resume_forms
+    after = await api_case(http, driver, case["case_id"])
+    assert after["status"] == "on_hold" and after["hold_reason"] == "Office closed today."
+    events = (await http.get(f"/api/v1/cases/{case['case_id']}/events", headers=await driver.login("fatma"))).json()
+    assert [e["type"] for e in events][-2:] == ["NoteAdded", "CaseHeld"]

@@ -50,10 +50,11 @@ class CorrectionBody(BaseModel):
     reason: Reason
 
 
-async def _act(db: Db, commands: Commands, principal: Principal, case_id: str, action: CaseAction,
-               roles: set[Role]) -> CaseDetail:
+async def perform_case_action(db: Db, commands: Commands, principal: Principal, case_id: str,
+                              action: CaseAction) -> CaseDetail:
+    """The one path of every case-level action, for the JSON API and the UI alike."""
     policy.require_case_visible(principal, case_id, await readmodel.case_office(db, case_id))
-    policy.require_role(principal, roles, f"{action.kind.replace('_', ' ')} a case")
+    policy.require_role(principal, set(policy.ACTION_ROLES[action.kind]), f"{action.kind.replace('_', ' ')} a case")
     await commands.act(case_id, action, principal.actor)
     case = await readmodel.get_case(db, case_id)
     assert case is not None
@@ -62,35 +63,32 @@ async def _act(db: Db, commands: Commands, principal: Principal, case_id: str, a
 
 @router.post("/api/v1/cases/{case_id}/withdraw", response_model=CaseDetail, summary="Withdraw the case (closes it)")
 async def withdraw(case_id: str, body: ReasonBody, principal: CurrentPrincipal, db: Db, commands: Commands) -> CaseDetail:
-    return await _act(db, commands, principal, case_id, WithdrawCase(reason=body.reason),
-                      {Role.CASEWORKER, Role.SUPERVISOR})
+    return await perform_case_action(db, commands, principal, case_id, WithdrawCase(reason=body.reason))
 
 
 @router.post("/api/v1/cases/{case_id}/hold", response_model=CaseDetail,
              summary="Put the case on hold (supervisor); SLA clocks pause")
 async def hold(case_id: str, body: ReasonBody, principal: CurrentPrincipal, db: Db, commands: Commands) -> CaseDetail:
-    return await _act(db, commands, principal, case_id, HoldCase(reason=body.reason), {Role.SUPERVISOR})
+    return await perform_case_action(db, commands, principal, case_id, HoldCase(reason=body.reason))
 
 
 @router.post("/api/v1/cases/{case_id}/resume", response_model=CaseDetail,
              summary="Resume a held case (supervisor); SLA clocks go on with the time they had left")
 async def resume(case_id: str, body: ReasonBody, principal: CurrentPrincipal, db: Db, commands: Commands) -> CaseDetail:
-    return await _act(db, commands, principal, case_id, ResumeCase(reason=body.reason), {Role.SUPERVISOR})
+    return await perform_case_action(db, commands, principal, case_id, ResumeCase(reason=body.reason))
 
 
 @router.post("/api/v1/cases/{case_id}/notes", response_model=CaseDetail, summary="Add a note to the case")
 async def add_note(case_id: str, body: NoteBody, principal: CurrentPrincipal, db: Db, commands: Commands) -> CaseDetail:
-    return await _act(db, commands, principal, case_id, AddNote(text=body.text),
-                      {Role.CASEWORKER, Role.SUPERVISOR, Role.MEDICAL_OFFICER, Role.MOVEMENT_OFFICER})
+    return await perform_case_action(db, commands, principal, case_id, AddNote(text=body.text))
 
 
 @router.post("/api/v1/cases/{case_id}/members/{member_id}/corrections", response_model=CaseDetail,
              summary="Correct a member's data (recorded as an event; earlier events are never rewritten)")
 async def correct_member(case_id: str, member_id: str, body: CorrectionBody, principal: CurrentPrincipal, db: Db,
                          commands: Commands) -> CaseDetail:
-    return await _act(db, commands, principal, case_id,
-                      CorrectMember(member_id=member_id, changes=body.changes, reason=body.reason),
-                      {Role.CASEWORKER, Role.SUPERVISOR})
+    return await perform_case_action(db, commands, principal, case_id,
+                                     CorrectMember(member_id=member_id, changes=body.changes, reason=body.reason))
 
 
 @router.post("/api/v1/tasks/{task_id}/reassign", response_model=CaseDetail,
@@ -98,6 +96,7 @@ async def correct_member(case_id: str, member_id: str, body: CorrectionBody, pri
 async def reassign(task_id: str, body: ReassignBody, principal: CurrentPrincipal, db: Db,
                    commands: Commands) -> CaseDetail:
     task = policy.require_task_visible(principal, task_id, await readmodel.get_task(db, task_id))
+    policy.require_role(principal, set(policy.ACTION_ROLES["reassign"]), "reassign a task")
     assignee = await find_user(db, body.assignee)
     if assignee is None or not assignee.active or task.office not in assignee.offices:
         raise ApiError(422, "invalid_request", f"{body.assignee} is not an active user of office {task.office}",
@@ -105,5 +104,5 @@ async def reassign(task_id: str, body: ReassignBody, principal: CurrentPrincipal
     if assignee.role.value not in (task.role, Role.SUPERVISOR.value):
         raise ApiError(422, "invalid_request", f"{body.assignee} is a {assignee.role.value}; this task needs a {task.role}",
                        [{"field": "body.assignee", "reason": f"must be a {task.role}"}])
-    return await _act(db, commands, principal, task.case_id,
-                      ReassignTask(task_id=task_id, assignee=body.assignee, reason=body.reason), {Role.SUPERVISOR})
+    return await perform_case_action(db, commands, principal, task.case_id,
+                                     ReassignTask(task_id=task_id, assignee=body.assignee, reason=body.reason))

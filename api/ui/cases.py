@@ -8,11 +8,14 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from api import policy, readmodel, task_actions
-from api.deps import Db
+from api.deps import Commands, Db
+from api.errors import ApiError
+from api.routes.case_actions import perform_case_action
 from api.ui.filters import CaseFilters
-from api.ui.rendering import UiRoute, render
+from api.ui.rendering import UiRoute, redirect, render
 from api.ui.security import UI_PREFIX
-from api.ui.session import UiPrincipal
+from api.ui.session import UiPrincipal, flash
+from domain.case import AddNote, HoldCase, ResumeCase, WithdrawCase
 from api.ui.timeline import reads_health_details, timeline
 
 router = APIRouter(route_class=UiRoute)
@@ -49,5 +52,34 @@ async def case_page(request: Request, case_id: CaseId, principal: UiPrincipal, d
         "workable": {t.task_id: task_actions.may_work(principal, t) for t in case.open_tasks},
         "timeline": timeline(events, case, principal),
         "health_details": reads_health_details(principal),
+        "actions": {kind: policy.may_act(principal, kind) for kind in UI_ACTIONS},
         "here": request.url.path,
     }, title=f"{case.principal_name} · {case.case_id}")
+
+
+# Case-level actions offered on the case page: kind -> (form field, what the action needs).
+UI_ACTIONS = ("note", "hold", "resume", "withdraw")
+_DONE = {"note": "Note added.", "hold": "The case is on hold: SLA clocks are paused.",
+         "resume": "The case is active again; its tasks keep the time they had left.",
+         "withdraw": "The case is withdrawn and closed."}
+
+
+@router.post("/cases/{case_id}/actions/{kind}", summary="A case-level action")
+async def case_action(request: Request, case_id: CaseId, kind: Annotated[str, Path(pattern="^(note|hold|resume|withdraw)$")],
+                      principal: UiPrincipal, db: Db, commands: Commands) -> Response:
+    text = str((await request.form()).get("text", "")).strip()[:4000]
+    response = redirect(f"{UI_PREFIX}/cases/{case_id}")
+    if not text:
+        flash(request, response, "error", "Please give a reason (or the note's text).")
+        return response
+    action = {"note": lambda: AddNote(text=text), "hold": lambda: HoldCase(reason=text),
+              "resume": lambda: ResumeCase(reason=text), "withdraw": lambda: WithdrawCase(reason=text)}[kind]()
+    try:
+        await perform_case_action(db, commands, principal, case_id, action)
+    except ApiError as exc:
+        if exc.status not in (403, 409, 422):
+            raise
+        flash(request, response, "error", exc.message)
+        return response
+    flash(request, response, "success", _DONE[kind])
+    return response
