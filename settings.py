@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from domain.model import check_monitoring_months
 
 TASK_QUEUE = "itinera-cases"
 
@@ -69,6 +72,14 @@ class Settings(BaseSettings):
     # Days after departure within which the receiving side must confirm arrival before the
     # office supervisor gets an escalation task.
     arrival_confirmation_days: int = Field(default=3, ge=1, le=60)
+
+    # AVRR: months after the confirmed arrival at which monitoring visits fall due, e.g.
+    # ITINERA_AVRR_MONITORING_MONTHS=3,6,12 (or [3,6,12]).  Fixed per case at its referral.
+    avrr_monitoring_months: Annotated[
+        tuple[int, ...], NoDecode,
+        BeforeValidator(lambda v: [int(p) for p in v.strip("[] ").split(",") if p.strip()] if isinstance(v, str) else v),
+        AfterValidator(check_monitoring_months),
+    ] = (3, 6, 12)
 
     # Seed demo users and demo cases on `itinera dev` (only when the database is empty).
     seed_demo: bool = True

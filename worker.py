@@ -13,11 +13,12 @@ from activities.case_records import CaseRecordActivities
 from settings import Settings, get_settings
 from store.db import create_pool
 from temporal_client import connect_temporal
+from workflows.avrr_case import AvrrCaseWorkflow
 from workflows.resettlement_case import ResettlementCaseWorkflow
 
 log = structlog.get_logger()
 
-WORKFLOWS = [ResettlementCaseWorkflow]
+WORKFLOWS = [ResettlementCaseWorkflow, AvrrCaseWorkflow]
 
 
 def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str) -> Worker:

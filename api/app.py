@@ -50,7 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.temporal = await connect_temporal(settings)
         app.state.codec = app.state.temporal.data_converter.payload_codec
         app.state.commands = CaseCommands(app.state.temporal, settings.temporal_task_queue,
-                                          arrival_confirmation_days=settings.arrival_confirmation_days)
+                                          arrival_confirmation_days=settings.arrival_confirmation_days,
+                                          avrr_monitoring_months=settings.avrr_monitoring_months)
         try:
             yield
         finally:

@@ -16,13 +16,16 @@ import asyncpg
 
 from api.errors import ApiError
 from api.schemas import (
+    AvrrView,
     CaseDetail,
     CaseSummary,
     ClaimResult,
     EventView,
     KeyDates,
     MemberView,
+    MonitoringVisitView,
     Page,
+    ReintegrationItemView,
     TaskDetail,
     TaskView,
 )
@@ -145,10 +148,17 @@ async def find_case_by_referral(conn: asyncpg.Connection, external_referral_id: 
     return (row["case_id"], row["referral_fingerprint"]) if row else None
 
 
+async def case_office_and_programme(conn: asyncpg.Connection, case_id: str) -> tuple[str, str] | None:
+    row = await conn.fetchrow("SELECT office, programme FROM cases WHERE case_id = $1", case_id)
+    return (row["office"], row["programme"]) if row else None
+
+
 async def get_case(conn: asyncpg.Connection, case_id: str) -> CaseDetail | None:
     row = await conn.fetchrow(
         f"SELECT {_CASE_COLUMNS}, c.version, c.stage_entered_at, c.departure_at, c.departed_at, c.arrived_on, "
-        "c.closed_at, c.hold_reason, c.held_at FROM cases c WHERE c.case_id = $1",
+        "c.closed_at, c.hold_reason, c.held_at, c.consent_status, c.consent_given_on, c.consent_reconfirmed_on, "
+        "c.eligibility, c.escort_required, c.escort_arranged, c.exit_permission, c.reintegration_plan_agreed_on "
+        "FROM cases c WHERE c.case_id = $1",
         case_id,
     )
     if row is None:
@@ -177,6 +187,28 @@ async def get_case(conn: asyncpg.Connection, case_id: str) -> CaseDetail | None:
         ),
         members=[MemberView(**dict(m)) for m in members],
         open_tasks=[_task_view(t) for t in tasks],
+        avrr=await _avrr_view(conn, row) if row["programme"] == Programme.AVRR else None,
+    )
+
+
+async def _avrr_view(conn: asyncpg.Connection, row: asyncpg.Record) -> AvrrView:
+    items = await conn.fetch(
+        "SELECT item_number, kind, description, amount, currency, delivered_on FROM reintegration_items "
+        "WHERE case_id = $1 ORDER BY item_number", row["case_id"])
+    visits = await conn.fetch(
+        "SELECT visit_number, months_after_arrival, opens_at, visited_on, reintegration_score::float8 "
+        "AS reintegration_score FROM monitoring_visits WHERE case_id = $1 ORDER BY visit_number", row["case_id"])
+    return AvrrView(
+        consent_status=row["consent_status"] or "pending",
+        consent_given_on=row["consent_given_on"],
+        consent_reconfirmed_on=row["consent_reconfirmed_on"],
+        eligibility=row["eligibility"] or "pending",
+        escort_required=row["escort_required"],
+        escort_arranged=row["escort_arranged"],
+        exit_permission=row["exit_permission"] or "pending",
+        reintegration_plan_agreed_on=row["reintegration_plan_agreed_on"],
+        reintegration_plan=[ReintegrationItemView(**dict(i)) for i in items],
+        monitoring_visits=[MonitoringVisitView(**dict(v)) for v in visits],
     )
 
 
@@ -235,6 +267,7 @@ def _task_view(row: asyncpg.Record) -> TaskView:
         claimed_at=row["claimed_at"] if row["status"] == "open" else None,
         completed_at=row["completed_at"],
         completed_by=row["completed_by"],
+        programme=row["programme"],
     )
 
 

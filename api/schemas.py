@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,12 +28,14 @@ class MemberView(BaseModel):
     sex: str
     nationality: str
     relationship: str
-    health_status: str = Field(description="pending / cleared")
+    health_status: str = Field(description="pending / cleared (for AVRR: fit to travel) / treatment_required / "
+                                           "not_cleared / expired")
     clearance_valid_until: date | None
     follow_up_needed: bool | None = Field(description="Medical follow-up on arrival; null if you may not read "
                                                      "health details.")
     orientation_status: str
-    visa_status: str
+    visa_status: str = Field(description="The visa (resettlement) or the travel document from the consulate of "
+                                         "origin (AVRR): pending / issued / refused / expired.")
     visa_valid_until: date | None
 
 
@@ -57,6 +60,7 @@ class TaskView(BaseModel):
     claimed_at: datetime | None
     completed_at: datetime | None
     completed_by: str | None
+    programme: Programme | None = Field(default=None, description="The programme of the task's case.")
 
 
 class TaskDetail(TaskView):
@@ -93,12 +97,45 @@ class CaseSummary(BaseModel):
     next_due_at: datetime | None
 
 
+class ReintegrationItemView(BaseModel):
+    item_number: int
+    kind: str = Field(description="economic / social / psychosocial")
+    description: str
+    amount: Decimal | None
+    currency: str | None
+    delivered_on: date | None = Field(description="Null until the assistance is delivered.")
+
+
+class MonitoringVisitView(BaseModel):
+    visit_number: int
+    months_after_arrival: int
+    opens_at: datetime = Field(description="When the visit's task opens (on the case's clock).")
+    visited_on: date | None
+    reintegration_score: float | None = Field(description="0 (not reintegrated) to 1 (sustainably reintegrated).")
+
+
+class AvrrView(BaseModel):
+    """What an AVRR case shows beyond the shared stages."""
+
+    consent_status: str = Field(description="pending / given / reconfirmed (before departure) / withdrawn")
+    consent_given_on: date | None
+    consent_reconfirmed_on: date | None
+    eligibility: str = Field(description="pending / eligible / not_eligible")
+    escort_required: bool = Field(description="The return travels with an escort (vulnerability or medical).")
+    escort_arranged: bool
+    exit_permission: str = Field(description="pending / granted / refused (host authority)")
+    reintegration_plan_agreed_on: date | None
+    reintegration_plan: list[ReintegrationItemView]
+    monitoring_visits: list[MonitoringVisitView]
+
+
 class CaseDetail(CaseSummary):
     version: int = Field(description="Number of events recorded for this case.")
     hold_reason: str | None = None
     key_dates: KeyDates
     members: list[MemberView]
     open_tasks: list[TaskView]
+    avrr: AvrrView | None = Field(default=None, description="AVRR cases only (null for resettlement).")
 
 
 class ActorView(BaseModel):

@@ -1,8 +1,12 @@
 """Demo cases for the embedded default: families and people as the work actually sees them,
-in both offices, spread over every stage.  Seeded through the HTTP API like real work."""
+in both offices, spread over every stage, resettlement and AVRR.  Seeded through the HTTP
+API like real work."""
 
 from __future__ import annotations
 
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -86,10 +90,143 @@ DEMO_CASES: list[tuple[dict[str, Any], Stage, set[int]]] = [
 ]
 
 
+@dataclass(frozen=True)
+class Return:
+    """Where an AVRR case returns to and in which language it is worked."""
+
+    language: str
+    consulate: str
+    airport: str
+    place: str
+    partner: str
+    plan: list[dict[str, Any]] = field(default_factory=list)
+
+    def forms(self, today: date, consent_by: str, screening: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+        day = today.isoformat()
+        number = zlib.crc32(consent_by.encode())  # stable references for one person
+        return {
+            "record_counselling": {"session_date": day, "language": self.language, "options_explained": True},
+            "record_consent": {"given_by": consent_by, "given_on": day, "language": self.language,
+                               "signed_form_reference": f"AVRR-TR-{number % 100000:05d}"},
+            "screen_vulnerability": {"screened_on": day, **(screening or {})},
+            "record_predeparture_counselling": {"session_date": day, "language": self.language,
+                                                "reintegration_support_explained": True},
+            "record_travel_document": {"outcome": "issued", "document_type": "laissez_passer",
+                                       "document_number": f"LP-{number % 10**8:08d}",
+                                       "issuing_consulate": self.consulate, "issued_on": day,
+                                       "valid_until": (today + timedelta(days=90)).isoformat()},
+            "book_movement": {"flight_number": "TK1102", "departure_at": f"{day}T00:05:00+00:00",
+                              "departure_airport": "IST", "arrival_airport": self.airport},
+            "reconfirm_consent": {"reconfirmed_on": day, "language": self.language, "consent_reconfirmed": True},
+            "confirm_arrival": {"arrived_on": day, "place": self.place, "receiving_partner": self.partner},
+        } | ({"record_reintegration_plan": {"agreed_on": day, "partner": self.partner, "items": self.plan}}
+             if self.plan else {})
+
+
+def _avrr(ext: str, office: str, origin: str, priority: str, members: list[dict[str, str]]) -> dict[str, Any]:
+    return {"programme": "avrr", "office": office, "priority": priority, "origin_country": origin,
+            "external_referral_id": ext, "members": members}
+
+
+ERBIL = Return("ku", "Consulate General of Iraq, Istanbul", "EBL", "Erbil", "IOM Iraq, Erbil")
+BAGHDAD = Return("ar", "Consulate General of Iraq, Istanbul", "BGW", "Baghdad", "IOM Iraq, Baghdad")
+LAHORE = Return("ur", "Consulate General of Pakistan, Istanbul", "LHE", "Lahore", "IOM Pakistan, Lahore", plan=[
+    {"kind": "economic", "description": "In-kind grant: auto-rickshaw for a transport business", "amount": "1800.00",
+     "currency": "USD"},
+    {"kind": "social", "description": "Enrolment of the children in the local school"},
+    {"kind": "psychosocial", "description": "Four counselling sessions with the partner's psychologist"},
+])
+TASHKENT = Return("uz", "Consulate General of Uzbekistan, Istanbul", "TAS", "Tashkent",
+                  "IOM Uzbekistan, Tashkent")
+CASABLANCA = Return("ar", "Consulate General of Morocco, Istanbul", "CMN", "Casablanca", "IOM Morocco, Rabat")
+ALGIERS = Return("ar", "Consulate General of Algeria, Istanbul", "ALG", "Algiers", "IOM Algeria, Algiers")
+DHAKA = Return("bn", "Consulate General of Bangladesh, Istanbul", "DAC", "Dhaka", "IOM Bangladesh, Dhaka")
+
+
+@dataclass(frozen=True)
+class AvrrDemo:
+    referral: dict[str, Any]
+    stage: Stage
+    going_to: Return
+    consent_by: str
+    screening: dict[str, Any] | None = None
+    delivered_items: int = 0  # in reintegration: how many plan items are delivered already
+    consent_withdrawn: str | None = None  # the reason, for a case closed by a withdrawal of consent
+
+
+AVRR_DEMO_CASES: list[AvrrDemo] = [
+    # A single man returning home to Erbil after counselling: consent given, eligibility next.
+    AvrrDemo(_avrr("IOM-TUR-AVRR-2026-0142", "IST", "IQ", "normal", [
+        _m("Karwan Aziz", "1991-02-17", "male", "IQ", "principal"),
+    ]), Stage.INTERVIEW, ERBIL, "Karwan Aziz"),
+    # A family of four going back to Lahore, waiting for the consulate's travel documents.
+    AvrrDemo(_avrr("IOM-TUR-AVRR-2026-0157", "IST", "PK", "normal", [
+        _m("Imran Qureshi", "1984-06-03", "male", "PK", "principal"),
+        _m("Saima Qureshi", "1988-11-21", "female", "PK", "spouse"),
+        _m("Hamza Qureshi", "2013-04-09", "male", "PK", "child"),
+        _m("Ayesha Qureshi", "2017-08-30", "female", "PK", "child"),
+    ]), Stage.VISA, LAHORE, "Imran Qureshi"),
+    # Back in Lahore: the reintegration plan agreed, the first item delivered.
+    AvrrDemo(_avrr("IOM-TUR-AVRR-2026-0098", "IST", "PK", "normal", [
+        _m("Tariq Mahmood", "1979-12-05", "male", "PK", "principal"),
+    ]), Stage.REINTEGRATION, LAHORE, "Tariq Mahmood", delivered_items=1),
+    # A survivor of trafficking: screening made the case an emergency with an escort.
+    AvrrDemo(_avrr("IOM-TUR-AVRR-2026-0163", "IST", "UZ", "normal", [
+        _m("Dilnoza Yusupova", "1996-03-28", "female", "UZ", "principal"),
+    ]), Stage.MOVEMENT, TASHKENT, "Dilnoza Yusupova",
+        screening={"victim_of_trafficking": True, "escort_required": True,
+                   "notes": "Referred by the counter-trafficking unit; returns with a social worker."}),
+    AvrrDemo(_avrr("IOM-TUR-AVRR-2026-0311", "IZM", "MA", "normal", [
+        _m("Youssef El Amrani", "1998-07-14", "male", "MA", "principal"),
+    ]), Stage.REFERRAL, CASABLANCA, "Youssef El Amrani"),
+    AvrrDemo(_avrr("IOM-TUR-AVRR-2026-0318", "IZM", "DZ", "normal", [
+        _m("Karim Benali", "1993-01-09", "male", "DZ", "principal"),
+    ]), Stage.HEALTH, ALGIERS, "Karim Benali"),
+    # Medical needs found at screening raised the case to urgent.
+    AvrrDemo(_avrr("IOM-TUR-AVRR-2026-0322", "IZM", "BD", "normal", [
+        _m("Rahim Uddin", "1987-10-02", "male", "BD", "principal"),
+    ]), Stage.ORIENTATION, DHAKA, "Rahim Uddin",
+        screening={"medical_needs": True, "notes": "Diabetic; needs his medication for the journey."}),
+    # A family from Mosul landed in Baghdad; the receiving office has yet to confirm.
+    AvrrDemo(_avrr("IOM-TUR-AVRR-2026-0327", "IZM", "IQ", "normal", [
+        _m("Ahmed Saleh", "1982-05-19", "male", "IQ", "principal"),
+        _m("Noor Saleh", "1986-02-11", "female", "IQ", "spouse"),
+        _m("Zainab Saleh", "2012-12-01", "female", "IQ", "child"),
+    ]), Stage.ARRIVAL, BAGHDAD, "Ahmed Saleh"),
+    # Found eligible, he changed his mind before the fit-to-travel check: consent withdrawn, case closed.
+    AvrrDemo(_avrr("IOM-TUR-AVRR-2026-0333", "IZM", "MA", "normal", [
+        _m("Hamid Tazi", "1995-09-23", "male", "MA", "principal"),
+    ]), Stage.HEALTH, CASABLANCA, "Hamid Tazi", consent_withdrawn="Found work in Izmir and decided to stay."),
+]
+
+
 async def seed_demo_cases(client: httpx.AsyncClient) -> int:
     """Refer every demo case and work it to its stage; skips cases already there."""
     driver = CaseDriver(client)
     for referral, stage, follow_up in DEMO_CASES:
         case = await driver.refer(referral, username="ayse" if referral["office"] == "IST" else "mehmet")
         await driver.advance(case, stage, follow_up_members=follow_up)
-    return len(DEMO_CASES)
+    for demo in AVRR_DEMO_CASES:
+        await seed_avrr_demo(driver, demo)
+    return len(DEMO_CASES) + len(AVRR_DEMO_CASES)
+
+
+async def seed_avrr_demo(driver: CaseDriver, demo: AvrrDemo) -> dict[str, Any]:
+    """Refer one AVRR demo case and work it to its stage; answers the case as it then stands."""
+    office = demo.referral["office"]
+    caseworker = "ayse" if office == "IST" else "mehmet"
+    case = await driver.refer(demo.referral, username=caseworker)
+    forms = demo.going_to.forms(datetime.now(UTC).date(), demo.consent_by, demo.screening)
+    case = await driver.advance(case, demo.stage, forms=forms)
+    if demo.stage == Stage.REINTEGRATION:
+        for _ in range(demo.delivered_items + 1):  # the plan, then the deliveries
+            plan = case["avrr"]["reintegration_plan"]
+            task = next((t for t in case["open_tasks"] if t["task_type"] in
+                         ("record_reintegration_plan", "record_assistance_delivery")), None)
+            if task is None or sum(i["delivered_on"] is not None for i in plan) >= demo.delivered_items:
+                break
+            case = await driver.complete(task, office, form=forms.get(task["task_type"]), case=case)
+    if demo.consent_withdrawn and case["status"] != "closed":
+        case = await driver.withdraw_consent(case, demo.consent_by, demo.going_to.language, demo.consent_withdrawn,
+                                             username=caseworker)
+    return case

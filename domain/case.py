@@ -7,24 +7,29 @@ projection rebuild, in "state as of time T", and in unit tests without Temporal.
 
 Clocks are part of the same core: ``next_deadline(state)`` says when the case next needs
 attention (an SLA due date, a clearance or visa expiry, the opening of the fit-to-travel
-checks), and the ``Tick`` command decides what that moment changes.  The workflow only
-keeps a durable timer for the next deadline.
+checks, an AVRR monitoring visit), and the ``Tick`` command decides what that moment
+changes.  The workflow only keeps a durable timer for the next deadline.
+
+One core serves both programmes.  What differs between resettlement and AVRR (stage
+order, next-step rules, review decisions, closure reasons) comes from the case's
+``ProgrammeProfile`` (``domain.programmes``); AVRR's own task types have their own
+branches below, keyed by task type like every other task.
 """
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 from domain import events as ev
 from domain.errors import CommandRejected, RejectionCode
 from domain.model import (
-    RESETTLEMENT_STAGES,
     Actor,
     CaseStatus,
     Member,
@@ -35,95 +40,25 @@ from domain.model import (
     Relationship,
     Stage,
 )
+from domain.programmes import profile_of
 from domain.sla import due_at
+from domain.state import (  # re-exported: the state models are part of the core's interface
+    AvrrProgress,
+    CaseState,
+    MemberProgress,
+    MonitoringVisit,
+    Movement,
+    PlanItem,
+    TaskState,
+)
 from domain.tasks import TASK_SPECS, TaskType
+
+__all__ = ["AvrrProgress", "CaseState", "MemberProgress", "MonitoringVisit", "Movement", "PlanItem", "TaskState"]
 
 FIT_TO_TRAVEL_WINDOW = timedelta(hours=72)
 ESCALATION_DUE = timedelta(hours=24)
 CORRECTABLE_MEMBER_FIELDS = ("full_name", "date_of_birth", "sex", "nationality", "relationship")
-
-
-# --- state -------------------------------------------------------------------------------
-
-
-class TaskState(BaseModel):
-    task_id: str
-    task_type: TaskType
-    stage: Stage
-    member_id: str | None = None
-    status: Literal["open", "completed", "cancelled"] = "open"
-    opened_at: datetime
-    due_at: datetime
-    overdue: bool = False
-    assignee: str | None = None
-    escalated_task_id: str | None = None
-    completed_at: datetime | None = None
-    completed_by: str | None = None
-
-
-class MemberProgress(BaseModel):
-    """Per-person readiness: the case moves when every member is ready."""
-
-    health: Literal["pending", "cleared", "treatment_required", "not_cleared", "expired"] = "pending"
-    clearance_valid_until: date | None = None
-    follow_up_needed: bool = False
-    orientation: Literal["pending", "attended"] = "pending"
-    visa: Literal["pending", "issued", "refused", "expired"] = "pending"
-    visa_valid_until: date | None = None
-    fit_to_travel_at: datetime | None = None
-
-
-class Movement(BaseModel):
-    flight_number: str
-    departure_at: datetime
-    departure_airport: str
-    arrival_airport: str
-
-
-class CaseState(BaseModel):
-    model_config = ConfigDict(validate_assignment=False)
-
-    case_id: str
-    programme: Programme
-    office: str
-    priority: Priority
-    destination_country: str | None
-    origin_country: str | None
-    external_referral_id: str
-    referral_fingerprint: str
-    arrival_confirmation_days: int = 3
-    members: list[Member]
-    progress: dict[str, MemberProgress]
-    stage: Stage = Stage.REFERRAL
-    status: CaseStatus = CaseStatus.ACTIVE
-    closure_reason: str | None = None
-    referral_verified: bool = False
-    interview: Literal["pending", "accepted", "deferred", "rejected"] = "pending"
-    tasks: dict[str, TaskState] = Field(default_factory=dict)
-    task_counter: int = 0
-    version: int = 0
-    referred_at: datetime
-    stage_entered_at: datetime
-    updated_at: datetime
-    closed_at: datetime | None = None
-    held_at: datetime | None = None
-    hold_reason: str | None = None
-    movement: Movement | None = None
-    fit_to_travel_opens_at: datetime | None = None
-    departed_at: datetime | None = None
-    arrived_on: date | None = None
-    arrival_place: str | None = None
-
-    @property
-    def open_tasks(self) -> list[TaskState]:
-        return [t for t in self.tasks.values() if t.status == "open"]
-
-    @property
-    def principal(self) -> Member:
-        return next(m for m in self.members if m.relationship == Relationship.PRINCIPAL)
-
-    def member(self, member_id: str) -> Member | None:
-        return next((m for m in self.members if m.member_id == member_id), None)
+DEFAULT_MONITORING_MONTHS = (3, 6, 12)
 
 
 # --- commands ----------------------------------------------------------------------------
@@ -133,6 +68,8 @@ class ReferCase(BaseModel):
     case_id: str
     referral: Referral
     arrival_confirmation_days: int = 3
+    # AVRR: months after arrival at which monitoring visits are due (None: the default 3, 6, 12)
+    monitoring_months: list[int] | None = None
 
 
 class CompleteTask(BaseModel):
@@ -180,7 +117,18 @@ class CorrectMember(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-CaseAction = WithdrawCase | HoldCase | ResumeCase | ReassignTask | AddNote | CorrectMember
+class WithdrawConsent(BaseModel):
+    """AVRR: the migrant withdrew their consent to return.  Recorded by a caseworker; it stops
+    the case at once, whatever its stage."""
+
+    kind: Literal["withdraw_consent"] = "withdraw_consent"
+    withdrawn_by: str = Field(min_length=1, max_length=200)
+    withdrawn_on: date
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+CaseAction = WithdrawCase | HoldCase | ResumeCase | ReassignTask | AddNote | CorrectMember | WithdrawConsent
 Command = ReferCase | CompleteTask | Tick | CaseAction
 
 
@@ -252,6 +200,8 @@ def decide(state: CaseState | None, command: Command, ctx: DecisionContext) -> l
     elif isinstance(command, WithdrawCase):
         draft.emit(ev.CaseWithdrawn(reason=command.reason))
         _close(draft, "withdrawn")
+    elif isinstance(command, WithdrawConsent):
+        _decide_consent_withdrawal(draft, command)
     elif isinstance(command, HoldCase):
         if state.status == CaseStatus.ON_HOLD:
             raise _reject(RejectionCode.CASE_ON_HOLD, f"case {state.case_id} is already on hold")
@@ -268,6 +218,21 @@ def decide(state: CaseState | None, command: Command, ctx: DecisionContext) -> l
     elif isinstance(command, CorrectMember):
         _decide_correction(draft, command)
     return draft.recorded
+
+
+def _decide_consent_withdrawal(draft: _Draft, command: WithdrawConsent) -> None:
+    state = draft.s
+    if state.avrr is None:
+        raise _reject(RejectionCode.WRONG_PROGRAMME,
+                      f"case {state.case_id} is a {state.programme.value} case; consent withdrawal is for AVRR cases "
+                      "(withdraw the case instead)")
+    if command.withdrawn_on > draft.ctx.now.date():
+        reason = f"must not be in the future (today is {draft.ctx.now.date().isoformat()})"
+        raise _reject(RejectionCode.INVALID_FORM, f"the consent withdrawal is invalid: withdrawn_on: {reason}",
+                      [{"field": "withdrawn_on", "reason": reason}])
+    draft.emit(ev.ConsentWithdrawn(withdrawn_by=command.withdrawn_by, withdrawn_on=command.withdrawn_on,
+                                   language=command.language, reason=command.reason))
+    _close(draft, "consent_withdrawn")
 
 
 def _decide_referral(state: CaseState | None, command: ReferCase, ctx: DecisionContext) -> list[ev.RecordedEvent]:
@@ -298,6 +263,8 @@ def _decide_referral(state: CaseState | None, command: ReferCase, ctx: DecisionC
             members=members,
             referral_fingerprint=fingerprint,
             arrival_confirmation_days=command.arrival_confirmation_days,
+            monitoring_months=(list(command.monitoring_months or DEFAULT_MONITORING_MONTHS)
+                               if referral.programme == Programme.AVRR else None),
         )
     )
     _enter_stage(draft, Stage.REFERRAL)
@@ -331,10 +298,19 @@ def _decide_completion(draft: _Draft, command: CompleteTask) -> None:
     form = validate_form(task.task_type, command.form, today=draft.ctx.now.date())
     _check_against_case(state, task, form, draft.ctx)
     event_type = ev.completion_event(task.task_type, form)
-    draft.emit(event_type(task_id=task.task_id, member_id=task.member_id, **form.model_dump()))
+    draft.emit(event_type(task_id=task.task_id, member_id=task.member_id, **form.model_dump(),
+                          **_completion_context(state, task)))
     _cancel_escalations_of(draft, task.task_id, "the overdue task was completed")
     _follow_up(draft, task, form)
     _advance(draft)
+
+
+def _completion_context(state: CaseState, task: TaskState) -> dict[str, Any]:
+    """What a completion event records from the case besides the form."""
+    if task.task_type == TaskType.RECORD_MONITORING_VISIT:
+        visit = next(v for v in state.avrr_progress.monitoring if v.task_id == task.task_id)
+        return {"visit_number": visit.number}
+    return {}
 
 
 def _check_against_case(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) -> None:
@@ -357,24 +333,52 @@ def _check_against_case(state: CaseState, task: TaskState, form: Any, ctx: Decis
                 f"{', '.join(stale)}; record the flight as postponed and rebook, so new checks open",
             )
     if task.task_type == TaskType.REVIEW_OUTCOME:
-        allowed = _review_decisions(state)
+        allowed = profile_of(state).review_decisions(state)
         if form.decision not in allowed:
             raise _invalid(task, "decision", f"'{form.decision}' is not possible here; allowed: {', '.join(allowed)}")
         if form.decision == "resubmit" and form.destination_country == state.destination_country:
             raise _invalid(task, "destination_country", "must differ from the current destination")
     if task.task_type == TaskType.CONFIRM_ARRIVAL and state.departed_at and form.arrived_on < state.departed_at.date():
         raise _invalid(task, "arrived_on", f"must not be before the departure ({state.departed_at.date().isoformat()})")
+    if (task.task_type == TaskType.CONFIRM_ARRIVAL and profile_of(state).arrival_needs_partner
+            and form.receiving_partner is None):
+        raise _invalid(task, "receiving_partner", "required for AVRR: the receiving office or partner that "
+                                                  "confirmed the reception at origin")
+    if state.avrr is not None:
+        _check_avrr(state, task, form)
+
+
+def _check_avrr(state: CaseState, task: TaskState, form: Any) -> None:
+    """AVRR's rules that need the case as well as the form."""
+    a = state.avrr_progress
+    t = task.task_type
+    if t == TaskType.RECORD_CONSENT and a.counselled_on and form.given_on < a.counselled_on:
+        raise _invalid(task, "given_on", "informed consent follows the counselling "
+                                         f"(held on {a.counselled_on.isoformat()})")
+    if t == TaskType.RECONFIRM_CONSENT and a.consent_given_on and form.reconfirmed_on < a.consent_given_on:
+        raise _invalid(task, "reconfirmed_on", f"must not be before the consent ({a.consent_given_on.isoformat()})")
+    if t == TaskType.BOOK_MOVEMENT and a.escort_required and not a.escort_arranged:
+        raise _reject(RejectionCode.ESCORT_NOT_ARRANGED,
+                      "this return needs an escort: arrange it before booking the travel")
+    if t == TaskType.RECORD_DEPARTURE and form.outcome == "departed" and a.consent_reconfirmed_on is None:
+        raise _reject(RejectionCode.CONSENT_NOT_RECONFIRMED,
+                      "departure refused: the migrant's consent has not been reconfirmed for this travel")
+    if t == TaskType.RECORD_ASSISTANCE_DELIVERY:
+        item = next((i for i in a.plan if i.number == form.item_number), None)
+        if item is None:
+            raise _invalid(task, "item_number", f"the plan has items 1 to {len(a.plan)}")
+        if item.delivered_on is not None:
+            raise _invalid(task, "item_number", f"item {item.number} was delivered on {item.delivered_on.isoformat()}; "
+                           "undelivered: " + (", ".join(str(i.number) for i in a.plan if not i.delivered_on)))
+        if a.plan_agreed_on and form.delivered_on < a.plan_agreed_on:
+            raise _invalid(task, "delivered_on", f"must not be before the plan ({a.plan_agreed_on.isoformat()})")
+    if t == TaskType.RECORD_MONITORING_VISIT and state.arrived_on and form.visited_on < state.arrived_on:
+        raise _invalid(task, "visited_on", f"must not be before the arrival ({state.arrived_on.isoformat()})")
 
 
 def _invalid(task: TaskState, field: str, reason: str) -> CommandRejected:
     return _reject(RejectionCode.INVALID_FORM, f"the {task.task_type.value} form is invalid: {field}: {reason}",
                    [{"field": field, "reason": reason, "type": "case_rule"}])
-
-
-def _review_decisions(state: CaseState) -> tuple[str, ...]:
-    if state.stage == Stage.HEALTH:
-        return ("reassess", "close")
-    return ("resubmit", "close")
 
 
 def _follow_up(draft: _Draft, task: TaskState, form: Any) -> None:
@@ -390,7 +394,7 @@ def _follow_up(draft: _Draft, task: TaskState, form: Any) -> None:
     elif t == TaskType.ASSESS_HEALTH and form.outcome == "not_cleared":
         _open(draft, TaskType.REVIEW_OUTCOME)
     elif t == TaskType.RECORD_TREATMENT:
-        _open(draft, TaskType.ASSESS_HEALTH, member_id=task.member_id)
+        _open(draft, profile_of(state).health_assessment, member_id=task.member_id)
     elif t == TaskType.RECORD_VISA and form.outcome == "refused":
         for other in [o for o in state.open_tasks if o.task_type == TaskType.RECORD_VISA]:
             draft.emit(ev.TaskCancelled(task_id=other.task_id, reason="a visa of the case was refused"))
@@ -400,18 +404,75 @@ def _follow_up(draft: _Draft, task: TaskState, form: Any) -> None:
         _open(draft, TaskType.RECORD_TREATMENT, member_id=task.member_id)
     elif t == TaskType.REVIEW_OUTCOME:
         if form.decision == "close":
-            _close(draft, {Stage.INTERVIEW: "not_accepted", Stage.VISA: "visa_refused",
-                           Stage.HEALTH: "medically_not_cleared"}.get(state.stage, "not_accepted"))
+            _close(draft, profile_of(state).review_closure_reason(state))
         elif form.decision == "resubmit":
             draft.emit(ev.CaseResubmitted(destination_country=form.destination_country,
                                           previous_destination_country=state.destination_country, reason=form.reason))
             _return_to(draft, Stage.REFERRAL, reason="resubmitted to another destination")
-        # reassess: the members are pending again, and _advance opens their assessments
+        # reassess / reapply: what was refused is pending again, and _advance opens it again
     elif t == TaskType.RESOLVE_ESCALATION and form.new_due_date and task.escalated_task_id:
         escalated = state.tasks[task.escalated_task_id]
         if escalated.status == "open":
             draft.emit(ev.TaskDueDateChanged(task_id=escalated.task_id, due_at=_end_of(form.new_due_date),
                                              reason=form.action_taken))
+    elif t == TaskType.CONFIRM_ARRIVAL and profile_of(state).monitors_reintegration:
+        _schedule_monitoring(draft)
+    else:
+        _follow_up_avrr(draft, task, form)
+
+
+def _follow_up_avrr(draft: _Draft, task: TaskState, form: Any) -> None:
+    """The branches of AVRR's own task types."""
+    state = draft.s
+    t = task.task_type
+    if t == TaskType.ASSESS_ELIGIBILITY and form.outcome == "not_eligible":
+        _open(draft, TaskType.REVIEW_OUTCOME)
+    elif t == TaskType.SCREEN_VULNERABILITY:
+        raised = _priority_after_screening(form)
+        if raised is not None and raised.rank < state.priority.rank:
+            draft.emit(ev.PriorityRaised(priority=raised, previous_priority=state.priority,
+                                         reason="vulnerability screening: " + ", ".join(form.vulnerabilities)))
+    elif t == TaskType.ASSESS_FIT_TO_TRAVEL and form.outcome == "treatment_required":
+        _open(draft, TaskType.RECORD_TREATMENT, member_id=task.member_id)
+    elif t == TaskType.ASSESS_FIT_TO_TRAVEL and form.outcome == "not_fit":
+        _open(draft, TaskType.REVIEW_OUTCOME)
+    elif t == TaskType.RECORD_TRAVEL_DOCUMENT and form.outcome == "refused":
+        for other in [o for o in state.open_tasks if o.task_type == TaskType.RECORD_TRAVEL_DOCUMENT]:
+            draft.emit(ev.TaskCancelled(task_id=other.task_id, reason="a travel document of the case was refused"))
+        _open(draft, TaskType.REVIEW_OUTCOME)
+    elif t == TaskType.RECORD_EXIT_PERMISSION and form.outcome == "refused":
+        _open(draft, TaskType.REVIEW_OUTCOME)
+    elif t == TaskType.RECORD_MONITORING_VISIT and all(v.visited_on for v in state.avrr_progress.monitoring):
+        _close(draft, "monitoring_completed")
+    elif t == TaskType.CLOSE_REINTEGRATION and form.decision == "close":
+        _close(draft, "reintegration_completed")
+
+
+def _priority_after_screening(form: Any) -> Priority | None:
+    """The priority a vulnerability calls for: an unaccompanied minor or a victim of
+    trafficking makes the case an emergency; medical needs or another vulnerability urgent."""
+    if form.unaccompanied_minor or form.victim_of_trafficking:
+        return Priority.EMERGENCY
+    if form.medical_needs or form.other_vulnerability:
+        return Priority.URGENT
+    return None
+
+
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _schedule_monitoring(draft: _Draft) -> None:
+    """Monitoring visits fall due at the configured months after the confirmed arrival; each
+    one's task opens on the case's durable clock at the start of that day (UTC)."""
+    state = draft.s
+    assert state.arrived_on is not None
+    visits = [ev.ScheduledVisit(number=n, months_after_arrival=months,
+                                opens_at=datetime.combine(_add_months(state.arrived_on, months), time(0), tzinfo=UTC))
+              for n, months in enumerate(state.avrr_progress.monitoring_months, start=1)]
+    draft.emit(ev.MonitoringVisitsScheduled(visits=visits))
 
 
 def _decide_correction(draft: _Draft, command: CorrectMember) -> None:
@@ -474,42 +535,17 @@ def _form_rejection(what: str, exc: ValidationError, prefix: str = "") -> Comman
 
 def _next_step(state: CaseState, stage: Stage, ctx: DecisionContext) -> tuple[TaskType, list[str | None]] | None:
     """The task(s) the stage needs next, given what is done; None when the stage is done."""
-    pending = lambda attr, *states: [  # noqa: E731
-        m.member_id for m in state.members if getattr(state.progress[m.member_id], attr) in states
-    ]
-    if stage == Stage.REFERRAL:
-        return None if state.referral_verified else (TaskType.VERIFY_REFERRAL, [None])
-    if stage == Stage.INTERVIEW:
-        return (TaskType.CONDUCT_INTERVIEW, [None]) if state.interview == "pending" else None
-    if stage == Stage.HEALTH:
-        members = pending("health", "pending", "expired")
-        return (TaskType.ASSESS_HEALTH, members) if members else None
-    if stage == Stage.ORIENTATION:
-        members = pending("orientation", "pending")
-        return (TaskType.RECORD_ORIENTATION, members) if members else None
-    if stage == Stage.VISA:
-        members = pending("visa", "pending", "expired")
-        return (TaskType.RECORD_VISA, members) if members else None
-    if stage == Stage.MOVEMENT:
-        if state.departed_at is not None:
-            return None
-        if state.movement is None:
-            return TaskType.BOOK_MOVEMENT, [None]
-        members = [m.member_id for m in state.members if state.progress[m.member_id].fit_to_travel_at is None]
-        if members and ctx.fit_to_travel_checks:
-            return TaskType.CHECK_FIT_TO_TRAVEL, members
-        return TaskType.RECORD_DEPARTURE, [None]
-    if stage == Stage.ARRIVAL:
-        return None if state.arrived_on else (TaskType.CONFIRM_ARRIVAL, [None])
-    return None
+    return profile_of(state).next_step(state, stage, ctx.fit_to_travel_checks)
+
+
+def _in_flow(task: TaskState) -> bool:
+    """An open task that holds its stage's flow back (escalations and monitoring visits do not)."""
+    return task.status == "open" and not TASK_SPECS[task.task_type].beside_flow
 
 
 def _stage_done(state: CaseState, stage: Stage, ctx: DecisionContext) -> bool:
-    blocking = any(t.stage == stage and t.status == "open" and t.task_type != TaskType.RESOLVE_ESCALATION
-                   for t in state.tasks.values())
-    health_blocked = stage == Stage.HEALTH and any(
-        p.health in ("treatment_required", "not_cleared") for p in state.progress.values())
-    return not blocking and not health_blocked and _next_step(state, stage, ctx) is None
+    blocking = any(t.stage == stage and _in_flow(t) for t in state.tasks.values())
+    return not blocking and not profile_of(state).holds(state, stage) and _next_step(state, stage, ctx) is None
 
 
 def _advance(draft: _Draft) -> None:
@@ -517,17 +553,17 @@ def _advance(draft: _Draft) -> None:
     state = draft.s
     if state.status == CaseStatus.CLOSED:
         return
-    if any(t.stage == state.stage and t.status == "open" and t.task_type != TaskType.RESOLVE_ESCALATION
-           for t in state.tasks.values()):
+    if any(t.stage == state.stage and _in_flow(t) for t in state.tasks.values()):
         return
     if state.stage == Stage.MOVEMENT and state.fit_to_travel_opens_at and state.fit_to_travel_opens_at > draft.ctx.now:
         return  # the fit-to-travel checks open on their timer
     if not _stage_done(state, state.stage, draft.ctx):
         _open_step(draft, state.stage)
         return
-    for stage in RESETTLEMENT_STAGES[RESETTLEMENT_STAGES.index(state.stage) + 1:]:
+    profile = profile_of(state)
+    for stage in profile.stages[profile.rank(state.stage) + 1:]:
         if stage == Stage.CLOSED:
-            _close(draft, "arrived")
+            _close(draft, profile.completion_reason)
             return
         if not _stage_done(draft.s, stage, draft.ctx):
             _enter_stage(draft, stage)
@@ -570,6 +606,8 @@ def _open(draft: _Draft, task_type: TaskType, *, member_id: str | None = None, d
             due = state.movement.departure_at + timedelta(hours=12)
         elif task_type == TaskType.CHECK_FIT_TO_TRAVEL and state.movement is not None:
             due = state.movement.departure_at - timedelta(hours=6)
+        elif task_type == TaskType.RECONFIRM_CONSENT and state.movement is not None:
+            due = state.movement.departure_at
         elif escalates is not None:
             due = draft.ctx.now + ESCALATION_DUE
         else:
@@ -626,7 +664,13 @@ def next_deadline(state: CaseState | None) -> datetime | None:
                 moments.append(_expiry_moment(p.visa_valid_until))
         if state.fit_to_travel_opens_at is not None:
             moments.append(state.fit_to_travel_opens_at)
+    if state.status != CaseStatus.ON_HOLD:  # a held case opens no monitoring visit; resume catches up
+        moments += [v.opens_at for v in _visits_to_open(state)]
     return min(moments) if moments else None
+
+
+def _visits_to_open(state: CaseState) -> list[MonitoringVisit]:
+    return [v for v in state.avrr.monitoring if v.task_id is None] if state.avrr is not None else []
 
 
 def _decide_tick(draft: _Draft) -> None:
@@ -643,11 +687,16 @@ def _decide_tick(draft: _Draft) -> None:
         visas = [m for m, p in draft.s.progress.items()
                  if p.visa == "issued" and p.visa_valid_until and _expiry_moment(p.visa_valid_until) <= now]
         if visas:
-            draft.emit(ev.VisaExpired(member_ids=visas, expired_on=now.date()))
-            _back_for_expiry(draft, Stage.VISA, "a visa expired before departure")
+            profile = profile_of(state)
+            draft.emit(profile.document_expired(member_ids=visas, expired_on=now.date()))
+            _back_for_expiry(draft, Stage.VISA, profile.document_expiry_reason)
         opens_at = draft.s.fit_to_travel_opens_at
         if opens_at is not None and opens_at <= now and draft.s.stage == Stage.MOVEMENT:
             _open_step(draft, Stage.MOVEMENT)
+    if draft.s.status == CaseStatus.ACTIVE:
+        for visit in _visits_to_open(draft.s):
+            if visit.opens_at <= now:
+                _open(draft, TaskType.RECORD_MONITORING_VISIT)  # evolve gives the task to this visit
     if draft.s.status == CaseStatus.ACTIVE:
         for task in list(draft.s.open_tasks):
             if not task.overdue and TASK_SPECS[task.task_type].escalates and task.due_at <= now:
@@ -656,7 +705,7 @@ def _decide_tick(draft: _Draft) -> None:
 
 
 def _back_for_expiry(draft: _Draft, stage: Stage, reason: str) -> None:
-    order = RESETTLEMENT_STAGES.index
+    order = profile_of(draft.s).rank
     if order(draft.s.stage) > order(stage):
         _return_to(draft, stage, reason=reason)
     if draft.s.stage == stage:
@@ -695,6 +744,8 @@ def _apply(state: CaseState | None, recorded: ev.RecordedEvent) -> CaseState:
             arrival_confirmation_days=event.arrival_confirmation_days, members=list(event.members),
             progress={m.member_id: MemberProgress() for m in event.members},
             referred_at=at, stage_entered_at=at, updated_at=at,
+            avrr=(AvrrProgress(monitoring_months=event.monitoring_months or list(DEFAULT_MONITORING_MONTHS))
+                  if event.programme == Programme.AVRR else None),
         )
     elif state is None:
         raise ValueError(f"event {recorded.seq} ({event.type}) precedes the case's CaseReferred")
@@ -708,8 +759,9 @@ def _apply(state: CaseState | None, recorded: ev.RecordedEvent) -> CaseState:
 def _apply_to_case(state: CaseState, event: Any, at: datetime, actor: Actor) -> None:
     if isinstance(event, ev.StageEntered):
         state.stage, state.stage_entered_at = event.stage, at
-        if event.previous_stage is not None and RESETTLEMENT_STAGES.index(event.stage) < RESETTLEMENT_STAGES.index(
-                event.previous_stage) and RESETTLEMENT_STAGES.index(event.stage) < RESETTLEMENT_STAGES.index(Stage.MOVEMENT):
+        rank = profile_of(state).rank
+        if event.previous_stage is not None and rank(event.stage) < rank(event.previous_stage) and rank(
+                event.stage) < rank(Stage.MOVEMENT):
             _drop_booking(state)
     elif isinstance(event, ev.TaskOpened):
         state.task_counter += 1
@@ -719,6 +771,8 @@ def _apply_to_case(state: CaseState, event: Any, at: datetime, actor: Actor) -> 
         )
         if event.task_type == TaskType.CHECK_FIT_TO_TRAVEL:
             state.fit_to_travel_opens_at = None  # the scheduled checks are open now
+        if event.task_type == TaskType.RECORD_MONITORING_VISIT:
+            next(v for v in state.avrr_progress.monitoring if v.task_id is None).task_id = event.task_id
     elif isinstance(event, ev.TaskCancelled):
         state.tasks[event.task_id].status = "cancelled"
         state.tasks[event.task_id].completed_at = at
@@ -735,7 +789,7 @@ def _apply_to_case(state: CaseState, event: Any, at: datetime, actor: Actor) -> 
         for member_id in event.member_ids:
             state.progress[member_id].health = "expired"
             state.progress[member_id].fit_to_travel_at = None
-    elif isinstance(event, ev.VisaExpired):
+    elif isinstance(event, (ev.VisaExpired, ev.TravelDocumentExpired)):
         for member_id in event.member_ids:
             state.progress[member_id].visa = "expired"
     elif isinstance(event, ev.CaseResubmitted):
@@ -764,6 +818,14 @@ def _apply_to_case(state: CaseState, event: Any, at: datetime, actor: Actor) -> 
         task = state.tasks[event.task_id]
         task.status, task.completed_at, task.completed_by = "completed", at, actor.id
         _apply_completion(state, event)
+        if state.avrr is not None:
+            _apply_avrr_completion(state, state.avrr, event)
+    elif isinstance(event, ev.ConsentWithdrawn):
+        state.avrr_progress.consent = "withdrawn"
+    elif isinstance(event, ev.PriorityRaised):
+        state.priority = event.priority
+    elif isinstance(event, ev.MonitoringVisitsScheduled):
+        state.avrr_progress.monitoring = [MonitoringVisit(**v.model_dump()) for v in event.visits]
     # CaseWithdrawn, NoteAdded, OutcomeReviewed, EscalationResolved: history only (closure follows separately)
 
 
@@ -772,6 +834,8 @@ def _drop_booking(state: CaseState) -> None:
     state.fit_to_travel_opens_at = None
     for p in state.progress.values():
         p.fit_to_travel_at = None
+    if state.avrr is not None:
+        state.avrr.consent_reconfirmed_on = None  # consent is reconfirmed for the flight actually taken
 
 
 def _apply_completion(state: CaseState, event: ev.TaskCompletion) -> None:
@@ -790,6 +854,14 @@ def _apply_completion(state: CaseState, event: ev.TaskCompletion) -> None:
         for p in state.progress.values():
             if p.health == "not_cleared":
                 p.health = "pending"
+        if state.avrr is not None and state.avrr.eligibility == "not_eligible":
+            state.avrr.eligibility = "pending"
+    elif isinstance(event, ev.OutcomeReviewed) and event.decision == "reapply":
+        for p in state.progress.values():
+            if p.visa == "refused":
+                p.visa = "pending"
+        if state.avrr is not None and state.avrr.exit_permission == "refused":
+            state.avrr.exit_permission = "pending"
     elif isinstance(event, ev.OrientationAttended) and progress is not None:
         progress.orientation = "attended"
     elif isinstance(event, ev.VisaIssued) and progress is not None:
@@ -814,3 +886,45 @@ def _apply_completion(state: CaseState, event: ev.TaskCompletion) -> None:
     elif isinstance(event, ev.ArrivalConfirmed):
         state.arrived_on = event.arrived_on
         state.arrival_place = event.place
+
+
+def _apply_avrr_completion(state: CaseState, a: AvrrProgress, event: ev.TaskCompletion) -> None:
+    progress = state.progress.get(event.member_id) if event.member_id else None
+    if isinstance(event, ev.CounsellingRecorded):
+        a.counselled_on = event.session_date
+    elif isinstance(event, ev.ConsentRecorded):
+        a.consent, a.consent_given_on = "given", event.given_on
+    elif isinstance(event, ev.EligibilityAssessed):
+        a.eligibility = event.outcome
+    elif isinstance(event, ev.VulnerabilityScreened):
+        a.vulnerability_screened = True
+        a.vulnerabilities = sorted(set(a.vulnerabilities) | set(event.vulnerabilities))
+        a.escort_required = a.escort_required or event.escort_required
+    elif isinstance(event, ev.FitToTravelAssessed) and progress is not None:
+        progress.health = {"fit": "cleared", "treatment_required": "treatment_required",
+                           "not_fit": "not_cleared"}[event.outcome]  # type: ignore[assignment]
+        a.escort_required = a.escort_required or event.medical_escort_required
+    elif isinstance(event, ev.PredepartureCounsellingRecorded):
+        a.predeparture_counselled = True
+    elif isinstance(event, ev.TravelDocumentIssued) and progress is not None:
+        progress.visa, progress.visa_valid_until = "issued", event.valid_until
+    elif isinstance(event, ev.TravelDocumentRefused) and progress is not None:
+        progress.visa = "refused"
+    elif isinstance(event, ev.ExitPermissionGranted):
+        a.exit_permission = "granted"
+    elif isinstance(event, ev.ExitPermissionRefused):
+        a.exit_permission = "refused"
+    elif isinstance(event, ev.EscortArranged):
+        a.escort_arranged = True
+    elif isinstance(event, ev.ConsentReconfirmed):
+        a.consent_reconfirmed_on = event.reconfirmed_on
+    elif isinstance(event, ev.ReintegrationPlanRecorded):
+        a.plan_agreed_on = event.agreed_on
+        a.plan = [PlanItem(number=n, **item.model_dump()) for n, item in enumerate(event.items, start=1)]
+    elif isinstance(event, ev.AssistanceDelivered):
+        a.plan[event.item_number - 1].delivered_on = event.delivered_on
+    elif isinstance(event, ev.MonitoringVisitRecorded):
+        visit = a.monitoring[event.visit_number - 1]
+        visit.visited_on, visit.reintegration_score = event.visited_on, event.reintegration_score
+    elif isinstance(event, ev.ReintegrationClosureDecided) and event.decision == "continue_monitoring":
+        a.closure_review = "continue_monitoring"

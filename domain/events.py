@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from domain import forms
 from domain.model import Actor, Member, Priority, Programme, Stage
@@ -35,6 +35,16 @@ class CaseReferred(Event):
     members: list[Member]
     referral_fingerprint: str = Field(description="Digest of the referral, to tell a resend from a conflict.")
     arrival_confirmation_days: int = 3
+    monitoring_months: list[int] | None = Field(
+        default=None, description="AVRR: months after arrival at which the monitoring visits are due.")
+
+    @model_serializer(mode="wrap")
+    def _without_absent_avrr_terms(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A resettlement referral serializes exactly as it did before AVRR existed.
+        data = handler(self)
+        if self.monitoring_months is None:
+            data.pop("monitoring_months", None)
+        return data
 
 
 class StageEntered(Event):
@@ -142,13 +152,62 @@ class MemberDataCorrected(Event):
     reason: str
 
 
-CLOSURE_REASONS = ("arrived", "withdrawn", "not_accepted", "visa_refused", "medically_not_cleared")
+ClosureReason = Literal[
+    "arrived", "withdrawn", "not_accepted", "visa_refused", "medically_not_cleared",
+    # AVRR
+    "consent_withdrawn", "not_eligible", "travel_document_refused", "exit_permission_refused",
+    "reintegration_completed", "monitoring_completed",
+]
+CLOSURE_REASONS: tuple[str, ...] = ClosureReason.__args__  # type: ignore[attr-defined]
 
 
 class CaseClosed(Event):
     type: Literal["CaseClosed"] = "CaseClosed"
-    reason: Literal["arrived", "withdrawn", "not_accepted", "visa_refused", "medically_not_cleared"]
+    reason: ClosureReason
     stage: Stage
+
+
+# --- AVRR: facts that are not task completions ----------------------------------------------
+
+
+class ConsentWithdrawn(Event):
+    """The migrant no longer wants to return: recorded by a caseworker, it stops the case at once."""
+
+    type: Literal["ConsentWithdrawn"] = "ConsentWithdrawn"
+    withdrawn_by: str
+    withdrawn_on: date
+    language: str
+    reason: str
+
+
+class PriorityRaised(Event):
+    """Tasks opened from now on are due by the new priority's SLAs; open ones keep their dates."""
+
+    type: Literal["PriorityRaised"] = "PriorityRaised"
+    priority: Priority
+    previous_priority: Priority
+    reason: str
+
+
+class TravelDocumentExpired(Event):
+    type: Literal["TravelDocumentExpired"] = "TravelDocumentExpired"
+    member_ids: list[str]
+    expired_on: date
+
+
+class ScheduledVisit(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    months_after_arrival: int
+    opens_at: AwareDatetime
+
+
+class MonitoringVisitsScheduled(Event):
+    """At the confirmed arrival: when each monitoring visit's task will open (a durable timer)."""
+
+    type: Literal["MonitoringVisitsScheduled"] = "MonitoringVisitsScheduled"
+    visits: list[ScheduledVisit]
 
 
 class TaskCompletion(Event):
@@ -235,6 +294,90 @@ class EscalationResolved(TaskCompletion, forms.ResolveEscalationForm):
     type: Literal["EscalationResolved"] = "EscalationResolved"
 
 
+# --- AVRR completions ----------------------------------------------------------------------
+
+
+class CounsellingRecorded(TaskCompletion, forms.RecordCounsellingForm):
+    model_config = Event.model_config
+    type: Literal["CounsellingRecorded"] = "CounsellingRecorded"
+
+
+class ConsentRecorded(TaskCompletion, forms.RecordConsentForm):
+    model_config = Event.model_config
+    type: Literal["ConsentRecorded"] = "ConsentRecorded"
+
+
+class EligibilityAssessed(TaskCompletion, forms.AssessEligibilityForm):
+    model_config = Event.model_config
+    type: Literal["EligibilityAssessed"] = "EligibilityAssessed"
+
+
+class VulnerabilityScreened(TaskCompletion, forms.ScreenVulnerabilityForm):
+    model_config = Event.model_config
+    type: Literal["VulnerabilityScreened"] = "VulnerabilityScreened"
+
+
+class FitToTravelAssessed(TaskCompletion, forms.AssessFitToTravelForm):
+    model_config = Event.model_config
+    type: Literal["FitToTravelAssessed"] = "FitToTravelAssessed"
+
+
+class PredepartureCounsellingRecorded(TaskCompletion, forms.RecordPredepartureCounsellingForm):
+    model_config = Event.model_config
+    type: Literal["PredepartureCounsellingRecorded"] = "PredepartureCounsellingRecorded"
+
+
+class TravelDocumentIssued(TaskCompletion, forms.RecordTravelDocumentForm):
+    model_config = Event.model_config
+    type: Literal["TravelDocumentIssued"] = "TravelDocumentIssued"
+
+
+class TravelDocumentRefused(TaskCompletion, forms.RecordTravelDocumentForm):
+    model_config = Event.model_config
+    type: Literal["TravelDocumentRefused"] = "TravelDocumentRefused"
+
+
+class ExitPermissionGranted(TaskCompletion, forms.RecordExitPermissionForm):
+    model_config = Event.model_config
+    type: Literal["ExitPermissionGranted"] = "ExitPermissionGranted"
+
+
+class ExitPermissionRefused(TaskCompletion, forms.RecordExitPermissionForm):
+    model_config = Event.model_config
+    type: Literal["ExitPermissionRefused"] = "ExitPermissionRefused"
+
+
+class EscortArranged(TaskCompletion, forms.ArrangeEscortForm):
+    model_config = Event.model_config
+    type: Literal["EscortArranged"] = "EscortArranged"
+
+
+class ConsentReconfirmed(TaskCompletion, forms.ReconfirmConsentForm):
+    model_config = Event.model_config
+    type: Literal["ConsentReconfirmed"] = "ConsentReconfirmed"
+
+
+class ReintegrationPlanRecorded(TaskCompletion, forms.RecordReintegrationPlanForm):
+    model_config = Event.model_config
+    type: Literal["ReintegrationPlanRecorded"] = "ReintegrationPlanRecorded"
+
+
+class AssistanceDelivered(TaskCompletion, forms.RecordAssistanceDeliveryForm):
+    model_config = Event.model_config
+    type: Literal["AssistanceDelivered"] = "AssistanceDelivered"
+
+
+class MonitoringVisitRecorded(TaskCompletion, forms.RecordMonitoringVisitForm):
+    model_config = Event.model_config
+    type: Literal["MonitoringVisitRecorded"] = "MonitoringVisitRecorded"
+    visit_number: int = Field(default=0, description="Which scheduled visit this was (1 = the first).")
+
+
+class ReintegrationClosureDecided(TaskCompletion, forms.CloseReintegrationForm):
+    model_config = Event.model_config
+    type: Literal["ReintegrationClosureDecided"] = "ReintegrationClosureDecided"
+
+
 def completion_event(task_type: TaskType, form: forms.Form) -> type[TaskCompletion]:
     """The event that completing a task of this type with this form records."""
     outcome = getattr(form, "outcome", None)
@@ -242,6 +385,10 @@ def completion_event(task_type: TaskType, form: forms.Form) -> type[TaskCompleti
         return VisaIssued if outcome == "issued" else VisaRefused
     if task_type == TaskType.RECORD_DEPARTURE:
         return {"departed": CaseDeparted, "no_show": MovementNoShow, "postponed": MovementPostponed}[outcome]
+    if task_type == TaskType.RECORD_TRAVEL_DOCUMENT:
+        return TravelDocumentIssued if outcome == "issued" else TravelDocumentRefused
+    if task_type == TaskType.RECORD_EXIT_PERMISSION:
+        return ExitPermissionGranted if outcome == "granted" else ExitPermissionRefused
     return {
         TaskType.VERIFY_REFERRAL: ReferralVerified,
         TaskType.CONDUCT_INTERVIEW: InterviewCompleted,
@@ -253,6 +400,18 @@ def completion_event(task_type: TaskType, form: forms.Form) -> type[TaskCompleti
         TaskType.CONFIRM_ARRIVAL: ArrivalConfirmed,
         TaskType.REVIEW_OUTCOME: OutcomeReviewed,
         TaskType.RESOLVE_ESCALATION: EscalationResolved,
+        TaskType.RECORD_COUNSELLING: CounsellingRecorded,
+        TaskType.RECORD_CONSENT: ConsentRecorded,
+        TaskType.ASSESS_ELIGIBILITY: EligibilityAssessed,
+        TaskType.SCREEN_VULNERABILITY: VulnerabilityScreened,
+        TaskType.ASSESS_FIT_TO_TRAVEL: FitToTravelAssessed,
+        TaskType.RECORD_PREDEPARTURE_COUNSELLING: PredepartureCounsellingRecorded,
+        TaskType.ARRANGE_ESCORT: EscortArranged,
+        TaskType.RECONFIRM_CONSENT: ConsentReconfirmed,
+        TaskType.RECORD_REINTEGRATION_PLAN: ReintegrationPlanRecorded,
+        TaskType.RECORD_ASSISTANCE_DELIVERY: AssistanceDelivered,
+        TaskType.RECORD_MONITORING_VISIT: MonitoringVisitRecorded,
+        TaskType.CLOSE_REINTEGRATION: ReintegrationClosureDecided,
     }[task_type]
 
 
@@ -288,12 +447,33 @@ DomainEvent = Annotated[
     | MovementPostponed
     | ArrivalConfirmed
     | OutcomeReviewed
-    | EscalationResolved,
+    | EscalationResolved
+    | ConsentWithdrawn
+    | PriorityRaised
+    | TravelDocumentExpired
+    | MonitoringVisitsScheduled
+    | CounsellingRecorded
+    | ConsentRecorded
+    | EligibilityAssessed
+    | VulnerabilityScreened
+    | FitToTravelAssessed
+    | PredepartureCounsellingRecorded
+    | TravelDocumentIssued
+    | TravelDocumentRefused
+    | ExitPermissionGranted
+    | ExitPermissionRefused
+    | EscortArranged
+    | ConsentReconfirmed
+    | ReintegrationPlanRecorded
+    | AssistanceDelivered
+    | MonitoringVisitRecorded
+    | ReintegrationClosureDecided,
     Field(discriminator="type"),
 ]
 
 # Event types whose payload carries health details: shown to medical staff only.
-HEALTH_EVENT_TYPES = frozenset({"HealthAssessmentRecorded", "TreatmentRecorded", "FitToTravelChecked"})
+HEALTH_EVENT_TYPES = frozenset({"HealthAssessmentRecorded", "TreatmentRecorded", "FitToTravelChecked",
+                                "FitToTravelAssessed"})
 
 
 class RecordedEvent(BaseModel):

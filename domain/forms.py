@@ -13,9 +13,20 @@ that the workflow can supply its deterministic clock and the API the wall clock.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from domain.model import Notes, ShortText, check_country
 
@@ -163,7 +174,8 @@ class RecordTreatmentForm(Form):
 
 
 class ReviewOutcomeForm(Form):
-    """A supervisor's decision after a rejection, a visa refusal or a member not cleared."""
+    """A supervisor's decision after a rejection, a refusal or a member not cleared (or, for AVRR,
+    not eligible).  Which decisions a case allows depends on its programme and stage."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -173,9 +185,10 @@ class ReviewOutcomeForm(Form):
             ]
         }
     )
-    decision: Literal["resubmit", "reassess", "close"] = Field(
+    decision: Literal["resubmit", "reassess", "reapply", "close"] = Field(
         description="resubmit to another destination country (after an interview rejection or visa refusal), "
-        "reassess the member's health (after not cleared), or close the case."
+        "reassess the member's health (after not cleared) or, for AVRR, the eligibility (after not eligible), "
+        "reapply for the refused travel document or exit permission (AVRR), or close the case."
     )
     destination_country: Annotated[str | None, AfterValidator(lambda v: v and check_country(v)),
                                    needed_for("resubmit", field="decision", only=True)] = _optional(
@@ -292,3 +305,243 @@ class ConfirmArrivalForm(Form):
     place: ShortText
     receiving_partner: ShortText | None = None
     notes: Notes | None = None
+
+
+# --- AVRR: assisted voluntary return and reintegration ---------------------------------------
+
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$"),
+                         Field(description="ISO 639 code of the language, e.g. ar, fa, ku, ur.")]
+Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=64)]
+
+
+class RecordCounsellingForm(Form):
+    """Return counselling before anything is signed: consent is only informed if this came first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"session_date": "2026-11-20", "language": "ar", "options_explained": True,
+         "notes": "Explained the return package and the reintegration support in Erbil."}]})
+    session_date: HappenedOn
+    language: LanguageCode
+    options_explained: Literal[True] = Field(
+        description="The return and reintegration options were explained, and that consent can be withdrawn at "
+        "any time.")
+    notes: Notes | None = None
+
+
+class RecordConsentForm(Form):
+    """Informed consent to return: who gave it, when, in which language, and the signed form."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"given_by": "Karwan Aziz", "given_on": "2026-11-20", "language": "ku",
+         "signed_form_reference": "AVRR-IST-2026-0142"}]})
+    given_by: ShortText = Field(description="Who consented: the migrant (for a family, the principal applicant) or "
+                                            "the legal guardian of a minor.")
+    given_on: HappenedOn
+    language: LanguageCode = Field(description="ISO 639 code of the language the consent form was read and signed in.")
+    signed_form_reference: Reference = Field(description="Reference of the signed consent form in the case file.")
+    notes: Notes | None = None
+
+
+class AssessEligibilityForm(Form):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"assessed_on": "2026-11-20", "outcome": "eligible"},
+        {"assessed_on": "2026-11-20", "outcome": "not_eligible",
+         "not_eligible_reason": "Holds a residence permit; not in the programme's target group."}]})
+    assessed_on: HappenedOn
+    outcome: Literal["eligible", "not_eligible"] = Field(
+        description="eligible: on to vulnerability screening; not_eligible: a supervisor decides to reassess or close.")
+    not_eligible_reason: Annotated[Notes | None, needed_for("not_eligible", only=True)] = _optional(
+        "Why the migrant is not eligible (not_eligible).")
+    notes: Notes | None = None
+
+
+class ScreenVulnerabilityForm(Form):
+    """Vulnerability screening.  A vulnerability raises the case's priority (the SLAs of the tasks
+    opened afterwards follow it): an unaccompanied minor or a victim of trafficking makes the
+    case an emergency, medical needs or another vulnerability make it urgent."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"screened_on": "2026-11-20"},
+        {"screened_on": "2026-11-20", "victim_of_trafficking": True, "escort_required": True,
+         "notes": "Referred by the counter-trafficking unit; travels with a social worker."}]})
+    screened_on: HappenedOn
+    unaccompanied_minor: bool = False
+    medical_needs: bool = False
+    victim_of_trafficking: bool = False
+    other_vulnerability: ShortText | None = Field(default=None, description="Any other vulnerability, in a few words.")
+    escort_required: bool = Field(default=False, validate_default=True,
+                                  description="The return needs an escort (always for an unaccompanied minor).")
+    notes: Notes | None = None
+
+    @field_validator("escort_required")
+    @classmethod
+    def _minor_travels_escorted(cls, value: bool, info: ValidationInfo) -> bool:
+        if info.data.get("unaccompanied_minor") and not value:
+            raise ValueError("an unaccompanied minor always returns with an escort")
+        return value
+
+    @property
+    def vulnerabilities(self) -> list[str]:
+        flags = ("unaccompanied_minor", "victim_of_trafficking", "medical_needs")
+        return [f for f in flags if getattr(self, f)] + (["other"] if self.other_vulnerability else [])
+
+
+class AssessFitToTravelForm(Form):
+    """Fitness to travel of one member (AVRR's health stage).  The 72-hour check before the
+    booked departure follows in the movement stage."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"assessment_date": "2026-11-20", "outcome": "fit"},
+        {"assessment_date": "2026-11-20", "outcome": "fit", "medical_escort_required": True,
+         "notes": "Insulin-dependent; travels with a medical escort."}]})
+    assessment_date: HappenedOn
+    outcome: Literal["fit", "treatment_required", "not_fit"] = Field(
+        description="fit; treatment_required: medical hold until treatment is recorded, then a re-assessment; "
+        "not_fit: a supervisor decides.")
+    medical_escort_required: bool = Field(default=False, description="Travels only with a medical escort.")
+    notes: Notes | None = Field(default=None, description="Clinical notes; visible to medical staff only.")
+
+
+class RecordPredepartureCounsellingForm(Form):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"session_date": "2026-11-20", "language": "ar", "reintegration_support_explained": True}]})
+    session_date: HappenedOn
+    language: LanguageCode
+    reintegration_support_explained: Literal[True] = Field(
+        description="The reintegration support at origin (economic, social, psychosocial) and how to reach the "
+        "receiving office were explained.")
+    notes: Notes | None = None
+
+
+class RecordTravelDocumentForm(Form):
+    """A member's travel document, issued by the consulate of the country of origin."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"outcome": "issued", "document_type": "laissez_passer", "document_number": "IQ-LP-2026-55120",
+         "issuing_consulate": "Consulate General of Iraq, Istanbul", "issued_on": "2026-11-20",
+         "valid_until": "2027-02-20"},
+        {"outcome": "refused", "decided_on": "2026-11-20", "refusal_reason": "Nationality could not be confirmed."}]})
+    outcome: Literal["issued", "refused"]
+    document_type: Annotated[Literal["passport", "laissez_passer", "emergency_travel_document"] | None,
+                             needed_for("issued", only=True)] = _optional("Required when issued.")
+    document_number: Annotated[Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
+                               | None, needed_for("issued", only=True)] = _optional("Required when issued.")
+    issuing_consulate: Annotated[ShortText | None, needed_for("issued", only=True)] = _optional(
+        "The consulate of the country of origin that issued it (required when issued).")
+    issued_on: Annotated[HappenedOn | None, needed_for("issued", only=True)] = _optional("Required when issued.")
+    valid_until: Annotated[NotBefore | None, needed_for("issued", only=True), after_field("issued_on")] = _optional(
+        "Required when issued; if the member has not departed by then, the case goes back to travel documents.")
+    decided_on: Annotated[HappenedOn | None, needed_for("refused", only=True)] = _optional("Required when refused.")
+    refusal_reason: Annotated[Notes | None, needed_for("refused", only=True)] = _optional("Required when refused.")
+
+
+class RecordExitPermissionForm(Form):
+    """Permission of the host authority to leave the country (e.g. the provincial migration
+    management directorate in Türkiye)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"outcome": "granted", "authority": "Istanbul Provincial Directorate of Migration Management",
+         "reference": "PMM-IST-2026-88412", "decided_on": "2026-11-20"},
+        {"outcome": "refused", "authority": "Izmir Provincial Directorate of Migration Management",
+         "decided_on": "2026-11-20", "refusal_reason": "Pending court case."}]})
+    outcome: Literal["granted", "refused"]
+    authority: ShortText
+    decided_on: HappenedOn
+    reference: Annotated[Reference | None, needed_for("granted", only=True)] = _optional("Required when granted.")
+    refusal_reason: Annotated[Notes | None, needed_for("refused", only=True)] = _optional("Required when refused.")
+    notes: Notes | None = None
+
+
+class ArrangeEscortForm(Form):
+    """The escort the screening or the fit-to-travel assessment asked for, arranged before booking."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"escort_type": "child_protection", "escort_name": "Elif Arslan", "organisation": "IOM Türkiye"}]})
+    escort_type: Literal["operational", "medical", "child_protection", "social_worker"]
+    escort_name: ShortText
+    organisation: ShortText
+    notes: Notes | None = None
+
+
+class ReconfirmConsentForm(Form):
+    """Before departure the migrant confirms, again, that they want to return.  If they do not,
+    record a consent withdrawal instead (it closes the case)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"reconfirmed_on": "2026-12-09", "language": "ar", "consent_reconfirmed": True}]})
+    reconfirmed_on: HappenedOn
+    language: LanguageCode
+    consent_reconfirmed: Literal[True] = Field(description="The migrant confirmed their decision to return.")
+    notes: Notes | None = None
+
+
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217 code, e.g. USD")]
+
+
+class ReintegrationItem(BaseModel):
+    """One item of assistance in a reintegration plan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["economic", "social", "psychosocial"]
+    description: ShortText = Field(examples=["Small business grant: grocery shop in Erbil"])
+    amount: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = Field(
+        default=None, description="For cash or in-kind assistance with a value.")
+    currency: Currency | None = Field(default=None, description="Required with an amount.")
+
+    @model_validator(mode="after")
+    def _currency_with_amount(self) -> ReintegrationItem:
+        if (self.amount is None) != (self.currency is None):
+            raise ValueError("amount and currency go together: give both or neither")
+        return self
+
+
+class RecordReintegrationPlanForm(Form):
+    """The reintegration plan agreed with the returnee: numbered items, each delivered later.
+
+    ``items`` is a list of objects: the API takes it as JSON (the generic web form cannot
+    build lists yet)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"agreed_on": "2027-01-10", "partner": "IOM Iraq, Erbil",
+         "items": [{"kind": "economic", "description": "Small business grant: grocery shop", "amount": "2000.00",
+                    "currency": "USD"},
+                   {"kind": "psychosocial", "description": "Six counselling sessions"}]}]})
+    agreed_on: HappenedOn
+    partner: ShortText | None = Field(default=None, description="Office or partner at origin delivering the plan.")
+    items: list[ReintegrationItem] = Field(min_length=1, max_length=20)
+    notes: Notes | None = None
+
+
+class RecordAssistanceDeliveryForm(Form):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"item_number": 1, "delivered_on": "2027-02-01", "notes": "Grant paid; shop opened."}]})
+    item_number: int = Field(ge=1, le=20, description="Which item of the plan was delivered (1 = the first).")
+    delivered_on: HappenedOn
+    notes: Notes | None = None
+
+
+class RecordMonitoringVisitForm(Form):
+    """A monitoring visit after return.  Scores run from 0 (not reintegrated) to 1 (sustainably
+    reintegrated), as the composite index of IOM's Reintegration Sustainability Survey."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"visited_on": "2027-04-12", "method": "in_person", "reintegration_score": 0.62, "economic_score": 0.5,
+         "social_score": 0.7, "psychosocial_score": 0.66}]})
+    visited_on: HappenedOn
+    method: Literal["in_person", "phone", "video"] = "in_person"
+    reintegration_score: float = Field(ge=0, le=1, description="Composite reintegration score, 0 to 1.")
+    economic_score: float | None = Field(default=None, ge=0, le=1)
+    social_score: float | None = Field(default=None, ge=0, le=1)
+    psychosocial_score: float | None = Field(default=None, ge=0, le=1)
+    notes: Notes | None = None
+
+
+class CloseReintegrationForm(Form):
+    """Every item of the plan is delivered: the supervisor closes the case, or lets the
+    remaining monitoring visits run (the case then closes after the last one)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"decision": "close", "reason": "Plan delivered; business running at the 3-month visit."}]})
+    decision: Literal["close", "continue_monitoring"]
+    reason: Notes = Field(min_length=1)

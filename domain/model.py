@@ -32,6 +32,7 @@ class Stage(StrEnum):
     VISA = "visa"
     MOVEMENT = "movement"
     ARRIVAL = "arrival"
+    REINTEGRATION = "reintegration"  # AVRR only: plan, assistance delivered, monitoring
     CLOSED = "closed"
 
 
@@ -46,6 +47,19 @@ RESETTLEMENT_STAGES: tuple[Stage, ...] = (
     Stage.CLOSED,
 )
 
+# AVRR walks the same skeleton with its own meaning for each stage, and one more stage.
+AVRR_STAGES: tuple[Stage, ...] = (
+    Stage.REFERRAL,
+    Stage.INTERVIEW,
+    Stage.HEALTH,
+    Stage.ORIENTATION,
+    Stage.VISA,
+    Stage.MOVEMENT,
+    Stage.ARRIVAL,
+    Stage.REINTEGRATION,
+    Stage.CLOSED,
+)
+
 STAGE_LABELS: dict[Programme, dict[Stage, str]] = {
     Programme.RESETTLEMENT: {
         Stage.REFERRAL: "Referral",
@@ -55,6 +69,7 @@ STAGE_LABELS: dict[Programme, dict[Stage, str]] = {
         Stage.VISA: "Visa",
         Stage.MOVEMENT: "Movement",
         Stage.ARRIVAL: "Arrival confirmation",
+        Stage.REINTEGRATION: "Reintegration",  # not a resettlement stage; labelled so every stage has a label
         Stage.CLOSED: "Closed",
     },
     Programme.AVRR: {
@@ -65,6 +80,7 @@ STAGE_LABELS: dict[Programme, dict[Stage, str]] = {
         Stage.VISA: "Travel documents",
         Stage.MOVEMENT: "Return travel",
         Stage.ARRIVAL: "Reception at origin",
+        Stage.REINTEGRATION: "Reintegration",
         Stage.CLOSED: "Closed",
     },
 }
@@ -140,6 +156,18 @@ def check_country(value: str) -> str:
     if value not in COUNTRY_CODES:
         raise ValueError(f"'{value}' is not an {_COUNTRY_HELP} (for example NO, SY, TR)")
     return value
+
+
+def check_monitoring_months(months: tuple[int, ...] | list[int]) -> tuple[int, ...]:
+    """AVRR monitoring visits: months after arrival, strictly increasing, within five years."""
+    values = tuple(months)
+    if not 1 <= len(values) <= 12:
+        raise ValueError("give 1 to 12 monitoring visits, e.g. 3, 6, 12")
+    if any(not 1 <= m <= 60 for m in values):
+        raise ValueError("each visit is 1 to 60 months after arrival")
+    if any(b <= a for a, b in zip(values, values[1:])):
+        raise ValueError("months must be strictly increasing, e.g. 3, 6, 12")
+    return values
 
 
 class Actor(BaseModel):
@@ -219,7 +247,23 @@ class Referral(BaseModel):
                             "relationship": "child",
                         },
                     ],
-                }
+                },
+                {
+                    "programme": "avrr",
+                    "office": "IST",
+                    "priority": "normal",
+                    "origin_country": "IQ",
+                    "external_referral_id": "IOM-TUR-AVRR-2026-0142",
+                    "members": [
+                        {
+                            "full_name": "Karwan Aziz",
+                            "date_of_birth": "1991-02-17",
+                            "sex": "male",
+                            "nationality": "IQ",
+                            "relationship": "principal",
+                        }
+                    ],
+                },
             ]
         },
     )
@@ -231,7 +275,7 @@ class Referral(BaseModel):
         default=None, description=f"Resettlement country, {_COUNTRY_HELP}. Required for resettlement."
     )
     origin_country: str | None = Field(
-        default=None, description=f"Country of return for AVRR, {_COUNTRY_HELP}."
+        default=None, description=f"Country of return for AVRR, {_COUNTRY_HELP}. Required for AVRR."
     )
     external_referral_id: str = Field(
         description="The referral's id in the sending system (e.g. UNHCR proGres); the same id "
@@ -268,4 +312,6 @@ class Referral(BaseModel):
             raise ValueError("destination_country is required for resettlement")
         if self.programme == Programme.AVRR and self.origin_country is None:
             raise ValueError("origin_country is required for AVRR")
+        if self.programme == Programme.AVRR and self.destination_country is not None:
+            raise ValueError("destination_country is not for AVRR: an AVRR case returns to origin_country")
         return self

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from domain.case import CaseAction, CaseState
 from domain.events import RecordedEvent
-from domain.model import Actor, Referral
+from domain.model import Actor, Referral, check_monitoring_months
 
 
 class CaseWorkflowInput(BaseModel):
@@ -23,6 +23,9 @@ class ReferCaseRequest(BaseModel):
     referral: Referral
     actor: Actor
     arrival_confirmation_days: int = Field(default=3, ge=1, le=60)
+    # AVRR: months after arrival at which monitoring visits fall due; None for resettlement
+    # (and for AVRR means the default 3, 6, 12).
+    monitoring_months: Annotated[list[int], AfterValidator(lambda v: list(check_monitoring_months(v)))] | None = None
 
 
 class ReferralOutcome(BaseModel):

@@ -13,6 +13,10 @@ within months.  A task is due ``opened_at + SLA_HOURS[stage][priority]``.
 | visa         | 72 h      | 10 d   | 60 d   |
 | movement     | 72 h      | 7 d    | 30 d   |
 | arrival      | 24 h      | 2 d    | 3 d    |
+| reintegration| 7 d       | 14 d   | 30 d   |
+
+Reintegration (AVRR only) runs on the returnee's pace at origin: recording the plan,
+each delivery, and each monitoring visit (from the day its timer opens it) get weeks.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ SLA_HOURS: dict[Stage, dict[Priority, int]] = {
     Stage.VISA: {Priority.EMERGENCY: 72, Priority.URGENT: 10 * _D, Priority.NORMAL: 60 * _D},
     Stage.MOVEMENT: {Priority.EMERGENCY: 72, Priority.URGENT: 7 * _D, Priority.NORMAL: 30 * _D},
     Stage.ARRIVAL: {Priority.EMERGENCY: 24, Priority.URGENT: 2 * _D, Priority.NORMAL: 3 * _D},
+    Stage.REINTEGRATION: {Priority.EMERGENCY: 7 * _D, Priority.URGENT: 14 * _D, Priority.NORMAL: 30 * _D},
 }
 
 

@@ -27,6 +27,21 @@ class TaskType(StrEnum):
     CONFIRM_ARRIVAL = "confirm_arrival"
     REVIEW_OUTCOME = "review_outcome"
     RESOLVE_ESCALATION = "resolve_escalation"
+    # AVRR
+    RECORD_COUNSELLING = "record_counselling"
+    RECORD_CONSENT = "record_consent"
+    ASSESS_ELIGIBILITY = "assess_eligibility"
+    SCREEN_VULNERABILITY = "screen_vulnerability"
+    ASSESS_FIT_TO_TRAVEL = "assess_fit_to_travel"
+    RECORD_PREDEPARTURE_COUNSELLING = "record_predeparture_counselling"
+    RECORD_TRAVEL_DOCUMENT = "record_travel_document"
+    RECORD_EXIT_PERMISSION = "record_exit_permission"
+    ARRANGE_ESCORT = "arrange_escort"
+    RECONFIRM_CONSENT = "reconfirm_consent"
+    RECORD_REINTEGRATION_PLAN = "record_reintegration_plan"
+    RECORD_ASSISTANCE_DELIVERY = "record_assistance_delivery"
+    RECORD_MONITORING_VISIT = "record_monitoring_visit"
+    CLOSE_REINTEGRATION = "close_reintegration"
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,9 @@ class TaskSpec:
     form: type[forms.Form]
     escalates: bool = True  # an overdue task of this type escalates to the office supervisor
     health_data: bool = False  # its form carries health details (need-to-know)
+    # Opened beside the stage's flow (by an escalation or a clock), so while it is open the
+    # stage's next step may still open, and the stage may still end.
+    beside_flow: bool = False
 
 
 TASK_SPECS: dict[TaskType, TaskSpec] = {
@@ -67,6 +85,35 @@ TASK_SPECS: dict[TaskType, TaskSpec] = {
         TaskSpec(TaskType.REVIEW_OUTCOME, None, "Decide after a negative outcome",
                  Role.SUPERVISOR, False, forms.ReviewOutcomeForm, escalates=False),
         TaskSpec(TaskType.RESOLVE_ESCALATION, None, "Overdue task: act on the escalation",
-                 Role.SUPERVISOR, False, forms.ResolveEscalationForm, escalates=False),
+                 Role.SUPERVISOR, False, forms.ResolveEscalationForm, escalates=False, beside_flow=True),
+        # AVRR
+        TaskSpec(TaskType.RECORD_COUNSELLING, Stage.REFERRAL, "Record return counselling",
+                 Role.CASEWORKER, False, forms.RecordCounsellingForm),
+        TaskSpec(TaskType.RECORD_CONSENT, Stage.REFERRAL, "Record informed consent",
+                 Role.CASEWORKER, False, forms.RecordConsentForm),
+        TaskSpec(TaskType.ASSESS_ELIGIBILITY, Stage.INTERVIEW, "Decide eligibility",
+                 Role.CASEWORKER, False, forms.AssessEligibilityForm),
+        TaskSpec(TaskType.SCREEN_VULNERABILITY, Stage.INTERVIEW, "Screen vulnerability",
+                 Role.CASEWORKER, False, forms.ScreenVulnerabilityForm),
+        TaskSpec(TaskType.ASSESS_FIT_TO_TRAVEL, Stage.HEALTH, "Assess fitness to travel",
+                 Role.MEDICAL_OFFICER, True, forms.AssessFitToTravelForm, health_data=True),
+        TaskSpec(TaskType.RECORD_PREDEPARTURE_COUNSELLING, Stage.ORIENTATION, "Record pre-departure counselling",
+                 Role.CASEWORKER, False, forms.RecordPredepartureCounsellingForm),
+        TaskSpec(TaskType.RECORD_TRAVEL_DOCUMENT, Stage.VISA, "Record travel document",
+                 Role.CASEWORKER, True, forms.RecordTravelDocumentForm),
+        TaskSpec(TaskType.RECORD_EXIT_PERMISSION, Stage.VISA, "Record exit permission",
+                 Role.CASEWORKER, False, forms.RecordExitPermissionForm),
+        TaskSpec(TaskType.ARRANGE_ESCORT, Stage.MOVEMENT, "Arrange escort",
+                 Role.MOVEMENT_OFFICER, False, forms.ArrangeEscortForm),
+        TaskSpec(TaskType.RECONFIRM_CONSENT, Stage.MOVEMENT, "Reconfirm consent before departure",
+                 Role.CASEWORKER, False, forms.ReconfirmConsentForm),
+        TaskSpec(TaskType.RECORD_REINTEGRATION_PLAN, Stage.REINTEGRATION, "Record reintegration plan",
+                 Role.CASEWORKER, False, forms.RecordReintegrationPlanForm),
+        TaskSpec(TaskType.RECORD_ASSISTANCE_DELIVERY, Stage.REINTEGRATION, "Record assistance delivered",
+                 Role.CASEWORKER, False, forms.RecordAssistanceDeliveryForm),
+        TaskSpec(TaskType.RECORD_MONITORING_VISIT, Stage.REINTEGRATION, "Record monitoring visit",
+                 Role.CASEWORKER, False, forms.RecordMonitoringVisitForm, beside_flow=True),
+        TaskSpec(TaskType.CLOSE_REINTEGRATION, Stage.REINTEGRATION, "Plan delivered: close the case or keep monitoring",
+                 Role.SUPERVISOR, False, forms.CloseReintegrationForm, escalates=False),
     )
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -56,5 +57,32 @@ async def test_a_full_case_of_this_version_replays(stack, http: httpx.AsyncClien
     await _replayer().replay_workflow(history)
     if os.environ.get("ITINERA_RECORD_HISTORIES"):
         name = HISTORIES / "resettlement_full_case_2_members_clocks.json"
+        name.write_text(json.dumps({"workflow_id": case["case_id"], "history": json.loads(history.to_json())},
+                                   indent=1))
+
+
+async def test_a_full_avrr_case_of_this_version_replays(stack, http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    """An AvrrCase from counselling to the supervisor's closure of its reintegration (record it
+    alone with ``-k avrr``).  Vulnerability screening asks for an escort, so every step runs."""
+    body = referral(size=2, programme="avrr", destination_country=None, origin_country="IQ")
+    now = datetime.now(UTC)
+    # A flight far enough ahead for every deadline (checks are due 6 h before it), so no
+    # escalation comes into the history; it is recorded as departed a few minutes from now.
+    booked, left = (now + timedelta(hours=7)).isoformat(), (now + timedelta(minutes=2)).isoformat()
+    forms = {"screen_vulnerability": {"screened_on": now.date().isoformat(), "medical_needs": True,
+                                      "escort_required": True},
+             "book_movement": {"flight_number": "TK1102", "departure_at": booked, "departure_airport": "IST",
+                               "arrival_airport": "EBL"},
+             "check_fit_to_travel": {"checked_at": now.isoformat(), "outcome": "fit"},
+             "record_departure": {"outcome": "departed", "departed_at": left}}
+    case = await driver.advance(await driver.refer(body), forms=forms)
+    assert (case["status"], case["closure_reason"]) == ("closed", "reintegration_completed")
+    handle = stack.temporal.get_workflow_handle(case["case_id"])
+    await handle.result()
+    history = await handle.fetch_history()
+    assert history.events[0].workflow_execution_started_event_attributes.workflow_type.name == "AvrrCase"
+    await _replayer().replay_workflow(history)
+    if os.environ.get("ITINERA_RECORD_HISTORIES"):
+        name = HISTORIES / "avrr_full_case.json"
         name.write_text(json.dumps({"workflow_id": case["case_id"], "history": json.loads(history.to_json())},
                                    indent=1))

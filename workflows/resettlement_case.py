@@ -1,210 +1,33 @@
-"""The ResettlementCase workflow: one durable workflow per case, id = case id.
+"""The ResettlementCase workflow: a refugee resettlement case, one workflow per case.
 
-The workflow holds the case's process state and is its source of truth.  Every command
-arrives as an Update: its validator runs the pure ``decide`` against the current state and
-refuses a wrong-stage, already-completed or invalid command before anything reaches
-history; the handler decides again under a lock (updates may interleave), has the
-recording activity append the events and project them to PostgreSQL, then folds the
-events into its state and answers.  So when the caller gets its answer, its write is
-already readable from the read model.
-
-Recording runs as a *local* activity: it is idempotent, short, and local activities add
-one marker event to history instead of three activity events, and skip a task-queue
-round trip.  It retries without limit (a PostgreSQL outage delays commands; it never
-loses an accepted one).
-
-Clocks: the pure core says when the case next needs attention (``next_deadline``); the
-workflow keeps a durable timer for that moment and, when it fires, decides a ``Tick``.
-A timer is never cancelled (that would cost history events on every command): a timer
-that has become too late simply fires into a tick that changes nothing, and a new,
-earlier deadline gets a timer of its own.  Long cases continue-as-new when Temporal
-suggests it, carrying the state; the timers are re-derived from it.
+The workflow body is shared with AVRR (``workflows.case_workflow``); what is
+resettlement's own here is the workflow type's name and the patch its rules run under.
 """
 
 from __future__ import annotations
 
-import asyncio
-from datetime import datetime, timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+
+from workflows.case_workflow import CaseWorkflow
 
 with workflow.unsafe.imports_passed_through():
-    from domain.case import (
-        CaseState,
-        Command,
-        CompleteTask,
-        DecisionContext,
-        ReferCase,
-        Tick,
-        decide,
-        fold,
-        next_deadline,
-    )
-    from domain.errors import CommandRejected
-    from domain.events import RecordedEvent
-    from domain.identity import case_id_for
-    from domain.model import Actor, CaseStatus
-    from domain.records import (
-        RECORD_CASE_EVENTS,
-        CaseActionRequest,
-        CaseEventsBatch,
-        CaseWorkflowInput,
-        CommandOutcome,
-        CompleteTaskRequest,
-        ReferCaseRequest,
-        ReferralOutcome,
-    )
+    from domain.case import CaseState
+    from domain.model import Programme
+    from domain.records import CaseWorkflowInput
 
-RECORDING_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0,
-                              maximum_interval=timedelta(seconds=30), maximum_attempts=0)
 # One patch for one deployment: durable clocks and fit-to-travel checks arrived together.
 # Histories recorded before it (tests/histories/resettlement_full_case_2_members.json)
 # replay without either.  Each patch id costs a marker and a search-attribute event.
 CLOCKS_AND_FIT_TO_TRAVEL_PATCH = "clocks-and-fit-to-travel-v1"
 
 
-def _rejection(exc: CommandRejected) -> ApplicationError:
-    return ApplicationError(exc.message, {"code": exc.code.value, "details": exc.details},
-                            type=exc.code.value, non_retryable=True)
-
-
 @workflow.defn(name="ResettlementCase")
-class ResettlementCaseWorkflow:
-    @workflow.init
-    def __init__(self, input: CaseWorkflowInput) -> None:
-        # Runs before any update handler, so the first `refer` already sees the case id.
-        self._case_id = input.case_id
-        self._state: CaseState | None = input.state
-        self._lock = asyncio.Lock()
-        self._timers: set[datetime] = set()
-        self._tick_due = False
-        self._fit_to_travel_checks = False  # learnt from workflow.patched in the first handler
+class ResettlementCaseWorkflow(CaseWorkflow):
+    programme = Programme.RESETTLEMENT
 
     @workflow.run
     async def run(self, input: CaseWorkflowInput) -> CaseState:
-        self._arm_clock()
-        while True:
-            await workflow.wait_condition(lambda: self._tick_due or self._finished() or self._should_continue())
-            if self._finished():
-                assert self._state is not None
-                return self._state
-            if self._tick_due:
-                self._tick_due = False
-                async with self._lock:
-                    await self._execute(Tick(), Actor.system())
-                self._arm_clock()
-            elif self._should_continue():
-                workflow.continue_as_new(CaseWorkflowInput(case_id=self._case_id, state=self._state))
+        return await self._run(input)
 
-    def _finished(self) -> bool:
-        return (self._state is not None and self._state.status == CaseStatus.CLOSED
-                and workflow.all_handlers_finished())
-
-    def _should_continue(self) -> bool:
-        return (workflow.info().is_continue_as_new_suggested() and workflow.all_handlers_finished()
-                and not self._lock.locked())
-
-    # --- referral ----------------------------------------------------------------------
-
-    @workflow.update(name="refer")
-    async def refer(self, request: ReferCaseRequest) -> ReferralOutcome:
-        command = ReferCase(case_id=self._case_id, referral=request.referral,
-                            arrival_confirmation_days=request.arrival_confirmation_days)
-        async with self._lock:
-            recorded = await self._execute(command, request.actor)
-        self._arm_clock()
-        assert self._state is not None
-        return ReferralOutcome(case_id=self._case_id, created=bool(recorded), version=self._state.version)
-
-    @refer.validator
-    def _validate_refer(self, request: ReferCaseRequest) -> None:
-        if case_id_for(request.referral.external_referral_id) != self._case_id:
-            raise ApplicationError("the referral does not belong to this case", type="referral_conflict",
-                                   non_retryable=True)
-        self._validate(ReferCase(case_id=self._case_id, referral=request.referral), request.actor)
-
-    # --- tasks and case actions --------------------------------------------------------------
-
-    @workflow.update(name="complete_task")
-    async def complete_task(self, request: CompleteTaskRequest) -> CommandOutcome:
-        return await self._command(CompleteTask(task_id=request.task_id, form=request.form), request.actor)
-
-    @complete_task.validator
-    def _validate_complete_task(self, request: CompleteTaskRequest) -> None:
-        self._validate(CompleteTask(task_id=request.task_id, form=request.form), request.actor)
-
-    @workflow.update(name="act")
-    async def act(self, request: CaseActionRequest) -> CommandOutcome:
-        """Case-level actions at any stage: withdraw, hold, resume, reassign, note, correct."""
-        return await self._command(request.action, request.actor)
-
-    @act.validator
-    def _validate_act(self, request: CaseActionRequest) -> None:
-        self._validate(request.action, request.actor)
-
-    # --- queries -----------------------------------------------------------------------
-
-    @workflow.query(name="state")
-    def state(self) -> CaseState | None:
-        return self._state
-
-    # --- the one way state changes ---------------------------------------------------------
-
-    def _validate(self, command: Command, actor: Actor) -> None:
-        # Validators must not touch workflow randomness (they do not run on replay), so
-        # the event ids of this trial decision are placeholders.
-        ctx = DecisionContext(now=workflow.now(), actor=actor, new_event_id=lambda: "validation",
-                              fit_to_travel_checks=self._fit_to_travel_checks)
-        try:
-            decide(self._state, command, ctx)
-        except CommandRejected as exc:
-            raise _rejection(exc) from None
-
-    async def _command(self, command: Command, actor: Actor) -> CommandOutcome:
-        async with self._lock:
-            recorded = await self._execute(command, actor)
-        self._arm_clock()
-        assert self._state is not None
-        return CommandOutcome(case_id=self._case_id, version=self._state.version,
-                              event_types=[r.type for r in recorded])
-
-    async def _execute(self, command: Command, actor: Actor) -> list[RecordedEvent]:
-        self._fit_to_travel_checks = workflow.patched(CLOCKS_AND_FIT_TO_TRAVEL_PATCH)
-        ctx = DecisionContext(now=workflow.now(), actor=actor, new_event_id=lambda: str(workflow.uuid4()),
-                              fit_to_travel_checks=self._fit_to_travel_checks)
-        try:
-            recorded = decide(self._state, command, ctx)
-        except CommandRejected as exc:  # the state moved on between validator and handler
-            raise _rejection(exc) from None
-        if not recorded:
-            return recorded
-        new_state = fold(recorded, start=self._state)
-        await workflow.execute_local_activity(
-            RECORD_CASE_EVENTS,
-            CaseEventsBatch(case_id=self._case_id, events=recorded, state=new_state),
-            start_to_close_timeout=timedelta(seconds=15),
-            retry_policy=RECORDING_RETRY,
-        )
-        self._state = new_state
-        return recorded
-
-    # --- clocks --------------------------------------------------------------------------
-
-    def _arm_clock(self) -> None:
-        """Make sure a durable timer fires at (or before) the case's next deadline."""
-        deadline = next_deadline(self._state)
-        if deadline is None or any(t <= deadline for t in self._timers):
-            return
-        if not workflow.patched(CLOCKS_AND_FIT_TO_TRAVEL_PATCH):
-            return  # a case started before clocks existed keeps replaying as it ran
-        self._timers.add(deadline)
-        asyncio.create_task(self._sleep_until(deadline))
-
-    async def _sleep_until(self, deadline: datetime) -> None:
-        wait = (deadline - workflow.now()).total_seconds()
-        if wait > 0:
-            await workflow.sleep(wait, summary=f"next deadline {deadline.isoformat()}")
-        self._timers.discard(deadline)
-        self._tick_due = True
+    def _clock_rules(self) -> bool:
+        return workflow.patched(CLOCKS_AND_FIT_TO_TRAVEL_PATCH)

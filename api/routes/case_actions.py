@@ -1,9 +1,10 @@
 """Case-level actions at any stage: withdraw, hold / resume, reassign a task, add a note,
-correct a member's data.  Each goes to the case's workflow as an Update and answers with
+correct a member's data, and for AVRR cases the withdrawal of consent.  Each goes to the case's workflow as an Update and answers with
 the case's new state; each carries the authenticated actor and a reason."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter
@@ -14,8 +15,17 @@ from api.auth import CurrentPrincipal, Principal
 from api.deps import Commands, Db
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas import CaseDetail
-from domain.case import AddNote, CaseAction, CorrectMember, HoldCase, ReassignTask, ResumeCase, WithdrawCase
-from domain.model import Role
+from domain.case import (
+    AddNote,
+    CaseAction,
+    CorrectMember,
+    HoldCase,
+    ReassignTask,
+    ResumeCase,
+    WithdrawCase,
+    WithdrawConsent,
+)
+from domain.model import Programme, Role
 from store.users import find_user
 
 router = APIRouter(tags=["case actions"], responses={
@@ -40,6 +50,23 @@ class ReassignBody(BaseModel):
                                                                                "reason": "Ayşe is on leave."}]})
     assignee: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
     reason: Reason
+
+
+class ConsentWithdrawalBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"withdrawn_by": "Karwan Aziz", "withdrawn_on": "2026-12-02", "language": "ku",
+         "reason": "Decided to stay: found work in Istanbul."}]})
+    withdrawn_by: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = Field(
+        description="Who withdrew consent: the migrant, or the legal guardian of a minor.")
+    withdrawn_on: date = Field(description="When the migrant told us; not in the future.")
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] = Field(
+        description="ISO 639 code of the language the decision was given in.")
+    reason: Reason
+
+
+# Who records a migrant's withdrawal of consent.  (To move into policy.ACTION_ROLES with the
+# other actions' roles; kept here while that module is being reworked.)
+CONSENT_WITHDRAWAL_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR})
 
 
 class CorrectionBody(BaseModel):
@@ -106,3 +133,22 @@ async def reassign(task_id: str, body: ReassignBody, principal: CurrentPrincipal
                        [{"field": "body.assignee", "reason": f"must be a {task.role}"}])
     return await perform_case_action(db, commands, principal, task.case_id,
                                      ReassignTask(task_id=task_id, assignee=body.assignee, reason=body.reason))
+
+
+@router.post("/api/v1/cases/{case_id}/consent-withdrawal", response_model=CaseDetail,
+             summary="AVRR: record that the migrant withdrew consent (closes the case at once, at any stage)")
+async def withdraw_consent(case_id: str, body: ConsentWithdrawalBody, principal: CurrentPrincipal, db: Db,
+                           commands: Commands) -> CaseDetail:
+    found = await readmodel.case_office_and_programme(db, case_id)
+    policy.require_case_visible(principal, case_id, found[0] if found else None)
+    assert found is not None
+    policy.require_role(principal, set(CONSENT_WITHDRAWAL_ROLES), "record a withdrawal of consent")
+    if found[1] != Programme.AVRR:
+        raise ApiError(409, "wrong_programme",
+                       f"case {case_id} is a {found[1]} case; consent withdrawal is for AVRR cases "
+                       f"(to stop a {found[1]} case, withdraw it: POST /api/v1/cases/{case_id}/withdraw)")
+    await commands.act(case_id, WithdrawConsent(withdrawn_by=body.withdrawn_by, withdrawn_on=body.withdrawn_on,
+                                                language=body.language, reason=body.reason), principal.actor)
+    case = await readmodel.get_case(db, case_id)
+    assert case is not None
+    return policy.redact_case(case, principal)

@@ -30,7 +30,7 @@ async def _visible_case(db: Db, principal: CurrentPrincipal, case_id: str) -> Ca
     "",
     response_model=CaseDetail,
     status_code=201,
-    summary="Refer a case (idempotent on external_referral_id)",
+    summary="Refer a resettlement or AVRR case (idempotent on external_referral_id)",
     responses={200: {"model": CaseDetail, "description": "This referral had already opened the case."},
                403: ERROR_RESPONSES[403], 409: ERROR_RESPONSES[409], 422: ERROR_RESPONSES[422]},
 )
@@ -38,9 +38,6 @@ async def refer_case(referral: Referral, principal: CurrentPrincipal, db: Db, co
                      request: Request, response: Response) -> CaseDetail:
     policy.require_may_refer(principal, referral.office)
     request.state.audit_case_id = case_id_for(referral.external_referral_id)
-    if referral.programme != Programme.RESETTLEMENT:
-        raise ApiError(422, "invalid_request", "only resettlement cases can be referred yet",
-                       [{"field": "body.programme", "reason": "not available yet", "allowed": ["resettlement"]}])
     known = await readmodel.find_case_by_referral(db, referral.external_referral_id)
     if known is None:
         try:
