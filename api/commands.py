@@ -123,5 +123,5 @@ def _as_api_error(exc: WorkflowUpdateFailedError) -> ApiError:
             return ApiError(500, cause.type or "command_failed", cause.message)
         details = cause.details[0].get("details", []) if cause.details and isinstance(cause.details[0], dict) else []
         # A code without an HTTP status of its own conflicts with the case's state.
-        return ApiError(REJECTION_STATUS.get(code, 409), code.value, cause.message, details)
+        return ApiError(REJECTION_STATUS[code], code.value, cause.message, details)
     return ApiError(500, "command_failed", str(cause or exc))

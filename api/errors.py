@@ -55,6 +55,10 @@ REJECTION_STATUS: dict[RejectionCode, int] = {
     RejectionCode.NOT_ON_HOLD: 409,
     RejectionCode.FIT_TO_TRAVEL_MISSING: 409,
     RejectionCode.MEMBER_NOT_FOUND: 404,
+    RejectionCode.FOUR_EYES: 403,
+    RejectionCode.WRONG_PROGRAMME: 409,
+    RejectionCode.CONSENT_NOT_RECONFIRMED: 409,
+    RejectionCode.ESCORT_NOT_ARRANGED: 409,
 }
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -70,6 +70,7 @@ def redact_case(case: CaseDetail, principal: Principal) -> CaseDetail:
 # Who may take each case-level action (on a case of their offices).
 ACTION_ROLES: dict[str, frozenset[Role]] = {
     "withdraw": frozenset({Role.CASEWORKER, Role.SUPERVISOR}),
+    "withdraw_consent": frozenset({Role.CASEWORKER, Role.SUPERVISOR}),  # AVRR: recording the migrant's decision
     "hold": frozenset({Role.SUPERVISOR}),
     "resume": frozenset({Role.SUPERVISOR}),
     "note": frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.MEDICAL_OFFICER, Role.MOVEMENT_OFFICER}),

@@ -160,7 +160,10 @@ class CaseDriver:
 
     async def complete(self, task: dict[str, Any], office: str, *, form: dict[str, Any] | None = None,
                        claim: bool = True, follow_up: bool = False, case: dict[str, Any] | None = None) -> dict[str, Any]:
-        headers = await self.login(_WORKER_BY_ROLE_AND_OFFICE[(task["role"], office)])
+        worker = _WORKER_BY_ROLE_AND_OFFICE[(task["role"], office)]
+        if task["task_type"] == "record_treatment":
+            worker = "deniz"  # four-eyes: not the medical officer who put the member on hold
+        headers = await self.login(worker)
         if claim:
             (await self.client.post(f"/api/v1/tasks/{task['task_id']}/claim", headers=headers)).raise_for_status()
         body = {"form": form or example_form(task, datetime.now(UTC).date(), follow_up=follow_up, case=case)}

@@ -13,6 +13,7 @@ DEMO_USERS: list[tuple[str, str, Role, list[str]]] = [
     ("ayse", "Ayşe Demir (caseworker, Istanbul)", Role.CASEWORKER, ["IST"]),
     ("mehmet", "Mehmet Kaya (caseworker, Izmir)", Role.CASEWORKER, ["IZM"]),
     ("selin", "Dr. Selin Aydın (medical officer)", Role.MEDICAL_OFFICER, ["IST", "IZM"]),
+    ("deniz", "Dr. Deniz Arslan (medical officer)", Role.MEDICAL_OFFICER, ["IST", "IZM"]),
     ("emre", "Emre Şahin (movement officer)", Role.MOVEMENT_OFFICER, ["IST", "IZM"]),
     ("fatma", "Fatma Yıldız (supervisor, Istanbul)", Role.SUPERVISOR, ["IST"]),
     ("ali", "Ali Çelik (supervisor, Izmir)", Role.SUPERVISOR, ["IZM"]),

@@ -142,6 +142,10 @@ class DecisionContext:
     # Rules that arrived after cases were already running: a workflow turns them on with
     # `workflow.patched`, so a case replays with the rules it ran under.
     fit_to_travel_checks: bool = True
+    # Admission rules only refuse a command and never shape the events of an accepted one
+    # (the four-eyes rule).  The workflow applies them in its Update validators, which run
+    # for every new command but not on replay, so adding one never breaks a running case.
+    admission_rules: bool = True
 
 
 def referral_fingerprint(referral: Referral) -> str:
@@ -313,8 +317,31 @@ def _completion_context(state: CaseState, task: TaskState) -> dict[str, Any]:
     return {}
 
 
+def _opened_by(state: CaseState, task: TaskState) -> TaskState | None:
+    """The completed task whose outcome opened ``task`` (the last one done before it opened)."""
+    done = [t for t in state.tasks.values() if t.status == "completed" and t.completed_at is not None
+            and t.completed_at <= task.opened_at and (task.member_id is None or t.member_id == task.member_id)]
+    return max(done, key=lambda t: (t.completed_at, t.task_id), default=None)
+
+
+def _check_four_eyes(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) -> None:
+    """Who put a member on medical hold may not release it; who recorded a rejection or
+    refusal may not approve the case's resubmission."""
+    releases_hold = task.task_type == TaskType.RECORD_TREATMENT
+    resubmits = task.task_type == TaskType.REVIEW_OUTCOME and getattr(form, "decision", None) == "resubmit"
+    if not (releases_hold or resubmits):
+        return
+    opener = _opened_by(state, task)
+    if opener is not None and opener.completed_by == ctx.actor.id:
+        what = "release the medical hold you recorded" if releases_hold else "approve the resubmission of a decision you recorded"
+        raise _reject(RejectionCode.FOUR_EYES,
+                      f"four-eyes rule: {ctx.actor.id} may not {what} (task {opener.task_id}); another person must")
+
+
 def _check_against_case(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) -> None:
     """Rules that need the case as well as the form."""
+    if ctx.admission_rules:
+        _check_four_eyes(state, task, form, ctx)
     if task.task_type == TaskType.CHECK_FIT_TO_TRAVEL and state.movement is not None:
         earliest = state.movement.departure_at - FIT_TO_TRAVEL_WINDOW
         if form.checked_at < earliest:

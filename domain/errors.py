@@ -23,6 +23,7 @@ class RejectionCode(StrEnum):
     NOT_ON_HOLD = "not_on_hold"
     FIT_TO_TRAVEL_MISSING = "fit_to_travel_missing"
     MEMBER_NOT_FOUND = "member_not_found"
+    FOUR_EYES = "four_eyes"  # a second person must take this decision
     WRONG_PROGRAMME = "wrong_programme"  # e.g. a consent withdrawal on a resettlement case
     CONSENT_NOT_RECONFIRMED = "consent_not_reconfirmed"  # AVRR: no departure without it
     ESCORT_NOT_ARRANGED = "escort_not_arranged"  # AVRR: no booking of an escorted return without the escort

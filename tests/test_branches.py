@@ -177,3 +177,27 @@ async def test_arrival_is_confirmed_with_date_and_place(driver: CaseDriver) -> N
     case = await driver.complete(_task(case, "confirm_arrival"), "IST",
                                  form={"arrived_on": _day(), "place": "Bergen", "receiving_partner": "Bergen kommune"})
     assert case["status"] == "closed" and case["key_dates"]["arrived_on"] == _day()
+
+
+async def test_four_eyes_on_medical_hold_release_and_resubmission(http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.HEALTH)
+    case = await driver.complete(_task(case, "assess_health"), "IST", form={
+        "assessment_date": _day(), "outcome": "treatment_required", "notes": "Treatment first."})
+    treatment = _task(case, "record_treatment")
+    same = await http.post(f"/api/v1/tasks/{treatment['task_id']}/complete", headers=await driver.login("selin"),
+                           json={"form": {"completed_on": _day()}})
+    assert same.status_code == 403 and same.json()["error"]["code"] == "four_eyes"
+    case = await driver.complete(treatment, "IST")  # by another medical officer
+    assert _task(case, "assess_health")
+
+    rejected = await driver.advance(await driver.refer(referral(size=1)), until=Stage.INTERVIEW)
+    interview = _task(rejected, "conduct_interview")
+    r = await http.post(f"/api/v1/tasks/{interview['task_id']}/complete", headers=await driver.login("fatma"),
+                        json={"form": {"interview_date": _day(), "outcome": "rejected", "rejection_reason": "x"}})
+    review = _task(r.json(), "review_outcome")
+    own = await http.post(f"/api/v1/tasks/{review['task_id']}/complete", headers=await driver.login("fatma"),
+                          json={"form": {"decision": "resubmit", "destination_country": "SE", "reason": "y"}})
+    assert own.status_code == 403 and own.json()["error"]["code"] == "four_eyes"
+    close = await http.post(f"/api/v1/tasks/{review['task_id']}/complete", headers=await driver.login("fatma"),
+                            json={"form": {"decision": "close", "reason": "No option."}})
+    assert close.status_code == 200 and close.json()["closure_reason"] == "not_accepted"

@@ -195,7 +195,7 @@ class CaseWorkflow:
     async def _execute(self, command: Command, actor: Actor) -> list[RecordedEvent]:
         self._fit_to_travel_checks = self._clock_rules()
         ctx = DecisionContext(now=workflow.now(), actor=actor, new_event_id=lambda: str(workflow.uuid4()),
-                              fit_to_travel_checks=self._fit_to_travel_checks)
+                              fit_to_travel_checks=self._fit_to_travel_checks, admission_rules=False)
         try:
             recorded = decide(self._state, command, ctx)
         except CommandRejected as exc:  # the state moved on between validator and handler

@@ -64,11 +64,6 @@ class ConsentWithdrawalBody(BaseModel):
     reason: Reason
 
 
-# Who records a migrant's withdrawal of consent.  (To move into policy.ACTION_ROLES with the
-# other actions' roles; kept here while that module is being reworked.)
-CONSENT_WITHDRAWAL_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR})
-
-
 class CorrectionBody(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"changes": {"date_of_birth": "2014-07-12"}, "reason": "Birth certificate shows the 12th."}]})
@@ -142,7 +137,7 @@ async def withdraw_consent(case_id: str, body: ConsentWithdrawalBody, principal:
     found = await readmodel.case_office_and_programme(db, case_id)
     policy.require_case_visible(principal, case_id, found[0] if found else None)
     assert found is not None
-    policy.require_role(principal, set(CONSENT_WITHDRAWAL_ROLES), "record a withdrawal of consent")
+    policy.require_role(principal, set(policy.ACTION_ROLES["withdraw_consent"]), "record a withdrawal of consent")
     if found[1] != Programme.AVRR:
         raise ApiError(409, "wrong_programme",
                        f"case {case_id} is a {found[1]} case; consent withdrawal is for AVRR cases "

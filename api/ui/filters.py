@@ -13,12 +13,20 @@ from urllib.parse import urlencode
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.ui.formatting import humanize
-from domain.model import RESETTLEMENT_STAGES, STAGE_LABELS, CaseStatus, Priority, Programme, Role, Stage
+from domain.model import STAGE_LABELS, CaseStatus, Priority, Programme, Role, Stage
+
+
+def _both_labels(stage: Stage) -> str:
+    labels = [STAGE_LABELS[p].get(stage) for p in Programme]
+    unique = [label for i, label in enumerate(labels) if label and label not in labels[:i]]
+    return " / ".join(unique)
+
 
 # The choices of the filter selects: (value, label).  Stages carry resettlement's labels,
 # the only programme referable yet.
 CHOICES: dict[str, list[tuple[str, str]]] = {
-    "stage": [(s.value, STAGE_LABELS[Programme.RESETTLEMENT][s]) for s in RESETTLEMENT_STAGES],
+    # Both programmes share the stage vocabulary; the labels name both where they differ.
+    "stage": [(s.value, _both_labels(s)) for s in Stage],
     "status": [(s.value, humanize(s.value)) for s in CaseStatus],
     "priority": [(p.value, humanize(p.value)) for p in Priority],
     "role": [(r.value, humanize(r.value)) for r in Role if r != Role.ADMIN],

@@ -61,7 +61,8 @@ def timeline(events: list[EventView], case: CaseDetail, principal: Principal) ->
             details = [("Referral", data.get("external_referral_id", "")),
                        ("Priority", humanize(data.get("priority"))),
                        ("Office", data.get("office", "")),
-                       ("Destination", data.get("destination_country") or data.get("origin_country") or ""),
+                       ("Destination" if data.get("destination_country") else "Return to",
+                        data.get("destination_country") or data.get("origin_country") or ""),
                        ("People", str(len(data.get("members", []))))]
         elif event.type == "StageEntered":
             details = [("Stage", labels[Stage(data["stage"])])]
