@@ -57,7 +57,7 @@ DEMO_CASES: list[tuple[dict[str, Any], Stage, set[int]]] = [
     (_case("UNHCR-TUR-2026-004469", "IST", "NL", "urgent", [
         _m("Mustafa Darwish", "1985-12-12", "male", "SY", "principal"),
         _m("Aya Darwish", "2015-03-03", "female", "SY", "child"),
-    ]), Stage.ARRIVAL, set()),
+    ]), Stage.MOVEMENT, set()),  # then: departed five days ago, arrival never confirmed (_situations)
     (_case("UNHCR-TUR-2026-004471", "IST", "NO", "normal", [
         _m("Khaled Mansour", "1990-07-07", "male", "SY", "principal"),
         _m("Reem Mansour", "1993-01-19", "female", "SY", "spouse"),
@@ -208,7 +208,33 @@ async def seed_demo_cases(client: httpx.AsyncClient) -> int:
         await driver.advance(case, stage, follow_up_members=follow_up)
     for demo in AVRR_DEMO_CASES:
         await seed_avrr_demo(driver, demo)
+    await _situations(driver)
     return len(DEMO_CASES) + len(AVRR_DEMO_CASES)
+
+
+async def _situations(driver: CaseDriver) -> None:
+    """What real work has besides progress: a case on hold, an overdue task escalated."""
+    headers = await driver.login("fatma")
+    held = (await driver.client.get("/api/v1/cases", params={"q": "UNHCR-TUR-2026-004418"}, headers=headers)).json()
+    for case in held["items"]:
+        r = await driver.client.post(f"/api/v1/cases/{case['case_id']}/hold", headers=headers,
+                                     json={"reason": "Awaiting the outcome of a family reunification request."})
+        r.raise_for_status()
+    # The Darwish family flew five days ago and nobody confirmed their arrival: the
+    # confirmation is overdue, and the clock has opened an escalation for the supervisor.
+    found = (await driver.client.get("/api/v1/cases", params={"q": "UNHCR-TUR-2026-004469"}, headers=headers)).json()
+    for summary in found["items"]:
+        case = (await driver.client.get(f"/api/v1/cases/{summary['case_id']}", headers=headers)).json()
+        if case["stage"] != "movement":
+            continue
+        day = (datetime.now(UTC) - timedelta(days=5)).date().isoformat()
+        case = await driver.complete(case["open_tasks"][0], "IST", form={
+            "flight_number": "KL1960", "departure_at": f"{day}T09:00:00+00:00", "departure_airport": "IST",
+            "arrival_airport": "AMS"})
+        for task in [t for t in case["open_tasks"] if t["task_type"] == "check_fit_to_travel"]:
+            case = await driver.complete(task, "IST", form={"checked_at": f"{day}T06:00:00+00:00", "outcome": "fit"})
+        await driver.complete(case["open_tasks"][0], "IST",
+                              form={"outcome": "departed", "departed_at": f"{day}T09:20:00+00:00"})
 
 
 async def seed_avrr_demo(driver: CaseDriver, demo: AvrrDemo) -> dict[str, Any]:
