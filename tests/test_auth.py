@@ -120,3 +120,18 @@ async def test_oversized_bodies_are_refused_before_parsing(http: httpx.AsyncClie
     chunked = await http.post("/api/v1/cases", content=chunks(), headers=await driver.login("ayse") | {
         "content-type": "application/json"})
     assert chunked.status_code == 413
+
+
+async def test_secrets_never_reach_the_logs(http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    password = "itinera-demo"
+    login = await http.post("/api/v1/auth/token", data={"username": "ayse", "password": password})
+    token = login.json()["access_token"]
+    await http.get("/api/v1/cases", headers={"Authorization": f"Bearer {token}"})
+    await http.post("/api/v1/auth/token", data={"username": "ayse", "password": "a-wrong-secret-123"})
+    logged = caplog.text
+    assert caplog.records, "the check needs the app's logs captured"
+    for secret in (password, token, "a-wrong-secret-123", KEY):
+        assert secret not in logged
