@@ -1,12 +1,17 @@
 # Two commands for a fresh machine with Python 3.11+ and make:
 #   make dev    install, then start the whole system with demo data
 #   make test   install, then run the test suite
+# And the benchmark (bench/README.md):
+#   make bench        install with the bench extra, run every workload (~10-15 min on 2 cores)
+#   make bench-quick  the same code paths with small counts (under a minute; CI runs it)
+#   BENCH_ARGS='--workloads 1,2 --concurrency 20' make bench   passes arguments through
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: dev test install clean
+.PHONY: dev test install clean bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +23,21 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+$(BENCH_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	touch $(STAMP) $(BENCH_STAMP)
+
 dev: install
 	$(BIN)/itinera dev
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

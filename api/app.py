@@ -47,6 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.login_throttle = LoginThrottle()
         app.state.pool = await create_pool(settings.database_url, min_size=settings.database_pool_min,
                                            max_size=settings.database_pool_max)
+        # The audit middleware writes after the route has answered, while the route's own
+        # connection may still be held: a pool of its own, so the two never wait on each other.
+        app.state.audit_pool = await create_pool(settings.database_url, min_size=1, max_size=4)
         app.state.temporal = await connect_temporal(settings)
         app.state.codec = app.state.temporal.data_converter.payload_codec
         app.state.commands = CaseCommands(app.state.temporal, settings.temporal_task_queue,
@@ -56,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.pool.close()
+            await app.state.audit_pool.close()
 
     app = FastAPI(title="Itinera", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url="/docs", openapi_url="/openapi.json")

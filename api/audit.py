@@ -45,7 +45,7 @@ def install_audit(app: FastAPI) -> None:
              "offices": list(principal.offices)} if principal else
             {"kind": "anonymous", "id": "anonymous", "role": None, "offices": []})
         await audit_store.append(
-            request.app.state.pool,
+            request.app.state.audit_pool,
             actor_kind=actor["kind"],
             actor_id=actor["id"],
             actor_role=actor["role"],

@@ -9,11 +9,18 @@ import asyncpg
 from fastapi import Depends, Request
 
 from api.commands import CaseCommands
+from api.errors import ApiError
 
 
 async def _connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    async with request.app.state.pool.acquire() as conn:
+    try:
+        conn = await request.app.state.pool.acquire(timeout=30)
+    except TimeoutError:
+        raise ApiError(503, "database_busy", "no database connection became free in 30 s; try again") from None
+    try:
         yield conn
+    finally:
+        await request.app.state.pool.release(conn)
 
 
 def _commands(request: Request) -> CaseCommands:

@@ -165,12 +165,12 @@ def _targets(conc: list[int], throughput: dict, per_stage: dict, latency: dict, 
         out.append(_target(f"stage_p50_c{c}", f"per-stage p50 vs baseline, concurrency {c}", "<= 1.5x",
                            {"all_updates": overall, "worst_stage": worst[0], "worst_ratio": worst[1]},
                            worst[1] is not None and worst[1] <= 1.5,
-                           f"all updates {overall}x; worst stage {worst[0]} {worst[1]}x"))
+                           f"all updates {overall}×; worst stage: {worst[0]} {worst[1]}×"))
     ev = history.get("itinera", {}).get("events_per_case")
     out.append(_target("history_events", "Temporal history events, full case without branches (1 person)", "<= 60",
                        ev, ev is not None and ev <= 60,
-                       f"baseline {history.get('baseline', {}).get('events_per_case')}; family of 7: "
-                       f"{history.get('itinera_family_of_7', {}).get('events_per_case')}"))
+                       f"{ev} (baseline {history.get('baseline', {}).get('events_per_case')}; Itinera family of 7: "
+                       f"{history.get('itinera_family_of_7', {}).get('events_per_case')})"))
     for c in conc:
         if c in bulk:
             r = bulk[c]["ratio"]
@@ -194,7 +194,8 @@ def _targets(conc: list[int], throughput: dict, per_stage: dict, latency: dict, 
     out.append(_target("read_your_writes", "completion visible in GET /api/v1/cases/{id} on the first read",
                        "0 misses, 0 ms", {"misses": ryw.get("misses"), "max_lag_ms": ryw.get("max_lag_ms"),
                                           "checks": ryw.get("checks")},
-                       ryw.get("misses") == 0 and ryw.get("checks", 0) > 0))
+                       ryw.get("misses") == 0 and ryw.get("checks", 0) > 0,
+                       f"{ryw.get('misses')} misses in {ryw.get('checks')} reads; max lag {ryw.get('max_lag_ms')} ms"))
     return out
 
 
@@ -215,6 +216,13 @@ def _x(v: Any) -> str:
     return "–" if v is None else f"{v:.2f}×"
 
 
+def _temporal(machine: dict[str, Any], stack: dict[str, Any]) -> str:
+    cli = machine.get("temporal_cli_version")
+    if cli:  # "temporal version 1.9.1 (Server 1.32.0, UI 2.54.1)"
+        return f"Temporal CLI dev server {cli.removeprefix('temporal version ')}, SQLite ({stack.get('sqlite_pragmas')})"
+    return f"Temporal server {machine.get('temporal_server_version')}"
+
+
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -224,15 +232,14 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
 def render_markdown(results: dict[str, Any]) -> str:
     m, cmp_, cfg = results["machine"], results["comparison"], results["config"]
     h = results["history_events"]
-    mode = {"quick": "quick mode (small counts: checks the harness, not the numbers)",
+    mode = {"quick": "quick mode (small counts: it checks the harness, not the numbers)",
             "partial": "partial run (some workloads or other concurrency levels)"}.get(results["mode"], "full run")
     git = results["git"]
     lines = [
-        f"### Benchmark results ({mode}), {results['started_at']}",
+        f"### Benchmark results: {mode}, {results['started_at']}",
         "",
         f"Machine: {m['cpu_count']} CPUs ({m.get('cpu_model') or 'unknown'}), {m['memory_total_mb'] / 1024:.1f} GiB RAM, "
-        f"Python {m['python']}, Temporal {m.get('temporal_cli_version') or 'server ' + str(m.get('temporal_server_version'))} "
-        f"(SQLite WAL), PostgreSQL {m.get('postgresql_version')}, temporalio {m['temporalio_sdk']}; "
+        f"Python {m['python']}, {_temporal(m, results['stack'])}, PostgreSQL {m.get('postgresql_version')}, temporalio {m['temporalio_sdk']}; "
         f"load average at start {m.get('load_average_at_start')}; commit {git.get('commit')}"
         f"{' (uncommitted changes)' if git.get('dirty') else ''}; run took {results['duration_s']:.0f} s.",
         "",
@@ -258,14 +265,16 @@ def render_markdown(results: dict[str, Any]) -> str:
     lines += _table(["concurrency", "baseline cases/s", "Itinera cases/s", "ratio", "baseline p50 / p99 ms",
                      "Itinera p50 / p99 ms", "p50 ratio", "p99 ratio", "start p50: baseline / Itinera referral ms"], rows)
 
-    lines += ["", "**Per stage** (p50 / p99 ms; Itinera's movement stage is two tasks, book and depart)", ""]
+    lines += ["", "**Per stage** (p50 / p99 ms of each Update; the baseline has one per stage, Itinera one per task)",
+              ""]
     rows = []
     for c, stages in cmp_["per_stage"].items():
         for stage, v in stages.items():
             rows.append([c, stage, f"{_f(v['baseline']['p50_ms'])} / {_f(v['baseline']['p99_ms'])}",
-                         f"{_f(v['itinera']['p50_ms'])} / {_f(v['itinera']['p99_ms'])}",
+                         f"{_f(v['itinera']['p50_ms'])} / {_f(v['itinera']['p99_ms'])}", v["itinera_updates"],
                          _x(v["ratio_p50"]), _x(v["ratio_p99"])])
-    lines += _table(["concurrency", "stage", "baseline", "Itinera", "p50 ratio", "p99 ratio"], rows)
+    lines += _table(["concurrency", "stage", "baseline", "Itinera", "Itinera updates", "p50 ratio", "p99 ratio"],
+                    rows)
 
     lines += ["", "**CPU seconds per case and peak resident memory** (the worker and the API are separate "
               "processes; PostgreSQL is the sum of its processes, best effort)", ""]
@@ -282,6 +291,11 @@ def render_markdown(results: dict[str, Any]) -> str:
                      "baseline: worker CPU s", "Temporal", "client", "worker MB", "API MB",
                      "baseline worker MB", "Temporal MB"], rows)
 
+    hwm = results.get("high_water_marks_mb") or {}
+    if hwm:
+        lines += ["", "Whole-run peak resident memory (the kernel's high-water mark, including the bulk referral, "
+                  "after which every referred case's workflow sits open in the worker's cache): "
+                  + ", ".join(f"{k} {v:,.0f} MB" for k, v in hwm.items() if k != "postgres") + "."]
     lines += ["", "**Bulk referral (workload 3)**: N referrals as fast as the API accepts them vs N bare "
               "`start_workflow` calls", ""]
     rows = [[c, _f(b["baseline_starts_per_s"]), _f(b["itinera_referrals_per_s"]), _x(b["ratio"]),

@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -30,7 +31,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench.procmon import ProcessMonitor
 from bench.report import render_markdown, summarize, update_readme
 from bench.stack import REPO_ROOT, BenchStack
-from bench.workloads import Bench, Phase
+from bench.phase import Phase
+from bench.workloads import Bench, PhaseFailed
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results"
 
@@ -49,8 +51,8 @@ class Plan:
 FULL = Plan(concurrency=(1, 20, 50), cases={1: 20, 20: 200, 50: 300}, bulk={1: 100, 20: 600, 50: 1000},
             levels=(1_000, 100_000), requests={1: 450, 20: 900, 50: 900}, warmup=5)
 # Quick: the same phases at lower concurrency (a phase at concurrency 50 needs 50 full cases).
-QUICK = Plan(concurrency=(1, 5, 10), cases={1: 2, 5: 5, 10: 10}, bulk={1: 10, 5: 20, 10: 40},
-             levels=(200, 2_000), requests={1: 18, 5: 36, 10: 60}, warmup=2, seed_processes=1)
+QUICK = Plan(concurrency=(1, 5, 10), cases={1: 2, 5: 5, 10: 10}, bulk={1: 5, 5: 10, 10: 20},
+             levels=(200, 1_000), requests={1: 18, 5: 36, 10: 60}, warmup=1, seed_processes=1)
 
 
 def _git() -> dict[str, Any]:
@@ -58,7 +60,7 @@ def _git() -> dict[str, Any]:
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
 
     try:
-        return {"commit": git("rev-parse", "--short", "HEAD") or None, "dirty": bool(git("status", "--porcelain"))}
+        return {"commit": git("rev-parse", "--short", "HEAD") or None, "dirty": bool(git("--no-optional-locks", "status", "--porcelain"))}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
 
@@ -112,6 +114,7 @@ async def run(plan: Plan, *, quick: bool, members: int, keep: bool, console: Con
     try:
         with progress:
             await stack.start(say=progress.console.log)
+            progress.console.log("stack ready")
             for name, pid in stack.pids().items():
                 monitor.watch(name, pid)
             if (postmaster := stack.postmaster_pid()) is not None:
@@ -185,7 +188,9 @@ async def run(plan: Plan, *, quick: bool, members: int, keep: bool, console: Con
             await bench.close()
         hwm = monitor.high_water_marks_mb()
         monitor.close()
+        console.log("stopping the stack")
         await stack.stop()
+        console.log("stopped")
 
     return summarize(
         plan=plan, quick=quick, members=members, started_at=started_at, duration_s=time.perf_counter() - started,
@@ -214,6 +219,10 @@ def write_results(results: dict[str, Any], out: Path, *, tag: str, readme: bool)
     return paths
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -228,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     console = Console(stderr=True)
+    # SIGTERM (a CI timeout, `kill`) stops the run like Ctrl-C: the stack's processes are stopped too.
+    signal.signal(signal.SIGTERM, _interrupt)
     plan = with_options(QUICK if args.quick else FULL, args.concurrency)
     workloads = {int(w) for w in args.workloads.split(",")}
     try:
@@ -236,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("[red]interrupted[/red]")
         return 130
+    except PhaseFailed as exc:
+        console.print(f"[red]benchmark stopped: {exc}[/red]")
+        return 1
     partial = bool(args.concurrency) or workloads != {1, 2, 3, 4} or args.members != 1
     tag = "quick" if args.quick else ("partial" if partial else "")
     results["mode"] = tag or "full"

@@ -7,7 +7,8 @@ are exactly what live cases produce.
 
 Why templates: ``decide`` deep-copies the case state on every command (~0.7 ms per command
 here), so deciding 100,000 cases one by one would take minutes of CPU.  Instead ``decide``
-runs once per case *shape* (family size x stage reached x priority: 144 shapes), producing
+runs once per case *shape* (family size x stage reached x priority x whether its deadline
+timer has fired: 270 shapes), producing
 the shape's events with placeholder identities; each synthetic case then gets its own
 identity (case id, external referral id, member and task ids, event ids, names, dates of
 birth, office, referral fingerprint) and its own dates (every timestamp shifted), is parsed
@@ -37,11 +38,12 @@ import asyncpg
 from pydantic import TypeAdapter
 
 from demo.driver import example_form
-from domain.case import CaseState, CompleteTask, DecisionContext, ReferCase, decide, fold
+from domain.case import CaseState, CompleteTask, DecisionContext, ReferCase, Tick, decide, fold, next_deadline
+from domain.errors import CommandRejected
 from domain.events import RecordedEvent
 from domain.identity import case_id_for
 from domain.model import Actor, Priority, Referral, Stage
-from domain.tasks import TASK_SPECS
+from domain.tasks import TASK_SPECS, TaskType
 from store.projection import record_case_events
 
 # --- what the synthetic operation looks like -------------------------------------------------
@@ -99,6 +101,7 @@ class Template:
     referral_parts: list[Any]  # the referral's JSON, for its fingerprint
     span: timedelta           # referral to the template's last command
     events: int
+    tick_at: timedelta | None = None  # overdue variant: when the deadline timer fired (from T0)
 
 
 def _compile(text: str) -> list[Any]:
@@ -131,7 +134,9 @@ def _template_referral(members: int, priority: Priority) -> Referral:
                                     "destination_country": "NO", "external_referral_id": _PH_EXT, "members": people})
 
 
-def build_template(members: int, stage: Stage, priority: Priority) -> Template:
+def build_template(members: int, stage: Stage, priority: Priority, overdue: bool = False) -> Template:
+    """The events of one case shape; ``overdue``: then the case's deadline timer fires (``Tick``)
+    until a task is marked overdue and escalated, as the workflow does for a case left waiting."""
     counter = iter(range(1, 10_000))
     clock = T0
     actors = {
@@ -149,19 +154,50 @@ def build_template(members: int, stage: Stage, priority: Priority) -> Template:
     assert state is not None
     order = [Stage.REFERRAL, Stage.INTERVIEW, Stage.HEALTH, Stage.ORIENTATION, Stage.VISA, Stage.MOVEMENT,
              Stage.ARRIVAL, Stage.CLOSED]
+    previous: TaskType | None = None
     while order.index(state.stage) < order.index(stage) and state.open_tasks:
         task = state.open_tasks[0]
-        per_step = sum(1 for t in state.open_tasks if t.task_type == task.task_type)
-        clock += timedelta(days=STEP_DAYS[task.task_type.value]) / max(per_step, 1)
-        actor = actors[TASK_SPECS[task.task_type].role.value]
-        form = example_form({"task_type": task.task_type.value, "task_id": task.task_id}, clock.date())
-        new = decide(state, CompleteTask(task_id=task.task_id, form=form), ctx(actor))
+        actor = actors.get(TASK_SPECS[task.task_type].role.value, actors["caseworker"])
+        # Days pass between steps (the members' tasks of one step happen the same day); if the
+        # domain refuses that (a departure must fall within 72 h of the fit-to-travel checks),
+        # the step happens the same day as the one before.
+        step = timedelta(days=STEP_DAYS.get(task.task_type.value, 3)) if task.task_type != previous else timedelta()
+        for candidate in dict.fromkeys((clock + step, clock)):
+            form = example_form({"task_type": task.task_type.value, "task_id": task.task_id}, candidate.date())
+            try:
+                new = decide(state, CompleteTask(task_id=task.task_id, form=form), DecisionContext(
+                    now=candidate, actor=actor, new_event_id=lambda: _eid(next(counter))))
+                clock = candidate
+                break
+            except CommandRejected:
+                if candidate == clock:
+                    raise
+        previous = task.task_type
         state = fold(new, start=state)
         events += new
+    span = clock - T0
+    tick_at = None
+    if overdue:
+        for _ in range(5):  # the workflow sleeps until next_deadline, then decides a Tick
+            deadline = next_deadline(state)
+            if deadline is None:
+                break
+            new = decide(state, Tick(), DecisionContext(now=deadline, actor=Actor.system(),
+                                                        new_event_id=lambda: _eid(next(counter))))
+            state = fold(new, start=state) if new else state
+            events += new
+            tick_at = deadline - T0
+            if any(t.overdue for t in state.open_tasks):
+                break
+        else:
+            tick_at = None
+        if not any(t.overdue for t in state.open_tasks):
+            tick_at = None
     text = "[" + ",".join(e.model_dump_json() for e in events) + "]"
     text = text.replace(state.referral_fingerprint, _PH_FP)
     return Template(members=members, stage=stage, priority=priority, parts=_compile(text),
-                    referral_parts=_compile(referral.model_dump_json()), span=clock - T0, events=len(events))
+                    referral_parts=_compile(referral.model_dump_json()), span=span, events=len(events),
+                    tick_at=tick_at)
 
 
 # --- one synthetic case -------------------------------------------------------------------------
@@ -224,8 +260,9 @@ class SyntheticCases:
         self.seed = seed
         started = time.perf_counter()
         self.templates = {
-            (m, s, p): build_template(m, s, p)
+            (m, s, p, late): build_template(m, s, p, overdue=late)
             for m, _ in FAMILY_SIZES for s, _ in STAGES for p, _ in PRIORITIES
+            for late in ((False, True) if s != Stage.CLOSED else (False,))
         }
         self.template_seconds = time.perf_counter() - started
 
@@ -235,7 +272,7 @@ class SyntheticCases:
         members = _pick(rng, FAMILY_SIZES)
         stage = _pick(rng, STAGES)
         priority = _pick(rng, PRIORITIES)
-        template = self.templates[(members, stage, priority)]
+        template = self.templates[(members, stage, priority, False)]
         surname = rng.choice(SURNAMES)
         names, dobs = [], []
         for k in range(1, members + 1):
@@ -249,6 +286,10 @@ class SyntheticCases:
             referred = self.now - template.span - timedelta(days=rng.uniform(1, 3 * 365))
         else:
             referred = self.now - template.span - timedelta(days=rng.uniform(0, 45), minutes=rng.uniform(0, 1440))
+        # A case whose deadline has passed was ticked by its timer: it has an overdue, escalated task.
+        late = self.templates.get((members, stage, priority, True))
+        if late is not None and late.tick_at is not None and referred + late.tick_at <= self.now:
+            template = late
         ext = f"{self.prefix}-{i:07d}"
         caseworker = {"IST": "ayse", "IZM": "mehmet"}.get(office, f"cw.{office.lower()}")
         ident = SyntheticIdentity(number=i, external_referral_id=ext, case_id=case_id_for(ext), office=office,
@@ -307,7 +348,7 @@ class BatchingConnection:
         if "INSERT INTO cases" not in sql or "RETURNING version" not in sql:
             raise UnsupportedCall(sql[:60])
         self._record(sql, args)
-        return args[21] if len(args) > 21 else 1  # the version written
+        return 1  # any value: the row was written
 
     async def execute(self, sql: str, *args: Any) -> str:
         if not sql.lstrip().startswith("INSERT"):

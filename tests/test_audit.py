@@ -44,3 +44,15 @@ async def test_audit_rows_cannot_be_changed_or_deleted(stack) -> None:
         for statement in ("UPDATE audit_log SET actor_id = 'nobody'", "DELETE FROM audit_log", "TRUNCATE audit_log"):
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
                 await conn.execute(statement)
+
+
+async def test_auditing_never_starves_requests_of_connections(stack, http: httpx.AsyncClient,
+                                                              driver: CaseDriver) -> None:
+    """Audit rows are written after the route answered, while its connection may still be
+    held: with their own pool, many more requests than connections still all finish."""
+    import asyncio
+
+    headers = await driver.login("ayse")
+    answers = await asyncio.wait_for(asyncio.gather(*(
+        http.get("/api/v1/tasks", headers=headers) for _ in range(stack.settings.database_pool_max * 4))), timeout=60)
+    assert {a.status_code for a in answers} == {200}
