@@ -19,16 +19,17 @@ import httpx
 import pytest
 import uvicorn
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from demo.driver import CaseDriver
 from demo.users import seed_demo_users
 from embedded.postgres import EmbeddedPostgres
-from embedded.temporal_server import EmbeddedTemporal
+from embedded.temporal_server import EmbeddedTemporal, venv_executable
 from settings import Settings
 from store.db import create_pool
 from store.migrations import apply_migrations
-from temporal_client import connect_temporal
+from temporal_client import connect_temporal, data_converter
 from worker import build_worker
 
 
@@ -106,6 +107,17 @@ async def stack() -> AsyncIterator[Stack]:
         temporal.stop()
         postgres.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def clock(stack: Stack) -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
+    """Temporal's time-skipping test server with the real worker (and the session's
+    PostgreSQL): durable timers of months fire in moments."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter(stack.settings), test_server_existing_path=venv_executable("temporal-test-server"))
+    task_queue = f"clocks-{uuid.uuid4().hex[:8]}"
+    async with env, build_worker(env.client, stack.pool, task_queue):
+        yield env, task_queue
 
 
 @pytest.fixture

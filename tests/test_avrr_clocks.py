@@ -7,12 +7,10 @@ did is read back from the read model, as the API would.
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
@@ -23,24 +21,13 @@ from domain.case import CaseAction, HoldCase, ResumeCase
 from domain.identity import case_id_for
 from domain.model import Actor, Referral
 from domain.records import CaseActionRequest, CaseWorkflowInput, CompleteTaskRequest, ReferCaseRequest
-from embedded.temporal_server import venv_executable
 from temporal_client import data_converter
 from tests.factories import referral
-from worker import WORKFLOWS, build_worker
+from worker import WORKFLOWS
 from workflows.avrr_case import AvrrCaseWorkflow
 
 WORKER = {"caseworker": "ayse", "medical_officer": "selin", "movement_officer": "emre", "supervisor": "fatma"}
 SUPERVISOR = Actor(id="fatma", role="supervisor", offices=("IST",))
-
-
-@pytest.fixture(scope="module")
-async def clock(stack) -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(stack.settings), test_server_existing_path=venv_executable("temporal-test-server")
-    )
-    task_queue = f"avrr-clocks-{uuid.uuid4().hex[:8]}"
-    async with env, build_worker(env.client, stack.pool, task_queue):
-        yield env, task_queue
 
 
 class AvrrCase:

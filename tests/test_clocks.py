@@ -9,13 +9,11 @@ from the read model, as the API would.
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 
@@ -23,25 +21,12 @@ from demo.driver import example_form
 from domain.case import CaseAction, HoldCase, ResumeCase
 from domain.identity import case_id_for
 from domain.model import Actor, Referral
-from embedded.temporal_server import venv_executable
 from domain.records import CaseActionRequest, CaseWorkflowInput, CompleteTaskRequest, ReferCaseRequest
 from tests.factories import referral
-from temporal_client import data_converter
-from worker import build_worker
 from workflows.resettlement_case import ResettlementCaseWorkflow
 
 SUPERVISOR = Actor(id="fatma", role="supervisor", offices=("IST",))
 WORKER = {"caseworker": "ayse", "medical_officer": "selin", "movement_officer": "emre", "supervisor": "fatma"}
-
-
-@pytest.fixture(scope="module")
-async def clock(stack) -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(stack.settings), test_server_existing_path=venv_executable("temporal-test-server")
-    )
-    task_queue = f"clocks-{uuid.uuid4().hex[:8]}"
-    async with env, build_worker(env.client, stack.pool, task_queue):
-        yield env, task_queue
 
 
 class Case:

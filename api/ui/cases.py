@@ -16,7 +16,8 @@ from api.ui.rendering import UiRoute, redirect, render
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash
 from domain.case import AddNote, HoldCase, ResumeCase, WithdrawCase
-from api.ui.timeline import reads_health_details, timeline
+from api.policy import reads_health_details
+from api.ui.timeline import timeline
 
 router = APIRouter(route_class=UiRoute)
 PAGE_SIZE = 25

@@ -17,8 +17,8 @@ from typing import Any
 from api.auth import Principal
 from api.schemas import CaseDetail, EventView
 from api.ui.formatting import display_value, event_title, humanize
-from api.policy import reads_health_details, redact_event
-from domain.model import STAGE_LABELS, Role, Stage
+from api.policy import redact_event
+from domain.model import STAGE_LABELS, Stage
 from domain.tasks import TASK_SPECS, TaskType
 
 _NOT_SHOWN = frozenset({"task_id", "member_id", "type", "referral_fingerprint", "case_id", "members"})
