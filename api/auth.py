@@ -30,6 +30,7 @@ from settings import Settings
 from store.users import User, authenticate
 
 CLOCK_SKEW = timedelta(seconds=30)
+_VERIFIED_CACHE_SIZE = 10_000
 _bearer = HTTPBearer(auto_error=False, description="JWT from POST /api/v1/auth/token (or your OIDC issuer)")
 
 
@@ -71,6 +72,7 @@ class TokenService:
     def __init__(self, settings: Settings):
         self._settings = settings
         self._key = signing_key(settings)
+        self._verified: dict[str, tuple[Principal, float]] = {}
         self._jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True, lifespan=3600) if settings.oidc_jwks_url else None
 
     def issue(self, username: str, role: Role, offices: list[str]) -> TokenResponse:
@@ -92,6 +94,19 @@ class TokenService:
                              role=role, offices=offices)
 
     def verify(self, token: str) -> Principal:
+        """The token's principal.  A token verified once is remembered until it expires
+        (every request carries one, and decoding was a tenth of the API's CPU); a forged or
+        expired token is never remembered, so it is checked, and refused, every time."""
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
+        principal, expires = self._verify(token)
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
             if issuer == self._settings.jwt_issuer:
@@ -100,7 +115,8 @@ class TokenService:
                     issuer=self._settings.jwt_issuer, leeway=CLOCK_SKEW,
                     options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud"]},
                 )
-                return Principal(username=claims["sub"], role=Role(claims["role"]), offices=list(claims["offices"]))
+                return (Principal(username=claims["sub"], role=Role(claims["role"]), offices=list(claims["offices"])),
+                        float(claims["exp"]))
             if self._jwks is not None and issuer == self._settings.oidc_issuer:
                 key = self._jwks.get_signing_key_from_jwt(token)
                 claims = jwt.decode(
@@ -113,7 +129,7 @@ class TokenService:
                     username=claims.get("preferred_username") or claims["sub"],
                     role=Role(claims[self._settings.oidc_role_claim]),
                     offices=list(claims.get(self._settings.oidc_offices_claim, [])),
-                )
+                ), float(claims["exp"])
         except (jwt.PyJWTError, KeyError, ValueError):
             pass
         raise _unauthorized("the bearer token is invalid or expired")

@@ -135,3 +135,19 @@ async def test_secrets_never_reach_the_logs(http: httpx.AsyncClient, caplog: pyt
     assert caplog.records, "the check needs the app's logs captured"
     for secret in (password, token, "a-wrong-secret-123", KEY):
         assert secret not in logged
+
+
+def test_verified_tokens_are_remembered_only_until_they_expire() -> None:
+    tokens = TokenService(stack_settings())
+    good = jwt.encode(CLAIMS | {"exp": int(time.time()) + 600}, KEY, algorithm="HS256")
+    assert tokens.verify(good).username == "fatma"
+    assert good in tokens._verified
+    for forged in FORGERIES.values():
+        with pytest.raises(ApiError):
+            tokens.verify(forged)
+    assert set(tokens._verified) == {good}  # refusals are never cached
+    stale = tokens._verified[good][0].model_copy(update={"username": "stale"})
+    tokens._verified[good] = (stale, time.time() + 60)
+    assert tokens.verify(good).username == "stale"  # served from memory while unexpired
+    tokens._verified[good] = (stale, time.time() - 1)  # as if its expiry had passed
+    assert tokens.verify(good).username == "fatma"  # verified afresh, not served from memory
