@@ -106,16 +106,14 @@ def users_add(
 @app.command("rebuild-projection")
 def rebuild_projection() -> None:
     """Rebuild cases, members and tasks of every case from case_events alone."""
-    import asyncpg
 
     from store.projection import rebuild_case_projection
 
     async def run() -> int:
-        conn = await asyncpg.connect(_database_url(get_settings()))
-        try:
-            from store.db import _init_connection
+        from store.db import connect
 
-            await _init_connection(conn)
+        conn = await connect(_database_url(get_settings()))
+        try:
             ids = [r["case_id"] for r in await conn.fetch("SELECT DISTINCT case_id FROM case_events")]
             for case_id in ids:
                 await rebuild_case_projection(conn, case_id)

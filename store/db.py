@@ -18,6 +18,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, encoder=_encode_json, decoder=json.loads, schema="pg_catalog")
 
 
+async def connect(database_url: str) -> asyncpg.Connection:
+    """One connection with the same JSON handling as the pools (for the CLI)."""
+    conn = await asyncpg.connect(database_url)
+    await _init_connection(conn)
+    return conn
+
+
 async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         database_url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30

@@ -41,3 +41,17 @@ async def test_users_add_refuses_bad_input(stack) -> None:
     assert office.returncode == 2 and "invalid office" in office.stderr
     role = _itinera(stack, "users", "add", "kemal", "--role", "wizard", stdin="long enough password\n")
     assert role.returncode == 2 and "wizard" in role.stderr
+
+
+async def test_rebuild_projection_rebuilds_every_case_from_its_events(stack, http: httpx.AsyncClient) -> None:
+    from demo.driver import CaseDriver
+    from tests.factories import referral
+
+    driver = CaseDriver(http)
+    case = await driver.complete((await driver.refer(referral()))["open_tasks"][0], "IST")
+    headers = await driver.login("ayse")
+    before = (await http.get(f"/api/v1/cases/{case['case_id']}", headers=headers)).json()
+    done = _itinera(stack, "rebuild-projection")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("rebuilt ") and int(done.stdout.split()[1]) >= 1
+    assert (await http.get(f"/api/v1/cases/{case['case_id']}", headers=headers)).json() == before
