@@ -9,6 +9,7 @@ the schema layer is pydantic already: one validation story, one error format.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -49,6 +50,10 @@ class Settings(BaseSettings):
     database_pool_min: int = 1
     database_pool_max: int = 10
 
+    # How long the API waits for the case engine to answer a command before it answers 503
+    # (the command may still be applied, once; sending the same request again returns it).
+    command_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+
     # Encryption of Temporal payloads (AES-256-GCM).  JSON {"key-id": "<base64 32 bytes>"};
     # unset: keys kept in data_dir/payload-keys.json.  The active key encrypts; every listed
     # key decrypts, so a rotation adds a key and switches the active id.
@@ -68,6 +73,25 @@ class Settings(BaseSettings):
     oidc_jwks_url: str = ""
     oidc_role_claim: str = "itinera_role"
     oidc_offices_claim: str = "itinera_offices"
+    # An OIDC token cannot be checked against a local account: revoking its user happens at
+    # the issuer, so its lifetime bounds how long a revoked person keeps access.  Tokens
+    # issued for longer than this are refused.
+    oidc_max_token_minutes: int = Field(default=60, ge=1, le=1440)
+
+    # Addresses (or networks, e.g. 10.0.0.0/8) of reverse proxies whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; comma-separated.  Empty: none, the peer is the client.
+    trusted_proxies: Annotated[
+        list[str], NoDecode,
+        BeforeValidator(lambda v: [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else v),
+        AfterValidator(lambda v: [str(ipaddress.ip_network(p, strict=False)) for p in v]),
+    ] = Field(default_factory=list)
+    # Failed logins allowed within login_throttle_minutes before 429: per client and account,
+    # per account from any client (guessing from many addresses), per client for any
+    # account (one address trying many accounts).  Counted in PostgreSQL, across processes.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_account: int = Field(default=20, ge=1)
+    login_max_failures_per_client: int = Field(default=100, ge=1)
+    login_throttle_minutes: int = Field(default=5, ge=1, le=1440)
 
     # Days after departure within which the receiving side must confirm arrival before the
     # office supervisor gets an escalation task.

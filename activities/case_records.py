@@ -9,6 +9,14 @@ from temporalio.exceptions import ApplicationError
 from domain.records import RECORD_CASE_EVENTS, CaseEventsBatch
 from store.projection import EventStoreConflict, record_case_events
 
+# Failures that another attempt cannot fix: the value itself is refused (SQLSTATE class 22
+# "data exception": a NUL byte, an untranslatable character, a number out of range; class 54:
+# a value over a size limit) or cannot even be encoded (a lone surrogate).  Everything else
+# (PostgreSQL down or restarting, a deadlock, a serialization failure) is retried without
+# limit by the workflow's retry policy.
+_REFUSED_VALUES: tuple[type[BaseException], ...] = (asyncpg.DataError, asyncpg.ProgramLimitExceededError,
+                                                    UnicodeError)
+
 
 class CaseRecordActivities:
     """Holds the connection pool; ``worker.py`` registers the bound methods."""
@@ -25,7 +33,13 @@ class CaseRecordActivities:
         """
         async with self._pool.acquire() as conn:
             try:
-                return await record_case_events(conn, batch.events, batch.state)
+                return await record_case_events(conn, batch.events, batch.state, batch.audit, batch.actor)
             except EventStoreConflict as exc:
                 # Retrying cannot fix a diverged store: fail the command loudly instead.
                 raise ApplicationError(str(exc), type="event_store_conflict", non_retryable=True) from exc
+            except _REFUSED_VALUES as exc:
+                activity.logger.error("case %s: PostgreSQL refused a value (%s)", batch.case_id, type(exc).__name__)
+                raise ApplicationError(
+                    f"PostgreSQL refused a value of this command ({type(exc).__name__}); nothing was recorded",
+                    type="unstorable_input", non_retryable=True,
+                ) from exc

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from api import ui
 from api.auth import LoginThrottle, TokenService
@@ -14,6 +14,8 @@ from api.commands import CaseCommands
 from api.errors import install_error_handlers
 from api.audit import install_audit
 from api.limits import BodySizeLimit
+from api.outages import install_outage_handlers
+from api.request_context import RequestContext
 from api.routes import admin, audit, auth, case_actions, cases, codec, health, integrations, tasks
 from settings import Settings, get_settings
 from store.db import create_pool
@@ -44,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.tokens = TokenService(settings)
-        app.state.login_throttle = LoginThrottle()
+        app.state.login_throttle = LoginThrottle.from_settings(settings)  # counts in PostgreSQL, across processes
         app.state.pool = await create_pool(settings.database_url, min_size=settings.database_pool_min,
                                            max_size=settings.database_pool_max)
         # The audit middleware writes after the route has answered, while the route's own
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.temporal = await connect_temporal(settings)
         app.state.codec = app.state.temporal.data_converter.payload_codec
         app.state.commands = CaseCommands(app.state.temporal, settings.temporal_task_queue,
+                                          timeout=timedelta(seconds=settings.command_timeout_seconds),
                                           arrival_confirmation_days=settings.arrival_confirmation_days,
                                           avrr_monitoring_months=settings.avrr_monitoring_months)
         try:
@@ -64,16 +67,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Itinera", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url="/docs", openapi_url="/openapi.json")
     install_error_handlers(app)
+    install_outage_handlers(app)
     for module in (auth, cases, case_actions, tasks, health, codec, audit, integrations, admin):
         app.include_router(module.router)
-    app.add_middleware(
-        CORSMiddleware,  # only the Temporal Web UI, only for its codec calls
-        allow_origins=temporal_ui_origins(settings),
-        allow_credentials=True,
-        allow_methods=["POST", "OPTIONS"],
-        allow_headers=["content-type", "authorization", "x-namespace"],
-    )
+    app.add_middleware(codec.CodecCors, origins=temporal_ui_origins(settings))  # only the Temporal Web UI, only /codec
     ui.install(app)  # the caseworker web UI under /ui, and / -> /ui
     install_audit(app)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(RequestContext)  # outermost: every layer below sees the request's scope
     return app

@@ -39,6 +39,8 @@ def install_audit(app: FastAPI) -> None:
         route_path = getattr(request.scope.get("route"), "path", None)
         if route_path is None or route_path == "/" or route_path.startswith(_NOT_AUDITED):
             return response
+        if response.status_code < 400 and getattr(request.state, "audit_written_with_command", False):
+            return response  # the recording activity wrote it with the command's events
         principal = getattr(request.state, "principal", None)
         actor = getattr(request.state, "audit_actor", None) or (
             {"kind": principal.kind.value, "id": principal.username, "role": principal.role.value,

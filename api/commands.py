@@ -4,6 +4,18 @@ A rejection decided by the workflow's validator comes back as an ``ApplicationEr
 whose type is a ``RejectionCode``; it is turned into the matching HTTP error here, so
 routes never see Temporal exceptions.
 
+Exactly once: every command carries an update id that Temporal deduplicates within the
+case's run.  A task completion's id is derived from what it says (task, actor, form), so
+the same completion sent again (a client retrying after a 503) attaches to the first one
+and gets its answer instead of being applied twice; any other command's id comes from the
+request's ``Idempotency-Key`` header when it has one (with the body, so the same key with
+another body is another command), else it is fresh.
+
+Outages answer 503 with ``Retry-After`` within ``ITINERA_COMMAND_TIMEOUT_SECONDS``, never
+500 and never a hang: Temporal unreachable, an update Temporal lost while restarting, or
+a command not answered in time (still in flight: it will be applied once, and sending it
+again with the same id returns its outcome).
+
 Each programme has its own workflow type (``ResettlementCase``, ``AvrrCase``); a referral
 starts the one of its programme.  Both answer the same updates (``refer``,
 ``complete_task``, ``act``), so commands to an existing case need not know its type.
@@ -12,15 +24,24 @@ starts the one of its programme.  Both answer the same updates (``refer``,
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import REJECTION_STATUS, ApiError
+from api.request_context import current_idempotency_key, current_stamp, mark_audited_with_command
 from domain.errors import RejectionCode
 from domain.identity import case_id_for
 from domain.model import Actor, Programme, Referral
@@ -43,12 +64,44 @@ WORKFLOW_TYPES: dict[Programme, type[CaseWorkflow]] = {
 }
 
 
+ENGINE_RETRY_AFTER_SECONDS = 5
+
+# RPC statuses that mean "Temporal is not there right now", not "the request is wrong".
+_UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED,
+                RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.ABORTED, RPCStatusCode.UNKNOWN,
+                RPCStatusCode.INTERNAL}
+
+# Failures of recording (not rejections by the case's rules): the input could not be stored,
+# or the event store disagrees with the workflow (a defect: `itinera check` reports it).
+_RECORDING_FAILURES = {"unstorable_input": 422, "event_store_conflict": 500, "recording_failed": 500}
+
+
 class CaseAlreadyClosed(Exception):
     """The referral's case exists but its workflow has finished; serve it from the read model."""
 
 
+def engine_unavailable(message: str) -> ApiError:
+    return ApiError(503, "engine_unavailable", message,
+                    headers={"Retry-After": str(ENGINE_RETRY_AFTER_SECONDS)})
+
+
+def _digest(*parts: Any) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def _update_id(kind: str, actor: Actor, *content: Any, natural: bool = False) -> str | None:
+    """The Temporal update id of a command (see the module docstring); None: a fresh one."""
+    key = current_idempotency_key()
+    if key is not None:
+        return f"{kind}-key-{_digest(actor.kind, actor.id, key, *content)}"
+    if natural:
+        return f"{kind}-{_digest(actor.kind, actor.id, *content)}"
+    return None
+
+
 class CaseCommands:
-    def __init__(self, client: Client, task_queue: str, timeout: timedelta = timedelta(seconds=60),
+    def __init__(self, client: Client, task_queue: str, timeout: timedelta = timedelta(seconds=15),
                  arrival_confirmation_days: int = 3, avrr_monitoring_months: tuple[int, ...] = (3, 6, 12)):
         self._client = client
         self._task_queue = task_queue
@@ -57,7 +110,10 @@ class CaseCommands:
         self._avrr_monitoring_months = list(avrr_monitoring_months)
 
     async def refer(self, referral: Referral, actor: Actor) -> ReferralOutcome:
-        """Open the case of a referral, or find the one it already opened (update-with-start)."""
+        """Open the case of a referral, or find the one it already opened (update-with-start).
+
+        Always sent to the workflow, also for a referral the read model already knows: only
+        the workflow's answer says that the case exists in history."""
         case_id = case_id_for(referral.external_referral_id)
         workflow_type = WORKFLOW_TYPES[referral.programme]
         start = WithStartWorkflowOperation(
@@ -68,55 +124,85 @@ class CaseCommands:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
+        request = ReferCaseRequest(referral=referral, actor=actor, audit=current_stamp(201),
+                                   arrival_confirmation_days=self._arrival_confirmation_days,
+                                   monitoring_months=(self._avrr_monitoring_months
+                                                      if referral.programme == Programme.AVRR else None))
         try:
-            return await self._await(
+            outcome: ReferralOutcome = await self._await(
                 self._client.execute_update_with_start_workflow(
-                    CaseWorkflow.refer,
-                    ReferCaseRequest(referral=referral, actor=actor,
-                                     arrival_confirmation_days=self._arrival_confirmation_days,
-                                     monitoring_months=(self._avrr_monitoring_months
-                                                        if referral.programme == Programme.AVRR else None)),
-                    start_workflow_operation=start,
+                    # No fixed update id: a referral is idempotent in the workflow itself (the
+                    # same referral again decides nothing and answers created=False).
+                    CaseWorkflow.refer, request, start_workflow_operation=start,
                 )
             )
         except WorkflowAlreadyStartedError:
             raise CaseAlreadyClosed(case_id) from None
+        except RPCError as exc:
+            raise await self._rpc_error(case_id, exc) from None
+        if outcome.created:
+            mark_audited_with_command()
+        return outcome
 
     async def complete_task(self, case_id: str, task_id: str, form: dict[str, Any], actor: Actor) -> CommandOutcome:
         return await self._update(case_id, CaseWorkflow.complete_task,
-                                  CompleteTaskRequest(task_id=task_id, form=form, actor=actor))
+                                  CompleteTaskRequest(task_id=task_id, form=form, actor=actor, audit=current_stamp()),
+                                  _update_id("complete", actor, task_id, form, natural=True))
 
     async def act(self, case_id: str, action: CaseAction, actor: Actor) -> CommandOutcome:
         """A case-level action (withdraw, hold, resume, reassign, note, member correction,
         consent withdrawal)."""
-        return await self._update(case_id, CaseWorkflow.act, CaseActionRequest(action=action, actor=actor))
+        return await self._update(case_id, CaseWorkflow.act,
+                                  CaseActionRequest(action=action, actor=actor, audit=current_stamp()),
+                                  _update_id("act", actor, case_id, action.model_dump(mode="json")))
 
-    async def _update(self, case_id: str, update: Any, request: Any) -> CommandOutcome:
+    async def _update(self, case_id: str, update: Any, request: Any, update_id: str | None) -> CommandOutcome:
         handle = self._client.get_workflow_handle(case_id)  # either workflow type: same updates
         try:
-            return await self._await(handle.execute_update(update, request))
+            outcome: CommandOutcome = await self._await(handle.execute_update(update, request, id=update_id))
         except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                # The workflow has finished: the case is closed, nothing can be completed.
-                raise ApiError(409, RejectionCode.CASE_CLOSED.value, f"case {case_id} is closed") from None
-            raise
+            raise await self._rpc_error(case_id, exc) from None
+        if outcome.event_types:
+            mark_audited_with_command()
+        return outcome
+
+    async def _rpc_error(self, case_id: str, exc: RPCError) -> ApiError:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            # Either the workflow has finished (the case is closed), or Temporal lost an update
+            # it had not accepted yet (a server restart): ask which.
+            try:
+                description = await asyncio.wait_for(self._client.get_workflow_handle(case_id).describe(), 5)
+            except RPCError as inner:
+                if inner.status == RPCStatusCode.NOT_FOUND:
+                    return ApiError(404, RejectionCode.CASE_NOT_FOUND.value, f"case {case_id} does not exist")
+                return engine_unavailable(f"the case engine is unavailable ({inner.status.name}); try again")
+            except TimeoutError:
+                return engine_unavailable("the case engine is unavailable; try again")
+            if description.status != WorkflowExecutionStatus.RUNNING:
+                return ApiError(409, RejectionCode.CASE_CLOSED.value, f"case {case_id} is closed")
+            return engine_unavailable("the case engine lost this command while restarting; nothing was applied, "
+                                      "send it again")
+        if exc.status in _UNAVAILABLE:
+            return engine_unavailable(f"the case engine is unavailable ({exc.status.name}); nothing was applied "
+                                      "unless a retry of the same request says so: send it again")
+        return ApiError(500, "engine_error", f"the case engine refused the call: {exc.message}")
 
     async def _await(self, call: Any) -> Any:
         try:
             return await asyncio.wait_for(call, timeout=self._timeout)
         except WorkflowUpdateFailedError as exc:
             raise _as_api_error(exc) from None
-        except TimeoutError:
-            raise ApiError(
-                503, "engine_unavailable",
-                "the case engine did not answer in time; an accepted command is never lost, "
-                "so read the case before sending it again",
-            ) from None
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            raise engine_unavailable(
+                "the case engine did not answer in time; the command may still be applied, exactly once: "
+                "send the same request again to get its outcome") from None
 
 
 def _as_api_error(exc: WorkflowUpdateFailedError) -> ApiError:
     cause = exc.cause
     if isinstance(cause, ApplicationError):
+        if cause.type in _RECORDING_FAILURES:
+            return ApiError(_RECORDING_FAILURES[cause.type], cause.type, cause.message)
         try:
             code = RejectionCode(cause.type or "")
         except ValueError:

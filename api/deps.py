@@ -27,5 +27,11 @@ def _commands(request: Request) -> CaseCommands:
     return request.app.state.commands
 
 
+def _pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.pool
+
+
 Db = Annotated[asyncpg.Connection, Depends(_connection)]
 Commands = Annotated[CaseCommands, Depends(_commands)]
+# For reads after a command: a fresh connection, not the one held while the workflow ran.
+Pool = Annotated[asyncpg.Pool, Depends(_pool)]

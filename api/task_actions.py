@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from api import policy, readmodel
+from api.after_command import case_after_command
 from api.auth import Principal
 from api.commands import CaseCommands
 from api.errors import REJECTION_STATUS, ApiError
@@ -97,6 +98,4 @@ async def complete(db: asyncpg.Connection, commands: CaseCommands, principal: Pr
     except CommandRejected as exc:
         raise ApiError(REJECTION_STATUS[exc.code], exc.code.value, exc.message, exc.details) from None
     await commands.complete_task(task.case_id, task_id, form, principal.actor)
-    case = await readmodel.get_case(db, task.case_id)
-    assert case is not None
-    return policy.redact_case(case, principal)
+    return policy.redact_case(await case_after_command(task.case_id), principal)

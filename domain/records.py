@@ -11,6 +11,16 @@ from domain.events import RecordedEvent
 from domain.model import Actor, Referral, check_monitoring_months
 
 
+class AuditStamp(BaseModel):
+    """The audit row of a command, written by the recording activity in the same transaction
+    as the command's events: an applied change can never lack its audit row, whatever process
+    dies when.  The actor is the command's own."""
+
+    action: str = Field(description="The route that sent the command, e.g. 'POST /api/v1/tasks/{task_id}/complete'.")
+    status: int = Field(default=200, description="The HTTP status the command answers with when applied.")
+    source_ip: str | None = None
+
+
 class CaseWorkflowInput(BaseModel):
     """How a case workflow starts: fresh (state None, a `refer` update follows at once)
     or continued-as-new with the state it had."""
@@ -22,6 +32,7 @@ class CaseWorkflowInput(BaseModel):
 class ReferCaseRequest(BaseModel):
     referral: Referral
     actor: Actor
+    audit: AuditStamp | None = None
     arrival_confirmation_days: int = Field(default=3, ge=1, le=60)
     # AVRR: months after arrival at which monitoring visits fall due; None for resettlement
     # (and for AVRR means the default 3, 6, 12).
@@ -38,11 +49,13 @@ class CompleteTaskRequest(BaseModel):
     task_id: str
     form: dict[str, Any]
     actor: Actor
+    audit: AuditStamp | None = None
 
 
 class CaseActionRequest(BaseModel):
     action: CaseAction = Field(discriminator="kind")
     actor: Actor
+    audit: AuditStamp | None = None
 
 
 class CommandOutcome(BaseModel):
@@ -57,6 +70,10 @@ class CaseEventsBatch(BaseModel):
     case_id: str
     events: list[RecordedEvent]
     state: CaseState
+    # The command's audit row (None for the engine's own ticks and for histories recorded
+    # before audit rows were written with the events).
+    audit: AuditStamp | None = None
+    actor: Actor | None = None
 
 
 RECORD_CASE_EVENTS = "record_case_events"

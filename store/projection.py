@@ -16,7 +16,10 @@ import asyncpg
 
 from domain.case import AvrrProgress, CaseState, fold
 from domain.events import RecordedEvent, TaskReassigned
+from domain.model import Actor
+from domain.records import AuditStamp
 from domain.tasks import TASK_SPECS
+from store import audit as audit_store
 
 
 class EventStoreConflict(RuntimeError):
@@ -123,12 +126,19 @@ ON CONFLICT (task_id) DO UPDATE SET claimed_by = EXCLUDED.claimed_by, claimed_at
 """
 
 
-async def record_case_events(conn: asyncpg.Connection, events: list[RecordedEvent], state: CaseState) -> int:
-    """Append ``events`` and project ``state`` atomically.  Returns how many events were new."""
+async def record_case_events(conn: asyncpg.Connection, events: list[RecordedEvent], state: CaseState,
+                             audit: AuditStamp | None = None, actor: Actor | None = None) -> int:
+    """Append ``events``, project ``state`` and write the command's audit row atomically.
+    Returns how many events were new (0 for a retry of a committed write, which writes nothing)."""
     async with conn.transaction():
         new = await _append(conn, state.case_id, events)
         if await _project(conn, state):
             await _reassign_claims(conn, events)
+        if new and audit is not None and actor is not None:
+            await audit_store.append(
+                conn, actor_kind=actor.kind.value, actor_id=actor.id, actor_role=actor.role,
+                actor_offices=list(actor.offices), action=audit.action, case_id=state.case_id, outcome="allowed",
+                status=audit.status, source_ip=audit.source_ip)
     return new
 
 

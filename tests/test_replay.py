@@ -56,7 +56,7 @@ async def test_a_full_case_of_this_version_replays(stack, http: httpx.AsyncClien
     history = await handle.fetch_history()
     await _replayer().replay_workflow(history)
     if os.environ.get("ITINERA_RECORD_HISTORIES"):
-        name = HISTORIES / "resettlement_full_case_2_members_clocks.json"
+        name = HISTORIES / "resettlement_full_case_2_members_recorded_by_activity.json"
         name.write_text(json.dumps({"workflow_id": case["case_id"], "history": json.loads(history.to_json())},
                                    indent=1))
 
@@ -83,6 +83,6 @@ async def test_a_full_avrr_case_of_this_version_replays(stack, http: httpx.Async
     assert history.events[0].workflow_execution_started_event_attributes.workflow_type.name == "AvrrCase"
     await _replayer().replay_workflow(history)
     if os.environ.get("ITINERA_RECORD_HISTORIES"):
-        name = HISTORIES / "avrr_full_case.json"
+        name = HISTORIES / "avrr_full_case_recorded_by_activity.json"
         name.write_text(json.dumps({"workflow_id": case["case_id"], "history": json.loads(history.to_json())},
                                    indent=1))

@@ -14,10 +14,18 @@ recording activity append the events and project them to PostgreSQL, then folds 
 events into its state and answers.  So when the caller gets its answer, its write is
 already readable from the read model.
 
-Recording runs as a *local* activity: it is idempotent, short, and local activities add
-one marker event to history instead of three activity events, and skip a task-queue
-round trip.  It retries without limit (a PostgreSQL outage delays commands; it never
-loses an accepted one).
+Recording runs as a regular activity, so the events it writes are the events history
+holds.  A regular activity's input (the decided events and the state they lead to) is in
+history, in its ``ActivityTaskScheduled`` event, before the activity runs: every attempt,
+including one after a worker or Temporal crash, writes exactly those events, and PostgreSQL
+can never hold an event that history does not.  (Until RECORDING_IN_HISTORY_PATCH, cases
+recorded through a *local* activity: cheaper by five history events per command, but its
+input reaches history only with the marker written after the write, so a crash between
+the two made the workflow decide again, at a new ``workflow.now()``, what PostgreSQL
+already held from the first try.)  Transient failures (PostgreSQL down) retry without
+limit: an accepted command is delayed, never lost.  A failure retrying cannot fix (a value
+PostgreSQL refuses) fails that one command with a clear error and leaves the case as it
+was: no input can put a case into endless retry.
 
 Clocks: the pure core says when the case next needs attention (``next_deadline``); the
 workflow keeps a durable timer for that moment and, when it fires, decides a ``Tick``.
@@ -38,7 +46,7 @@ from typing import ClassVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.case import (
@@ -58,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.model import Actor, CaseStatus, Programme
     from domain.records import (
         RECORD_CASE_EVENTS,
+        AuditStamp,
         CaseActionRequest,
         CaseEventsBatch,
         CaseWorkflowInput,
@@ -69,6 +78,10 @@ with workflow.unsafe.imports_passed_through():
 
 RECORDING_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0,
                               maximum_interval=timedelta(seconds=30), maximum_attempts=0)
+
+# Commands recorded from here on go through a regular activity (see the module docstring);
+# histories recorded before replay their local-activity markers.
+RECORDING_IN_HISTORY_PATCH = "recording-in-history-v1"
 
 
 def _rejection(exc: CommandRejected) -> ApplicationError:
@@ -109,7 +122,13 @@ class CaseWorkflow:
             if self._tick_due:
                 self._tick_due = False
                 async with self._lock:
-                    await self._execute(Tick(), Actor.system())
+                    try:
+                        await self._execute(Tick(), Actor.system())
+                    except ApplicationError as exc:
+                        # A tick that cannot be recorded must not fail the case: it stays as it
+                        # was, and the next command re-arms the clock and decides the tick again.
+                        workflow.logger.error("the case's clock tick could not be recorded: %s", exc)
+                        continue
                 self._arm_clock()
             elif self._should_continue():
                 workflow.continue_as_new(CaseWorkflowInput(case_id=self._case_id, state=self._state))
@@ -130,7 +149,7 @@ class CaseWorkflow:
                             arrival_confirmation_days=request.arrival_confirmation_days,
                             monitoring_months=request.monitoring_months)
         async with self._lock:
-            recorded = await self._execute(command, request.actor)
+            recorded = await self._execute(command, request.actor, request.audit)
         self._arm_clock()
         assert self._state is not None
         return ReferralOutcome(case_id=self._case_id, created=bool(recorded), version=self._state.version)
@@ -150,7 +169,8 @@ class CaseWorkflow:
 
     @workflow.update(name="complete_task")
     async def complete_task(self, request: CompleteTaskRequest) -> CommandOutcome:
-        return await self._command(CompleteTask(task_id=request.task_id, form=request.form), request.actor)
+        return await self._command(CompleteTask(task_id=request.task_id, form=request.form), request.actor,
+                                   request.audit)
 
     @complete_task.validator
     def _validate_complete_task(self, request: CompleteTaskRequest) -> None:
@@ -160,7 +180,7 @@ class CaseWorkflow:
     async def act(self, request: CaseActionRequest) -> CommandOutcome:
         """Case-level actions at any stage: withdraw, hold, resume, reassign, note, correct,
         and for AVRR the withdrawal of consent."""
-        return await self._command(request.action, request.actor)
+        return await self._command(request.action, request.actor, request.audit)
 
     @act.validator
     def _validate_act(self, request: CaseActionRequest) -> None:
@@ -184,15 +204,15 @@ class CaseWorkflow:
         except CommandRejected as exc:
             raise _rejection(exc) from None
 
-    async def _command(self, command: Command, actor: Actor) -> CommandOutcome:
+    async def _command(self, command: Command, actor: Actor, audit: AuditStamp | None) -> CommandOutcome:
         async with self._lock:
-            recorded = await self._execute(command, actor)
+            recorded = await self._execute(command, actor, audit)
         self._arm_clock()
         assert self._state is not None
         return CommandOutcome(case_id=self._case_id, version=self._state.version,
                               event_types=[r.type for r in recorded])
 
-    async def _execute(self, command: Command, actor: Actor) -> list[RecordedEvent]:
+    async def _execute(self, command: Command, actor: Actor, audit: AuditStamp | None = None) -> list[RecordedEvent]:
         self._fit_to_travel_checks = self._clock_rules()
         ctx = DecisionContext(now=workflow.now(), actor=actor, new_event_id=lambda: str(workflow.uuid4()),
                               fit_to_travel_checks=self._fit_to_travel_checks, admission_rules=False)
@@ -203,12 +223,24 @@ class CaseWorkflow:
         if not recorded:
             return recorded
         new_state = fold(recorded, start=self._state)
-        await workflow.execute_local_activity(
-            RECORD_CASE_EVENTS,
-            CaseEventsBatch(case_id=self._case_id, events=recorded, state=new_state),
-            start_to_close_timeout=timedelta(seconds=15),
-            retry_policy=RECORDING_RETRY,
-        )
+        batch = CaseEventsBatch(case_id=self._case_id, events=recorded, state=new_state, audit=audit,
+                                actor=actor if audit else None)
+        try:
+            if workflow.patched(RECORDING_IN_HISTORY_PATCH):
+                await workflow.execute_activity(RECORD_CASE_EVENTS, batch, start_to_close_timeout=timedelta(seconds=15),
+                                                retry_policy=RECORDING_RETRY, summary=f"record v{new_state.version}")
+            else:
+                await workflow.execute_local_activity(RECORD_CASE_EVENTS, batch,
+                                                      start_to_close_timeout=timedelta(seconds=15),
+                                                      retry_policy=RECORDING_RETRY)
+        except ActivityError as exc:
+            # Only a non-retryable failure gets here: nothing was written, the state stays.
+            cause = exc.cause if isinstance(exc.cause, ApplicationError) else None
+            raise ApplicationError(
+                f"the case could not be recorded: {cause.message if cause else exc}",
+                {"code": (cause.type if cause and cause.type else "recording_failed"), "details": []},
+                type=(cause.type if cause and cause.type else "recording_failed"), non_retryable=True,
+            ) from None
         self._state = new_state
         return recorded
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api import policy, readmodel
+from api.after_command import case_after_command
 from api.auth import CurrentPrincipal, Principal
 from api.deps import Commands, Db
 from api.errors import ERROR_RESPONSES, ApiError
@@ -78,9 +79,7 @@ async def perform_case_action(db: Db, commands: Commands, principal: Principal, 
     policy.require_case_visible(principal, case_id, await readmodel.case_office(db, case_id))
     policy.require_role(principal, set(policy.ACTION_ROLES[action.kind]), f"{action.kind.replace('_', ' ')} a case")
     await commands.act(case_id, action, principal.actor)
-    case = await readmodel.get_case(db, case_id)
-    assert case is not None
-    return policy.redact_case(case, principal)
+    return policy.redact_case(await case_after_command(case_id), principal)
 
 
 @router.post("/api/v1/cases/{case_id}/withdraw", response_model=CaseDetail, summary="Withdraw the case (closes it)")
@@ -144,6 +143,4 @@ async def withdraw_consent(case_id: str, body: ConsentWithdrawalBody, principal:
                        f"(to stop a {found[1]} case, withdraw it: POST /api/v1/cases/{case_id}/withdraw)")
     await commands.act(case_id, WithdrawConsent(withdrawn_by=body.withdrawn_by, withdrawn_on=body.withdrawn_on,
                                                 language=body.language, reason=body.reason), principal.actor)
-    case = await readmodel.get_case(db, case_id)
-    assert case is not None
-    return policy.redact_case(case, principal)
+    return policy.redact_case(await case_after_command(case_id), principal)

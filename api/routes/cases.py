@@ -37,25 +37,32 @@ async def _visible_case(db: Db, principal: CurrentPrincipal, case_id: str) -> Ca
 async def refer_case(referral: Referral, principal: CurrentPrincipal, db: Db, commands: Commands,
                      request: Request, response: Response) -> CaseDetail:
     policy.require_may_refer(principal, referral.office)
-    request.state.audit_case_id = case_id_for(referral.external_referral_id)
-    known = await readmodel.find_case_by_referral(db, referral.external_referral_id)
-    if known is None:
-        try:
-            outcome = await commands.refer(referral, principal.actor)
-            case_id, created = outcome.case_id, outcome.created
-        except CaseAlreadyClosed:
-            case_id, created = case_id_for(referral.external_referral_id), False
-    else:
-        case_id, fingerprint = known
+    case_id = case_id_for(referral.external_referral_id)
+    request.state.audit_case_id = case_id
+    # Always through the workflow, even for a referral the read model already shows: the
+    # read model alone cannot say that history holds the case (a referral whose first try
+    # was lost in a Temporal outage must be sent again, not answered from PostgreSQL).
+    try:
+        created = (await commands.refer(referral, principal.actor)).created
+    except CaseAlreadyClosed:
         created = False
-        if fingerprint != referral_fingerprint(referral):
+        known = await readmodel.find_case_by_referral(db, referral.external_referral_id)
+        if known is not None and known[1] != referral_fingerprint(referral):
             await _visible_case(db, principal, case_id)  # another office's case stays hidden
-            raise ApiError(409, "referral_conflict",
-                           f"referral {referral.external_referral_id} already opened case {case_id} with different "
-                           "data; correct the case instead of referring it again")
+            raise _conflict(referral, case_id) from None
+    except ApiError as exc:
+        if exc.code == "referral_conflict":
+            await _visible_case(db, principal, case_id)  # another office's case stays hidden
+        raise
     case = await _visible_case(db, principal, case_id)
     response.status_code = 201 if created else 200
     return case
+
+
+def _conflict(referral: Referral, case_id: str) -> ApiError:
+    return ApiError(409, "referral_conflict",
+                    f"referral {referral.external_referral_id} already opened case {case_id} with different "
+                    "data; correct the case instead of referring it again")
 
 
 @router.get("", response_model=Page[CaseSummary], summary="List cases, newest referral first")

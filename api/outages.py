@@ -1,0 +1,38 @@
+"""A dependency that is down answers 503 with ``Retry-After`` and a clear JSON error, never 500.
+
+PostgreSQL restarting, refusing connections or dropping the one a request holds are
+outages, not defects: the client should send the same request again shortly.  (Temporal's
+outages are mapped where commands are sent, in ``api.commands``.)
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+DATABASE_RETRY_AFTER_SECONDS = 3
+
+# What asyncpg raises while PostgreSQL is down, restarting or has dropped the connection.
+DATABASE_OUTAGES: tuple[type[BaseException], ...] = (
+    OSError,  # connection refused / reset, socket gone
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.exceptions.ConnectionFailureError,
+)
+
+
+def database_unavailable_body(message: str = "the database is unavailable; try again shortly") -> dict:
+    return {"error": {"code": "database_unavailable", "message": message, "details": []}}
+
+
+def install_outage_handlers(app: FastAPI) -> None:
+    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(database_unavailable_body(), status_code=503,
+                            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+    for exc_type in DATABASE_OUTAGES:
+        app.add_exception_handler(exc_type, _database_down)
