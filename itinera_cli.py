@@ -6,6 +6,7 @@
     itinera migrate              apply database migrations
     itinera users add NAME --role ROLE --office OFFICE   (password from standard input)
     itinera rebuild-projection   rebuild the read model from case_events
+    itinera check                compare workflow state, event stream and read model of every case
 
 Typer (by FastAPI's author) gives typed options and help text with no argument parsing
 of our own.
@@ -101,6 +102,42 @@ def users_add(
         typer.echo(f"user {user.username}: {user.role.value} in {', '.join(user.offices) or 'no office'}")
 
     asyncio.run(run())
+
+
+@app.command("check")
+def check(
+    case: list[str] = typer.Option([], help="Check only this case id (repeat for several); default: every case"),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
+) -> None:
+    """Compare every case's workflow state, event stream and read model; exit 1 on any difference.
+
+    Read-only (a trial rebuild of the projection is rolled back), so safe in production.
+    Needs ITINERA_DATABASE_URL, ITINERA_TEMPORAL_ADDRESS and a running worker (running
+    workflows answer a query)."""
+    import json
+
+    from consistency import check as run_check
+    from store.db import connect
+    from temporal_client import connect_temporal
+
+    settings = get_settings()
+
+    async def run():  # type: ignore[no-untyped-def]
+        conn = await connect(_database_url(settings))
+        try:
+            return await run_check(conn, await connect_temporal(settings), case or None)
+        finally:
+            await conn.close()
+
+    report = asyncio.run(run())
+    if as_json:
+        typer.echo(json.dumps({"cases_checked": report.cases_checked, "clean": report.clean,
+                               "differences": [d.__dict__ for d in report.differences]}, indent=1))
+    else:
+        for difference in report.differences:
+            typer.echo(str(difference))
+        typer.echo(f"{report.cases_checked} cases checked, {len(report.differences)} differences")
+    raise typer.Exit(0 if report.clean else 1)
 
 
 @app.command("rebuild-projection")

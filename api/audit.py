@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from api.outages import DATABASE_OUTAGES, DATABASE_RETRY_AFTER_SECONDS, database_unavailable_body
 
 from store import audit as audit_store
 
@@ -41,21 +44,31 @@ def install_audit(app: FastAPI) -> None:
             return response
         if response.status_code < 400 and getattr(request.state, "audit_written_with_command", False):
             return response  # the recording activity wrote it with the command's events
-        principal = getattr(request.state, "principal", None)
-        actor = getattr(request.state, "audit_actor", None) or (
-            {"kind": principal.kind.value, "id": principal.username, "role": principal.role.value,
-             "offices": list(principal.offices)} if principal else
-            {"kind": "anonymous", "id": "anonymous", "role": None, "offices": []})
-        await audit_store.append(
-            request.app.state.audit_pool,
-            actor_kind=actor["kind"],
-            actor_id=actor["id"],
-            actor_role=actor["role"],
-            actor_offices=actor["offices"],
-            action=f"{request.method} {route_path}",
-            case_id=getattr(request.state, "audit_case_id", None) or _case_of(request.scope.get("path_params", {})),
-            outcome=_outcome(response.status_code),
-            status=response.status_code,
-            source_ip=request.client.host if request.client else None,
-        )
+        try:
+            await _append(request, response, route_path)
+        except DATABASE_OUTAGES:
+            # No answer without its audit row: while PostgreSQL cannot take the row, the
+            # answer (which may carry case data) is withheld and the client told to retry.
+            return JSONResponse(database_unavailable_body("the audit trail cannot be written right now; try again"),
+                                status_code=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
         return response
+
+
+async def _append(request: Request, response: Response, route_path: str) -> None:
+    principal = getattr(request.state, "principal", None)
+    actor = getattr(request.state, "audit_actor", None) or (
+        {"kind": principal.kind.value, "id": principal.username, "role": principal.role.value,
+         "offices": list(principal.offices)} if principal else
+        {"kind": "anonymous", "id": "anonymous", "role": None, "offices": []})
+    await audit_store.append(
+        request.app.state.audit_pool,
+        actor_kind=actor["kind"],
+        actor_id=actor["id"],
+        actor_role=actor["role"],
+        actor_offices=actor["offices"],
+        action=f"{request.method} {route_path}",
+        case_id=getattr(request.state, "audit_case_id", None) or _case_of(request.scope.get("path_params", {})),
+        outcome=_outcome(response.status_code),
+        status=response.status_code,
+        source_ip=request.client.host if request.client else None,
+    )

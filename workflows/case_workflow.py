@@ -104,6 +104,11 @@ class CaseWorkflow:
         self._timers: set[datetime] = set()
         self._tick_due = False
         self._fit_to_travel_checks = False  # learnt from the rules in force in the first handler
+        # The state a command leads to while its events are being recorded: already in the
+        # read model (the activity committed it) before the workflow folds it.  Validators
+        # judge new commands against it, so a task the read model shows is never "unknown"
+        # to the workflow; their handlers wait for the lock and decide on the folded state.
+        self._recording: CaseState | None = None
 
     def _clock_rules(self) -> bool:
         """Whether durable clocks and fit-to-travel checks are in force for this case.
@@ -200,7 +205,7 @@ class CaseWorkflow:
         ctx = DecisionContext(now=workflow.now(), actor=actor, new_event_id=lambda: "validation",
                               fit_to_travel_checks=self._fit_to_travel_checks)
         try:
-            decide(self._state, command, ctx)
+            decide(self._recording or self._state, command, ctx)
         except CommandRejected as exc:
             raise _rejection(exc) from None
 
@@ -225,9 +230,12 @@ class CaseWorkflow:
         new_state = fold(recorded, start=self._state)
         batch = CaseEventsBatch(case_id=self._case_id, events=recorded, state=new_state, audit=audit,
                                 actor=actor if audit else None)
+        self._recording = new_state
         try:
             if workflow.patched(RECORDING_IN_HISTORY_PATCH):
-                await workflow.execute_activity(RECORD_CASE_EVENTS, batch, start_to_close_timeout=timedelta(seconds=15),
+                # A worker that dies mid-write is noticed when this time-out expires: the next
+                # attempt (same input, from history) finds the events stored and goes on.
+                await workflow.execute_activity(RECORD_CASE_EVENTS, batch, start_to_close_timeout=timedelta(seconds=10),
                                                 retry_policy=RECORDING_RETRY, summary=f"record v{new_state.version}")
             else:
                 await workflow.execute_local_activity(RECORD_CASE_EVENTS, batch,
@@ -241,6 +249,8 @@ class CaseWorkflow:
                 {"code": (cause.type if cause and cause.type else "recording_failed"), "details": []},
                 type=(cause.type if cause and cause.type else "recording_failed"), non_retryable=True,
             ) from None
+        finally:
+            self._recording = None
         self._state = new_state
         return recorded
 

@@ -1,0 +1,248 @@
+"""A whole Itinera deployment as real processes on loopback, for fault-injection tests.
+
+PostgreSQL (pgserver) and the Temporal dev server keep their data in a temporary folder;
+the worker(s) and the API run as their own processes (``itinera worker`` / ``itinera api``),
+exactly as in production, so a test can SIGKILL any of them, stop PostgreSQL or Temporal,
+and start them again on the same data.
+
+``ResilientClient`` is the client every real integration should be: it sends the same
+request again after a 503, a dropped connection or a time-out, until a bounded deadline,
+and records every answer so a test can assert that an outage was never a 500 or a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from demo.driver import _WORKER_BY_ROLE_AND_OFFICE, example_form
+from demo.users import DEMO_PASSWORD, seed_demo_users
+from embedded.postgres import EmbeddedPostgres
+from embedded.temporal_server import EmbeddedTemporal
+from store.migrations import apply_migrations
+from tests.conftest import TEST_PAYLOAD_KEYS, data_folder, free_port
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+class ProcessStack:
+    """PostgreSQL, Temporal, worker(s) and API as separate processes that tests may kill."""
+
+    def __init__(self) -> None:
+        self.data_dir = data_folder()
+        self.postgres = EmbeddedPostgres(self.data_dir / "pg")
+        self.temporal = EmbeddedTemporal(self.data_dir / "temporal", port=free_port(), ui_port=None)
+        self.api_port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.api_port}"
+        self.database_url = ""
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.api: subprocess.Popen[bytes] | None = None
+        self.task_queue = f"faults-{os.getpid()}"
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.database_url = self.postgres.start()
+        await self.temporal.start()
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            await apply_migrations(conn)
+            await seed_demo_users(conn)
+        finally:
+            await conn.close()
+        self.start_worker()
+        await self.start_api()
+
+    def stop(self) -> None:
+        for process in [*self.workers, self.api]:
+            _kill(process, signal.SIGTERM)
+        self.workers, self.api = [], None
+        self.temporal.stop()
+        self.postgres.stop()
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "ITINERA_DATA_DIR": str(self.data_dir),
+            "ITINERA_DATABASE_URL": self.database_url,
+            "ITINERA_TEMPORAL_ADDRESS": self.temporal.address,
+            "ITINERA_TEMPORAL_TASK_QUEUE": self.task_queue,
+            "ITINERA_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS,
+            "ITINERA_PAYLOAD_ACTIVE_KEY": "test-2",
+            "ITINERA_JWT_SIGNING_KEY": "fault-test-signing-key-" + "x" * 32,
+            "ITINERA_API_PORT": str(self.api_port),
+            "ITINERA_COMMAND_TIMEOUT_SECONDS": "8",
+            "ITINERA_LOG_LEVEL": "WARNING",
+        }
+
+    def _spawn(self, command: str) -> subprocess.Popen[bytes]:
+        log = open(self.data_dir / f"{command}.log", "ab")
+        try:
+            return subprocess.Popen([sys.executable, "-m", "itinera_cli", command], env=self.env(), cwd=PROJECT,
+                                    stdout=log, stderr=log, start_new_session=True)
+        finally:
+            log.close()
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        worker = self._spawn("worker")
+        self.workers.append(worker)
+        return worker
+
+    def kill_worker(self, index: int = 0) -> None:
+        _kill(self.workers.pop(index), signal.SIGKILL)
+
+    async def start_api(self) -> None:
+        self.api = self._spawn("api")
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient(base_url=self.base_url) as client:
+            while True:
+                if self.api.poll() is not None:
+                    raise RuntimeError(f"the API exited: {(self.data_dir / 'api.log').read_text()[-2000:]}")
+                try:
+                    if (await client.get("/openapi.json")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the API did not start")
+                await asyncio.sleep(0.2)
+
+    def kill_api(self) -> None:
+        _kill(self.api, signal.SIGKILL)
+        self.api = None
+
+    def log(self, name: str) -> str:
+        path = self.data_dir / f"{name}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+
+def _kill(process: subprocess.Popen[bytes] | None, sig: signal.Signals) -> None:
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+# --- a client that retries the way integrations must -----------------------------------------
+
+RETRIED = {502, 503, 504}
+
+
+@dataclass
+class Answer:
+    method: str
+    path: str
+    status: int  # 0: no answer (connection refused or dropped, or the client's time-out)
+    seconds: float
+    retry_after: str | None = None
+    body: Any = None
+
+
+@dataclass
+class ResilientClient:
+    """Sends a request again, unchanged, after a 503 / dropped connection / time-out."""
+
+    base_url: str
+    deadline_seconds: float = 240.0
+    request_timeout: float = 30.0
+    answers: list[Answer] = field(default_factory=list)
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    async def send(self, method: str, path: str, *, user: str | None = None, **kwargs: Any) -> httpx.Response:
+        give_up = time.monotonic() + self.deadline_seconds
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=self.request_timeout) as client:
+            while True:
+                headers = {"Authorization": f"Bearer {await self._token(client, user)}"} if user else {}
+                started = time.monotonic()
+                try:
+                    response = await client.request(method, path, headers=headers, **kwargs)
+                except httpx.TransportError:
+                    self.answers.append(Answer(method, path, 0, time.monotonic() - started))
+                else:
+                    body = _json(response)
+                    self.answers.append(Answer(method, path, response.status_code, time.monotonic() - started,
+                                               response.headers.get("retry-after"), body))
+                    if response.status_code not in RETRIED:
+                        return response
+                if time.monotonic() > give_up:
+                    raise TimeoutError(f"{method} {path}: no answer but outages for {self.deadline_seconds} s")
+                await asyncio.sleep(0.5)
+
+    async def _token(self, client: httpx.AsyncClient, user: str) -> str:
+        while user not in self._tokens:
+            try:
+                r = await client.post("/api/v1/auth/token", data={"username": user, "password": DEMO_PASSWORD})
+            except httpx.TransportError:
+                await asyncio.sleep(0.5)
+                continue
+            if r.status_code == 200:
+                self._tokens[user] = r.json()["access_token"]
+            else:
+                await asyncio.sleep(0.5)
+        return self._tokens[user]
+
+    def server_errors(self) -> list[Answer]:
+        """Answers that an outage must never give: 500s, and 503s without Retry-After or JSON error."""
+        return [a for a in self.answers
+                if a.status >= 500 and not (a.status == 503 and a.retry_after and isinstance(a.body, dict)
+                                            and "error" in a.body)]
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:200]
+
+
+async def work_case_to_the_end(client: ResilientClient, referral: dict[str, Any],
+                               pause: float = 0.0) -> dict[str, Any]:
+    """Refer a case and complete its tasks until it closes, through any outage.
+
+    Every completion is sent again unchanged until it is answered: 200 (applied), or 409
+    because the task is no longer open (an earlier try was applied).  Forms are fixed per
+    task, so a retry is the same request and is applied at most once."""
+    office = referral["office"]
+    response = await client.send("POST", "/api/v1/cases", user="ayse", json=referral)
+    assert response.status_code in (200, 201), response.text
+    case = response.json()
+    today = datetime.now(UTC).date()
+    forms: dict[str, dict[str, Any]] = {}
+    for _ in range(200):
+        if case["status"] == "closed":
+            return case
+        if not case["open_tasks"]:
+            await asyncio.sleep(0.5)
+        else:
+            task = case["open_tasks"][0]
+            user = _WORKER_BY_ROLE_AND_OFFICE[(task["role"], office)]
+            form = forms.setdefault(task["task_id"], example_form(task, today, case=case))
+            done = await client.send("POST", f"/api/v1/tasks/{task['task_id']}/complete", user=user,
+                                     json={"form": form})
+            assert done.status_code in (200, 409), done.text
+            if done.status_code == 409:
+                assert done.json()["error"]["code"] in ("task_not_open", "wrong_stage"), done.text
+        if pause:
+            await asyncio.sleep(pause)
+        read = await client.send("GET", f"/api/v1/cases/{case['case_id']}", user="fatma")
+        assert read.status_code == 200, read.text
+        case = read.json()
+    raise AssertionError(f"case {case['case_id']} did not close: {case['stage']}")

@@ -1,0 +1,99 @@
+"""``itinera check`` finds every way the three records of a case can disagree, and only those."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+import httpx
+
+from consistency import check
+from demo.driver import CaseDriver
+from store.db import connect
+from tests.conftest import TEST_PAYLOAD_KEYS
+from tests.factories import referral
+
+
+async def _itinera_check(stack, *case_ids: str) -> subprocess.CompletedProcess[str]:
+    """Run the command as an operator would, without blocking the event loop: the test
+    session's in-process worker must stay free to answer the command's queries."""
+    env = {**os.environ, "ITINERA_DATABASE_URL": stack.database_url,
+           "ITINERA_TEMPORAL_ADDRESS": stack.settings.temporal_address,
+           "ITINERA_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS, "ITINERA_PAYLOAD_ACTIVE_KEY": "test-2"}
+    args = [a for c in case_ids for a in ("--case", c)]
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "itinera_cli", "check", "--json", *args,
+                                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return subprocess.CompletedProcess(process.args if hasattr(process, "args") else [], process.returncode,
+                                       out.decode(), err.decode())
+
+
+async def _case_at_interview(driver: CaseDriver) -> dict:
+    case = await driver.refer(referral(size=2))
+    return await driver.complete(case["open_tasks"][0], "IST")
+
+
+async def test_a_consistent_case_passes_and_the_command_exits_0(stack, driver: CaseDriver) -> None:
+    running = await _case_at_interview(driver)
+    closed = await driver.advance(await driver.refer(referral(size=1)))
+    assert closed["status"] == "closed"
+    done = await _itinera_check(stack, running["case_id"], closed["case_id"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout) == {"cases_checked": 2, "clean": True, "differences": []}
+
+
+async def test_a_read_model_row_that_the_events_do_not_give_is_reported(stack, driver: CaseDriver) -> None:
+    case = await _case_at_interview(driver)
+    task_id = case["open_tasks"][0]["task_id"]
+    conn = await connect(stack.database_url)
+    try:
+        await conn.execute("UPDATE tasks SET due_at = due_at + interval '1 hour' WHERE task_id = $1", task_id)
+        report = await check(conn, stack.temporal, [case["case_id"]])
+        assert [(d.where, d.what.split(":")[0]) for d in report.differences] == [
+            ("projection", f"tasks row {task_id} differs")]
+        assert "due_at" in report.differences[0].what
+        done = await _itinera_check(stack, case["case_id"])
+        assert done.returncode == 1 and not json.loads(done.stdout)["clean"]
+        # The repair an operator would run: the projection is rebuilt from the events.
+        from store.projection import rebuild_case_projection
+        await rebuild_case_projection(conn, case["case_id"])
+        assert (await check(conn, stack.temporal, [case["case_id"]])).clean
+    finally:
+        await conn.close()
+
+
+async def test_an_event_that_history_does_not_hold_is_reported(stack, driver: CaseDriver) -> None:
+    case = await _case_at_interview(driver)
+    conn = await connect(stack.database_url)
+    try:
+        # What the old local-activity recording could leave behind: an event in the store
+        # whose command never reached the workflow's history.
+        await conn.execute(
+            """INSERT INTO case_events (case_id, seq, event_id, event_type, actor_kind, actor_id, actor_role,
+                                        occurred_at, payload)
+               SELECT case_id, seq + 1, gen_random_uuid(), 'NoteAdded', actor_kind, actor_id, actor_role,
+                      occurred_at, jsonb_build_object('type', 'NoteAdded', 'text', 'never decided')
+               FROM case_events WHERE case_id = $1 ORDER BY seq DESC LIMIT 1""", case["case_id"])
+        report = await check(conn, stack.temporal, [case["case_id"]])
+        assert "workflow" in {d.where for d in report.differences}, report.differences
+    finally:
+        await conn.close()
+
+
+async def test_events_without_a_workflow_are_reported(stack, http: httpx.AsyncClient) -> None:
+    conn = await connect(stack.database_url)
+    try:
+        await conn.execute(
+            """INSERT INTO case_events (case_id, seq, event_id, event_type, actor_kind, actor_id, actor_role,
+                                        occurred_at, payload)
+               SELECT 'C-ZZZZ-ZZZZ-ZZZZ', seq, gen_random_uuid(), event_type, actor_kind, actor_id, actor_role,
+                      occurred_at, payload
+               FROM case_events WHERE seq = 1 LIMIT 1""")
+        report = await check(conn, stack.temporal, ["C-ZZZZ-ZZZZ-ZZZZ"])
+        assert any(d.where == "workflow" and "no workflow" in d.what for d in report.differences), report.differences
+    finally:
+        await conn.close()

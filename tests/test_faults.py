@@ -1,0 +1,155 @@
+"""Faults injected into a real deployment: processes killed and servers stopped mid-load.
+
+Each scenario works a handful of cases from referral to closure through the API while
+something dies, with a client that sends the same request again after a 503 or a dropped
+connection (as integrations must).  Each ends the same way: every case closed, no answer
+was a 500 or a 503 without ``Retry-After``, and ``itinera check`` finds the workflow, the
+event store and the read model telling one story for every case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from temporalio.client import Client
+
+from consistency import CheckReport, wait_until_consistent
+from store.db import connect
+from temporal_client import connect_temporal
+from tests.conftest import stack_settings
+from tests.factories import referral
+from tests.fault_stack import ProcessStack, ResilientClient, work_case_to_the_end
+
+
+CASES_PER_SCENARIO = 6
+
+
+@pytest.fixture(scope="module")
+async def deployment() -> AsyncIterator[ProcessStack]:
+    stack = ProcessStack()
+    try:
+        await stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+async def _engine(stack: ProcessStack) -> tuple[asyncpg.Connection, Client]:
+    settings = stack_settings(temporal_address=stack.temporal.address, temporal_task_queue=stack.task_queue)
+    return await connect(stack.database_url), await connect_temporal(settings)
+
+
+async def _work_cases_while(stack: ProcessStack, fault: Any, *, pause: float = 0.05) -> tuple[ResilientClient, list[dict]]:
+    """Work CASES_PER_SCENARIO cases concurrently while ``fault()`` runs; all must close."""
+    client = ResilientClient(stack.base_url)
+    referrals = [referral(size=1 + i % 2, office="IST") for i in range(CASES_PER_SCENARIO)]
+    work = asyncio.gather(*(work_case_to_the_end(client, r, pause=pause) for r in referrals))
+    faulting = asyncio.create_task(fault())
+    cases = await work
+    await faulting
+    assert [c["status"] for c in cases] == ["closed"] * len(cases)
+    return client, cases
+
+
+async def _assert_one_story(stack: ProcessStack, cases: list[dict]) -> None:
+    conn, temporal = await _engine(stack)
+    try:
+        report: CheckReport = await wait_until_consistent(conn, temporal, [c["case_id"] for c in cases], timeout=60)
+        assert report.clean, "\n".join(str(d) for d in report.differences)
+        everything = await wait_until_consistent(conn, temporal, None, timeout=30)
+        assert everything.clean, "\n".join(str(d) for d in everything.differences)
+    finally:
+        await conn.close()
+
+
+def _assert_outages_answered_cleanly(client: ResilientClient) -> None:
+    bad = client.server_errors()
+    assert not bad, [(a.method, a.path, a.status, a.body) for a in bad[:5]]
+
+
+async def test_worker_killed_at_random_points(deployment: ProcessStack) -> None:
+    rng = random.Random(7)
+
+    async def kill_the_worker_again_and_again() -> None:
+        for _ in range(4):
+            await asyncio.sleep(rng.uniform(0.5, 2.5))
+            deployment.kill_worker()
+            deployment.start_worker()
+
+    client, cases = await _work_cases_while(deployment, kill_the_worker_again_and_again)
+    _assert_outages_answered_cleanly(client)
+    await _assert_one_story(deployment, cases)
+
+
+async def test_temporal_stopped_and_restarted_mid_load(deployment: ProcessStack) -> None:
+    async def stop_temporal_for_a_while() -> None:
+        await asyncio.sleep(2.0)
+        deployment.temporal.stop()
+        await asyncio.sleep(8.0)
+        await deployment.temporal.start()
+
+    client, cases = await _work_cases_while(deployment, stop_temporal_for_a_while)
+    _assert_outages_answered_cleanly(client)
+    assert any(a.status == 503 for a in client.answers), "the outage was never seen: the test proves nothing"
+    await _assert_one_story(deployment, cases)
+
+
+async def test_postgres_stopped_and_restarted_mid_load(deployment: ProcessStack) -> None:
+    async def stop_postgres_for_a_while() -> None:
+        await asyncio.sleep(2.0)
+        deployment.postgres.stop()
+        await asyncio.sleep(6.0)
+        deployment.postgres.start()
+
+    client, cases = await _work_cases_while(deployment, stop_postgres_for_a_while)
+    _assert_outages_answered_cleanly(client)
+    assert any(a.status in (0, 503) for a in client.answers), "the outage was never seen: the test proves nothing"
+    await _assert_one_story(deployment, cases)
+
+
+async def test_api_killed_mid_burst_leaves_no_change_without_its_audit_row(deployment: ProcessStack) -> None:
+    async def kill_the_api() -> None:
+        for _ in range(2):
+            await asyncio.sleep(2.0)
+            deployment.kill_api()
+            await asyncio.sleep(0.5)
+            await deployment.start_api()
+
+    client, cases = await _work_cases_while(deployment, kill_the_api)
+    _assert_outages_answered_cleanly(client)
+    await _assert_one_story(deployment, cases)
+    conn = await connect(deployment.database_url)
+    try:
+        ids = [c["case_id"] for c in cases]
+        # Every task a person completed has the audit row of its completion.
+        unaudited = await conn.fetch(
+            """SELECT t.task_id FROM tasks t
+               WHERE t.case_id = ANY($1) AND t.status = 'completed' AND t.completed_by <> 'itinera'
+                 AND NOT EXISTS (SELECT 1 FROM audit_log a
+                                 WHERE a.case_id = t.case_id AND a.outcome = 'allowed'
+                                   AND a.action = 'POST /api/v1/tasks/{task_id}/complete'
+                                   AND a.actor_id = t.completed_by)""", ids)
+        assert not unaudited, [r["task_id"] for r in unaudited]
+        referred = await conn.fetchval(
+            "SELECT count(DISTINCT case_id) FROM audit_log WHERE case_id = ANY($1) AND action = 'POST /api/v1/cases' "
+            "AND outcome = 'allowed'", ids)
+        assert referred == len(ids)
+    finally:
+        await conn.close()
+
+
+async def test_two_workers_share_the_queue_and_one_is_killed(deployment: ProcessStack) -> None:
+    deployment.start_worker()
+
+    async def kill_one_worker() -> None:
+        await asyncio.sleep(2.0)
+        deployment.kill_worker(0)
+
+    client, cases = await _work_cases_while(deployment, kill_one_worker)
+    _assert_outages_answered_cleanly(client)
+    await _assert_one_story(deployment, cases)
