@@ -15,11 +15,19 @@ from tests.factories import referral
 TODAY = datetime.now(UTC).date().isoformat()
 
 
+SUPERVISOR = {"IST": "fatma", "IZM": "ali"}
+
+
 async def _key(http: httpx.AsyncClient, driver: CaseDriver, name: str, event_types: list[str],
                offices: list[str]) -> dict[str, Any]:
+    """An admin's key, approved by a supervisor of each of its offices (it works only then)."""
     r = await http.post("/api/v1/admin/integration-keys", headers=await driver.login("admin"),
                         json={"name": name, "event_types": event_types, "offices": offices})
     assert r.status_code == 201, r.text
+    for office in offices:
+        approved = await http.post(f"/api/v1/integrations/keys/{r.json()['key_id']}/approve",
+                                   headers=await driver.login(SUPERVISOR[office]))
+        assert approved.status_code == 200, approved.text
     return r.json()
 
 

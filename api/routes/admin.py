@@ -1,4 +1,9 @@
-"""Administration: integration keys (admins only; admins see no case data)."""
+"""Administration: integration keys (admins only; admins see no case data).
+
+A key an admin creates is ``pending_approval`` until a supervisor of each of its offices
+approves it (``POST /api/v1/integrations/keys/{id}/approve``): minting a key must not be a
+way for an admin to write case data.  Revoking works at once, without anyone's approval.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ def _admin(principal: CurrentPrincipal) -> None:
     policy.require_role(principal, {Role.ADMIN}, "manage integration keys")
 
 
-@router.post("", response_model=IssuedKey, status_code=201, summary="Create a key; the api_key is shown only now")
+@router.post("", response_model=IssuedKey, status_code=201, summary="Create a key (pending until supervisors of its offices approve it); the api_key is shown only now")
 async def create(body: NewKey, principal: CurrentPrincipal, db: Db) -> IssuedKey:
     _admin(principal)
     return await store.create_key(db, name=body.name, event_types=[e.value for e in body.event_types],
@@ -55,7 +60,7 @@ async def revoke(key_id: str, principal: CurrentPrincipal, db: Db) -> Integratio
 
 
 @router.post("/{key_id}/rotate", response_model=IssuedKey, status_code=201,
-             summary="Replace a key with a new one of the same scopes; the old one stops working")
+             summary="Replace a key with a new one of the same scopes and approvals; the old one stops working")
 async def rotate(key_id: str, principal: CurrentPrincipal, db: Db) -> IssuedKey:
     _admin(principal)
     key = await store.rotate_key(db, key_id, principal.username)

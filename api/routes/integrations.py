@@ -1,12 +1,17 @@
 """Integrations send events with an API key: the UNHCR referral feed, clinics, embassies,
 airlines, receiving partners.  Each key may send only its own event types, for its own
-offices.  Every message is kept, accepted or rejected, and supervisors can see the
-rejected ones of their offices (nothing sent is silently lost).
+offices, and only once a supervisor of each of its offices has approved it (an admin mints
+keys but sees no case data).  Every message is kept, accepted or rejected, and belongs to
+one office - its case's, found among the key's offices, else the key's single office (a
+multi-office key's message naming none of their cases is for a supervisor of all of them):
+supervisors see their offices' messages, never another office's patient's
+(``store.integrations`` has the rule).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -25,7 +30,7 @@ from domain.identity import case_id_for
 from domain.model import Actor, ActorKind, Referral, Role
 from domain.tasks import TaskType
 from store import integrations as store
-from store.integrations import IntegrationKey, IntegrationMessageRecord
+from store.integrations import IntegrationKey, IntegrationMessageRecord, message_office
 
 router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"], responses={
     401: ERROR_RESPONSES[401], 403: ERROR_RESPONSES[403], 404: ERROR_RESPONSES[404], 409: ERROR_RESPONSES[409],
@@ -71,6 +76,34 @@ class MessageAccepted(BaseModel):
     version: int
 
 
+_CASE_ID_SHAPE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+def _named_case(raw: Any) -> str | None:
+    """The case a message names, read from the body as sent (also when it is invalid):
+    its case_id, else the case of its (or its referral's) external referral id."""
+    if not isinstance(raw, dict):
+        return None
+    case_id = raw.get("case_id")
+    if isinstance(case_id, str) and _CASE_ID_SHAPE.match(case_id):
+        return case_id
+    external = raw.get("external_referral_id")
+    if not isinstance(external, str) and isinstance(raw.get("referral"), dict):
+        external = raw["referral"].get("external_referral_id")
+    if isinstance(external, str) and 0 < len(external) <= 64 and external.isprintable():
+        return case_id_for(external)
+    return None
+
+
+async def _placement(db: Db, key: IntegrationKey, case_id: str | None) -> tuple[str | None, str | None]:
+    """(case id, office) a message is stored under: its case only if that is one of the
+    key's offices' (a case elsewhere is, for this key, no case at all)."""
+    case_office = await readmodel.case_office(db, case_id) if case_id else None
+    if case_office is not None and case_office in key.offices:
+        return case_id, case_office
+    return None, message_office(key, None)
+
+
 async def _authenticate(request: Request, db: Db, api_key: str | None) -> IntegrationKey:
     key = await store.verify_key(db, api_key) if api_key else None
     if key is None:
@@ -90,8 +123,10 @@ async def receive(request: Request, db: Db, commands: Commands,
         raw = None
     payload = raw if isinstance(raw, dict) else {"unparsed": True}
     event_type = str(payload.get("event_type", "unknown"))[:40]
-    case_id: str | None = None
     try:
+        if key.pending_offices:
+            raise ApiError(403, "key_not_approved",
+                           f"this key awaits the approval of a supervisor of {', '.join(key.pending_offices)}")
         if not isinstance(raw, dict):
             raise ApiError(422, "invalid_request", "the body must be a JSON object")
         try:
@@ -103,14 +138,18 @@ async def receive(request: Request, db: Db, commands: Commands,
             raise ApiError(403, "forbidden", f"this key may send only {', '.join(key.event_types)}")
         actor = Actor(kind=ActorKind.INTEGRATION, id=key.key_id, role=f"integration:{key.name}",
                       offices=tuple(key.offices))
-        case_id = await _apply(db, commands, key, actor, message)
+        case_id, office = await _placement(db, key, await _apply(db, commands, key, actor, message))
+        if case_id is None:  # a referral id whose (closed) case is another office's
+            raise ApiError(404, "case_not_found", "no such case for this key")
     except ApiError as refused:
-        await store.record_message(db, key_id=key.key_id, event_type=event_type, case_id=case_id, status="rejected",
-                                   http_status=refused.status, payload=payload,
+        case_id, office = await _placement(db, key, _named_case(raw))
+        await store.record_message(db, key_id=key.key_id, event_type=event_type, case_id=case_id, office=office,
+                                   status="rejected", http_status=refused.status, payload=payload,
                                    error={"code": refused.code, "message": refused.message, "details": refused.details})
         raise
     message_id = await store.record_message(db, key_id=key.key_id, event_type=event_type, case_id=case_id,
-                                            status="accepted", http_status=200, error=None, payload=payload)
+                                            office=office, status="accepted", http_status=200, error=None,
+                                            payload=payload)
     case = await readmodel.get_case(db, case_id)
     assert case is not None
     return MessageAccepted(message_id=message_id, case_id=case_id, stage=case.stage.value, status=case.status.value,
@@ -153,3 +192,26 @@ async def messages(principal: CurrentPrincipal, db: Db,
                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[IntegrationMessageRecord]:
     policy.require_role(principal, {Role.SUPERVISOR}, "read integration messages")
     return await store.list_messages(db, offices=principal.offices, status=status, limit=limit)
+
+
+@router.get("/keys", response_model=list[IntegrationKey],
+            summary="Integration keys covering your offices, with what awaits your approval (supervisors)")
+async def keys(principal: CurrentPrincipal, db: Db) -> list[IntegrationKey]:
+    policy.require_role(principal, {Role.SUPERVISOR}, "review integration keys")
+    return await store.list_keys(db, offices=principal.offices)
+
+
+@router.post("/keys/{key_id}/approve", response_model=IntegrationKey,
+             summary="Approve a key for your offices among its offices (supervisors); it works once all approved")
+async def approve(key_id: str, principal: CurrentPrincipal, db: Db) -> IntegrationKey:
+    policy.require_role(principal, {Role.SUPERVISOR}, "approve integration keys")
+    key = await store.get_key(db, key_id)
+    mine = [o for o in key.offices if o in principal.offices] if key else []
+    if key is None or not mine:
+        raise ApiError(404, "key_not_found", f"no integration key {key_id} for your offices")
+    if key.revoked_at is not None:
+        raise ApiError(409, "key_revoked", f"integration key {key_id} is revoked")
+    await store.approve_key(db, key_id, mine, principal.username)
+    approved = await store.get_key(db, key_id)
+    assert approved is not None
+    return approved
