@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_outage_handlers(app)
     for module in (auth, cases, case_actions, tasks, health, codec, audit, integrations, admin):
         app.include_router(module.router)
+    app.include_router(health.probes)
     app.add_middleware(codec.CodecCors, origins=temporal_ui_origins(settings))  # only the Temporal Web UI, only /codec
     ui.install(app)  # the caseworker web UI under /ui, and / -> /ui
     install_audit(app)

@@ -19,7 +19,8 @@ from api.outages import DATABASE_OUTAGES, DATABASE_RETRY_AFTER_SECONDS, database
 
 from store import audit as audit_store
 
-_NOT_AUDITED = ("/openapi.json", "/docs", "/redoc", "/api/v1/health", "/api/v1/auth/me", "/ui/static", "/ui/login")
+_NOT_AUDITED = ("/openapi.json", "/docs", "/redoc", "/api/v1/health", "/livez", "/readyz", "/api/v1/auth/me",
+                "/ui/static", "/ui/login")
 
 
 def _case_of(path_params: dict[str, str]) -> str | None:

@@ -98,4 +98,4 @@ async def complete(db: asyncpg.Connection, commands: CaseCommands, principal: Pr
     except CommandRejected as exc:
         raise ApiError(REJECTION_STATUS[exc.code], exc.code.value, exc.message, exc.details) from None
     await commands.complete_task(task.case_id, task_id, form, principal.actor)
-    return policy.redact_case(await case_after_command(task.case_id), principal)
+    return policy.redact_case(await case_after_command(db, task.case_id), principal)

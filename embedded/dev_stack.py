@@ -1,8 +1,9 @@
 """``itinera dev``: the whole system on one machine, data in one folder, Ctrl-C stops it all.
 
 Order of start: PostgreSQL, Temporal, migrations, demo accounts, worker and API (each its
-own process, so each can use a core), then demo cases through the API.  Order of stop is
-the reverse, and every child is waited for, so nothing is left running.
+own process, so each can use a core), then demo cases through the API.  A worker or API
+that crashes is started again with a back-off (``Supervised``); the others keep running.
+Order of stop is the reverse, and every child is waited for, so nothing is left running.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import asyncpg
 import httpx
@@ -39,6 +41,38 @@ def _stop(process: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> Non
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+class Supervised:
+    """A child process (worker or API) that is started again when it dies.
+
+    A crash is reported with its exit code and the child restarted after a back-off that
+    doubles with each crash in a row (1 s up to 30 s), so a child that cannot start does
+    not spin; a child that ran for a minute is healthy again and the back-off resets.
+    Ctrl-C still stops everything: the loop that calls ``look_after`` ends first."""
+
+    MIN_BACKOFF, MAX_BACKOFF, HEALTHY_AFTER = 1.0, 30.0, 60.0
+
+    def __init__(self, process: subprocess.Popen[bytes], env: dict[str, str]):
+        self.process: subprocess.Popen[bytes] | None = process
+        self.command = str(process.args[-1])  # type: ignore[index]
+        self.env = env
+        self.started = time.monotonic()
+        self.backoff = self.MIN_BACKOFF
+        self.restart_at: float | None = None
+
+    def look_after(self) -> None:
+        now = time.monotonic()
+        if self.process is not None and self.process.poll() is not None:
+            if now - self.started > self.HEALTHY_AFTER:
+                self.backoff = self.MIN_BACKOFF
+            print(f"itinera: the {self.command} exited with code {self.process.returncode}; "
+                  f"restarting it in {self.backoff:.0f} s", flush=True)
+            self.process, self.restart_at = None, now + self.backoff
+            self.backoff = min(self.backoff * 2, self.MAX_BACKOFF)
+        if self.process is None and self.restart_at is not None and now >= self.restart_at:
+            self.process, self.restart_at, self.started = _spawn(self.command, self.env), None, now
+            print(f"itinera: the {self.command} is starting again (pid {self.process.pid})", flush=True)
 
 
 async def _wait_for_api(base_url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
@@ -104,10 +138,11 @@ async def run_dev(settings: Settings) -> None:
             print(f"itinera: {count} demo cases ready", flush=True)
 
         _print_banner(settings, base_url, bool(seeded_users) or settings.seed_demo)
+        supervisors = [Supervised(child, env) for child in children]
         while not stop.is_set():
-            for child in children:
-                if child.poll() is not None:
-                    raise RuntimeError(f"a child process ({child.args[-1]}) exited with code {child.returncode}")
+            for supervisor in supervisors:
+                supervisor.look_after()
+            children[:] = [s.process for s in supervisors if s.process is not None]
             try:
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
             except TimeoutError:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from temporalio.client import Client
 
@@ -86,27 +87,46 @@ async def test_worker_killed_at_random_points(deployment: ProcessStack) -> None:
     await _assert_one_story(deployment, cases)
 
 
+async def _probe(stack: ProcessStack, path: str) -> tuple[int, dict]:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=10) as client:
+        r = await client.get(path)
+        return r.status_code, r.json()
+
+
 async def test_temporal_stopped_and_restarted_mid_load(deployment: ProcessStack) -> None:
+    probes: list[tuple[int, dict]] = []
+
     async def stop_temporal_for_a_while() -> None:
         await asyncio.sleep(2.0)
         deployment.temporal.stop()
-        await asyncio.sleep(8.0)
+        await asyncio.sleep(4.0)
+        probes.extend([await _probe(deployment, "/readyz"), await _probe(deployment, "/livez")])
+        await asyncio.sleep(4.0)
         await deployment.temporal.start()
 
     client, cases = await _work_cases_while(deployment, stop_temporal_for_a_while)
+    assert probes[0][0] == 503 and probes[0][1]["down"] == ["temporal"], probes
+    assert probes[1] == (200, {"status": "ok"})
+    assert await _probe(deployment, "/readyz") == (200, {"status": "ready", "temporal": True, "database": True,
+                                                         "down": []})
     _assert_outages_answered_cleanly(client)
     assert any(a.status == 503 for a in client.answers), "the outage was never seen: the test proves nothing"
     await _assert_one_story(deployment, cases)
 
 
 async def test_postgres_stopped_and_restarted_mid_load(deployment: ProcessStack) -> None:
+    probes: list[tuple[int, dict]] = []
+
     async def stop_postgres_for_a_while() -> None:
         await asyncio.sleep(2.0)
         deployment.postgres.stop()
-        await asyncio.sleep(6.0)
+        await asyncio.sleep(3.0)
+        probes.append(await _probe(deployment, "/readyz"))
+        await asyncio.sleep(3.0)
         deployment.postgres.start()
 
     client, cases = await _work_cases_while(deployment, stop_postgres_for_a_while)
+    assert probes[0][0] == 503 and probes[0][1]["down"] == ["database"], probes
     _assert_outages_answered_cleanly(client)
     assert any(a.status in (0, 503) for a in client.answers), "the outage was never seen: the test proves nothing"
     await _assert_one_story(deployment, cases)

@@ -79,7 +79,7 @@ async def perform_case_action(db: Db, commands: Commands, principal: Principal, 
     policy.require_case_visible(principal, case_id, await readmodel.case_office(db, case_id))
     policy.require_role(principal, set(policy.ACTION_ROLES[action.kind]), f"{action.kind.replace('_', ' ')} a case")
     await commands.act(case_id, action, principal.actor)
-    return policy.redact_case(await case_after_command(case_id), principal)
+    return policy.redact_case(await case_after_command(db, case_id), principal)
 
 
 @router.post("/api/v1/cases/{case_id}/withdraw", response_model=CaseDetail, summary="Withdraw the case (closes it)")
@@ -143,4 +143,4 @@ async def withdraw_consent(case_id: str, body: ConsentWithdrawalBody, principal:
                        f"(to stop a {found[1]} case, withdraw it: POST /api/v1/cases/{case_id}/withdraw)")
     await commands.act(case_id, WithdrawConsent(withdrawn_by=body.withdrawn_by, withdrawn_on=body.withdrawn_on,
                                                 language=body.language, reason=body.reason), principal.actor)
-    return policy.redact_case(await case_after_command(case_id), principal)
+    return policy.redact_case(await case_after_command(db, case_id), principal)

@@ -1,0 +1,85 @@
+"""``itinera dev`` looks after its children: a killed worker or API comes back by itself,
+the rest keeps running, and Ctrl-C still stops everything."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from tests.conftest import TEST_PAYLOAD_KEYS, data_folder, free_port
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+async def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.3)
+
+
+def _child(dev: psutil.Process, command: str) -> psutil.Process | None:
+    for child in dev.children(recursive=True):
+        try:
+            if child.cmdline()[-2:] == ["itinera_cli", command]:
+                return child
+        except psutil.Error:
+            continue
+    return None
+
+
+async def test_a_killed_worker_and_api_are_restarted_and_ctrl_c_stops_everything() -> None:
+    data_dir = data_folder()
+    api_port = free_port()
+    env = {**os.environ, "ITINERA_DATA_DIR": str(data_dir), "ITINERA_API_PORT": str(api_port),
+           "ITINERA_TEMPORAL_PORT": str(free_port()), "ITINERA_TEMPORAL_UI_PORT": str(free_port()),
+           "ITINERA_SEED_DEMO": "false", "ITINERA_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS,
+           "ITINERA_PAYLOAD_ACTIVE_KEY": "test-2"}
+    env.pop("ITINERA_DATABASE_URL", None)
+    env.pop("ITINERA_TEMPORAL_ADDRESS", None)
+    log_path = data_dir / "dev.log"
+    with open(log_path, "wb") as log:
+        process = await asyncio.create_subprocess_exec(sys.executable, "-m", "itinera_cli", "dev", env=env, cwd=PROJECT,
+                                                       stdout=log, stderr=log, start_new_session=True)
+    dev = psutil.Process(process.pid)
+    base = f"http://127.0.0.1:{api_port}"
+
+    async def ready() -> bool:
+        try:
+            async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+                return (await client.get("/readyz")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        await _wait_for(ready, 120, "itinera dev to be ready")
+        for command in ("worker", "api"):
+            child = _child(dev, command)
+            assert child is not None, f"no {command} child: {log_path.read_text()[-2000:]}"
+            child.kill()
+
+            async def restarted(command: str = command, old: int = child.pid) -> bool:
+                new = _child(dev, command)
+                return "is starting again" in log_path.read_text() and new is not None and new.pid != old
+
+            await _wait_for(restarted, 60, f"the {command} to be restarted")
+            await _wait_for(ready, 60, f"the system to be ready again after the {command} was killed")
+        text = log_path.read_text()
+        assert "the worker exited with code -9; restarting it" in text, text[-2000:]
+        assert "the api exited with code -9; restarting it" in text, text[-2000:]
+        children = dev.children(recursive=True)
+        assert process.returncode is None  # dev itself never went down
+    finally:
+        os.kill(process.pid, signal.SIGINT)
+        await asyncio.wait_for(process.wait(), 60)
+    assert process.returncode == 0, log_path.read_text()[-2000:]
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, [p.pid for p in alive]
