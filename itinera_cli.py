@@ -5,6 +5,8 @@
     itinera api                  the HTTP API
     itinera migrate              apply database migrations
     itinera users add NAME --role ROLE --office OFFICE   (password from standard input)
+    itinera users set-role NAME --role ROLE [--office OFFICE ...]   (effective on the next request)
+    itinera users deactivate NAME   (locked out, every token refused from the next request)
     itinera rebuild-projection   rebuild the read model from case_events
     itinera check                compare workflow state, event stream and read model of every case
 
@@ -18,11 +20,18 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import typer
 
 from domain.model import OFFICE_PATTERN, Role
 from settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from store.users import User
 
 app = typer.Typer(help="Itinera: durable case workflows for resettlement and AVRR.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -67,7 +76,19 @@ def api() -> None:
     settings = get_settings()
     _database_url(settings)
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
-                log_level=settings.log_level.lower(), access_log=False)
+                log_level=settings.log_level.lower(), access_log=False, **forwarded_header_options(settings))
+
+
+def forwarded_header_options(settings: Settings) -> dict[str, object]:
+    """uvicorn's handling of X-Forwarded-For/-Proto: believed only from ITINERA_TRUSTED_PROXIES.
+
+    uvicorn's own default believes them from any loopback peer, so a local process (or a
+    proxy that passes the header through) could pick the address the login throttle and the
+    audit trail see.  Every way of serving the app should pass these options.
+    """
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}
 
 
 @users_app.command("add")
@@ -78,16 +99,11 @@ def users_add(
     full_name: str = typer.Option("", help="Display name"),
 ) -> None:
     """Create or reset an account; the password is read from standard input."""
-    import re
-
     import asyncpg
 
     from store.users import add_user
 
-    bad = [o for o in office if not re.match(OFFICE_PATTERN, o)]
-    if bad:
-        typer.echo(f"invalid office code(s) {bad}: upper-case letters/digits, e.g. IST", err=True)
-        raise typer.Exit(2)
+    _office_codes(office)
     password = sys.stdin.readline().rstrip("\n")
     if len(password) < 10:
         typer.echo("the password (read from standard input) must have at least 10 characters", err=True)
@@ -102,6 +118,60 @@ def users_add(
         typer.echo(f"user {user.username}: {user.role.value} in {', '.join(user.offices) or 'no office'}")
 
     asyncio.run(run())
+
+
+def _office_codes(office: list[str]) -> list[str]:
+    import re
+
+    bad = [o for o in office if not re.match(OFFICE_PATTERN, o)]
+    if bad:
+        typer.echo(f"invalid office code(s) {bad}: upper-case letters/digits, e.g. IST", err=True)
+        raise typer.Exit(2)
+    return office
+
+
+def _change_user(change: Callable[[asyncpg.Connection, str], Awaitable[User | None]], username: str) -> None:
+    """Run ``change(conn, username)`` on the database; report the account as it is now."""
+
+    async def run() -> User | None:
+        from store.db import connect
+
+        conn = await connect(_database_url(get_settings()))
+        try:
+            return await change(conn, username)
+        finally:
+            await conn.close()
+
+    user = asyncio.run(run())
+    if user is None:
+        typer.echo(f"no user {username}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"user {user.username}: {user.role.value} in {', '.join(user.offices) or 'no office'}, "
+               f"{'active' if user.active else 'deactivated'}")
+
+
+@users_app.command("set-role")
+def users_set_role(
+    username: str,
+    role: Role = typer.Option(..., help="caseworker, medical_officer, movement_officer, supervisor or admin"),
+    office: list[str] = typer.Option([], help="Replace the offices (repeat for several); unchanged if not given"),
+) -> None:
+    """Change an account's role (and offices): its tokens carry it from their next request on."""
+    from store.users import set_role
+
+    offices = _office_codes(office) or None
+    _change_user(lambda conn, name: set_role(conn, name, role, offices), username)
+
+
+@users_app.command("deactivate")
+def users_deactivate(username: str) -> None:
+    """Lock an account out: no login, and every token it holds is refused from the next request.
+
+    `users add` with the same name reactivates it with a new password (old tokens stay dead).
+    """
+    from store.users import deactivate
+
+    _change_user(deactivate, username)
 
 
 @app.command("check")

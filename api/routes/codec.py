@@ -4,7 +4,8 @@ Only supervisors may decrypt (they read full case history anyway).  The Web UI c
 ``<codec endpoint>/decode`` from the browser: with "include cross-origin credentials"
 switched on in its codec settings it sends the session cookie of Itinera's own UI
 (scoped to /codec as well as /ui); API clients send a bearer token.  CORS admits only the
-Temporal Web UI's origin.
+Temporal Web UI's origin, and only here (``CodecCors``): that origin gets no cross-origin
+access to any other path of the API.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 from google.protobuf import json_format
 from pydantic import BaseModel
 from temporalio.api.common.v1 import Payload
 
-from api.auth import Principal, _bearer, _unauthorized
+from api.auth import Principal, _bearer, _unauthorized, principal_from_token
+from api.deps import Db
 from api.errors import ERROR_RESPONSES, ApiError
 from domain.model import Role
 
@@ -31,16 +35,33 @@ class PayloadsBody(BaseModel):
     payloads: list[dict]
 
 
+class CodecCors:
+    """CORS for the codec endpoints only: the Temporal Web UI's origin may call /codec with
+    credentials, and gets no CORS headers (so no readable response) anywhere else."""
+
+    def __init__(self, app: ASGIApp, origins: list[str]):
+        self.app = app
+        self.cors = CORSMiddleware(app, allow_origins=origins, allow_credentials=True,
+                                   allow_methods=["POST", "OPTIONS"],
+                                   allow_headers=["content-type", "authorization", "x-namespace"])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path == CODEC_COOKIE_PATH or path.startswith(CODEC_COOKIE_PATH + "/"):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 async def codec_principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)], db: Db
 ) -> Principal:
     from api.ui.session import SESSION_COOKIE  # the UI's cookie, also scoped to /codec
 
     token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
     if not token:
         raise _unauthorized("authentication required")
-    principal: Principal = request.app.state.tokens.verify(token)
-    request.state.principal = principal
+    principal = await principal_from_token(request, db, token)
     if principal.role != Role.SUPERVISOR:
         raise ApiError(403, "forbidden", "only supervisors may decrypt case history")
     return principal

@@ -1,11 +1,16 @@
-"""Signing in and out of the UI, with the same accounts and tokens as the API."""
+"""Signing in and out of the UI, with the same accounts and tokens as the API.
+
+A sign-in - allowed, failed or throttled - is audited like the API's, naming the username
+tried (``log_in`` tells the audit middleware who).  Signing out revokes the session's
+token, not only the cookie: a copy of it is refused too.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.auth import log_in
+from api.auth import log_in, principal_from_token, revoke
 from api.deps import Db
 from api.errors import ApiError
 from api.ui.rendering import UiRoute, redirect, render
@@ -24,11 +29,11 @@ _MAX_CREDENTIAL = 256
 
 
 @router.get("/login", summary="Sign-in page")
-async def login_page(request: Request, next: str | None = None, expired: bool = False) -> Response:
+async def login_page(request: Request, db: Db, next: str | None = None, expired: bool = False) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         try:
-            request.app.state.tokens.verify(token)
+            await principal_from_token(request, db, token)
             return redirect(safe_next(next))
         except ApiError:
             expired = True
@@ -50,13 +55,20 @@ async def login(request: Request, db: Db) -> Response:
                                               "error": message}, status=400 if refused.status == 401 else 429,
                       title="Sign in")
     response = redirect(next_path)
-    start_session(request, response, request.app.state.tokens.issue(user.username, user.role, user.offices))
+    start_session(request, response,
+                  request.app.state.tokens.issue(user.username, user.role, user.offices, user.token_generation))
     set_csrf_cookie(request, response, rotate=True)  # a token seen before sign-in is not reused after it
     return response
 
 
 @router.post("/logout", summary="Sign out")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, db: Db) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        try:
+            await revoke(request, db, token)
+        except ApiError:
+            pass  # expired or not ours: nothing left to revoke
     response = redirect(login_url())
     end_session(request, response)
     flash(request, response, "info", "You have signed out.")

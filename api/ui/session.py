@@ -2,7 +2,9 @@
 
 The session is the same JWT the API issues at ``POST /api/v1/auth/token``, kept in an
 HttpOnly, SameSite=Strict cookie scoped to /ui: scripts cannot read it, other sites
-cannot make the browser send it, and it is verified by the same ``TokenService``.
+cannot make the browser send it, and it is checked exactly like a bearer token
+(``principal_from_token``: signature, then the account, then revocation), so a signed-out,
+demoted or deactivated person's cookie stops working at their next click.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from api.auth import Principal, TokenResponse
+from api.auth import Principal, TokenResponse, principal_from_token
+from api.deps import Db
 from api.errors import ApiError
 from api.ui.security import UI_PREFIX
 
@@ -51,17 +54,15 @@ def safe_next(value: str | None, default: str = UI_PREFIX) -> str:
     return value if rest == "" or rest[0] in "/?" else default
 
 
-async def ui_principal(request: Request) -> Principal:
+async def ui_principal(request: Request, db: Db) -> Principal:
     token = request.cookies.get(SESSION_COOKIE)
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if not token:
         raise LoginRequired(here if request.method == "GET" else UI_PREFIX)
     try:
-        principal: Principal = request.app.state.tokens.verify(token)
+        return await principal_from_token(request, db, token)
     except ApiError:
         raise LoginRequired(here if request.method == "GET" else UI_PREFIX, expired=True) from None
-    request.state.principal = principal
-    return principal
 
 
 UiPrincipal = Annotated[Principal, Depends(ui_principal)]
