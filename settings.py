@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     # Authentication.  The embedded default signs its own HS256 tokens with a key kept in
     # data_dir; production sets the OIDC issuer and verifies against its JWKS.
     jwt_signing_key: SecretStr | None = None
+    # Key of the case-id digest (domain/identity.py); unset: generated once in the data folder.
+    # Every API process of a deployment must share it; changing it gives new referrals
+    # other ids (existing cases keep theirs: they are found by their referral id first).
+    case_id_key: SecretStr | None = None
     jwt_issuer: str = "itinera"
     jwt_audience: str = "itinera-api"
     access_token_minutes: int = Field(default=480, ge=1, le=1440)

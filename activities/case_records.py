@@ -11,11 +11,12 @@ from store.projection import EventStoreConflict, record_case_events
 
 # Failures that another attempt cannot fix: the value itself is refused (SQLSTATE class 22
 # "data exception": a NUL byte, an untranslatable character, a number out of range; class 54:
-# a value over a size limit) or cannot even be encoded (a lone surrogate).  Everything else
+# a value over a size limit; class 23: a constraint the value breaks) or cannot even be
+# encoded (a lone surrogate).  Everything else
 # (PostgreSQL down or restarting, a deadlock, a serialization failure) is retried without
 # limit by the workflow's retry policy.
 _REFUSED_VALUES: tuple[type[BaseException], ...] = (asyncpg.DataError, asyncpg.ProgramLimitExceededError,
-                                                    UnicodeError)
+                                                    asyncpg.IntegrityConstraintViolationError, UnicodeError)
 
 
 class CaseRecordActivities:
@@ -37,6 +38,12 @@ class CaseRecordActivities:
             except EventStoreConflict as exc:
                 # Retrying cannot fix a diverged store: fail the command loudly instead.
                 raise ApplicationError(str(exc), type="event_store_conflict", non_retryable=True) from exc
+            except asyncpg.UniqueViolationError as exc:
+                # E.g. another case already holds this external referral id.
+                activity.logger.error("case %s: a unique key is held by another case (%s)", batch.case_id,
+                                      exc.constraint_name)
+                raise ApplicationError(f"another case already holds this value ({exc.constraint_name}); "
+                                       "nothing was recorded", type="recording_conflict", non_retryable=True) from exc
             except _REFUSED_VALUES as exc:
                 activity.logger.error("case %s: PostgreSQL refused a value (%s)", batch.case_id, type(exc).__name__)
                 raise ApplicationError(

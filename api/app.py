@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api import ui
 from api.auth import LoginThrottle, TokenService
+from api.case_ids import case_id_key
 from api.commands import CaseCommands
 from api.errors import install_error_handlers
 from api.audit import install_audit
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.codec = app.state.temporal.data_converter.payload_codec
         app.state.commands = CaseCommands(app.state.temporal, settings.temporal_task_queue,
                                           timeout=timedelta(seconds=settings.command_timeout_seconds),
+                                          case_id_key=case_id_key(settings),
                                           arrival_confirmation_days=settings.arrival_confirmation_days,
                                           avrr_monitoring_months=settings.avrr_monitoring_months)
         try:

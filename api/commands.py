@@ -73,7 +73,8 @@ _UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCS
 
 # Failures of recording (not rejections by the case's rules): the input could not be stored,
 # or the event store disagrees with the workflow (a defect: `itinera check` reports it).
-_RECORDING_FAILURES = {"unstorable_input": 422, "event_store_conflict": 500, "recording_failed": 500}
+_RECORDING_FAILURES = {"unstorable_input": 422, "recording_conflict": 409, "event_store_conflict": 500,
+                       "recording_failed": 500}
 
 
 class CaseAlreadyClosed(Exception):
@@ -102,19 +103,27 @@ def _update_id(kind: str, actor: Actor, *content: Any, natural: bool = False) ->
 
 class CaseCommands:
     def __init__(self, client: Client, task_queue: str, timeout: timedelta = timedelta(seconds=15),
-                 arrival_confirmation_days: int = 3, avrr_monitoring_months: tuple[int, ...] = (3, 6, 12)):
+                 arrival_confirmation_days: int = 3, avrr_monitoring_months: tuple[int, ...] = (3, 6, 12),
+                 case_id_key: bytes | None = None):
         self._client = client
+        self._case_id_key = case_id_key
         self._task_queue = task_queue
         self._timeout = timeout.total_seconds()
         self._arrival_confirmation_days = arrival_confirmation_days
         self._avrr_monitoring_months = list(avrr_monitoring_months)
 
-    async def refer(self, referral: Referral, actor: Actor) -> ReferralOutcome:
+    def case_id_for(self, external_referral_id: str) -> str:
+        """The id a new referral's case gets (keyed: see ``domain.identity``)."""
+        return case_id_for(external_referral_id, self._case_id_key)
+
+    async def refer(self, referral: Referral, actor: Actor, case_id: str | None = None) -> ReferralOutcome:
         """Open the case of a referral, or find the one it already opened (update-with-start).
 
-        Always sent to the workflow, also for a referral the read model already knows: only
-        the workflow's answer says that the case exists in history."""
-        case_id = case_id_for(referral.external_referral_id)
+        ``case_id``: the case the read model knows for this referral id (cases opened before
+        ids were keyed keep theirs); else derived.  Always sent to the workflow, also for a
+        referral the read model already knows: only the workflow's answer says that the
+        case exists in history."""
+        case_id = case_id or self.case_id_for(referral.external_referral_id)
         workflow_type = WORKFLOW_TYPES[referral.programme]
         start = WithStartWorkflowOperation(
             workflow_type.run,  # type: ignore[attr-defined]

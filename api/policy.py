@@ -28,8 +28,12 @@ def visible_offices(principal: Principal) -> list[str]:
     return [] if principal.role == Role.ADMIN else principal.offices
 
 
+def may_see_case(principal: Principal, office: str | None) -> bool:
+    return office is not None and office in visible_offices(principal)
+
+
 def require_case_visible(principal: Principal, case_id: str, office: str | None) -> None:
-    if office is None or office not in visible_offices(principal):
+    if not may_see_case(principal, office):
         raise ApiError(404, "case_not_found", f"no case {case_id}")
 
 

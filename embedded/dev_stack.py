@@ -19,6 +19,7 @@ import asyncpg
 import httpx
 
 from api.auth import signing_key
+from api.case_ids import case_id_key
 from payload_encryption import load_keys
 from demo.cases import seed_demo_cases
 from demo.users import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
@@ -122,7 +123,8 @@ async def run_dev(settings: Settings) -> None:
         if applied:
             print(f"itinera: applied migrations {', '.join(applied)}", flush=True)
 
-        signing_key(settings)  # create the token and payload keys once, before two processes race for them
+        signing_key(settings)  # create the token, case-id and payload keys once, before processes race for them
+        case_id_key(settings)
         load_keys(settings)
         env = {**os.environ, "ITINERA_DATA_DIR": str(data_dir), "ITINERA_DATABASE_URL": database_url,
                "ITINERA_TEMPORAL_ADDRESS": temporal_address}

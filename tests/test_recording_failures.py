@@ -63,3 +63,19 @@ async def test_a_nul_sent_straight_to_the_workflow_does_not_wedge_the_case(stack
     async with stack.pool.acquire() as conn:
         report = await check(conn, stack.temporal, [case["case_id"]])
     assert report.clean, report.differences
+
+
+async def test_a_second_case_for_one_referral_id_fails_at_once_instead_of_retrying(stack, driver: CaseDriver) -> None:
+    """Two case ids for one external referral id (e.g. a client of Temporal deriving ids
+    without the deployment's key) meet PostgreSQL's unique key: the second referral fails
+    with a clear conflict, it does not retry for ever."""
+    from api.commands import CaseCommands
+    from api.errors import ApiError
+    from domain.model import Referral
+
+    body = referral()
+    await driver.refer(body)
+    keyless = CaseCommands(stack.temporal, stack.settings.temporal_task_queue)  # derives another id
+    with pytest.raises(ApiError) as failure:
+        await asyncio.wait_for(keyless.refer(Referral.model_validate(body), Actor(id="ayse", role="caseworker")), 30)
+    assert (failure.value.status, failure.value.code) == (409, "recording_conflict")

@@ -59,7 +59,9 @@ async def test_workflow_refuses_a_conflicting_referral(stack, driver: CaseDriver
 
     body = referral()
     await driver.refer(body)
-    commands = CaseCommands(stack.temporal, stack.settings.temporal_task_queue)
+    from api.case_ids import case_id_key
+
+    commands = CaseCommands(stack.temporal, stack.settings.temporal_task_queue, case_id_key=case_id_key(stack.settings))
     actor = Actor(id="ayse", role="caseworker")
     same = await commands.refer(Referral.model_validate(body), actor)
     assert same.created is False

@@ -62,7 +62,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.errors import CommandRejected
     from domain.events import RecordedEvent
-    from domain.identity import case_id_for
     from domain.model import Actor, CaseStatus, Programme
     from domain.records import (
         RECORD_CASE_EVENTS,
@@ -161,7 +160,9 @@ class CaseWorkflow:
 
     @refer.validator
     def _validate_refer(self, request: ReferCaseRequest) -> None:
-        if case_id_for(request.referral.external_referral_id) != self._case_id:
+        # The API derives the case id with a key the workflow does not hold; a case that
+        # exists must be this referral's (validators never run on replay: no patch needed).
+        if self._state is not None and self._state.external_referral_id != request.referral.external_referral_id:
             raise ApplicationError("the referral does not belong to this case", type="referral_conflict",
                                    non_retryable=True)
         if self._state is None and request.referral.programme != self.programme:

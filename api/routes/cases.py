@@ -13,7 +13,6 @@ from api.deps import Commands, Db
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas import CaseDetail, CaseSummary, EventView, Page
 from domain.case import referral_fingerprint
-from domain.identity import case_id_for
 from domain.model import CaseStatus, Priority, Programme, Referral, Stage
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses={401: ERROR_RESPONSES[401]})
@@ -37,23 +36,24 @@ async def _visible_case(db: Db, principal: CurrentPrincipal, case_id: str) -> Ca
 async def refer_case(referral: Referral, principal: CurrentPrincipal, db: Db, commands: Commands,
                      request: Request, response: Response) -> CaseDetail:
     policy.require_may_refer(principal, referral.office)
-    case_id = case_id_for(referral.external_referral_id)
+    known = await readmodel.find_case_by_referral(db, referral.external_referral_id)
+    case_id = known[0] if known else commands.case_id_for(referral.external_referral_id)
     request.state.audit_case_id = case_id
+    if known is not None and not policy.may_see_case(principal, await readmodel.case_office(db, case_id)):
+        # Another office's case: refused without naming it or showing anything of it.
+        raise ApiError(409, "referral_id_in_use",
+                       f"referral id {referral.external_referral_id} is already in use by a case your offices do "
+                       "not work on; check the id with the referring organisation", [
+                           {"field": "body.external_referral_id", "reason": "already used by another office's case"}])
     # Always through the workflow, even for a referral the read model already shows: the
     # read model alone cannot say that history holds the case (a referral whose first try
     # was lost in a Temporal outage must be sent again, not answered from PostgreSQL).
     try:
-        created = (await commands.refer(referral, principal.actor)).created
+        created = (await commands.refer(referral, principal.actor, case_id)).created
     except CaseAlreadyClosed:
         created = False
-        known = await readmodel.find_case_by_referral(db, referral.external_referral_id)
         if known is not None and known[1] != referral_fingerprint(referral):
-            await _visible_case(db, principal, case_id)  # another office's case stays hidden
             raise _conflict(referral, case_id) from None
-    except ApiError as exc:
-        if exc.code == "referral_conflict":
-            await _visible_case(db, principal, case_id)  # another office's case stays hidden
-        raise
     case = await _visible_case(db, principal, case_id)
     response.status_code = 201 if created else 200
     return case
