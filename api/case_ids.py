@@ -1,11 +1,20 @@
-"""The deployment's case-id key (see ``domain.identity``): from settings, else generated
-once and kept in the data folder, like the token and payload keys of the embedded default."""
+"""Which case a referral id names.
+
+The deployment's case-id key (see ``domain.identity``) comes from settings, else it is
+generated once and kept in the data folder, like the token and payload keys of the
+embedded default.  A referral id already known to the read model keeps the case it opened
+(ids derived before the key existed included); a new one gets the keyed id.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
 
+import asyncpg
+
+from api import readmodel
+from api.commands import CaseCommands
 from settings import Settings
 
 
@@ -27,3 +36,8 @@ def case_id_key(settings: Settings) -> bytes:
         finally:
             draft.unlink()
     return path.read_text().strip().encode()
+
+
+async def case_of_referral(db: asyncpg.Connection, commands: CaseCommands, external_referral_id: str) -> str:
+    known = await readmodel.find_case_by_referral(db, external_referral_id)
+    return known[0] if known else commands.case_id_for(external_referral_id)

@@ -21,12 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api import policy, readmodel
 from api.auth import CurrentPrincipal
+from api.case_ids import case_of_referral
 from api.commands import CaseAlreadyClosed
 from api.deps import Commands, Db
 from api.errors import ERROR_RESPONSES, REJECTION_STATUS, ApiError
 from domain.case import validate_form
 from domain.errors import CommandRejected
-from domain.identity import case_id_for
 from domain.model import Actor, ActorKind, Referral, Role
 from domain.tasks import TaskType
 from store import integrations as store
@@ -79,7 +79,7 @@ class MessageAccepted(BaseModel):
 _CASE_ID_SHAPE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
-def _named_case(raw: Any) -> str | None:
+async def _named_case(db: Db, commands: Commands, raw: Any) -> str | None:
     """The case a message names, read from the body as sent (also when it is invalid):
     its case_id, else the case of its (or its referral's) external referral id."""
     if not isinstance(raw, dict):
@@ -91,7 +91,7 @@ def _named_case(raw: Any) -> str | None:
     if not isinstance(external, str) and isinstance(raw.get("referral"), dict):
         external = raw["referral"].get("external_referral_id")
     if isinstance(external, str) and 0 < len(external) <= 64 and external.isprintable():
-        return case_id_for(external)
+        return await case_of_referral(db, commands, external)
     return None
 
 
@@ -142,7 +142,7 @@ async def receive(request: Request, db: Db, commands: Commands,
         if case_id is None:  # a referral id whose (closed) case is another office's
             raise ApiError(404, "case_not_found", "no such case for this key")
     except ApiError as refused:
-        case_id, office = await _placement(db, key, _named_case(raw))
+        case_id, office = await _placement(db, key, await _named_case(db, commands, raw))
         await store.record_message(db, key_id=key.key_id, event_type=event_type, case_id=case_id, office=office,
                                    status="rejected", http_status=refused.status, payload=payload,
                                    error={"code": refused.code, "message": refused.message, "details": refused.details})
@@ -165,8 +165,9 @@ async def _apply(db: Db, commands: Commands, key: IntegrationKey, actor: Actor, 
         try:
             return (await commands.refer(message.referral, actor)).case_id
         except CaseAlreadyClosed:
-            return case_id_for(message.referral.external_referral_id)
-    case_id = message.case_id or (case_id_for(message.external_referral_id) if message.external_referral_id else None)
+            return await case_of_referral(db, commands, message.referral.external_referral_id)
+    case_id = message.case_id or (await case_of_referral(db, commands, message.external_referral_id)
+                                  if message.external_referral_id else None)
     office = await readmodel.case_office(db, case_id) if case_id else None
     if case_id is None or office not in key.offices:
         raise ApiError(404, "case_not_found", "no such case for this key (give case_id or external_referral_id)")
