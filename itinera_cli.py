@@ -51,7 +51,8 @@ def migrate() -> None:
     """Apply the numbered SQL files of migrations/ that are not applied yet."""
     from store.migrations import migrate as run
 
-    applied = asyncio.run(run(_database_url(get_settings())))
+    settings = get_settings()
+    applied = asyncio.run(run(settings.migrations_database_url or _database_url(settings)))
     typer.echo(f"applied: {', '.join(applied)}" if applied else "database is up to date")
 
 

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
 
     # PostgreSQL.  Empty means "start the embedded pgserver in data_dir/postgres".
     database_url: str = ""
+    # The schema owner's URL, used only by `itinera migrate`; default: ITINERA_DATABASE_URL.
+    # Run the application as a role that owns nothing (migrations/0030_application_role.sql)
+    # and migrate as the owner, so the application cannot alter tables or their triggers.
+    migrations_database_url: str = ""
     database_pool_min: int = 1
     database_pool_max: int = 10
 

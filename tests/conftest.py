@@ -24,7 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from demo.driver import CaseDriver
 from demo.users import seed_demo_users
-from embedded.postgres import EmbeddedPostgres
+from embedded.postgres import EmbeddedPostgres, application_url
 from embedded.temporal_server import EmbeddedTemporal, venv_executable
 from settings import Settings
 from store.db import create_pool
@@ -76,11 +76,12 @@ async def stack() -> AsyncIterator[Stack]:
     data_dir = data_folder()
     postgres = EmbeddedPostgres(data_dir / "pg")
     temporal = EmbeddedTemporal(data_dir / "temporal", port=free_port(), ui_port=None)
-    database_url = postgres.start()
+    database_url = postgres.start()  # the owner: migrations, and test set-up that reaches around the API
     try:
         address = await temporal.start()
-        settings = stack_settings(
-            data_dir=data_dir, database_url=database_url, temporal_address=address, api_port=free_port(),
+        settings = stack_settings(  # the API and the worker run as the application role, as in production
+            data_dir=data_dir, database_url=application_url(database_url), temporal_address=address,
+            api_port=free_port(),
             temporal_task_queue=f"itinera-test-{uuid.uuid4().hex[:8]}",
         )
         conn = await asyncpg.connect(database_url)
@@ -89,8 +90,9 @@ async def stack() -> AsyncIterator[Stack]:
         await conn.close()
 
         pool = await create_pool(database_url)
+        worker_pool = await create_pool(settings.database_url)
         client = await connect_temporal(settings)
-        worker = build_worker(client, pool, settings.temporal_task_queue)
+        worker = build_worker(client, worker_pool, settings.temporal_task_queue)
         server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.api_port,
                                                log_level="warning", access_log=False))
         async with worker:
@@ -103,6 +105,7 @@ async def stack() -> AsyncIterator[Stack]:
                 server.should_exit = True
                 await serving
         await pool.close()
+        await worker_pool.close()
     finally:
         temporal.stop()
         postgres.stop()

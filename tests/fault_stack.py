@@ -28,7 +28,7 @@ import httpx
 
 from demo.driver import _WORKER_BY_ROLE_AND_OFFICE, example_form
 from demo.users import DEMO_PASSWORD, seed_demo_users
-from embedded.postgres import EmbeddedPostgres
+from embedded.postgres import EmbeddedPostgres, application_url
 from embedded.temporal_server import EmbeddedTemporal
 from store.migrations import apply_migrations
 from tests.conftest import TEST_PAYLOAD_KEYS, data_folder, free_port
@@ -75,7 +75,7 @@ class ProcessStack:
         return {
             **os.environ,
             "ITINERA_DATA_DIR": str(self.data_dir),
-            "ITINERA_DATABASE_URL": self.database_url,
+            "ITINERA_DATABASE_URL": application_url(self.database_url),
             "ITINERA_TEMPORAL_ADDRESS": self.temporal.address,
             "ITINERA_TEMPORAL_TASK_QUEUE": self.task_queue,
             "ITINERA_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS,
