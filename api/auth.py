@@ -91,8 +91,12 @@ def signing_key(settings: Settings) -> str:
 
 
 def _token_id(claims: dict[str, Any], token: str) -> str:
+    """What a logout revokes: the token's jti, qualified by its issuer (two issuers' ids may
+    collide), or a digest of the whole token when it carries no jti."""
     jti = claims.get("jti")
-    return f"jti:{jti}" if isinstance(jti, str) and jti else "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+    if isinstance(jti, str) and jti:
+        return f"jti:{claims['iss']}:{jti}"
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
 
 
 class TokenService:

@@ -8,7 +8,6 @@ their cases is readable only by a supervisor of all of the key's offices.
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +17,7 @@ import httpx
 from demo.driver import CaseDriver
 from demo.users import DEMO_PASSWORD
 from domain.model import Role, Stage
+from store import integrations as store
 from store.users import add_user
 from tests.factories import referral
 
@@ -119,15 +119,19 @@ async def test_a_message_naming_no_case_of_the_key_goes_to_the_keys_office_or_to
     assert [(m["case_id"], m["office"]) for m in placed] == [(None, "IST"), (None, "IST")]
 
 
-async def test_messages_with_characters_postgresql_refuses_are_still_kept(http: httpx.AsyncClient,
+async def test_a_kept_message_never_fails_on_characters_postgresql_refuses(stack, http: httpx.AsyncClient,
                                                                           driver: CaseDriver) -> None:
+    """The API's edge refuses such bodies before this route runs; the store keeps whatever
+    reaches it anyway (a rejected message is recorded from the raw body, as sent)."""
     key = await _approved_key(http, driver, ["health_result"], ["IST"])
-    body = {"event_type": "health_result\u0000", "case_id": "C-NONE\u0000", "form": {"notes": "a\u0000b \ud800"}}
-    r = await http.post("/api/v1/integrations/messages", content=json.dumps(body),  # escaped: \u0000, \ud800
-                        headers={"X-API-Key": key["api_key"], "content-type": "application/json"})
-    assert r.status_code == 422
+    async with stack.pool.acquire() as conn:
+        await store.record_message(conn, key_id=key["key_id"], event_type="health_result\u0000", case_id=None,
+                                   office="IST", status="rejected", http_status=422,
+                                   error={"code": "invalid_request", "message": "x\u0000"},
+                                   payload={"form": {"notes": "a\u0000b \ud800", "k\u0000": ["\udfff"]}})
     [kept] = await _messages(http, await driver.login("fatma"), key)
-    assert kept["payload"]["form"]["notes"] == "a\ufffdb ?"
+    assert kept["payload"] == {"form": {"notes": "a\ufffdb ?", "k\ufffd": ["?"]}}
+    assert kept["event_type"] == "health_result\ufffd" and kept["error"]["message"] == "x\ufffd"
 
 
 async def test_an_admins_key_writes_no_case_data_until_supervisors_of_its_offices_approve_it(
