@@ -59,10 +59,11 @@ def migrate() -> None:
 @app.command()
 def worker() -> None:
     """Run the Temporal worker for case workflows and their activities."""
-    from worker import run_worker
-
     settings = get_settings()
     _database_url(settings)
+    _observe(settings, "worker")
+    from worker import run_worker
+
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_until_signal(run_worker, settings))
 
@@ -72,12 +73,27 @@ def api() -> None:
     """Serve the HTTP API (and its OpenAPI docs at /docs)."""
     import uvicorn
 
-    from api.app import create_app
-
     settings = get_settings()
     _database_url(settings)
+    _observe(settings, "api")
+    from api.app import create_app
+
+    # SIGTERM: uvicorn stops accepting connections and answers the requests in flight (for
+    # up to ITINERA_API_SHUTDOWN_SECONDS) before the app shuts down.  log_config=None: its
+    # loggers go through the JSON handler of `_observe`; no access log (raw paths and query
+    # strings), the app logs each request itself.
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
-                log_level=settings.log_level.lower(), access_log=False, **forwarded_header_options(settings))
+                log_level=settings.log_level.lower(), log_config=None, access_log=False,
+                timeout_graceful_shutdown=settings.api_shutdown_seconds, **forwarded_header_options(settings))
+
+
+def _observe(settings: Settings, service: str) -> None:
+    """JSON logs (and tracing, when enabled) for a worker or API process, before anything logs."""
+    from observability.logs import configure_logging
+    from observability.tracing import setup_tracing
+
+    configure_logging(settings.log_level, settings.log_format, service=service)
+    setup_tracing(settings, service_name=f"itinera-{service}")
 
 
 def forwarded_header_options(settings: Settings) -> dict[str, object]:

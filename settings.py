@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -20,6 +20,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from domain.model import check_monitoring_months
 
 TASK_QUEUE = "itinera-cases"
+
+
+def _host_port(value: str) -> str:
+    """Empty, or ``host:port`` (a bind address)."""
+    if value:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected host:port, e.g. 0.0.0.0:9464")
+    return value
 
 
 class Settings(BaseSettings):
@@ -116,7 +125,33 @@ class Settings(BaseSettings):
     # Seed demo users and demo cases on `itinera dev` (only when the database is empty).
     seed_demo: bool = True
 
+    # --- Operations (README "Operations") ---------------------------------------------------
     log_level: str = "INFO"
+    # `json`: one JSON object per line on standard output (API and worker); `console`: the
+    # same lines as key=value text, for a human at a terminal.
+    log_format: Literal["json", "console"] = "json"
+    # The API answers GET /metrics (Prometheus, no token, not audited) on its own port.  Off
+    # by default: switch it on where only the scraper can reach the API's port (or block
+    # /metrics at the ingress).
+    api_metrics_enabled: bool = False
+    # host:port on which the worker serves its Prometheus metrics (/metrics); empty: none.
+    worker_metrics_address: Annotated[str, AfterValidator(_host_port)] = ""
+    # host:port on which the worker's Temporal SDK runtime serves the SDK's own metrics
+    # (temporal_*) for Prometheus; empty: none.
+    temporal_metrics_address: Annotated[str, AfterValidator(_host_port)] = ""
+    # OpenTelemetry tracing API -> Temporal -> activities.  Exporter: `otlp` (OTLP over HTTP
+    # to otel_endpoint, e.g. http://collector:4318/v1/traces; empty: the OTEL_EXPORTER_OTLP_*
+    # variables or OpenTelemetry's default), `console` (standard error) or `memory` (tests).
+    otel_enabled: bool = False
+    otel_exporter: Literal["otlp", "console", "memory"] = "otlp"
+    otel_endpoint: str = ""
+    # Graceful shutdown on SIGTERM.  The worker stops polling for activities, gives the ones
+    # running this long to finish (then cancels them) and answers the updates it was handling
+    # before it stops; the API stops accepting connections and gives in-flight requests this
+    # long to be answered.  Keep both above command_timeout_seconds and below the process
+    # manager's kill timeout.
+    worker_shutdown_seconds: float = Field(default=25.0, ge=0, le=3600)
+    api_shutdown_seconds: int = Field(default=25, ge=0, le=3600)
 
     @property
     def embedded_temporal(self) -> bool:

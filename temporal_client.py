@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from temporalio.client import Client, TLSConfig
+from temporalio.client import Client, Interceptor, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
+from observability.temporal import RequestIdInterceptor, runtime
+from observability.tracing import temporal_interceptor
 from payload_encryption import codec_from_settings
 from settings import Settings
 
@@ -28,11 +30,26 @@ def data_converter(settings: Settings) -> DataConverter:
     return dataclasses.replace(pydantic_data_converter, payload_codec=codec_from_settings(settings))
 
 
-async def connect_temporal(settings: Settings, target: str | None = None) -> Client:
+def interceptors(settings: Settings) -> list[Interceptor]:
+    """The request id in Temporal headers and the activity metrics (always); OpenTelemetry
+    spans when ITINERA_OTEL_ENABLED.  Workers built on the client use them too."""
+    found: list[Interceptor] = [RequestIdInterceptor()]
+    tracing = temporal_interceptor(settings)
+    if tracing is not None:
+        found.append(tracing)
+    return found
+
+
+async def connect_temporal(settings: Settings, target: str | None = None, *, sdk_metrics: bool = False) -> Client:
+    """A client with the project's data converter and interceptors.  The SDK runtime forwards
+    the SDK core's log lines to Python logging (JSON like the rest); with ``sdk_metrics`` (the
+    worker) it also serves the SDK's metrics on ITINERA_TEMPORAL_METRICS_ADDRESS."""
     return await Client.connect(
         target or settings.temporal_target,
         namespace=settings.temporal_namespace,
         tls=_tls(settings),
         api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
         data_converter=data_converter(settings),
+        interceptors=interceptors(settings),
+        runtime=runtime(settings.temporal_metrics_address if sdk_metrics else ""),
     )

@@ -3,46 +3,98 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import asyncpg
-import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.case_records import CaseRecordActivities
+from observability.logs import get_logger
+from observability.metrics import serve_metrics
+from observability.temporal import updates_in_flight
 from settings import Settings, get_settings
 from store.db import create_pool
 from temporal_client import connect_temporal
 from workflows.avrr_case import AvrrCaseWorkflow
 from workflows.resettlement_case import ResettlementCaseWorkflow
 
-log = structlog.get_logger()
+log = get_logger("itinera.worker")
 
 WORKFLOWS = [ResettlementCaseWorkflow, AvrrCaseWorkflow]
 
 
-def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str) -> Worker:
+def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str,
+                 graceful_shutdown: timedelta = timedelta(0)) -> Worker:
+    """One worker for the case workflows and their activities.  Interceptors (request id,
+    metrics, tracing) come from the client (``temporal_client.connect_temporal``)."""
     records = CaseRecordActivities(pool)
-    return Worker(
-        client,
-        task_queue=task_queue,
-        workflows=WORKFLOWS,
-        activities=[records.record_case_events],
-    )
+    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=[records.record_case_events],
+                  graceful_shutdown_timeout=graceful_shutdown)
+
+
+def build_workers(client: Client, pool: asyncpg.Pool, task_queue: str,
+                  graceful_shutdown: timedelta = timedelta(0)) -> tuple[Worker, Worker]:
+    """The same work split in two, so that shutdown can go in two steps (``run_worker``): a
+    worker of the workflows (and of local activities, which histories recorded before
+    ``RECORDING_IN_HISTORY_PATCH`` use) and a worker of the (remote) activities."""
+    records = CaseRecordActivities(pool)
+    workflows = Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=[records.record_case_events],
+                       no_remote_activities=True, graceful_shutdown_timeout=graceful_shutdown)
+    activities = Worker(client, task_queue=task_queue, activities=[records.record_case_events],
+                        graceful_shutdown_timeout=graceful_shutdown)
+    return workflows, activities
 
 
 async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set (``itinera worker``: SIGTERM or SIGINT), then shut down so
+    that no command in flight here is left unanswered:
+
+    1. the activity worker stops polling; the recordings running here finish (they get
+       ITINERA_WORKER_SHUTDOWN_SECONDS, then they are cancelled and Temporal retries them
+       elsewhere);
+    2. the workflow worker, still polling, runs the workflow tasks that follow them: every
+       update that was being handled here at the signal is answered (waited for within the
+       same time; one still waiting then, e.g. for an activity no worker has started yet, is
+       answered by whichever worker runs its workflow next);
+    3. the workflow worker stops: its sticky queue goes back to the others.
+    """
     settings = settings or get_settings()
-    client = await connect_temporal(settings)
+    stop_metrics = serve_metrics(settings.worker_metrics_address) if settings.worker_metrics_address else None
+    client = await connect_temporal(settings, sdk_metrics=True)
     pool = await create_pool(settings.database_url, min_size=1, max_size=settings.database_pool_max)
+    loop = asyncio.get_running_loop()
     try:
-        worker = build_worker(client, pool, settings.temporal_task_queue)
-        log.info("worker started", task_queue=settings.temporal_task_queue, temporal=settings.temporal_target)
-        async with worker:
-            await (stop or asyncio.Event()).wait()
+        grace = timedelta(seconds=settings.worker_shutdown_seconds)
+        workflows, activities = build_workers(client, pool, settings.temporal_task_queue, graceful_shutdown=grace)
+        log.info("worker started", task_queue=settings.temporal_task_queue, temporal=settings.temporal_target,
+                 metrics=settings.worker_metrics_address or None,
+                 temporal_metrics=settings.temporal_metrics_address or None)
+        async with workflows:
+            async with activities:
+                await (stop or asyncio.Event()).wait()
+                deadline = loop.time() + grace.total_seconds()
+                pending = updates_in_flight()
+                log.info("worker stopping: no new tasks, in-flight work finishing", grace_seconds=grace.total_seconds(),
+                         updates_in_flight=len(pending))
+            await _answer(pending, deadline)
+        log.info("worker stopped")
     finally:
         await pool.close()
+        if stop_metrics is not None:
+            stop_metrics()
 
 
-if __name__ == "__main__":
-    asyncio.run(run_worker())
+async def _answer(updates: frozenset[tuple[str, str]], deadline: float) -> None:
+    """Wait until the ``updates`` handled here at the signal are answered, or ``deadline``
+    (at least a few seconds after the activities are done)."""
+    loop = asyncio.get_running_loop()
+    deadline = max(deadline, loop.time() + 5.0)
+    while remaining := updates & updates_in_flight():
+        if loop.time() >= deadline:
+            log.warning("updates still in flight at shutdown: another worker will answer them",
+                        updates=len(remaining), cases=sorted({case_id for case_id, _ in remaining})[:20])
+            return
+        await asyncio.sleep(0.05)
+    if updates:
+        log.info("updates in flight at shutdown answered", updates=len(updates))

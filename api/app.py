@@ -18,6 +18,7 @@ from api.limits import BodySizeLimit
 from api.outages import install_outage_handlers
 from api.request_context import RequestContext
 from api.routes import admin, audit, auth, case_actions, cases, codec, health, integrations, tasks
+from observability.asgi import install as install_observability
 from settings import Settings, get_settings
 from store.db import create_pool
 from temporal_client import connect_temporal
@@ -77,5 +78,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ui.install(app)  # the caseworker web UI under /ui, and / -> /ui
     install_audit(app)
     app.add_middleware(BodySizeLimit)
+    install_observability(app, settings)  # request id, log context, metrics, span; /metrics when enabled
     app.add_middleware(RequestContext)  # outermost: every layer below sees the request's scope
     return app
