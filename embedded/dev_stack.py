@@ -131,6 +131,8 @@ async def run_dev(settings: Settings) -> None:
         load_keys(settings)
         env = {**os.environ, "ITINERA_DATA_DIR": str(data_dir), "ITINERA_DATABASE_URL": database_url,
                "ITINERA_TEMPORAL_ADDRESS": temporal_address}
+        # A person reads `itinera dev` at a terminal: readable lines unless JSON was asked for.
+        env.setdefault("ITINERA_LOG_FORMAT", "console")
         children.append(_spawn("worker", env))
         children.append(_spawn("api", env))
         base_url = f"http://{settings.api_host}:{settings.api_port}"

@@ -22,6 +22,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from itinera_cli import forwarded_header_options
 from demo.driver import CaseDriver
 from demo.users import seed_demo_users
 from embedded.postgres import EmbeddedPostgres, application_url
@@ -94,7 +95,8 @@ async def stack() -> AsyncIterator[Stack]:
         client = await connect_temporal(settings)
         worker = build_worker(client, worker_pool, settings.temporal_task_queue)
         server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.api_port,
-                                               log_level="warning", access_log=False))
+                                               log_level="warning", access_log=False,
+                                               **forwarded_header_options(settings)))
         async with worker:
             serving = asyncio.create_task(server.serve())
             while not server.started:

@@ -10,6 +10,7 @@ import httpx
 import uvicorn
 
 from api.app import create_app
+from itinera_cli import forwarded_header_options
 from demo.driver import CaseDriver
 from demo.users import seed_demo_users
 from embedded.postgres import EmbeddedPostgres
@@ -36,7 +37,7 @@ async def _run_stack(data_dir: Path, ports: tuple[int, int], work) -> object:  #
         pool = await create_pool(database_url)
         client = await connect_temporal(settings)
         server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=ports[1],
-                                               log_level="warning"))
+                                               log_level="warning", **forwarded_header_options(settings)))
         try:
             async with build_worker(client, pool, settings.temporal_task_queue):
                 serving = asyncio.create_task(server.serve())

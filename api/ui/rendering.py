@@ -26,7 +26,7 @@ from api.errors import ApiError
 from api.ui.filters import CHOICES
 from api.ui.formatting import FILTERS
 from api.ui.security import CSRF_FIELD, STATIC_PREFIX, UI_PREFIX, csrf_token, require_csrf, set_csrf_cookie
-from api.ui.session import LoginRequired, SESSION_COOKIE, clear_flash, login_url, take_flash
+from api.ui.session import LoginRequired, clear_flash, login_url, take_flash
 
 API_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = API_DIR / "templates"
@@ -61,13 +61,10 @@ templates = Jinja2Templates(env=_environment())
 
 
 def _principal_for_header(request: Request) -> Principal | None:
-    principal = getattr(request.state, "principal", None)
-    if principal is not None or not request.cookies.get(SESSION_COOKIE):
-        return principal
-    try:  # an error page raised before the route resolved who is signed in
-        return request.app.state.tokens.verify(request.cookies[SESSION_COOKIE])
-    except ApiError:
-        return None
+    """Who the page header names: only an account the request's own check let in.  An error
+    page raised before that check names nobody (a token's signature alone would name a
+    revoked or demoted account as if it were still valid)."""
+    return getattr(request.state, "principal", None)
 
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200,
