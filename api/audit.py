@@ -5,7 +5,10 @@ like a referral, names it in ``request.state.audit_case_id``): after the route h
 (the principal the auth dependency identified, or "anonymous"), the route template as the
 action (``GET /api/v1/cases/{case_id}``), the case (from the path; a task id names its
 case), the outcome and the caller's address.  Liveness, docs and static files are not
-case data and are not recorded.
+case data and are not recorded, unless they fail: every 5xx is recorded, routed or not.
+A route that raises unexpectedly reaches this middleware as a 500 answer
+(``api.errors.UnexpectedErrors`` runs inside it), and a request the edge refuses
+(``api.input_guard``, also inside) as a 422 on its route: both are recorded like any other.
 """
 
 from __future__ import annotations
@@ -41,8 +44,10 @@ def install_audit(app: FastAPI) -> None:
     async def audit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
         route_path = getattr(request.scope.get("route"), "path", None)
-        if route_path is None or route_path == "/" or route_path.startswith(_NOT_AUDITED):
+        if response.status_code < 500 and (route_path is None or route_path == "/"
+                                           or route_path.startswith(_NOT_AUDITED)):
             return response
+        route_path = route_path or "(no route)"  # every 5xx is recorded, routed or not
         if response.status_code < 400 and getattr(request.state, "audit_written_with_command", False):
             return response  # the recording activity wrote it with the command's events
         try:

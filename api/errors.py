@@ -3,10 +3,15 @@ and, for invalid input, which field, why, and what is allowed.
 
     {"error": {"code": "invalid_request", "message": "...",
                "details": [{"field": "body.members.0.nationality", "reason": "...", "allowed": [...]}]}}
+
+That holds beyond the routes too: malformed input refused at the edge (``api.input_guard``)
+and a failure nobody expected (``UnexpectedErrors``: a 500 with this body, not Starlette's
+plain text, and the traceback in the log, never in the answer).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,8 +19,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.input_guard import InputGuard
 from domain.errors import RejectionCode
+
+log = logging.getLogger("itinera.api")
 
 
 class ErrorDetail(BaseModel):
@@ -74,6 +83,43 @@ def _body(code: str, message: str, details: list[dict[str, Any]]) -> dict[str, A
     return {"error": {"code": code, "message": message, "details": details}}
 
 
+def internal_error_response() -> JSONResponse:
+    """The answer to a failure nobody expected: nothing about it beyond that it happened."""
+    return JSONResponse(_body("internal_error", "an unexpected error occurred; it has been logged", []),
+                        status_code=500)
+
+
+class UnexpectedErrors:
+    """Pure ASGI middleware: an exception no handler took becomes the standard 500 body.
+
+    It runs inside the audit middleware, which therefore sees (and records) a 500 answer
+    instead of an exception that would skip it.  If the answer had already begun, the
+    exception goes on: nothing can be said any more, and the server cuts the connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception:
+            route = getattr(scope.get("route"), "path", None) or "(no route)"
+            log.exception("unexpected error answering %s %s", scope.get("method"), route)
+            if started:
+                raise
+            await internal_error_response()(scope, receive, send)
+
+
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for error in exc.errors():
@@ -82,7 +128,7 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
             "reason": error.get("msg", "invalid"),
         }
         ctx = error.get("ctx") or {}
-        if "expected" in ctx:
+        if "expected" in ctx:  # also the rule of a domain.text string
             detail["allowed"] = ctx["expected"]
         elif "pattern" in ctx:
             detail["allowed"] = f"text matching {ctx['pattern']}"
@@ -91,6 +137,12 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """The handlers of the routes' errors, and the two middlewares that give malformed input
+    and unexpected failures the same shape.  Call it before adding any other middleware: they
+    then run innermost, inside the audit middleware, which records what they answer."""
+    app.add_middleware(InputGuard)
+    app.add_middleware(UnexpectedErrors)  # outside the guard: catches its failures too
+
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=exc.headers)

@@ -1,4 +1,5 @@
-"""Request bodies have a size limit: a huge body is refused before anyone parses it."""
+"""Request bodies have limits: a huge body is refused before anyone parses it, and a deeply
+nested one before a parser or validator recurses through it (``api.input_guard``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 32  # no request model nests beyond 5 levels; JSON's parser fails near 1,000
 
 
 class BodySizeLimit:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -31,6 +31,7 @@ from api.schemas import (
 )
 from domain.model import STAGE_LABELS, Priority, Programme, Stage
 from domain.tasks import TASK_SPECS, TaskType
+from domain.text import unstorable
 
 _PRIORITIES = [p for p in Priority]
 
@@ -47,13 +48,35 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _cursor_value(value: Any, kind: type) -> Any:
+    """One value of a cursor, exactly of the kind its column holds and within what
+    PostgreSQL takes: a cursor is client input, however opaque it looks.  Anything else
+    raises ValueError."""
+    if kind is int:
+        if type(value) is not int or not _INT64[0] <= value <= _INT64[1]:  # bool is no int here
+            raise ValueError
+        return value
+    if not isinstance(value, str) or unstorable(value):
+        raise ValueError
+    if kind is datetime:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError
+        moment.astimezone(UTC)  # OverflowError near the ends of the calendar
+        return moment
+    return value
+
+
 def decode_cursor(cursor: str, kinds: tuple[type, ...]) -> list[Any]:
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(values, list) or len(values) != len(kinds):
             raise ValueError
-        return [datetime.fromisoformat(v) if kind is datetime else kind(v) for v, kind in zip(values, kinds)]
-    except (ValueError, TypeError, json.JSONDecodeError):
+        return [_cursor_value(v, kind) for v, kind in zip(values, kinds)]
+    except (ValueError, TypeError, OverflowError, RecursionError):  # JSON, base64 and UTF-8 errors are ValueErrors
         raise ApiError(422, "invalid_request", "cursor is not one this API returned",
                        [{"field": "query.cursor", "reason": "malformed cursor; pass next_cursor unchanged"}]) from None
 

@@ -7,19 +7,24 @@ validates again inside its Update validator, because the workflow is the source 
 Dates that record something that happened ("interview held on") may not lie in the
 future, and dates that bound a validity ("valid until") must lie after the event; the
 "today" they compare with is passed in the validation context (``{"today": date}``) so
-that the workflow can supply its deterministic clock and the API the wall clock.
+that the workflow can supply its deterministic clock and the API the wall clock.  Every
+date also lies between 2000-01-01 and 2199-12-31, whatever the context: a case date outside
+them cannot be right, and one near the end of the calendar would overflow the deadline
+arithmetic of the case core.  Each rule is in the field's JSON Schema description.
+
+Every string is a ``domain.text`` type: ``Line`` (names, places, references) or ``Text``
+(notes), with the rule in the JSON Schema ``pattern`` the UI builds its inputs from.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
@@ -28,42 +33,66 @@ from pydantic import (
     model_validator,
 )
 
-from domain.model import Notes, ShortText, check_country
+from domain.model import Country, Notes, ShortText, today_of
+from domain.text import Line, Rule, ShowsRules
+
+EARLIEST_CASE_DATE = date(2000, 1, 1)
+LATEST_CASE_DATE = date(2199, 12, 31)
+_RANGE = f"between {EARLIEST_CASE_DATE.isoformat()} and {LATEST_CASE_DATE.isoformat()}"
+DEPARTURE_WINDOW = (timedelta(days=366), timedelta(days=2 * 366))  # before and after today
 
 
-def _today(info: ValidationInfo) -> date | None:
-    context = info.context
-    return context.get("today") if isinstance(context, dict) else None
+def _within_calendar(value: date) -> None:
+    if not EARLIEST_CASE_DATE <= value <= LATEST_CASE_DATE:
+        raise ValueError(f"must lie {_RANGE}")
+
+
+# Each check says the most specific thing first: "in the future" rather than "after 2199".
 
 
 def _not_in_future(value: date, info: ValidationInfo) -> date:
-    today = _today(info)
+    today = today_of(info)
     if today is not None and value > today:
         raise ValueError(f"must not be in the future (today is {today.isoformat()})")
+    _within_calendar(value)
     return value
 
 
 def _not_in_future_dt(value: datetime, info: ValidationInfo) -> datetime:
-    today = _today(info)
+    today = today_of(info)
     if today is not None and value.date() > today:
         raise ValueError(f"must not be in the future (today is {today.isoformat()})")
+    _within_calendar(value.date())
     return value
 
 
 def _not_in_past(value: date, info: ValidationInfo) -> date:
-    today = _today(info)
+    today = today_of(info)
     if today is not None and value < today:
         raise ValueError(f"must not be in the past (today is {today.isoformat()})")
+    _within_calendar(value)
     return value
 
 
-HappenedOn = Annotated[date, AfterValidator(_not_in_future)]
-HappenedAt = Annotated[AwareDatetime, AfterValidator(_not_in_future_dt)]
-NotBefore = Annotated[date, AfterValidator(_not_in_past)]
+def _plausible_departure(value: datetime, info: ValidationInfo) -> datetime:
+    today = today_of(info)
+    before, after = DEPARTURE_WINDOW
+    if today is not None and not today - before <= value.date() <= today + after:
+        raise ValueError(f"must lie within a year before and two years after today ({today.isoformat()})")
+    _within_calendar(value.date())
+    return value
+
+
+HappenedOn = Annotated[date, AfterValidator(_not_in_future), Rule(f"Not in the future; {_RANGE}.")]
+HappenedAt = Annotated[AwareDatetime, AfterValidator(_not_in_future_dt), Rule(f"Not in the future; {_RANGE}.")]
+NotBefore = Annotated[date, AfterValidator(_not_in_past), Rule(f"Not in the past; {_RANGE}.")]
+Departure = Annotated[AwareDatetime, AfterValidator(_plausible_departure),
+                      Rule("Within a year before and two years after today.")]
 Iata = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="IATA airport code, e.g. IST")]
+DocumentNumber = Line(min_length=3, max_length=40)
 
 
-class Form(BaseModel):
+class Form(ShowsRules):
     """Base of every completion form: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
@@ -190,8 +219,7 @@ class ReviewOutcomeForm(Form):
         "reassess the member's health (after not cleared) or, for AVRR, the eligibility (after not eligible), "
         "reapply for the refused travel document or exit permission (AVRR), or close the case."
     )
-    destination_country: Annotated[str | None, AfterValidator(lambda v: v and check_country(v)),
-                                   needed_for("resubmit", field="decision", only=True)] = _optional(
+    destination_country: Annotated[Country | None, needed_for("resubmit", field="decision", only=True)] = _optional(
         "New destination (resubmit), ISO 3166-1 alpha-2.")
     reason: Notes = Field(min_length=1)
 
@@ -238,8 +266,7 @@ class RecordVisaForm(Form):
         }
     )
     outcome: Literal["issued", "refused"]
-    visa_number: Annotated[Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)] | None,
-                           needed_for("issued")] = _optional("Required when issued.")
+    visa_number: Annotated[DocumentNumber | None, needed_for("issued")] = _optional("Required when issued.")
     issued_on: Annotated[HappenedOn | None, needed_for("issued")] = _optional("Required when issued.")
     valid_until: Annotated[NotBefore | None, needed_for("issued", only=True), after_field("issued_on")] = _optional(
         "Required when issued.")
@@ -263,7 +290,7 @@ class BookMovementForm(Form):
     flight_number: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2}[0-9]{1,4}[A-Z]?$")] = Field(
         description="IATA flight designator, e.g. TK1751"
     )
-    departure_at: AwareDatetime = Field(description="Scheduled departure, with time zone offset.")
+    departure_at: Departure = Field(description="Scheduled departure, with time zone offset.")
     departure_airport: Iata
     arrival_airport: Iata
     notes: Notes | None = None
@@ -311,7 +338,7 @@ class ConfirmArrivalForm(Form):
 
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$"),
                          Field(description="ISO 639 code of the language, e.g. ar, fa, ku, ur.")]
-Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=64)]
+Reference = Line(min_length=3, max_length=64)
 
 
 class RecordCounsellingForm(Form):
@@ -424,8 +451,8 @@ class RecordTravelDocumentForm(Form):
     outcome: Literal["issued", "refused"]
     document_type: Annotated[Literal["passport", "laissez_passer", "emergency_travel_document"] | None,
                              needed_for("issued", only=True)] = _optional("Required when issued.")
-    document_number: Annotated[Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
-                               | None, needed_for("issued", only=True)] = _optional("Required when issued.")
+    document_number: Annotated[DocumentNumber | None, needed_for("issued", only=True)] = _optional(
+        "Required when issued.")
     issuing_consulate: Annotated[ShortText | None, needed_for("issued", only=True)] = _optional(
         "The consulate of the country of origin that issued it (required when issued).")
     issued_on: Annotated[HappenedOn | None, needed_for("issued", only=True)] = _optional("Required when issued.")
@@ -478,7 +505,7 @@ class ReconfirmConsentForm(Form):
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217 code, e.g. USD")]
 
 
-class ReintegrationItem(BaseModel):
+class ReintegrationItem(ShowsRules):
     """One item of assistance in a reintegration plan."""
 
     model_config = ConfigDict(extra="forbid")

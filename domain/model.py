@@ -3,18 +3,33 @@
 These pydantic models are the one schema shared by the API, the workflows and the
 activities.  They are pure data (no I/O, no clocks), so the workflow sandbox can import
 them and the same validation runs at the API edge and inside the workflow.
+
+Every string a request carries is a ``domain.text`` type (``Line`` for names, ``Text`` for
+notes): what PostgreSQL cannot store or a reader cannot show is refused, and the JSON
+Schema says so.
 """
 
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from domain.countries import COUNTRY_CODES
+from domain.text import Line, Rule, ShowsRules, Text
 
 
 class Programme(StrEnum):
@@ -145,9 +160,9 @@ Office = Annotated[
     StringConstraints(pattern=OFFICE_PATTERN),
     Field(description="Office code, upper case, e.g. IST (Istanbul) or IZM (Izmir).", examples=["IST"]),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+Name = Line(max_length=200)
+ShortText = Line(max_length=200)
+Notes = Text(max_length=4000)
 
 _COUNTRY_HELP = "ISO 3166-1 alpha-2 country code, upper case"
 
@@ -156,6 +171,44 @@ def check_country(value: str) -> str:
     if value not in COUNTRY_CODES:
         raise ValueError(f"'{value}' is not an {_COUNTRY_HELP} (for example NO, SY, TR)")
     return value
+
+
+Country = Annotated[str, AfterValidator(check_country), Rule(_COUNTRY_HELP, pattern="^[A-Z]{2}$")]
+
+# --- "today" at the edge ----------------------------------------------------------------------
+#
+# Rules about today (no date of birth in the future) need the day from outside: the domain
+# reads no clock.  The workflow and ``validate_form`` pass it in the validation context
+# (``{"today": date}``).  FastAPI validates a request body with no context at all, so the
+# API's edge (``api.input_guard``) sets EDGE_TODAY for the request it serves; nothing sets it
+# inside a workflow.
+EDGE_TODAY: ContextVar[date | None] = ContextVar("itinera_edge_today", default=None)
+
+
+def today_of(info: ValidationInfo, *, edge: bool = False) -> date | None:
+    """The day a validation runs on: from its context, else (``edge``) the API request's."""
+    context = info.context
+    if isinstance(context, dict) and context.get("today") is not None:
+        return context["today"]
+    return EDGE_TODAY.get() if edge else None
+
+
+EARLIEST_BIRTH = date(1900, 1, 1)
+
+
+def _plausible_birth(value: date, info: ValidationInfo) -> date:
+    if value < EARLIEST_BIRTH:
+        raise ValueError(f"date of birth must not be before {EARLIEST_BIRTH.isoformat()}")
+    # A date of birth in the past stays in the past: this check gives the same answer on any
+    # later day, so it may use the request's day when validation has no context.
+    today = today_of(info, edge=True)
+    if today is not None and value > today:
+        raise ValueError(f"date of birth must not be in the future (today is {today.isoformat()})")
+    return value
+
+
+DateOfBirth = Annotated[date, AfterValidator(_plausible_birth),
+                        Rule(f"Not in the future and not before {EARLIEST_BIRTH.isoformat()}.")]
 
 
 def check_monitoring_months(months: tuple[int, ...] | list[int]) -> tuple[int, ...]:
@@ -185,30 +238,18 @@ class Actor(BaseModel):
         return cls(kind=ActorKind.SYSTEM, id="itinera", role="system")
 
 
-class MemberIn(BaseModel):
-    """A person on the case as referred."""
+class MemberIn(ShowsRules):
+    """A person on the case as referred (and as corrected: a correction is validated as a whole member)."""
 
     model_config = ConfigDict(extra="forbid")
 
     full_name: Name = Field(examples=["Amina Haddad"])
-    date_of_birth: date = Field(examples=["1988-03-14"])
+    date_of_birth: DateOfBirth = Field(examples=["1988-03-14"])
     sex: Sex
-    nationality: str = Field(description=_COUNTRY_HELP, examples=["SY"])
+    nationality: Country = Field(examples=["SY"])
     relationship: Relationship = Field(
         description="Relationship to the principal applicant; exactly one member is 'principal'."
     )
-
-    @field_validator("nationality")
-    @classmethod
-    def _nationality(cls, value: str) -> str:
-        return check_country(value)
-
-    @field_validator("date_of_birth")
-    @classmethod
-    def _dob(cls, value: date) -> date:
-        if value.year < 1900:
-            raise ValueError("date of birth must be after 1900-01-01")
-        return value
 
 
 class Member(MemberIn):
@@ -218,7 +259,7 @@ class Member(MemberIn):
 _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{2,63}$")
 
 
-class Referral(BaseModel):
+class Referral(ShowsRules):
     """What a referral carries: enough to open a case.  Shared by API and workflow."""
 
     model_config = ConfigDict(
@@ -271,23 +312,19 @@ class Referral(BaseModel):
     programme: Programme = Programme.RESETTLEMENT
     office: Office
     priority: Priority = Priority.NORMAL
-    destination_country: str | None = Field(
+    destination_country: Country | None = Field(
         default=None, description=f"Resettlement country, {_COUNTRY_HELP}. Required for resettlement."
     )
-    origin_country: str | None = Field(
+    origin_country: Country | None = Field(
         default=None, description=f"Country of return for AVRR, {_COUNTRY_HELP}. Required for AVRR."
     )
-    external_referral_id: str = Field(
+    external_referral_id: Annotated[str, Rule("3-64 characters: letters, digits and . _ : / - (starting with a "
+                                              "letter or digit).", pattern=_EXTERNAL_ID.pattern)] = Field(
         description="The referral's id in the sending system (e.g. UNHCR proGres); the same id "
         "always gives the same case.",
         examples=["UNHCR-TUR-2026-004211"],
     )
     members: list[MemberIn] = Field(min_length=1, max_length=30)
-
-    @field_validator("destination_country", "origin_country")
-    @classmethod
-    def _country(cls, value: str | None) -> str | None:
-        return None if value is None else check_country(value)
 
     @field_validator("external_referral_id")
     @classmethod

@@ -26,7 +26,8 @@ async def read_audit(
     case_id: Annotated[str | None, Query(max_length=64)] = None,
     actor: Annotated[str | None, Query(max_length=64)] = None,
     outcome: Annotated[str | None, Query(pattern="^(allowed|denied|failed)$")] = None,
-    before_id: Annotated[int | None, Query(ge=1, description="Page: pass the last id you received.")] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1,  # ids are bigint: beyond, PostgreSQL refuses
+                                           description="Page: pass the last id you received.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditEntry]:
     policy.require_role(principal, {Role.SUPERVISOR}, "read the audit trail")

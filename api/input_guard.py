@@ -1,0 +1,283 @@
+"""The API's edge: no string PostgreSQL cannot store gets past it, whoever reads it next.
+
+A NUL (or an unpaired surrogate, or bytes that are not UTF-8) in any string of a request
+once reached a workflow, whose recording activity PostgreSQL then refused forever; the
+same string in a query parameter or a path id reached a query and answered 500.  The
+request models refuse such text field by field (``domain.text``), but not every string a
+request carries goes through one: a case action's reason, the keys of a correction, the raw
+payload the integration endpoint keeps, a login form, a query parameter, a path id.  So this
+pure ASGI middleware looks at every string of every request before any route runs, and
+refuses it with the standard 422 naming the field (``body.members.0.full_name``,
+``query.q``, ``path.case_id``):
+
+* path and query: NUL or an unpaired surrogate after percent-decoding;
+* a form body (urlencoded or multipart): the same, in every field;
+* any other body that parses as JSON: the same, in every string and key; bytes that are
+  not UTF-8 (named by the string they are in); NaN and Infinity (not JSON; jsonb refuses
+  them); numbers too long to read; nesting deeper than ``MAX_JSON_DEPTH`` (a body nested
+  100,000 levels deep used to blow the parser's stack).
+
+A body that is not JSON at all passes on untouched: the route says what it expects.
+
+It also sets ``domain.model.EDGE_TODAY`` for the request, so rules about today (no date of
+birth in the future) hold while FastAPI validates a body, which it does without any
+validation context.  ``api.errors.install_error_handlers`` installs it to run inside the
+audit middleware; it names the route it refuses in the scope, so a refusal here is audited
+like any other.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.parse
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi.routing import iter_route_contexts
+from starlette.datastructures import Headers
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.limits import MAX_JSON_DEPTH
+from domain.model import EDGE_TODAY
+from domain.text import describe, unstorable
+
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ALLOWED = "text as UTF-8, without NUL (U+0000) or unpaired surrogates (U+D800-U+DFFF)"
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    reason: str
+    allowed: str | None = ALLOWED
+
+
+class _NotJson(ValueError):
+    """A JSON extension Python's parser accepts but JSON (and jsonb) does not."""
+
+
+class InputGuard:
+    """Pure ASGI middleware: refuses (422) a request with an unstorable string anywhere."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = EDGE_TODAY.set(datetime.now(UTC).date())
+        try:
+            problem = _path_problem(scope) or _query_problem(scope)
+            if problem is None and scope["method"] in _WITH_BODY:
+                messages = await _read(receive)
+                body = b"".join(m.get("body", b"") for m in messages)
+                receive = _replay(messages, receive)
+                problem = await _body_problem(scope, body)
+            if problem is not None:
+                _name_the_route(scope)
+                await _refuse(send, problem)
+                return
+            await self.app(scope, receive, send)
+        finally:
+            EDGE_TODAY.reset(token)
+
+
+# --- path and query ------------------------------------------------------------------------------
+
+
+def _path_problem(scope: Scope) -> Problem | None:
+    reason = unstorable(scope["path"])
+    if reason is None:
+        return None
+    route = _route_of(scope)
+    for name, value in (route.get("path_params", {}) if route else {}).items():
+        if isinstance(value, str) and (in_param := unstorable(value)):
+            return Problem(f"path.{name}", in_param)
+    return Problem("path", reason)
+
+
+def _query_problem(scope: Scope) -> Problem | None:
+    query = scope.get("query_string", b"").decode("latin-1")
+    return _pairs_problem(urllib.parse.parse_qsl(query, keep_blank_values=True), "query")
+
+
+def _pairs_problem(pairs: Iterable[tuple[str, Any]], prefix: str) -> Problem | None:
+    for key, value in pairs:
+        if unstorable(key):
+            return Problem(prefix, f"a parameter name {unstorable(key)}")
+        if isinstance(value, str) and (reason := unstorable(value)):
+            return Problem(f"{prefix}.{key}", reason)
+    return None
+
+
+# --- body ----------------------------------------------------------------------------------------
+
+
+async def _read(receive: Receive) -> list[Message]:
+    """The whole body (its size is already limited by ``api.limits.BodySizeLimit``)."""
+    messages = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return messages
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
+
+
+async def _body_problem(scope: Scope, body: bytes) -> Problem | None:
+    if not body:
+        return None
+    headers = Headers(scope=scope)
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        return _pairs_problem(urllib.parse.parse_qsl(body.decode("latin-1"), keep_blank_values=True), "body")
+    if content_type == "multipart/form-data":
+        return await _multipart_problem(headers, body)
+    return _json_problem(body)
+
+
+async def _multipart_problem(headers: Headers, body: bytes) -> Problem | None:
+    async def stream() -> AsyncIterator[bytes]:
+        yield body
+
+    try:
+        form = await MultiPartParser(headers, stream()).parse()
+    except MultiPartException:
+        return None  # malformed: the route's own parser answers it
+    try:
+        return _pairs_problem(((k, v) for k, v in form.multi_items()), "body")
+    finally:
+        await form.close()
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJson(f"the number {text[:20]} is too large")
+    return value
+
+
+def _no_constants(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON number")
+
+
+def _json_problem(body: bytes) -> Problem | None:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _invalid_utf8(body, exc)
+    try:
+        value = json.loads(text, parse_float=_finite, parse_constant=_no_constants)
+    except RecursionError:
+        return Problem("body", f"is nested more than {MAX_JSON_DEPTH} levels deep", None)
+    except _NotJson as exc:
+        return Problem("body", str(exc), "JSON (RFC 8259): finite numbers, no NaN or Infinity")
+    except json.JSONDecodeError:
+        return None  # not JSON: the route says what it expects
+    except ValueError as exc:  # e.g. an integer of more digits than Python reads
+        return Problem("body", f"cannot be read: {exc}", None)
+    return _strings_problem(value)
+
+
+def _invalid_utf8(body: bytes, exc: UnicodeDecodeError) -> Problem:
+    """Name the string the bad bytes are in when the rest is JSON; else the body."""
+    whole = Problem("body", f"is not valid UTF-8 (byte 0x{body[exc.start]:02X} at offset {exc.start})",
+                    "UTF-8 encoded JSON")
+    try:
+        value = json.loads(body.decode("utf-8", errors="surrogateescape"))
+    except (ValueError, RecursionError):
+        return whole
+    for path, text in _strings(value):
+        bad = next((c for c in text if 0xDC80 <= ord(c) <= 0xDCFF), None)
+        if bad is not None:
+            return Problem(path, f"is not valid UTF-8 (byte 0x{ord(bad) - 0xDC00:02X})", "UTF-8 encoded text")
+    return whole
+
+
+def _strings_problem(value: Any) -> Problem | None:
+    try:
+        for path, text in _strings(value):
+            if reason := unstorable(text):
+                return Problem(path, reason)
+    except _TooDeep:
+        return Problem("body", f"is nested more than {MAX_JSON_DEPTH} levels deep", None)
+    return None
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _strings(value: Any) -> Iterable[tuple[str, str]]:
+    """Every string of a parsed JSON value (keys included) with its field path, depth-first."""
+    todo: list[tuple[Any, str, int]] = [(value, "body", 0)]
+    while todo:
+        current, path, depth = todo.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise _TooDeep
+        if isinstance(current, str):
+            yield path, current
+        elif isinstance(current, dict):
+            for key, item in reversed(list(current.items())):
+                yield f"{path}.{_printable(key)}", key
+                todo.append((item, f"{path}.{_printable(key)}", depth + 1))
+        elif isinstance(current, list):
+            todo += [(item, f"{path}.{i}", depth + 1) for i, item in reversed(list(enumerate(current)))]
+
+
+def _printable(key: str) -> str:
+    """A key as a field name: what cannot be shown is written as its code point."""
+    return "".join(describe(c).split(" ")[0] if unstorable(c) else c for c in key)
+
+
+# --- the refusal ---------------------------------------------------------------------------------
+
+
+def _route_of(scope: Scope) -> Scope | None:
+    """What routing would add to the scope (route, endpoint, path parameters), if a route matches.
+
+    FastAPI keeps included routers as nested routes; ``iter_route_contexts`` flattens them
+    into routes that know their full path (what the audit records as the action)."""
+    for route in iter_route_contexts(scope["app"].routes):
+        match, child = route.matches(scope)
+        if match == Match.FULL:
+            return {**child, "route": route}
+    return None
+
+
+def _name_the_route(scope: Scope) -> None:
+    """Put the matching route in the scope, as routing would have, for the audit row; a
+    path parameter's unstorable characters become U+FFFD there, so the row can hold it."""
+    route = _route_of(scope)
+    if route is not None:
+        params = route.get("path_params", {})
+        route["path_params"] = {k: _storable(v) if isinstance(v, str) else v for k, v in params.items()}
+        scope.update(route)
+
+
+def _storable(value: str) -> str:
+    return "".join("\ufffd" if unstorable(c) else c for c in value)
+
+
+async def _refuse(send: Send, problem: Problem) -> None:
+    detail: dict[str, Any] = {"field": problem.field, "reason": problem.reason}
+    if problem.allowed is not None:
+        detail["allowed"] = problem.allowed
+    body = json.dumps({"error": {"code": "invalid_request",
+                                 "message": f"the request is invalid: {problem.field}: {problem.reason}",
+                                 "details": [detail]}}).encode()
+    await send({"type": "http.response.start", "status": 422,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
