@@ -94,6 +94,12 @@ def summarize(*, plan: Any, quick: bool, members: int, started_at: datetime, dur
 
     history = extra.get("history", {})
     targets = _targets(conc, throughput, per_stage, latency, history, bulk, rm_ratio, resources, ryw, levels)
+    consistency = extra.get("consistency")
+    if consistency is not None:
+        targets.append(_target(
+            "consistency", "itinera check after the load: workflow, events and read model agree", "0 differences",
+            consistency, consistency["difference_count"] == 0,
+            f"{consistency['cases_checked']} cases, {consistency['difference_count']} differences"))
     errors = sum(len(ph.errors) for group in phases.values() for ph in group.values())
     errors += sum(len(ph.errors) for data in readmodel.get("levels", {}).values() for ph in data["phases"].values())
     errors += len(history.get("itinera_family_of_7", {}).get("errors", []))
@@ -123,6 +129,7 @@ def summarize(*, plan: Any, quick: bool, members: int, started_at: datetime, dur
         },
         "history_events": history,
         "read_your_writes": ryw,
+        "consistency": extra.get("consistency"),
         "workloads": {
             "baseline": {str(c): ph.as_dict() for c, ph in base.items()},
             "itinera_http": {str(c): ph.as_dict() for c, ph in it.items()},

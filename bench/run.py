@@ -159,6 +159,13 @@ async def run(plan: Plan, *, quick: bool, members: int, keep: bool, console: Con
                 phases["bulk_itinera"][c] = await bench.phase(
                     "bulk_itinera", f"3 bulk: POST /api/v1/cases    c={c:<3}", plan.bulk[c], c, bench.bulk_itinera)
 
+            # `itinera check` over every case made through the API (before the read model is
+            # seeded with synthetic cases that have no workflow).
+            checked = [i for kind in ("itinera_http", "bulk_itinera") for ph in phases[kind].values() for i in ph.ids]
+            extra["consistency"] = await bench.consistency(checked)
+            progress.console.log(f"itinera check: {extra['consistency']['cases_checked']} cases, "
+                                 f"{extra['consistency']['difference_count']} differences")
+
             # 4. read model at scale.
             if 4 not in workloads:
                 plan = replace(plan, levels=())  # type: ignore[arg-type]

@@ -35,7 +35,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
-from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
 from temporalio.client import Client
 
 from demo.users import seed_demo_users
@@ -133,7 +134,10 @@ class BenchStack:
             finally:
                 await conn.close()
 
-        target = self.settings.model_copy(update={"temporal_address": self.temporal_address})
+        # The stack's data folder: the payload keys made here are the ones the worker and the API
+        # read, so this client can decode what they encrypt (query results, for `itinera check`).
+        target = self.settings.model_copy(update={"temporal_address": self.temporal_address,
+                                                  "data_dir": self.data_dir})
         self.itinera_client = await connect_temporal(target)
         self.bare_client = Client(self.itinera_client.service_client, namespace=target.temporal_namespace)
         system = await self.itinera_client.workflow_service.get_system_info(GetSystemInfoRequest())
@@ -151,7 +155,7 @@ class BenchStack:
         say("starting the Itinera worker, the API (x2) and the baseline worker")
         await asyncio.gather(
             self._wait_http("api", self.api_url), self._wait_http("readmodel_api", self.readmodel_api_url),
-            self._wait_log("worker", "worker started"), self._wait_log("baseline_worker", "baseline worker started"),
+            self._wait_pollers("worker", self.itinera_queue), self._wait_log("baseline_worker", "baseline worker started"),
         )
         self.info = {
             "embedded": self.embedded,
@@ -209,6 +213,17 @@ class BenchStack:
                     raise RuntimeError(f"the {name} did not answer on {url} in {timeout:.0f}s:\n"
                                        f"{self.children[name].tail()}")
                 await asyncio.sleep(0.2)
+
+    async def _wait_pollers(self, name: str, task_queue: str, timeout: float = 90.0) -> None:
+        """Until a worker polls ``task_queue`` for workflow tasks (its logs may be quiet)."""
+        request = DescribeTaskQueueRequest(namespace=self.settings.temporal_namespace,
+                                           task_queue=TaskQueue(name=task_queue))
+        deadline = time.monotonic() + timeout
+        while not (await self.itinera_client.workflow_service.describe_task_queue(request)).pollers:
+            self.check_children()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the {name} did not poll in {timeout:.0f}s:\n{self.children[name].tail()}")
+            await asyncio.sleep(0.2)
 
     async def _wait_log(self, name: str, marker: str, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout

@@ -235,6 +235,22 @@ class Bench:
                 "min": min(counts, default=None), "max": max(counts, default=None),
                 "event_types_of_one_case": dict(types.most_common()), "last_event": last}
 
+    # --- consistency ----------------------------------------------------------------------------
+
+    async def consistency(self, ids: list[str]) -> dict[str, Any]:
+        """``itinera check`` over the cases the run made through the API: after the load, the
+        workflow, the event store and the read model of each must tell one story."""
+        from consistency import wait_until_consistent
+        from store.db import connect
+
+        conn = await connect(self.stack.database_url)
+        try:
+            report = await wait_until_consistent(conn, self.itinera, ids, timeout=60)
+        finally:
+            await conn.close()
+        return {"cases_checked": report.cases_checked, "differences": [str(d) for d in report.differences[:20]],
+                "difference_count": len(report.differences)}
+
     # --- 3. bulk referral -----------------------------------------------------------------------
 
     async def bulk_itinera(self, phase: Phase, i: int) -> None:
