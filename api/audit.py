@@ -18,12 +18,13 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from api.request_context import route_template
 from api.outages import DATABASE_OUTAGES, DATABASE_RETRY_AFTER_SECONDS, database_unavailable_body
 
 from store import audit as audit_store
 
-_NOT_AUDITED = ("/openapi.json", "/docs", "/redoc", "/api/v1/health", "/livez", "/readyz", "/api/v1/auth/me",
-                "/ui/static", "/ui/login")
+_NOT_AUDITED = ("/openapi.json", "/docs", "/redoc", "/api/v1/health", "/api/v1/auth/me", "/ui/static")
+_PROBES = ("/livez", "/readyz")
 
 
 def _case_of(path_params: dict[str, str]) -> str | None:
@@ -43,9 +44,12 @@ def install_audit(app: FastAPI) -> None:
     @app.middleware("http")
     async def audit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
-        route_path = getattr(request.scope.get("route"), "path", None)
+        route_path = route_template(request.scope)
+        if route_path in _PROBES:
+            return response  # liveness and readiness: no case data, and 503 is their job in an outage
         if response.status_code < 500 and (route_path is None or route_path == "/"
-                                           or route_path.startswith(_NOT_AUDITED)):
+                                           or route_path.startswith(_NOT_AUDITED)
+                                           or (request.method == "GET" and route_path.startswith("/ui/login"))):
             return response
         route_path = route_path or "(no route)"  # every 5xx is recorded, routed or not
         if response.status_code < 400 and getattr(request.state, "audit_written_with_command", False):
@@ -53,6 +57,8 @@ def install_audit(app: FastAPI) -> None:
         try:
             await _append(request, response, route_path)
         except DATABASE_OUTAGES:
+            if response.status_code >= 400:
+                return response  # a refusal carries no case data: it goes out, unaudited, in an outage
             # No answer without its audit row: while PostgreSQL cannot take the row, the
             # answer (which may carry case data) is withheld and the client told to retry.
             return JSONResponse(database_unavailable_body("the audit trail cannot be written right now; try again"),

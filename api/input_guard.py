@@ -136,9 +136,17 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replay
 
 
+# Partners' messages are kept as sent, rejected ones included ("every rejected integration
+# message is kept and visible"): that route stores a storable copy of the body itself and
+# refuses what it cannot apply, so the guard only protects its parser here.
+KEPT_AS_SENT = ("/api/v1/integrations/messages",)
+
+
 async def _body_problem(scope: Scope, body: bytes) -> Problem | None:
     if not body:
         return None
+    if scope.get("path") in KEPT_AS_SENT:
+        return _json_problem(body, strings=False)
     headers = Headers(scope=scope)
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/x-www-form-urlencoded":
@@ -173,9 +181,11 @@ def _no_constants(name: str) -> Any:
     raise _NotJson(f"{name} is not a JSON number")
 
 
-def _json_problem(body: bytes) -> Problem | None:
+def _json_problem(body: bytes, *, strings: bool = True) -> Problem | None:
+    """``strings=False``: only what no route can parse or store (bad UTF-8 is the route's to
+    keep and refuse then: it stores a storable copy)."""
     try:
-        text = body.decode("utf-8")
+        text = body.decode("utf-8") if strings else body.decode("utf-8", errors="replace")
     except UnicodeDecodeError as exc:
         return _invalid_utf8(body, exc)
     try:
@@ -188,7 +198,16 @@ def _json_problem(body: bytes) -> Problem | None:
         return None  # not JSON: the route says what it expects
     except ValueError as exc:  # e.g. an integer of more digits than Python reads
         return Problem("body", f"cannot be read: {exc}", None)
-    return _strings_problem(value)
+    return _strings_problem(value) if strings else _depth_only(value)
+
+
+def _depth_only(value: Any) -> Problem | None:
+    try:
+        for _ in _strings(value):
+            pass
+    except _TooDeep:
+        return Problem("body", f"is nested more than {MAX_JSON_DEPTH} levels deep", None)
+    return None
 
 
 def _invalid_utf8(body: bytes, exc: UnicodeDecodeError) -> Problem:

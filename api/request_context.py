@@ -35,12 +35,26 @@ class RequestContext:
             _scope.reset(token)
 
 
+def route_template(scope: Scope) -> str | None:
+    """The route that served the request, as its template (``/api/v1/cases/{case_id}``),
+    with the prefix of a router included under one (the UI's ``/ui``), which FastAPI
+    leaves out of the route's own path."""
+    path = getattr(scope.get("route"), "path", None)
+    if path is None:
+        return None
+    served = scope.get("path", "")
+    for prefix in ("/ui",):
+        if served.startswith(prefix + "/") and not path.startswith(prefix):
+            return prefix + path
+    return path
+
+
 def current_stamp(status: int = 200) -> AuditStamp | None:
     """The audit stamp of the request being served, or None outside a request."""
     scope = _scope.get()
     if scope is None:
         return None
-    route = getattr(scope.get("route"), "path", None) or scope.get("path", "")
+    route = route_template(scope) or scope.get("path", "")
     state: dict[str, Any] = scope.setdefault("state", {})
     client = scope.get("client")
     return AuditStamp(action=f"{scope.get('method', '')} {route}", status=status,

@@ -175,7 +175,11 @@ async def test_an_integration_health_result_with_a_nul_is_refused(http: httpx.As
                         "clearance_valid_until": (TODAY + timedelta(days=180)).isoformat(),
                         "notes": "Latent TB\u0000"}}
     r = await _post(http, "/api/v1/integrations/messages", message, {"X-API-Key": clinic})
-    _refused(r, "body.form.notes")
+    # The integration route itself refuses it (the edge lets partners' messages through so
+    # that a refused one is kept, tests/test_integration_scoping.py): the form's own rule.
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "invalid_form"
+    assert any(d["field"].endswith("notes") for d in r.json()["error"]["details"]), r.text
     assert await _version(http, driver, case["case_id"]) == before
     message["form"]["notes"] = "Latent TB, follow up on arrival."
     accepted = await _post(http, "/api/v1/integrations/messages", message, {"X-API-Key": clinic})

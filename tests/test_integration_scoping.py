@@ -12,6 +12,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import json
+
 import httpx
 
 from demo.driver import CaseDriver
@@ -175,3 +177,16 @@ async def test_an_admins_key_writes_no_case_data_until_supervisors_of_its_office
     admin_view = (await http.get("/api/v1/admin/integration-keys", headers=await driver.login("admin"))).json()
     assert {a["office"] for a in next(k for k in admin_view if k["key_id"] == key["key_id"])["approvals"]} == {
         "IST", "IZM"}
+
+
+async def test_a_message_with_characters_postgresql_refuses_is_refused_and_kept(http: httpx.AsyncClient,
+                                                                                driver: CaseDriver) -> None:
+    """Every rejected integration message is kept and visible: the edge guard lets this
+    route keep what it refuses (a storable copy), instead of refusing before it runs."""
+    key = await _approved_key(http, driver, ["health_result"], ["IST"])
+    body = {"event_type": "health_result", "case_id": "C-NONE", "form": {"notes": "a\u0000b"}}
+    r = await http.post("/api/v1/integrations/messages", content=json.dumps(body),  # escaped: \u0000
+                        headers={"X-API-Key": key["api_key"], "content-type": "application/json"})
+    assert r.status_code in (404, 422), r.text
+    [kept] = await _messages(http, await driver.login("fatma"), key)
+    assert kept["status"] == "rejected" and kept["payload"]["form"]["notes"] == "a\ufffdb"

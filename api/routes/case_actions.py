@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from api import policy, readmodel
 from api.after_command import case_after_command
@@ -27,37 +27,38 @@ from domain.case import (
     WithdrawConsent,
 )
 from domain.model import Programme, Role
+from domain.text import Line, ShowsRules, Text
 from store.users import find_user
 
 router = APIRouter(tags=["case actions"], responses={
     401: ERROR_RESPONSES[401], 403: ERROR_RESPONSES[403], 404: ERROR_RESPONSES[404], 409: ERROR_RESPONSES[409],
     422: ERROR_RESPONSES[422]})
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Reason = Text(min_length=1, max_length=2000)
 
 
-class ReasonBody(BaseModel):
+class ReasonBody(ShowsRules):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "Family asked to pause."}]})
     reason: Reason
 
 
-class NoteBody(BaseModel):
+class NoteBody(ShowsRules):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": "Called the family; all well."}]})
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+    text: Text(min_length=1, max_length=4000)
 
 
-class ReassignBody(BaseModel):
+class ReassignBody(ShowsRules):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"assignee": "mehmet",
                                                                                "reason": "Ayşe is on leave."}]})
     assignee: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
     reason: Reason
 
 
-class ConsentWithdrawalBody(BaseModel):
+class ConsentWithdrawalBody(ShowsRules):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"withdrawn_by": "Karwan Aziz", "withdrawn_on": "2026-12-02", "language": "ku",
          "reason": "Decided to stay: found work in Istanbul."}]})
-    withdrawn_by: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = Field(
+    withdrawn_by: Line(min_length=1, max_length=200) = Field(
         description="Who withdrew consent: the migrant, or the legal guardian of a minor.")
     withdrawn_on: date = Field(description="When the migrant told us; not in the future.")
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] = Field(
@@ -65,7 +66,7 @@ class ConsentWithdrawalBody(BaseModel):
     reason: Reason
 
 
-class CorrectionBody(BaseModel):
+class CorrectionBody(ShowsRules):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"changes": {"date_of_birth": "2014-07-12"}, "reason": "Birth certificate shows the 12th."}]})
     changes: dict[str, Any] = Field(description="Fields to correct: full_name, date_of_birth, sex, nationality, "
