@@ -142,10 +142,22 @@ class DecisionContext:
     # Rules that arrived after cases were already running: a workflow turns them on with
     # `workflow.patched`, so a case replays with the rules it ran under.
     fit_to_travel_checks: bool = True
+    # Review rules: one supervisor review per decision point (a second negative outcome while
+    # one is open joins it); a refused visa or travel document (or AVRR exit permission) keeps
+    # the case in its stage, with a review open, until the supervisor decides, even after a
+    # detour back to health; and a refusal cancels the escalations of the tasks it cancels.
+    # A bool, or a callable asked only when a decision depends on the rules (the workflow's
+    # `workflow.patched`, whose marker is then paid for only by the cases that need it).
+    review_rules: bool | Callable[[], bool] = True
     # Admission rules only refuse a command and never shape the events of an accepted one
     # (the four-eyes rule).  The workflow applies them in its Update validators, which run
     # for every new command but not on replay, so adding one never breaks a running case.
     admission_rules: bool = True
+
+
+def _in_force(rule: bool | Callable[[], bool]) -> bool:
+    """A rule flag of the ``DecisionContext``: asked (and, in a workflow, patched) only here."""
+    return rule() if callable(rule) else rule
 
 
 def referral_fingerprint(referral: Referral) -> str:
@@ -321,6 +333,12 @@ def _opened_by(state: CaseState, task: TaskState) -> TaskState | None:
     """The completed task whose outcome opened ``task`` (the last one done before it opened)."""
     done = [t for t in state.tasks.values() if t.status == "completed" and t.completed_at is not None
             and t.completed_at <= task.opened_at and (task.member_id is None or t.member_id == task.member_id)]
+    if task.task_type == TaskType.REVIEW_OUTCOME and task.stage == Stage.VISA:
+        # A refusal's review may open again when the case comes back to the visa stage after
+        # other work (a clearance expired meanwhile): the refusal opened it all the same.
+        refused = {m for m, p in state.progress.items() if p.visa == "refused"}
+        done = [t for t in done if t.member_id in refused and t.task_type in (
+            TaskType.RECORD_VISA, TaskType.RECORD_TRAVEL_DOCUMENT)] or done
     return max(done, key=lambda t: (t.completed_at, t.task_id), default=None)
 
 
@@ -415,17 +433,16 @@ def _follow_up(draft: _Draft, task: TaskState, form: Any) -> None:
     if t == TaskType.CONDUCT_INTERVIEW and form.outcome == "deferred":
         _open(draft, TaskType.CONDUCT_INTERVIEW, due=_end_of(form.follow_up_date))
     elif t == TaskType.CONDUCT_INTERVIEW and form.outcome == "rejected":
-        _open(draft, TaskType.REVIEW_OUTCOME)
+        _open_review(draft)
     elif t == TaskType.ASSESS_HEALTH and form.outcome == "treatment_required":
         _open(draft, TaskType.RECORD_TREATMENT, member_id=task.member_id)
     elif t == TaskType.ASSESS_HEALTH and form.outcome == "not_cleared":
-        _open(draft, TaskType.REVIEW_OUTCOME)
+        _open_review(draft)
     elif t == TaskType.RECORD_TREATMENT:
         _open(draft, profile_of(state).health_assessment, member_id=task.member_id)
     elif t == TaskType.RECORD_VISA and form.outcome == "refused":
-        for other in [o for o in state.open_tasks if o.task_type == TaskType.RECORD_VISA]:
-            draft.emit(ev.TaskCancelled(task_id=other.task_id, reason="a visa of the case was refused"))
-        _open(draft, TaskType.REVIEW_OUTCOME)
+        _cancel_for_refusal(draft, TaskType.RECORD_VISA, "a visa of the case was refused")
+        _open_review(draft)
     elif t == TaskType.CHECK_FIT_TO_TRAVEL and form.outcome == "not_fit":
         _return_to(draft, Stage.HEALTH, reason="a member is not fit to travel")
         _open(draft, TaskType.RECORD_TREATMENT, member_id=task.member_id)
@@ -453,7 +470,7 @@ def _follow_up_avrr(draft: _Draft, task: TaskState, form: Any) -> None:
     state = draft.s
     t = task.task_type
     if t == TaskType.ASSESS_ELIGIBILITY and form.outcome == "not_eligible":
-        _open(draft, TaskType.REVIEW_OUTCOME)
+        _open_review(draft)
     elif t == TaskType.SCREEN_VULNERABILITY:
         raised = _priority_after_screening(form)
         if raised is not None and raised.rank < state.priority.rank:
@@ -462,17 +479,35 @@ def _follow_up_avrr(draft: _Draft, task: TaskState, form: Any) -> None:
     elif t == TaskType.ASSESS_FIT_TO_TRAVEL and form.outcome == "treatment_required":
         _open(draft, TaskType.RECORD_TREATMENT, member_id=task.member_id)
     elif t == TaskType.ASSESS_FIT_TO_TRAVEL and form.outcome == "not_fit":
-        _open(draft, TaskType.REVIEW_OUTCOME)
+        _open_review(draft)
     elif t == TaskType.RECORD_TRAVEL_DOCUMENT and form.outcome == "refused":
-        for other in [o for o in state.open_tasks if o.task_type == TaskType.RECORD_TRAVEL_DOCUMENT]:
-            draft.emit(ev.TaskCancelled(task_id=other.task_id, reason="a travel document of the case was refused"))
-        _open(draft, TaskType.REVIEW_OUTCOME)
+        _cancel_for_refusal(draft, TaskType.RECORD_TRAVEL_DOCUMENT, "a travel document of the case was refused")
+        _open_review(draft)
     elif t == TaskType.RECORD_EXIT_PERMISSION and form.outcome == "refused":
-        _open(draft, TaskType.REVIEW_OUTCOME)
+        _open_review(draft)
     elif t == TaskType.RECORD_MONITORING_VISIT and all(v.visited_on for v in state.avrr_progress.monitoring):
         _close(draft, "monitoring_completed")
     elif t == TaskType.CLOSE_REINTEGRATION and form.decision == "close":
         _close(draft, "reintegration_completed")
+
+
+def _open_review(draft: _Draft) -> None:
+    """A negative outcome goes to the supervisor: one review per decision point.  A review
+    already open (a second member not cleared, or not fit) decides for every member its
+    decision concerns ("reassess" makes every not-cleared member pending again)."""
+    if any(t.task_type == TaskType.REVIEW_OUTCOME for t in draft.s.open_tasks) and _in_force(draft.ctx.review_rules):
+        return
+    _open(draft, TaskType.REVIEW_OUTCOME)
+
+
+def _cancel_for_refusal(draft: _Draft, task_type: TaskType, reason: str) -> None:
+    """A refusal cancels the case's other open tasks of its kind, and their escalations:
+    no escalation outlives its task."""
+    for other in [o for o in draft.s.open_tasks if o.task_type == task_type]:
+        draft.emit(ev.TaskCancelled(task_id=other.task_id, reason=reason))
+        if any(t.escalated_task_id == other.task_id for t in draft.s.open_tasks) and _in_force(
+                draft.ctx.review_rules):
+            _cancel_escalations_of(draft, other.task_id, reason)
 
 
 def _priority_after_screening(form: Any) -> Priority | None:
@@ -561,8 +596,21 @@ def _form_rejection(what: str, exc: ValidationError, prefix: str = "") -> Comman
 
 
 def _next_step(state: CaseState, stage: Stage, ctx: DecisionContext) -> tuple[TaskType, list[str | None]] | None:
-    """The task(s) the stage needs next, given what is done; None when the stage is done."""
+    """The task(s) the stage needs next, given what is done; None when the stage is done.
+
+    A refusal in the visa stage (a visa or travel document, or AVRR's exit permission) needs
+    the supervisor's review before anything else there: the case does not pass the stage, and
+    does not open its other visa tasks, until the review decides (resubmit, reapply or close).
+    A detour back to health cancels an open review; the case meets it again on its way back."""
+    if stage == Stage.VISA and _refusal_on_record(state) and _in_force(ctx.review_rules):
+        return TaskType.REVIEW_OUTCOME, [None]
     return profile_of(state).next_step(state, stage, ctx.fit_to_travel_checks)
+
+
+def _refusal_on_record(state: CaseState) -> bool:
+    """A refusal of the visa stage that no review has decided on yet."""
+    return any(p.visa == "refused" for p in state.progress.values()) or (
+        state.avrr is not None and state.avrr.exit_permission == "refused")
 
 
 def _in_flow(task: TaskState) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import httpx
 from demo.driver import CaseDriver
 from domain.model import Stage
 from tests.factories import referral
+from workflows.case_workflow import REVIEW_RULES_PATCH
 
 
 def _day(n: int = 0) -> str:
@@ -201,3 +203,97 @@ async def test_four_eyes_on_medical_hold_release_and_resubmission(http: httpx.As
     close = await http.post(f"/api/v1/tasks/{review['task_id']}/complete", headers=await driver.login("fatma"),
                             json={"form": {"decision": "close", "reason": "No option."}})
     assert close.status_code == 200 and close.json()["closure_reason"] == "not_accepted"
+
+
+# --- the review rules (DecisionContext.review_rules, patch "review-rules-v1") ---------------------
+
+
+async def _patches(handle: Any) -> set[str]:
+    """The patch ids whose markers a case's workflow history holds."""
+    history = await handle.fetch_history()
+    markers = [e.marker_recorded_event_attributes for e in history.events
+               if e.HasField("marker_recorded_event_attributes")]
+    return {json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in markers if m.marker_name == "core_patch"}
+
+
+async def test_two_members_not_cleared_get_one_supervisor_review(stack: Any, driver: CaseDriver) -> None:
+    case = await driver.advance(await driver.refer(referral(size=2)), until=Stage.HEALTH)
+    for task in [t for t in case["open_tasks"] if t["task_type"] == "assess_health"]:
+        case = await driver.complete(task, "IST", form={"assessment_date": _day(), "outcome": "not_cleared",
+                                                        "notes": "Unfit to travel."})
+    assert [t["task_type"] for t in case["open_tasks"]] == ["review_outcome"]  # one review decides for both
+    case = await driver.complete(_task(case, "review_outcome"), "IST",
+                                 form={"decision": "reassess", "reason": "Second opinion for both."})
+    reassessments = [t for t in case["open_tasks"] if t["task_type"] == "assess_health"]
+    assert sorted(t["member_id"] for t in reassessments) == sorted(m["member_id"] for m in case["members"])
+    assert len(case["open_tasks"]) == 2
+    # The workflow runs the fixed rule under its patch, asked by this decision only.
+    assert REVIEW_RULES_PATCH in await _patches(stack.temporal.get_workflow_handle(case["case_id"]))
+
+
+async def test_a_plain_refusal_costs_no_patch_marker(stack: Any, driver: CaseDriver) -> None:
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.VISA)
+    case = await driver.complete(_task(case, "record_visa"), "IST", form={
+        "outcome": "refused", "decided_on": _day(), "refusal_reason": "Security screening."})
+    case = await driver.complete(_task(case, "review_outcome"), "IST", form={"decision": "close", "reason": "Refused."})
+    assert case["closure_reason"] == "visa_refused"
+    patches = await _patches(stack.temporal.get_workflow_handle(case["case_id"]))
+    assert REVIEW_RULES_PATCH not in patches and patches  # the case's other patches are there
+
+
+async def _clock_case(clock: Any, stack: Any, size: int) -> Any:
+    from tests.test_clocks import Case  # the time-skipping server's case helper
+
+    return await Case.refer(clock, stack.pool, size=size)
+
+
+async def test_a_refused_visa_waits_for_the_supervisor_after_a_clearance_expiry(clock: Any, stack: Any) -> None:
+    """On the time-skipping server: the visa is refused, the medical clearance expires (back to
+    health, the review cancelled), the member is cleared again: the case returns to the visa
+    stage and its review, never to movement with the visa refused."""
+    case = await _clock_case(clock, stack, size=1)
+    today = lambda: case.env.get_current_time()  # noqa: E731
+    await case.work_until("visa", forms={"assess_health": lambda now: {
+        "assessment_date": now.date().isoformat(), "outcome": "cleared",
+        "clearance_valid_until": (now + timedelta(days=10)).date().isoformat()}})
+    visa = next(t for t in await case.open_tasks() if t["task_type"] == "record_visa")
+    await case.complete(visa, {"outcome": "refused", "decided_on": (await today()).date().isoformat(),
+                               "refusal_reason": "Security screening."})
+
+    async def back_in_health() -> bool:
+        return (await case.row())["stage"] == "health"
+
+    await case.skip(timedelta(days=12), back_in_health)
+    assessment = next(t for t in await case.open_tasks() if t["task_type"] == "assess_health")
+    now = await today()
+    await case.complete(assessment, {"assessment_date": now.date().isoformat(), "outcome": "cleared",
+                                     "clearance_valid_until": (now + timedelta(days=200)).date().isoformat()})
+    assert (await case.row())["stage"] == "visa"
+    in_flow = [t["task_type"] for t in await case.open_tasks() if t["task_type"] != "resolve_escalation"]
+    assert in_flow == ["review_outcome"]
+    review = next(t for t in await case.open_tasks() if t["task_type"] == "review_outcome")
+    await case.complete(review, {"decision": "close", "reason": "The visa stays refused."})
+    row = await case.row()
+    assert (row["status"], row["closure_reason"]) == ("closed", "visa_refused")
+    async with case.pool.acquire() as conn:
+        opened = {r["task_type"] for r in await conn.fetch("SELECT task_type FROM tasks WHERE case_id = $1",
+                                                           case.case_id)}
+    assert "book_movement" not in opened  # the case never went to movement
+    assert REVIEW_RULES_PATCH in await _patches(case.handle)
+
+
+async def test_a_refusal_cancels_the_escalations_of_the_visa_tasks_it_cancels(clock: Any, stack: Any) -> None:
+    """On the time-skipping server: both visa tasks go overdue (two escalations), one visa is
+    refused: the other visa task and its escalation are cancelled, the supervisor's inbox holds
+    the review and nothing for a cancelled task."""
+    case = await _clock_case(clock, stack, size=2)
+    await case.work_until("visa")
+
+    async def two_escalations() -> bool:
+        return sum(t["task_type"] == "resolve_escalation" for t in await case.open_tasks()) == 2
+
+    await case.skip(timedelta(days=61), two_escalations)
+    visa = next(t for t in await case.open_tasks() if t["task_type"] == "record_visa")
+    today = (await case.env.get_current_time()).date().isoformat()
+    await case.complete(visa, {"outcome": "refused", "decided_on": today, "refusal_reason": "Security screening."})
+    assert [t["task_type"] for t in await case.open_tasks()] == ["review_outcome"]

@@ -28,10 +28,10 @@ One history checks all four (generating it is most of the cost).  Reproducible i
 ``ITINERA_PROPERTY_EXAMPLES=1000 .venv/bin/python -m pytest tests/test_core_properties.py``;
 ``ITINERA_PROPERTY_SHRINK=0`` reports a failing history as found, without minimising it.
 
-Three defects the properties found are pinned by strict xfail tests at the end of this file
-(minimal command sequences), and only their own symptom is tolerated in ``check_state``
-(``_KNOWN_DEFECTS``): when one is fixed, its xfail test passes, fails the suite as strict,
-and its tolerance is to be removed with it.
+Three defects the properties found (two supervisor reviews of one case, a refused visa
+bypassed by a clearance expiry, escalations outliving the tasks a refusal cancelled) are
+fixed behind ``DecisionContext.review_rules``; their minimal command sequences are at the
+end of this file, each with the rules on (fixed) and off (as recorded cases replay).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 
+from demo.driver import example_form
 from domain import case as core
 from domain import events as ev
 from domain.case import CaseState, DecisionContext, decide, fold, next_deadline
@@ -81,14 +82,6 @@ CORE = settings(settings.get_profile(
 
 CASE_LEVEL_TASKS = {TaskType.RESOLVE_ESCALATION}  # opened beside whatever stage the case is in
 OUTCOME_REASONS = {"arrived", "reintegration_completed", "monitoring_completed"}
-
-# Defects found by these properties, each pinned by a strict xfail test below; check_state
-# tolerates exactly their symptom so that the rest of every history is still checked.
-_KNOWN_DEFECTS = {
-    "duplicate_reviews": "two members not cleared (or not fit) open two supervisor reviews of one case",
-    "refusal_bypassed": "a clearance expiry after a visa refusal cancels the review and the case moves on",
-    "orphan_escalations": "a refusal cancels the other visa (travel document) tasks but not their escalations",
-}
 
 
 # --- the invariants of a case state ------------------------------------------------------------
@@ -176,12 +169,25 @@ def check_state(state: CaseState, history: list[ev.RecordedEvent]) -> None:
     for task in open_tasks:
         if task.escalated_task_id is not None:
             escalated = state.tasks[task.escalated_task_id]
-            assert escalated.status == "open" or _orphaned_by_refusal(escalated.task_id, history), (
+            assert escalated.status == "open", (
                 f"escalation {task.task_id} open for {escalated.task_id}, which is {escalated.status}")
-    # No task is open twice for the same person (or twice for the case).
+    # No task is open twice for the same person (or twice for the case): one supervisor
+    # review per decision point.  Monitoring visits are one task per visit (a visit not yet
+    # recorded when the next falls due stays open beside it).
     seen = [(t.task_type, t.member_id) for t in open_tasks if t.task_type not in CASE_LEVEL_TASKS
-            and t.task_type != TaskType.REVIEW_OUTCOME]  # _KNOWN_DEFECTS["duplicate_reviews"]
+            and t.task_type != TaskType.RECORD_MONITORING_VISIT]
     assert len(seen) == len(set(seen)), f"the same task open twice: {sorted(seen)}"
+    if state.avrr is not None:
+        visits = [v.task_id for v in state.avrr.monitoring if v.task_id is not None]
+        assert len(visits) == len(set(visits))
+        assert {t.task_id for t in open_tasks if t.task_type == TaskType.RECORD_MONITORING_VISIT} <= set(visits)
+    # In the visa stage a refusal (visa, travel document, exit permission) waits for the
+    # supervisor: its review is open.
+    refused = any(p.visa == "refused" for p in state.progress.values()) or (
+        state.avrr is not None and state.avrr.exit_permission == "refused")
+    if state.stage == Stage.VISA and refused:
+        assert any(t.task_type == TaskType.REVIEW_OUTCOME for t in open_tasks), (
+            f"a refusal in the visa stage without its review: open {[t.task_type.value for t in open_tasks]}")
 
     # A case past a stage has what that stage was for.
     a = state.avrr
@@ -198,8 +204,7 @@ def check_state(state: CaseState, history: list[ev.RecordedEvent]) -> None:
                 else a.predeparture_counselled)
     if rank(state.stage) > rank(Stage.VISA) and state.departed_at is None:
         visas = [p.visa for p in state.progress.values()]
-        assert all(v == "issued" for v in visas) or _refusal_bypassed(visas, history), (
-            f"in {state.stage} with visas {visas}")
+        assert all(v == "issued" for v in visas), f"in {state.stage} with visas {visas}"
         if a is not None:
             assert a.exit_permission == "granted"
     if rank(state.stage) > rank(Stage.MOVEMENT):
@@ -218,24 +223,6 @@ def check_state(state: CaseState, history: list[ev.RecordedEvent]) -> None:
     # An active case is never stuck: someone has a task, or the clock will act.
     if state.status == CaseStatus.ACTIVE:
         assert open_tasks or next_deadline(state) is not None, f"stuck in {state.stage} with nothing to do"
-
-
-def _refusal_bypassed(visas: list[str], history: list[ev.RecordedEvent]) -> bool:
-    """_KNOWN_DEFECTS["refusal_bypassed"]: only refused visas (no pending or expired one), and
-    a clearance expired after the last refusal."""
-    if set(visas) != {"issued", "refused"} and set(visas) != {"refused"}:
-        return False
-    last_refusal = max((i for i, e in enumerate(history) if isinstance(e.event, ev.VisaRefused)), default=None)
-    return last_refusal is not None and any(isinstance(e.event, ev.MedicalClearanceExpired) for e in history[last_refusal:])
-
-
-_REFUSAL_CANCELS = ("a visa of the case was refused", "a travel document of the case was refused")
-
-
-def _orphaned_by_refusal(task_id: str, history: list[ev.RecordedEvent]) -> bool:
-    """_KNOWN_DEFECTS["orphan_escalations"]: the escalated task was cancelled by a refusal."""
-    return any(isinstance(e.event, ev.TaskCancelled) and e.event.task_id == task_id
-               and e.event.reason in _REFUSAL_CANCELS for e in history)
 
 
 def _programme_tasks(programme: Programme) -> set[TaskType]:
@@ -501,30 +488,46 @@ def test_every_schema_violation_of_every_form_example_is_refused(task_type: Task
                 pytest.fail(f"{what}: accepted {broken}")
 
 
-# --- defects the properties found --------------------------------------------------------------
+# --- defects the properties found, fixed behind DecisionContext.review_rules ---------------------
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 class Case:
-    """A resettlement case driven through the core by hand, for the minimal reproductions."""
+    """A case driven through the core by hand, for the minimal reproductions.  ``rules`` is
+    the context's ``review_rules``: True (new cases), False (cases recorded before the
+    fixes replay so), or a callable, as the workflow passes ``workflow.patched``."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, rules: bool | Callable[[], bool] = True, **body: object) -> None:
         self.ids = cs.event_ids()
-        body = Referral.model_validate(referral_body(size=size))
-        self.state = fold(decide(None, ReferCase(body), self._ctx("ayse", T0)))
+        self.rules = rules
+        referral = Referral.model_validate(referral_body(size=size, **body))
+        self.state = fold(decide(None, ReferCase(referral), self._ctx("ayse", T0)))
+        self.events: list[ev.RecordedEvent] = []
 
     def _ctx(self, who: str, at: datetime) -> DecisionContext:
-        return DecisionContext(now=at, actor=Actor(id=who, role="caseworker"), new_event_id=self.ids)
+        return DecisionContext(now=at, actor=Actor(id=who, role="caseworker"), new_event_id=self.ids,
+                               review_rules=self.rules)
 
-    def complete(self, task_type: TaskType, form: dict, who: str = "ayse", at: datetime = T0) -> None:
+    def _apply(self, events: list[ev.RecordedEvent]) -> None:
+        self.state = fold(events, start=self.state)
+        self.events += events
+
+    def complete(self, task_type: TaskType, form: dict | None = None, who: str = "ayse", at: datetime = T0) -> None:
         task = next(t for t in self.state.open_tasks if t.task_type == task_type)
-        self.state = fold(decide(self.state, core.CompleteTask(task_id=task.task_id, form=form), self._ctx(who, at)),
-                          start=self.state)
+        if form is None:
+            undelivered = [i.number for i in self.state.avrr.plan if i.delivered_on is None] if self.state.avrr else []
+            form = example_form(task.model_dump(), at.date(),
+                                case={"avrr": {"reintegration_plan": [{"item_number": n, "delivered_on": None}
+                                                                      for n in undelivered]}})
+        self._apply(decide(self.state, core.CompleteTask(task_id=task.task_id, form=form), self._ctx(who, at)))
 
     def tick(self, at: datetime) -> None:
-        ctx = DecisionContext(now=at, actor=Actor.system(), new_event_id=self.ids)
-        self.state = fold(decide(self.state, core.Tick(), ctx), start=self.state)
+        ctx = DecisionContext(now=at, actor=Actor.system(), new_event_id=self.ids, review_rules=self.rules)
+        self._apply(decide(self.state, core.Tick(), ctx))
+
+    def open(self, task_type: TaskType | None = None) -> list[str]:
+        return [t.task_type.value for t in self.state.open_tasks if task_type is None or t.task_type == task_type]
 
 
 def ReferCase(body: Referral) -> core.ReferCase:  # noqa: N802
@@ -535,47 +538,81 @@ def _day(n: int = 0) -> str:
     return (T0.date() + timedelta(days=n)).isoformat()
 
 
-@pytest.mark.xfail(strict=True, reason="defect: two members not cleared open two supervisor reviews of the case; "
-                                       "after the first says 'reassess', the second blocks the re-assessments and "
-                                       "may still close the case as medically_not_cleared")
-def test_one_review_after_two_members_are_not_cleared() -> None:
-    case = Case(size=2)
+def _two_not_cleared(rules: bool | Callable[[], bool] = True) -> Case:
+    case = Case(size=2, rules=rules)
     case.complete(TaskType.VERIFY_REFERRAL, {"documents_checked": True})
     case.complete(TaskType.CONDUCT_INTERVIEW, {"interview_date": _day(), "outcome": "accepted"})
     case.complete(TaskType.ASSESS_HEALTH, {"assessment_date": _day(), "outcome": "not_cleared"}, who="selin")
     case.complete(TaskType.ASSESS_HEALTH, {"assessment_date": _day(), "outcome": "not_cleared"}, who="selin")
+    return case
+
+
+def test_one_review_after_two_members_are_not_cleared() -> None:
+    case = _two_not_cleared()
     reviews = [t for t in case.state.open_tasks if t.task_type == TaskType.REVIEW_OUTCOME]
     assert len(reviews) == 1, f"{len(reviews)} reviews open: {[t.task_id for t in reviews]}"
+    # The one review decides for both: "reassess" re-opens both assessments at once.
+    case.complete(TaskType.REVIEW_OUTCOME, {"decision": "reassess", "reason": "Second opinion."}, who="fatma")
+    assert sorted(t.member_id for t in case.state.open_tasks) == sorted(case.state.progress)
+    assert case.open() == [TaskType.ASSESS_HEALTH.value] * 2
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a medical clearance expiring after a visa refusal sends the case "
-                                       "back to health and cancels the supervisor's review; after re-assessment the "
-                                       "visa stage sees no pending visa and the case moves to movement with the "
-                                       "visa still refused")
-def test_a_refused_visa_is_not_bypassed_by_a_clearance_expiry() -> None:
-    case = Case(size=1)
+def test_one_review_after_two_avrr_members_are_not_fit() -> None:
+    case = Case(size=2, programme="avrr", destination_country=None, origin_country="IQ")
+    while case.state.stage != Stage.HEALTH:
+        case.complete(case.state.open_tasks[0].task_type)
+    for _ in range(2):
+        case.complete(TaskType.ASSESS_FIT_TO_TRAVEL, {"assessment_date": _day(), "outcome": "not_fit"}, who="selin")
+    assert case.open() == [TaskType.REVIEW_OUTCOME.value]
+    case.complete(TaskType.REVIEW_OUTCOME, {"decision": "close", "reason": "Not fit."}, who="fatma")
+    assert (case.state.status, case.state.closure_reason) == (CaseStatus.CLOSED, "medically_not_cleared")
+
+
+def _refused_then_clearance_expired(rules: bool | Callable[[], bool] = True, refused_by: str = "ayse") -> Case:
+    case = Case(size=1, rules=rules)
     case.complete(TaskType.VERIFY_REFERRAL, {"documents_checked": True})
     case.complete(TaskType.CONDUCT_INTERVIEW, {"interview_date": _day(), "outcome": "accepted"})
     case.complete(TaskType.ASSESS_HEALTH, {"assessment_date": _day(), "outcome": "cleared",
                                            "clearance_valid_until": _day(10)}, who="selin")
     case.complete(TaskType.RECORD_ORIENTATION, {"session_date": _day(), "language": "ar"})
     case.complete(TaskType.RECORD_VISA, {"outcome": "refused", "decided_on": _day(),
-                                         "refusal_reason": "Security screening."})
+                                         "refusal_reason": "Security screening."}, who=refused_by)
     expiry = datetime.combine(date.fromisoformat(_day(11)), datetime.min.time(), tzinfo=UTC)
     case.tick(expiry)  # MedicalClearanceExpired: back to health, the review is cancelled
+    assert case.state.stage == Stage.HEALTH and case.open() == [TaskType.ASSESS_HEALTH.value]
     case.complete(TaskType.ASSESS_HEALTH, {"assessment_date": _day(11), "outcome": "cleared",
                                            "clearance_valid_until": _day(200)}, who="selin", at=expiry)
+    return case
+
+
+def test_a_refused_visa_is_not_bypassed_by_a_clearance_expiry() -> None:
+    case = _refused_then_clearance_expired()
     visas = [p.visa for p in case.state.progress.values()]
     assert not (case.state.stage == Stage.MOVEMENT and "refused" in visas), (
-        f"the case is in {case.state.stage} with visas {visas} and open tasks "
-        f"{[t.task_type.value for t in case.state.open_tasks]}")
+        f"the case is in {case.state.stage} with visas {visas} and open tasks {case.open()}")
+    # Back in the visa stage, the refusal goes to the supervisor again, who decides.
+    assert case.state.stage == Stage.VISA and case.open() == [TaskType.REVIEW_OUTCOME.value]
+    case.complete(TaskType.REVIEW_OUTCOME, {"decision": "close", "reason": "Refused."}, who="fatma")
+    assert (case.state.status, case.state.closure_reason) == (CaseStatus.CLOSED, "visa_refused")
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a refused visa (or AVRR travel document) cancels the case's other "
-                                       "open visa tasks but not their escalations, which stay open in the "
-                                       "supervisor's inbox for a cancelled task")
-def test_a_refusal_cancels_the_escalations_of_the_tasks_it_cancels() -> None:
-    case = Case(size=2)
+def test_the_four_eyes_rule_holds_for_a_refusal_reviewed_after_a_detour() -> None:
+    """Who recorded the refusal may not approve the resubmission, also when its review opened
+    again after the detour back to health (and other people's work in between)."""
+    case = _refused_then_clearance_expired(refused_by="fatma")
+    review = next(t for t in case.state.open_tasks if t.task_type == TaskType.REVIEW_OUTCOME)
+    resubmit = core.CompleteTask(task_id=review.task_id, form={"decision": "resubmit", "destination_country": "SE",
+                                                               "reason": "Sweden accepts this profile."})
+    at = T0 + timedelta(days=12)
+    with pytest.raises(CommandRejected) as refused:
+        decide(case.state, resubmit, case._ctx("fatma", at))
+    assert refused.value.code == RejectionCode.FOUR_EYES
+    case.complete(TaskType.REVIEW_OUTCOME, resubmit.form, who="ali", at=at)
+    assert case.state.stage == Stage.REFERRAL and case.state.destination_country == "SE"
+
+
+def _two_overdue_visas_one_refused(rules: bool | Callable[[], bool] = True) -> tuple[Case, datetime]:
+    case = Case(size=2, rules=rules)
     case.complete(TaskType.VERIFY_REFERRAL, {"documents_checked": True})
     case.complete(TaskType.CONDUCT_INTERVIEW, {"interview_date": _day(), "outcome": "accepted"})
     for _ in range(2):
@@ -585,8 +622,85 @@ def test_a_refusal_cancels_the_escalations_of_the_tasks_it_cancels() -> None:
         case.complete(TaskType.RECORD_ORIENTATION, {"session_date": _day(), "language": "ar"})
     overdue = next_deadline(case.state)  # the visa tasks' SLA
     case.tick(overdue)  # both visa tasks overdue: two escalations open
+    assert case.open(TaskType.RESOLVE_ESCALATION) == [TaskType.RESOLVE_ESCALATION.value] * 2
     case.complete(TaskType.RECORD_VISA, {"outcome": "refused", "decided_on": overdue.date().isoformat(),
                                          "refusal_reason": "Security screening."}, at=overdue)
+    return case, overdue
+
+
+def test_a_refusal_cancels_the_escalations_of_the_tasks_it_cancels() -> None:
+    case, _ = _two_overdue_visas_one_refused()
     orphans = [(t.task_id, t.escalated_task_id) for t in case.state.open_tasks if t.escalated_task_id
                and case.state.tasks[t.escalated_task_id].status != "open"]
     assert not orphans, f"escalations open for tasks no longer open: {orphans}"
+    assert case.open() == [TaskType.REVIEW_OUTCOME.value]
+    cancelled = [e.event.reason for e in case.events if isinstance(e.event, ev.TaskCancelled)]
+    assert cancelled == ["the overdue task was completed", "a visa of the case was refused",
+                         "a visa of the case was refused"]  # the refused task's, the other task and its escalation
+
+
+def test_an_avrr_refusal_cancels_the_escalations_of_the_tasks_it_cancels() -> None:
+    case = Case(size=2, programme="avrr", destination_country=None, origin_country="IQ")
+    while case.state.stage != Stage.VISA:
+        case.complete(case.state.open_tasks[0].task_type)
+    overdue = next_deadline(case.state)
+    case.tick(overdue)
+    case.complete(TaskType.RECORD_TRAVEL_DOCUMENT, {"outcome": "refused", "decided_on": overdue.date().isoformat(),
+                                                    "refusal_reason": "Nationality not established."}, at=overdue)
+    assert case.open() == [TaskType.REVIEW_OUTCOME.value]
+
+
+def test_cases_recorded_before_the_review_rules_decide_as_they_ran() -> None:
+    """With the rules off (a workflow replaying a history recorded before them) each of the three
+    decisions is what it was: a running case replays the events it recorded."""
+    assert _two_not_cleared(rules=False).open() == [TaskType.REVIEW_OUTCOME.value] * 2
+    bypassed = _refused_then_clearance_expired(rules=False)
+    assert bypassed.state.stage == Stage.MOVEMENT and bypassed.open() == [TaskType.BOOK_MOVEMENT.value]
+    orphaned, _ = _two_overdue_visas_one_refused(rules=False)
+    assert sorted(orphaned.open()) == [TaskType.RESOLVE_ESCALATION.value, TaskType.REVIEW_OUTCOME.value]
+
+
+class _Asked:
+    """A ``review_rules`` callable that counts how often a decision asked it (the workflow's
+    ``workflow.patched``: each first call of a run costs a marker event in history)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> bool:
+        self.calls += 1
+        return True
+
+
+def test_the_review_rules_are_asked_only_when_a_decision_depends_on_them() -> None:
+    # A case without those branches never asks: its history has no patch marker.
+    asked = _Asked()
+    case = Case(size=2, rules=asked)
+    for programme_case in (case, Case(size=2, rules=asked, programme="avrr", destination_country=None,
+                                      origin_country="IQ")):
+        now = T0
+        while programme_case.state.status != CaseStatus.CLOSED:
+            task = next((t for t in programme_case.state.open_tasks), None)
+            if task is None:
+                now = next_deadline(programme_case.state)
+                programme_case.tick(now)
+                continue
+            programme_case.complete(task.task_type, who="selin" if "health" in task.task_type.value else "ayse",
+                                    at=now)
+    assert asked.calls == 0
+    # A single refusal or rejection does not ask either.
+    refused = Case(size=1, rules=asked)
+    while refused.state.stage != Stage.VISA:
+        refused.complete(refused.state.open_tasks[0].task_type)
+    refused.complete(TaskType.RECORD_VISA, {"outcome": "refused", "decided_on": _day(), "refusal_reason": "No."})
+    refused.complete(TaskType.REVIEW_OUTCOME, {"decision": "close", "reason": "Refused."}, who="fatma")
+    assert asked.calls == 0
+    # Each of the three decisions does, and decides as with the rules on.
+    for scenario in (_two_not_cleared, _refused_then_clearance_expired, _two_overdue_visas_one_refused):
+        asked = _Asked()
+        with_callable, with_true = scenario(asked), scenario(True)
+        if isinstance(with_callable, tuple):
+            with_callable, with_true = with_callable[0], with_true[0]
+        assert asked.calls > 0, scenario.__name__
+        assert [e.type for e in with_callable.events] == [e.type for e in with_true.events], scenario.__name__
+        assert (with_callable.state.stage, with_callable.open()) == (with_true.state.stage, with_true.open())

@@ -82,6 +82,12 @@ RECORDING_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), back
 # histories recorded before replay their local-activity markers.
 RECORDING_IN_HISTORY_PATCH = "recording-in-history-v1"
 
+# The core's review rules (``DecisionContext.review_rules``): one supervisor review per
+# decision point, a refusal of the visa stage kept until the review decides, no escalation
+# outliving its task.  Asked lazily, only by a decision those rules change, so only cases
+# that meet such a decision pay its marker and search-attribute events.
+REVIEW_RULES_PATCH = "review-rules-v1"
+
 
 def _rejection(exc: CommandRejected) -> ApplicationError:
     return ApplicationError(exc.message, {"code": exc.code.value, "details": exc.details},
@@ -221,7 +227,8 @@ class CaseWorkflow:
     async def _execute(self, command: Command, actor: Actor, audit: AuditStamp | None = None) -> list[RecordedEvent]:
         self._fit_to_travel_checks = self._clock_rules()
         ctx = DecisionContext(now=workflow.now(), actor=actor, new_event_id=lambda: str(workflow.uuid4()),
-                              fit_to_travel_checks=self._fit_to_travel_checks, admission_rules=False)
+                              fit_to_travel_checks=self._fit_to_travel_checks, admission_rules=False,
+                              review_rules=lambda: workflow.patched(REVIEW_RULES_PATCH))
         try:
             recorded = decide(self._state, command, ctx)
         except CommandRejected as exc:  # the state moved on between validator and handler
