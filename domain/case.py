@@ -550,7 +550,10 @@ def _decide_correction(draft: _Draft, command: CorrectMember) -> None:
                       [{"field": "changes", "reason": "nothing to correct"}])
     current = MemberIn.model_validate(member.model_dump(exclude={"member_id"}))
     try:
-        corrected = MemberIn.model_validate({**current.model_dump(), **command.changes})
+        # A date of birth in the future is an admission rule (validators only: a correction
+        # recorded before the rule existed still replays as it was decided).
+        today = {"today": draft.ctx.now.date()} if draft.ctx.admission_rules else None
+        corrected = MemberIn.model_validate({**current.model_dump(), **command.changes}, context=today)
     except ValidationError as exc:
         raise _form_rejection("member correction", exc, prefix="changes") from None
     others = [m for m in state.members if m.member_id != member.member_id]

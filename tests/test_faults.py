@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -45,16 +46,23 @@ async def _engine(stack: ProcessStack) -> tuple[asyncpg.Connection, Client]:
     return await connect(stack.database_url), await connect_temporal(settings)
 
 
-async def _work_cases_while(stack: ProcessStack, fault: Any, *, pause: float = 0.05) -> tuple[ResilientClient, list[dict]]:
+async def _work_cases_while(stack: ProcessStack, fault: Any, *, pause: float = 0.1) -> tuple[ResilientClient, list[dict]]:
     """Work CASES_PER_SCENARIO cases concurrently while ``fault()`` runs; all must close."""
     client = ResilientClient(stack.base_url)
     referrals = [referral(size=1 + i % 2, office="IST") for i in range(CASES_PER_SCENARIO)]
     work = asyncio.gather(*(work_case_to_the_end(client, r, pause=pause) for r in referrals))
-    faulting = asyncio.create_task(fault())
+    faulting = asyncio.create_task(fault(client))
     cases = await work
     await faulting
     assert [c["status"] for c in cases] == ["closed"] * len(cases)
     return client, cases
+
+
+async def _mid_load(client: ResilientClient, answers: int = 40) -> None:
+    """Until the load is well under way (by progress, not by the clock: a fast machine would
+    finish the cases before a timed fault)."""
+    while len(client.answers) < answers:
+        await asyncio.sleep(0.05)
 
 
 async def _assert_one_story(stack: ProcessStack, cases: list[dict]) -> None:
@@ -69,6 +77,9 @@ async def _assert_one_story(stack: ProcessStack, cases: list[dict]) -> None:
 
 
 def _assert_outages_answered_cleanly(client: ResilientClient) -> None:
+    statuses = Counter(a.status for a in client.answers)
+    slowest = max((a.seconds for a in client.answers), default=0.0)
+    print(f"\nanswers by status (0 = no answer): {dict(sorted(statuses.items()))}; slowest {slowest:.1f} s")
     bad = client.server_errors()
     assert not bad, [(a.method, a.path, a.status, a.body) for a in bad[:5]]
 
@@ -76,9 +87,10 @@ def _assert_outages_answered_cleanly(client: ResilientClient) -> None:
 async def test_worker_killed_at_random_points(deployment: ProcessStack) -> None:
     rng = random.Random(7)
 
-    async def kill_the_worker_again_and_again() -> None:
+    async def kill_the_worker_again_and_again(client: ResilientClient) -> None:
+        await _mid_load(client, 20)
         for _ in range(4):
-            await asyncio.sleep(rng.uniform(0.5, 2.5))
+            await asyncio.sleep(rng.uniform(0.2, 2.0))
             deployment.kill_worker()
             deployment.start_worker()
 
@@ -96,8 +108,8 @@ async def _probe(stack: ProcessStack, path: str) -> tuple[int, dict]:
 async def test_temporal_stopped_and_restarted_mid_load(deployment: ProcessStack) -> None:
     probes: list[tuple[int, dict]] = []
 
-    async def stop_temporal_for_a_while() -> None:
-        await asyncio.sleep(2.0)
+    async def stop_temporal_for_a_while(client: ResilientClient) -> None:
+        await _mid_load(client)
         deployment.temporal.stop()
         await asyncio.sleep(4.0)
         probes.extend([await _probe(deployment, "/readyz"), await _probe(deployment, "/livez")])
@@ -117,8 +129,8 @@ async def test_temporal_stopped_and_restarted_mid_load(deployment: ProcessStack)
 async def test_postgres_stopped_and_restarted_mid_load(deployment: ProcessStack) -> None:
     probes: list[tuple[int, dict]] = []
 
-    async def stop_postgres_for_a_while() -> None:
-        await asyncio.sleep(2.0)
+    async def stop_postgres_for_a_while(client: ResilientClient) -> None:
+        await _mid_load(client)
         deployment.postgres.stop()
         await asyncio.sleep(3.0)
         probes.append(await _probe(deployment, "/readyz"))
@@ -133,9 +145,9 @@ async def test_postgres_stopped_and_restarted_mid_load(deployment: ProcessStack)
 
 
 async def test_api_killed_mid_burst_leaves_no_change_without_its_audit_row(deployment: ProcessStack) -> None:
-    async def kill_the_api() -> None:
+    async def kill_the_api(client: ResilientClient) -> None:
         for _ in range(2):
-            await asyncio.sleep(2.0)
+            await _mid_load(client, len(client.answers) + 30)
             deployment.kill_api()
             await asyncio.sleep(0.5)
             await deployment.start_api()
@@ -166,8 +178,8 @@ async def test_api_killed_mid_burst_leaves_no_change_without_its_audit_row(deplo
 async def test_two_workers_share_the_queue_and_one_is_killed(deployment: ProcessStack) -> None:
     deployment.start_worker()
 
-    async def kill_one_worker() -> None:
-        await asyncio.sleep(2.0)
+    async def kill_one_worker(client: ResilientClient) -> None:
+        await _mid_load(client)
         deployment.kill_worker(0)
 
     client, cases = await _work_cases_while(deployment, kill_one_worker)

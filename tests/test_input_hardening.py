@@ -451,8 +451,6 @@ async def test_an_impossible_date_of_birth_is_refused_from_an_integration(http: 
     await _no_case_for(http, driver, body)
 
 
-@pytest.mark.xfail(strict=True, reason="needs domain/case.py (not this change's file) to validate a correction "
-                                       "with the decision's date: see MemberIn")
 async def test_a_correction_to_an_impossible_date_of_birth_is_refused(http: httpx.AsyncClient,
                                                                       driver: CaseDriver) -> None:
     case = await driver.refer(referral(size=2))

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.auth import CurrentPrincipal
+from api.errors import ERROR_RESPONSES
 from api.schemas import ServiceHealth
 
 router = APIRouter(prefix="/api/v1", tags=["health"])
@@ -64,7 +65,8 @@ async def readyz(request: Request) -> Readiness | JSONResponse:
     return ready
 
 
-@router.get("/health", response_model=ServiceHealth, summary="Liveness, and whether Temporal and PostgreSQL answer")
+@router.get("/health", response_model=ServiceHealth, summary="Liveness, and whether Temporal and PostgreSQL answer",
+            responses={401: ERROR_RESPONSES[401]})
 async def health(request: Request, _: CurrentPrincipal) -> ServiceHealth:
     db_ok, temporal_ok = await asyncio.gather(_database_ok(request), _temporal_ok(request))
     return ServiceHealth(status="ok" if db_ok and temporal_ok else "degraded", temporal=temporal_ok, database=db_ok)
