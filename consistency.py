@@ -30,7 +30,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.case import CaseState, fold
-from store.projection import load_events, rebuild_case_projection
+from store.projection import load_events, read_rebuilt_projection
 
 # The projection's tables and the order that makes their rows comparable.
 _PROJECTION_TABLES = {
@@ -61,10 +61,6 @@ class CheckReport:
     @property
     def clean(self) -> bool:
         return not self.differences
-
-
-class _Rollback(Exception):
-    """Raised to roll back the trial rebuild."""
 
 
 async def _projection_rows(conn: asyncpg.Connection, case_id: str) -> dict[str, list[dict[str, Any]]]:
@@ -101,14 +97,8 @@ async def check_projection(conn: asyncpg.Connection, case_id: str, events_state:
         orphan = await conn.fetchval("SELECT count(*) FROM cases WHERE case_id = $1", case_id)
         return [Difference(case_id, "projection", "a read-model row exists without events")] if orphan else []
     stored = await _projection_rows(conn, case_id)
-    rebuilt: dict[str, list[dict[str, Any]]] = {}
-    try:
-        async with conn.transaction():
-            await rebuild_case_projection(conn, case_id)
-            rebuilt = await _projection_rows(conn, case_id)
-            raise _Rollback
-    except _Rollback:
-        pass
+    rebuilt = await read_rebuilt_projection(conn, case_id, lambda c: _projection_rows(c, case_id))
+    assert rebuilt is not None  # the case has events
     return _row_differences(case_id, stored, rebuilt)
 
 

@@ -10,7 +10,10 @@ forward, so a retried or late call writes nothing twice and never rolls a case b
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from decimal import Decimal
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -20,6 +23,9 @@ from domain.model import Actor
 from domain.records import AuditStamp
 from domain.tasks import TASK_SPECS
 from store import audit as audit_store
+
+
+T = TypeVar("T")
 
 
 class EventStoreConflict(RuntimeError):
@@ -305,9 +311,11 @@ async def load_events(conn: asyncpg.Connection, case_id: str) -> list[RecordedEv
     ]
 
 
-async def rebuild_case_projection(conn: asyncpg.Connection, case_id: str) -> CaseState | None:
-    """Re-derive a case's projection rows from its events alone."""
-    state = fold(await load_events(conn, case_id))
+async def rebuild_case_projection(conn: asyncpg.Connection, case_id: str,
+                                  as_of: datetime | None = None) -> CaseState | None:
+    """Re-derive a case's projection rows from its events alone (those that had happened by
+    ``as_of``, when given)."""
+    state = fold(await load_events(conn, case_id), as_of=as_of)
     if state is None:
         return None
     async with conn.transaction():
@@ -318,3 +326,24 @@ async def rebuild_case_projection(conn: asyncpg.Connection, case_id: str) -> Cas
         await conn.execute("DELETE FROM cases WHERE case_id = $1", case_id)
         await _project(conn, state)
     return state
+
+
+class _RolledBack(Exception):
+    def __init__(self, result: Any):
+        super().__init__("rolled back")
+        self.result = result
+
+
+async def read_rebuilt_projection(conn: asyncpg.Connection, case_id: str,
+                                  read: Callable[[asyncpg.Connection], Awaitable[T]],
+                                  as_of: datetime | None = None) -> T | None:
+    """``read`` the case's projection as a rebuild from its events (up to ``as_of``) would
+    write it, inside a transaction that is rolled back: nothing is changed.  None when the
+    case had no events (by then).  The projection's own code answers "what would the read
+    model say": ``itinera check`` compares it with the rows, ``?as_of=`` serves it."""
+    try:
+        async with conn.transaction():
+            state = await rebuild_case_projection(conn, case_id, as_of)
+            raise _RolledBack(await read(conn) if state is not None else None)
+    except _RolledBack as done:
+        return done.result

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import AwareDatetime
 
 from api import policy, readmodel
 from api.auth import CurrentPrincipal
@@ -14,6 +15,7 @@ from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas import CaseDetail, CaseSummary, EventView, Page
 from domain.case import referral_fingerprint
 from domain.model import CaseStatus, Priority, Programme, Referral, Stage
+from store.projection import read_rebuilt_projection
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses={401: ERROR_RESPONSES[401]})
 
@@ -84,10 +86,20 @@ async def list_cases(
     )
 
 
-@router.get("/{case_id}", response_model=CaseDetail, summary="A case's current state",
-            responses={404: ERROR_RESPONSES[404]})
-async def get_case(case_id: str, principal: CurrentPrincipal, db: Db) -> CaseDetail:
-    return await _visible_case(db, principal, case_id)
+@router.get("/{case_id}", response_model=CaseDetail, summary="A case's current state, or its state at a time",
+            responses={404: ERROR_RESPONSES[404], 422: ERROR_RESPONSES[422]})
+async def get_case(case_id: str, principal: CurrentPrincipal, db: Db, as_of: Annotated[AwareDatetime | None, Query(
+        description="The case as it stood then (ISO 8601 with a time zone): the fold of the events that had "
+                    "happened by that time, e.g. 'what did we know when we booked that flight?'. Open tasks "
+                    "are those open then; claims are today's.")] = None) -> CaseDetail:
+    if as_of is None:
+        return await _visible_case(db, principal, case_id)
+    policy.require_case_visible(principal, case_id, await readmodel.case_office(db, case_id))
+    then = await read_rebuilt_projection(db, case_id, lambda conn: readmodel.get_case(conn, case_id), as_of=as_of)
+    if then is None:
+        raise ApiError(404, "case_not_found", f"case {case_id} had not been referred by {as_of.isoformat()}",
+                       [{"field": "query.as_of", "reason": "before the case's referral"}])
+    return policy.redact_case(then, principal)
 
 
 @router.get("/{case_id}/events", response_model=list[EventView], summary="The case's domain events, in order",
