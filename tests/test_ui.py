@@ -588,3 +588,19 @@ async def test_case_actions_on_the_case_page_follow_the_roles(stack: Stack, http
     assert after["status"] == "on_hold" and after["hold_reason"] == "Office closed today."
     events = (await http.get(f"/api/v1/cases/{case['case_id']}/events", headers=await driver.login("fatma"))).json()
     assert [e["type"] for e in events][-2:] == ["NoteAdded", "CaseHeld"]
+
+
+async def test_the_case_page_as_it_stood_at_a_past_moment(stack: Stack, driver: CaseDriver) -> None:
+    case = await driver.refer(referral(size=1))
+    moment = datetime.now(UTC)
+    await driver.complete(case["open_tasks"][0], "IST")  # the case moves on to the interview
+    async with signed_in(stack, "fatma") as fatma:
+        today_page = Page((await fatma.get(f"/ui/cases/{case['case_id']}")).text)
+        assert "Conduct interview" in today_page.body_text and "Case actions" in today_page.body_text
+        then = await fatma.get(f"/ui/cases/{case['case_id']}", params={"as_of": moment.strftime("%Y-%m-%dT%H:%M:%S.%f")})
+        assert then.status_code == 200
+        page = Page(then.text)
+        assert "As it stood on" in page.body_text and "read-only" in page.body_text
+        assert "Verify referral and identity documents" in page.body_text
+        assert "Conduct interview" not in page.body_text and "Case actions" not in page.body_text
+        assert (await fatma.get(f"/ui/cases/{case['case_id']}", params={"as_of": "yesterday"})).status_code == 422

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -18,6 +19,7 @@ from api.ui.session import UiPrincipal, flash
 from domain.case import AddNote, HoldCase, ResumeCase, WithdrawCase
 from api.policy import reads_health_details
 from api.ui.timeline import timeline
+from store.projection import read_rebuilt_projection
 
 router = APIRouter(route_class=UiRoute)
 PAGE_SIZE = 25
@@ -43,19 +45,41 @@ async def case_list(request: Request, principal: UiPrincipal, db: Db,
 
 
 @router.get("/cases/{case_id}", summary="Case page")
-async def case_page(request: Request, case_id: CaseId, principal: UiPrincipal, db: Db) -> Response:
+async def case_page(request: Request, case_id: CaseId, principal: UiPrincipal, db: Db,
+                    as_of: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+    """The case today, or (``as_of``, UTC) as it stood then: the same page, read-only, with
+    the history up to that moment."""
     case = await readmodel.get_case(db, case_id)
     policy.require_case_visible(principal, case_id, case.office if case else None)
     assert case is not None
     events = await readmodel.list_events(db, case_id)
+    moment = _moment(as_of)
+    if moment is not None:
+        then = await read_rebuilt_projection(db, case_id, lambda conn: readmodel.get_case(conn, case_id), as_of=moment)
+        if then is None:
+            raise ApiError(404, "case_not_found", f"case {case_id} had not been referred by {moment:%Y-%m-%d %H:%M} UTC")
+        case, events = then, [e for e in events if e.occurred_at <= moment]
     return render(request, "case.html", {
         "case": case,
-        "workable": {t.task_id: task_actions.may_work(principal, t) for t in case.open_tasks},
+        "as_of": moment,
+        "workable": {t.task_id: moment is None and task_actions.may_work(principal, t) for t in case.open_tasks},
         "timeline": timeline(events, case, principal),
         "health_details": reads_health_details(principal),
-        "actions": {kind: policy.may_act(principal, kind) for kind in UI_ACTIONS},
+        "actions": {kind: moment is None and policy.may_act(principal, kind) for kind in UI_ACTIONS},
         "here": request.url.path,
     }, title=f"{case.principal_name} · {case.case_id}")
+
+
+def _moment(as_of: str | None) -> datetime | None:
+    """A browser's date-time field (no zone: read as UTC), or an ISO 8601 time with a zone."""
+    if not as_of:
+        return None
+    try:
+        moment = datetime.fromisoformat(as_of)
+    except ValueError:
+        raise ApiError(422, "invalid_request", "the date and time to view the case at is not valid",
+                       [{"field": "query.as_of", "reason": "not a date and time", "allowed": "YYYY-MM-DDTHH:MM"}]) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # Case-level actions offered on the case page: kind -> (form field, what the action needs).
