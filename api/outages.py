@@ -22,6 +22,9 @@ DATABASE_OUTAGES: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.exceptions.ConnectionFailureError,
+    # A pooled connection left half-way through an operation when PostgreSQL went away:
+    # "cannot switch to state N; another operation is in progress" (seen in the fault tests).
+    asyncpg.InternalClientError,
 )
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel, Field
 
 from api import policy, readmodel
 from api.auth import CurrentPrincipal
@@ -14,7 +15,9 @@ from api.deps import Commands, Db
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas import CaseDetail, CaseSummary, EventView, Page
 from domain.case import referral_fingerprint
+from api.ui.timeline import TimelineEntry, timeline
 from domain.model import CaseStatus, Priority, Programme, Referral, Stage
+from domain.tasks import TASK_SPECS, TaskType
 from store.projection import read_rebuilt_projection
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses={401: ERROR_RESPONSES[401]})
@@ -100,6 +103,77 @@ async def get_case(case_id: str, principal: CurrentPrincipal, db: Db, as_of: Ann
         raise ApiError(404, "case_not_found", f"case {case_id} had not been referred by {as_of.isoformat()}",
                        [{"field": "query.as_of", "reason": "before the case's referral"}])
     return policy.redact_case(then, principal)
+
+
+class HistoryActor(BaseModel):
+    kind: str = Field(description="user, integration or system (a timer of the engine).")
+    id: str
+    role: str | None
+    label: str = Field(description="As people read it, e.g. 'ayse (caseworker)' or 'Itinera (automatic)'.")
+
+
+class HistoryTask(BaseModel):
+    task_id: str
+    task_type: str | None
+    title: str | None
+
+
+class HistoryEntry(BaseModel):
+    seq: int
+    type: str = Field(description="The domain event, past tense: CaseReferred, TaskCompleted, ...")
+    title: str
+    occurred_at: datetime
+    actor: HistoryActor
+    stage_before: Stage | None
+    stage_after: Stage | None
+    task: HistoryTask | None = Field(description="The task the event opened, completed or concerns.")
+    details: list[tuple[str, str]] = Field(description="The facts that matter, readable: (label, value).")
+    data: dict[str, Any] = Field(description="The event's data as recorded (health details only for those "
+                                             "allowed to read them).")
+    withheld: bool = Field(description="True when health details were left out for this caller.")
+
+
+class HistoryPage(BaseModel):
+    items: list[HistoryEntry] = Field(description="Newest first.")
+    next_before_seq: int | None = Field(description="Pass as before_seq for the next (older) page.")
+
+
+@router.get("/{case_id}/history", response_model=HistoryPage, responses={404: ERROR_RESPONSES[404]},
+            summary="The case's history: who did what, when, at which stage, and why, newest first")
+async def case_history(
+    case_id: str, principal: CurrentPrincipal, db: Db,
+    event_type: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z]+$",
+                                            description="Only this event type, e.g. TaskCompleted.")] = None,
+    actor: Annotated[str | None, Query(max_length=64, description="Only events by this user or key id, or "
+                                                                  "'system' for the engine's timers.")] = None,
+    since: Annotated[AwareDatetime | None, Query(description="Only events at or after this time.")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Only events at or before this time.")] = None,
+    before_seq: Annotated[int | None, Query(ge=1, le=2_147_483_647, description="Page: events older than this.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> HistoryPage:
+    case = await _visible_case(db, principal, case_id)
+    entries = [e for e in timeline(await readmodel.list_events(db, case_id), case, principal)
+               if (event_type is None or e.type == event_type)
+               and (actor is None or (e.event is not None and (e.event.actor.id == actor or e.event.actor.kind == actor)))
+               and (since is None or e.occurred_at >= since) and (until is None or e.occurred_at <= until)
+               and (before_seq is None or e.seq < before_seq)]
+    page = entries[:limit]
+    return HistoryPage(items=[_history_entry(e) for e in page],
+                       next_before_seq=page[-1].seq if len(entries) > limit else None)
+
+
+def _history_entry(entry: TimelineEntry) -> HistoryEntry:
+    assert entry.event is not None
+    who = entry.event.actor
+    task_type = TaskType(entry.task_type) if entry.task_type else None
+    return HistoryEntry(
+        seq=entry.seq, type=entry.type, title=entry.title, occurred_at=entry.occurred_at,
+        actor=HistoryActor(kind=who.kind, id=who.id, role=who.role, label=entry.actor),
+        stage_before=Stage(entry.stage_before) if entry.stage_before else None,
+        stage_after=Stage(entry.stage_after) if entry.stage_after else None,
+        task=HistoryTask(task_id=entry.task_id, task_type=entry.task_type,
+                         title=TASK_SPECS[task_type].title if task_type else None) if entry.task_id else None,
+        details=entry.details, data=entry.data, withheld=entry.withheld)
 
 
 @router.get("/{case_id}/events", response_model=list[EventView], summary="The case's domain events, in order",

@@ -39,6 +39,14 @@ class TimelineEntry:
     actor: str
     details: list[tuple[str, str]] = field(default_factory=list)
     withheld: bool = False
+    # For the history API (GET /api/v1/cases/{id}/history): the stage around the event, the
+    # task it concerns, who acted, and the data this caller may read.
+    stage_before: str | None = None
+    stage_after: str | None = None
+    task_id: str | None = None
+    task_type: str | None = None
+    event: EventView | None = None
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 def _actor(event: EventView) -> str:
@@ -54,8 +62,12 @@ def timeline(events: list[EventView], case: CaseDetail, principal: Principal) ->
     labels = STAGE_LABELS[case.programme]
     task_types: dict[str, TaskType] = {}
     entries = []
+    stage: str | None = None
     for event in events:
         data, withheld = redact(event, principal)
+        before = stage
+        if event.type == "StageEntered":
+            stage = data.get("stage", stage)
         details: list[tuple[str, str]] = []
         if event.type == "CaseReferred":
             details = [("Referral", data.get("external_referral_id", "")),
@@ -80,8 +92,13 @@ def timeline(events: list[EventView], case: CaseDetail, principal: Principal) ->
                 details.append(("For", members.get(data["member_id"], data["member_id"])))
             details += [(humanize(k), display_value(v)) for k, v in data.items()
                         if k not in _NOT_SHOWN and v is not None and v != ""]
+        task_id = data.get("task_id")
+        task_type = task_types.get(task_id) if isinstance(task_id, str) else None
         entries.append(TimelineEntry(seq=event.seq, type=event.type, title=event_title(event.type),
                                      occurred_at=event.occurred_at, actor=_actor(event),
-                                     details=[(k, v) for k, v in details if v], withheld=withheld))
+                                     details=[(k, v) for k, v in details if v], withheld=withheld,
+                                     stage_before=before, stage_after=stage,
+                                     task_id=task_id if isinstance(task_id, str) else None,
+                                     task_type=task_type.value if task_type else None, event=event, data=data))
     entries.reverse()
     return entries
