@@ -21,11 +21,9 @@ tokens that would outlive that for long.
 from __future__ import annotations
 
 import hashlib
-import secrets
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
@@ -36,6 +34,7 @@ from pydantic import BaseModel
 
 from api.deps import Db
 from api.errors import ApiError
+from api.secret_files import data_folder_secret
 from domain.model import Actor, ActorKind, Role
 from settings import Settings
 from store import users as accounts
@@ -82,12 +81,7 @@ def signing_key(settings: Settings) -> str:
     """The HS256 key: from settings, else generated once and kept in the data folder."""
     if settings.jwt_signing_key is not None:
         return settings.jwt_signing_key.get_secret_value()
-    path: Path = settings.data_dir / "jwt-signing.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return data_folder_secret(settings.data_dir / "jwt-signing.key")
 
 
 def _token_id(claims: dict[str, Any], token: str) -> str:

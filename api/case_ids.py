@@ -8,36 +8,21 @@ embedded default.  A referral id already known to the read model keeps the case 
 
 from __future__ import annotations
 
-import os
-import secrets
-
 import asyncpg
 
 from api import readmodel
 from api.commands import CaseCommands
+from api.secret_files import data_folder_secret
 from settings import Settings
 
 
 def case_id_key(settings: Settings) -> bytes:
     if settings.case_id_key is not None:
         return settings.case_id_key.get_secret_value().encode()
-    path = settings.data_dir / "case-id.key"
-    if not path.exists():
-        # Created exclusively, complete before anyone can read it: two API processes starting
-        # together must end up with the one key (two keys would give one referral two cases).
-        path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_suffix(f".{os.getpid()}.tmp")
-        draft.write_text(secrets.token_urlsafe(48))
-        draft.chmod(0o600)
-        try:
-            os.link(draft, path)  # fails if another process got there first: theirs stands
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return path.read_text().strip().encode()
+    # Two keys would give one referral two cases: every process must read the same one.
+    return data_folder_secret(settings.data_dir / "case-id.key").encode()
 
 
 async def case_of_referral(db: asyncpg.Connection, commands: CaseCommands, external_referral_id: str) -> str:
     known = await readmodel.find_case_by_referral(db, external_referral_id)
-    return known[0] if known else commands.case_id_for(external_referral_id)
+    return known.case_id if known else commands.case_id_for(external_referral_id)

@@ -10,7 +10,7 @@ import base64
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -164,11 +164,17 @@ async def case_office(conn: asyncpg.Connection, case_id: str) -> str | None:
     return await conn.fetchval("SELECT office FROM cases WHERE case_id = $1", case_id)
 
 
-async def find_case_by_referral(conn: asyncpg.Connection, external_referral_id: str) -> tuple[str, str] | None:
-    """(case id, referral fingerprint) of the case this referral id opened, if any."""
-    row = await conn.fetchrow("SELECT case_id, referral_fingerprint FROM cases WHERE external_referral_id = $1",
+class KnownReferral(NamedTuple):
+    case_id: str
+    fingerprint: str
+    office: str
+
+
+async def find_case_by_referral(conn: asyncpg.Connection, external_referral_id: str) -> KnownReferral | None:
+    """The case this referral id opened, if any: its id, referral fingerprint and office."""
+    row = await conn.fetchrow("SELECT case_id, referral_fingerprint, office FROM cases WHERE external_referral_id = $1",
                               external_referral_id)
-    return (row["case_id"], row["referral_fingerprint"]) if row else None
+    return KnownReferral(row["case_id"], row["referral_fingerprint"], row["office"]) if row else None
 
 
 async def case_office_and_programme(conn: asyncpg.Connection, case_id: str) -> tuple[str, str] | None:

@@ -28,8 +28,7 @@ async def _itinera_check(stack, *case_ids: str) -> subprocess.CompletedProcess[s
                                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode is not None
-    return subprocess.CompletedProcess(process.args if hasattr(process, "args") else [], process.returncode,
-                                       out.decode(), err.decode())
+    return subprocess.CompletedProcess(["itinera", "check", *args], process.returncode, out.decode(), err.decode())
 
 
 async def _case_at_interview(driver: CaseDriver) -> dict:

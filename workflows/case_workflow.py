@@ -252,11 +252,9 @@ class CaseWorkflow:
         except ActivityError as exc:
             # Only a non-retryable failure gets here: nothing was written, the state stays.
             cause = exc.cause if isinstance(exc.cause, ApplicationError) else None
-            raise ApplicationError(
-                f"the case could not be recorded: {cause.message if cause else exc}",
-                {"code": (cause.type if cause and cause.type else "recording_failed"), "details": []},
-                type=(cause.type if cause and cause.type else "recording_failed"), non_retryable=True,
-            ) from None
+            code = (cause.type if cause else None) or "recording_failed"
+            raise ApplicationError(f"the case could not be recorded: {cause.message if cause else exc}",
+                                   {"code": code, "details": []}, type=code, non_retryable=True) from None
         finally:
             self._recording = None
         self._state = new_state

@@ -42,9 +42,9 @@ async def refer_case(referral: Referral, principal: CurrentPrincipal, db: Db, co
                      request: Request, response: Response) -> CaseDetail:
     policy.require_may_refer(principal, referral.office)
     known = await readmodel.find_case_by_referral(db, referral.external_referral_id)
-    case_id = known[0] if known else commands.case_id_for(referral.external_referral_id)
+    case_id = known.case_id if known else commands.case_id_for(referral.external_referral_id)
     request.state.audit_case_id = case_id
-    if known is not None and not policy.may_see_case(principal, await readmodel.case_office(db, case_id)):
+    if known is not None and not policy.may_see_case(principal, known.office):
         # Another office's case: refused without naming it or showing anything of it.
         raise ApiError(409, "referral_id_in_use",
                        f"referral id {referral.external_referral_id} is already in use by a case your offices do "
@@ -57,7 +57,7 @@ async def refer_case(referral: Referral, principal: CurrentPrincipal, db: Db, co
         created = (await commands.refer(referral, principal.actor, case_id)).created
     except CaseAlreadyClosed:
         created = False
-        if known is not None and known[1] != referral_fingerprint(referral):
+        if known is not None and known.fingerprint != referral_fingerprint(referral):
             raise _conflict(referral, case_id) from None
     case = await _visible_case(db, principal, case_id)
     response.status_code = 201 if created else 200
