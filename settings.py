@@ -18,6 +18,13 @@ from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.model import check_monitoring_months
+from domain.offices import (
+    DEFAULT_TIME_ZONE,
+    OFFICE_TIME_ZONES,
+    check_office_time_zones,
+    check_time_zone,
+    office_time_zone,
+)
 
 TASK_QUEUE = "itinera-cases"
 
@@ -122,6 +129,14 @@ class Settings(BaseSettings):
         AfterValidator(check_monitoring_months),
     ] = (3, 6, 12)
 
+    # Offices' time zones (IANA names), as JSON: {"IST": "Europe/Istanbul", "IZM": "Europe/Istanbul"}
+    # (the default: the demo offices).  "Today" and "not in the future" are judged in the office's
+    # zone, and the UI shows date-times in it.  A case keeps the zone it was referred with.
+    office_time_zones: Annotated[dict[str, str], AfterValidator(check_office_time_zones)] = Field(
+        default_factory=lambda: dict(OFFICE_TIME_ZONES))
+    # The zone of an office not listed in office_time_zones.
+    default_time_zone: Annotated[str, AfterValidator(check_time_zone)] = DEFAULT_TIME_ZONE
+
     # Seed demo users and demo cases on `itinera dev` (only when the database is empty).
     seed_demo: bool = True
 
@@ -152,6 +167,10 @@ class Settings(BaseSettings):
     # manager's kill timeout.
     worker_shutdown_seconds: float = Field(default=25.0, ge=0, le=3600)
     api_shutdown_seconds: int = Field(default=25, ge=0, le=3600)
+
+    def time_zone_of(self, office: str) -> str:
+        """The IANA time zone of ``office`` (``default_time_zone`` for one not listed)."""
+        return office_time_zone(office, self.office_time_zones, self.default_time_zone)
 
     @property
     def embedded_temporal(self) -> bool:

@@ -60,7 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                           timeout=timedelta(seconds=settings.command_timeout_seconds),
                                           case_id_key=case_id_key(settings),
                                           arrival_confirmation_days=settings.arrival_confirmation_days,
-                                          avrr_monitoring_months=settings.avrr_monitoring_months)
+                                          avrr_monitoring_months=settings.avrr_monitoring_months,
+                                          office_time_zones=settings.office_time_zones,
+                                          default_time_zone=settings.default_time_zone)
         try:
             yield
         finally:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -45,6 +46,7 @@ from api.request_context import current_idempotency_key, current_stamp, mark_aud
 from domain.errors import RejectionCode
 from domain.identity import case_id_for
 from domain.model import Actor, Programme, Referral
+from domain.offices import DEFAULT_TIME_ZONE, OFFICE_TIME_ZONES, office_time_zone
 from domain.case import CaseAction
 from domain.records import (
     CaseActionRequest,
@@ -104,13 +106,16 @@ def _update_id(kind: str, actor: Actor, *content: Any, natural: bool = False) ->
 class CaseCommands:
     def __init__(self, client: Client, task_queue: str, timeout: timedelta = timedelta(seconds=15),
                  arrival_confirmation_days: int = 3, avrr_monitoring_months: tuple[int, ...] = (3, 6, 12),
-                 case_id_key: bytes | None = None):
+                 case_id_key: bytes | None = None, office_time_zones: Mapping[str, str] | None = None,
+                 default_time_zone: str = DEFAULT_TIME_ZONE):
         self._client = client
         self._case_id_key = case_id_key
         self._task_queue = task_queue
         self._timeout = timeout.total_seconds()
         self._arrival_confirmation_days = arrival_confirmation_days
         self._avrr_monitoring_months = list(avrr_monitoring_months)
+        self._office_time_zones = dict(OFFICE_TIME_ZONES if office_time_zones is None else office_time_zones)
+        self._default_time_zone = default_time_zone
 
     def case_id_for(self, external_referral_id: str) -> str:
         """The id a new referral's case gets (keyed: see ``domain.identity``)."""
@@ -136,7 +141,9 @@ class CaseCommands:
         request = ReferCaseRequest(referral=referral, actor=actor, audit=current_stamp(201),
                                    arrival_confirmation_days=self._arrival_confirmation_days,
                                    monitoring_months=(self._avrr_monitoring_months
-                                                      if referral.programme == Programme.AVRR else None))
+                                                      if referral.programme == Programme.AVRR else None),
+                                   office_time_zone=office_time_zone(referral.office, self._office_time_zones,
+                                                                     self._default_time_zone))
         try:
             outcome: ReferralOutcome = await self._await(
                 self._client.execute_update_with_start_workflow(

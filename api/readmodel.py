@@ -32,12 +32,19 @@ from api.schemas import (
 from domain.model import STAGE_LABELS, Priority, Programme, Stage
 from domain.tasks import TASK_SPECS, TaskType
 from domain.text import unstorable
+from settings import get_settings
 
 _PRIORITIES = [p for p in Priority]
 
 
 def _stage_label(programme: str, stage: str) -> str:
     return STAGE_LABELS[Programme(programme)][Stage(stage)]
+
+
+def office_time_zone(office: str) -> str:
+    """The office's IANA time zone, from the settings (``ITINERA_OFFICE_TIME_ZONES``): the
+    read model keeps times in UTC and has no column for it."""
+    return get_settings().time_zone_of(office)
 
 
 # --- cursors -------------------------------------------------------------------------------
@@ -112,6 +119,7 @@ _CASE_COLUMNS = """c.case_id, c.external_referral_id, c.programme, c.office, c.p
 def _case_summary(row: asyncpg.Record) -> CaseSummary:
     data = dict(row)
     return CaseSummary(stage_label=_stage_label(row["programme"], row["stage"]),
+                       office_time_zone=office_time_zone(row["office"]),
                        **{k: data[k] for k in CaseSummary.model_fields if k in data})
 
 
@@ -297,6 +305,7 @@ def _task_view(row: asyncpg.Record) -> TaskView:
         completed_at=row["completed_at"],
         completed_by=row["completed_by"],
         programme=row["programme"],
+        office_time_zone=office_time_zone(row["office"]),
     )
 
 

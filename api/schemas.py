@@ -1,14 +1,21 @@
-"""Response models of the API (requests reuse the domain models: ``Referral``, the forms)."""
+"""Response models of the API (requests reuse the domain models: ``Referral``, the forms).
+
+Every date-time answered carries its UTC offset (``AwareDatetime``: a naive one is a defect,
+refused here rather than sent as a time nobody can place).  The read model keeps UTC; a
+case and a task state their office's time zone (``office_time_zone``), in which the UI
+shows them and the case's date rules are judged.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.model import CaseStatus, Priority, Programme, Stage
+from domain.offices import DEFAULT_TIME_ZONE
 from domain.tasks import TaskType
 
 T = TypeVar("T")
@@ -52,15 +59,17 @@ class TaskView(BaseModel):
     office: str
     priority: Priority
     status: str
-    opened_at: datetime
-    due_at: datetime
+    opened_at: AwareDatetime
+    due_at: AwareDatetime
     overdue: bool = Field(description="Past its SLA due date; an escalation task is open for the supervisor.")
     escalated_task_id: str | None = Field(default=None, description="For an escalation: the overdue task.")
     claimed_by: str | None
-    claimed_at: datetime | None
-    completed_at: datetime | None
+    claimed_at: AwareDatetime | None
+    completed_at: AwareDatetime | None
     completed_by: str | None
     programme: Programme | None = Field(default=None, description="The programme of the task's case.")
+    office_time_zone: str = Field(default=DEFAULT_TIME_ZONE, description="The IANA time zone of the task's office, "
+                                                                      "e.g. Europe/Istanbul: the UI shows its times in it.")
 
 
 class TaskDetail(TaskView):
@@ -68,14 +77,14 @@ class TaskDetail(TaskView):
 
 
 class KeyDates(BaseModel):
-    referred_at: datetime
-    stage_entered_at: datetime
-    next_due_at: datetime | None
-    departure_at: datetime | None
-    departed_at: datetime | None
+    referred_at: AwareDatetime
+    stage_entered_at: AwareDatetime
+    next_due_at: AwareDatetime | None
+    departure_at: AwareDatetime | None
+    departed_at: AwareDatetime | None
     arrived_on: date | None
-    closed_at: datetime | None
-    held_at: datetime | None = None
+    closed_at: AwareDatetime | None
+    held_at: AwareDatetime | None = None
 
 
 class CaseSummary(BaseModel):
@@ -92,9 +101,14 @@ class CaseSummary(BaseModel):
     member_count: int
     destination_country: str | None
     origin_country: str | None
-    referred_at: datetime
-    updated_at: datetime
-    next_due_at: datetime | None
+    referred_at: AwareDatetime
+    updated_at: AwareDatetime
+    next_due_at: AwareDatetime | None
+    office_time_zone: str = Field(
+        default=DEFAULT_TIME_ZONE,
+        description="The IANA time zone of the case's office (ITINERA_OFFICE_TIME_ZONES), e.g. Europe/Istanbul: the UI "
+                    "shows the case's date-times in it, and \"today\" and \"not in the future\" are judged in the zone "
+                    "the case was referred with (UTC for cases referred before offices had zones).")
 
 
 class ReintegrationItemView(BaseModel):
@@ -109,7 +123,7 @@ class ReintegrationItemView(BaseModel):
 class MonitoringVisitView(BaseModel):
     visit_number: int
     months_after_arrival: int
-    opens_at: datetime = Field(description="When the visit's task opens (on the case's clock).")
+    opens_at: AwareDatetime = Field(description="When the visit's task opens (on the case's clock).")
     visited_on: date | None
     reintegration_score: float | None = Field(description="0 (not reintegrated) to 1 (sustainably reintegrated).")
 
@@ -148,8 +162,8 @@ class EventView(BaseModel):
     seq: int
     event_id: str
     type: str
-    occurred_at: datetime
-    recorded_at: datetime
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
     actor: ActorView
     data: dict[str, Any]
 
@@ -157,7 +171,7 @@ class EventView(BaseModel):
 class ClaimResult(BaseModel):
     task_id: str
     claimed_by: str
-    claimed_at: datetime
+    claimed_at: AwareDatetime
 
 
 class CompleteTaskBody(BaseModel):

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from domain.case import CaseAction, CaseState
 from domain.events import RecordedEvent
 from domain.model import Actor, Referral, check_monitoring_months
+from domain.offices import DEFAULT_TIME_ZONE, check_time_zone
 
 
 class AuditStamp(BaseModel):
@@ -37,6 +38,9 @@ class ReferCaseRequest(BaseModel):
     # AVRR: months after arrival at which monitoring visits fall due; None for resettlement
     # (and for AVRR means the default 3, 6, 12).
     monitoring_months: Annotated[list[int], AfterValidator(lambda v: list(check_monitoring_months(v)))] | None = None
+    # The IANA time zone of the referral's office (settings), in which the case's dates are
+    # judged; requests sent before offices had zones carry none: UTC.
+    office_time_zone: Annotated[str, AfterValidator(check_time_zone)] = DEFAULT_TIME_ZONE
 
 
 class ReferralOutcome(BaseModel):

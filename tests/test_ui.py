@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from html.parser import HTMLParser
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -251,8 +252,8 @@ async def test_inbox_lists_a_referred_cases_task_with_priority_and_due_date(
         assert links and Page.text(links[0]) == "Verify referral and identity documents"
         row = Page.text(next(r for r in page.find("tr") if case["case_id"] in Page.text(r)))
         assert "Emergency" in row and "Referral" in row and "Unassigned" in row
-        due = datetime.fromisoformat(task["due_at"]).astimezone(UTC)
-        assert f"{due.day} {due:%b %Y, %H:%M} UTC" in row and "due in" in row
+        due = datetime.fromisoformat(task["due_at"]).astimezone(ZoneInfo("Europe/Istanbul"))  # the office's time
+        assert f"{due.day} {due:%b %Y, %H:%M} (Istanbul)" in row and "due in" in row
         claim_forms = [f for f in page.find("form") if f.get("action") == f"/ui/tasks/{task['task_id']}/claim"]
         assert len(claim_forms) == 1
 
@@ -597,7 +598,8 @@ async def test_the_case_page_as_it_stood_at_a_past_moment(stack: Stack, driver: 
     async with signed_in(stack, "fatma") as fatma:
         today_page = Page((await fatma.get(f"/ui/cases/{case['case_id']}")).text)
         assert "Conduct interview" in today_page.body_text and "Case actions" in today_page.body_text
-        then = await fatma.get(f"/ui/cases/{case['case_id']}", params={"as_of": moment.strftime("%Y-%m-%dT%H:%M:%S.%f")})
+        typed = moment.astimezone(ZoneInfo("Europe/Istanbul")).strftime("%Y-%m-%dT%H:%M:%S.%f")  # the office's time
+        then = await fatma.get(f"/ui/cases/{case['case_id']}", params={"as_of": typed})
         assert then.status_code == 200
         page = Page(then.text)
         assert "As it stood on" in page.body_text and "read-only" in page.body_text

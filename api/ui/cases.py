@@ -13,10 +13,12 @@ from api.deps import Commands, Db
 from api.errors import ApiError
 from api.routes.case_actions import perform_case_action
 from api.ui.filters import CaseFilters
+from api.ui.formatting import fmt_datetime
 from api.ui.rendering import UiRoute, redirect, render
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash
 from domain.case import AddNote, HoldCase, ResumeCase, WithdrawCase
+from domain.offices import local_time, time_zone, zone_label
 from api.policy import reads_health_details
 from api.ui.timeline import timeline
 from store.projection import read_rebuilt_projection
@@ -47,21 +49,24 @@ async def case_list(request: Request, principal: UiPrincipal, db: Db,
 @router.get("/cases/{case_id}", summary="Case page")
 async def case_page(request: Request, case_id: CaseId, principal: UiPrincipal, db: Db,
                     as_of: Annotated[str | None, Query(max_length=40)] = None) -> Response:
-    """The case today, or (``as_of``, UTC) as it stood then: the same page, read-only, with
-    the history up to that moment."""
+    """The case today, or (``as_of``, the office's time) as it stood then: the same page,
+    read-only, with the history up to that moment."""
     case = await readmodel.get_case(db, case_id)
     policy.require_case_visible(principal, case_id, case.office if case else None)
     assert case is not None
+    zone = case.office_time_zone
     events = await readmodel.list_events(db, case_id)
-    moment = _moment(as_of)
+    moment = _moment(as_of, zone)
     if moment is not None:
         then = await read_rebuilt_projection(db, case_id, lambda conn: readmodel.get_case(conn, case_id), as_of=moment)
         if then is None:
-            raise ApiError(404, "case_not_found", f"case {case_id} had not been referred by {moment:%Y-%m-%d %H:%M} UTC")
+            raise ApiError(404, "case_not_found", f"case {case_id} had not been referred by {fmt_datetime(moment, zone)}")
         case, events = then, [e for e in events if e.occurred_at <= moment]
     return render(request, "case.html", {
         "case": case,
         "as_of": moment,
+        "as_of_local": local_time(moment, zone) if moment else None,
+        "zone_name": zone_label(zone),
         "workable": {t.task_id: moment is None and task_actions.may_work(principal, t) for t in case.open_tasks},
         "timeline": timeline(events, case, principal),
         "health_details": reads_health_details(principal),
@@ -70,16 +75,21 @@ async def case_page(request: Request, case_id: CaseId, principal: UiPrincipal, d
     }, title=f"{case.principal_name} · {case.case_id}")
 
 
-def _moment(as_of: str | None) -> datetime | None:
-    """A browser's date-time field (no zone: read as UTC), or an ISO 8601 time with a zone."""
+def _moment(as_of: str | None, zone: str) -> datetime | None:
+    """A browser's date-time field (no offset: read in the office's time zone ``zone``), or an
+    ISO 8601 time with an offset."""
     if not as_of:
         return None
     try:
         moment = datetime.fromisoformat(as_of)
-    except ValueError:
+        # fold=0: of a time shown twice when clocks go back, the first; a time clocks skip reads
+        # with the offset before the change.
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=time_zone(zone))
+        moment.astimezone(UTC)  # OverflowError near the ends of the calendar
+    except (ValueError, OverflowError):
         raise ApiError(422, "invalid_request", "the date and time to view the case at is not valid",
                        [{"field": "query.as_of", "reason": "not a date and time", "allowed": "YYYY-MM-DDTHH:MM"}]) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment
 
 
 # Case-level actions offered on the case page: kind -> (form field, what the action needs).

@@ -1,8 +1,10 @@
 """How values read on screen: dates people can read at a glance, codes as words.
 
-Times are shown in UTC and say so (offices span time zones, and a caseworker comparing a
-due date with a flight time must not guess); ``ui.js`` rewrites them into the browser's
-local time when scripts run, keeping the exact value in the ``<time datetime>`` attribute.
+Times are shown in the office's time zone and say which (``3 Dec 2026, 09:15 (Istanbul)``):
+a caseworker reads a due date or a flight time as the office's clock shows it, and never
+has to guess whether it is UTC.  The exact value, with its offset, stays in the
+``<time datetime>`` attribute, and the same moment in UTC in its tooltip.  Without a zone
+(or in a UTC office) a time reads ``3 Dec 2026, 06:15 UTC``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from typing import Any
+
+from domain.offices import DEFAULT_TIME_ZONE, local_date, local_time, zone_label
 
 _ACRONYMS = {"tb": "TB", "id": "ID", "iata": "IATA", "ist": "IST", "izm": "IZM", "avrr": "AVRR", "unhcr": "UNHCR"}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -28,35 +32,64 @@ def _as_datetime(value: Any) -> datetime | None:
     return None
 
 
-def fmt_date(value: Any) -> str:
-    """``12 Mar 2026``; accepts a date, a datetime or an ISO string; '' for nothing."""
+def _readable(day: date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def _in_zone(moment: datetime, zone: str | None) -> tuple[datetime, str]:
+    """``moment`` in ``zone`` (UTC without one), and how the zone is named on screen.  A moment
+    the zone's offset would carry past the calendar's ends (a typed text such as
+    9999-12-31T23:30) stays in its own offset."""
+    zone = zone or DEFAULT_TIME_ZONE
+    try:
+        local = local_time(moment, zone)
+    except OverflowError:
+        offset = moment.isoformat()[-6:]
+        return moment, "UTC" if offset in ("+00:00", "-00:00") else f"UTC{offset}"
+    label = zone_label(zone)
+    return local, "UTC" if label == "UTC" else f"({label})"
+
+
+def fmt_date(value: Any, zone: str | None = None) -> str:
+    """``12 Mar 2026``; accepts a date, a datetime (its date in ``zone``) or an ISO string; '' for nothing."""
     if value is None or value == "":
         return ""
     moment = _as_datetime(value)
     if moment is not None:
-        value = moment.astimezone(UTC).date()
+        value = _in_zone(moment, zone)[0].date()
     elif isinstance(value, str) and _ISO_DATE.match(value):
         value = date.fromisoformat(value)
     if isinstance(value, date):
-        return f"{value.day} {value:%b %Y}"
+        return _readable(value)
     return str(value)
 
 
-def fmt_datetime(value: Any) -> str:
-    """``12 Mar 2026, 14:05 UTC``."""
+def fmt_datetime(value: Any, zone: str | None = None) -> str:
+    """``12 Mar 2026, 17:05 (Istanbul)`` in ``zone``; ``12 Mar 2026, 14:05 UTC`` in UTC or without one."""
     moment = _as_datetime(value)
     if moment is None:
         return fmt_date(value)
-    moment = moment.astimezone(UTC)
-    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+    local, label = _in_zone(moment, zone)
+    return f"{_readable(local.date())}, {local:%H:%M} {label}"
 
 
-def iso(value: Any) -> str:
-    """Machine-readable value for ``<time datetime=...>``."""
+def iso(value: Any, zone: str | None = None) -> str:
+    """Machine-readable value for ``<time datetime=...>``: with the offset of ``zone`` (UTC without
+    one), to the millisecond (HTML takes at most three digits of a second)."""
     moment = _as_datetime(value)
     if moment is not None:
-        return moment.astimezone(UTC).isoformat()
+        return _in_zone(moment, zone)[0].isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
     return value.isoformat() if isinstance(value, date) else str(value or "")
+
+
+def utc(value: Any) -> str:
+    """The same moment in UTC, for a tooltip: ``12 Mar 2026, 14:05 UTC``; '' for no moment."""
+    return fmt_datetime(value) if _as_datetime(value) is not None else ""
+
+
+def utc_offset(zone: str, now: datetime | None = None) -> str:
+    """The zone's offset now, as a date-time field's offset choice reads it: ``+03:00``."""
+    return local_time(now or datetime.now(UTC), zone).isoformat()[-6:]
 
 
 def due_in(value: datetime, now: datetime | None = None) -> str:
@@ -70,8 +103,9 @@ def due_in(value: datetime, now: datetime | None = None) -> str:
     return f"due in {amount}" if hours >= 1 else "due within the hour"
 
 
-def age(born: date, on: date | None = None) -> int:
-    on = on or datetime.now(UTC).date()
+def age(born: date, zone: str | None = None, on: date | None = None) -> int:
+    """Age in years on ``on`` (default: today in ``zone``, the office's today)."""
+    on = on or local_date(datetime.now(UTC), zone or DEFAULT_TIME_ZONE)
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
@@ -97,18 +131,18 @@ def event_title(event_type: str) -> str:
     return " ".join([words[0]] + [w.lower() for w in words[1:]]) if words else event_type
 
 
-def display_value(value: Any) -> str:
-    """A recorded value as text: dates and times readable, snake_case codes as words; free text as typed."""
+def display_value(value: Any, zone: str | None = None) -> str:
+    """A recorded value as text: dates readable, times in ``zone``, snake_case codes as words; free text as typed."""
     if isinstance(value, bool) or value is None:
         return humanize(value)
     if isinstance(value, str):
         if _ISO_DATETIME.match(value):
-            return fmt_datetime(value)
+            return fmt_datetime(value, zone)
         if _ISO_DATE.match(value):
             return fmt_date(value)
         return humanize(value) if _SNAKE_CODE.match(value) else value
     if isinstance(value, list):
-        return ", ".join(display_value(v) for v in value)
+        return ", ".join(display_value(v, zone) for v in value)
     return str(value)
 
 
@@ -116,6 +150,7 @@ FILTERS = {
     "date": fmt_date,
     "datetime": fmt_datetime,
     "iso": iso,
+    "utc": utc,
     "due_in": due_in,
     "age": age,
     "humanize": humanize,

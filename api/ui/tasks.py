@@ -16,6 +16,7 @@ from api.auth import Principal
 from api.deps import Commands, Db
 from api.errors import ApiError
 from api.schemas import TaskView
+from api.ui.formatting import utc_offset
 from api.ui.rendering import UiRoute, redirect, render
 from api.ui.schema_form import UTC_OFFSETS, BoundForm
 from api.ui.security import UI_PREFIX
@@ -49,6 +50,7 @@ async def _task_page(request: Request, db: Db, principal: Principal, task: TaskV
         "claimed_by_other": task.claimed_by not in (None, principal.username),
         "problem": problem,
         "utc_offsets": UTC_OFFSETS,
+        "office_offset": utc_offset(task.office_time_zone),
         "here": request.url.path,
     }, status=status, title=task.title)
 

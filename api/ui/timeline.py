@@ -57,8 +57,9 @@ def _actor(event: EventView) -> str:
 
 
 def timeline(events: list[EventView], case: CaseDetail, principal: Principal) -> list[TimelineEntry]:
-    """Newest first, each event with the few facts that matter for it."""
+    """Newest first, each event with the few facts that matter for it (times in the office's zone)."""
     members = {m.member_id: m.full_name for m in case.members}
+    zone = case.office_time_zone
     labels = STAGE_LABELS[case.programme]
     task_types: dict[str, TaskType] = {}
     entries = []
@@ -83,14 +84,14 @@ def timeline(events: list[EventView], case: CaseDetail, principal: Principal) ->
             details = [("Task", TASK_SPECS[TaskType(data["task_type"])].title)]
             if data.get("member_id"):
                 details.append(("For", members.get(data["member_id"], data["member_id"])))
-            details.append(("Due", display_value(data.get("due_at"))))
+            details.append(("Due", display_value(data.get("due_at"), zone)))
         else:
             task_type = task_types.get(data.get("task_id", ""))
             if task_type is not None:
                 details.append(("Task", TASK_SPECS[task_type].title))
             if data.get("member_id"):
                 details.append(("For", members.get(data["member_id"], data["member_id"])))
-            details += [(humanize(k), display_value(v)) for k, v in data.items()
+            details += [(humanize(k), display_value(v, zone)) for k, v in data.items()
                         if k not in _NOT_SHOWN and v is not None and v != ""]
         task_id = data.get("task_id")
         task_type = task_types.get(task_id) if isinstance(task_id, str) else None
