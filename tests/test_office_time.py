@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,7 @@ from pydantic import ValidationError
 
 from api.ui.formatting import age, display_value, fmt_date, fmt_datetime, iso, utc_offset
 from api.ui.rendering import templates
+from api.ui.schema_form import UTC_OFFSETS, FormField
 from demo.driver import CaseDriver
 from demo.users import DEMO_PASSWORD
 from domain.offices import (
@@ -180,6 +182,21 @@ def test_the_when_macro_shows_the_office_time_and_keeps_the_offset_and_utc() -> 
     assert ">3 Dec 2026, 09:15 (Istanbul)</time>" in html
     assert "data-local" not in html  # no script rewrites it into the browser's zone
     assert "3 Dec 2026, 06:15 UTC</time>" in str(macros.when(KNOWN))
+
+
+def test_a_date_time_field_offers_the_offices_offset_first() -> None:
+    """A booking's departure is typed with an offset: the office's is chosen unless the
+    caseworker chose another (the browser's own offset no longer wins)."""
+    macros = templates.env.get_template("_macros.html").make_module(
+        {"csrf_token": "x", "utc_offsets": UTC_OFFSETS, "office_offset": utc_offset(ISTANBUL)})
+    departure = FormField(name="departure_at", label="Departure", kind="datetime", required=True)
+
+    def chosen(values: dict[str, str]) -> list[str]:
+        html = str(macros.field(departure, SimpleNamespace(values=values, errors={})))
+        return re.findall(r'<option value="([^"]*)" selected>', html)
+
+    assert chosen({}) == ["+03:00"]
+    assert chosen({departure.tz_name: "+01:00"}) == ["+01:00"]
 
 
 # --- the case core: "today" in the case's zone ---------------------------------------------
