@@ -31,8 +31,6 @@ from pydantic import ValidationError
 from api.ui.formatting import age, display_value, fmt_date, fmt_datetime, iso, utc_offset
 from api.ui.rendering import templates
 from api.ui.schema_form import UTC_OFFSETS, FormField
-from demo.driver import CaseDriver
-from demo.users import DEMO_PASSWORD
 from domain.offices import (
     DEFAULT_TIME_ZONE,
     OFFICE_TIME_ZONES,
@@ -45,8 +43,10 @@ from domain.offices import (
 )
 from domain.records import ReferCaseRequest
 from settings import Settings
-from tests.conftest import Stack
-from tests.factories import referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
+from tests.support.stack import Stack
+from tests.support.users import TEST_PASSWORD
 
 ISTANBUL = "Europe/Istanbul"
 # 21:18 UTC on 2 December is 00:18 on 3 December in Istanbul (UTC+03:00 all year).
@@ -331,7 +331,7 @@ async def _signed_in(stack: Stack, username: str) -> AsyncIterator[httpx.AsyncCl
         login = (await client.get("/ui/login")).text
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', login)
         assert csrf, login
-        signed = await client.post("/ui/login", data={"username": username, "password": DEMO_PASSWORD,
+        signed = await client.post("/ui/login", data={"username": username, "password": TEST_PASSWORD,
                                                       "csrf_token": csrf.group(1), "next": "/ui"})
         assert signed.status_code == 200 and signed.url.path == "/ui", signed.text
         yield client
