@@ -1,42 +1,159 @@
 """Domain events: the past-tense facts a case is made of.
 
-Case state is a fold of these events (``domain.case.evolve``).  They are appended to
-``case_events`` as JSONB exactly as serialized here, so a field may be added (with a
-default) but never renamed or removed: old rows must keep deserializing.
+Case state is a fold of these events (``domain.engine.evolve``).  They are appended to
+``case_events`` as JSONB exactly as serialized here, travel inside Temporal payloads
+(``RecordedEvent`` in the recording activity's input and the updates' results) and are read
+back from both for as long as a case exists, so an event's JSON is a contract.
+
+**Events own their schema.**  An event has its own plain fields: the types the stored value
+needs (a date, a string, a choice among the outcomes it records) and none of the input rules
+of the form it came from ("not in the future", text patterns, lengths, "required when").
+Those rules judge input on the day it is entered; a stored fact is not judged again, so
+tightening a form (``domain.forms``) never makes an old event unreadable.  Each form maps to
+its event explicitly (``completed_by``, checked when the module loads: every field of the form
+has a field of the same name on the event), and ``completion_event`` builds the event of a
+validated form.
+
+**Event types are registered** (``register_event``), so a programme plug-in adds its own
+events without touching this module; ``RecordedEvent.event`` is validated by looking its
+``type`` up (``event_class``) and serialized as the event's own fields.
+
+**How an event's shape evolves** (the rule for every change to a class below):
+
+1. A new field gets a default that means what old rows meant by its absence; old rows load
+   unchanged and new rows carry the field.  Never add a required field.
+2. Never rename, remove or retype a field in place, and never drop a value from a ``Literal``
+   that rows may hold: stored rows and recorded Temporal histories hold the old JSON for ever.
+   (Unknown fields are ignored on read, so a row written by a newer version still loads.)
+3. When the meaning or shape must change anyway, **upcast on read**: give the event a
+   ``@model_validator(mode="before")`` classmethod that turns the older JSON into the current
+   shape (e.g. ``{"place": ...}`` into ``{"arrival_place": ...}``), with a comment naming the
+   version that wrote the old shape, and a test that loads a row of the old shape.  The
+   upcaster is the only place that knows old shapes; the fold and the projection see one shape.
+4. Only where an upcaster cannot tell two shapes apart by their fields, add
+   ``schema_version: int = 1`` (absent in old rows, so they read as 1), write the new shape
+   with 2, and branch on it in the upcaster.  No event needs one today.
+5. Serialize exactly what is declared: a field that must not appear in old events' JSON is
+   left out by a serializer (``CaseReferred`` without AVRR terms), not by changing its type.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 from domain import forms
-from domain.model import Actor, Member, Priority, Programme, Stage
-from domain.tasks import TaskType
+from domain.model import Actor, Member, Priority, Relationship, Sex, Stage
+from domain.tasks import TaskTypeName
 
 
 class Event(BaseModel):
-    # Events read back from storage must keep loading after a field is dropped from a
-    # form, so unknown fields are ignored here (forms forbid them on input).
+    # Unknown fields are ignored, so a row written by a newer version (or a field dropped
+    # from an event) still loads.
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+# --- the registry ---------------------------------------------------------------------------
+
+E = TypeVar("E", bound=type[Event])
+_EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+def _type_name(cls: type[Event]) -> str:
+    field = cls.model_fields.get("type")
+    name = field.default if field is not None else None
+    if not isinstance(name, str):
+        raise TypeError(f"{cls.__name__} must declare type: Literal['{cls.__name__}'] = '{cls.__name__}'")
+    return name
+
+
+def register_event(cls: E) -> E:
+    """Make an event type known by its ``type``, so stored events of it load (a decorator).
+    A programme plug-in registers its own events when it is imported."""
+    name = _type_name(cls)
+    known = _EVENT_TYPES.get(name)
+    if known is not None and known is not cls:
+        raise ValueError(f"event type {name!r} is already registered ({known.__module__}.{known.__qualname__})")
+    _EVENT_TYPES[name] = cls
+    return cls
+
+
+def unregister_event(type_name: str) -> None:
+    """For tests that register events of their own."""
+    _EVENT_TYPES.pop(type_name, None)
+
+
+def event_class(type_name: str) -> type[Event]:
+    """The registered event class of a stored ``type``; KeyError if none is."""
+    try:
+        return _EVENT_TYPES[type_name]
+    except KeyError:
+        raise KeyError(f"unknown event type {type_name!r}") from None
+
+
+def event_types() -> dict[str, type[Event]]:
+    return dict(_EVENT_TYPES)
+
+
+# --- the case --------------------------------------------------------------------------------
+
+
+class RecordedMember(Member):
+    """A member as the referral recorded them: the fields of ``Member``, without its input
+    rules (name text rule, date of birth not in the future, known country code)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    full_name: str
+    date_of_birth: date
+    sex: Sex
+    nationality: str
+    relationship: Relationship
+    member_id: str
+
+
+@register_event
 class CaseReferred(Event):
     type: Literal["CaseReferred"] = "CaseReferred"
     case_id: str
-    programme: Programme
+    programme: str
     office: str
     priority: Priority
     destination_country: str | None
     origin_country: str | None
     external_referral_id: str
-    members: list[Member]
+    members: list[RecordedMember]
     referral_fingerprint: str = Field(description="Digest of the referral, to tell a resend from a conflict.")
     arrival_confirmation_days: int = 3
     monitoring_months: list[int] | None = Field(
         default=None, description="AVRR: months after arrival at which the monitoring visits are due.")
+    office_time_zone: str | None = Field(
+        default=None, description="The office's IANA time zone the case's date rules are judged in (absent: UTC).")
+
+    @field_validator("members", mode="before")
+    @classmethod
+    def _as_recorded(cls, members: Any) -> Any:
+        # The engine builds the event from validated ``Member``s: record their fields.
+        if isinstance(members, list):
+            return [m.model_dump() if isinstance(m, Member) and not isinstance(m, RecordedMember) else m
+                    for m in members]
+        return members
 
     @model_serializer(mode="wrap")
     def _without_absent_avrr_terms(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -44,31 +161,37 @@ class CaseReferred(Event):
         data = handler(self)
         if self.monitoring_months is None:
             data.pop("monitoring_months", None)
+        if self.office_time_zone is None:
+            data.pop("office_time_zone", None)  # as referrals were recorded before offices had zones
         return data
 
 
+@register_event
 class StageEntered(Event):
     type: Literal["StageEntered"] = "StageEntered"
     stage: Stage
     previous_stage: Stage | None = None
 
 
+@register_event
 class TaskOpened(Event):
     type: Literal["TaskOpened"] = "TaskOpened"
     task_id: str
-    task_type: TaskType
+    task_type: TaskTypeName
     stage: Stage
     member_id: str | None = None
     due_at: AwareDatetime
     escalated_task_id: str | None = None
 
 
+@register_event
 class TaskCancelled(Event):
     type: Literal["TaskCancelled"] = "TaskCancelled"
     task_id: str
     reason: str
 
 
+@register_event
 class TaskOverdue(Event):
     """A task passed its SLA due date; an escalation task opens for the supervisor."""
 
@@ -77,6 +200,7 @@ class TaskOverdue(Event):
     due_at: AwareDatetime
 
 
+@register_event
 class TaskDueDateChanged(Event):
     type: Literal["TaskDueDateChanged"] = "TaskDueDateChanged"
     task_id: str
@@ -84,6 +208,7 @@ class TaskDueDateChanged(Event):
     reason: str
 
 
+@register_event
 class TaskReassigned(Event):
     type: Literal["TaskReassigned"] = "TaskReassigned"
     task_id: str
@@ -91,6 +216,7 @@ class TaskReassigned(Event):
     reason: str
 
 
+@register_event
 class FitToTravelChecksScheduled(Event):
     """The checks open 72 hours before the booked departure (a durable timer)."""
 
@@ -98,18 +224,21 @@ class FitToTravelChecksScheduled(Event):
     open_at: AwareDatetime
 
 
+@register_event
 class MedicalClearanceExpired(Event):
     type: Literal["MedicalClearanceExpired"] = "MedicalClearanceExpired"
     member_ids: list[str]
     expired_on: date
 
 
+@register_event
 class VisaExpired(Event):
     type: Literal["VisaExpired"] = "VisaExpired"
     member_ids: list[str]
     expired_on: date
 
 
+@register_event
 class CaseResubmitted(Event):
     """After a rejection or refusal: back to referral for another destination, history kept."""
 
@@ -119,11 +248,13 @@ class CaseResubmitted(Event):
     reason: str
 
 
+@register_event
 class CaseHeld(Event):
     type: Literal["CaseHeld"] = "CaseHeld"
     reason: str
 
 
+@register_event
 class CaseResumed(Event):
     """SLA clocks resume with the time they had left: open tasks' due dates move by the hold."""
 
@@ -132,16 +263,19 @@ class CaseResumed(Event):
     held_since: AwareDatetime
 
 
+@register_event
 class CaseWithdrawn(Event):
     type: Literal["CaseWithdrawn"] = "CaseWithdrawn"
     reason: str
 
 
+@register_event
 class NoteAdded(Event):
     type: Literal["NoteAdded"] = "NoteAdded"
     text: str
 
 
+@register_event
 class MemberDataCorrected(Event):
     """A correction is a new fact; the referral as first recorded is never rewritten."""
 
@@ -152,24 +286,21 @@ class MemberDataCorrected(Event):
     reason: str
 
 
-ClosureReason = Literal[
-    "arrived", "withdrawn", "not_accepted", "visa_refused", "medically_not_cleared",
-    # AVRR
-    "consent_withdrawn", "not_eligible", "travel_document_refused", "exit_permission_refused",
-    "reintegration_completed", "monitoring_completed",
-]
-CLOSURE_REASONS: tuple[str, ...] = ClosureReason.__args__  # type: ignore[attr-defined]
-
-
+@register_event
 class CaseClosed(Event):
+    """``reason``: arrived, withdrawn, not_accepted, visa_refused, medically_not_cleared, or a
+    programme's own (AVRR: consent_withdrawn, not_eligible, travel_document_refused,
+    exit_permission_refused, reintegration_completed, monitoring_completed)."""
+
     type: Literal["CaseClosed"] = "CaseClosed"
-    reason: ClosureReason
+    reason: str
     stage: Stage
 
 
 # --- AVRR: facts that are not task completions ----------------------------------------------
 
 
+@register_event
 class ConsentWithdrawn(Event):
     """The migrant no longer wants to return: recorded by a caseworker, it stops the case at once."""
 
@@ -180,6 +311,7 @@ class ConsentWithdrawn(Event):
     reason: str
 
 
+@register_event
 class PriorityRaised(Event):
     """Tasks opened from now on are due by the new priority's SLAs; open ones keep their dates."""
 
@@ -189,6 +321,7 @@ class PriorityRaised(Event):
     reason: str
 
 
+@register_event
 class TravelDocumentExpired(Event):
     type: Literal["TravelDocumentExpired"] = "TravelDocumentExpired"
     member_ids: list[str]
@@ -203,6 +336,7 @@ class ScheduledVisit(BaseModel):
     opens_at: AwareDatetime
 
 
+@register_event
 class MonitoringVisitsScheduled(Event):
     """At the confirmed arrival: when each monitoring visit's task will open (a durable timer)."""
 
@@ -210,284 +344,460 @@ class MonitoringVisitsScheduled(Event):
     visits: list[ScheduledVisit]
 
 
+# --- task completions --------------------------------------------------------------------------
+
+
 class TaskCompletion(Event):
-    """Base of the events that complete a task; the form's fields travel flat beside it."""
+    """Base of the events that complete a task: the task, and the form's facts beside it."""
 
     task_id: str
     member_id: str | None = None
 
 
-class ReferralVerified(TaskCompletion, forms.VerifyReferralForm):
-    model_config = Event.model_config
+C = TypeVar("C", bound=type[TaskCompletion])
+_COMPLETIONS: dict[type[BaseModel], tuple[type[TaskCompletion], tuple[str, ...]]] = {}
+_ENGINE_FIELDS = {"type", "task_id", "member_id"}
+
+
+def completed_by(*form_types: type[BaseModel], context: tuple[str, ...] = ()) -> Callable[[C], C]:
+    """Declare that completing a task with any of these forms (for a ``ChoiceForm``: with one
+    of its branches) records this event, field for field by name; ``context`` names what the
+    engine adds from the case (``completion_event(..., **context)``).  Checked here: the
+    event has a field for every field of the form, and needs nothing the form or the context
+    does not give."""
+
+    def declare(event_type: C) -> C:
+        fields = set(event_type.model_fields)
+        for form_type in form_types:
+            lost = [n for n in form_type.model_fields if n not in fields]
+            if lost:
+                raise TypeError(f"{event_type.__name__} has no field for {form_type.__name__}.{', '.join(lost)}")
+            given = set(form_type.model_fields) | set(context) | _ENGINE_FIELDS
+            missing = [n for n, f in event_type.model_fields.items() if f.is_required() and n not in given]
+            if missing:
+                raise TypeError(f"{form_type.__name__} does not give {event_type.__name__}.{', '.join(missing)}")
+            known = _COMPLETIONS.get(form_type)
+            if known is not None and known[0] is not event_type:
+                raise ValueError(f"{form_type.__name__} already completes as {known[0].__name__}")
+            _COMPLETIONS[form_type] = (event_type, context)
+        return event_type
+
+    return declare
+
+
+def completion_event(task_type: str, form: BaseModel, *, task_id: str, member_id: str | None,
+                     **context: Any) -> TaskCompletion:
+    """The event that completing a task of this type with this validated form records
+    (``form`` as ``forms.parse_form`` returns it); ``context`` is what the event records from
+    the case besides the form (e.g. ``visit_number``)."""
+    if isinstance(form, forms.ChoiceForm):
+        form = form.root
+    declared = _COMPLETIONS.get(type(form))
+    if declared is None:
+        raise LookupError(f"no event is declared for completing {task_type} with {type(form).__name__}")
+    event_type, names = declared
+    unexpected = set(context) - set(names)
+    if unexpected:
+        raise TypeError(f"{event_type.__name__} records no {', '.join(sorted(unexpected))}")
+    return event_type(task_id=task_id, member_id=member_id, **form.model_dump(), **context)
+
+
+# Outcomes, as the completion events record them.
+InterviewOutcome = Literal["accepted", "deferred", "rejected"]
+HealthOutcome = Literal["cleared", "treatment_required", "not_cleared"]
+ReviewDecision = Literal["resubmit", "reassess", "reapply", "close"]
+
+
+@register_event
+@completed_by(forms.VerifyReferralForm)
+class ReferralVerified(TaskCompletion):
     type: Literal["ReferralVerified"] = "ReferralVerified"
+    documents_checked: bool
+    notes: str | None = None
 
 
-class InterviewCompleted(TaskCompletion, forms.ConductInterviewForm):
+@register_event
+@completed_by(forms.InterviewAcceptedForm, forms.InterviewDeferredForm, forms.InterviewRejectedForm)
+class InterviewCompleted(TaskCompletion):
     """Carries the outcome: accepted, deferred (follow_up_date) or rejected (rejection_reason)."""
 
-    model_config = Event.model_config
     type: Literal["InterviewCompleted"] = "InterviewCompleted"
+    interview_date: date
+    outcome: InterviewOutcome
+    follow_up_date: date | None = None
+    rejection_reason: str | None = None
+    interpreter_language: str | None = None
+    notes: str | None = None
 
 
-class HealthAssessmentRecorded(TaskCompletion, forms.AssessHealthForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.HealthClearedForm, forms.HealthTreatmentRequiredForm, forms.HealthNotClearedForm)
+class HealthAssessmentRecorded(TaskCompletion):
     type: Literal["HealthAssessmentRecorded"] = "HealthAssessmentRecorded"
+    assessment_date: date
+    outcome: HealthOutcome
+    clearance_valid_until: date | None = None
+    tb_classification: str = "none"
+    follow_up_needed: bool = False
+    notes: str | None = None
 
 
-class TreatmentRecorded(TaskCompletion, forms.RecordTreatmentForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.RecordTreatmentForm)
+class TreatmentRecorded(TaskCompletion):
     type: Literal["TreatmentRecorded"] = "TreatmentRecorded"
+    completed_on: date
+    notes: str | None = None
 
 
-class OrientationAttended(TaskCompletion, forms.RecordOrientationForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.RecordOrientationForm)
+class OrientationAttended(TaskCompletion):
     type: Literal["OrientationAttended"] = "OrientationAttended"
+    session_date: date
+    language: str
+    notes: str | None = None
 
 
-class VisaIssued(TaskCompletion, forms.RecordVisaForm):
-    model_config = Event.model_config
+class _VisaDecision(TaskCompletion):
+    outcome: Literal["issued", "refused"]
+    visa_number: str | None = None
+    issued_on: date | None = None
+    valid_until: date | None = None
+    decided_on: date | None = None
+    refusal_reason: str | None = None
+
+
+@register_event
+@completed_by(forms.RecordVisaIssuedForm)
+class VisaIssued(_VisaDecision):
     type: Literal["VisaIssued"] = "VisaIssued"
 
 
-class VisaRefused(TaskCompletion, forms.RecordVisaForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.RecordVisaRefusedForm)
+class VisaRefused(_VisaDecision):
     type: Literal["VisaRefused"] = "VisaRefused"
 
 
-class MovementBooked(TaskCompletion, forms.BookMovementForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.BookMovementForm)
+class MovementBooked(TaskCompletion):
     type: Literal["MovementBooked"] = "MovementBooked"
+    flight_number: str
+    departure_at: AwareDatetime
+    departure_airport: str
+    arrival_airport: str
+    notes: str | None = None
 
 
-class FitToTravelChecked(TaskCompletion, forms.CheckFitToTravelForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.CheckFitToTravelForm)
+class FitToTravelChecked(TaskCompletion):
     type: Literal["FitToTravelChecked"] = "FitToTravelChecked"
+    checked_at: AwareDatetime
+    outcome: Literal["fit", "not_fit"]
+    notes: str | None = None
 
 
-class CaseDeparted(TaskCompletion, forms.RecordDepartureForm):
-    model_config = Event.model_config
+class _DepartureOutcome(TaskCompletion):
+    outcome: Literal["departed", "no_show", "postponed"]
+    departed_at: AwareDatetime | None = None
+    reason: str | None = None
+    notes: str | None = None
+
+
+@register_event
+@completed_by(forms.DepartedForm)
+class CaseDeparted(_DepartureOutcome):
     type: Literal["CaseDeparted"] = "CaseDeparted"
 
 
-class MovementNoShow(TaskCompletion, forms.RecordDepartureForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.NoShowForm)
+class MovementNoShow(_DepartureOutcome):
     type: Literal["MovementNoShow"] = "MovementNoShow"
 
 
-class MovementPostponed(TaskCompletion, forms.RecordDepartureForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.PostponedForm)
+class MovementPostponed(_DepartureOutcome):
     type: Literal["MovementPostponed"] = "MovementPostponed"
 
 
-class ArrivalConfirmed(TaskCompletion, forms.ConfirmArrivalForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.ConfirmArrivalForm, forms.AvrrConfirmArrivalForm)
+class ArrivalConfirmed(TaskCompletion):
     type: Literal["ArrivalConfirmed"] = "ArrivalConfirmed"
+    arrived_on: date
+    place: str
+    receiving_partner: str | None = None
+    notes: str | None = None
 
 
-class OutcomeReviewed(TaskCompletion, forms.ReviewOutcomeForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.ReviewResubmitForm, forms.ReviewReassessForm, forms.ReviewReapplyForm, forms.ReviewCloseForm)
+class OutcomeReviewed(TaskCompletion):
     type: Literal["OutcomeReviewed"] = "OutcomeReviewed"
+    decision: ReviewDecision
+    destination_country: str | None = None
+    reason: str
 
 
-class EscalationResolved(TaskCompletion, forms.ResolveEscalationForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.ResolveEscalationForm)
+class EscalationResolved(TaskCompletion):
     type: Literal["EscalationResolved"] = "EscalationResolved"
+    action_taken: str
+    new_due_date: date | None = None
 
 
 # --- AVRR completions ----------------------------------------------------------------------
 
 
-class CounsellingRecorded(TaskCompletion, forms.RecordCounsellingForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.RecordCounsellingForm)
+class CounsellingRecorded(TaskCompletion):
     type: Literal["CounsellingRecorded"] = "CounsellingRecorded"
+    session_date: date
+    language: str
+    options_explained: bool
+    notes: str | None = None
 
 
-class ConsentRecorded(TaskCompletion, forms.RecordConsentForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.RecordConsentForm)
+class ConsentRecorded(TaskCompletion):
     type: Literal["ConsentRecorded"] = "ConsentRecorded"
+    given_by: str
+    given_on: date
+    language: str
+    signed_form_reference: str
+    notes: str | None = None
 
 
-class EligibilityAssessed(TaskCompletion, forms.AssessEligibilityForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.EligibleForm, forms.NotEligibleForm)
+class EligibilityAssessed(TaskCompletion):
     type: Literal["EligibilityAssessed"] = "EligibilityAssessed"
+    assessed_on: date
+    outcome: Literal["eligible", "not_eligible"]
+    not_eligible_reason: str | None = None
+    notes: str | None = None
 
 
-class VulnerabilityScreened(TaskCompletion, forms.ScreenVulnerabilityForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.ScreenVulnerabilityForm)
+class VulnerabilityScreened(TaskCompletion):
     type: Literal["VulnerabilityScreened"] = "VulnerabilityScreened"
+    screened_on: date
+    unaccompanied_minor: bool = False
+    medical_needs: bool = False
+    victim_of_trafficking: bool = False
+    other_vulnerability: str | None = None
+    escort_required: bool = False
+    notes: str | None = None
+
+    @property
+    def vulnerabilities(self) -> list[str]:
+        flags = ("unaccompanied_minor", "victim_of_trafficking", "medical_needs")
+        return [f for f in flags if getattr(self, f)] + (["other"] if self.other_vulnerability else [])
 
 
-class FitToTravelAssessed(TaskCompletion, forms.AssessFitToTravelForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.AssessFitToTravelForm)
+class FitToTravelAssessed(TaskCompletion):
     type: Literal["FitToTravelAssessed"] = "FitToTravelAssessed"
+    assessment_date: date
+    outcome: Literal["fit", "treatment_required", "not_fit"]
+    medical_escort_required: bool = False
+    notes: str | None = None
 
 
-class PredepartureCounsellingRecorded(TaskCompletion, forms.RecordPredepartureCounsellingForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.RecordPredepartureCounsellingForm)
+class PredepartureCounsellingRecorded(TaskCompletion):
     type: Literal["PredepartureCounsellingRecorded"] = "PredepartureCounsellingRecorded"
+    session_date: date
+    language: str
+    reintegration_support_explained: bool
+    notes: str | None = None
 
 
-class TravelDocumentIssued(TaskCompletion, forms.RecordTravelDocumentForm):
-    model_config = Event.model_config
+class _TravelDocumentDecision(TaskCompletion):
+    outcome: Literal["issued", "refused"]
+    document_type: str | None = None
+    document_number: str | None = None
+    issuing_consulate: str | None = None
+    issued_on: date | None = None
+    valid_until: date | None = None
+    decided_on: date | None = None
+    refusal_reason: str | None = None
+
+
+@register_event
+@completed_by(forms.TravelDocumentIssuedForm)
+class TravelDocumentIssued(_TravelDocumentDecision):
     type: Literal["TravelDocumentIssued"] = "TravelDocumentIssued"
 
 
-class TravelDocumentRefused(TaskCompletion, forms.RecordTravelDocumentForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.TravelDocumentRefusedForm)
+class TravelDocumentRefused(_TravelDocumentDecision):
     type: Literal["TravelDocumentRefused"] = "TravelDocumentRefused"
 
 
-class ExitPermissionGranted(TaskCompletion, forms.RecordExitPermissionForm):
-    model_config = Event.model_config
+class _ExitPermissionDecision(TaskCompletion):
+    outcome: Literal["granted", "refused"]
+    authority: str
+    decided_on: date
+    reference: str | None = None
+    refusal_reason: str | None = None
+    notes: str | None = None
+
+
+@register_event
+@completed_by(forms.ExitPermissionGrantedForm)
+class ExitPermissionGranted(_ExitPermissionDecision):
     type: Literal["ExitPermissionGranted"] = "ExitPermissionGranted"
 
 
-class ExitPermissionRefused(TaskCompletion, forms.RecordExitPermissionForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.ExitPermissionRefusedForm)
+class ExitPermissionRefused(_ExitPermissionDecision):
     type: Literal["ExitPermissionRefused"] = "ExitPermissionRefused"
 
 
-class EscortArranged(TaskCompletion, forms.ArrangeEscortForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.ArrangeEscortForm)
+class EscortArranged(TaskCompletion):
     type: Literal["EscortArranged"] = "EscortArranged"
+    escort_type: str
+    escort_name: str
+    organisation: str
+    notes: str | None = None
 
 
-class ConsentReconfirmed(TaskCompletion, forms.ReconfirmConsentForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.ReconfirmConsentForm)
+class ConsentReconfirmed(TaskCompletion):
     type: Literal["ConsentReconfirmed"] = "ConsentReconfirmed"
+    reconfirmed_on: date
+    language: str
+    consent_reconfirmed: bool
+    notes: str | None = None
 
 
-class ReintegrationPlanRecorded(TaskCompletion, forms.RecordReintegrationPlanForm):
-    model_config = Event.model_config
+class PlanItem(BaseModel):
+    """One item of assistance as the plan recorded it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kind: Literal["economic", "social", "psychosocial"]
+    description: str
+    amount: Decimal | None = None
+    currency: str | None = None
+
+
+@register_event
+@completed_by(forms.RecordReintegrationPlanForm)
+class ReintegrationPlanRecorded(TaskCompletion):
     type: Literal["ReintegrationPlanRecorded"] = "ReintegrationPlanRecorded"
+    agreed_on: date
+    partner: str | None = None
+    items: list[PlanItem]
+    notes: str | None = None
 
 
-class AssistanceDelivered(TaskCompletion, forms.RecordAssistanceDeliveryForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.RecordAssistanceDeliveryForm)
+class AssistanceDelivered(TaskCompletion):
     type: Literal["AssistanceDelivered"] = "AssistanceDelivered"
+    item_number: int
+    delivered_on: date
+    notes: str | None = None
 
 
-class MonitoringVisitRecorded(TaskCompletion, forms.RecordMonitoringVisitForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.RecordMonitoringVisitForm, context=("visit_number",))
+class MonitoringVisitRecorded(TaskCompletion):
     type: Literal["MonitoringVisitRecorded"] = "MonitoringVisitRecorded"
+    visited_on: date
+    method: Literal["in_person", "phone", "video"] = "in_person"
+    reintegration_score: float
+    economic_score: float | None = None
+    social_score: float | None = None
+    psychosocial_score: float | None = None
+    notes: str | None = None
     visit_number: int = Field(default=0, description="Which scheduled visit this was (1 = the first).")
 
 
-class ReintegrationClosureDecided(TaskCompletion, forms.CloseReintegrationForm):
-    model_config = Event.model_config
+@register_event
+@completed_by(forms.CloseReintegrationForm)
+class ReintegrationClosureDecided(TaskCompletion):
     type: Literal["ReintegrationClosureDecided"] = "ReintegrationClosureDecided"
+    decision: Literal["close", "continue_monitoring"]
+    reason: str
 
-
-def completion_event(task_type: TaskType, form: forms.Form) -> type[TaskCompletion]:
-    """The event that completing a task of this type with this form records."""
-    outcome = getattr(form, "outcome", None)
-    if task_type == TaskType.RECORD_VISA:
-        return VisaIssued if outcome == "issued" else VisaRefused
-    if task_type == TaskType.RECORD_DEPARTURE:
-        return {"departed": CaseDeparted, "no_show": MovementNoShow, "postponed": MovementPostponed}[outcome]
-    if task_type == TaskType.RECORD_TRAVEL_DOCUMENT:
-        return TravelDocumentIssued if outcome == "issued" else TravelDocumentRefused
-    if task_type == TaskType.RECORD_EXIT_PERMISSION:
-        return ExitPermissionGranted if outcome == "granted" else ExitPermissionRefused
-    return {
-        TaskType.VERIFY_REFERRAL: ReferralVerified,
-        TaskType.CONDUCT_INTERVIEW: InterviewCompleted,
-        TaskType.ASSESS_HEALTH: HealthAssessmentRecorded,
-        TaskType.RECORD_TREATMENT: TreatmentRecorded,
-        TaskType.RECORD_ORIENTATION: OrientationAttended,
-        TaskType.BOOK_MOVEMENT: MovementBooked,
-        TaskType.CHECK_FIT_TO_TRAVEL: FitToTravelChecked,
-        TaskType.CONFIRM_ARRIVAL: ArrivalConfirmed,
-        TaskType.REVIEW_OUTCOME: OutcomeReviewed,
-        TaskType.RESOLVE_ESCALATION: EscalationResolved,
-        TaskType.RECORD_COUNSELLING: CounsellingRecorded,
-        TaskType.RECORD_CONSENT: ConsentRecorded,
-        TaskType.ASSESS_ELIGIBILITY: EligibilityAssessed,
-        TaskType.SCREEN_VULNERABILITY: VulnerabilityScreened,
-        TaskType.ASSESS_FIT_TO_TRAVEL: FitToTravelAssessed,
-        TaskType.RECORD_PREDEPARTURE_COUNSELLING: PredepartureCounsellingRecorded,
-        TaskType.ARRANGE_ESCORT: EscortArranged,
-        TaskType.RECONFIRM_CONSENT: ConsentReconfirmed,
-        TaskType.RECORD_REINTEGRATION_PLAN: ReintegrationPlanRecorded,
-        TaskType.RECORD_ASSISTANCE_DELIVERY: AssistanceDelivered,
-        TaskType.RECORD_MONITORING_VISIT: MonitoringVisitRecorded,
-        TaskType.CLOSE_REINTEGRATION: ReintegrationClosureDecided,
-    }[task_type]
-
-
-DomainEvent = Annotated[
-    CaseReferred
-    | StageEntered
-    | TaskOpened
-    | TaskCancelled
-    | TaskOverdue
-    | TaskDueDateChanged
-    | TaskReassigned
-    | FitToTravelChecksScheduled
-    | MedicalClearanceExpired
-    | VisaExpired
-    | CaseResubmitted
-    | CaseHeld
-    | CaseResumed
-    | CaseWithdrawn
-    | NoteAdded
-    | MemberDataCorrected
-    | CaseClosed
-    | ReferralVerified
-    | InterviewCompleted
-    | HealthAssessmentRecorded
-    | TreatmentRecorded
-    | OrientationAttended
-    | VisaIssued
-    | VisaRefused
-    | MovementBooked
-    | FitToTravelChecked
-    | CaseDeparted
-    | MovementNoShow
-    | MovementPostponed
-    | ArrivalConfirmed
-    | OutcomeReviewed
-    | EscalationResolved
-    | ConsentWithdrawn
-    | PriorityRaised
-    | TravelDocumentExpired
-    | MonitoringVisitsScheduled
-    | CounsellingRecorded
-    | ConsentRecorded
-    | EligibilityAssessed
-    | VulnerabilityScreened
-    | FitToTravelAssessed
-    | PredepartureCounsellingRecorded
-    | TravelDocumentIssued
-    | TravelDocumentRefused
-    | ExitPermissionGranted
-    | ExitPermissionRefused
-    | EscortArranged
-    | ConsentReconfirmed
-    | ReintegrationPlanRecorded
-    | AssistanceDelivered
-    | MonitoringVisitRecorded
-    | ReintegrationClosureDecided,
-    Field(discriminator="type"),
-]
 
 # Event types whose payload carries health details: shown to medical staff only.
 HEALTH_EVENT_TYPES = frozenset({"HealthAssessmentRecorded", "TreatmentRecorded", "FitToTravelChecked",
                                 "FitToTravelAssessed"})
 
 
-class RecordedEvent(BaseModel):
-    """A domain event as stored: numbered within its case, with who and when."""
+def _registered_event(value: Any) -> Event:
+    """An event by the registered class of its ``type`` (the path of event types registered
+    after ``RecordedEvent`` was built, e.g. by a programme plug-in or a test)."""
+    if isinstance(value, Event):
+        if _EVENT_TYPES.get(getattr(value, "type", None)) is not type(value):  # type: ignore[arg-type]
+            raise ValueError(f"{type(value).__name__} is not a registered event type")
+        return value
+    name = value.get("type") if isinstance(value, dict) else None
+    event_type = _EVENT_TYPES.get(name) if isinstance(name, str) else None
+    if event_type is None:
+        raise ValueError(f"unknown event type {name!r}")
+    return event_type.__pydantic_validator__.validate_python(value)  # type: ignore[no-any-return]
 
-    model_config = ConfigDict(frozen=True)
+
+class _ByRegisteredType:
+    """How ``RecordedEvent.event`` is validated: as the registered class of its ``type``.
+
+    The event types registered when the schema is built are one tagged union (pydantic-core
+    dispatches on ``type`` without Python, as fast as the closed union it replaces, also when
+    a Temporal payload is read straight from JSON); any type registered later is found in the
+    registry.  Serialized as the event's own class (duck typing, like ``SerializeAsAny``).
+    An invalid event reports both attempts: ``event.known.<Type>.<field>`` and
+    ``event.registered``."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        known = core_schema.tagged_union_schema(
+            {name: handler.generate_schema(cls) for name, cls in _EVENT_TYPES.items()}, discriminator="type",
+            custom_error_type="event_type", custom_error_message="not an event type known when the schema was built")
+        registered = core_schema.no_info_plain_validator_function(_registered_event)
+        return core_schema.union_schema([(known, "known"), (registered, "registered")], mode="left_to_right",
+                                        serialization=core_schema.simple_ser_schema("any"))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"type": "object", "required": ["type"], "properties": {"type": {"enum": sorted(_EVENT_TYPES)}},
+                "description": "A domain event: its type and that type's own fields."}
+
+
+class RecordedEvent(BaseModel):
+    """A domain event as stored: numbered within its case, with who and when.
+
+    ``event`` is read as the registered class of its ``type`` (``event_class``) and written
+    as that class's own fields: the same JSON as the closed union of event classes it
+    replaces.  Built on first use, so the event types registered by then take the fast path."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     event_id: str
     case_id: str
     seq: int = Field(ge=1)
     occurred_at: datetime
     actor: Actor
-    event: DomainEvent
+    event: Annotated[Event, _ByRegisteredType()]
 
     @property
     def type(self) -> str:
-        return self.event.type
+        return self.event.type  # type: ignore[attr-defined,no-any-return]

@@ -1,8 +1,23 @@
 """Completion forms: what a caseworker (or integration) submits to complete each task type.
 
-One pydantic model per task type.  The API serves each model's JSON Schema so a UI can
-build the form, validates submissions against it for a field-level 422, and the workflow
-validates again inside its Update validator, because the workflow is the source of truth.
+One form per task type (a programme may give a shared task type its own form, e.g. AVRR's
+``AvrrConfirmArrivalForm``).  The API serves each form's JSON Schema (``form_json_schema``) so
+a UI can build the form, and validates submissions with ``parse_form`` for a field-level 422;
+the workflow validates again with the same function inside its Update validator, because the
+workflow is the source of truth.
+
+**A form states its rules in its JSON Schema.**  Where the fields depend on a choice (an
+``outcome`` or a ``decision``), the form is a ``ChoiceForm``: a discriminated union of one
+model per choice, each with exactly the fields that choice takes, the ones it needs marked
+``required``.  Its schema is ``oneOf`` the choices with a ``discriminator`` (OpenAPI style),
+plus a summary at the top: ``properties`` (every field, once), ``required`` (what every choice
+needs) and the choice's ``enum``, for clients that read no ``oneOf``.  ``parse_form`` returns
+the chosen branch's model (``RecordVisaIssuedForm``, not the union), with errors located at the
+field names (``visa_number``), never at a union tag.  What a JSON Schema cannot say (a date
+after another of the form's dates, two airports that must differ) is in the field's
+description and enforced by the model; rules that need the case (checked by the engine, e.g.
+"within 72 hours before the booked departure") are in the description too, marked "checked
+against the case".
 
 Dates that record something that happened ("interview held on") may not lie in the
 future, and dates that bound a validity ("valid until") must lie after the event; the
@@ -14,32 +29,46 @@ arithmetic of the case core.  Each rule is in the field's JSON Schema descriptio
 
 Every string is a ``domain.text`` type: ``Line`` (names, places, references) or ``Text``
 (notes), with the rule in the JSON Schema ``pattern`` the UI builds its inputs from.
+
+Forms are input only: a completed task is recorded as its own event (``domain.events``), with
+plain fields and none of these validators, so a rule tightened here never makes a stored
+event unreadable.  ``domain.events.completion_event`` maps each form to its event.
 """
 
 from __future__ import annotations
 
+import functools
+import copy
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
+    BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
+    RootModel,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from domain.model import Country, Notes, ShortText, today_of
-from domain.text import Line, Rule, ShowsRules
+from domain.text import Line, Rule, ShowsRules, Text
 
 EARLIEST_CASE_DATE = date(2000, 1, 1)
 LATEST_CASE_DATE = date(2199, 12, 31)
 _RANGE = f"between {EARLIEST_CASE_DATE.isoformat()} and {LATEST_CASE_DATE.isoformat()}"
 DEPARTURE_WINDOW = (timedelta(days=366), timedelta(days=2 * 366))  # before and after today
+CASE_RULE = "(checked against the case)"
 
 
 def _within_calendar(value: date) -> None:
@@ -90,12 +119,225 @@ Departure = Annotated[AwareDatetime, AfterValidator(_plausible_departure),
                       Rule("Within a year before and two years after today.")]
 Iata = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="IATA airport code, e.g. IST")]
 DocumentNumber = Line(min_length=3, max_length=40)
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$"),
+                         Field(description="ISO 639 code of the language, e.g. ar, fa, ku, ur.")]
+Reference = Line(min_length=3, max_length=64)
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217 code, e.g. USD")]
+Reason = Text(max_length=4000, min_length=1)  # a reason a choice needs: not empty
 
 
 class Form(ShowsRules):
     """Base of every completion form: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def after_field(other: str) -> AfterValidator:
+    """A validity end that must lie after another date of the form (said in the description:
+    JSON Schema cannot compare two fields)."""
+
+    def check(value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get(other)
+        if value is not None and start is not None and value <= start:
+            raise ValueError(f"must be after {other} ({start.isoformat()})")
+        return value
+
+    return AfterValidator(check)
+
+
+def choice(description: str) -> Any:
+    """The discriminator of one branch of a ``ChoiceForm`` (``outcome: Literal["issued"] =
+    choice("...")``): what this choice means, shown in the form's summary of the choice."""
+    return Field(description=description)
+
+
+# --- forms whose fields depend on one choice ----------------------------------------------
+
+
+class ChoiceForm(RootModel[Any]):
+    """A form whose fields depend on one choice (``outcome``, ``decision``): a discriminated
+    union of one ``Form`` per choice.  Declare ``root: Annotated[A | B, Field(discriminator=
+    "outcome")]``; each branch declares the choice as a one-value ``Literal`` (with
+    ``choice(...)``) and exactly the fields that choice takes.
+
+    Validate with ``parse_form`` (the chosen branch, errors at field names).  The union's own
+    ``model_validate`` works too (it is what a generic client of the schema does), and reading
+    a field of the result reads it from the branch, for code written before forms had choices.
+    """
+
+    @classmethod
+    def choice_field(cls) -> str:
+        return _choice_spec(cls)[0]
+
+    @classmethod
+    def branches(cls) -> dict[str, type[Form]]:
+        """The model of each choice, by its value, in declaration order."""
+        return dict(_choice_spec(cls)[1])
+
+    @classmethod
+    def common_fields(cls) -> tuple[str, ...]:
+        """The fields every choice has (the choice itself included)."""
+        branches = list(cls.branches().values())
+        return tuple(n for n in branches[0].model_fields if all(n in b.model_fields for b in branches[1:]))
+
+    @classmethod
+    def parse(cls, data: Any, *, context: dict[str, Any] | None = None) -> Form:
+        """The chosen branch, validated; a missing or unknown choice is reported at the choice's
+        field, together with the errors of the fields every choice has."""
+        if not isinstance(data, Mapping):
+            return cls.model_validate(data, context=context).root  # raises: not an object
+        key, branches = _choice_spec(cls)
+        value = data.get(key)
+        branch = dict(branches).get(value) if isinstance(value, str) else None
+        if branch is not None:
+            try:
+                return branch.model_validate(data, context=context)
+            except ValidationError as exc:
+                raise _other_choices_named(cls, value, exc) from None
+        values = [v for v, _ in branches]
+        errors: list[Any] = [
+            {"type": "missing", "loc": (key,), "input": dict(data)} if key not in data else
+            {"type": "literal_error", "loc": (key,), "input": value, "ctx": {"expected": _one_of(values)}}
+        ]
+        try:
+            branches[0][1].model_validate({**data, key: values[0]}, context=context)
+        except ValidationError as exc:
+            common = set(cls.common_fields())
+            errors += [_line_error(e) for e in exc.errors() if e["loc"] and e["loc"][0] in common]
+        raise ValidationError.from_exception_data(cls.__name__, errors)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "root" or name.startswith("_"):
+            return super().__getattr__(name)  # type: ignore[misc]
+        return getattr(self.root, name)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(core)
+        target = handler.resolve_ref_schema(json_schema)
+        key, branches = _choice_spec(cls)
+        schemas = {value: handler.resolve_ref_schema(ref) for value, ref in _branch_refs(target)}
+        properties, required = _summary(key, [(v, schemas[v]) for v, _ in branches])
+        target.update({"type": "object", "properties": properties, "required": required})
+        return json_schema
+
+
+def _other_choices_named(cls: type[ChoiceForm], chosen: str, exc: ValidationError) -> ValidationError:
+    """A field of another choice is "only for outcome 'issued', not 'refused'", not just "extra"."""
+    key, branches = _choice_spec(cls)
+    owners = {n: [v for v, b in branches if n in b.model_fields] for n in {n for _, b in branches for n in b.model_fields}}
+    errors = exc.errors()
+    if not any(e["type"] == "extra_forbidden" and e["loc"] and owners.get(e["loc"][0]) for e in errors):
+        return exc
+    lines = []
+    for e in errors:
+        line = _line_error(e)
+        if e["type"] == "extra_forbidden" and e["loc"] and owners.get(e["loc"][0]):
+            message = f"only for {key} {_one_of(owners[e['loc'][0]])}, not {chosen!r}"
+            line["type"] = PydanticCustomError("extra_forbidden", message)
+        lines.append(line)
+    return ValidationError.from_exception_data(exc.title, lines)
+
+
+def _one_of(values: list[str]) -> str:
+    quoted = [repr(v) for v in values]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+@functools.cache
+def _choice_spec(cls: type[ChoiceForm]) -> tuple[str, tuple[tuple[str, type[Form]], ...]]:
+    field = cls.model_fields["root"]
+    key = field.discriminator
+    if not isinstance(key, str):
+        raise TypeError(f"{cls.__name__}: root needs Field(discriminator='<field name>')")
+    annotation = field.annotation
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    branches: list[tuple[str, type[Form]]] = []
+    for branch in get_args(annotation) if get_origin(annotation) in (Union, type(int | str)) else (annotation,):
+        (value,) = get_args(branch.model_fields[key].annotation)
+        branches.append((value, branch))
+    return key, tuple(branches)
+
+
+def _branch_refs(union_schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    mapping = union_schema.get("discriminator", {}).get("mapping", {})
+    return [(value, {"$ref": ref}) for value, ref in mapping.items()]
+
+
+def _summary(key: str, branches: list[tuple[str, dict[str, Any]]]) -> tuple[dict[str, Any], list[str]]:
+    """The top-level ``properties`` and ``required`` of a choice form: every field once, in the
+    order a form shows them (the fields every choice has up to the choice, then each group of
+    fields some choices have, in order of appearance, then the other common fields)."""
+    names: list[str] = []
+    for _, schema in branches:
+        names += [n for n in schema.get("properties", {}) if n not in names]
+    having = {n: tuple(v for v, s in branches if n in s.get("properties", {})) for n in names}
+    common = [n for n in names if len(having[n]) == len(branches)]
+    split = common.index(key) + 1 if key in common else len(common)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for n in names:
+        if n not in common:
+            groups.setdefault(having[n], []).append(n)
+    order = common[:split] + [n for group in groups.values() for n in group] + common[split:]
+    properties: dict[str, Any] = {}
+    for n in order:
+        owner = next(s for _, s in branches if n in s.get("properties", {}))
+        properties[n] = copy.deepcopy(owner["properties"][n])
+    described = [(v, s["properties"][key].get("description")) for v, s in branches]
+    properties[key] = {
+        "title": properties[key].get("title", key.replace("_", " ").title()),
+        "type": "string",
+        "enum": [v for v, _ in branches],
+        "description": "; ".join(f"{v}: {d}" for v, d in described if d) or None,
+    }
+    if properties[key]["description"] is None:
+        del properties[key]["description"]
+    required = [n for n in order if all(n in s.get("required", []) for _, s in branches)]
+    return properties, required
+
+
+def _line_error(error: Any) -> Any:
+    """A pydantic error as it was (type, message, context), to raise again at its location."""
+    ctx = {k: (str(v) if isinstance(v, Exception) else v) for k, v in (error.get("ctx") or {}).items()}
+    return {"type": PydanticCustomError(error["type"], error["msg"], ctx or None), "loc": error["loc"],
+            "input": error["input"]}
+
+
+FormType = type[Form] | type[ChoiceForm]
+
+
+def parse_form(form_type: FormType, data: Any, *, today: date) -> Form:
+    """Validate a completion form: the model of the chosen branch for a ``ChoiceForm``.
+
+    Raises pydantic's ``ValidationError``, located at field names.  ``today`` is the day the
+    date rules compare with (the workflow's clock, or the API's wall clock)."""
+    context = {"today": today}
+    if isinstance(form_type, type) and issubclass(form_type, ChoiceForm):
+        return form_type.parse(data, context=context)
+    return form_type.model_validate(data, context=context)
+
+
+@functools.cache
+def _schema_of(form_type: FormType) -> dict[str, Any]:
+    return form_type.model_json_schema()
+
+
+def form_json_schema(form_type: FormType) -> dict[str, Any]:
+    """The JSON Schema the API serves for a form (and the UI builds the form from)."""
+    return copy.deepcopy(_schema_of(form_type))
+
+
+def choice_of(form: BaseModel) -> str | None:
+    """The value of the choice a parsed form made (its outcome or decision), if it has one."""
+    for key in ("outcome", "decision"):
+        value = getattr(form, key, None)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+# --- resettlement ---------------------------------------------------------------------------
 
 
 class VerifyReferralForm(Form):
@@ -110,40 +352,33 @@ class VerifyReferralForm(Form):
     notes: Notes | None = None
 
 
-def needed_for(*outcomes: str, field: str = "outcome", only: bool = False) -> AfterValidator:
-    """A field an outcome needs (declare it after ``field``, with ``validate_default=True``),
-    so the error names this field rather than the whole form.  ``only``: and no other."""
-
-    def check(value: object, info: ValidationInfo) -> object:
-        current = info.data.get(field)
-        if current is None:  # the outcome itself was invalid; that error is reported already
-            return value
-        if value is None and current in outcomes:
-            raise ValueError(f"required when {field} is '{current}'")
-        if only and value is not None and current not in outcomes:
-            raise ValueError(f"only for {field} {' or '.join(repr(o) for o in outcomes)}, not '{current}'")
-        return value
-
-    return AfterValidator(check)
+class _Interview(Form):
+    interview_date: HappenedOn
+    outcome: str
+    interpreter_language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] | None = Field(
+        default=None, description="ISO 639 language code of the interpreter, if one was used."
+    )
+    notes: Notes | None = None
 
 
-def after_field(other: str) -> AfterValidator:
-    """A validity end that must lie after another date of the form."""
-
-    def check(value: date | None, info: ValidationInfo) -> date | None:
-        start = info.data.get(other)
-        if value is not None and start is not None and value <= start:
-            raise ValueError(f"must be after {other} ({start.isoformat()})")
-        return value
-
-    return AfterValidator(check)
+class InterviewAcceptedForm(_Interview):
+    outcome: Literal["accepted"] = choice("on to health assessment")
 
 
-def _optional(description: str) -> Any:
-    return Field(default=None, validate_default=True, description=description)
+class InterviewDeferredForm(_Interview):
+    outcome: Literal["deferred"] = choice("a follow-up interview on follow_up_date")
+    follow_up_date: NotBefore = Field(description="Date of the follow-up interview.")
 
 
-class ConductInterviewForm(Form):
+class InterviewRejectedForm(_Interview):
+    outcome: Literal["rejected"] = choice(
+        "a supervisor decides to resubmit to another country or close the case")
+    rejection_reason: Reason = Field(description="Why the case was not accepted.")
+
+
+class ConductInterviewForm(ChoiceForm):
+    """The interview: accepted, deferred to a follow-up interview, or rejected."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -154,22 +389,34 @@ class ConductInterviewForm(Form):
             ]
         }
     )
-    interview_date: HappenedOn
-    outcome: Literal["accepted", "deferred", "rejected"] = Field(
-        description="accepted: on to health assessment; deferred: a follow-up interview on follow_up_date; "
-        "rejected: a supervisor decides to resubmit to another country or close the case."
-    )
-    follow_up_date: Annotated[NotBefore | None, needed_for("deferred", only=True)] = _optional(
-        "Date of the follow-up interview (deferred).")
-    rejection_reason: Annotated[Notes | None, needed_for("rejected")] = _optional(
-        "Why the case was not accepted (rejected).")
-    interpreter_language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] | None = Field(
-        default=None, description="ISO 639 language code of the interpreter, if one was used."
-    )
-    notes: Notes | None = None
+    root: Annotated[InterviewAcceptedForm | InterviewDeferredForm | InterviewRejectedForm,
+                    Field(discriminator="outcome")]
 
 
-class AssessHealthForm(Form):
+class _HealthAssessment(Form):
+    assessment_date: HappenedOn
+    outcome: str
+    tb_classification: Literal["none", "class_a", "class_b1", "class_b2", "class_b3"] = "none"
+    follow_up_needed: bool = Field(default=False, description="Needs medical follow-up on arrival.")
+    notes: Notes | None = Field(default=None, description="Clinical notes; visible to medical staff only.")
+
+
+class HealthClearedForm(_HealthAssessment):
+    outcome: Literal["cleared"] = choice("cleared until clearance_valid_until")
+    clearance_valid_until: Annotated[NotBefore, after_field("assessment_date")] = Field(
+        description="The medical clearance expires on this date; after assessment_date.")
+
+
+class HealthTreatmentRequiredForm(_HealthAssessment):
+    outcome: Literal["treatment_required"] = choice(
+        "medical hold until treatment is recorded, then a re-assessment")
+
+
+class HealthNotClearedForm(_HealthAssessment):
+    outcome: Literal["not_cleared"] = choice("a supervisor decides")
+
+
+class AssessHealthForm(ChoiceForm):
     """Health assessment of one member.  Health details are special-category data."""
 
     model_config = ConfigDict(
@@ -182,29 +429,49 @@ class AssessHealthForm(Form):
             ]
         }
     )
-    assessment_date: HappenedOn
-    outcome: Literal["cleared", "treatment_required", "not_cleared"] = Field(
-        description="cleared (until clearance_valid_until); treatment_required: medical hold until treatment is "
-        "recorded, then a re-assessment; not_cleared: a supervisor decides."
-    )
-    clearance_valid_until: Annotated[NotBefore | None, needed_for("cleared", only=True), after_field("assessment_date")] = (
-        _optional("The medical clearance expires on this date (required when cleared)."))
-    tb_classification: Literal["none", "class_a", "class_b1", "class_b2", "class_b3"] = "none"
-    follow_up_needed: bool = Field(default=False, description="Needs medical follow-up on arrival.")
-    notes: Notes | None = Field(default=None, description="Clinical notes; visible to medical staff only.")
+    root: Annotated[HealthClearedForm | HealthTreatmentRequiredForm | HealthNotClearedForm,
+                    Field(discriminator="outcome")]
 
 
 class RecordTreatmentForm(Form):
-    """Treatment of a member on medical hold is done; a re-assessment follows."""
+    """Treatment of a member on medical hold is done; a re-assessment follows.  Whoever put the
+    member on hold may not record it (four-eyes rule, checked against the case)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"completed_on": "2026-11-20", "notes": "Course completed."}]})
     completed_on: HappenedOn
     notes: Notes | None = Field(default=None, description="Clinical notes; visible to medical staff only.")
 
 
-class ReviewOutcomeForm(Form):
+class _Review(Form):
+    decision: str
+    reason: Notes = Field(min_length=1)
+
+
+class ReviewResubmitForm(_Review):
+    decision: Literal["resubmit"] = choice(
+        "resubmit to another destination country (after an interview rejection or visa refusal); whoever "
+        "recorded the rejection or refusal may not approve it (four-eyes rule, checked against the case)")
+    destination_country: Country = Field(
+        description=f"New destination, ISO 3166-1 alpha-2; must differ from the current one {CASE_RULE}.")
+
+
+class ReviewReassessForm(_Review):
+    decision: Literal["reassess"] = choice(
+        "reassess the member's health (after not cleared) or, for AVRR, the eligibility (after not eligible)")
+
+
+class ReviewReapplyForm(_Review):
+    decision: Literal["reapply"] = choice("reapply for the refused travel document or exit permission (AVRR)")
+
+
+class ReviewCloseForm(_Review):
+    decision: Literal["close"] = choice("close the case")
+
+
+class ReviewOutcomeForm(ChoiceForm):
     """A supervisor's decision after a rejection, a refusal or a member not cleared (or, for AVRR,
-    not eligible).  Which decisions a case allows depends on its programme and stage."""
+    not eligible).  Which decisions a case allows depends on its programme and stage (checked
+    against the case)."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -214,14 +481,8 @@ class ReviewOutcomeForm(Form):
             ]
         }
     )
-    decision: Literal["resubmit", "reassess", "reapply", "close"] = Field(
-        description="resubmit to another destination country (after an interview rejection or visa refusal), "
-        "reassess the member's health (after not cleared) or, for AVRR, the eligibility (after not eligible), "
-        "reapply for the refused travel document or exit permission (AVRR), or close the case."
-    )
-    destination_country: Annotated[Country | None, needed_for("resubmit", field="decision", only=True)] = _optional(
-        "New destination (resubmit), ISO 3166-1 alpha-2.")
-    reason: Notes = Field(min_length=1)
+    root: Annotated[ReviewResubmitForm | ReviewReassessForm | ReviewReapplyForm | ReviewCloseForm,
+                    Field(discriminator="decision")]
 
 
 class ResolveEscalationForm(Form):
@@ -240,7 +501,8 @@ class CheckFitToTravelForm(Form):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"checked_at": "2026-12-09T10:00:00+03:00",
                                                                "outcome": "fit"}]})
-    checked_at: HappenedAt
+    checked_at: HappenedAt = Field(
+        description=f"When the member was checked: within the 72 hours before the booked departure {CASE_RULE}.")
     outcome: Literal["fit", "not_fit"] = Field(
         description="not_fit puts the member on medical hold and the flight must be rebooked."
     )
@@ -256,7 +518,23 @@ class RecordOrientationForm(Form):
     notes: Notes | None = None
 
 
-class RecordVisaForm(Form):
+class RecordVisaIssuedForm(Form):
+    outcome: Literal["issued"] = choice("the visa was issued")
+    visa_number: DocumentNumber
+    issued_on: HappenedOn
+    valid_until: Annotated[NotBefore, after_field("issued_on")] = Field(
+        description="The visa expires on this date; after issued_on.")
+
+
+class RecordVisaRefusedForm(Form):
+    outcome: Literal["refused"] = choice("the visa was refused: a supervisor decides")
+    decided_on: HappenedOn
+    refusal_reason: Reason
+
+
+class RecordVisaForm(ChoiceForm):
+    """The visa decision for one member."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -265,13 +543,7 @@ class RecordVisaForm(Form):
             ]
         }
     )
-    outcome: Literal["issued", "refused"]
-    visa_number: Annotated[DocumentNumber | None, needed_for("issued")] = _optional("Required when issued.")
-    issued_on: Annotated[HappenedOn | None, needed_for("issued")] = _optional("Required when issued.")
-    valid_until: Annotated[NotBefore | None, needed_for("issued", only=True), after_field("issued_on")] = _optional(
-        "Required when issued.")
-    decided_on: Annotated[HappenedOn | None, needed_for("refused")] = _optional("Required when refused.")
-    refusal_reason: Annotated[Notes | None, needed_for("refused")] = _optional("Required when refused.")
+    root: Annotated[RecordVisaIssuedForm | RecordVisaRefusedForm, Field(discriminator="outcome")]
 
 
 class BookMovementForm(Form):
@@ -292,7 +564,7 @@ class BookMovementForm(Form):
     )
     departure_at: Departure = Field(description="Scheduled departure, with time zone offset.")
     departure_airport: Iata
-    arrival_airport: Iata
+    arrival_airport: Iata = Field(description="IATA airport code, e.g. OSL; not the departure_airport.")
     notes: Notes | None = None
 
     @field_validator("arrival_airport")
@@ -303,7 +575,31 @@ class BookMovementForm(Form):
         return value
 
 
-class RecordDepartureForm(Form):
+class _Departure(Form):
+    outcome: str
+    notes: Notes | None = None
+
+
+class DepartedForm(_Departure):
+    outcome: Literal["departed"] = choice("the case departed")
+    departed_at: HappenedAt = Field(
+        description="When the flight left.  Every member needs a fit-to-travel check within the 72 hours "
+        f"before it and, for AVRR, the consent reconfirmed {CASE_RULE}.")
+
+
+class NoShowForm(_Departure):
+    outcome: Literal["no_show"] = choice("the case did not come to the flight: a rebooking task opens")
+    reason: Reason = Field(description="Why the case did not travel.")
+
+
+class PostponedForm(_Departure):
+    outcome: Literal["postponed"] = choice("the flight was postponed: a rebooking task opens")
+    reason: Reason = Field(description="Why the flight was postponed.")
+
+
+class RecordDepartureForm(ChoiceForm):
+    """The departure: departed, or a no-show or postponement (both open a rebooking task)."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -313,13 +609,7 @@ class RecordDepartureForm(Form):
             ]
         }
     )
-    outcome: Literal["departed", "no_show", "postponed"] = Field(
-        description="departed; no_show or postponed open a rebooking task."
-    )
-    departed_at: Annotated[HappenedAt | None, needed_for("departed", only=True)] = _optional("Required when departed.")
-    reason: Annotated[Notes | None, needed_for("no_show", "postponed")] = _optional(
-        "Required for no_show and postponed.")
-    notes: Notes | None = None
+    root: Annotated[DepartedForm | NoShowForm | PostponedForm, Field(discriminator="outcome")]
 
 
 class ConfirmArrivalForm(Form):
@@ -328,7 +618,7 @@ class ConfirmArrivalForm(Form):
             "examples": [{"arrived_on": "2026-12-10", "place": "Oslo", "receiving_partner": "Oslo municipality"}]
         }
     )
-    arrived_on: HappenedOn
+    arrived_on: HappenedOn = Field(description=f"Not before the departure {CASE_RULE}.")
     place: ShortText
     receiving_partner: ShortText | None = None
     notes: Notes | None = None
@@ -336,9 +626,20 @@ class ConfirmArrivalForm(Form):
 
 # --- AVRR: assisted voluntary return and reintegration ---------------------------------------
 
-LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$"),
-                         Field(description="ISO 639 code of the language, e.g. ar, fa, ku, ur.")]
-Reference = Line(min_length=3, max_length=64)
+
+class AvrrConfirmArrivalForm(Form):
+    """Reception at origin: AVRR names the receiving office or partner that confirmed it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"arrived_on": "2027-01-05", "place": "Erbil", "receiving_partner": "IOM Iraq, Erbil"}]
+        }
+    )
+    arrived_on: HappenedOn = Field(description=f"Not before the departure {CASE_RULE}.")
+    place: ShortText
+    receiving_partner: ShortText = Field(
+        description="The receiving office or partner that confirmed the reception at origin.")
+    notes: Notes | None = None
 
 
 class RecordCounsellingForm(Form):
@@ -363,23 +664,35 @@ class RecordConsentForm(Form):
          "signed_form_reference": "AVRR-IST-2026-0142"}]})
     given_by: ShortText = Field(description="Who consented: the migrant (for a family, the principal applicant) or "
                                             "the legal guardian of a minor.")
-    given_on: HappenedOn
+    given_on: HappenedOn = Field(description=f"Not before the counselling {CASE_RULE}.")
     language: LanguageCode = Field(description="ISO 639 code of the language the consent form was read and signed in.")
     signed_form_reference: Reference = Field(description="Reference of the signed consent form in the case file.")
     notes: Notes | None = None
 
 
-class AssessEligibilityForm(Form):
+class _Eligibility(Form):
+    assessed_on: HappenedOn
+    outcome: str
+    notes: Notes | None = None
+
+
+class EligibleForm(_Eligibility):
+    outcome: Literal["eligible"] = choice("on to vulnerability screening")
+
+
+class NotEligibleForm(_Eligibility):
+    outcome: Literal["not_eligible"] = choice("a supervisor decides to reassess or close")
+    not_eligible_reason: Reason = Field(description="Why the migrant is not eligible.")
+
+
+class AssessEligibilityForm(ChoiceForm):
+    """Whether the migrant is eligible for the programme."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"assessed_on": "2026-11-20", "outcome": "eligible"},
         {"assessed_on": "2026-11-20", "outcome": "not_eligible",
          "not_eligible_reason": "Holds a residence permit; not in the programme's target group."}]})
-    assessed_on: HappenedOn
-    outcome: Literal["eligible", "not_eligible"] = Field(
-        description="eligible: on to vulnerability screening; not_eligible: a supervisor decides to reassess or close.")
-    not_eligible_reason: Annotated[Notes | None, needed_for("not_eligible", only=True)] = _optional(
-        "Why the migrant is not eligible (not_eligible).")
-    notes: Notes | None = None
+    root: Annotated[EligibleForm | NotEligibleForm, Field(discriminator="outcome")]
 
 
 class ScreenVulnerabilityForm(Form):
@@ -387,17 +700,23 @@ class ScreenVulnerabilityForm(Form):
     opened afterwards follow it): an unaccompanied minor or a victim of trafficking makes the
     case an emergency, medical needs or another vulnerability make it urgent."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"screened_on": "2026-11-20"},
-        {"screened_on": "2026-11-20", "victim_of_trafficking": True, "escort_required": True,
-         "notes": "Referred by the counter-trafficking unit; travels with a social worker."}]})
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [
+            {"screened_on": "2026-11-20"},
+            {"screened_on": "2026-11-20", "victim_of_trafficking": True, "escort_required": True,
+             "notes": "Referred by the counter-trafficking unit; travels with a social worker."}],
+        # An unaccompanied minor returns escorted: escort_required must then be given, and true.
+        "if": {"properties": {"unaccompanied_minor": {"const": True}}, "required": ["unaccompanied_minor"]},
+        "then": {"properties": {"escort_required": {"const": True}}, "required": ["escort_required"]},
+    })
     screened_on: HappenedOn
     unaccompanied_minor: bool = False
     medical_needs: bool = False
     victim_of_trafficking: bool = False
     other_vulnerability: ShortText | None = Field(default=None, description="Any other vulnerability, in a few words.")
     escort_required: bool = Field(default=False, validate_default=True,
-                                  description="The return needs an escort (always for an unaccompanied minor).")
+                                  description="The return needs an escort (always for an unaccompanied minor: "
+                                              "then required, and true).")
     notes: Notes | None = None
 
     @field_validator("escort_required")
@@ -440,7 +759,24 @@ class RecordPredepartureCounsellingForm(Form):
     notes: Notes | None = None
 
 
-class RecordTravelDocumentForm(Form):
+class TravelDocumentIssuedForm(Form):
+    outcome: Literal["issued"] = choice("the consulate issued the travel document")
+    document_type: Literal["passport", "laissez_passer", "emergency_travel_document"]
+    document_number: DocumentNumber
+    issuing_consulate: ShortText = Field(description="The consulate of the country of origin that issued it.")
+    issued_on: HappenedOn
+    valid_until: Annotated[NotBefore, after_field("issued_on")] = Field(
+        description="After issued_on; if the member has not departed by then, the case goes back to travel "
+        "documents.")
+
+
+class TravelDocumentRefusedForm(Form):
+    outcome: Literal["refused"] = choice("the consulate refused it: a supervisor decides")
+    decided_on: HappenedOn
+    refusal_reason: Reason
+
+
+class RecordTravelDocumentForm(ChoiceForm):
     """A member's travel document, issued by the consulate of the country of origin."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [
@@ -448,21 +784,27 @@ class RecordTravelDocumentForm(Form):
          "issuing_consulate": "Consulate General of Iraq, Istanbul", "issued_on": "2026-11-20",
          "valid_until": "2027-02-20"},
         {"outcome": "refused", "decided_on": "2026-11-20", "refusal_reason": "Nationality could not be confirmed."}]})
-    outcome: Literal["issued", "refused"]
-    document_type: Annotated[Literal["passport", "laissez_passer", "emergency_travel_document"] | None,
-                             needed_for("issued", only=True)] = _optional("Required when issued.")
-    document_number: Annotated[DocumentNumber | None, needed_for("issued", only=True)] = _optional(
-        "Required when issued.")
-    issuing_consulate: Annotated[ShortText | None, needed_for("issued", only=True)] = _optional(
-        "The consulate of the country of origin that issued it (required when issued).")
-    issued_on: Annotated[HappenedOn | None, needed_for("issued", only=True)] = _optional("Required when issued.")
-    valid_until: Annotated[NotBefore | None, needed_for("issued", only=True), after_field("issued_on")] = _optional(
-        "Required when issued; if the member has not departed by then, the case goes back to travel documents.")
-    decided_on: Annotated[HappenedOn | None, needed_for("refused", only=True)] = _optional("Required when refused.")
-    refusal_reason: Annotated[Notes | None, needed_for("refused", only=True)] = _optional("Required when refused.")
+    root: Annotated[TravelDocumentIssuedForm | TravelDocumentRefusedForm, Field(discriminator="outcome")]
 
 
-class RecordExitPermissionForm(Form):
+class _ExitPermission(Form):
+    outcome: str
+    authority: ShortText
+    decided_on: HappenedOn
+    notes: Notes | None = None
+
+
+class ExitPermissionGrantedForm(_ExitPermission):
+    outcome: Literal["granted"] = choice("the host authority lets the migrant leave")
+    reference: Reference = Field(description="The permission's reference.")
+
+
+class ExitPermissionRefusedForm(_ExitPermission):
+    outcome: Literal["refused"] = choice("the host authority refused: a supervisor decides")
+    refusal_reason: Reason
+
+
+class RecordExitPermissionForm(ChoiceForm):
     """Permission of the host authority to leave the country (e.g. the provincial migration
     management directorate in Türkiye)."""
 
@@ -471,12 +813,7 @@ class RecordExitPermissionForm(Form):
          "reference": "PMM-IST-2026-88412", "decided_on": "2026-11-20"},
         {"outcome": "refused", "authority": "Izmir Provincial Directorate of Migration Management",
          "decided_on": "2026-11-20", "refusal_reason": "Pending court case."}]})
-    outcome: Literal["granted", "refused"]
-    authority: ShortText
-    decided_on: HappenedOn
-    reference: Annotated[Reference | None, needed_for("granted", only=True)] = _optional("Required when granted.")
-    refusal_reason: Annotated[Notes | None, needed_for("refused", only=True)] = _optional("Required when refused.")
-    notes: Notes | None = None
+    root: Annotated[ExitPermissionGrantedForm | ExitPermissionRefusedForm, Field(discriminator="outcome")]
 
 
 class ArrangeEscortForm(Form):
@@ -496,25 +833,29 @@ class ReconfirmConsentForm(Form):
 
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"reconfirmed_on": "2026-12-09", "language": "ar", "consent_reconfirmed": True}]})
-    reconfirmed_on: HappenedOn
+    reconfirmed_on: HappenedOn = Field(description=f"Not before the consent {CASE_RULE}.")
     language: LanguageCode
     consent_reconfirmed: Literal[True] = Field(description="The migrant confirmed their decision to return.")
     notes: Notes | None = None
 
 
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217 code, e.g. USD")]
-
-
 class ReintegrationItem(ShowsRules):
-    """One item of assistance in a reintegration plan."""
+    """One item of assistance in a reintegration plan.  An amount and its currency go together."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        # amount and currency: both or neither (null counts as neither)
+        "allOf": [
+            {"if": {"properties": {"amount": {"not": {"type": "null"}}}, "required": ["amount"]},
+             "then": {"properties": {"currency": {"type": "string"}}, "required": ["currency"]}},
+            {"if": {"properties": {"currency": {"not": {"type": "null"}}}, "required": ["currency"]},
+             "then": {"properties": {"amount": {"not": {"type": "null"}}}, "required": ["amount"]}},
+        ]})
 
     kind: Literal["economic", "social", "psychosocial"]
     description: ShortText = Field(examples=["Small business grant: grocery shop in Erbil"])
     amount: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = Field(
-        default=None, description="For cash or in-kind assistance with a value.")
-    currency: Currency | None = Field(default=None, description="Required with an amount.")
+        default=None, description="For cash or in-kind assistance with a value; with a currency.")
+    currency: Currency | None = Field(default=None, description="Required with an amount (and only with one).")
 
     @model_validator(mode="after")
     def _currency_with_amount(self) -> ReintegrationItem:
@@ -543,8 +884,9 @@ class RecordReintegrationPlanForm(Form):
 class RecordAssistanceDeliveryForm(Form):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"item_number": 1, "delivered_on": "2027-02-01", "notes": "Grant paid; shop opened."}]})
-    item_number: int = Field(ge=1, le=20, description="Which item of the plan was delivered (1 = the first).")
-    delivered_on: HappenedOn
+    item_number: int = Field(ge=1, le=20, description="Which item of the plan was delivered (1 = the first); an "
+                                                      f"item of the plan not delivered yet {CASE_RULE}.")
+    delivered_on: HappenedOn = Field(description=f"Not before the plan was agreed {CASE_RULE}.")
     notes: Notes | None = None
 
 
@@ -555,7 +897,7 @@ class RecordMonitoringVisitForm(Form):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"visited_on": "2027-04-12", "method": "in_person", "reintegration_score": 0.62, "economic_score": 0.5,
          "social_score": 0.7, "psychosocial_score": 0.66}]})
-    visited_on: HappenedOn
+    visited_on: HappenedOn = Field(description=f"Not before the arrival {CASE_RULE}.")
     method: Literal["in_person", "phone", "video"] = "in_person"
     reintegration_score: float = Field(ge=0, le=1, description="Composite reintegration score, 0 to 1.")
     economic_score: float | None = Field(default=None, ge=0, le=1)
