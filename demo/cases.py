@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from demo.driver import CaseDriver
+from case_client import CaseClient
+from demo.driver import demo_client
 from domain.model import Stage
 
 
@@ -202,7 +203,7 @@ AVRR_DEMO_CASES: list[AvrrDemo] = [
 
 async def seed_demo_cases(client: httpx.AsyncClient) -> int:
     """Refer every demo case and work it to its stage; skips cases already there."""
-    driver = CaseDriver(client)
+    driver = demo_client(client)
     for referral, stage, follow_up in DEMO_CASES:
         case = await driver.refer(referral, username="ayse" if referral["office"] == "IST" else "mehmet")
         await driver.advance(case, stage, follow_up_members=follow_up)
@@ -212,7 +213,7 @@ async def seed_demo_cases(client: httpx.AsyncClient) -> int:
     return len(DEMO_CASES) + len(AVRR_DEMO_CASES)
 
 
-async def _situations(driver: CaseDriver) -> None:
+async def _situations(driver: CaseClient) -> None:
     """What real work has besides progress: a case on hold, an overdue task escalated."""
     headers = await driver.login("fatma")
     held = (await driver.client.get("/api/v1/cases", params={"q": "UNHCR-TUR-2026-004418"}, headers=headers)).json()
@@ -237,7 +238,7 @@ async def _situations(driver: CaseDriver) -> None:
                               form={"outcome": "departed", "departed_at": f"{day}T09:20:00+00:00"})
 
 
-async def seed_avrr_demo(driver: CaseDriver, demo: AvrrDemo) -> dict[str, Any]:
+async def seed_avrr_demo(driver: CaseClient, demo: AvrrDemo) -> dict[str, Any]:
     """Refer one AVRR demo case and work it to its stage; answers the case as it then stands."""
     office = demo.referral["office"]
     caseworker = "ayse" if office == "IST" else "mehmet"

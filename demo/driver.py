@@ -1,36 +1,23 @@
-"""An HTTP client that works cases the way caseworkers do: log in, claim, fill, complete.
-
-Used to seed the demo data of ``itinera dev``, by the tests and by the benchmark, so all
-three go through the real API.
+"""The demo's way of working cases: the demo accounts (demo/users.py) fill in the example
+form of each task.  ``demo_client`` is the API client (``case_client.CaseClient``) that
+seeds the demo data of ``itinera dev``; the benchmark fills in the same example forms.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 
-from demo.users import DEMO_PASSWORD
-from domain.model import Stage
+from case_client import CaseClient
+from demo.users import DEMO_PASSWORD, demo_worker_for
 from domain.tasks import TaskType
 
-# Which demo user works which task type in which office.
-_WORKER_BY_ROLE_AND_OFFICE = {
-    ("caseworker", "IST"): "ayse",
-    ("caseworker", "IZM"): "mehmet",
-    ("medical_officer", "IST"): "selin",
-    ("medical_officer", "IZM"): "selin",
-    ("movement_officer", "IST"): "emre",
-    ("movement_officer", "IZM"): "emre",
-    ("supervisor", "IST"): "fatma",
-    ("supervisor", "IZM"): "ali",
-}
 
-# Every stage of either programme, in order (resettlement has no reintegration stage).
-STAGE_ORDER = [Stage.REFERRAL, Stage.INTERVIEW, Stage.HEALTH, Stage.ORIENTATION, Stage.VISA, Stage.MOVEMENT,
-               Stage.ARRIVAL, Stage.REINTEGRATION, Stage.CLOSED]
+def demo_client(client: httpx.AsyncClient) -> CaseClient:
+    """Works cases through ``client`` as the demo accounts, with the example forms."""
+    return CaseClient(client, password=DEMO_PASSWORD, worker_for=demo_worker_for, form_for=example_form)
 
 
 def example_form(task: dict[str, Any], today: date, *, follow_up: bool = False,
@@ -128,69 +115,3 @@ def _avrr_example(task_type: TaskType, task: dict[str, Any], day: Any, case: dic
     if task_type == TaskType.CONFIRM_ARRIVAL:
         return {"arrived_on": day(0), "place": "Erbil", "receiving_partner": "IOM Iraq, Erbil"}
     return None
-
-
-class ApiCallFailed(RuntimeError):
-    pass
-
-
-def _check(response: httpx.Response) -> None:
-    if response.is_error:
-        raise ApiCallFailed(f"{response.request.method} {response.request.url.path} -> {response.status_code}: "
-                            f"{response.text}")
-
-
-class CaseDriver:
-    def __init__(self, client: httpx.AsyncClient, password: str = DEMO_PASSWORD):
-        self.client = client
-        self._password = password
-        self._tokens: dict[str, str] = {}
-
-    async def login(self, username: str) -> dict[str, str]:
-        if username not in self._tokens:
-            r = await self.client.post("/api/v1/auth/token", data={"username": username, "password": self._password})
-            r.raise_for_status()
-            self._tokens[username] = r.json()["access_token"]
-        return {"Authorization": f"Bearer {self._tokens[username]}"}
-
-    async def refer(self, referral: dict[str, Any], username: str = "ayse") -> dict[str, Any]:
-        r = await self.client.post("/api/v1/cases", json=referral, headers=await self.login(username))
-        _check(r)
-        return r.json()
-
-    async def complete(self, task: dict[str, Any], office: str, *, form: dict[str, Any] | None = None,
-                       claim: bool = True, follow_up: bool = False, case: dict[str, Any] | None = None) -> dict[str, Any]:
-        worker = _WORKER_BY_ROLE_AND_OFFICE[(task["role"], office)]
-        if task["task_type"] == "record_treatment":
-            worker = "deniz"  # four-eyes: not the medical officer who put the member on hold
-        headers = await self.login(worker)
-        if claim:
-            (await self.client.post(f"/api/v1/tasks/{task['task_id']}/claim", headers=headers)).raise_for_status()
-        body = {"form": form or example_form(task, datetime.now(UTC).date(), follow_up=follow_up, case=case)}
-        r = await self.client.post(f"/api/v1/tasks/{task['task_id']}/complete", json=body, headers=headers)
-        _check(r)
-        return r.json()
-
-    async def withdraw_consent(self, case: dict[str, Any], withdrawn_by: str, language: str, reason: str, *,
-                               username: str = "ayse") -> dict[str, Any]:
-        """AVRR: record that the migrant withdrew consent (closes the case)."""
-        body = {"withdrawn_by": withdrawn_by, "withdrawn_on": datetime.now(UTC).date().isoformat(),
-                "language": language, "reason": reason}
-        r = await self.client.post(f"/api/v1/cases/{case['case_id']}/consent-withdrawal", json=body,
-                                   headers=await self.login(username))
-        _check(r)
-        return r.json()
-
-    async def advance(self, case: dict[str, Any], until: Stage = Stage.CLOSED, *,
-                      follow_up_members: set[int] = frozenset(),  # type: ignore[assignment]
-                      forms: Mapping[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-        """Complete open tasks until the case reaches ``until`` (or closes).  ``forms`` gives the
-        form to use for a task type instead of its example (e.g. a screening that finds a
-        vulnerability, or a return to another country than the example's)."""
-        target = STAGE_ORDER.index(until)
-        while STAGE_ORDER.index(Stage(case["stage"])) < target and case["open_tasks"]:
-            task = case["open_tasks"][0]
-            position = next((i for i, m in enumerate(case["members"]) if m["member_id"] == task["member_id"]), -1)
-            case = await self.complete(task, case["office"], follow_up=position in follow_up_members,
-                                       form=(forms or {}).get(task["task_type"]), case=case)
-        return case

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import asyncpg
 
 from domain.model import Role
@@ -19,6 +22,25 @@ DEMO_USERS: list[tuple[str, str, Role, list[str]]] = [
     ("ali", "Ali Çelik (supervisor, Izmir)", Role.SUPERVISOR, ["IZM"]),
     ("admin", "Administrator", Role.ADMIN, []),
 ]
+
+# Which demo account works a task of which role in which office.
+DEMO_WORKER_BY_ROLE_AND_OFFICE = {
+    ("caseworker", "IST"): "ayse",
+    ("caseworker", "IZM"): "mehmet",
+    ("medical_officer", "IST"): "selin",
+    ("medical_officer", "IZM"): "selin",
+    ("movement_officer", "IST"): "emre",
+    ("movement_officer", "IZM"): "emre",
+    ("supervisor", "IST"): "fatma",
+    ("supervisor", "IZM"): "ali",
+}
+
+
+def demo_worker_for(task: Mapping[str, Any], office: str) -> str:
+    """The demo account that completes ``task`` (the API's task) of a case of ``office``."""
+    if task["task_type"] == "record_treatment":
+        return "deniz"  # four-eyes: not the medical officer who put the member on hold
+    return DEMO_WORKER_BY_ROLE_AND_OFFICE[(task["role"], office)]
 
 
 async def seed_demo_users(conn: asyncpg.Connection) -> bool:

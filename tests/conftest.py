@@ -3,73 +3,30 @@ server, the worker and the API served by uvicorn on a loopback port.  Nothing is
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
-import socket
-import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
+import jwt
 import pytest
-import uvicorn
-from temporalio.client import Client
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from itinera_cli import forwarded_header_options
-from demo.driver import CaseDriver
-from demo.users import seed_demo_users
 from embedded.postgres import EmbeddedPostgres, application_url
 from embedded.temporal_server import EmbeddedTemporal, venv_executable
-from settings import Settings
+from itinera_cli import forwarded_header_options
 from store.db import create_pool
 from store.migrations import apply_migrations
 from temporal_client import connect_temporal, data_converter
+from tests.support.driver import CaseDriver
+from tests.support.stack import Stack, data_folder, free_port, serving, stack_settings
+from tests.support.users import seed_test_users
 from worker import build_worker
-
-
-# Fixed, test-only payload keys: recorded histories (tests/histories/) are encrypted with
-# them, so the replay test can decrypt them.  "old" is kept to decrypt, "test-2" encrypts.
-TEST_PAYLOAD_KEYS = json.dumps({"old": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-                                "test-2": "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="})
-
-
-def stack_settings(**values: Any) -> Settings:
-    """Settings for a test stack: test keys, nothing read from the environment's data dir."""
-    return Settings(payload_keys=TEST_PAYLOAD_KEYS, payload_active_key="test-2",
-                    jwt_signing_key="test-signing-key-" + "x" * 32, **values)
-
-
-def data_folder() -> Path:
-    """A fresh folder for an embedded stack, outside pytest's tmp root.
-
-    pgserver runs PostgreSQL as an unprivileged user when started as root and opens the
-    folder's parents to it; pytest re-closes its own tmp root (mode 0700) whenever another
-    pytest run starts, which would lock that user out mid-session.
-    """
-    return Path(tempfile.mkdtemp(prefix="itinera-test-"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Stack:
-    settings: Settings
-    base_url: str
-    database_url: str
-    pool: asyncpg.Pool
-    temporal: Client
-    data_dir: Path
 
 
 @pytest.fixture(scope="session")
@@ -87,25 +44,15 @@ async def stack() -> AsyncIterator[Stack]:
         )
         conn = await asyncpg.connect(database_url)
         await apply_migrations(conn)
-        await seed_demo_users(conn)
+        await seed_test_users(conn)
         await conn.close()
 
         pool = await create_pool(database_url)
         worker_pool = await create_pool(settings.database_url)
         client = await connect_temporal(settings)
-        worker = build_worker(client, worker_pool, settings.temporal_task_queue)
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.api_port,
-                                               log_level="warning", access_log=False,
-                                               **forwarded_header_options(settings)))
-        async with worker:
-            serving = asyncio.create_task(server.serve())
-            while not server.started:
-                await asyncio.sleep(0.05)
-            try:
-                yield Stack(settings, f"http://127.0.0.1:{settings.api_port}", database_url, pool, client, data_dir)
-            finally:
-                server.should_exit = True
-                await serving
+        async with build_worker(client, worker_pool, settings.temporal_task_queue), \
+                serving(create_app(settings), settings.api_port, **forwarded_header_options(settings)):
+            yield Stack(settings, f"http://127.0.0.1:{settings.api_port}", database_url, pool, client, data_dir)
         await pool.close()
         await worker_pool.close()
     finally:
@@ -134,3 +81,19 @@ async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def driver(http: httpx.AsyncClient) -> CaseDriver:
     return CaseDriver(http)
+
+
+@pytest.fixture(scope="module")
+async def oidc_issuer() -> AsyncIterator[tuple[str, rsa.RSAPrivateKey]]:
+    """A tiny OIDC issuer on loopback that serves its JWKS: its URL and its signing key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())) | {"kid": "k1", "use": "sig", "alg": "RS256"}
+    issuer = FastAPI()
+
+    @issuer.get("/jwks.json")
+    async def jwks() -> dict:
+        return {"keys": [jwk]}
+
+    port = free_port()
+    async with serving(issuer, port):
+        yield f"http://127.0.0.1:{port}", key

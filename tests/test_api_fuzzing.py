@@ -13,7 +13,7 @@ integration endpoints anonymously and with an integration key), derandomized and
 The requests reach real objects: an Istanbul case at referral, one at health, one at
 movement, an AVRR case, an Izmir case (another office: 404 to Istanbul users), their
 members and tasks, an integration key approved by the Istanbul supervisor and one not yet.
-The whole campaign runs once per module (see tests/fuzz_support.py); each (operation,
+The whole campaign runs once per module (see tests/support/fuzz_support.py); each (operation,
 property) is then its own test, so a known defect marks only its own check.
 
 Bounded for CI (about 1,800 requests): Schemathesis' coverage phase in full, then
@@ -33,13 +33,13 @@ import httpx
 import pytest
 
 from api.app import create_app
-from demo.driver import CaseDriver
-from demo.users import DEMO_PASSWORD
 from domain.model import Stage
-from tests.conftest import stack_settings
-from tests.factories import member, referral
-from tests.fuzz_support import (CONFORMS, NO_SERVER_ERROR, PROPERTIES, REFUSAL_CHANGES_NOTHING, Campaign, Finding,
-                                Probes, Results, run_campaign)
+from tests.support.driver import CaseDriver
+from tests.support.factories import member, referral
+from tests.support.fuzz_support import (CONFORMS, NO_SERVER_ERROR, PROPERTIES, REFUSAL_CHANGES_NOTHING, Campaign,
+                                        Finding, Probes, Results, run_campaign)
+from tests.support.stack import stack_settings
+from tests.support.users import TEST_PASSWORD
 
 
 def _documented_operations() -> list[str]:
@@ -97,7 +97,7 @@ async def fuzz_results(stack) -> Results:
         assert approved.status_code == 200, approved.text
 
         campaign = Campaign(
-            base_url=stack.base_url, database_url=stack.database_url, password=DEMO_PASSWORD,
+            base_url=stack.base_url, database_url=stack.database_url, password=TEST_PASSWORD,
             max_examples=int(os.environ.get("ITINERA_FUZZ_MAX_EXAMPLES", "10")),
             max_examples_other_roles=int(os.environ.get("ITINERA_FUZZ_MAX_EXAMPLES_OTHER_ROLES", "5")),
             trace=os.environ.get("ITINERA_FUZZ_TRACE"),

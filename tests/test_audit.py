@@ -6,8 +6,8 @@ import asyncpg
 import httpx
 import pytest
 
-from demo.driver import CaseDriver
-from tests.factories import referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
 
 
 async def test_reads_and_changes_are_audited_allowed_and_denied(http: httpx.AsyncClient, driver: CaseDriver) -> None:

@@ -13,19 +13,18 @@ from collections.abc import AsyncIterator
 import httpx
 import jwt
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import FastAPI
 
 from api.auth import TokenService
 from api.errors import ApiError
-from demo.driver import CaseDriver
-from tests.conftest import free_port, stack_settings
+from tests.support.driver import CaseDriver
+from tests.support.stack import TEST_SIGNING_KEY, stack_settings
+from tests.support.users import TEST_PASSWORD
 
 NOW = int(time.time())
 CLAIMS = {"iss": "itinera", "aud": "itinera-api", "sub": "fatma", "role": "supervisor", "offices": ["IST"],
           "iat": NOW, "nbf": NOW, "exp": NOW + 600}
-KEY = "test-signing-key-" + "x" * 32  # the test stack's key (tests/conftest.py)
+KEY = TEST_SIGNING_KEY  # the test stack's key
 
 
 def _b64(data: dict) -> str:
@@ -53,27 +52,6 @@ async def test_forged_or_invalid_tokens_get_401(http: httpx.AsyncClient, name: s
 async def test_a_valid_token_of_the_same_shape_is_accepted(http: httpx.AsyncClient) -> None:
     token = jwt.encode(CLAIMS, KEY, algorithm="HS256")
     assert (await http.get("/api/v1/cases", headers={"Authorization": f"Bearer {token}"})).status_code == 200
-
-
-@pytest.fixture(scope="module")
-async def oidc_issuer() -> AsyncIterator[tuple[str, rsa.RSAPrivateKey]]:
-    """A tiny OIDC issuer on loopback that serves its JWKS."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())) | {"kid": "k1", "use": "sig", "alg": "RS256"}
-    issuer = FastAPI()
-
-    @issuer.get("/jwks.json")
-    async def jwks() -> dict:
-        return {"keys": [jwk]}
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(issuer, host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", key
-    server.should_exit = True
-    await serving
 
 
 async def test_oidc_tokens_are_verified_against_the_issuers_jwks(oidc_issuer) -> None:
@@ -126,7 +104,7 @@ async def test_secrets_never_reach_the_logs(http: httpx.AsyncClient, caplog: pyt
     import logging
 
     caplog.set_level(logging.DEBUG)
-    password = "itinera-demo"
+    password = TEST_PASSWORD
     login = await http.post("/api/v1/auth/token", data={"username": "ayse", "password": password})
     token = login.json()["access_token"]
     await http.get("/api/v1/cases", headers={"Authorization": f"Bearer {token}"})

@@ -1,4 +1,4 @@
-"""Role x endpoint x office: what every demo user may and may not do to an Istanbul case.
+"""Role x endpoint x office: what every test account may and may not do to an Istanbul case.
 
 Another office's case is 404 (its existence is not revealed); a role that may not act on
 a case it can see is 403.  Admins manage accounts and keys, not cases.
@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from demo.driver import CaseDriver
-from tests.factories import referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
 
 USERS = ["ayse", "mehmet", "selin", "emre", "fatma", "ali", "admin"]
 #            ayse mehmet selin emre fatma ali admin      (IST cw, IZM cw, med, movement, IST sup, IZM sup, admin)

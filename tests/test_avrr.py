@@ -13,14 +13,13 @@ import httpx
 import pytest
 
 from api import readmodel
-from demo.cases import AVRR_DEMO_CASES, seed_avrr_demo
-from demo.driver import CaseDriver
 from domain.case import DecisionContext, ReferCase, decide, fold
 from domain.identity import case_id_for
 from domain.model import Actor, Referral, Stage
 from domain.sla import SLA_HOURS
 from store.projection import rebuild_case_projection
-from tests.factories import member, referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import member, referral
 
 
 def avrr_referral(size: int = 1, **overrides: Any) -> dict[str, Any]:
@@ -351,24 +350,6 @@ async def test_the_avrr_read_model_rebuilds_from_events_alone(stack, driver: Cas
     assert [i.delivered_on is not None for i in before.avrr.reintegration_plan] == [True, False]
     assert len(before.avrr.monitoring_visits) == 3
     assert after == before
-
-
-async def test_the_demo_data_holds_avrr_cases_of_both_offices_in_several_stages(driver: CaseDriver) -> None:
-    cases = [await seed_avrr_demo(driver, demo) for demo in AVRR_DEMO_CASES]
-    stages = {c["stage"] for c in cases}
-    assert {"referral", "interview", "health", "orientation", "visa", "movement", "arrival",
-            "reintegration", "closed"} <= stages
-    assert {c["office"] for c in cases} == {"IST", "IZM"} and {c["programme"] for c in cases} == {"avrr"}
-    by_name = {c["principal_name"]: c for c in cases}
-    back_home = by_name["Tariq Mahmood"]
-    plan = back_home["avrr"]["reintegration_plan"]
-    assert len(plan) == 3 and [i["delivered_on"] is not None for i in plan] == [True, False, False]
-    survivor = by_name["Dilnoza Yusupova"]
-    assert (survivor["priority"], survivor["avrr"]["escort_required"], _types(survivor)) == (
-        "emergency", True, ["arrange_escort"])
-    assert by_name["Rahim Uddin"]["priority"] == "urgent"
-    assert (by_name["Hamid Tazi"]["status"], by_name["Hamid Tazi"]["closure_reason"]) == ("closed", "consent_withdrawn")
-    assert by_name["Karwan Aziz"]["avrr"]["consent_status"] == "given"
 
 
 def test_a_resettlement_case_records_exactly_what_it_did_before_avrr() -> None:

@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 
-from demo.driver import CaseDriver
 from domain.model import Stage
-from tests.factories import referral
+from tests.support.clocks import ClockCase
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
 from workflows.case_workflow import REVIEW_RULES_PATCH
 
 
@@ -241,10 +242,8 @@ async def test_a_plain_refusal_costs_no_patch_marker(stack: Any, driver: CaseDri
     assert REVIEW_RULES_PATCH not in patches and patches  # the case's other patches are there
 
 
-async def _clock_case(clock: Any, stack: Any, size: int) -> Any:
-    from tests.test_clocks import Case  # the time-skipping server's case helper
-
-    return await Case.refer(clock, stack.pool, size=size)
+async def _clock_case(clock: Any, stack: Any, size: int) -> ClockCase:
+    return await ClockCase.refer(clock, stack.pool, size=size)
 
 
 async def test_a_refused_visa_waits_for_the_supervisor_after_a_clearance_expiry(clock: Any, stack: Any) -> None:

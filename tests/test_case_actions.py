@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from demo.driver import CaseDriver
 from domain.model import Stage
-from tests.factories import referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
 
 
 async def _post(http: httpx.AsyncClient, driver: CaseDriver, user: str, path: str, body: dict[str, Any]) -> httpx.Response:

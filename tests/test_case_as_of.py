@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from demo.driver import CaseDriver
-from tests.factories import referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
 
 
 async def test_the_case_as_it_stood_before_a_completion(http: httpx.AsyncClient, driver: CaseDriver) -> None:

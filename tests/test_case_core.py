@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from demo.driver import example_form
 from domain.case import CompleteTask, DecisionContext, ReferCase, decide, evolve, fold
 from domain.errors import CommandRejected, RejectionCode
 from domain.identity import case_id_for
 from domain.model import Actor, Priority, Referral, Stage
 from domain.sla import SLA_HOURS
-from tests.factories import referral
+from tests.support.factories import referral
+from tests.support.forms import example_form
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

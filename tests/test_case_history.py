@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 
 import httpx
 
-from demo.driver import CaseDriver, example_form
 from domain.model import Stage
-from tests.factories import referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
+from tests.support.forms import example_form
 
 
 async def _history(http: httpx.AsyncClient, headers: dict[str, str], case_id: str, **params: object) -> dict:

@@ -7,11 +7,11 @@ import httpx
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from demo.driver import CaseDriver
 from domain.identity import case_id_for
 from domain.model import Actor, Referral
 from domain.records import CaseWorkflowInput, ReferCaseRequest
-from tests.factories import referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
 from workflows.case_workflow import CaseWorkflow
 from workflows.resettlement_case import ResettlementCaseWorkflow
 

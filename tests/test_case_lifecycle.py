@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from demo.driver import CaseDriver
-from tests.factories import referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
 
 
 async def test_full_case_runs_from_referral_to_closed(driver: CaseDriver, http: httpx.AsyncClient) -> None:

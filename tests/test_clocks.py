@@ -8,88 +8,11 @@ from the read model, as the API would.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
-from temporalio.client import WorkflowHandle
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.testing import WorkflowEnvironment
-
-from demo.driver import example_form
-from domain.case import CaseAction, HoldCase, ResumeCase
-from domain.identity import case_id_for
-from domain.model import Actor, Referral
-from domain.records import CaseActionRequest, CaseWorkflowInput, CompleteTaskRequest, ReferCaseRequest
-from tests.factories import referral
-from workflows.resettlement_case import ResettlementCaseWorkflow
-
-SUPERVISOR = Actor(id="fatma", role="supervisor", offices=("IST",))
-WORKER = {"caseworker": "ayse", "medical_officer": "selin", "movement_officer": "emre", "supervisor": "fatma"}
-
-
-class Case:
-    """A case on the time-skipping server, worked through Updates like the API does."""
-
-    def __init__(self, env: WorkflowEnvironment, handle: WorkflowHandle, pool: Any):
-        self.env, self.handle, self.pool = env, handle, pool
-        self.case_id = handle.id
-
-    @classmethod
-    async def refer(cls, clock: tuple[WorkflowEnvironment, str], pool: Any, **overrides: Any) -> Case:
-        env, task_queue = clock
-        body = Referral.model_validate(referral(**overrides))
-        case_id = case_id_for(body.external_referral_id)
-        handle = await env.client.start_workflow(
-            ResettlementCaseWorkflow.run, CaseWorkflowInput(case_id=case_id), id=case_id, task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
-        await handle.execute_update(ResettlementCaseWorkflow.refer,
-                                    ReferCaseRequest(referral=body, actor=Actor(id="ayse", role="caseworker")))
-        return cls(env, handle, pool)
-
-    async def open_tasks(self) -> list[dict[str, Any]]:
-        async with self.pool.acquire() as conn:
-            rows = await conn.fetch("SELECT task_id, task_type, role, member_id, due_at, overdue, escalated_task_id "
-                                    "FROM tasks WHERE case_id = $1 AND status = 'open' ORDER BY task_id", self.case_id)
-        return [dict(r) for r in rows]
-
-    async def row(self) -> dict[str, Any]:
-        async with self.pool.acquire() as conn:
-            return dict(await conn.fetchrow("SELECT stage, status, version, closure_reason FROM cases WHERE case_id = $1",
-                                            self.case_id))
-
-    async def event_types(self) -> list[str]:
-        async with self.pool.acquire() as conn:
-            return [r["event_type"] for r in await conn.fetch(
-                "SELECT event_type FROM case_events WHERE case_id = $1 ORDER BY seq", self.case_id)]
-
-    async def complete(self, task: dict[str, Any], form: dict[str, Any] | None = None) -> None:
-        today = (await self.env.get_current_time()).date()
-        await self.handle.execute_update(
-            ResettlementCaseWorkflow.complete_task,
-            CompleteTaskRequest(task_id=task["task_id"], form=form or example_form(task, today),
-                                actor=Actor(id=WORKER[task["role"]], role=task["role"])))
-
-    async def act(self, action: CaseAction) -> None:
-        await self.handle.execute_update(ResettlementCaseWorkflow.act, CaseActionRequest(action=action, actor=SUPERVISOR))
-
-    async def work_until(self, stage: str, forms: dict[str, Callable[[datetime], dict[str, Any]]] | None = None) -> None:
-        """Complete open tasks (with the given forms by task type) until the case is in ``stage``."""
-        while (await self.row())["stage"] != stage:
-            task = (await self.open_tasks())[0]
-            now = await self.env.get_current_time()
-            make = (forms or {}).get(task["task_type"])
-            await self.complete(task, make(now) if make else None)
-
-    async def skip(self, duration: timedelta, until: Callable[[], Awaitable[bool]]) -> None:
-        """Let time pass on the server, then wait (real time) for the worker to have acted."""
-        await self.env.sleep(duration)
-        for _ in range(200):
-            if await until():
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"the clock did not act after {duration}")
+from domain.case import HoldCase, ResumeCase
+from tests.support.clocks import ClockCase
 
 
 def _days(n: int) -> Callable[[datetime], str]:
@@ -97,7 +20,7 @@ def _days(n: int) -> Callable[[datetime], str]:
 
 
 async def test_a_medical_clearance_expiring_after_6_months_sends_the_case_back_to_health(clock, stack) -> None:
-    case = await Case.refer(clock, stack.pool, size=2)
+    case = await ClockCase.refer(clock, stack.pool, size=2)
     await case.work_until("visa", forms={
         "assess_health": lambda now: {"assessment_date": now.date().isoformat(), "outcome": "cleared",
                                       "clearance_valid_until": _days(182)(now)},
@@ -123,7 +46,7 @@ async def test_a_medical_clearance_expiring_after_6_months_sends_the_case_back_t
 
 
 async def test_an_sla_breach_escalates_to_the_office_supervisor(clock, stack) -> None:
-    case = await Case.refer(clock, stack.pool, priority="emergency")
+    case = await ClockCase.refer(clock, stack.pool, priority="emergency")
     [verify] = await case.open_tasks()
 
     async def escalated() -> bool:
@@ -145,7 +68,7 @@ async def test_an_sla_breach_escalates_to_the_office_supervisor(clock, stack) ->
 
 
 async def test_an_arrival_confirmation_that_never_comes_escalates(clock, stack) -> None:
-    case = await Case.refer(clock, stack.pool, size=1)
+    case = await ClockCase.refer(clock, stack.pool, size=1)
     await case.work_until("arrival")
     [confirm] = await case.open_tasks()
     assert confirm["task_type"] == "confirm_arrival"
@@ -164,12 +87,11 @@ async def test_an_arrival_confirmation_that_never_comes_escalates(clock, stack) 
 
 
 async def test_a_hold_pauses_the_sla_clock_and_resume_gives_the_time_left(clock, stack) -> None:
-    case = await Case.refer(clock, stack.pool, priority="emergency")
+    case = await ClockCase.refer(clock, stack.pool, priority="emergency")
     [verify] = await case.open_tasks()
-    await case.skip(timedelta(hours=12), lambda: _true())
+    await case.let_pass(timedelta(hours=12))
     await case.act(HoldCase(reason="Family asked for time to decide."))
-    await case.env.sleep(timedelta(days=10))  # far past the 24 h SLA, but on hold
-    await asyncio.sleep(0.3)
+    await case.let_pass(timedelta(days=10))  # far past the 24 h SLA, but on hold
     [still] = await case.open_tasks()
     assert still["overdue"] is False and "TaskOverdue" not in await case.event_types()
 
@@ -183,7 +105,3 @@ async def test_a_hold_pauses_the_sla_clock_and_resume_gives_the_time_left(clock,
 
     await case.skip(timedelta(hours=13), escalated)  # the 12 h it had left, and a bit
     assert "TaskOverdue" in await case.event_types()
-
-
-async def _true() -> bool:
-    return True

@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import subprocess
-import sys
 
 import httpx
 
 from consistency import check
-from demo.driver import CaseDriver
 from store.db import connect
-from tests.conftest import TEST_PAYLOAD_KEYS
-from tests.factories import referral
+from tests.support.cli import cli_env, itinera
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
+from tests.support.stack import TEST_PAYLOAD_KEYS
 
 
 async def _itinera_check(stack, *case_ids: str) -> subprocess.CompletedProcess[str]:
     """Run the command as an operator would, without blocking the event loop: the test
     session's in-process worker must stay free to answer the command's queries."""
-    env = {**os.environ, "ITINERA_DATABASE_URL": stack.database_url,
-           "ITINERA_TEMPORAL_ADDRESS": stack.settings.temporal_address,
-           "ITINERA_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS, "ITINERA_PAYLOAD_ACTIVE_KEY": "test-2"}
-    args = [a for c in case_ids for a in ("--case", c)]
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "itinera_cli", "check", "--json", *args,
-                                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode is not None
-    return subprocess.CompletedProcess(["itinera", "check", *args], process.returncode, out.decode(), err.decode())
+    env = cli_env(database_url=stack.database_url, temporal_address=stack.settings.temporal_address,
+                  payload_keys=TEST_PAYLOAD_KEYS, payload_active_key="test-2")
+    return await itinera("check", "--json", *[a for c in case_ids for a in ("--case", c)], env=env)
 
 
 async def _case_at_interview(driver: CaseDriver) -> dict:

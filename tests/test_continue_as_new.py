@@ -15,15 +15,14 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 
 from api.commands import CaseCommands
-from demo.driver import example_form
 from domain.model import Actor, Referral
 from embedded.temporal_server import EmbeddedTemporal
 from temporal_client import connect_temporal
-from tests.conftest import data_folder, free_port, stack_settings
-from tests.factories import referral
+from tests.support.factories import referral
+from tests.support.forms import example_form
+from tests.support.stack import data_folder, free_port, stack_settings
+from tests.support.users import worker_for
 from worker import build_worker
-
-WORKER = {"caseworker": "ayse", "medical_officer": "selin", "movement_officer": "emre"}
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +54,7 @@ async def test_case_continues_as_new_mid_way_and_finishes(eager_commands: CaseCo
                 break
             today = await conn.fetchval("SELECT current_date")
         await eager_commands.complete_task(case_id, task["task_id"], example_form(dict(task), today),
-                                           Actor(id=WORKER[task["role"]], role=task["role"]))
+                                           Actor(id=worker_for(task, body.office), role=task["role"]))
         completed += 1
 
     async with stack.pool.acquire() as conn:

@@ -47,7 +47,6 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 
-from demo.driver import example_form
 from domain import case as core
 from domain import events as ev
 from domain.case import CaseState, DecisionContext, decide, fold, next_deadline
@@ -56,8 +55,9 @@ from domain.identity import case_id_for
 from domain.model import Actor, CaseStatus, Programme, Referral, Relationship, Stage
 from domain.programmes import profile_of
 from domain.tasks import TASK_SPECS, TaskType
-from tests import core_strategies as cs
-from tests.factories import referral as referral_body
+from tests.support import core_strategies as cs
+from tests.support.factories import referral as referral_body
+from tests.support.forms import example_form
 
 # --- settings ----------------------------------------------------------------------------------
 

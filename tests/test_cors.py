@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from tests.support.driver import CaseDriver
 
-from demo.driver import CaseDriver
 
 
 @pytest.fixture

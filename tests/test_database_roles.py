@@ -35,7 +35,7 @@ async def test_the_application_role_may_not(stack, sql: str) -> None:
 
 
 async def test_the_api_and_the_worker_connect_as_the_application_role(stack, driver) -> None:
-    from tests.factories import referral
+    from tests.support.factories import referral
 
     await driver.refer(referral())  # the API read and the worker wrote
     conn = await connect(stack.database_url)

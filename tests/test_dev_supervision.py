@@ -1,5 +1,6 @@
 """``itinera dev`` looks after its children: a killed worker or API comes back by itself,
-the rest keeps running, and Ctrl-C still stops everything."""
+the rest keeps running, and Ctrl-C still stops everything.  Beside it, `itinera users add`
+finds its database with nothing but the data folder."""
 
 from __future__ import annotations
 
@@ -7,23 +8,17 @@ import asyncio
 import os
 import signal
 import sys
-import time
-from pathlib import Path
 
 import httpx
 import psutil
 
-from tests.conftest import TEST_PAYLOAD_KEYS, data_folder, free_port
-
-PROJECT = Path(__file__).resolve().parent.parent
+from tests.support.cli import PROJECT, cli_env, itinera
+from tests.support.stack import TEST_PAYLOAD_KEYS, data_folder, free_port
+from tests.support.waiting import eventually
 
 
 async def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.3)
+    await eventually(predicate, timeout=timeout, what=what, interval=0.3)
 
 
 def _child(dev: psutil.Process, command: str) -> psutil.Process | None:
@@ -61,6 +56,14 @@ async def test_a_killed_worker_and_api_are_restarted_and_ctrl_c_stops_everything
 
     try:
         await _wait_for(ready, 120, "itinera dev to be ready")
+        # Beside it, an operator's command finds its database from the data folder alone.
+        added = await itinera("users", "add", "zeynep", "--role", "caseworker", "--office", "IZM",
+                              env=cli_env(data_dir=str(data_dir)), stdin="a long enough secret\n", cwd=data_dir)
+        assert added.returncode == 0, added.stderr
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            login = await client.post("/api/v1/auth/token", data={"username": "zeynep",
+                                                                  "password": "a long enough secret"})
+        assert login.status_code == 200, login.text
         for command in ("worker", "api"):
             child = _child(dev, command)
             assert child is not None, f"no {command} child: {log_path.read_text()[-2000:]}"

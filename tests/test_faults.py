@@ -23,9 +23,10 @@ from temporalio.client import Client
 from consistency import CheckReport, wait_until_consistent
 from store.db import connect
 from temporal_client import connect_temporal
-from tests.conftest import stack_settings
-from tests.factories import referral
-from tests.fault_stack import ProcessStack, ResilientClient, work_case_to_the_end
+from tests.support.factories import referral
+from tests.support.fault_stack import ProcessStack, ResilientClient, work_case_to_the_end
+from tests.support.stack import stack_settings
+from tests.support.waiting import eventually
 
 
 CASES_PER_SCENARIO = 6
@@ -61,8 +62,27 @@ async def _work_cases_while(stack: ProcessStack, fault: Any, *, pause: float = 0
 async def _mid_load(client: ResilientClient, answers: int = 40) -> None:
     """Until the load is well under way (by progress, not by the clock: a fast machine would
     finish the cases before a timed fault)."""
-    while len(client.answers) < answers:
-        await asyncio.sleep(0.05)
+    await eventually(lambda: len(client.answers) >= answers, timeout=180, what=f"{answers} answers to the clients")
+
+
+async def _outage_seen(client: ResilientClient, since: int, statuses: tuple[int, ...]) -> None:
+    """Until a client has been answered with one of ``statuses`` (0: no answer) after its
+    ``since``-th answer: the outage lasts until the clients have met it."""
+    await eventually(lambda: any(a.status in statuses for a in client.answers[since:]), timeout=120,
+                     what=f"a client to meet the outage (an answer {statuses})")
+
+
+async def _readiness_reports(stack: ProcessStack, down: list[str]) -> tuple[int, dict]:
+    """Until /readyz answers 503 naming ``down``; that answer."""
+    answers: list[tuple[int, dict]] = []
+
+    async def reported() -> bool:
+        answers.append(await _probe(stack, "/readyz"))
+        return answers[-1][0] == 503 and answers[-1][1]["down"] == down
+
+    await eventually(reported, timeout=30, what=lambda: f"/readyz to report {down} down (it answered {answers[-1]})",
+                     interval=0.2)
+    return answers[-1]
 
 
 async def _assert_one_story(stack: ProcessStack, cases: list[dict]) -> None:
@@ -111,9 +131,9 @@ async def test_temporal_stopped_and_restarted_mid_load(deployment: ProcessStack)
     async def stop_temporal_for_a_while(client: ResilientClient) -> None:
         await _mid_load(client)
         deployment.temporal.stop()
-        await asyncio.sleep(4.0)
-        probes.extend([await _probe(deployment, "/readyz"), await _probe(deployment, "/livez")])
-        await asyncio.sleep(4.0)
+        began = len(client.answers)
+        probes.extend([await _readiness_reports(deployment, ["temporal"]), await _probe(deployment, "/livez")])
+        await _outage_seen(client, began, (503,))
         await deployment.temporal.start()
 
     client, cases = await _work_cases_while(deployment, stop_temporal_for_a_while)
@@ -132,9 +152,9 @@ async def test_postgres_stopped_and_restarted_mid_load(deployment: ProcessStack)
     async def stop_postgres_for_a_while(client: ResilientClient) -> None:
         await _mid_load(client)
         deployment.postgres.stop()
-        await asyncio.sleep(3.0)
-        probes.append(await _probe(deployment, "/readyz"))
-        await asyncio.sleep(3.0)
+        began = len(client.answers)
+        probes.append(await _readiness_reports(deployment, ["database"]))
+        await _outage_seen(client, began, (0, 503))
         deployment.postgres.start()
 
     client, cases = await _work_cases_while(deployment, stop_postgres_for_a_while)

@@ -24,9 +24,10 @@ import httpx
 from consistency import wait_until_consistent
 from store.db import connect, create_pool
 from temporal_client import connect_temporal
-from tests.conftest import free_port, stack_settings
-from tests.factories import referral
-from tests.test_observability import Process, complete_first_task, itinera_env, token, wait_for_api
+from tests.support.factories import referral
+from tests.support.processes import Process, complete_first_task, itinera_env, token, wait_for_api
+from tests.support.stack import free_port, stack_settings
+from tests.support.waiting import eventually
 from worker import build_worker
 
 IN_FLIGHT = 4
@@ -65,9 +66,13 @@ async def test_sigterm_to_worker_and_api_answers_every_update_in_flight(stack, t
                 await lock.execute("SELECT 1 FROM cases WHERE case_id = ANY($1::text[]) FOR UPDATE", ids)
                 pid = await lock.fetchval("SELECT pg_backend_pid()")
                 completions = [asyncio.create_task(complete_first_task(client, case, tokens)) for case in cases]
-                while await _blocked_by(watch, pid) < IN_FLIGHT:  # every recording is running, and waits
+
+                async def all_waiting() -> bool:  # every recording is running, and waits on the lock
                     assert not any(c.done() for c in completions), [c.result().text for c in completions if c.done()]
-                    await asyncio.sleep(0.1)
+                    return await _blocked_by(watch, pid) >= IN_FLIGHT
+
+                await eventually(all_waiting, timeout=90, what=f"{IN_FLIGHT} recordings to wait on the lock",
+                                 interval=0.1)
 
                 worker.popen.send_signal(signal.SIGTERM)
                 api.popen.send_signal(signal.SIGTERM)

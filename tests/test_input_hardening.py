@@ -26,14 +26,15 @@ from typing import Any
 import httpx
 import pytest
 
-from demo.driver import CaseDriver
 from domain.case import validate_form
 from domain.errors import CommandRejected, RejectionCode
 from domain.forms import AssessHealthForm, BookMovementForm, RecordConsentForm
 from domain.model import MemberIn, Referral, Stage
 from domain.tasks import TASK_SPECS, TaskType
 from domain.text import LINE_PATTERN, TEXT_PATTERN
-from tests.factories import member, referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import member, referral
+from tests.support.users import TEST_PASSWORD
 
 TODAY = datetime.now(UTC).date()
 
@@ -300,7 +301,7 @@ async def test_the_served_schemas_show_the_rule(http: httpx.AsyncClient, driver:
 
 
 async def test_a_nul_in_a_login_form_is_refused(http: httpx.AsyncClient) -> None:
-    r = await http.post("/api/v1/auth/token", data={"username": "ay\u0000se", "password": "itinera-demo"})
+    r = await http.post("/api/v1/auth/token", data={"username": "ay\u0000se", "password": TEST_PASSWORD})
     _refused(r, "body.username")
 
 

@@ -16,12 +16,12 @@ import json
 
 import httpx
 
-from demo.driver import CaseDriver
-from demo.users import DEMO_PASSWORD
 from domain.model import Role, Stage
 from store import integrations as store
 from store.users import add_user
-from tests.factories import referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
+from tests.support.users import TEST_PASSWORD
 
 TODAY = datetime.now(UTC).date().isoformat()
 SUPERVISOR = {"IST": "fatma", "IZM": "ali"}
@@ -60,7 +60,7 @@ async def _messages(http: httpx.AsyncClient, headers: dict[str, str], key: dict[
 async def _supervisor_of(stack, offices: list[str]) -> str:
     username = f"sup-{uuid.uuid4().hex[:8]}"
     async with stack.pool.acquire() as conn:
-        await add_user(conn, username, DEMO_PASSWORD, Role.SUPERVISOR, offices)  # driver.login's password
+        await add_user(conn, username, TEST_PASSWORD, Role.SUPERVISOR, offices)  # driver.login's password
     return username
 
 

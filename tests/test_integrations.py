@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
-from demo.driver import CaseDriver
 from domain.model import Stage
-from tests.factories import referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
 
 TODAY = datetime.now(UTC).date().isoformat()
 

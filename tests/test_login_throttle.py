@@ -10,74 +10,55 @@ the account's offices, so the office's supervisor sees them.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from demo.driver import CaseDriver
-from demo.users import DEMO_PASSWORD
 from domain.model import Role
 from store.users import add_user
-from tests.conftest import TEST_PAYLOAD_KEYS, free_port
-from tests.test_ui import Page
+from tests.support.driver import CaseDriver
+from tests.support.pages import Page
+from tests.support.processes import Process, itinera_env, wait_for_api
+from tests.support.stack import free_port
+from tests.support.users import TEST_PASSWORD
 
 
 PER_ACCOUNT, PER_CLIENT = 10, 8
 
 
-async def _serve(stack, **settings: str) -> AsyncIterator[str]:
+async def _serve(stack, folder: Path, **settings: str) -> AsyncIterator[str]:
     """``itinera api`` as its own process, with ITINERA_* ``settings``; its base URL."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ITINERA_") and k != "FORWARDED_ALLOW_IPS"}
-    env |= {"ITINERA_DATABASE_URL": stack.database_url, "ITINERA_TEMPORAL_ADDRESS": stack.settings.temporal_address,
-            "ITINERA_TEMPORAL_TASK_QUEUE": stack.settings.temporal_task_queue, "ITINERA_API_HOST": "127.0.0.1",
-            "ITINERA_API_PORT": str(port), "ITINERA_DATA_DIR": str(stack.data_dir),
-            "ITINERA_JWT_SIGNING_KEY": stack.settings.jwt_signing_key.get_secret_value(),
-            "ITINERA_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS, "ITINERA_PAYLOAD_ACTIVE_KEY": "test-2",
-            "ITINERA_LOG_LEVEL": "WARNING"} | {f"ITINERA_{k.upper()}": v for k, v in settings.items()}
-    process = subprocess.Popen([sys.executable, "-m", "itinera_cli", "api"], env=env, stdout=subprocess.DEVNULL)
+    env = itinera_env(stack, stack.settings.temporal_task_queue, api_host="127.0.0.1", api_port=str(port),
+                      log_level="WARNING", **settings)
+    env.pop("FORWARDED_ALLOW_IPS", None)  # uvicorn's own variable: only ITINERA_TRUSTED_PROXIES may decide
+    api = Process.start("api", env, folder)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=base_url, timeout=5) as client:
-            for _ in range(600):
-                assert process.poll() is None, "itinera api exited"
-                try:
-                    if (await client.get("/openapi.json")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("itinera api did not start within a minute")
+        await wait_for_api(base_url, api)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        api.terminate(timeout=15)
 
 
 @pytest.fixture(scope="module")
-async def direct_api(stack) -> AsyncIterator[str]:
+async def direct_api(stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """An API process with the defaults: no reverse proxy is trusted."""
-    async for url in _serve(stack):
+    async for url in _serve(stack, tmp_path_factory.mktemp("direct-api")):
         yield url
 
 
 @pytest.fixture(scope="module")
-async def proxied_api(stack) -> AsyncIterator[str]:
+async def proxied_api(stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """An API process behind a reverse proxy on loopback (ITINERA_TRUSTED_PROXIES), with
     low per-account and per-client limits, so that guessing from many clients and one client
     trying many accounts are quick to show (each failed login costs an Argon2 hash)."""
-    async for url in _serve(stack, trusted_proxies="127.0.0.1", login_max_failures_per_account=str(PER_ACCOUNT),
+    async for url in _serve(stack, tmp_path_factory.mktemp("proxied-api"), trusted_proxies="127.0.0.1",
+                            login_max_failures_per_account=str(PER_ACCOUNT),
                             login_max_failures_per_client=str(PER_CLIENT)):
         yield url
 
@@ -91,7 +72,7 @@ async def _login(base_url: str, username: str, password: str = "wrong-password",
 async def _account(stack, offices: tuple[str, ...] = ("IST",)) -> str:
     username = f"lg-{uuid.uuid4().hex[:8]}"
     async with stack.pool.acquire() as conn:
-        await add_user(conn, username, DEMO_PASSWORD, Role.CASEWORKER, list(offices))
+        await add_user(conn, username, TEST_PASSWORD, Role.CASEWORKER, list(offices))
     return username
 
 
@@ -134,7 +115,7 @@ async def test_behind_a_trusted_proxy_the_forwarded_client_is_seen(
         await _login(proxied_api, username, X_Forwarded_For="198.51.100.7")
     assert (await _login(proxied_api, username, X_Forwarded_For="198.51.100.7")).status_code == 429
     assert (await _login(proxied_api, username, X_Forwarded_For="198.51.100.8")).status_code == 401
-    ok = await _login(proxied_api, username, DEMO_PASSWORD, X_Forwarded_For="198.51.100.9")
+    ok = await _login(proxied_api, username, TEST_PASSWORD, X_Forwarded_For="198.51.100.9")
     assert ok.status_code == 200
 
 
@@ -144,7 +125,7 @@ async def test_an_account_is_throttled_whatever_the_number_of_clients_guessing(s
     statuses = [(await _login(proxied_api, username, X_Forwarded_For=f"10.{net}.0.{i}")).status_code
                 for i in range(1, PER_ACCOUNT + 2)]
     assert statuses == [401] * PER_ACCOUNT + [429]  # one try per client, yet the account is throttled
-    refused = await _login(proxied_api, username, DEMO_PASSWORD, X_Forwarded_For=f"10.{net}.1.1")
+    refused = await _login(proxied_api, username, TEST_PASSWORD, X_Forwarded_For=f"10.{net}.1.1")
     assert refused.status_code == 429  # the owner too, for now: the price of a per-account limit
 
 
@@ -177,7 +158,7 @@ async def test_failed_and_throttled_logins_reach_the_accounts_supervisors(
     assert await _trail(http, driver, "ali", username) == []  # Izmir's supervisor: not their person
 
     # A successful login names the account too; an unknown username is kept as tried.
-    await http.post("/api/v1/auth/token", data={"username": "ayse", "password": DEMO_PASSWORD})
+    await http.post("/api/v1/auth/token", data={"username": "ayse", "password": TEST_PASSWORD})
     assert any(e["action"] == "POST /api/v1/auth/token" and e["actor_kind"] == "user"
                for e in await _trail(http, driver, "fatma", "ayse"))
     async with stack.pool.acquire() as conn:

@@ -51,8 +51,8 @@ async def test_an_edited_applied_migration_is_refused(stack, tmp_path: Path) -> 
 
 
 async def test_case_events_are_append_only_in_the_database(stack) -> None:
-    from tests.factories import referral
-    from demo.driver import CaseDriver
+    from tests.support.factories import referral
+    from tests.support.driver import CaseDriver
     import httpx
 
     async with httpx.AsyncClient(base_url=stack.base_url) as http:

@@ -9,142 +9,23 @@ an in-memory span exporter.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
-from demo.driver import _WORKER_BY_ROLE_AND_OFFICE, example_form
-from demo.users import DEMO_PASSWORD
 from store.db import create_pool
 from temporal_client import connect_temporal
-from tests.conftest import TEST_PAYLOAD_KEYS, free_port, stack_settings
-from tests.factories import referral
+from tests.support.factories import referral
+from tests.support.processes import Process, complete_first_task, itinera_env, token, wait_for_api
+from tests.support.stack import TEST_PAYLOAD_KEYS, free_port, serving, stack_settings
+from tests.support.users import TEST_PASSWORD
 from worker import build_worker
-
-PROJECT = Path(__file__).resolve().parent.parent
-
-
-# --- processes as an operator starts them ----------------------------------------------------------
-
-
-def itinera_env(stack, task_queue: str, **settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ITINERA_", "OTEL_"))}
-    return env | {
-        "ITINERA_DATABASE_URL": stack.settings.database_url,
-        "ITINERA_TEMPORAL_ADDRESS": stack.settings.temporal_address,
-        "ITINERA_TEMPORAL_TASK_QUEUE": task_queue,
-        "ITINERA_DATA_DIR": str(stack.data_dir),
-        "ITINERA_JWT_SIGNING_KEY": stack.settings.jwt_signing_key.get_secret_value(),
-        "ITINERA_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS,
-        "ITINERA_PAYLOAD_ACTIVE_KEY": "test-2",
-        "ITINERA_LOG_LEVEL": "INFO",
-    } | {f"ITINERA_{k.upper()}": v for k, v in settings.items()}
-
-
-@dataclass
-class Process:
-    """``itinera <command>`` with its standard output and standard error in files of their own."""
-
-    command: str
-    popen: subprocess.Popen[bytes]
-    stdout: Path
-    stderr: Path
-
-    @classmethod
-    def start(cls, command: str, env: dict[str, str], folder: Path) -> Process:
-        stdout, stderr = folder / f"{command}-{uuid.uuid4().hex[:6]}.out", folder / f"{command}-{uuid.uuid4().hex[:6]}.err"
-        with open(stdout, "wb") as out, open(stderr, "wb") as err:
-            popen = subprocess.Popen([sys.executable, "-m", "itinera_cli", command], env=env, cwd=PROJECT,
-                                     stdout=out, stderr=err, start_new_session=True)
-        return cls(command, popen, stdout, stderr)
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def terminate(self, timeout: float = 60) -> int:
-        """SIGTERM, and wait for the process to exit; its exit code."""
-        if self.alive():
-            self.popen.send_signal(signal.SIGTERM)
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait()
-            raise AssertionError(f"itinera {self.command} did not stop within {timeout} s of SIGTERM") from None
-
-    def kill(self) -> None:
-        if self.alive():
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait()
-
-    def text(self) -> str:
-        return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
-
-    def lines(self) -> list[dict[str, Any]]:
-        """Every line it printed on standard output, each parsed as JSON (fails on any other line)."""
-        lines = []
-        for number, line in enumerate(self.stdout.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                lines.append(json.loads(line))
-            except ValueError:
-                raise AssertionError(f"itinera {self.command}, line {number} is not JSON: {line[:300]}") from None
-        return lines
-
-    async def wait_for_line(self, event: str, timeout: float = 60) -> dict[str, Any]:
-        for _ in range(int(timeout * 10)):
-            found = [line for line in self.lines() if line.get("event") == event]
-            if found:
-                return found[0]
-            assert self.alive(), f"itinera {self.command} exited: {self.text()[-2000:]}"
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"itinera {self.command} did not log {event!r} within {timeout} s")
-
-
-async def wait_for_api(base_url: str, process: Process, timeout: float = 60) -> None:
-    async with httpx.AsyncClient(base_url=base_url, timeout=5) as client:
-        for _ in range(int(timeout * 10)):
-            assert process.alive(), f"itinera api exited: {process.text()[-2000:]}"
-            try:
-                if (await client.get("/livez")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"itinera api did not answer within {timeout} s")
-
-
-async def token(client: httpx.AsyncClient, username: str) -> str:
-    r = await client.post("/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD})
-    assert r.status_code == 200, r.text
-    return r.json()["access_token"]
-
-
-async def complete_first_task(client: httpx.AsyncClient, case: dict[str, Any], tokens: dict[str, str],
-                              **headers: str) -> httpx.Response:
-    task = case["open_tasks"][0]
-    user = _WORKER_BY_ROLE_AND_OFFICE[(task["role"], case["office"])]
-    if user not in tokens:
-        tokens[user] = await token(client, user)
-    form = example_form(task, datetime.now(UTC).date(), case=case)
-    return await client.post(f"/api/v1/tasks/{task['task_id']}/complete", json={"form": form},
-                             headers={"Authorization": f"Bearer {tokens[user]}", **headers})
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -273,7 +154,7 @@ async def test_json_logs_metrics_and_request_ids_from_the_api_and_the_worker(sta
     # Never personal data or secrets, on either stream.
     for process in (d.api, d.worker):
         text = process.text()
-        for secret in (DEMO_PASSWORD, *tokens.values(), "Haddad", "1987-05-12", TEST_PAYLOAD_KEYS[10:40]):
+        for secret in (TEST_PASSWORD, *tokens.values(), "Haddad", "1987-05-12", TEST_PAYLOAD_KEYS[10:40]):
             assert secret not in text, f"{secret[:12]}... in the {process.command}'s output"
         assert process.stderr.read_text().strip() == "", process.stderr.read_text()[-2000:]
 
@@ -297,28 +178,19 @@ async def test_one_trace_from_the_http_request_to_the_recording_activity(stack) 
                               otel_exporter="memory")
     pool = await create_pool(settings.database_url)
     client = await connect_temporal(settings)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.api_port,
-                                           log_level="warning", access_log=False))
     exporter = memory_exporter()
     assert exporter is not None
     trace_id, parent_id = uuid.uuid4().hex, uuid.uuid4().hex[:16]
     try:
-        async with build_worker(client, pool, settings.temporal_task_queue):
-            serving = asyncio.create_task(server.serve())
-            while not server.started:
-                await asyncio.sleep(0.05)
-            try:
-                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=60) as http:
-                    tokens = {"ayse": await token(http, "ayse")}
-                    refer = await http.post("/api/v1/cases", json=referral(size=1),
-                                            headers={"Authorization": f"Bearer {tokens['ayse']}"})
-                    assert refer.status_code == 201, refer.text
-                    done = await complete_first_task(http, refer.json(), tokens,
-                                                     traceparent=f"00-{trace_id}-{parent_id}-01")
-                    assert done.status_code == 200, done.text
-            finally:
-                server.should_exit = True
-                await serving
+        async with build_worker(client, pool, settings.temporal_task_queue), \
+                serving(create_app(settings), settings.api_port), \
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=60) as http:
+            tokens = {"ayse": await token(http, "ayse")}
+            refer = await http.post("/api/v1/cases", json=referral(size=1),
+                                    headers={"Authorization": f"Bearer {tokens['ayse']}"})
+            assert refer.status_code == 201, refer.text
+            done = await complete_first_task(http, refer.json(), tokens, traceparent=f"00-{trace_id}-{parent_id}-01")
+            assert done.status_code == 200, done.text
     finally:
         await pool.close()
 

@@ -10,11 +10,11 @@ import httpx
 import pytest
 from temporalio.api.common.v1 import Payload
 
-from demo.driver import CaseDriver
 from domain.model import Stage
 from payload_encryption import EncryptionCodec
-from tests.conftest import TEST_PAYLOAD_KEYS
-from tests.factories import member, referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import member, referral
+from tests.support.stack import TEST_PAYLOAD_KEYS
 
 
 def _keys() -> dict[str, bytes]:

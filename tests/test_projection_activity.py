@@ -5,11 +5,11 @@ from __future__ import annotations
 from temporalio.testing import ActivityEnvironment
 
 from activities.case_records import CaseRecordActivities
-from demo.driver import CaseDriver
 from domain.case import fold
 from domain.records import CaseEventsBatch
 from store.projection import load_events, rebuild_case_projection
-from tests.factories import referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
 
 
 async def _snapshot(conn, case_id: str) -> tuple:

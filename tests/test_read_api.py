@@ -6,9 +6,9 @@ import uuid
 
 import httpx
 
-from demo.driver import CaseDriver
 from domain.model import Stage
-from tests.factories import member, referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import member, referral
 
 
 async def test_case_detail_has_members_open_tasks_and_key_dates(http: httpx.AsyncClient, driver: CaseDriver) -> None:

@@ -19,13 +19,13 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.case_records import CaseRecordActivities
 from consistency import check
-from demo.driver import CaseDriver
 from domain.case import fold
 from domain.events import NoteAdded, RecordedEvent
 from domain.model import Actor
 from domain.records import CaseEventsBatch
 from store.projection import load_events
-from tests.factories import referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
 
 
 async def test_a_value_postgresql_refuses_fails_the_recording_without_retrying(stack, driver: CaseDriver) -> None:

@@ -6,8 +6,8 @@ import asyncio
 
 import httpx
 
-from demo.driver import CaseDriver
-from tests.factories import referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
 
 
 async def test_same_referral_twice_gives_the_same_case(http: httpx.AsyncClient, driver: CaseDriver) -> None:

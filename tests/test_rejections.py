@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from demo.driver import CaseDriver
-from tests.factories import member, referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import member, referral
 
 
 async def _events(http: httpx.AsyncClient, driver: CaseDriver, case_id: str) -> list[dict[str, Any]]:

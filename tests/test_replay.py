@@ -19,10 +19,10 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from demo.driver import CaseDriver
-from tests.factories import referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
 from temporal_client import data_converter
-from tests.conftest import stack_settings
+from tests.support.stack import stack_settings
 from worker import WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import asyncpg
 import httpx
-import uvicorn
 
 from api.app import create_app
 from itinera_cli import forwarded_header_options
-from demo.driver import CaseDriver
-from demo.users import seed_demo_users
 from embedded.postgres import EmbeddedPostgres
 from embedded.temporal_server import EmbeddedTemporal
 from store.db import create_pool
 from store.migrations import apply_migrations
 from temporal_client import connect_temporal
-from tests.conftest import data_folder, free_port, stack_settings
-from tests.factories import referral
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
+from tests.support.stack import data_folder, free_port, serving, stack_settings
+from tests.support.users import seed_test_users
 from worker import build_worker
 
 
@@ -32,23 +30,15 @@ async def _run_stack(data_dir: Path, ports: tuple[int, int], work) -> object:  #
                                  api_port=ports[1])
         conn = await asyncpg.connect(database_url)
         await apply_migrations(conn)
-        await seed_demo_users(conn)
+        await seed_test_users(conn)
         await conn.close()
         pool = await create_pool(database_url)
         client = await connect_temporal(settings)
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=ports[1],
-                                               log_level="warning", **forwarded_header_options(settings)))
         try:
-            async with build_worker(client, pool, settings.temporal_task_queue):
-                serving = asyncio.create_task(server.serve())
-                while not server.started:
-                    await asyncio.sleep(0.05)
-                try:
-                    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports[1]}", timeout=60) as http:
-                        return await work(CaseDriver(http), http)
-                finally:
-                    server.should_exit = True
-                    await serving
+            async with build_worker(client, pool, settings.temporal_task_queue), \
+                    serving(create_app(settings), ports[1], **forwarded_header_options(settings)), \
+                    httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports[1]}", timeout=60) as http:
+                return await work(CaseDriver(http), http)
         finally:
             await pool.close()
     finally:

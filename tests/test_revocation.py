@@ -5,9 +5,7 @@ every API process; OIDC tokens are revocable at logout and their lifetime is bou
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,13 +18,13 @@ import pytest
 
 from api.auth import TokenService, authorize
 from api.errors import ApiError
-from demo.driver import CaseDriver
 from domain.model import Role
 from store.users import add_user, revoke_token
-from tests.conftest import stack_settings
-from tests.factories import referral
-from tests.test_auth import oidc_issuer  # noqa: F401  (the fixture: a JWKS served on loopback)
-from tests.test_ui import Page
+from tests.support.cli import cli_env, itinera
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
+from tests.support.pages import Page
+from tests.support.stack import stack_settings
 
 PASSWORD = "a-long-test-password"
 
@@ -44,10 +42,8 @@ async def _token(http: httpx.AsyncClient, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-def _users(stack, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ITINERA_DATABASE_URL": stack.database_url}
-    done = subprocess.run([sys.executable, "-m", "itinera_cli", "users", *args], input=stdin, env=env,
-                          capture_output=True, text=True, timeout=60)
+async def _users(stack, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    done = await itinera("users", *args, env=cli_env(database_url=stack.settings.database_url), stdin=stdin)
     assert done.returncode == 0, done.stderr
     return done
 
@@ -59,15 +55,16 @@ async def test_a_role_change_takes_effect_on_the_next_request(stack, http: httpx
     case = await driver.refer(referral(office="IST"))
     assert (await http.post("/api/v1/cases", json=referral(office="IST"), headers=headers)).status_code == 201
 
-    assert "movement_officer in IST, active" in _users(stack, "set-role", username, "--role", "movement_officer").stdout
+    changed = await _users(stack, "set-role", username, "--role", "movement_officer")
+    assert "movement_officer in IST, active" in changed.stdout
     me = (await http.get("/api/v1/auth/me", headers=headers)).json()
     assert (me["role"], me["offices"]) == ("movement_officer", ["IST"])  # the account's, not the token's
     refused = await http.post("/api/v1/cases", json=referral(office="IST"), headers=headers)
     assert refused.status_code == 403  # a movement officer may not refer
 
-    _users(stack, "set-role", username, "--role", "movement_officer", "--office", "IZM")
+    await _users(stack, "set-role", username, "--role", "movement_officer", "--office", "IZM")
     assert (await http.get(f"/api/v1/cases/{case['case_id']}", headers=headers)).status_code == 404
-    _users(stack, "set-role", username, "--role", "supervisor")
+    await _users(stack, "set-role", username, "--role", "supervisor")
     assert (await http.get("/api/v1/audit", params={"limit": 1}, headers=headers)).status_code == 200
 
 
@@ -76,7 +73,7 @@ async def test_a_deactivated_account_is_out_at_once_and_stays_out(stack, http: h
     headers = await _token(http, username)
     assert (await http.get("/api/v1/tasks", headers=headers)).status_code == 200
     async with _ui_session(stack, username) as browser:
-        assert "deactivated" in _users(stack, "deactivate", username).stdout
+        assert "deactivated" in (await _users(stack, "deactivate", username)).stdout
         refused = await http.get("/api/v1/tasks", headers=headers)
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
         page = await browser.get("/ui/cases", follow_redirects=False)
@@ -85,7 +82,7 @@ async def test_a_deactivated_account_is_out_at_once_and_stays_out(stack, http: h
     assert login.status_code == 401
 
     # Reactivated (users add: a new password), the old token stays dead; a new one works.
-    _users(stack, "add", username, "--role", "caseworker", "--office", "IST", stdin="another-long-password\n")
+    await _users(stack, "add", username, "--role", "caseworker", "--office", "IST", stdin="another-long-password\n")
     assert (await http.get("/api/v1/tasks", headers=headers)).status_code == 401
     fresh = await http.post("/api/v1/auth/token", data={"username": username, "password": "another-long-password"})
     assert (await http.get("/api/v1/tasks", headers={
@@ -129,7 +126,7 @@ async def test_ui_logout_revokes_the_session_token_not_only_the_cookie(stack, ht
     assert (await http.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"})).status_code == 401
 
 
-async def test_oidc_tokens_are_revoked_at_logout_and_their_lifetime_is_bounded(stack, oidc_issuer) -> None:  # noqa: F811
+async def test_oidc_tokens_are_revoked_at_logout_and_their_lifetime_is_bounded(stack, oidc_issuer) -> None:
     url, key = oidc_issuer
     tokens = TokenService(stack_settings(oidc_issuer="https://login.example.org", oidc_audience="itinera",
                                          oidc_jwks_url=f"{url}/jwks.json", oidc_max_token_minutes=15))

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from html.parser import HTMLParser
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -18,85 +17,13 @@ import pytest
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api.ui.schema_form import BoundForm
-from demo.driver import CaseDriver
-from demo.users import DEMO_PASSWORD
 from domain.model import Stage
 from domain.tasks import TASK_SPECS, TaskType
-from tests.conftest import Stack
-from tests.factories import member, referral
-
-# --- a small HTML reader ---------------------------------------------------------------------
-
-_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
-
-
-class Page(HTMLParser):
-    """Every element of a page with its attributes and text, to assert on structure, not on regexes."""
-
-    def __init__(self, html: str):
-        super().__init__(convert_charrefs=True)
-        self.html = html
-        self.elements: list[dict[str, Any]] = []
-        self._open: list[dict[str, Any]] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        element: dict[str, Any] = {"tag": tag, "text": [], "within": [e.get("id") for e in self._open if e.get("id")]}
-        element.update({k: "" if v is None else v for k, v in attrs})
-        self.elements.append(element)
-        if tag not in _VOID:
-            self._open.append(element)
-
-    def handle_endtag(self, tag: str) -> None:
-        for i in range(len(self._open) - 1, -1, -1):
-            if self._open[i]["tag"] == tag:
-                del self._open[i:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        for element in self._open:
-            element["text"].append(data)
-
-    def find(self, tag: str | None = None, **attrs: str) -> list[dict[str, Any]]:
-        return [e for e in self.elements if (tag is None or e["tag"] == tag)
-                and all(e.get(k.rstrip("_")) == v for k, v in attrs.items())]
-
-    def one(self, tag: str | None = None, **attrs: str) -> dict[str, Any]:
-        found = self.find(tag, **attrs)
-        assert len(found) == 1, f"expected one <{tag} {attrs}>, found {len(found)}"
-        return found[0]
-
-    @staticmethod
-    def text(element: dict[str, Any]) -> str:
-        return " ".join("".join(element["text"]).split())
-
-    @property
-    def body_text(self) -> str:
-        return self.text(self.one("body"))
-
-    def controls(self, within: str) -> list[str]:
-        """Names of the visible form controls inside the element with id ``within``."""
-        return [e["name"] for e in self.elements if e["tag"] in ("input", "select", "textarea")
-                and within in e["within"] and e.get("type") != "hidden"]
-
-    def field(self, name: str) -> dict[str, Any]:
-        """The form control submitting ``name``."""
-        controls = [e for e in self.elements if e["tag"] in ("input", "select", "textarea") and e.get("name") == name]
-        assert len(controls) == 1, f"expected one control named {name}, found {len(controls)}"
-        return controls[0]
-
-    def options(self, select_id: str) -> list[tuple[str, bool]]:
-        """(value, selected) of each option of a select."""
-        return [(o.get("value", ""), "selected" in o) for o in self.elements
-                if o["tag"] == "option" and select_id in o["within"]]
-
-    def field_error(self, name: str) -> str:
-        return self.text(self.one("p", id=f"field-{name}-error"))
-
-    @property
-    def csrf(self) -> str:
-        return self.find("input", name="csrf_token")[0]["value"]
-
+from tests.support.driver import CaseDriver
+from tests.support.factories import member, referral
+from tests.support.pages import Page
+from tests.support.stack import Stack
+from tests.support.users import TEST_PASSWORD
 
 # --- signing in --------------------------------------------------------------------------------
 
@@ -107,7 +34,7 @@ async def browser(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def sign_in(client: httpx.AsyncClient, username: str, password: str = DEMO_PASSWORD) -> httpx.Response:
+async def sign_in(client: httpx.AsyncClient, username: str, password: str = TEST_PASSWORD) -> httpx.Response:
     login = Page((await client.get("/ui/login")).text)
     return await client.post("/ui/login", data={"username": username, "password": password,
                                                 "csrf_token": login.csrf, "next": "/ui"})
@@ -135,7 +62,7 @@ async def api_task(http: httpx.AsyncClient, driver: CaseDriver, task_id: str) ->
 
 
 def family(size: int = 2, surname: str = "Haddad", **overrides: Any) -> dict[str, Any]:
-    """A referral (``tests.factories.referral``) of a mother and ``size - 1`` children."""
+    """A referral (``tests.support.factories.referral``) of a mother and ``size - 1`` children."""
     people = [member(f"Amina {surname}", "1987-05-12", "principal")]
     people += [member(f"Child{i} {surname}", f"{2008 + i}-03-0{i}", "child", sex="male") for i in range(1, size)]
     return referral(**overrides) | {"members": people}
@@ -160,7 +87,7 @@ async def test_login_fails_with_a_wrong_password_and_succeeds_with_the_right_one
 
     login = Page((await browser.get("/ui/login")).text)
     right = await browser.post("/ui/login", follow_redirects=False, data={
-        "username": "ayse", "password": DEMO_PASSWORD, "csrf_token": login.csrf, "next": "/ui/cases"})
+        "username": "ayse", "password": TEST_PASSWORD, "csrf_token": login.csrf, "next": "/ui/cases"})
     assert right.status_code == 303 and right.headers["location"] == "/ui/cases"
     session_cookie = next(c for c in right.headers.get_list("set-cookie") if c.startswith("itinera_session="))
     assert "HttpOnly" in session_cookie and "SameSite=strict" in session_cookie and "Path=/ui" in session_cookie

@@ -20,20 +20,18 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 
-from demo.driver import _WORKER_BY_ROLE_AND_OFFICE, example_form
-from demo.users import DEMO_PASSWORD, seed_demo_users
 from embedded.postgres import EmbeddedPostgres, application_url
 from embedded.temporal_server import EmbeddedTemporal
 from store.migrations import apply_migrations
-from tests.conftest import TEST_PAYLOAD_KEYS, data_folder, free_port
-
-PROJECT = Path(__file__).resolve().parent.parent
+from tests.support.cli import PROJECT
+from tests.support.forms import example_form
+from tests.support.stack import TEST_PAYLOAD_KEYS, data_folder, free_port
+from tests.support.users import TEST_PASSWORD, seed_test_users, worker_for
 
 
 class ProcessStack:
@@ -58,7 +56,7 @@ class ProcessStack:
         conn = await asyncpg.connect(self.database_url)
         try:
             await apply_migrations(conn)
-            await seed_demo_users(conn)
+            await seed_test_users(conn)
         finally:
             await conn.close()
         self.start_worker()
@@ -187,14 +185,17 @@ class ResilientClient:
                 await asyncio.sleep(0.5)
 
     async def _token(self, client: httpx.AsyncClient, user: str) -> str:
+        give_up = time.monotonic() + self.deadline_seconds
         while user not in self._tokens:
             try:
-                r = await client.post("/api/v1/auth/token", data={"username": user, "password": DEMO_PASSWORD})
+                r = await client.post("/api/v1/auth/token", data={"username": user, "password": TEST_PASSWORD})
             except httpx.TransportError:
-                await asyncio.sleep(0.5)
-                continue
-            if r.status_code == 200:
+                r = None
+            if r is not None and r.status_code == 200:
                 self._tokens[user] = r.json()["access_token"]
+            elif time.monotonic() > give_up:
+                raise TimeoutError(f"no token for {user} for {self.deadline_seconds} s: "
+                                   f"{r.status_code if r is not None else 'no answer'}")
             else:
                 await asyncio.sleep(0.5)
         return self._tokens[user]
@@ -233,7 +234,7 @@ async def work_case_to_the_end(client: ResilientClient, referral: dict[str, Any]
             await asyncio.sleep(0.5)
         else:
             task = case["open_tasks"][0]
-            user = _WORKER_BY_ROLE_AND_OFFICE[(task["role"], office)]
+            user = worker_for(task, office)
             form = forms.setdefault(task["task_id"], example_form(task, today, case=case))
             done = await client.send("POST", f"/api/v1/tasks/{task['task_id']}/complete", user=user,
                                      json={"form": form})

@@ -29,7 +29,7 @@ from domain.model import Actor, ActorKind, Priority, Programme, Referral, Relati
 from domain.programmes import profile_of
 from domain.state import CaseState, TaskState
 from domain.tasks import TASK_SPECS, TaskType
-from tests.factories import member as member_dict
+from tests.support.factories import member as member_dict
 
 # --- people, places, words ------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Schemathesis against the running API, as each demo role: the machinery behind
+"""Schemathesis against the running API, as each role (the test accounts): the machinery behind
 tests/test_api_fuzzing.py.
 
 A *campaign* sends every operation of the app's own OpenAPI document, as every identity
@@ -18,7 +18,7 @@ every defect.  Three properties, checked on every response:
 
 Generation is derandomized and bounded (``max_examples`` per operation and identity): the
 same requests every run.  The campaign runs in a process of its own (``run_campaign``
-starts ``python -m tests.fuzz_support``): the API and the worker live on the test
+starts ``python -m tests.support.fuzz_support``): the API and the worker live on the test
 session's event loop, which must keep running while Schemathesis' synchronous client
 waits for answers, and generating cases in the same interpreter would take the GIL from
 the server it is measuring.
@@ -518,8 +518,8 @@ async def run_campaign(campaign: Campaign, timeout: float = 600) -> Results:
         config, output = Path(folder) / "campaign.json", Path(folder) / "results.json"
         config.write_text(json.dumps(asdict(campaign)))
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.fuzz_support", str(config), str(output),
-            cwd=Path(__file__).resolve().parent.parent, stdout=asyncio.subprocess.PIPE,
+            sys.executable, "-m", "tests.support.fuzz_support", str(config), str(output),
+            cwd=Path(__file__).resolve().parents[2], stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT)
         try:
             out, _ = await asyncio.wait_for(process.communicate(), timeout)

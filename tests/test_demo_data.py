@@ -1,0 +1,35 @@
+"""The demo data of ``itinera dev`` (demo/): the one test module that imports it, because it is
+what it tests.  Seeded through the real API, worked by the test accounts."""
+
+from __future__ import annotations
+
+from demo.cases import AVRR_DEMO_CASES, seed_avrr_demo
+from demo.users import DEMO_USERS, DEMO_WORKER_BY_ROLE_AND_OFFICE, demo_worker_for
+from tests.support.driver import CaseDriver
+
+
+async def test_the_demo_data_holds_avrr_cases_of_both_offices_in_several_stages(driver: CaseDriver) -> None:
+    cases = [await seed_avrr_demo(driver, demo) for demo in AVRR_DEMO_CASES]
+    stages = {c["stage"] for c in cases}
+    assert {"referral", "interview", "health", "orientation", "visa", "movement", "arrival",
+            "reintegration", "closed"} <= stages
+    assert {c["office"] for c in cases} == {"IST", "IZM"} and {c["programme"] for c in cases} == {"avrr"}
+    by_name = {c["principal_name"]: c for c in cases}
+    back_home = by_name["Tariq Mahmood"]
+    plan = back_home["avrr"]["reintegration_plan"]
+    assert len(plan) == 3 and [i["delivered_on"] is not None for i in plan] == [True, False, False]
+    survivor = by_name["Dilnoza Yusupova"]
+    assert (survivor["priority"], survivor["avrr"]["escort_required"]) == ("emergency", True)
+    assert [t["task_type"] for t in survivor["open_tasks"]] == ["arrange_escort"]
+    assert by_name["Rahim Uddin"]["priority"] == "urgent"
+    assert (by_name["Hamid Tazi"]["status"], by_name["Hamid Tazi"]["closure_reason"]) == ("closed", "consent_withdrawn")
+    assert by_name["Karwan Aziz"]["avrr"]["consent_status"] == "given"
+
+
+def test_the_demo_accounts_work_every_task_of_both_offices() -> None:
+    """Who works what in the demo (demo/users.py) names demo accounts of the right role."""
+    roles = {username: (role.value, offices) for username, _, role, offices in DEMO_USERS}
+    for (role, office), username in DEMO_WORKER_BY_ROLE_AND_OFFICE.items():
+        assert roles[username][0] == role and office in roles[username][1], (role, office, username)
+    assert roles[demo_worker_for({"task_type": "record_treatment", "role": "medical_officer"}, "IST")][0] == \
+        "medical_officer"
