@@ -286,6 +286,16 @@ class MemberDataCorrected(Event):
     reason: str
 
 
+# The closure reasons of the built-in programmes.  Kept for tests/test_core_properties.py only
+# (issue 12 lists it as dead code): a plug-in programme closes for reasons of its own, so
+# ``CaseClosed.reason`` is any string; remove this once that test asks the programmes.
+CLOSURE_REASONS: tuple[str, ...] = (
+    "arrived", "withdrawn", "not_accepted", "visa_refused", "medically_not_cleared",
+    "consent_withdrawn", "not_eligible", "travel_document_refused", "exit_permission_refused",
+    "reintegration_completed", "monitoring_completed",
+)
+
+
 @register_event
 class CaseClosed(Event):
     """``reason``: arrived, withdrawn, not_accepted, visa_refused, medically_not_cleared, or a

@@ -37,8 +37,8 @@ event unreadable.  ``domain.events.completion_event`` maps each form to its even
 
 from __future__ import annotations
 
-import functools
 import copy
+import functools
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -61,6 +61,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
+from domain.countries import COUNTRY_CODES
 from domain.model import Country, Notes, ShortText, today_of
 from domain.text import Line, Rule, ShowsRules, Text
 
@@ -124,6 +125,7 @@ LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$"),
 Reference = Line(min_length=3, max_length=64)
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217 code, e.g. USD")]
 Reason = Text(max_length=4000, min_length=1)  # a reason a choice needs: not empty
+CountryCode = Annotated[Country, Field(json_schema_extra={"enum": sorted(COUNTRY_CODES)})]  # the codes, in the schema
 
 
 class Form(ShowsRules):
@@ -451,7 +453,7 @@ class ReviewResubmitForm(_Review):
     decision: Literal["resubmit"] = choice(
         "resubmit to another destination country (after an interview rejection or visa refusal); whoever "
         "recorded the rejection or refusal may not approve it (four-eyes rule, checked against the case)")
-    destination_country: Country = Field(
+    destination_country: CountryCode = Field(
         description=f"New destination, ISO 3166-1 alpha-2; must differ from the current one {CASE_RULE}.")
 
 
@@ -846,7 +848,7 @@ class ReintegrationItem(ShowsRules):
         # amount and currency: both or neither (null counts as neither)
         "allOf": [
             {"if": {"properties": {"amount": {"not": {"type": "null"}}}, "required": ["amount"]},
-             "then": {"properties": {"currency": {"type": "string"}}, "required": ["currency"]}},
+             "then": {"properties": {"currency": {"not": {"type": "null"}}}, "required": ["currency"]}},
             {"if": {"properties": {"currency": {"not": {"type": "null"}}}, "required": ["currency"]},
              "then": {"properties": {"amount": {"not": {"type": "null"}}}, "required": ["amount"]}},
         ]})

@@ -35,6 +35,28 @@
     });
   }
 
+  /* A form whose fields depend on a choice (the outcome): show only the chosen choice's group of
+     fields, and let the browser require its required ones.  A hidden group is disabled, so
+     nothing typed there is submitted or validated; without this script every group is shown. */
+  function choiceGroups() {
+    document.querySelectorAll("form").forEach(function (form) {
+      var groups = form.querySelectorAll("fieldset[data-when]");
+      if (!groups.length) { return; }
+      var select = form.querySelector("[name='" + groups[0].getAttribute("data-choice") + "']");
+      if (!select) { return; }
+      function show() {
+        groups.forEach(function (group) {
+          var on = group.getAttribute("data-when").split(" ").indexOf(select.value) >= 0;
+          group.hidden = !on;
+          group.disabled = !on;
+          group.querySelectorAll("[data-required]").forEach(function (control) { control.required = on; });
+        });
+      }
+      select.addEventListener("change", show);
+      show();
+    });
+  }
+
   /* After a refused submission, move focus to the list of problems so screen readers announce it. */
   function focusErrors() {
     var summary = document.querySelector("[data-focus]");
@@ -44,6 +66,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     localizeTimes();
     defaultOffsets();
+    choiceGroups();
     focusErrors();
   });
 })();

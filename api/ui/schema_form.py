@@ -1,16 +1,25 @@
 """HTML forms generated from a task form's JSON Schema, and submissions turned back into JSON.
 
-The UI builds each task's form from ``TASK_SPECS[task_type].form.model_json_schema()`` -
-the very schema the API publishes - so a field added to a form model appears in the UI
-without template changes, and what the UI submits is validated by the same model, in the
-same function, as an API call.  This module only translates: strings from the browser
-into the JSON types the schema describes, and validation errors back onto their fields.
+The UI builds each task's form from the JSON Schema the API serves for the task
+(``domain.forms.form_json_schema`` of the form its programme uses) - so a field added to a
+form model appears in the UI without template changes, and what the UI submits is validated
+by the same model, in the same function, as an API call.  This module only translates:
+strings from the browser into the JSON types the schema describes, and validation errors
+back onto their fields.
+
+A form whose fields depend on a choice (``oneOf`` branches with a ``discriminator``, e.g. a
+visa's ``outcome``) is shown as the choice, the fields every branch has, and one group of
+fields per branch ("If the outcome is Issued"), each marked required as its branch requires
+it.  Without JavaScript every group is shown (a browser cannot make a field required only
+for one choice, so branch fields carry no ``required`` attribute) and only the chosen
+branch's fields are submitted; with JavaScript (``ui.js``) only the chosen branch's group is
+shown, and its required fields are required by the browser too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from api.ui.formatting import humanize
@@ -53,10 +62,20 @@ class FormField:
     max_length: int | None = None
     integer: bool = False
     initial: str = ""
+    # For a form with a choice: the choice values this field belongs to (empty: every choice),
+    # and whether this field is the choice itself.
+    when: tuple[str, ...] = ()
+    is_choice: bool = False
 
     @property
     def id(self) -> str:
         return f"field-{self.name}"
+
+    @property
+    def html_required(self) -> bool:
+        """Required by the browser: only a field of every choice (the page cannot know the
+        choice before it is made; ``ui.js`` requires the chosen branch's fields)."""
+        return self.required and not self.when
 
     @property
     def tz_name(self) -> str:
@@ -128,10 +147,63 @@ def _field(name: str, prop: dict[str, Any], root: dict[str, Any], required: bool
                      max_length=max_length, initial=_as_text(default), **base)
 
 
+@dataclass(frozen=True)
+class Choice:
+    """The field a form's branches depend on, and each branch's fields: {value: (names, required)}."""
+
+    name: str
+    branches: dict[str, tuple[frozenset[str], frozenset[str]]]
+
+
+def choice_of(schema: dict[str, Any]) -> Choice | None:
+    """The choice of a ``oneOf`` schema with a ``discriminator`` (None for a plain object)."""
+    key = (schema.get("discriminator") or {}).get("propertyName")
+    options = schema.get("oneOf")
+    if not isinstance(key, str) or not isinstance(options, list):
+        return None
+    branches: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+    for option in options:
+        branch = _resolve(option, schema)
+        tag = _resolve(branch.get("properties", {}).get(key, {}), schema)
+        values = [tag["const"]] if "const" in tag else list(tag.get("enum", []))
+        for value in values:
+            branches[value] = (frozenset(branch.get("properties", {})), frozenset(branch.get("required", [])))
+    return Choice(key, branches) if branches else None
+
+
 def form_fields(schema: dict[str, Any]) -> list[FormField]:
-    """The fields of an object schema, in the model's declaration order."""
+    """The fields of an object schema, in the model's declaration order; for a form with a
+    choice, each field knows which choices it belongs to and whether they require it."""
+    choice = choice_of(schema)
+    properties = dict(schema.get("properties", {}))
+    if choice is not None:  # any branch field the schema's summary of properties does not list
+        for option in schema["oneOf"]:
+            for name, prop in _resolve(option, schema).get("properties", {}).items():
+                properties.setdefault(name, prop)
     required = set(schema.get("required", []))
-    return [_field(name, prop, schema, name in required) for name, prop in schema.get("properties", {}).items()]
+    fields = []
+    for name, prop in properties.items():
+        when: tuple[str, ...] = ()
+        needed = name in required
+        if choice is not None and name != choice.name:
+            having = tuple(v for v, (names, _) in choice.branches.items() if name in names)
+            if len(having) < len(choice.branches):
+                when = having
+                needed = bool(having) and all(name in choice.branches[v][1] for v in having)
+        field_ = _field(name, prop, schema, needed)
+        if choice is not None:
+            field_ = replace(field_, when=when, is_choice=name == choice.name)
+        fields.append(field_)
+    return fields
+
+
+@dataclass(frozen=True)
+class Section:
+    """Consecutive fields shown together: all of them (``when`` empty), or a choice's group."""
+
+    when: tuple[str, ...]
+    legend: str | None
+    fields: list[FormField]
 
 
 @dataclass
@@ -161,12 +233,45 @@ class BoundForm:
                     form.values[name] = value if f.kind == "textarea" else value.strip()
         return form
 
+    @property
+    def choice(self) -> FormField | None:
+        return next((f for f in self.fields if f.is_choice), None)
+
+    @property
+    def chosen(self) -> str | None:
+        """The value of the form's choice as submitted (None: no choice, or none made)."""
+        choice = self.choice
+        if choice is None:
+            return None
+        raw = self.values.get(choice.name, "")
+        return next((o.text for o in choice.options if o.text == raw), None)
+
+    @property
+    def sections(self) -> list[Section]:
+        """The fields in order, a choice's groups each in a section of their own."""
+        sections: list[Section] = []
+        choice = self.choice
+        for f in self.fields:
+            if sections and sections[-1].when == f.when:
+                sections[-1].fields.append(f)
+                continue
+            legend = None
+            if f.when and choice is not None:
+                labels = [next((o.label for o in choice.options if o.text == v), v) for v in f.when]
+                legend = f"If the {choice.label.lower()} is " + " or ".join(labels)
+            sections.append(Section(f.when, legend, [f]))
+        return sections
+
     def payload(self) -> dict[str, Any]:
         """The JSON the task's form model validates.  An empty optional field is left out (or
         sent as null if the schema requires it but allows null); an empty required field is
-        left out so the validator names it as missing."""
+        left out so the validator names it as missing.  Of a choice's groups, only the chosen
+        one is sent (what was typed into another group is kept on the page, not sent)."""
         result: dict[str, Any] = {}
+        chosen = self.chosen
         for f in self.fields:
+            if f.when and chosen not in f.when:
+                continue
             raw = self.values.get(f.name, "")
             if f.kind == "checkbox":
                 result[f.name] = raw in ("true", "on")

@@ -21,14 +21,13 @@ from api.ui.rendering import UiRoute, redirect, render
 from api.ui.schema_form import UTC_OFFSETS, BoundForm
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash, safe_next
-from domain.tasks import TASK_SPECS
 
 router = APIRouter(route_class=UiRoute)
 TaskId = Annotated[str, Path(max_length=64)]
 
 
 def _schema(task: TaskView) -> dict[str, Any]:
-    return TASK_SPECS[task.task_type].form.model_json_schema()
+    return readmodel.task_detail(task).form_schema  # the schema the API serves for the task
 
 
 def _sentence(message: str) -> str:
