@@ -30,6 +30,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.case import CaseState, fold
+from domain.programmes.registry import workflow_types
 from store.projection import load_events, read_rebuilt_projection
 
 # The projection's tables and the order that makes their rows comparable.
@@ -37,10 +38,7 @@ _PROJECTION_TABLES = {
     "cases": "case_id",
     "case_members": "member_id",
     "tasks": "task_id",
-    "reintegration_items": "item_number",
-    "monitoring_visits": "visit_number",
 }
-_CASE_WORKFLOW_TYPES = ("ResettlementCase", "AvrrCase")
 
 
 @dataclass
@@ -162,7 +160,7 @@ async def check_case(conn: asyncpg.Connection, client: Client, case_id: str) -> 
 async def all_case_ids(conn: asyncpg.Connection, client: Client) -> list[str]:
     """Every case any of the three records knows of."""
     ids = {r["case_id"] for r in await conn.fetch("SELECT case_id FROM cases UNION SELECT DISTINCT case_id FROM case_events")}
-    query = " OR ".join(f"WorkflowType = '{t}'" for t in _CASE_WORKFLOW_TYPES)
+    query = " OR ".join(f"WorkflowType = '{t}'" for t in workflow_types())
     async for execution in client.list_workflows(query):
         ids.add(execution.id)
     return sorted(ids)

@@ -16,12 +16,11 @@ from observability.temporal import updates_in_flight
 from settings import Settings, get_settings
 from store.db import create_pool
 from temporal_client import connect_temporal
-from workflows.avrr_case import AvrrCaseWorkflow
-from workflows.resettlement_case import ResettlementCaseWorkflow
+from workflows.case_types import CASE_WORKFLOWS
 
 log = get_logger("itinera.worker")
 
-WORKFLOWS = [ResettlementCaseWorkflow, AvrrCaseWorkflow]
+WORKFLOWS = list(CASE_WORKFLOWS)
 
 
 def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str,

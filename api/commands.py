@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -45,7 +45,8 @@ from api.errors import REJECTION_STATUS, ApiError
 from api.request_context import current_idempotency_key, current_stamp, mark_audited_with_command
 from domain.errors import RejectionCode
 from domain.identity import case_id_for
-from domain.model import Actor, Programme, Referral
+from domain.model import Actor, Referral
+from domain.programmes.registry import definition_of, names
 from domain.offices import DEFAULT_TIME_ZONE, OFFICE_TIME_ZONES, office_time_zone
 from domain.case import CaseAction
 from domain.records import (
@@ -56,14 +57,26 @@ from domain.records import (
     ReferCaseRequest,
     ReferralOutcome,
 )
-from workflows.avrr_case import AvrrCaseWorkflow
 from workflows.case_workflow import CaseWorkflow
-from workflows.resettlement_case import ResettlementCaseWorkflow
+from workflows.case_types import CASE_WORKFLOWS, workflow_type_name
 
-WORKFLOW_TYPES: dict[Programme, type[CaseWorkflow]] = {
-    Programme.RESETTLEMENT: ResettlementCaseWorkflow,
-    Programme.AVRR: AvrrCaseWorkflow,
-}
+
+class _WorkflowTypes(Mapping[str, type[CaseWorkflow]]):
+    """Programme name -> the workflow class its cases run as (``ProgrammeDefinition.workflow_type``)."""
+
+    _BY_TYPE = {workflow_type_name(cls): cls for cls in CASE_WORKFLOWS}
+
+    def __getitem__(self, programme: str) -> type[CaseWorkflow]:
+        return self._BY_TYPE[definition_of(programme).workflow_type]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(names())
+
+    def __len__(self) -> int:
+        return len(names())
+
+
+WORKFLOW_TYPES = _WorkflowTypes()
 
 
 ENGINE_RETRY_AFTER_SECONDS = 5
@@ -140,8 +153,8 @@ class CaseCommands:
         )
         request = ReferCaseRequest(referral=referral, actor=actor, audit=current_stamp(201),
                                    arrival_confirmation_days=self._arrival_confirmation_days,
-                                   monitoring_months=(self._avrr_monitoring_months
-                                                      if referral.programme == Programme.AVRR else None),
+                                   # programme terms: a programme without monitoring visits ignores them
+                                   monitoring_months=self._avrr_monitoring_months,
                                    office_time_zone=office_time_zone(referral.office, self._office_time_zones,
                                                                      self._default_time_zone))
         try:

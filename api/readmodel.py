@@ -29,8 +29,9 @@ from api.schemas import (
     TaskDetail,
     TaskView,
 )
-from domain.model import STAGE_LABELS, Priority, Programme, Stage
-from domain.tasks import TASK_SPECS, TaskType
+from domain.model import Priority, ProgrammeName, Stage
+from domain.forms import form_json_schema
+from domain.programmes.registry import any_spec, definition_of, spec_of
 from domain.text import unstorable
 from settings import get_settings
 
@@ -38,7 +39,11 @@ _PRIORITIES = [p for p in Priority]
 
 
 def _stage_label(programme: str, stage: str) -> str:
-    return STAGE_LABELS[Programme(programme)][Stage(stage)]
+    return definition_of(programme).stage_labels[Stage(stage)]
+
+
+def _json(value: Any) -> dict[str, Any]:
+    return json.loads(value) if isinstance(value, str) else dict(value or {})
 
 
 def office_time_zone(office: str) -> str:
@@ -130,7 +135,7 @@ async def list_cases(
     stage: Stage | None = None,
     status: str | None = None,
     office: str | None = None,
-    programme: Programme | None = None,
+    programme: ProgrammeName | None = None,
     priority: Priority | None = None,
     text: str | None = None,
     cursor: str | None = None,
@@ -145,7 +150,7 @@ async def list_cases(
     if status:
         where.add("c.status = {}", status)
     if programme:
-        where.add("c.programme = {}", programme.value)
+        where.add("c.programme = {}", programme)
     if priority:
         where.add("c.priority = {}", priority.value)
     if text:
@@ -193,8 +198,7 @@ async def case_office_and_programme(conn: asyncpg.Connection, case_id: str) -> t
 async def get_case(conn: asyncpg.Connection, case_id: str) -> CaseDetail | None:
     row = await conn.fetchrow(
         f"SELECT {_CASE_COLUMNS}, c.version, c.stage_entered_at, c.departure_at, c.departed_at, c.arrived_on, "
-        "c.closed_at, c.hold_reason, c.held_at, c.consent_status, c.consent_given_on, c.consent_reconfirmed_on, "
-        "c.eligibility, c.escort_required, c.escort_arranged, c.exit_permission, c.reintegration_plan_agreed_on "
+        "c.closed_at, c.hold_reason, c.held_at, c.programme_data "
         "FROM cases c WHERE c.case_id = $1",
         case_id,
     )
@@ -224,28 +228,8 @@ async def get_case(conn: asyncpg.Connection, case_id: str) -> CaseDetail | None:
         ),
         members=[MemberView(**dict(m)) for m in members],
         open_tasks=[_task_view(t) for t in tasks],
-        avrr=await _avrr_view(conn, row) if row["programme"] == Programme.AVRR else None,
-    )
-
-
-async def _avrr_view(conn: asyncpg.Connection, row: asyncpg.Record) -> AvrrView:
-    items = await conn.fetch(
-        "SELECT item_number, kind, description, amount, currency, delivered_on FROM reintegration_items "
-        "WHERE case_id = $1 ORDER BY item_number", row["case_id"])
-    visits = await conn.fetch(
-        "SELECT visit_number, months_after_arrival, opens_at, visited_on, reintegration_score::float8 "
-        "AS reintegration_score FROM monitoring_visits WHERE case_id = $1 ORDER BY visit_number", row["case_id"])
-    return AvrrView(
-        consent_status=row["consent_status"] or "pending",
-        consent_given_on=row["consent_given_on"],
-        consent_reconfirmed_on=row["consent_reconfirmed_on"],
-        eligibility=row["eligibility"] or "pending",
-        escort_required=row["escort_required"],
-        escort_arranged=row["escort_arranged"],
-        exit_permission=row["exit_permission"] or "pending",
-        reintegration_plan_agreed_on=row["reintegration_plan_agreed_on"],
-        reintegration_plan=[ReintegrationItemView(**dict(i)) for i in items],
-        monitoring_visits=[MonitoringVisitView(**dict(v)) for v in visits],
+        programme_data=(data := _json(row["programme_data"])),
+        avrr=AvrrView.model_validate(data) if row["programme"] == "avrr" else None,
     )
 
 
@@ -282,7 +266,7 @@ LEFT JOIN task_claims k ON k.task_id = t.task_id"""
 
 
 def _task_view(row: asyncpg.Record) -> TaskView:
-    spec = TASK_SPECS[TaskType(row["task_type"])]
+    spec = spec_of(row["programme"], row["task_type"])
     return TaskView(
         task_id=row["task_id"],
         case_id=row["case_id"],
@@ -359,7 +343,9 @@ async def get_task(conn: asyncpg.Connection, task_id: str) -> TaskView | None:
 
 
 def task_detail(task: TaskView) -> TaskDetail:
-    return TaskDetail(**task.model_dump(), form_schema=TASK_SPECS[task.task_type].form.model_json_schema())
+    """The task with the JSON Schema of its form, as the task's own programme runs it."""
+    form = (spec_of(task.programme, task.task_type) if task.programme else any_spec(task.task_type)).form
+    return TaskDetail(**task.model_dump(), form_schema=form_json_schema(form))
 
 
 async def claim_task(conn: asyncpg.Connection, task_id: str, username: str) -> ClaimResult | None:

@@ -14,9 +14,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from domain.model import CaseStatus, Priority, Programme, Stage
+from domain.model import CaseStatus, Priority, ProgrammeName, Stage
 from domain.offices import DEFAULT_TIME_ZONE
-from domain.tasks import TaskType
 
 T = TypeVar("T")
 
@@ -49,7 +48,7 @@ class MemberView(BaseModel):
 class TaskView(BaseModel):
     task_id: str
     case_id: str
-    task_type: TaskType
+    task_type: str = Field(description="The task type, as its programme names it (e.g. assess_health).")
     title: str
     stage: Stage
     stage_label: str
@@ -67,7 +66,7 @@ class TaskView(BaseModel):
     claimed_at: AwareDatetime | None
     completed_at: AwareDatetime | None
     completed_by: str | None
-    programme: Programme | None = Field(default=None, description="The programme of the task's case.")
+    programme: ProgrammeName | None = Field(default=None, description="The programme of the task's case.")
     office_time_zone: str = Field(default=DEFAULT_TIME_ZONE, description="The IANA time zone of the task's office, "
                                                                       "e.g. Europe/Istanbul: the UI shows its times in it.")
 
@@ -90,7 +89,7 @@ class KeyDates(BaseModel):
 class CaseSummary(BaseModel):
     case_id: str
     external_referral_id: str
-    programme: Programme
+    programme: ProgrammeName
     office: str
     priority: Priority
     stage: Stage
@@ -149,7 +148,11 @@ class CaseDetail(CaseSummary):
     key_dates: KeyDates
     members: list[MemberView]
     open_tasks: list[TaskView]
-    avrr: AvrrView | None = Field(default=None, description="AVRR cases only (null for resettlement).")
+    programme_data: dict[str, Any] = Field(
+        default_factory=dict, description="What only the case's programme keeps, with the keys that programme documents "
+                                          "(AVRR: consent, eligibility, escort, exit permission, reintegration plan, "
+                                          "monitoring visits; resettlement: referral_verified, interview).")
+    avrr: AvrrView | None = Field(default=None, description="AVRR cases only (null otherwise): programme_data, typed.")
 
 
 class ActorView(BaseModel):

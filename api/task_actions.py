@@ -9,7 +9,6 @@ the UI as a message on the page.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -21,6 +20,7 @@ from api.commands import CaseCommands
 from api.errors import REJECTION_STATUS, ApiError
 from api.schemas import CaseDetail, ClaimResult, Page, TaskView
 from domain.case import validate_form
+from api.office_time import edge_today
 from domain.errors import CommandRejected
 from domain.model import Role, Stage
 
@@ -94,7 +94,7 @@ async def complete(db: asyncpg.Connection, commands: CaseCommands, principal: Pr
     if task.claimed_by not in (None, principal.username):
         raise ApiError(409, "task_claimed", f"task {task_id} is claimed by {task.claimed_by}")
     try:  # the workflow validates again; checking here answers bad input without a round trip
-        validate_form(task.task_type, form, today=datetime.now(UTC).date())
+        validate_form(task.task_type, form, today=edge_today(task.office), programme=task.programme)
     except CommandRejected as exc:
         raise ApiError(REJECTION_STATUS[exc.code], exc.code.value, exc.message, exc.details) from None
     await commands.complete_task(task.case_id, task_id, form, principal.actor)

@@ -116,7 +116,7 @@ class Return:
                                        "document_number": f"LP-{number % 10**8:08d}",
                                        "issuing_consulate": self.consulate, "issued_on": day,
                                        "valid_until": (today + timedelta(days=90)).isoformat()},
-            "book_movement": {"flight_number": "TK1102", "departure_at": f"{day}T00:05:00+00:00",
+            "book_movement": {"flight_number": "TK1102", "departure_at": f"{(today + timedelta(days=1)).isoformat()}T12:00:00+00:00",
                               "departure_airport": "IST", "arrival_airport": self.airport},
             "reconfirm_consent": {"reconfirmed_on": day, "language": self.language, "consent_reconfirmed": True},
             "confirm_arrival": {"arrived_on": day, "place": self.place, "receiving_partner": self.partner},

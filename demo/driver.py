@@ -43,7 +43,7 @@ def example_form(task: dict[str, Any], today: date, *, follow_up: bool = False,
         return {"outcome": "issued", "visa_number": f"V-{task['task_id'][-12:]}", "issued_on": day(0),
                 "valid_until": day(90)}
     if task_type == TaskType.BOOK_MOVEMENT:
-        return {"flight_number": "TK1751", "departure_at": f"{day(0)}T00:05:00+00:00",
+        return {"flight_number": "TK1751", "departure_at": f"{day(1)}T12:00:00+00:00",
                 "departure_airport": "IST", "arrival_airport": "OSL"}
     if task_type == TaskType.CHECK_FIT_TO_TRAVEL:
         return {"checked_at": f"{day(0)}T00:00:00+00:00", "outcome": "fit"}
@@ -110,7 +110,7 @@ def _avrr_example(task_type: TaskType, task: dict[str, Any], day: Any, case: dic
     if task_type == TaskType.CLOSE_REINTEGRATION:
         return {"decision": "close", "reason": "Every item of the plan delivered."}
     if task_type == TaskType.BOOK_MOVEMENT:
-        return {"flight_number": "TK1102", "departure_at": f"{day(0)}T00:05:00+00:00",
+        return {"flight_number": "TK1102", "departure_at": f"{day(1)}T12:00:00+00:00",
                 "departure_airport": "IST", "arrival_airport": "EBL"}
     if task_type == TaskType.CONFIRM_ARRIVAL:
         return {"arrived_on": day(0), "place": "Erbil", "receiving_partner": "IOM Iraq, Erbil"}

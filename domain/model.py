@@ -15,13 +15,14 @@ import re
 from contextvars import ContextVar
 from datetime import date
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -32,13 +33,30 @@ from domain.countries import COUNTRY_CODES
 from domain.text import Line, Rule, ShowsRules, Text
 
 
-class Programme(StrEnum):
-    RESETTLEMENT = "resettlement"
-    AVRR = "avrr"
+def _known_programme(name: str) -> str:
+    from domain.programmes.registry import names
+
+    if name not in names():
+        raise ValueError(f"unknown programme '{name}'; known: {', '.join(names())}")
+    return name
+
+
+class _ProgrammeNames:
+    """The JSON Schema of a programme name lists the programmes registered when it is asked."""
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        from domain.programmes.registry import names
+
+        return {**handler(core_schema), "enum": list(names()), "description": "The case's programme."}
+
+
+ProgrammeName = Annotated[str, AfterValidator(_known_programme), _ProgrammeNames()]
+"""A registered programme's name (``domain.programmes``): resettlement, avrr, ..."""
 
 
 class Stage(StrEnum):
-    """One stable stage vocabulary for the API; each programme labels them its own way."""
+    """One stable stage vocabulary for the API: each programme walks the stages it needs, in
+    its order, and labels them its own way (``ProgrammeDefinition.stages``/``stage_labels``)."""
 
     REFERRAL = "referral"
     INTERVIEW = "interview"
@@ -47,58 +65,8 @@ class Stage(StrEnum):
     VISA = "visa"
     MOVEMENT = "movement"
     ARRIVAL = "arrival"
-    REINTEGRATION = "reintegration"  # AVRR only: plan, assistance delivered, monitoring
+    REINTEGRATION = "reintegration"  # after arrival: plan, assistance delivered, monitoring
     CLOSED = "closed"
-
-
-RESETTLEMENT_STAGES: tuple[Stage, ...] = (
-    Stage.REFERRAL,
-    Stage.INTERVIEW,
-    Stage.HEALTH,
-    Stage.ORIENTATION,
-    Stage.VISA,
-    Stage.MOVEMENT,
-    Stage.ARRIVAL,
-    Stage.CLOSED,
-)
-
-# AVRR walks the same skeleton with its own meaning for each stage, and one more stage.
-AVRR_STAGES: tuple[Stage, ...] = (
-    Stage.REFERRAL,
-    Stage.INTERVIEW,
-    Stage.HEALTH,
-    Stage.ORIENTATION,
-    Stage.VISA,
-    Stage.MOVEMENT,
-    Stage.ARRIVAL,
-    Stage.REINTEGRATION,
-    Stage.CLOSED,
-)
-
-STAGE_LABELS: dict[Programme, dict[Stage, str]] = {
-    Programme.RESETTLEMENT: {
-        Stage.REFERRAL: "Referral",
-        Stage.INTERVIEW: "Interview",
-        Stage.HEALTH: "Health assessment",
-        Stage.ORIENTATION: "Cultural orientation",
-        Stage.VISA: "Visa",
-        Stage.MOVEMENT: "Movement",
-        Stage.ARRIVAL: "Arrival confirmation",
-        Stage.REINTEGRATION: "Reintegration",  # not a resettlement stage; labelled so every stage has a label
-        Stage.CLOSED: "Closed",
-    },
-    Programme.AVRR: {
-        Stage.REFERRAL: "Application and consent",
-        Stage.INTERVIEW: "Eligibility and vulnerability",
-        Stage.HEALTH: "Fit to travel",
-        Stage.ORIENTATION: "Pre-departure counselling",
-        Stage.VISA: "Travel documents",
-        Stage.MOVEMENT: "Return travel",
-        Stage.ARRIVAL: "Reception at origin",
-        Stage.REINTEGRATION: "Reintegration",
-        Stage.CLOSED: "Closed",
-    },
-}
 
 
 class CaseStatus(StrEnum):
@@ -309,7 +277,7 @@ class Referral(ShowsRules):
         },
     )
 
-    programme: Programme = Programme.RESETTLEMENT
+    programme: ProgrammeName = "resettlement"
     office: Office
     priority: Priority = Priority.NORMAL
     destination_country: Country | None = Field(
@@ -345,10 +313,17 @@ class Referral(ShowsRules):
 
     @model_validator(mode="after")
     def _programme_fields(self) -> Referral:
-        if self.programme == Programme.RESETTLEMENT and self.destination_country is None:
-            raise ValueError("destination_country is required for resettlement")
-        if self.programme == Programme.AVRR and self.origin_country is None:
-            raise ValueError("origin_country is required for AVRR")
-        if self.programme == Programme.AVRR and self.destination_country is not None:
-            raise ValueError("destination_country is not for AVRR: an AVRR case returns to origin_country")
+        from domain.programmes.registry import definition_of
+
+        definition_of(self.programme).check_referral(self)
         return self
+
+
+def __getattr__(name: str) -> Any:
+    # Compatibility: ``Programme`` (the registered programmes as one enum) and STAGE_LABELS
+    # come from the programme registry.
+    if name in ("Programme", "STAGE_LABELS", "RESETTLEMENT_STAGES", "AVRR_STAGES"):
+        import domain.programmes as registry
+
+        return getattr(registry, name)
+    raise AttributeError(name)

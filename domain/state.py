@@ -1,28 +1,32 @@
-"""Case state: what a fold of a case's events knows (``domain.case.evolve`` builds it).
+"""Case state: what a fold of a case's events knows (``domain.engine.evolve`` builds it).
 
-One state model for every programme: the per-member progress (health, orientation,
-visa / travel document) and the movement are shared, and what only AVRR has (consent,
-eligibility, escort, reintegration plan, monitoring visits) lives in ``CaseState.avrr``,
-which is None for a resettlement case.  The state travels as a Temporal payload (the
-continue-as-new input) and is what the projection writes, so a field may be added with a
-default but never renamed.
+One state model for every programme: what every case has (members, stage, tasks, holds,
+closure) and the skeleton of a journey that the travel building blocks share (per-member
+health, orientation and visa or travel document, the booked movement, departure, arrival).
+What only one programme knows lives in ``CaseState.programme_data``, a model the programme
+declares (``ProgrammeDefinition.data_model``), e.g. AVRR's consent and reintegration plan.
+
+The state travels as a Temporal payload (the continue-as-new input, the recording
+activity's input) and is what the projection writes, so a field may be added with a
+default but never renamed; an older shape is upcast on read (``_upcast``).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, model_validator
 
-from domain.model import CaseStatus, Member, Priority, Programme, Relationship, Stage
-from domain.tasks import TaskType
+from domain.model import CaseStatus, Member, Priority, ProgrammeName, Relationship, Stage
+from domain.offices import DEFAULT_TIME_ZONE
+from domain.tasks import TaskTypeName
 
 
 class TaskState(BaseModel):
     task_id: str
-    task_type: TaskType
+    task_type: TaskTypeName
     stage: Stage
     member_id: str | None = None
     status: Literal["open", "completed", "cancelled"] = "open"
@@ -57,64 +61,13 @@ class Movement(BaseModel):
     arrival_airport: str
 
 
-class PlanItem(BaseModel):
-    """An item of the reintegration plan, numbered from 1 in the order the plan lists them."""
-
-    number: int
-    kind: Literal["economic", "social", "psychosocial"]
-    description: str
-    amount: Decimal | None = None
-    currency: str | None = None
-    delivered_on: date | None = None
-
-
-class MonitoringVisit(BaseModel):
-    number: int
-    months_after_arrival: int
-    opens_at: datetime
-    task_id: str | None = None  # set when the clock opens the visit's task
-    visited_on: date | None = None
-    reintegration_score: float | None = None
-
-
-class AvrrProgress(BaseModel):
-    """What an AVRR case knows beyond the shared skeleton."""
-
-    monitoring_months: list[int]
-    counselled_on: date | None = None
-    consent: Literal["pending", "given", "withdrawn"] = "pending"
-    consent_given_on: date | None = None
-    consent_reconfirmed_on: date | None = None  # for the booked flight; a rebooking asks again
-    eligibility: Literal["pending", "eligible", "not_eligible"] = "pending"
-    vulnerability_screened: bool = False
-    vulnerabilities: list[str] = Field(default_factory=list)
-    escort_required: bool = False
-    escort_arranged: bool = False
-    predeparture_counselled: bool = False
-    exit_permission: Literal["pending", "granted", "refused"] = "pending"
-    plan_agreed_on: date | None = None
-    plan: list[PlanItem] = Field(default_factory=list)
-    monitoring: list[MonitoringVisit] = Field(default_factory=list)
-    closure_review: Literal["pending", "continue_monitoring"] = "pending"
-
-    @property
-    def consent_status(self) -> str:
-        """pending / given / reconfirmed / withdrawn, as the API shows it."""
-        if self.consent == "given" and self.consent_reconfirmed_on is not None:
-            return "reconfirmed"
-        return self.consent
-
-    @property
-    def plan_delivered(self) -> bool:
-        return self.plan_agreed_on is not None and all(i.delivered_on for i in self.plan)
-
-
 class CaseState(BaseModel):
     model_config = ConfigDict(validate_assignment=False)
 
     case_id: str
-    programme: Programme
+    programme: ProgrammeName
     office: str
+    office_time_zone: str = DEFAULT_TIME_ZONE
     priority: Priority
     destination_country: str | None
     origin_country: str | None
@@ -126,8 +79,6 @@ class CaseState(BaseModel):
     stage: Stage = Stage.REFERRAL
     status: CaseStatus = CaseStatus.ACTIVE
     closure_reason: str | None = None
-    referral_verified: bool = False
-    interview: Literal["pending", "accepted", "deferred", "rejected"] = "pending"
     tasks: dict[str, TaskState] = Field(default_factory=dict)
     task_counter: int = 0
     version: int = 0
@@ -142,7 +93,28 @@ class CaseState(BaseModel):
     departed_at: datetime | None = None
     arrived_on: date | None = None
     arrival_place: str | None = None
-    avrr: AvrrProgress | None = None
+    programme_data: SerializeAsAny[BaseModel] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upcast(cls, data: Any) -> Any:
+        """Read every shape this state has had; the programme's data as its own model.
+
+        Before programmes were plug-ins, AVRR's data was ``avrr`` and resettlement's
+        ``referral_verified`` / ``interview`` were fields of the state itself."""
+        if not isinstance(data, dict):
+            return data
+        from domain.programmes.registry import definition_of
+
+        programme = definition_of(str(data.get("programme")))
+        raw = data.get("programme_data")
+        if raw is None:
+            legacy = {k: data[k] for k in ("referral_verified", "interview") if k in data}
+            raw = data.get("avrr") if data.get("avrr") is not None else (legacy or None)
+        if programme.data_model is not None and not isinstance(raw, programme.data_model):
+            raw = programme.data_model.model_validate(raw or {})
+        return {k: v for k, v in data.items() if k not in ("avrr", "referral_verified", "interview")} | {
+            "programme_data": raw}
 
     @property
     def open_tasks(self) -> list[TaskState]:
@@ -155,8 +127,7 @@ class CaseState(BaseModel):
     def member(self, member_id: str) -> Member | None:
         return next((m for m in self.members if m.member_id == member_id), None)
 
-    @property
-    def avrr_progress(self) -> AvrrProgress:
-        """The AVRR part of the state, for code that runs only for AVRR cases."""
-        assert self.avrr is not None, f"case {self.case_id} is not an AVRR case"
-        return self.avrr
+    def data(self, model: type[Any]) -> Any:
+        """The programme's own state, as the model the programme declared."""
+        assert isinstance(self.programme_data, model), f"case {self.case_id} has no {model.__name__}"
+        return self.programme_data

@@ -10,18 +10,19 @@ forward, so a retried or late call writes nothing twice and never rolls a case b
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import asyncpg
 
-from domain.case import AvrrProgress, CaseState, fold
+from domain.case import CaseState, fold
 from domain.events import RecordedEvent, TaskReassigned
 from domain.model import Actor
 from domain.records import AuditStamp
-from domain.tasks import TASK_SPECS
+from domain.programmes.registry import definition_of
 from store import audit as audit_store
 
 
@@ -45,10 +46,9 @@ _UPSERT_CASE = """
 INSERT INTO cases AS c (case_id, external_referral_id, referral_fingerprint, programme, office, priority, priority_rank,
     destination_country, origin_country, stage, status, closure_reason, principal_name, member_count,
     referred_at, stage_entered_at, updated_at, closed_at, next_due_at, departure_at, departed_at,
-    arrived_on, version, search, hold_reason, held_at, consent_status, consent_given_on, consent_reconfirmed_on,
-    eligibility, escort_required, escort_arranged, exit_permission, reintegration_plan_agreed_on)
+    arrived_on, version, search, hold_reason, held_at, programme_data)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-    $21, $22, $23, to_tsvector('simple', $24), $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)
+    $21, $22, $23, to_tsvector('simple', $24), $25, $26, $27::jsonb)
 ON CONFLICT (case_id) DO UPDATE SET
     priority = EXCLUDED.priority, priority_rank = EXCLUDED.priority_rank,
     destination_country = EXCLUDED.destination_country, origin_country = EXCLUDED.origin_country,
@@ -58,12 +58,7 @@ ON CONFLICT (case_id) DO UPDATE SET
     closed_at = EXCLUDED.closed_at, next_due_at = EXCLUDED.next_due_at,
     departure_at = EXCLUDED.departure_at, departed_at = EXCLUDED.departed_at,
     arrived_on = EXCLUDED.arrived_on, version = EXCLUDED.version, search = EXCLUDED.search,
-    hold_reason = EXCLUDED.hold_reason, held_at = EXCLUDED.held_at,
-    consent_status = EXCLUDED.consent_status, consent_given_on = EXCLUDED.consent_given_on,
-    consent_reconfirmed_on = EXCLUDED.consent_reconfirmed_on, eligibility = EXCLUDED.eligibility,
-    escort_required = EXCLUDED.escort_required, escort_arranged = EXCLUDED.escort_arranged,
-    exit_permission = EXCLUDED.exit_permission,
-    reintegration_plan_agreed_on = EXCLUDED.reintegration_plan_agreed_on
+    hold_reason = EXCLUDED.hold_reason, held_at = EXCLUDED.held_at, programme_data = EXCLUDED.programme_data
 WHERE c.version < EXCLUDED.version
 RETURNING version
 """
@@ -100,28 +95,6 @@ ON CONFLICT (task_id) DO UPDATE SET
     stage = EXCLUDED.stage, role = EXCLUDED.role, office = EXCLUDED.office,
     priority_rank = EXCLUDED.priority_rank, status = EXCLUDED.status, due_at = EXCLUDED.due_at,
     completed_at = EXCLUDED.completed_at, completed_by = EXCLUDED.completed_by, overdue = EXCLUDED.overdue
-"""
-
-# AVRR: the reintegration plan's items and the monitoring visits (never removed once recorded).
-_UPSERT_PLAN_ITEMS = """
-INSERT INTO reintegration_items AS i (case_id, item_number, kind, description, amount, currency, delivered_on)
-SELECT $1, r.item_number, r.kind, r.description, r.amount, r.currency, r.delivered_on
-FROM unnest($2::int[], $3::text[], $4::text[], $5::numeric[], $6::text[], $7::date[])
-    AS r(item_number, kind, description, amount, currency, delivered_on)
-ON CONFLICT (case_id, item_number) DO UPDATE SET
-    kind = EXCLUDED.kind, description = EXCLUDED.description, amount = EXCLUDED.amount,
-    currency = EXCLUDED.currency, delivered_on = EXCLUDED.delivered_on
-"""
-
-_UPSERT_VISITS = """
-INSERT INTO monitoring_visits AS v (case_id, visit_number, months_after_arrival, opens_at, task_id, visited_on,
-    reintegration_score)
-SELECT $1, r.visit_number, r.months_after_arrival, r.opens_at, r.task_id, r.visited_on, r.reintegration_score
-FROM unnest($2::int[], $3::int[], $4::timestamptz[], $5::text[], $6::date[], $7::numeric[])
-    AS r(visit_number, months_after_arrival, opens_at, task_id, visited_on, reintegration_score)
-ON CONFLICT (case_id, visit_number) DO UPDATE SET
-    months_after_arrival = EXCLUDED.months_after_arrival, opens_at = EXCLUDED.opens_at, task_id = EXCLUDED.task_id,
-    visited_on = EXCLUDED.visited_on, reintegration_score = EXCLUDED.reintegration_score
 """
 
 # A supervisor's reassignment moves the task's claim to the new assignee.
@@ -192,13 +165,13 @@ async def _project(conn: asyncpg.Connection, state: CaseState) -> bool:
     """Write the case's projection rows; False when the stored version is already as new."""
     open_due = [t.due_at for t in state.tasks.values() if t.status == "open"]
     names = " ".join(m.full_name for m in state.members)
-    avrr = state.avrr
+    programme = definition_of(state.programme)
     written = await conn.fetchval(
         _UPSERT_CASE,
         state.case_id,
         state.external_referral_id,
         state.referral_fingerprint,
-        state.programme.value,
+        state.programme,
         state.office,
         state.priority.value,
         state.priority.rank,
@@ -221,14 +194,7 @@ async def _project(conn: asyncpg.Connection, state: CaseState) -> bool:
         f"{names} {state.external_referral_id}",
         state.hold_reason,
         state.held_at,
-        avrr.consent_status if avrr else None,
-        avrr.consent_given_on if avrr else None,
-        avrr.consent_reconfirmed_on if avrr else None,
-        avrr.eligibility if avrr else None,
-        avrr.escort_required if avrr else False,
-        avrr.escort_arranged if avrr else False,
-        avrr.exit_permission if avrr else None,
-        avrr.plan_agreed_on if avrr else None,
+        json.dumps(programme.read_model_data(state)),
     )
     if written is None:
         return False
@@ -258,9 +224,9 @@ async def _project(conn: asyncpg.Connection, state: CaseState) -> bool:
         state.office,
         state.priority.rank,
         [t.task_id for t in tasks],
-        [t.task_type.value for t in tasks],
+        [str(t.task_type) for t in tasks],
         [t.stage.value for t in tasks],
-        [TASK_SPECS[t.task_type].role.value for t in tasks],
+        [programme.spec(t.task_type).role.value for t in tasks],
         [t.member_id for t in tasks],
         [t.status for t in tasks],
         [t.opened_at for t in tasks],
@@ -270,26 +236,7 @@ async def _project(conn: asyncpg.Connection, state: CaseState) -> bool:
         [t.overdue for t in tasks],
         [t.escalated_task_id for t in tasks],
     )
-    if avrr is not None:
-        await _project_avrr(conn, state.case_id, avrr)
     return True
-
-
-async def _project_avrr(conn: asyncpg.Connection, case_id: str, avrr: AvrrProgress) -> None:
-    if avrr.plan:
-        items = avrr.plan
-        await conn.execute(
-            _UPSERT_PLAN_ITEMS, case_id, [i.number for i in items], [i.kind for i in items],
-            [i.description for i in items], [i.amount for i in items], [i.currency for i in items],
-            [i.delivered_on for i in items],
-        )
-    if avrr.monitoring:
-        visits = avrr.monitoring
-        await conn.execute(
-            _UPSERT_VISITS, case_id, [v.number for v in visits], [v.months_after_arrival for v in visits],
-            [v.opens_at for v in visits], [v.task_id for v in visits], [v.visited_on for v in visits],
-            [None if v.reintegration_score is None else Decimal(str(v.reintegration_score)) for v in visits],
-        )
 
 
 async def load_events(conn: asyncpg.Connection, case_id: str) -> list[RecordedEvent]:
@@ -320,8 +267,6 @@ async def rebuild_case_projection(conn: asyncpg.Connection, case_id: str,
         return None
     async with conn.transaction():
         await conn.execute("DELETE FROM tasks WHERE case_id = $1", case_id)
-        await conn.execute("DELETE FROM reintegration_items WHERE case_id = $1", case_id)
-        await conn.execute("DELETE FROM monitoring_visits WHERE case_id = $1", case_id)
         await conn.execute("DELETE FROM case_members WHERE case_id = $1", case_id)
         await conn.execute("DELETE FROM cases WHERE case_id = $1", case_id)
         await _project(conn, state)

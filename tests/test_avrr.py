@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from api import readmodel
+from domain.programmes.avrr.state import AvrrProgress
 from domain.case import DecisionContext, ReferCase, decide, fold
 from domain.identity import case_id_for
 from domain.model import Actor, Referral, Stage
@@ -364,11 +365,11 @@ def test_a_resettlement_case_records_exactly_what_it_did_before_avrr() -> None:
                               "origin_country", "external_referral_id", "members", "referral_fingerprint",
                               "arrival_confirmation_days"]
     state = fold(events)
-    assert state is not None and state.avrr is None
+    assert state is not None and not isinstance(state.programme_data, AvrrProgress)
     assert [t.task_id for t in state.open_tasks] == [f"{state.case_id}-T01"]
 
     avrr = Referral.model_validate(avrr_referral())
     avrr_events = decide(None, ReferCase(case_id=case_id_for(avrr.external_referral_id), referral=avrr,
                                          monitoring_months=[2, 4]), ctx)
     assert avrr_events[0].event.model_dump(mode="json")["monitoring_months"] == [2, 4]
-    assert fold(avrr_events).avrr.monitoring_months == [2, 4]  # type: ignore[union-attr]
+    assert fold(avrr_events).programme_data.monitoring_months == [2, 4]  # type: ignore[union-attr]

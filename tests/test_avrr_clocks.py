@@ -24,11 +24,11 @@ async def _refer(clock: Clock, pool: Any, monitoring_months: list[int] | None = 
 
 
 async def _visits(case: ClockCase) -> list[dict[str, Any]]:
+    """The monitoring visits as the read model keeps them (``cases.programme_data``)."""
     async with case.pool.acquire() as conn:
-        return [dict(r) for r in await conn.fetch(
-            "SELECT visit_number, months_after_arrival, opens_at, task_id, visited_on, "
-            "reintegration_score::float8 AS score FROM monitoring_visits WHERE case_id = $1 ORDER BY visit_number",
-            case.case_id)]
+        data = await conn.fetchval("SELECT programme_data FROM cases WHERE case_id = $1", case.case_id)
+    return [v | {"opens_at": datetime.fromisoformat(v["opens_at"]), "score": v["reintegration_score"]}
+            for v in data["monitoring_visits"]]
 
 
 def _on(now: datetime) -> str:
@@ -71,7 +71,7 @@ async def test_monitoring_visits_open_months_after_the_return_and_the_last_one_c
     visits = await _visits(case)
     assert [v["score"] for v in visits] == [0.41, 0.58, 0.72]
     assert (visits[2]["opens_at"].date() - arrived).days in (365, 366)  # a year after arrival
-    assert [v["visited_on"] for v in visits] == [v["opens_at"].date() for v in visits]
+    assert [v["visited_on"] for v in visits] == [v["opens_at"].date().isoformat() for v in visits]
     assert (await case.event_types()).count("MonitoringVisitRecorded") == 3
 
     # The history, timers included, replays against the current workflow code.

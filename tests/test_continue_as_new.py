@@ -10,11 +10,13 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 
 from api.commands import CaseCommands
+from api.errors import ApiError
 from domain.model import Actor, Referral
 from embedded.temporal_server import EmbeddedTemporal
 from temporal_client import connect_temporal
@@ -75,3 +77,38 @@ async def test_case_continues_as_new_mid_way_and_finishes(eager_commands: CaseCo
     later = await client.get_workflow_handle(case_id, run_id=last.run_id).fetch_history()
     started = [e for e in later.events if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED]
     assert started, "the new run re-arms the case's clock from the state it carried"
+
+
+async def test_the_first_validator_after_continue_as_new_judges_by_the_same_rules_as_the_handler(
+        eager_commands: CaseCommands, stack) -> None:
+    """Before the rule flags were known from ``__init__``, the first Update validator of a new
+    run judged without the fit-to-travel rule: a departure before the members' checks passed
+    it, reached history, and only the handler refused it."""
+    body = Referral.model_validate(referral(size=1))
+    case_id = (await eager_commands.refer(body, Actor(id="ayse", role="caseworker"))).case_id
+    client = eager_commands._client
+    while True:
+        async with stack.pool.acquire() as conn:
+            task = await conn.fetchrow("SELECT task_id, task_type, role FROM tasks WHERE case_id = $1 AND status = 'open' "
+                                       "ORDER BY task_id LIMIT 1", case_id)
+            today = await conn.fetchval("SELECT current_date")
+        if task["task_type"] == "record_departure":
+            break
+        await eager_commands.complete_task(case_id, task["task_id"], example_form(dict(task), today),
+                                           Actor(id=worker_for(task, body.office), role=task["role"]))
+
+    handle = client.get_workflow_handle(case_id)
+    fresh = await handle.fetch_history()
+    accepted = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    assert not [e for e in fresh.events if e.event_type == accepted], "the check's run continued as new: a fresh run"
+    async with stack.pool.acquire() as conn:
+        checked_at = await conn.fetchval(
+            "SELECT (payload->>'checked_at')::timestamptz FROM case_events WHERE case_id = $1 "
+            "AND event_type = 'FitToTravelChecked'", case_id)
+    before_the_check = (checked_at - timedelta(hours=1)).isoformat()
+    with pytest.raises(ApiError) as refused:
+        await eager_commands.complete_task(case_id, task["task_id"], {"outcome": "departed", "departed_at": before_the_check},
+                                           Actor(id="emre", role="movement_officer"))
+    assert (refused.value.status, refused.value.code) == (409, "fit_to_travel_missing")
+    after = await handle.fetch_history()
+    assert not [e for e in after.events if e.event_type == accepted], "the validator refused it: nothing in history"

@@ -47,6 +47,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 
+from domain.programmes.avrr.state import AvrrProgress
 from domain import case as core
 from domain import events as ev
 from domain.case import CaseState, DecisionContext, decide, fold, next_deadline
@@ -108,7 +109,7 @@ def check_state(state: CaseState, history: list[ev.RecordedEvent]) -> None:
     profile = profile_of(state)
     rank = profile.rank
     assert state.stage in profile.stages
-    assert (state.avrr is not None) == (state.programme == Programme.AVRR)
+    assert (isinstance(state.programme_data, AvrrProgress)) == (state.programme == Programme.AVRR)
     if state.programme == Programme.RESETTLEMENT:
         assert state.destination_country is not None
     else:
@@ -153,13 +154,13 @@ def check_state(state: CaseState, history: list[ev.RecordedEvent]) -> None:
         if state.closure_reason in OUTCOME_REASONS:
             assert state.arrived_on is not None and state.departed_at is not None
         if state.closure_reason == "consent_withdrawn":
-            assert state.avrr_progress.consent == "withdrawn"
+            assert state.programme_data.consent == "withdrawn"
         return
     assert state.stage != Stage.CLOSED and state.closure_reason is None and state.closed_at is None
     assert (state.status == CaseStatus.ON_HOLD) == (state.held_at is not None)
     assert (state.status == CaseStatus.ON_HOLD) == (state.hold_reason is not None)
-    if state.avrr is not None:
-        assert state.avrr.consent != "withdrawn"
+    if isinstance(state.programme_data, AvrrProgress):
+        assert state.programme_data.consent != "withdrawn"
 
     # Every open task belongs to the stage the case is in, or is a case-level task.
     for task in open_tasks:
@@ -177,24 +178,24 @@ def check_state(state: CaseState, history: list[ev.RecordedEvent]) -> None:
     seen = [(t.task_type, t.member_id) for t in open_tasks if t.task_type not in CASE_LEVEL_TASKS
             and t.task_type != TaskType.RECORD_MONITORING_VISIT]
     assert len(seen) == len(set(seen)), f"the same task open twice: {sorted(seen)}"
-    if state.avrr is not None:
-        visits = [v.task_id for v in state.avrr.monitoring if v.task_id is not None]
+    if isinstance(state.programme_data, AvrrProgress):
+        visits = [v.task_id for v in state.programme_data.monitoring if v.task_id is not None]
         assert len(visits) == len(set(visits))
         assert {t.task_id for t in open_tasks if t.task_type == TaskType.RECORD_MONITORING_VISIT} <= set(visits)
     # In the visa stage a refusal (visa, travel document, exit permission) waits for the
     # supervisor: its review is open.
     refused = any(p.visa == "refused" for p in state.progress.values()) or (
-        state.avrr is not None and state.avrr.exit_permission == "refused")
+        isinstance(state.programme_data, AvrrProgress) and state.programme_data.exit_permission == "refused")
     if state.stage == Stage.VISA and refused:
         assert any(t.task_type == TaskType.REVIEW_OUTCOME for t in open_tasks), (
-            f"a refusal in the visa stage without its review: open {[t.task_type.value for t in open_tasks]}")
+            f"a refusal in the visa stage without its review: open {[str(t.task_type) for t in open_tasks]}")
 
     # A case past a stage has what that stage was for.
-    a = state.avrr
+    a = state.programme_data if isinstance(state.programme_data, AvrrProgress) else None
     if rank(state.stage) > rank(Stage.REFERRAL):
-        assert (state.referral_verified if a is None else a.counselled_on is not None and a.consent == "given")
+        assert (state.programme_data.referral_verified if a is None else a.counselled_on is not None and a.consent == "given")
     if rank(state.stage) > rank(Stage.INTERVIEW):
-        assert (state.interview == "accepted" if a is None else
+        assert (state.programme_data.interview == "accepted" if a is None else
                 a.eligibility == "eligible" and a.vulnerability_screened)
     if rank(state.stage) > rank(Stage.HEALTH) and state.departed_at is None:
         assert all(p.health == "cleared" for p in state.progress.values()), (
@@ -516,7 +517,7 @@ class Case:
     def complete(self, task_type: TaskType, form: dict | None = None, who: str = "ayse", at: datetime = T0) -> None:
         task = next(t for t in self.state.open_tasks if t.task_type == task_type)
         if form is None:
-            undelivered = [i.number for i in self.state.avrr.plan if i.delivered_on is None] if self.state.avrr else []
+            undelivered = [i.number for i in self.state.programme_data.plan if i.delivered_on is None] if isinstance(self.state.programme_data, AvrrProgress) else []
             form = example_form(task.model_dump(), at.date(),
                                 case={"avrr": {"reintegration_plan": [{"item_number": n, "delivered_on": None}
                                                                       for n in undelivered]}})
@@ -704,3 +705,22 @@ def test_the_review_rules_are_asked_only_when_a_decision_depends_on_them() -> No
         assert asked.calls > 0, scenario.__name__
         assert [e.type for e in with_callable.events] == [e.type for e in with_true.events], scenario.__name__
         assert (with_callable.state.stage, with_callable.open()) == (with_true.state.stage, with_true.open())
+
+
+def test_a_departure_needs_a_fit_to_travel_check_within_72_hours_of_it() -> None:
+    """The flight left four days after the check (it was delayed): the check is stale."""
+    from domain.errors import CommandRejected, RejectionCode
+
+    c = Case(size=1)
+    for task_type in ("verify_referral", "conduct_interview", "assess_health", "record_orientation", "record_visa"):
+        c.complete(TaskType(task_type))
+    booked = T0 + timedelta(hours=10)
+    c.complete(TaskType.BOOK_MOVEMENT, {"flight_number": "TK1751", "departure_at": booked.isoformat(),
+                                        "departure_airport": "IST", "arrival_airport": "OSL"})
+    c.complete(TaskType.CHECK_FIT_TO_TRAVEL, {"checked_at": T0.isoformat(), "outcome": "fit"}, who="selin")
+    later = T0 + timedelta(days=4)
+    with pytest.raises(CommandRejected) as refused:
+        c.complete(TaskType.RECORD_DEPARTURE, {"outcome": "departed", "departed_at": later.isoformat()}, who="emre",
+                   at=later)
+    assert refused.value.code == RejectionCode.FIT_TO_TRAVEL_MISSING
+    assert "Amina Haddad" in refused.value.message

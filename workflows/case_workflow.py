@@ -1,10 +1,11 @@
 """The body every case workflow shares: one durable workflow per case, id = case id.
 
 ``ResettlementCase`` and ``AvrrCase`` are separate Temporal workflow types (so each can be
-listed, versioned and replayed on its own) built on this one class.  Everything about how
-a case workflow works lives here; the programme-specific case logic lives in the pure core
-(``domain.case`` with its ``domain.programmes`` profiles), so a subclass only names its
-type, its programme and which rules it runs under.
+listed, versioned and replayed on its own) built on this one class, and ``ProgrammeCase``
+runs every programme registered without a type of its own.  Everything about how a case
+workflow works lives here; the programme-specific case logic lives in the pure core (the
+engine, ``domain.engine``, with the case's ``domain.programmes`` definition), so a subclass
+only names its type and which rules it runs under.
 
 The workflow holds the case's process state and is its source of truth.  Every command
 arrives as an Update: its validator runs the pure ``decide`` against the current state and
@@ -42,27 +43,35 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import ClassVar
-
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    # The pure core, shared with the worker's host process.  The modules the core imports
+    # lazily (to break import cycles) are named here too: imported later inside the sandbox
+    # they would be fresh copies, with an empty programme registry.
+    import domain.engine.evolve
+    import domain.offices
+    import domain.programmes
+    import domain.programmes.registry
+    import domain.state
+    import domain.tasks  # noqa: F401
     from domain.case import (
         CaseState,
         Command,
         CompleteTask,
-        DecisionContext,
         ReferCase,
+        RuleFlags,
         Tick,
         decide,
+        decision_context,
         fold,
         next_deadline,
     )
     from domain.errors import CommandRejected
     from domain.events import RecordedEvent
-    from domain.model import Actor, CaseStatus, Programme
+    from domain.model import Actor, CaseStatus
     from domain.records import (
         RECORD_CASE_EVENTS,
         AuditStamp,
@@ -98,8 +107,6 @@ class CaseWorkflow:
     """Shared body; subclasses are the ``@workflow.defn`` types and define ``run`` (Temporal
     wants the run method on the workflow class itself) as ``return await self._run(input)``."""
 
-    programme: ClassVar[Programme]
-
     @workflow.init
     def __init__(self, input: CaseWorkflowInput) -> None:
         # Runs before any update handler, so the first `refer` already sees the case id.
@@ -108,7 +115,10 @@ class CaseWorkflow:
         self._lock = asyncio.Lock()
         self._timers: set[datetime] = set()
         self._tick_due = False
-        self._fit_to_travel_checks = False  # learnt from the rules in force in the first handler
+        # The rules validators judge by.  A fresh run (a new case, or a continue-as-new) runs
+        # under every rule; a replayed history learns its own in the handlers (``_execute``),
+        # which validators (not run on replay) then follow.
+        self._flags = RuleFlags()
         # The state a command leads to while its events are being recorded: already in the
         # read model (the activity committed it) before the workflow folds it.  Validators
         # judge new commands against it, so a task the read model shows is never "unknown"
@@ -157,7 +167,7 @@ class CaseWorkflow:
     async def refer(self, request: ReferCaseRequest) -> ReferralOutcome:
         command = ReferCase(case_id=self._case_id, referral=request.referral,
                             arrival_confirmation_days=request.arrival_confirmation_days,
-                            monitoring_months=request.monitoring_months)
+                            monitoring_months=request.monitoring_months, office_time_zone=request.office_time_zone)
         async with self._lock:
             recorded = await self._execute(command, request.actor, request.audit)
         self._arm_clock()
@@ -171,11 +181,13 @@ class CaseWorkflow:
         if self._state is not None and self._state.external_referral_id != request.referral.external_referral_id:
             raise ApplicationError("the referral does not belong to this case", type="referral_conflict",
                                    non_retryable=True)
-        if self._state is None and request.referral.programme != self.programme:
-            raise ApplicationError(f"a {request.referral.programme.value} referral cannot open a "
-                                   f"{self.programme.value} case workflow", type="referral_conflict",
+        workflow_type = domain.programmes.registry.definition_of(request.referral.programme).workflow_type
+        if self._state is None and workflow_type != workflow.info().workflow_type:
+            raise ApplicationError(f"a {request.referral.programme} referral cannot open a "
+                                   f"{workflow.info().workflow_type} workflow", type="referral_conflict",
                                    non_retryable=True)
-        self._validate(ReferCase(case_id=self._case_id, referral=request.referral), request.actor)
+        self._validate(ReferCase(case_id=self._case_id, referral=request.referral,
+                                 office_time_zone=request.office_time_zone), request.actor)
 
     # --- tasks and case actions --------------------------------------------------------------
 
@@ -209,8 +221,7 @@ class CaseWorkflow:
     def _validate(self, command: Command, actor: Actor) -> None:
         # Validators must not touch workflow randomness (they do not run on replay), so
         # the event ids of this trial decision are placeholders.
-        ctx = DecisionContext(now=workflow.now(), actor=actor, new_event_id=lambda: "validation",
-                              fit_to_travel_checks=self._fit_to_travel_checks)
+        ctx = decision_context(workflow.now(), actor, self._flags, new_event_id=lambda: "validation", admission=True)
         try:
             decide(self._recording or self._state, command, ctx)
         except CommandRejected as exc:
@@ -225,10 +236,13 @@ class CaseWorkflow:
                               event_types=[r.type for r in recorded])
 
     async def _execute(self, command: Command, actor: Actor, audit: AuditStamp | None = None) -> list[RecordedEvent]:
-        self._fit_to_travel_checks = self._clock_rules()
-        ctx = DecisionContext(now=workflow.now(), actor=actor, new_event_id=lambda: str(workflow.uuid4()),
-                              fit_to_travel_checks=self._fit_to_travel_checks, admission_rules=False,
-                              review_rules=lambda: workflow.patched(REVIEW_RULES_PATCH))
+        clocks = self._clock_rules()
+        self._flags = RuleFlags(fit_to_travel_checks=clocks)
+        # The handler asks the review rules' patch lazily (a validator may not write a marker:
+        # it judges by them, as every new decision does).
+        flags = RuleFlags(fit_to_travel_checks=clocks, review_rules=lambda: workflow.patched(REVIEW_RULES_PATCH))
+        ctx = decision_context(workflow.now(), actor, flags, new_event_id=lambda: str(workflow.uuid4()),
+                               admission=False)
         try:
             recorded = decide(self._state, command, ctx)
         except CommandRejected as exc:  # the state moved on between validator and handler

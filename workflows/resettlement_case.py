@@ -12,7 +12,6 @@ from workflows.case_workflow import CaseWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.case import CaseState
-    from domain.model import Programme
     from domain.records import CaseWorkflowInput
 
 # One patch for one deployment: durable clocks and fit-to-travel checks arrived together.
@@ -23,8 +22,6 @@ CLOCKS_AND_FIT_TO_TRAVEL_PATCH = "clocks-and-fit-to-travel-v1"
 
 @workflow.defn(name="ResettlementCase")
 class ResettlementCaseWorkflow(CaseWorkflow):
-    programme = Programme.RESETTLEMENT
-
     @workflow.run
     async def run(self, input: CaseWorkflowInput) -> CaseState:
         return await self._run(input)

@@ -26,7 +26,8 @@ from domain.case import (
     WithdrawCase,
     WithdrawConsent,
 )
-from domain.model import Programme, Role
+from domain.model import Role
+from domain.programmes.registry import definition_of
 from domain.text import Line, ShowsRules, Text
 from store.users import find_user
 
@@ -138,10 +139,10 @@ async def withdraw_consent(case_id: str, body: ConsentWithdrawalBody, principal:
     policy.require_case_visible(principal, case_id, found[0] if found else None)
     assert found is not None
     policy.require_role(principal, set(policy.ACTION_ROLES["withdraw_consent"]), "record a withdrawal of consent")
-    if found[1] != Programme.AVRR:
+    if "withdraw_consent" not in definition_of(found[1]).actions:
         raise ApiError(409, "wrong_programme",
-                       f"case {case_id} is a {found[1]} case; consent withdrawal is for AVRR cases "
-                       f"(to stop a {found[1]} case, withdraw it: POST /api/v1/cases/{case_id}/withdraw)")
+                       f"case {case_id} is a {found[1]} case, which takes no consent to withdraw "
+                       f"(to stop it, withdraw the case: POST /api/v1/cases/{case_id}/withdraw)")
     await commands.act(case_id, WithdrawConsent(withdrawn_by=body.withdrawn_by, withdrawn_on=body.withdrawn_on,
                                                 language=body.language, reason=body.reason), principal.actor)
     return policy.redact_case(await case_after_command(db, case_id), principal)

@@ -16,8 +16,8 @@ from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas import CaseDetail, CaseSummary, EventView, Page
 from domain.case import referral_fingerprint
 from api.ui.timeline import TimelineEntry, timeline
-from domain.model import CaseStatus, Priority, Programme, Referral, Stage
-from domain.tasks import TASK_SPECS, TaskType
+from domain.model import CaseStatus, Priority, ProgrammeName, Referral, Stage
+from domain.programmes.registry import any_spec
 from store.projection import read_rebuilt_projection
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses={401: ERROR_RESPONSES[401]})
@@ -77,7 +77,7 @@ async def list_cases(
     stage: Stage | None = None,
     status: CaseStatus | None = None,
     office: Annotated[str | None, Query(max_length=32)] = None,
-    programme: Programme | None = None,
+    programme: ProgrammeName | None = None,
     priority: Priority | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Text in a member's name or the external id")] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -162,17 +162,25 @@ async def case_history(
                        next_before_seq=page[-1].seq if len(entries) > limit else None)
 
 
+def _task_title(task_type: str | None) -> str | None:
+    if task_type is None:
+        return None
+    try:
+        return any_spec(task_type).title
+    except KeyError:  # a programme no longer registered: its stored name still reads
+        return task_type
+
+
 def _history_entry(entry: TimelineEntry) -> HistoryEntry:
     assert entry.event is not None
     who = entry.event.actor
-    task_type = TaskType(entry.task_type) if entry.task_type else None
     return HistoryEntry(
         seq=entry.seq, type=entry.type, title=entry.title, occurred_at=entry.occurred_at,
         actor=HistoryActor(kind=who.kind, id=who.id, role=who.role, label=entry.actor),
         stage_before=Stage(entry.stage_before) if entry.stage_before else None,
         stage_after=Stage(entry.stage_after) if entry.stage_after else None,
         task=HistoryTask(task_id=entry.task_id, task_type=entry.task_type,
-                         title=TASK_SPECS[task_type].title if task_type else None) if entry.task_id else None,
+                         title=_task_title(entry.task_type)) if entry.task_id else None,
         details=entry.details, data=entry.data, withheld=entry.withheld)
 
 

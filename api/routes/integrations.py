@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -26,6 +25,7 @@ from api.commands import CaseAlreadyClosed
 from api.deps import Commands, Db
 from api.errors import ERROR_RESPONSES, REJECTION_STATUS, ApiError
 from domain.case import validate_form
+from api.office_time import edge_today
 from domain.errors import CommandRejected
 from domain.model import Actor, ActorKind, Referral, Role
 from domain.tasks import TaskType
@@ -179,7 +179,7 @@ async def _apply(db: Db, commands: Commands, key: IntegrationKey, actor: Actor, 
                        f"case {case_id} has {len(matching)} open {task_type.value} tasks"
                        + ("" if message.member_id else "; name the member with member_id"))
     try:
-        validate_form(task_type, message.form or {}, today=datetime.now(UTC).date())
+        validate_form(task_type, message.form or {}, today=edge_today(office), programme=matching[0].programme)
     except CommandRejected as exc:
         raise ApiError(REJECTION_STATUS[exc.code], exc.code.value, exc.message, exc.details) from None
     await commands.complete_task(case_id, matching[0].task_id, message.form or {}, actor)

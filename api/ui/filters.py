@@ -13,11 +13,12 @@ from urllib.parse import urlencode
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.ui.formatting import humanize
-from domain.model import STAGE_LABELS, CaseStatus, Priority, Programme, Role, Stage
+from domain.model import CaseStatus, Priority, Role, Stage
+from domain.programmes.registry import programmes
 
 
 def _both_labels(stage: Stage) -> str:
-    labels = [STAGE_LABELS[p].get(stage) for p in Programme]
+    labels = [p.stage_labels.get(stage) for p in programmes()]
     unique = [label for i, label in enumerate(labels) if label and label not in labels[:i]]
     return " / ".join(unique)
 

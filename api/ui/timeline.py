@@ -18,8 +18,9 @@ from api.auth import Principal
 from api.schemas import CaseDetail, EventView
 from api.ui.formatting import display_value, event_title, humanize
 from api.policy import redact_event
-from domain.model import STAGE_LABELS, Stage
-from domain.tasks import TASK_SPECS, TaskType
+from domain.model import Stage
+from domain.programmes.definition import ProgrammeDefinition
+from domain.programmes.registry import definition_of
 
 _NOT_SHOWN = frozenset({"task_id", "member_id", "type", "referral_fingerprint", "case_id", "members"})
 
@@ -56,12 +57,18 @@ def _actor(event: EventView) -> str:
     return f"{event.actor.id} ({role.lower()})"
 
 
+def _title(programme: ProgrammeDefinition, task_type: str) -> str:
+    spec = programme.task_specs.get(task_type)
+    return spec.title if spec is not None else humanize(task_type)
+
+
 def timeline(events: list[EventView], case: CaseDetail, principal: Principal) -> list[TimelineEntry]:
     """Newest first, each event with the few facts that matter for it (times in the office's zone)."""
     members = {m.member_id: m.full_name for m in case.members}
     zone = case.office_time_zone
-    labels = STAGE_LABELS[case.programme]
-    task_types: dict[str, TaskType] = {}
+    programme = definition_of(case.programme)
+    labels = programme.stage_labels
+    task_types: dict[str, str] = {}
     entries = []
     stage: str | None = None
     for event in events:
@@ -80,15 +87,15 @@ def timeline(events: list[EventView], case: CaseDetail, principal: Principal) ->
         elif event.type == "StageEntered":
             details = [("Stage", labels[Stage(data["stage"])])]
         elif event.type == "TaskOpened":
-            task_types[data["task_id"]] = TaskType(data["task_type"])
-            details = [("Task", TASK_SPECS[TaskType(data["task_type"])].title)]
+            task_types[data["task_id"]] = data["task_type"]
+            details = [("Task", _title(programme, data["task_type"]))]
             if data.get("member_id"):
                 details.append(("For", members.get(data["member_id"], data["member_id"])))
             details.append(("Due", display_value(data.get("due_at"), zone)))
         else:
             task_type = task_types.get(data.get("task_id", ""))
             if task_type is not None:
-                details.append(("Task", TASK_SPECS[task_type].title))
+                details.append(("Task", _title(programme, task_type)))
             if data.get("member_id"):
                 details.append(("For", members.get(data["member_id"], data["member_id"])))
             details += [(humanize(k), display_value(v, zone)) for k, v in data.items()
@@ -100,6 +107,6 @@ def timeline(events: list[EventView], case: CaseDetail, principal: Principal) ->
                                      details=[(k, v) for k, v in details if v], withheld=withheld,
                                      stage_before=before, stage_after=stage,
                                      task_id=task_id if isinstance(task_id, str) else None,
-                                     task_type=task_type.value if task_type else None, event=event, data=data))
+                                     task_type=task_type, event=event, data=data))
     entries.reverse()
     return entries

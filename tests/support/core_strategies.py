@@ -24,6 +24,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from domain.programmes.avrr.state import AvrrProgress
 from domain import case as core
 from domain.model import Actor, ActorKind, Priority, Programme, Referral, Relationship, Sex
 from domain.programmes import profile_of
@@ -259,8 +260,8 @@ def _record_departure(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
 def _confirm_arrival(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
     departed = fc.state.departed_at.date() if fc.state.departed_at else None
     partner = (draw(st.sampled_from(("IOM Iraq, Erbil", "Oslo municipality")))
-               if fc.state.avrr is not None else draw(st.one_of(st.none(), st.just("Oslo municipality"))))
-    if fc.state.avrr is not None and draw(st.integers(0, 9)) == 0:
+               if isinstance(fc.state.programme_data, AvrrProgress) else draw(st.one_of(st.none(), st.just("Oslo municipality"))))
+    if isinstance(fc.state.programme_data, AvrrProgress) and draw(st.integers(0, 9)) == 0:
         partner = None  # AVRR needs a receiving partner: refused
     return _drop_none({"arrived_on": _iso(draw(_on_or_after(fc.today, departed, back=3))),
                        "place": draw(st.sampled_from(("Oslo", "Erbil", "  Kabul  "))),
@@ -303,7 +304,7 @@ def _record_counselling(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
 
 @st.composite
 def _record_consent(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
-    a = fc.state.avrr_progress
+    a = fc.state.programme_data
     return _drop_none({"given_by": draw(st.sampled_from(NAMES)),
                        "given_on": _iso(draw(_on_or_after(fc.today, a.counselled_on))),
                        "language": draw(st.sampled_from(LANGUAGES)),
@@ -381,7 +382,7 @@ def _arrange_escort(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
 
 @st.composite
 def _reconfirm_consent(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
-    a = fc.state.avrr_progress
+    a = fc.state.programme_data
     return _drop_none({"reconfirmed_on": _iso(draw(_on_or_after(fc.today, a.consent_given_on))),
                        "language": draw(st.sampled_from(LANGUAGES)), "consent_reconfirmed": True,
                        "notes": draw(optional_notes)})
@@ -409,7 +410,7 @@ def _record_reintegration_plan(draw: st.DrawFn, fc: FormContext) -> dict[str, An
 
 @st.composite
 def _record_assistance_delivery(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
-    a = fc.state.avrr_progress
+    a = fc.state.programme_data
     undelivered = [i.number for i in a.plan if i.delivered_on is None]
     number = draw(st.sampled_from(undelivered)) if undelivered and draw(st.integers(0, 7)) else draw(
         st.integers(1, 20))
@@ -579,7 +580,7 @@ def commands(draw: st.DrawFn, state: CaseState, now: datetime, refer: core.Refer
     get far), mixed with invalid forms, not-open tasks, clock ticks and case actions."""
     actor = draw(actors())
     open_tasks = state.open_tasks
-    avrr = state.avrr is not None
+    avrr = isinstance(state.programme_data, AvrrProgress)
     held = state.status == "on_hold"
     # A withdrawal ends the story: rare, so that most cases get far.
     kind = draw(weighted(

@@ -1,0 +1,82 @@
+"""What can be asked of a case: imperative commands, validated at the edge and in the workflow."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from domain.model import Referral
+from domain.offices import DEFAULT_TIME_ZONE
+
+
+class ReferCase(BaseModel):
+    case_id: str
+    referral: Referral
+    arrival_confirmation_days: int = 3
+    # Programme terms of the referral (months after arrival at which monitoring visits are
+    # due, for a programme that monitors reintegration; None: the programme's default).
+    monitoring_months: list[int] | None = None
+    # The office's time zone, recorded with the case: its date rules are judged in it.
+    office_time_zone: str = DEFAULT_TIME_ZONE
+
+
+class CompleteTask(BaseModel):
+    task_id: str
+    form: dict[str, Any]
+
+
+class Tick(BaseModel):
+    """A durable timer fired: apply whatever the clock has made due."""
+
+    kind: Literal["tick"] = "tick"
+
+
+class WithdrawCase(BaseModel):
+    kind: Literal["withdraw"] = "withdraw"
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class HoldCase(BaseModel):
+    kind: Literal["hold"] = "hold"
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ResumeCase(BaseModel):
+    kind: Literal["resume"] = "resume"
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ReassignTask(BaseModel):
+    kind: Literal["reassign"] = "reassign"
+    task_id: str
+    assignee: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AddNote(BaseModel):
+    kind: Literal["note"] = "note"
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class CorrectMember(BaseModel):
+    kind: Literal["correct_member"] = "correct_member"
+    member_id: str
+    changes: dict[str, Any]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class WithdrawConsent(BaseModel):
+    """The migrant withdrew their consent (a programme action: only programmes that take
+    consent accept it, ``ProgrammeDefinition.actions``).  Recorded by a caseworker; it stops the case at once."""
+
+    kind: Literal["withdraw_consent"] = "withdraw_consent"
+    withdrawn_by: str = Field(min_length=1, max_length=200)
+    withdrawn_on: date
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+CaseAction = WithdrawCase | HoldCase | ResumeCase | ReassignTask | AddNote | CorrectMember | WithdrawConsent
+Command = ReferCase | CompleteTask | Tick | CaseAction

@@ -1,0 +1,66 @@
+"""What a decision may know of the world, and the one way to build it.
+
+The workflow decides twice per command (the Update validator, then the handler under its
+lock); both build their context with ``decision_context`` from the same ``RuleFlags``, so
+they judge by the same rules.  The flags are known from the workflow's ``__init__`` on
+(also right after continue-as-new), never learnt from a first handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from domain.model import Actor
+from domain.offices import local_date
+
+
+@dataclass(frozen=True)
+class DecisionContext:
+    """What ``decide`` may know of the world: the time, who acts, and fresh event ids."""
+
+    now: datetime
+    actor: Actor
+    new_event_id: Callable[[], str]
+    # Rules that arrived after cases were already running: a workflow turns them on with
+    # `workflow.patched`, so a case replays with the rules it ran under.
+    fit_to_travel_checks: bool = True
+    # Review rules: one supervisor review per decision point (a second negative outcome while
+    # one is open joins it); a refused visa or travel document (or exit permission) keeps
+    # the case in its stage, with a review open, until the supervisor decides, even after a
+    # detour back to health; and a refusal cancels the escalations of the tasks it cancels.
+    # A bool, or a callable asked only when a decision depends on the rules (the workflow's
+    # `workflow.patched`, whose marker is then paid for only by the cases that need it).
+    review_rules: bool | Callable[[], bool] = True
+    # Admission rules only refuse a command and never shape the events of an accepted one
+    # (the four-eyes rule, a booking in the past).  The workflow applies them in its Update
+    # validators, which run for every new command but not on replay, so adding one never
+    # breaks a running case.
+    admission_rules: bool = True
+
+    def today(self, zone: str) -> date:
+        """The day it is now in the case's office (``CaseState.office_time_zone``)."""
+        return local_date(self.now, zone)
+
+
+def in_force(rule: bool | Callable[[], bool]) -> bool:
+    """A rule flag of the ``DecisionContext``: asked (and, in a workflow, patched) only here."""
+    return rule() if callable(rule) else rule
+
+
+@dataclass(frozen=True)
+class RuleFlags:
+    """The rules a case workflow runs under, fixed when the workflow object is built."""
+
+    fit_to_travel_checks: bool = True
+    review_rules: bool | Callable[[], bool] = True
+
+
+def decision_context(now: datetime, actor: Actor, flags: RuleFlags, *, new_event_id: Callable[[], str],
+                     admission: bool) -> DecisionContext:
+    """The context of a validator (``admission=True``: admission rules apply, placeholder ids)
+    or of a handler (``admission=False``: the decision that is recorded)."""
+    return DecisionContext(now=now, actor=actor, new_event_id=new_event_id,
+                           fit_to_travel_checks=flags.fit_to_travel_checks, review_rules=flags.review_rules,
+                           admission_rules=admission)

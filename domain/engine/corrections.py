@@ -1,0 +1,48 @@
+"""Correcting a member's recorded data: validated as a whole member, recorded with what it was."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from domain import events as ev
+from domain.engine.commands import CorrectMember
+from domain.engine.draft import Draft, reject
+from domain.engine.form_validation import form_rejection
+from domain.errors import RejectionCode
+from domain.model import MemberIn, Relationship
+
+CORRECTABLE_MEMBER_FIELDS = ("full_name", "date_of_birth", "sex", "nationality", "relationship")
+
+
+def decide_correction(draft: Draft, command: CorrectMember) -> None:
+    state = draft.s
+    member = state.member(command.member_id)
+    if member is None:
+        raise reject(RejectionCode.MEMBER_NOT_FOUND, f"case {state.case_id} has no member {command.member_id}")
+    unknown = sorted(set(command.changes) - set(CORRECTABLE_MEMBER_FIELDS))
+    if unknown or not command.changes:
+        raise reject(RejectionCode.INVALID_FORM, "changes may hold only " + ", ".join(CORRECTABLE_MEMBER_FIELDS),
+                     [{"field": f"changes.{f}", "reason": "not a correctable field",
+                       "allowed": list(CORRECTABLE_MEMBER_FIELDS)} for f in unknown] or
+                     [{"field": "changes", "reason": "nothing to correct"}])
+    current = MemberIn.model_validate(member.model_dump(exclude={"member_id"}))
+    try:
+        # A date of birth in the future is an admission rule (validators only: a correction
+        # recorded before the rule existed still replays as it was decided).
+        today = {"today": draft.ctx.today(state.office_time_zone)} if draft.ctx.admission_rules else None
+        corrected = MemberIn.model_validate({**current.model_dump(), **command.changes}, context=today)
+    except ValidationError as exc:
+        raise form_rejection("member correction", exc, prefix="changes") from None
+    others = [m for m in state.members if m.member_id != member.member_id]
+    principals = sum(m.relationship == Relationship.PRINCIPAL for m in others) + (
+        corrected.relationship == Relationship.PRINCIPAL)
+    if principals != 1:
+        raise reject(RejectionCode.INVALID_FORM, "a case has exactly one principal applicant",
+                     [{"field": "changes.relationship", "reason": "would leave the case without exactly one principal"}])
+    before = current.model_dump(mode="json")
+    changed = {k: v for k, v in corrected.model_dump(mode="json").items() if v != before[k]}
+    if not changed:
+        raise reject(RejectionCode.INVALID_FORM, "the correction changes nothing",
+                     [{"field": "changes", "reason": "every value is already recorded"}])
+    draft.emit(ev.MemberDataCorrected(member_id=member.member_id, changes=changed,
+                                      previous={k: before[k] for k in changed}, reason=command.reason))

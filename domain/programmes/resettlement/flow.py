@@ -1,0 +1,111 @@
+"""Resettlement's stages, next-step rules, case rules and branches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain import events as ev
+from domain.engine import flow
+from domain.engine.context import DecisionContext
+from domain.engine.draft import Draft, invalid
+from domain.model import Stage
+from domain.programmes import travel
+from domain.programmes.definition import Step
+from domain.programmes.resettlement.state import data
+from domain.programmes.resettlement.tasks import ResettlementTask
+from domain.state import CaseState, TaskState
+from domain.tasks import EngineTask
+
+STAGES: tuple[Stage, ...] = (Stage.REFERRAL, Stage.INTERVIEW, Stage.HEALTH, Stage.ORIENTATION, Stage.VISA,
+                             Stage.MOVEMENT, Stage.ARRIVAL, Stage.CLOSED)
+
+STAGE_LABELS: dict[Stage, str] = {
+    Stage.REFERRAL: "Referral",
+    Stage.INTERVIEW: "Interview",
+    Stage.HEALTH: "Health assessment",
+    Stage.ORIENTATION: "Cultural orientation",
+    Stage.VISA: "Visa",
+    Stage.MOVEMENT: "Movement",
+    Stage.ARRIVAL: "Arrival confirmation",
+    Stage.REINTEGRATION: "Reintegration",  # not a resettlement stage; labelled so every stage has a label
+    Stage.CLOSED: "Closed",
+}
+
+
+def check_referral(referral: Any) -> None:
+    if referral.destination_country is None:
+        raise ValueError("destination_country is required for resettlement")
+
+
+def next_step(state: CaseState, stage: Stage, ctx: DecisionContext) -> Step:
+    review = travel.refusal_review(stage, ctx, travel.document_refused(state))
+    if review is not None:
+        return review
+    if stage == Stage.REFERRAL:
+        return None if data(state).referral_verified else (ResettlementTask.VERIFY_REFERRAL, [None])
+    if stage == Stage.INTERVIEW:
+        return (ResettlementTask.CONDUCT_INTERVIEW, [None]) if data(state).interview == "pending" else None
+    if stage == Stage.HEALTH:
+        members = travel.pending(state, "health", "pending", "expired")
+        return (ResettlementTask.ASSESS_HEALTH, members) if members else None
+    if stage == Stage.ORIENTATION:
+        members = travel.pending(state, "orientation", "pending")
+        return (ResettlementTask.RECORD_ORIENTATION, members) if members else None
+    if stage == Stage.VISA:
+        members = travel.pending(state, "visa", "pending", "expired")
+        return (ResettlementTask.RECORD_VISA, members) if members else None
+    if stage == Stage.MOVEMENT:
+        return travel.movement_step(state, ctx)
+    if stage == Stage.ARRIVAL:
+        return travel.arrival_step(state)
+    return None
+
+
+def holds(state: CaseState, stage: Stage) -> bool:
+    return travel.health_on_hold(state, stage)
+
+
+def review_decisions(state: CaseState) -> tuple[str, ...]:
+    if state.stage == Stage.HEALTH:
+        return ("reassess", "close")
+    return ("resubmit", "close")
+
+
+def review_closure_reason(state: CaseState) -> str:
+    return {Stage.INTERVIEW: "not_accepted", Stage.VISA: "visa_refused",
+            Stage.HEALTH: "medically_not_cleared"}.get(state.stage, "not_accepted")
+
+
+def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) -> None:
+    travel.check(state, task, form, ctx)
+    if (task.task_type == EngineTask.REVIEW_OUTCOME and form.decision == "resubmit"
+            and form.destination_country == state.destination_country):
+        raise invalid(task.task_type, "destination_country", "must differ from the current destination")
+
+
+def follow_up(draft: Draft, task: TaskState, form: Any) -> None:
+    """What a completion opens besides the normal flow: the branches."""
+    state = draft.s
+    t = task.task_type
+    if t == ResettlementTask.CONDUCT_INTERVIEW and form.outcome == "deferred":
+        flow.open_task(draft, ResettlementTask.CONDUCT_INTERVIEW, due=flow.end_of(form.follow_up_date))
+    elif t == ResettlementTask.CONDUCT_INTERVIEW and form.outcome == "rejected":
+        flow.open_review(draft)
+    elif t == ResettlementTask.ASSESS_HEALTH and form.outcome == "treatment_required":
+        flow.open_task(draft, travel.TravelTask.RECORD_TREATMENT, member_id=task.member_id)
+    elif t == ResettlementTask.ASSESS_HEALTH and form.outcome == "not_cleared":
+        flow.open_review(draft)
+    elif t == ResettlementTask.RECORD_VISA and form.outcome == "refused":
+        flow.cancel_for_refusal(draft, ResettlementTask.RECORD_VISA, "a visa of the case was refused")
+        flow.open_review(draft)
+    elif t == EngineTask.REVIEW_OUTCOME and form.decision == "resubmit":
+        draft.emit(ev.CaseResubmitted(destination_country=form.destination_country,
+                                      previous_destination_country=state.destination_country, reason=form.reason))
+        flow.return_to(draft, Stage.REFERRAL, reason="resubmitted to another destination")
+    else:
+        # reassess: what was refused is pending again, and the flow opens it again
+        travel.follow_up(draft, task, form, health_assessment=ResettlementTask.ASSESS_HEALTH)
+
+
+def tick(draft: Draft) -> None:
+    travel.tick(draft, document_expired=ev.VisaExpired, document_expiry_reason="a visa expired before departure")

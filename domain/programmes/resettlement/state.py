@@ -1,0 +1,58 @@
+"""What a resettlement case knows beyond the journey skeleton, and how its events fold."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from domain import events as ev
+from domain.programmes import travel
+from domain.state import CaseState, MemberProgress
+
+
+class ResettlementData(BaseModel):
+    """``CaseState.programme_data`` of a resettlement case."""
+
+    referral_verified: bool = False
+    interview: Literal["pending", "accepted", "deferred", "rejected"] = "pending"
+
+
+def start(_: ev.CaseReferred) -> ResettlementData:
+    return ResettlementData()
+
+
+def data(state: CaseState) -> ResettlementData:
+    return state.data(ResettlementData)
+
+
+def apply(state: CaseState, event: Any, at: datetime) -> None:
+    travel.apply(state, event, at)
+    progress = state.progress.get(event.member_id) if getattr(event, "member_id", None) else None
+    if isinstance(event, ev.ReferralVerified):
+        data(state).referral_verified = True
+    elif isinstance(event, ev.InterviewCompleted):
+        data(state).interview = "pending" if event.outcome == "deferred" else event.outcome
+    elif isinstance(event, ev.HealthAssessmentRecorded) and progress is not None:
+        progress.health = event.outcome
+        progress.clearance_valid_until = event.clearance_valid_until
+        progress.follow_up_needed = event.follow_up_needed
+    elif isinstance(event, ev.OrientationAttended) and progress is not None:
+        progress.orientation = "attended"
+    elif isinstance(event, ev.VisaIssued) and progress is not None:
+        progress.visa = "issued"
+        progress.visa_valid_until = event.valid_until
+    elif isinstance(event, ev.VisaRefused) and progress is not None:
+        progress.visa = "refused"
+    elif isinstance(event, ev.CaseResubmitted):
+        state.destination_country = event.destination_country
+        state.programme_data = ResettlementData()
+        state.progress = {m.member_id: MemberProgress() for m in state.members}
+        travel.drop_booking(state)
+
+
+def read_model_data(state: CaseState) -> dict[str, Any]:
+    """``cases.programme_data`` of a resettlement case: ``referral_verified`` (bool) and
+    ``interview`` (pending / accepted / rejected)."""
+    return data(state).model_dump(mode="json")
