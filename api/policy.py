@@ -10,7 +10,7 @@ from __future__ import annotations
 from api.auth import Principal
 from api.errors import ApiError
 from api.schemas import CaseDetail, EventView, TaskView
-from domain.events import HEALTH_EVENT_TYPES
+from domain.programmes.registry import health_event_types
 from domain.model import Role
 
 REFERRING_ROLES = {Role.CASEWORKER, Role.SUPERVISOR}
@@ -57,7 +57,7 @@ def reads_health_details(principal: Principal) -> bool:
 
 def redact_event(event: EventView, principal: Principal) -> tuple[EventView, bool]:
     """The event as this caller may read it, and whether anything was withheld."""
-    if event.type not in HEALTH_EVENT_TYPES or reads_health_details(principal):
+    if event.type not in health_event_types() or reads_health_details(principal):
         return event, False
     shown = {k: v for k, v in event.data.items() if k in HEALTH_SHARED_FIELDS}
     return event.model_copy(update={"data": shown}), len(shown) < len(event.data)

@@ -395,6 +395,14 @@ def completed_by(*form_types: type[BaseModel], context: tuple[str, ...] = ()) ->
     return declare
 
 
+def completion_event_type(form_type: type[BaseModel]) -> type[TaskCompletion]:
+    """The event a completion with this form (a branch, for a form with a choice) records."""
+    declared = _COMPLETIONS.get(form_type)
+    if declared is None:
+        raise LookupError(f"no event is declared for {form_type.__name__}")
+    return declared[0]
+
+
 def completion_event(task_type: str, form: BaseModel, *, task_id: str, member_id: str | None,
                      **context: Any) -> TaskCompletion:
     """The event that completing a task of this type with this validated form records
@@ -748,11 +756,6 @@ class ReintegrationClosureDecided(TaskCompletion):
     type: Literal["ReintegrationClosureDecided"] = "ReintegrationClosureDecided"
     decision: Literal["close", "continue_monitoring"]
     reason: str
-
-
-# Event types whose payload carries health details: shown to medical staff only.
-HEALTH_EVENT_TYPES = frozenset({"HealthAssessmentRecorded", "TreatmentRecorded", "FitToTravelChecked",
-                                "FitToTravelAssessed"})
 
 
 def _registered_event(value: Any) -> Event:

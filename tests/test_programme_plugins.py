@@ -42,8 +42,6 @@ class CheckRenewalDocumentsForm(Form):
     outcome: Literal["complete"]
 
 
-@ev.register_event
-@ev.completed_by(CheckRenewalDocumentsForm)
 class RenewalDocumentsChecked(ev.TaskCompletion):
     type: Literal["RenewalDocumentsChecked"] = "RenewalDocumentsChecked"
     checked_on: date
@@ -86,11 +84,14 @@ RENEWAL = ProgrammeDefinition(
 
 @pytest.fixture
 def renewal_programme() -> Iterator[ProgrammeDefinition]:
+    """The programme, registered for this test only (its event type too)."""
+    ev.register_event(ev.completed_by(CheckRenewalDocumentsForm)(RenewalDocumentsChecked))
     register(RENEWAL, RenewalTask)
     try:
         yield RENEWAL
     finally:
         unregister(RENEWAL.name)
+        ev.unregister_event("RenewalDocumentsChecked")
 
 
 async def test_a_programme_registered_here_runs_a_case_end_to_end(renewal_programme: ProgrammeDefinition,

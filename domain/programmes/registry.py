@@ -38,12 +38,19 @@ def register(definition: ProgrammeDefinition, *task_types: type[StrEnum]) -> Pro
         raise ValueError(f"workflow type {definition.workflow_type!r} already runs another programme")
     register_task_types(*task_types)
     _PROGRAMMES[definition.name] = definition
+    _forget_derived()
     return definition
 
 
 def unregister(name: str) -> None:
     """For tests that register a programme of their own."""
     _PROGRAMMES.pop(name, None)
+    _forget_derived()
+
+
+def _forget_derived() -> None:
+    global _HEALTH_EVENTS
+    _HEALTH_EVENTS = None
 
 
 def definition_of(programme: str) -> ProgrammeDefinition:
@@ -82,6 +89,31 @@ def any_spec(task_type: str) -> TaskSpec:
 def health_task_types() -> frozenset[str]:
     """Task types whose forms carry health details, in any programme (need-to-know)."""
     return frozenset(t for p in _PROGRAMMES.values() for t, spec in p.task_specs.items() if spec.health_data)
+
+
+def health_event_types() -> frozenset[str]:
+    """Event types whose data carries health details: those that complete a task whose spec
+    says ``health_data`` (the one place the classification lives; the policy asks here)."""
+    global _HEALTH_EVENTS
+    if _HEALTH_EVENTS is None:
+        _HEALTH_EVENTS = _health_event_types()
+    return _HEALTH_EVENTS
+
+
+_HEALTH_EVENTS: frozenset[str] | None = None
+
+
+def _health_event_types() -> frozenset[str]:
+    from domain import events, forms
+
+    found: set[str] = set()
+    for definition in _PROGRAMMES.values():
+        for spec in definition.task_specs.values():
+            if spec.health_data:
+                branches = spec.form.branches().values() if isinstance(spec.form, type) and issubclass(
+                    spec.form, forms.ChoiceForm) else [spec.form]
+                found.update(events.completion_event_type(form).model_fields["type"].default for form in branches)
+    return frozenset(found)
 
 
 def all_task_specs() -> dict[str, TaskSpec]:
