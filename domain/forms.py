@@ -11,7 +11,8 @@ workflow is the source of truth.
 model per choice, each with exactly the fields that choice takes, the ones it needs marked
 ``required``.  Its schema is ``oneOf`` the choices with a ``discriminator`` (OpenAPI style),
 plus a summary at the top: ``properties`` (every field, once), ``required`` (what every choice
-needs) and the choice's ``enum``, for clients that read no ``oneOf``.  ``parse_form`` returns
+needs), the choice's ``enum`` and ``additionalProperties: false``, for clients that read no
+``oneOf``.  ``parse_form`` returns
 the chosen branch's model (``RecordVisaIssuedForm``, not the union), with errors located at the
 field names (``visa_number``), never at a union tag.  What a JSON Schema cannot say (a date
 after another of the form's dates, two airports that must differ) is in the field's
@@ -204,8 +205,10 @@ class ChoiceForm(RootModel[Any]):
         try:
             branches[0][1].model_validate({**data, key: values[0]}, context=context)
         except ValidationError as exc:
-            common = set(cls.common_fields())
-            errors += [_line_error(e) for e in exc.errors() if e["loc"] and e["loc"][0] in common]
+            # what is wrong whatever the choice: the fields every choice has, and fields none has
+            common, known = set(cls.common_fields()), {n for _, b in branches for n in b.model_fields}
+            errors += [_line_error(e) for e in exc.errors() if e["loc"] and (
+                e["loc"][0] in common or (e["type"] == "extra_forbidden" and e["loc"][0] not in known))]
         raise ValidationError.from_exception_data(cls.__name__, errors)
 
     def __getattr__(self, name: str) -> Any:
@@ -220,7 +223,8 @@ class ChoiceForm(RootModel[Any]):
         key, branches = _choice_spec(cls)
         schemas = {value: handler.resolve_ref_schema(ref) for value, ref in _branch_refs(target)}
         properties, required = _summary(key, [(v, schemas[v]) for v, _ in branches])
-        target.update({"type": "object", "properties": properties, "required": required})
+        target.update({"type": "object", "properties": properties, "required": required,
+                       "additionalProperties": False})
         return json_schema
 
 

@@ -224,6 +224,7 @@ def test_the_summary_of_a_choice_form_lists_every_field_once(programme: str, tas
     assert set(schema["properties"]) == {n for _, _, b in branches for n in b["properties"]}
     assert set(schema["required"]) == set.intersection(*(set(b["required"]) for _, _, b in branches))
     assert sorted(schema["properties"][key]["enum"]) == sorted(v for _, v, _ in branches)
+    assert schema["additionalProperties"] is False
     assert all(b.get("additionalProperties") is False for _, _, b in branches)
 
 
@@ -292,8 +293,10 @@ def test_errors_name_fields_not_union_branches() -> None:
     errors = _refused(forms.RecordVisaForm, {"outcome": "granted", "issued_on": "2030-01-01"})
     assert [e["loc"] for e in errors] == [("outcome",)]
     assert errors[0]["ctx"]["expected"] == "'issued' or 'refused'"
-    errors = _refused(forms.ConductInterviewForm, {"interview_date": (TODAY + timedelta(days=3)).isoformat()})
-    assert [(e["loc"], e["type"]) for e in errors] == [(("outcome",), "missing"), (("interview_date",), "value_error")]
+    errors = _refused(forms.ConductInterviewForm, {"interview_date": (TODAY + timedelta(days=3)).isoformat(),
+                                                   "follow_up_date": TODAY.isoformat(), "shoe_size": 42})
+    assert [(e["loc"], e["type"]) for e in errors] == [
+        (("outcome",), "missing"), (("interview_date",), "value_error"), (("shoe_size",), "extra_forbidden")]
     errors = _refused(forms.RecordVisaForm, {"outcome": "issued", "visa_number": "NO-1", "issued_on": TODAY.isoformat(),
                                              "valid_until": TODAY.isoformat()})
     assert [e["loc"] for e in errors] == [("valid_until",)]
