@@ -43,12 +43,11 @@ import functools
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
@@ -332,15 +331,6 @@ def _schema_of(form_type: FormType) -> dict[str, Any]:
 def form_json_schema(form_type: FormType) -> dict[str, Any]:
     """The JSON Schema the API serves for a form (and the UI builds the form from)."""
     return copy.deepcopy(_schema_of(form_type))
-
-
-def choice_of(form: BaseModel) -> str | None:
-    """The value of the choice a parsed form made (its outcome or decision), if it has one."""
-    for key in ("outcome", "decision"):
-        value = getattr(form, key, None)
-        if isinstance(value, str):
-            return value
-    return None
 
 
 # --- resettlement ---------------------------------------------------------------------------
