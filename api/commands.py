@@ -50,6 +50,7 @@ from domain.programmes.registry import definition_of, names
 from domain.offices import DEFAULT_TIME_ZONE, OFFICE_TIME_ZONES, office_time_zone
 from domain.case import CaseAction
 from domain.records import (
+    AuditStamp,
     CaseActionRequest,
     CaseWorkflowInput,
     CommandOutcome,
@@ -134,7 +135,8 @@ class CaseCommands:
         """The id a new referral's case gets (keyed: see ``domain.identity``)."""
         return case_id_for(external_referral_id, self._case_id_key)
 
-    async def refer(self, referral: Referral, actor: Actor, case_id: str | None = None) -> ReferralOutcome:
+    async def refer(self, referral: Referral, actor: Actor, case_id: str | None = None,
+                    audit: AuditStamp | None = None) -> ReferralOutcome:
         """Open the case of a referral, or find the one it already opened (update-with-start).
 
         ``case_id``: the case the read model knows for this referral id (cases opened before
@@ -151,7 +153,7 @@ class CaseCommands:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
-        request = ReferCaseRequest(referral=referral, actor=actor, audit=current_stamp(201),
+        request = ReferCaseRequest(referral=referral, actor=actor, audit=audit or current_stamp(201),
                                    arrival_confirmation_days=self._arrival_confirmation_days,
                                    # programme terms: a programme without monitoring visits ignores them
                                    monitoring_months=self._avrr_monitoring_months,
