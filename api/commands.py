@@ -175,9 +175,12 @@ class CaseCommands:
             mark_audited_with_command()
         return outcome
 
-    async def complete_task(self, case_id: str, task_id: str, form: dict[str, Any], actor: Actor) -> CommandOutcome:
+    async def complete_task(self, case_id: str, task_id: str, form: dict[str, Any], actor: Actor,
+                            audit: AuditStamp | None = None) -> CommandOutcome:
+        """``audit``: the stamp of a completion sent outside a request (the integration inbox)."""
         return await self._update(case_id, CaseWorkflow.complete_task,
-                                  CompleteTaskRequest(task_id=task_id, form=form, actor=actor, audit=current_stamp()),
+                                  CompleteTaskRequest(task_id=task_id, form=form, actor=actor,
+                                                      audit=audit or current_stamp()),
                                   _update_id("complete", actor, task_id, form, natural=True))
 
     async def act(self, case_id: str, action: CaseAction, actor: Actor) -> CommandOutcome:
