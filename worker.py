@@ -10,6 +10,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.case_records import CaseRecordActivities
+from activities.referral_import import ReferralImportActivities
 from observability.logs import get_logger
 from observability.metrics import serve_metrics
 from observability.temporal import updates_in_flight
@@ -17,10 +18,11 @@ from settings import Settings, get_settings
 from store.db import create_pool
 from temporal_client import connect_temporal
 from workflows.case_types import CASE_WORKFLOWS
+from workflows.referral_import import ReferralImportWorkflow
 
 log = get_logger("itinera.worker")
 
-WORKFLOWS = list(CASE_WORKFLOWS)
+WORKFLOWS = [*CASE_WORKFLOWS, ReferralImportWorkflow]
 
 
 def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str,
@@ -28,7 +30,8 @@ def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str,
     """One worker for the case workflows and their activities.  Interceptors (request id,
     metrics, tracing) come from the client (``temporal_client.connect_temporal``)."""
     records = CaseRecordActivities(pool)
-    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=[records.record_case_events],
+    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS,
+                  activities=[records.record_case_events, *ReferralImportActivities(pool).activities()],
                   graceful_shutdown_timeout=graceful_shutdown)
 
 
@@ -40,7 +43,8 @@ def build_workers(client: Client, pool: asyncpg.Pool, task_queue: str,
     records = CaseRecordActivities(pool)
     workflows = Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=[records.record_case_events],
                        no_remote_activities=True, graceful_shutdown_timeout=graceful_shutdown)
-    activities = Worker(client, task_queue=task_queue, activities=[records.record_case_events],
+    activities = Worker(client, task_queue=task_queue,
+                        activities=[records.record_case_events, *ReferralImportActivities(pool).activities()],
                         graceful_shutdown_timeout=graceful_shutdown)
     return workflows, activities
 

@@ -1,0 +1,210 @@
+"""Bulk referral import (issue 14): a CSV or JSON file of referrals becomes a durable job
+(the ReferralImport workflow) that refers each valid referral through the case workflows;
+per-referral results; a second upload creates nothing; a worker restart mid-way creates no
+duplicate case."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import uuid
+from typing import Any
+
+import httpx
+
+from api.case_ids import case_id_key
+from api.referral_import_file import CSV_COLUMNS, read_file
+from domain.identity import case_id_for
+from store import referral_imports as store
+from store.db import create_pool
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
+from tests.support.waiting import eventually
+from worker import build_worker
+from workflows.referral_import import ImportInput, ReferralImportWorkflow, import_workflow_id
+
+
+def _csv(referrals: list[dict[str, Any]], extra_lines: list[list[str]] = ()) -> str:  # type: ignore[assignment]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for body in referrals:
+        for i, m in enumerate(body["members"]):
+            head = [body.get(c, "") if i == 0 else "" for c in CSV_COLUMNS[1:6]]
+            writer.writerow([body["external_referral_id"], *head, m["full_name"], m["date_of_birth"], m["sex"],
+                             m["nationality"], m["relationship"]])
+    for line in extra_lines:
+        writer.writerow(line)
+    return out.getvalue()
+
+
+async def _upload(http: httpx.AsyncClient, headers: dict[str, str], content: str, kind: str = "text/csv") -> dict:
+    answer = await http.post("/api/v1/imports", content=content.encode(), params={"file_name": "test.csv"},
+                             headers={**headers, "Content-Type": kind})
+    assert answer.status_code == 202, answer.text
+    return answer.json()
+
+
+async def _finished(http: httpx.AsyncClient, headers: dict[str, str], import_id: str, timeout: float = 240) -> dict:
+    seen: dict[str, Any] = {}
+
+    async def done() -> bool:
+        answer = await http.get(f"/api/v1/imports/{import_id}", headers=headers)
+        assert answer.status_code == 200, answer.text
+        seen.update(answer.json())
+        return seen["status"] == "completed"
+
+    await eventually(done, timeout=timeout, interval=0.5, what=lambda: f"import {import_id} to complete: {seen}")
+    return seen
+
+
+async def _all_rows(http: httpx.AsyncClient, headers: dict[str, str], import_id: str) -> list[dict]:
+    rows, after = [], 0
+    while True:
+        page = (await http.get(f"/api/v1/imports/{import_id}/rows", params={"after": after, "limit": 1000},
+                               headers=headers)).json()
+        rows += page["items"]
+        if page["next_after"] is None:
+            return rows
+        after = page["next_after"]
+
+
+async def test_import_with_invalid_and_repeated_rows_then_a_second_upload_creates_nothing(
+        stack, http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    headers = await driver.login("fatma")  # supervisor, IST
+    batch = uuid.uuid4().hex[:8].upper()
+    good = [referral(size=1 + i % 3, external_referral_id=f"IMP-{batch}-{i:04d}") for i in range(200)]
+    already = good[0]
+    assert (await http.post("/api/v1/cases", json=already, headers=await driver.login("ayse"))).status_code == 201
+    other_office = referral(office="IZM", external_referral_id=f"IMP-{batch}-IZM")
+    bad_sex = referral(size=1, external_referral_id=f"IMP-{batch}-SEX")
+    bad_sex["members"][0]["sex"] = "f"
+    bad_country = referral(size=1, external_referral_id=f"IMP-{batch}-CTY", destination_country="XX")
+    text = _csv([*good, other_office, bad_sex, bad_country],
+                extra_lines=[["", "resettlement", "IST", "", "NO", "", "No Id", "1990-01-01", "male", "SY", "principal"]])
+
+    job = await _upload(http, headers, text)
+    assert job["total"] == 204 and job["counts"]["invalid"] == 4  # judged at upload
+    final = await _finished(http, headers, job["import_id"])
+    assert final["counts"] == {"pending": 0, "created": 199, "already_referred": 1, "invalid": 4, "failed": 0}
+
+    rows = await _all_rows(http, headers, job["import_id"])
+    by_id = {r["external_referral_id"]: r for r in rows}
+    assert by_id[already["external_referral_id"]]["outcome"] == "already_referred"
+    office_error = by_id[other_office["external_referral_id"]]["errors"][0]
+    assert office_error["field"] == "office" and office_error["allowed"] == ["IST"]
+    sex_error = by_id[bad_sex["external_referral_id"]]["errors"][0]
+    assert sex_error["field"] == "sex" and "female" in str(sex_error["allowed"])
+    assert sex_error["line"] == by_id[bad_sex["external_referral_id"]]["lines"][0]
+    assert by_id[bad_country["external_referral_id"]]["errors"][0]["field"] == "destination_country"
+    assert by_id[None]["errors"][0]["field"] == "external_referral_id"
+
+    # Exactly one case and one CaseReferred per referral; each case as POST /api/v1/cases makes it.
+    ids = [b["external_referral_id"] for b in good]
+    async with stack.pool.acquire() as conn:
+        cases = await conn.fetchval("SELECT count(*) FROM cases WHERE external_referral_id = ANY($1)", ids)
+        referred = await conn.fetchval(
+            "SELECT count(*) FROM case_events e JOIN cases c USING (case_id) WHERE c.external_referral_id = ANY($1) "
+            "AND e.event_type = 'CaseReferred'", ids)
+        audited = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'POST /api/v1/imports' "
+                                      "AND case_id IS NOT NULL AND actor_id = 'fatma' AND case_id = ANY($1)",
+                                      [r["case_id"] for r in rows if r["outcome"] == "created"])
+    assert (cases, referred, audited) == (200, 200, 199)
+    case = (await http.get(f"/api/v1/cases/{by_id[ids[5]]['case_id']}", headers=headers)).json()
+    assert case["stage"] == "referral" and len(case["members"]) == 1 + 5 % 3
+
+    # The same file again: nothing new.
+    again = await _finished(http, headers, (await _upload(http, headers, text))["import_id"])
+    assert again["counts"] == {"pending": 0, "created": 0, "already_referred": 200, "invalid": 4, "failed": 0}
+    async with stack.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM case_events e JOIN cases c USING (case_id) "
+                                   "WHERE c.external_referral_id = ANY($1) AND e.event_type = 'CaseReferred'",
+                                   ids) == 200
+
+
+async def test_json_file_repeats_within_the_file_and_access(http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    headers = await driver.login("fatma")
+    one, two = referral(), referral()
+    clash = {**two, "priority": "emergency"}
+    job = await _upload(http, headers, json.dumps({"referrals": [one, two, one, clash, {"office": "IST"}]}),
+                        "application/json")
+    final = await _finished(http, headers, job["import_id"])
+    assert final["counts"] == {"pending": 0, "created": 2, "already_referred": 1, "invalid": 2, "failed": 0}
+    rows = await _all_rows(http, headers, job["import_id"])
+    assert [r["outcome"] for r in rows] == ["created", "created", "already_referred", "invalid", "invalid"]
+    assert "item 1" in rows[2]["errors"][0]["reason"] and "item 2" in rows[3]["errors"][0]["reason"]
+    assert {e["field"] for e in rows[4]["errors"]} >= {"external_referral_id", "members"}
+
+    # Supervisors of the office only: a caseworker is refused, another office's supervisor sees nothing.
+    assert (await http.get(f"/api/v1/imports/{job['import_id']}", headers=await driver.login("ayse"))).status_code == 403
+    assert (await http.get(f"/api/v1/imports/{job['import_id']}", headers=await driver.login("ali"))).status_code == 404
+    refused = await http.post("/api/v1/imports", content=b"x", headers={**await driver.login("ayse"),
+                                                                        "Content-Type": "text/csv"})
+    assert refused.status_code == 403
+    template = await http.get("/api/v1/imports/template", headers=headers)
+    assert template.status_code == 200 and template.text.startswith(",".join(CSV_COLUMNS))
+    assert read_file(template.content, "csv", __import__("datetime").date.today())[0].valid
+    unreadable = await http.post("/api/v1/imports", content=b"name,age\nx,1\n",
+                                 headers={**headers, "Content-Type": "text/csv"})
+    assert unreadable.status_code == 422 and unreadable.json()["error"]["code"] == "file_unreadable"
+
+
+async def test_a_worker_restart_mid_import_creates_no_duplicate(stack) -> None:
+    """The job runs on a task queue of its own whose worker is stopped mid-way (its chunk
+    activities cancelled while referring) and started again: every referral gets exactly one
+    case, and each row counts as created."""
+    batch = uuid.uuid4().hex[:8].upper()
+    bodies = [referral(size=1, external_referral_id=f"RST-{batch}-{i:04d}") for i in range(240)]
+    items = read_file(_csv(bodies).encode(), "csv", __import__("datetime").date.today())
+    key = case_id_key(stack.settings)
+    import_id = f"imp-test-{batch.lower()}"
+    rows = [store.NewRow(item=i.item, lines=i.lines, external_referral_id=i.external_referral_id,
+                         case_id=case_id_for(i.external_referral_id, key), referral=i.referral.model_dump(mode="json"),
+                         known_before=False, outcome="pending", errors=[]) for i in items]
+    terms = {"timeout_seconds": 15, "arrival_confirmation_days": 3, "monitoring_months": [3, 6, 12],
+             "office_time_zones": {"IST": "Europe/Istanbul"}, "default_time_zone": "Europe/Istanbul"}
+    async with stack.pool.acquire() as conn:
+        await store.create_import(conn, import_id=import_id, offices=["IST"], uploaded_by="fatma",
+                                  actor={"kind": "user", "id": "fatma", "role": "supervisor", "offices": ["IST"]},
+                                  source_ip=None, file_name=None, file_format="csv", file_sha256="0" * 64,
+                                  terms=terms, rows=rows)
+
+    async def decided() -> int:
+        async with stack.pool.acquire() as conn:
+            return await conn.fetchval("SELECT count(*) FROM referral_import_rows WHERE import_id = $1 "
+                                       "AND outcome <> 'pending'", import_id)
+
+    queue = f"import-restart-{batch.lower()}"
+    pool = await create_pool(stack.settings.database_url)
+    try:
+        async with build_worker(stack.temporal, pool, queue):
+            handle = await stack.temporal.start_workflow(
+                ReferralImportWorkflow.run, ImportInput(import_id=import_id, total=len(rows), chunk_size=40, lanes=2,
+                                                        chunks_per_run=3),
+                id=import_workflow_id(import_id), task_queue=queue)
+            await eventually(lambda: _more_than(decided, 30), timeout=120, what="some rows to be decided")
+        stopped_at = await decided()
+        assert stopped_at < len(rows), "the worker stopped after the import had finished: nothing was tested"
+        async with build_worker(stack.temporal, pool, queue):
+            summary = await asyncio.wait_for(handle.result(), timeout=300)
+    finally:
+        await pool.close()
+    assert summary.counts == {"pending": 0, "created": 240, "already_referred": 0, "invalid": 0, "failed": 0}
+    async with stack.pool.acquire() as conn:
+        per_case = await conn.fetch(
+            "SELECT c.case_id, count(*) AS n FROM cases c JOIN case_events e USING (case_id) "
+            "WHERE c.external_referral_id = ANY($1) AND e.event_type = 'CaseReferred' GROUP BY c.case_id",
+            [b["external_referral_id"] for b in bodies])
+        retried = await conn.fetchval("SELECT count(*) FROM referral_import_rows WHERE import_id = $1 "
+                                      "AND attempts > 1", import_id)
+    assert len(per_case) == 240 and all(r["n"] == 1 for r in per_case)
+    # It continued as new (3 chunks per run): the history stays bounded.
+    history = await handle.fetch_history()
+    assert len(history.events) < 200
+    print(f"worker stopped with {stopped_at}/240 decided; {retried} rows sent again after the restart")
+
+
+async def _more_than(count, n: int) -> bool:  # type: ignore[no-untyped-def]
+    return await count() > n
