@@ -167,6 +167,15 @@ class Settings(BaseSettings):
     # manager's kill timeout.
     worker_shutdown_seconds: float = Field(default=25.0, ge=0, le=3600)
     api_shutdown_seconds: int = Field(default=25, ge=0, le=3600)
+    # Idempotency-Key (integrations, referrals, task completions): how long a key and its
+    # answer are remembered per client; older ones are purged by the API's inbox loop.
+    idempotency_retention_hours: float = Field(default=24.0, gt=0, le=24 * 90)
+    # The integration inbox (api/inbox_delivery.py): how often the API looks for due messages,
+    # the longest pause between two delivery attempts while Temporal or the worker is away,
+    # and how long an early message (its task not open yet) is held before it is rejected.
+    inbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    inbox_retry_max_seconds: float = Field(default=60.0, gt=0, le=3600)
+    inbox_hold_hours: float = Field(default=72.0, ge=0, le=24 * 90)
 
     def time_zone_of(self, office: str) -> str:
         """The IANA time zone of ``office`` (``default_time_zone`` for one not listed)."""

@@ -33,6 +33,7 @@ from domain.model import MemberIn, Referral, Stage
 from domain.tasks import TASK_SPECS, TaskType
 from domain.text import LINE_PATTERN, TEXT_PATTERN
 from tests.support.driver import CaseDriver
+from tests.support.inbox import settled
 from tests.support.factories import member, referral
 from tests.support.users import TEST_PASSWORD
 
@@ -175,7 +176,7 @@ async def test_an_integration_health_result_with_a_nul_is_refused(http: httpx.As
                "form": {"assessment_date": TODAY.isoformat(), "outcome": "cleared",
                         "clearance_valid_until": (TODAY + timedelta(days=180)).isoformat(),
                         "notes": "Latent TB\u0000"}}
-    r = await _post(http, "/api/v1/integrations/messages", message, {"X-API-Key": clinic})
+    r = await _post(http, "/api/v1/integrations/messages", message, {"X-API-Key": clinic, "Idempotency-Key": "nul-1"})
     # The integration route itself refuses it (the edge lets partners' messages through so
     # that a refused one is kept, tests/test_integration_scoping.py): the form's own rule.
     assert r.status_code == 422, r.text
@@ -183,9 +184,10 @@ async def test_an_integration_health_result_with_a_nul_is_refused(http: httpx.As
     assert any(d["field"].endswith("notes") for d in r.json()["error"]["details"]), r.text
     assert await _version(http, driver, case["case_id"]) == before
     message["form"]["notes"] = "Latent TB, follow up on arrival."
-    accepted = await _post(http, "/api/v1/integrations/messages", message, {"X-API-Key": clinic})
-    assert accepted.status_code == 200, accepted.text
-    assert accepted.json()["stage"] == "orientation"
+    accepted = await _post(http, "/api/v1/integrations/messages", message,
+                           {"X-API-Key": clinic, "Idempotency-Key": "nul-1"})  # a refused request frees its key
+    assert accepted.status_code == 202, accepted.text
+    assert (await settled(http, clinic, accepted.json()["inbox_id"]))["result"]["stage"] == "orientation"
 
 
 async def test_case_action_texts_are_refused_when_they_cannot_be_stored(http: httpx.AsyncClient,
@@ -446,7 +448,7 @@ async def test_an_impossible_date_of_birth_is_refused_from_an_integration(http: 
     body = referral(size=1)
     body["members"][0]["date_of_birth"] = "2099-01-01"
     r = await _post(http, "/api/v1/integrations/messages", {"event_type": "referral", "referral": body},
-                    {"X-API-Key": feed})
+                    {"X-API-Key": feed, "Idempotency-Key": "dob-1"})
     assert r.status_code == 422, r.text
     assert any(d["field"].endswith("members.0.date_of_birth") for d in r.json()["error"]["details"])
     await _no_case_for(http, driver, body)

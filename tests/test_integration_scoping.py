@@ -21,6 +21,7 @@ from store import integrations as store
 from store.users import add_user
 from tests.support.driver import CaseDriver
 from tests.support.factories import referral
+from tests.support.inbox import send, settled
 from tests.support.users import TEST_PASSWORD
 
 TODAY = datetime.now(UTC).date().isoformat()
@@ -48,7 +49,7 @@ async def _approved_key(http: httpx.AsyncClient, driver: CaseDriver, event_types
 
 
 async def _send(http: httpx.AsyncClient, key: dict[str, Any], body: dict[str, Any]) -> httpx.Response:
-    return await http.post("/api/v1/integrations/messages", headers={"X-API-Key": key["api_key"]}, json=body)
+    return await send(http, key["api_key"], body)
 
 
 async def _messages(http: httpx.AsyncClient, headers: dict[str, str], key: dict[str, Any]) -> list[dict[str, Any]]:
@@ -163,7 +164,9 @@ async def test_an_admins_key_writes_no_case_data_until_supervisors_of_its_office
     assert "api_key" not in listed[0] and "secret_hash" not in listed[0]
     assert (await _approve(http, driver, key, "ali")).json()["status"] == "active"
     done = await _send(http, key, result)
-    assert done.status_code == 200 and done.json()["stage"] == "orientation"
+    assert done.status_code == 202, done.text
+    applied = await settled(http, key["api_key"], done.json()["inbox_id"])
+    assert applied["status"] == "applied" and applied["result"]["stage"] == "orientation"
 
     # A rotated key keeps its approvals (same scopes, same partner); a revoked key cannot be approved.
     rotated = (await http.post(f"/api/v1/admin/integration-keys/{key['key_id']}/rotate",
@@ -185,8 +188,7 @@ async def test_a_message_with_characters_postgresql_refuses_is_refused_and_kept(
     route keep what it refuses (a storable copy), instead of refusing before it runs."""
     key = await _approved_key(http, driver, ["health_result"], ["IST"])
     body = {"event_type": "health_result", "case_id": "C-NONE", "form": {"notes": "a\u0000b"}}
-    r = await http.post("/api/v1/integrations/messages", content=json.dumps(body),  # escaped: \u0000
-                        headers={"X-API-Key": key["api_key"], "content-type": "application/json"})
+    r = await send(http, key["api_key"], None, content=json.dumps(body))  # escaped: \u0000
     assert r.status_code in (404, 422), r.text
     [kept] = await _messages(http, await driver.login("fatma"), key)
     assert kept["status"] == "rejected" and kept["payload"]["form"]["notes"] == "a\ufffdb"

@@ -11,6 +11,7 @@ import httpx
 from domain.model import Stage
 from tests.support.driver import CaseDriver
 from tests.support.factories import referral
+from tests.support.inbox import send, settled
 
 TODAY = datetime.now(UTC).date().isoformat()
 
@@ -49,10 +50,10 @@ async def test_feed_refers_and_clinic_records_results_within_scope(http: httpx.A
     feed = await _key(http, driver, "UNHCR feed", ["referral"], ["IST"])
     clinic = await _key(http, driver, "Istanbul clinic", ["health_result"], ["IST"])
     body = referral(size=1)
-    r = await http.post("/api/v1/integrations/messages", headers={"X-API-Key": feed["api_key"]},
-                        json={"event_type": "referral", "referral": body})
-    assert r.status_code == 200, r.text
+    r = await send(http, feed["api_key"], {"event_type": "referral", "referral": body})
+    assert r.status_code == 202, r.text
     case_id = r.json()["case_id"]
+    assert (await settled(http, feed["api_key"], r.json()["inbox_id"]))["status"] == "applied"
     case = (await http.get(f"/api/v1/cases/{case_id}", headers=await driver.login("ayse"))).json()
     case = await driver.advance(case, until=Stage.HEALTH)
     member_id = case["members"][0]["member_id"]
@@ -60,22 +61,21 @@ async def test_feed_refers_and_clinic_records_results_within_scope(http: httpx.A
     result = {"event_type": "health_result", "external_referral_id": body["external_referral_id"],
               "member_id": member_id, "form": {"assessment_date": TODAY, "outcome": "cleared",
                                                "clearance_valid_until": "2099-01-01"}}
-    sent = await http.post("/api/v1/integrations/messages", headers={"X-API-Key": clinic["api_key"]}, json=result)
-    assert sent.status_code == 200 and sent.json()["stage"] == "orientation"
+    sent = await send(http, clinic["api_key"], result)
+    assert sent.status_code == 202, sent.text
+    applied = await settled(http, clinic["api_key"], sent.json()["inbox_id"])
+    assert applied["status"] == "applied" and applied["result"]["stage"] == "orientation"
     events = (await http.get(f"/api/v1/cases/{case_id}/events", headers=await driver.login("fatma"))).json()
     recorded = next(e for e in events if e["type"] == "HealthAssessmentRecorded")
     assert recorded["actor"] == {"kind": "integration", "id": clinic["key_id"], "role": "integration:Istanbul clinic"}
 
     # Out of scope: another event type, another office's case, an invalid form, no key.
-    wrong_type = await http.post("/api/v1/integrations/messages", headers={"X-API-Key": clinic["api_key"]},
-                                 json={"event_type": "visa_decision", "case_id": case_id, "form": {}})
+    wrong_type = await send(http, clinic["api_key"], {"event_type": "visa_decision", "case_id": case_id, "form": {}})
     assert wrong_type.status_code == 403
     izmir = await driver.refer(referral(office="IZM"), username="mehmet")
-    other_office = await http.post("/api/v1/integrations/messages", headers={"X-API-Key": clinic["api_key"]},
-                                   json={**result, "external_referral_id": izmir["external_referral_id"]})
+    other_office = await send(http, clinic["api_key"], {**result, "external_referral_id": izmir["external_referral_id"]})
     assert other_office.status_code == 404
-    garbage = await http.post("/api/v1/integrations/messages", headers={"X-API-Key": clinic["api_key"]},
-                              json={"event_type": "health_result", "case_id": case_id, "colour": "blue"})
+    garbage = await send(http, clinic["api_key"], {"event_type": "health_result", "case_id": case_id, "colour": "blue"})
     assert garbage.status_code == 422
     assert (await http.post("/api/v1/integrations/messages", json=result)).status_code == 401
 
@@ -91,15 +91,14 @@ async def test_feed_refers_and_clinic_records_results_within_scope(http: httpx.A
 async def test_revoked_and_rotated_keys_stop_working(http: httpx.AsyncClient, driver: CaseDriver) -> None:
     key = await _key(http, driver, "Airline", ["departure"], ["IST"])
     message = {"event_type": "departure", "case_id": "C-NONE-NONE-NONE", "form": {}}
-    assert (await http.post("/api/v1/integrations/messages", headers={"X-API-Key": key["api_key"]},
-                            json=message)).status_code == 404  # authenticated; the case is unknown
+    assert (await send(http, key["api_key"], message)).status_code == 404  # authenticated; the case is unknown
     rotated = (await http.post(f"/api/v1/admin/integration-keys/{key['key_id']}/rotate",
                                headers=await driver.login("admin"))).json()
     assert rotated["replaces"] == key["key_id"] and rotated["event_types"] == ["departure"]
-    old = await http.post("/api/v1/integrations/messages", headers={"X-API-Key": key["api_key"]}, json=message)
+    old = await send(http, key["api_key"], message)
     assert old.status_code == 401
-    new = await http.post("/api/v1/integrations/messages", headers={"X-API-Key": rotated["api_key"]}, json=message)
+    new = await send(http, rotated["api_key"], message)
     assert new.status_code == 404
     await http.post(f"/api/v1/admin/integration-keys/{rotated['key_id']}/revoke", headers=await driver.login("admin"))
-    revoked = await http.post("/api/v1/integrations/messages", headers={"X-API-Key": rotated["api_key"]}, json=message)
+    revoked = await send(http, rotated["api_key"], message)
     assert revoked.status_code == 401

@@ -82,11 +82,15 @@ LOGS = {
 # Rows of a table that record refusals by design; only the others are fingerprinted.
 ROW_FILTERS = {
     # "what integrations sent to your offices, rejected ones included": a rejection is kept.
-    "integration_messages": "status = 'accepted'",
+    # Accepted at intake (202): the inbox row is the change; refused at intake: kept by design.
+    "integration_messages": "accepted",
 }
 # Columns that change on a refusal by design.
 IGNORED_COLUMNS = {
     "integration_keys": ["last_used_at"],  # set when a key authenticates, whatever its message
+    # The inbox delivers an accepted message in the background, whatever request comes next.
+    "integration_messages": ["status", "attempts", "next_attempt_at", "lease_until", "last_failure", "held_reason",
+                             "held_until", "case_version_seen", "resolved_at", "result", "error"],
 }
 
 # A referral id as the API accepts it (domain/model.py): the fuzzer's own are made unique.
