@@ -13,6 +13,7 @@ from api.auth import LoginThrottle, TokenService
 from api.case_ids import case_id_key
 from api.commands import CaseCommands
 from api.errors import install_error_handlers
+from api.inbox_delivery import InboxDelivery
 from api.audit import install_audit
 from api.limits import BodySizeLimit
 from api.outages import install_outage_handlers
@@ -63,9 +64,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                           avrr_monitoring_months=settings.avrr_monitoring_months,
                                           office_time_zones=settings.office_time_zones,
                                           default_time_zone=settings.default_time_zone)
+        # The integration inbox's delivery loop (api/inbox_delivery.py: why it runs here).
+        app.state.inbox = InboxDelivery(app.state.pool, app.state.commands, settings)
+        app.state.inbox.start()
         try:
             yield
         finally:
+            await app.state.inbox.stop()
             await app.state.pool.close()
             await app.state.audit_pool.close()
 
