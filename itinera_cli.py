@@ -9,6 +9,7 @@
     itinera users deactivate NAME   (locked out, every token refused from the next request)
     itinera rebuild-projection   rebuild the read model from case_events
     itinera check                compare workflow state, event stream and read model of every case
+    itinera import FILE          upload a CSV/JSON file of referrals to the API, follow the job (progress bar)
 
 Every command but `dev` works on ITINERA_DATABASE_URL when it is set, else on the embedded
 PostgreSQL of ITINERA_DATA_DIR (default .itinera-data): beside a running `make dev`, nothing
@@ -289,6 +290,54 @@ def rotate_payload_key() -> None:
         raise typer.Exit(2)
     kid = rotate_key_file(settings.data_dir / "payload-keys.json")
     typer.echo(f"new active payload key {kid}; restart the worker and the API")
+
+
+@app.command("import")
+def import_referrals(
+    file: str = typer.Argument("", help="A .csv or .json file of referrals (format: README, 'Bulk referral import')"),
+    api: str = typer.Option("", help="The API's base URL (default: http://ITINERA_API_HOST:ITINERA_API_PORT)"),
+    username: str = typer.Option("", help="A supervisor's username (password from ITINERA_PASSWORD or standard "
+                                          "input)"),
+    token: str = typer.Option("", envvar="ITINERA_TOKEN", help="A bearer token instead of a username"),
+    follow: str = typer.Option("", help="Follow an import already uploaded (its id) instead of uploading"),
+    show: int = typer.Option(50, help="How many invalid or failed referrals to print"),
+) -> None:
+    """Upload referrals through the API (POST /api/v1/imports) and show the job's progress and results.
+
+    Exit code 0: every referral created or already referred; 1: some invalid or failed; 2: refused."""
+    import os
+    from pathlib import Path
+
+    import httpx
+
+    import import_client
+
+    settings = get_settings()
+    base = api or f"http://{settings.api_host}:{settings.api_port}"
+    with httpx.Client(base_url=base, timeout=120) as client:
+        if token:
+            headers = {"Authorization": f"Bearer {token}"}
+        elif username:
+            password = os.environ.get("ITINERA_PASSWORD") or sys.stdin.readline().rstrip("\n")
+            headers = import_client.login(client, username, password)
+        else:
+            typer.echo("give --username (password from ITINERA_PASSWORD or standard input) or --token", err=True)
+            raise typer.Exit(2)
+        if follow:
+            import_id = follow
+        elif file:
+            job = import_client.upload(client, headers, Path(file))
+            import_id = job["import_id"]
+            typer.echo(f"uploaded {file}: import {import_id}, {job['total']} referrals "
+                       f"({job['counts']['invalid']} invalid at once); the job runs in the worker")
+        else:
+            typer.echo("give a FILE to upload, or --follow IMPORT_ID", err=True)
+            raise typer.Exit(2)
+        job = import_client.follow(client, headers, import_id)
+        rows = import_client.problem_rows(client, headers, import_id)
+        import_client.report(job, rows, show)
+        typer.echo(f"{job['total'] / max(job['seconds'], 1e-9):.1f} referrals/s while followed")
+    raise typer.Exit(1 if rows else 0)
 
 
 @app.command()

@@ -208,3 +208,25 @@ async def test_a_worker_restart_mid_import_creates_no_duplicate(stack) -> None:
 
 async def _more_than(count, n: int) -> bool:  # type: ignore[no-untyped-def]
     return await count() > n
+
+
+async def test_itinera_import_command_uploads_the_example_file_and_shows_progress(stack, tmp_path) -> None:
+    """``itinera import FILE`` (over HTTP, as a supervisor): the example file of the repository,
+    its referral ids made unique for this run; the same file again creates nothing."""
+    from tests.support.cli import PROJECT, cli_env, itinera
+    from tests.support.users import TEST_PASSWORD
+
+    run = uuid.uuid4().hex[:6].upper()
+    text = (PROJECT / "examples" / "referrals.csv").read_text()
+    text = text.replace("UNHCR-TUR-2026-", f"UNHCR-{run}-").replace("IOM-TUR-AVRR-2026-", f"IOM-{run}-")
+    path = tmp_path / "referrals.csv"
+    path.write_text(text)
+    env = cli_env(password=TEST_PASSWORD)
+    first = await itinera("import", str(path), "--api", stack.base_url, "--username", "fatma", env=env)
+    # fatma works in IST: the example's IZM referrals are refused with that reason, the rest created.
+    assert first.returncode == 1, first.stderr
+    assert "office: not one of your offices (allowed: ['IST'])" in first.stdout
+    created = int(first.stdout.split(" created")[0].rsplit(" ", 1)[-1])
+    assert created > 0 and "import imp-" in first.stderr + first.stdout
+    again = await itinera("import", str(path), "--api", stack.base_url, "--username", "fatma", env=env)
+    assert f": 0 created, {created} already referred" in again.stdout, again.stdout
