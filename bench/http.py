@@ -31,11 +31,13 @@ class Http:
         )
 
     async def call(self, method: str, path: str, *expected: int, json_body: Any = None,
-                   form: dict[str, str] | None = None, params: dict[str, str] | None = None,
+                   form: dict[str, str] | None = None, content: bytes | None = None,
+                   params: dict[str, str] | None = None,
                    headers: dict[str, str] | None = None) -> Any:
         """Send one request; the decoded JSON answer, or ``ApiFailure`` on an unexpected status."""
         try:
-            async with self._session.request(method, path, json=json_body, data=form, params=params,
+            async with self._session.request(method, path, json=json_body,
+                                             data=form if form is not None else content, params=params,
                                              headers=headers) as response:
                 body = await response.read()
         except TimeoutError:

@@ -94,6 +94,14 @@ def summarize(*, plan: Any, quick: bool, members: int, started_at: datetime, dur
 
     history = extra.get("history", {})
     targets = _targets(conc, throughput, per_stage, latency, history, bulk, rm_ratio, resources, ryw, levels)
+    imported = extra.get("bulk_import")
+    if imported:
+        r = imported.get("ratio")
+        targets.append(_target(
+            "bulk_import", f"bulk import of {imported['referrals']:,} referrals (POST /api/v1/imports, a ReferralImport "
+            "workflow) vs bare start_workflow", ">= 0.8x", r, r is not None and r >= 0.8,
+            f"{imported['referrals_per_s']} vs {imported['baseline_starts_per_s']} per s"
+            f" (ratio {r}; {imported['created']} created, {imported['seconds']} s)"))
     consistency = extra.get("consistency")
     if consistency is not None:
         targets.append(_target(
@@ -130,6 +138,7 @@ def summarize(*, plan: Any, quick: bool, members: int, started_at: datetime, dur
         "history_events": history,
         "read_your_writes": ryw,
         "consistency": extra.get("consistency"),
+        "bulk_import": extra.get("bulk_import"),
         "workloads": {
             "baseline": {str(c): ph.as_dict() for c, ph in base.items()},
             "itinera_http": {str(c): ph.as_dict() for c, ph in it.items()},

@@ -46,13 +46,16 @@ class Plan:
     requests: dict[int, int]      # read-model requests per concurrency and level
     warmup: int
     seed_processes: int = 2
+    import_rows: int = 5_000      # referrals in the bulk import file (workload 5)
+    import_baseline_concurrency: int = 50
 
 
 FULL = Plan(concurrency=(1, 20, 50), cases={1: 20, 20: 200, 50: 300}, bulk={1: 100, 20: 600, 50: 1000},
             levels=(1_000, 100_000), requests={1: 450, 20: 900, 50: 900}, warmup=5)
 # Quick: the same phases at lower concurrency (a phase at concurrency 50 needs 50 full cases).
 QUICK = Plan(concurrency=(1, 5, 10), cases={1: 2, 5: 5, 10: 10}, bulk={1: 5, 5: 10, 10: 20},
-             levels=(200, 1_000), requests={1: 18, 5: 36, 10: 60}, warmup=1, seed_processes=1)
+             levels=(200, 1_000), requests={1: 18, 5: 36, 10: 60}, warmup=1, seed_processes=1, import_rows=60,
+             import_baseline_concurrency=10)
 
 
 def _git() -> dict[str, Any]:
@@ -95,11 +98,12 @@ def with_options(plan: Plan, concurrency: str | None) -> Plan:
                 cases={c: plan.cases.get(c, c if quick else max(20, 6 * c)) for c in levels},
                 bulk={c: plan.bulk.get(c, 4 * c if quick else max(100, 20 * c)) for c in levels},
                 levels=plan.levels, requests={c: plan.requests.get(c, max(18, 6 * c) if quick else 900) for c in levels},
-                warmup=plan.warmup, seed_processes=plan.seed_processes)
+                warmup=plan.warmup, seed_processes=plan.seed_processes, import_rows=plan.import_rows,
+                import_baseline_concurrency=plan.import_baseline_concurrency)
 
 
 async def run(plan: Plan, *, quick: bool, members: int, keep: bool, console: Console,
-              workloads: set[int] = frozenset({1, 2, 3, 4})) -> dict[str, Any]:  # type: ignore[assignment]
+              workloads: set[int] = frozenset({1, 2, 3, 4, 5})) -> dict[str, Any]:  # type: ignore[assignment]
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     stack = BenchStack(keep=keep)
@@ -159,9 +163,18 @@ async def run(plan: Plan, *, quick: bool, members: int, keep: bool, console: Con
                 phases["bulk_itinera"][c] = await bench.phase(
                     "bulk_itinera", f"3 bulk: POST /api/v1/cases    c={c:<3}", plan.bulk[c], c, bench.bulk_itinera)
 
+            # 5. bulk import: a file of N referrals through POST /api/v1/imports (the ReferralImport
+            # workflow) against N bare start_workflow calls, same run.
+            if 5 in workloads:
+                extra["bulk_import"] = await bench.bulk_import(plan.import_rows, plan.import_baseline_concurrency)
+                progress.console.log(f"bulk import: {extra['bulk_import']['referrals_per_s']} referrals/s vs "
+                                     f"{extra['bulk_import']['baseline_starts_per_s']} starts/s "
+                                     f"(ratio {extra['bulk_import']['ratio']})")
+
             # `itinera check` over every case made through the API (before the read model is
             # seeded with synthetic cases that have no workflow).
             checked = [i for kind in ("itinera_http", "bulk_itinera") for ph in phases[kind].values() for i in ph.ids]
+            checked += extra.get("bulk_import", {}).pop("case_ids", [])[:500]
             extra["consistency"] = await bench.consistency(checked)
             progress.console.log(f"itinera check: {extra['consistency']['cases_checked']} cases, "
                                  f"{extra['consistency']['difference_count']} differences")
@@ -240,13 +253,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-readme", action="store_true", help="do not update the results block of bench/README.md")
     parser.add_argument("--keep", action="store_true", help="keep the stack's data folder (logs, databases)")
     parser.add_argument("--concurrency", help="comma-separated levels instead of 1,20,50 (for experiments)")
-    parser.add_argument("--workloads", default="1,2,3,4", help="which workloads to run (default 1,2,3,4)")
+    parser.add_argument("--workloads", default="1,2,3,4,5", help="which workloads to run (default 1,2,3,4,5)")
+    parser.add_argument("--import-rows", type=int, help="referrals in the bulk import file (default 5000; quick 60)")
     args = parser.parse_args(argv)
 
     console = Console(stderr=True)
     # SIGTERM (a CI timeout, `kill`) stops the run like Ctrl-C: the stack's processes are stopped too.
     signal.signal(signal.SIGTERM, _interrupt)
     plan = with_options(QUICK if args.quick else FULL, args.concurrency)
+    if args.import_rows:
+        plan = replace(plan, import_rows=args.import_rows)
     workloads = {int(w) for w in args.workloads.split(",")}
     try:
         results = asyncio.run(run(plan, quick=args.quick, members=args.members, keep=args.keep, console=console,
@@ -257,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     except PhaseFailed as exc:
         console.print(f"[red]benchmark stopped: {exc}[/red]")
         return 1
-    partial = bool(args.concurrency) or workloads != {1, 2, 3, 4} or args.members != 1
+    partial = bool(args.concurrency) or workloads != {1, 2, 3, 4, 5} or args.members != 1 or bool(args.import_rows)
     tag = "quick" if args.quick else ("partial" if partial else "")
     results["mode"] = tag or "full"
     paths = write_results(results, args.out, tag=tag, readme=not args.no_readme)

@@ -268,6 +268,67 @@ class Bench:
         phase.latencies.add("start", time.perf_counter() - t)
         phase.ids.append(wf_id)
 
+    # --- 5. bulk import -----------------------------------------------------------------------------
+
+    async def bulk_import(self, rows: int, baseline_concurrency: int) -> dict[str, Any]:
+        """A CSV of ``rows`` one-person referrals uploaded by a supervisor (POST /api/v1/imports)
+        and followed until the ReferralImport workflow has decided every row, against ``rows``
+        bare ``start_workflow`` calls at ``baseline_concurrency`` in the same run (just before)."""
+        import csv
+        import io
+
+        baseline = await self.phase("bulk_baseline", f"5 import: bare start_workflow c={baseline_concurrency:<3}",
+                                    rows, baseline_concurrency, self.bulk_baseline)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["external_referral_id", "programme", "office", "priority", "destination_country",
+                         "full_name", "date_of_birth", "sex", "nationality", "relationship"])
+        for n in range(rows):
+            body = referral_body(f"BENCH-{self.run}-import-{n:06d}", "IST", 1, n)
+            m = body["members"][0]
+            writer.writerow([body["external_referral_id"], "resettlement", "IST", "normal", "NO", m["full_name"],
+                             m["date_of_birth"], m["sex"], m["nationality"], m["relationship"]])
+        content = out.getvalue().encode()
+        headers = {**self.auth(WORKER[("supervisor", "IST")]), "Content-Type": "text/csv"}
+        task = self.progress.add_task(f"5 import: POST /api/v1/imports ({rows:,} rows)", total=rows)
+        self.monitor.begin()
+        started = time.perf_counter()
+        job = await self.http.call("POST", "/api/v1/imports", 202, content=content, headers=headers,
+                                   params={"file_name": "bench.csv"})
+        uploaded = time.perf_counter() - started
+        shown = 0
+        while job["status"] != "completed":
+            await asyncio.sleep(0.5)
+            job = await self.http.call("GET", f"/api/v1/imports/{job['import_id']}", 200, headers=headers)
+            self.progress.advance(task, job["done"] - shown)
+            shown = job["done"]
+            if time.perf_counter() - started > 3600:
+                raise PhaseFailed(f"bulk import {job['import_id']} not finished after an hour: {job['counts']}")
+        seconds = time.perf_counter() - started
+        usage = self.monitor.end()
+        self.progress.advance(task, job["total"] - shown)
+        created = job["counts"]["created"]
+        rate = created / seconds if seconds else 0.0
+        case_ids: list[str] = []
+        after = 0
+        while len(case_ids) < 500:
+            page = await self.http.call("GET", f"/api/v1/imports/{job['import_id']}/rows", 200, headers=headers,
+                                        params={"outcome": "created", "after": str(after), "limit": "500"})
+            case_ids += [r["case_id"] for r in page["items"]]
+            if page["next_after"] is None:
+                break
+            after = page["next_after"]
+        self.progress.update(task, description=f"5 import: POST /api/v1/imports ({rows:,} rows) [dim]{rate:.1f}/s[/dim]")
+        return {"referrals": rows, "import_id": job["import_id"], "counts": job["counts"], "created": created,
+                "seconds": round(seconds, 2), "upload_s": round(uploaded, 3), "referrals_per_s": round(rate, 2),
+                "baseline_starts_per_s": round(baseline.rate, 2), "baseline_concurrency": baseline_concurrency,
+                "ratio": round(rate / baseline.rate, 3) if baseline.rate else None,
+                "cpu_s": usage.as_dict().get("cpu_s", {}), "peak_rss_mb": usage.as_dict().get("peak_rss_mb", {}),
+                "baseline_errors": len(baseline.errors), "case_ids": case_ids,
+                "definition": "wall time from the upload request to the job's status 'completed' (every row "
+                              "decided), created cases / that time; baseline: the same number of bare "
+                              "start_workflow calls of the baseline workflow, closed-loop at the given concurrency"}
+
     # --- 4. read model at scale --------------------------------------------------------------------
 
     async def readmodel_count(self) -> int:
