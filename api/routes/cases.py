@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api import policy, readmodel
 from api.auth import CurrentPrincipal
 from api.commands import CaseAlreadyClosed
 from api.deps import Commands, Db
-from api.errors import ERROR_RESPONSES, ApiError
+from api.errors import ERROR_RESPONSES, ApiError, ErrorBody
+from api.idempotency import Idempotency
 from api.schemas import CaseDetail, CaseSummary, EventView, Page
 from domain.case import referral_fingerprint
 from api.ui.timeline import TimelineEntry, timeline
@@ -36,11 +37,30 @@ async def _visible_case(db: Db, principal: CurrentPrincipal, case_id: str) -> Ca
     status_code=201,
     summary="Refer a resettlement or AVRR case (idempotent on external_referral_id)",
     responses={200: {"model": CaseDetail, "description": "This referral had already opened the case."},
+               400: {"model": ErrorBody, "description": "An invalid Idempotency-Key header."},
                403: ERROR_RESPONSES[403], 409: ERROR_RESPONSES[409], 422: ERROR_RESPONSES[422]},
 )
 async def refer_case(referral: Referral, principal: CurrentPrincipal, db: Db, commands: Commands,
-                     request: Request, response: Response) -> CaseDetail:
+                     request: Request, response: Response,
+                     idempotency_key: Annotated[str | None, Header(
+                         description="Optional: the same key again with the same body returns the first answer; "
+                                     "with another body 422 (see README, 'The integration inbox').")] = None) -> Any:
     policy.require_may_refer(principal, referral.office)
+    idem = Idempotency(request, db, f"user:{principal.username}")
+    replay = await idem.begin()
+    if replay is not None:
+        return replay
+    try:
+        case = await _refer(referral, principal, db, commands, request, response)
+    except BaseException:
+        await idem.abandon()
+        raise
+    await idem.finish(response.status_code or 201, case.model_dump(mode="json"))
+    return case
+
+
+async def _refer(referral: Referral, principal: CurrentPrincipal, db: Db, commands: Commands,
+                 request: Request, response: Response) -> CaseDetail:
     known = await readmodel.find_case_by_referral(db, referral.external_referral_id)
     case_id = known.case_id if known else commands.case_id_for(referral.external_referral_id)
     request.state.audit_case_id = case_id

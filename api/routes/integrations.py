@@ -23,7 +23,7 @@ from api import idempotency, policy, readmodel
 from api.auth import CurrentPrincipal
 from api.case_ids import case_of_referral
 from api.deps import Commands, Db
-from api.errors import ERROR_RESPONSES, REJECTION_STATUS, ApiError
+from api.errors import ERROR_RESPONSES, REJECTION_STATUS, ApiError, ErrorBody
 from domain.case import validate_form
 from api.office_time import edge_today
 from domain.errors import CommandRejected
@@ -157,7 +157,7 @@ async def _authenticate(request: Request, db: Db, api_key: str | None) -> Integr
 
 @router.post("/messages", response_model=MessageAccepted, status_code=202,
              summary="Send an event (API key, Idempotency-Key); committed to the inbox, then applied",
-             responses={400: {"description": "No (or an invalid) Idempotency-Key header."}})
+             responses={400: {"model": ErrorBody, "description": "No (or an invalid) Idempotency-Key header."}})
 async def receive(request: Request, db: Db, commands: Commands,
                   x_api_key: Annotated[str | None, Header(description="itk_<id>_<secret>")] = None,
                   idempotency_key: Annotated[str | None, Header(

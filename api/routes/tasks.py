@@ -5,14 +5,15 @@ The checks behind each action live in ``api.task_actions``, shared with the web 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Request
 
 from api import readmodel, task_actions
 from api.auth import CurrentPrincipal
 from api.deps import Commands, Db
-from api.errors import ERROR_RESPONSES
+from api.errors import ERROR_RESPONSES, ErrorBody
+from api.idempotency import Idempotency
 from api.schemas import CaseDetail, ClaimResult, CompleteTaskBody, Page, TaskDetail, TaskView
 from domain.model import Role, Stage
 
@@ -59,8 +60,22 @@ async def release_task(task_id: str, principal: CurrentPrincipal, db: Db) -> Non
     "/{task_id}/complete",
     response_model=CaseDetail,
     summary="Complete a task with its form; answers with the case's new state",
-    responses={403: ERROR_RESPONSES[403], 409: ERROR_RESPONSES[409], 422: ERROR_RESPONSES[422]},
+    responses={400: {"model": ErrorBody, "description": "An invalid Idempotency-Key header."},
+               403: ERROR_RESPONSES[403], 409: ERROR_RESPONSES[409], 422: ERROR_RESPONSES[422]},
 )
 async def complete_task(task_id: str, body: CompleteTaskBody, principal: CurrentPrincipal, db: Db,
-                        commands: Commands) -> CaseDetail:
-    return await task_actions.complete(db, commands, principal, task_id, body.form)
+                        commands: Commands, request: Request,
+                        idempotency_key: Annotated[str | None, Header(
+                            description="Optional: the same key again with the same body returns the first answer; "
+                                        "with another body 422.")] = None) -> Any:
+    idem = Idempotency(request, db, f"user:{principal.username}")
+    replay = await idem.begin()
+    if replay is not None:
+        return replay
+    try:
+        case = await task_actions.complete(db, commands, principal, task_id, body.form)
+    except BaseException:
+        await idem.abandon()
+        raise
+    await idem.finish(200, case.model_dump(mode="json"))
+    return case
