@@ -10,6 +10,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.case_records import CaseRecordActivities
+from activities.movements import MovementActivities
 from activities.referral_import import ReferralImportActivities
 from observability.logs import get_logger
 from observability.metrics import serve_metrics
@@ -18,11 +19,13 @@ from settings import Settings, get_settings
 from store.db import create_pool
 from temporal_client import connect_temporal
 from workflows.case_types import CASE_WORKFLOWS
+from workflows.movement import MovementWorkflow
 from workflows.referral_import import ReferralImportWorkflow
 
 log = get_logger("itinera.worker")
 
 WORKFLOWS = [*CASE_WORKFLOWS, ReferralImportWorkflow]
+WORKFLOWS.append(MovementWorkflow)  # group movements (issue 13)
 
 
 def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str,
@@ -31,7 +34,8 @@ def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str,
     metrics, tracing) come from the client (``temporal_client.connect_temporal``)."""
     records = CaseRecordActivities(pool)
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS,
-                  activities=[records.record_case_events, *ReferralImportActivities(pool).activities()],
+                  activities=[records.record_case_events, *ReferralImportActivities(pool).activities(),
+                              *MovementActivities(client, pool).all()],
                   graceful_shutdown_timeout=graceful_shutdown)
 
 
@@ -44,7 +48,8 @@ def build_workers(client: Client, pool: asyncpg.Pool, task_queue: str,
     workflows = Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=[records.record_case_events],
                        no_remote_activities=True, graceful_shutdown_timeout=graceful_shutdown)
     activities = Worker(client, task_queue=task_queue,
-                        activities=[records.record_case_events, *ReferralImportActivities(pool).activities()],
+                        activities=[records.record_case_events, *ReferralImportActivities(pool).activities(),
+                                    *MovementActivities(client, pool).all()],
                         graceful_shutdown_timeout=graceful_shutdown)
     return workflows, activities
 

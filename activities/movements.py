@@ -1,0 +1,162 @@
+"""The Movement workflow's activities: what it learns about a case (from the case's own
+workflow), recording the movement's read model, and the per-case fan-out.
+
+A case is only ever reached through Temporal: its workflow's ``state`` query, and its
+``complete_task`` Update (the same Update a person's task completion sends), never its rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from temporalio import activity
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.case import CaseState
+from domain.model import CaseStatus
+from domain.movements.model import CaseFacts, FanOutResult, MemberFacts
+from domain.movements.records import (
+    CASE_FACTS,
+    FAN_OUT_TO_CASE,
+    RECORD_MOVEMENT,
+    CaseFactsRequest,
+    FanOutRequest,
+    RecordMovementRequest,
+)
+from domain.movements.rules import BOOKING_TASK, DEPARTURE_TASK
+from domain.records import CommandOutcome, CompleteTaskRequest
+from store import movements as store
+
+
+class MovementActivities:
+    """Holds the Temporal client (to reach the cases' workflows) and the connection pool."""
+
+    def __init__(self, client: Client, pool: asyncpg.Pool):
+        self._client = client
+        self._pool = pool
+
+    def all(self) -> list[Any]:
+        return [self.case_facts, self.record_movement, self.fan_out_to_case]
+
+    async def _case_state(self, case_id: str) -> CaseState | None:
+        try:
+            return await self._client.get_workflow_handle(case_id).query("state", result_type=CaseState)
+        except RPCError as exc:
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                return None
+            raise
+
+    @activity.defn(name=CASE_FACTS)
+    async def case_facts(self, request: CaseFactsRequest) -> CaseFacts:
+        state = await self._case_state(request.case_id)
+        if state is None:
+            return CaseFacts(case_id=request.case_id, found=False)
+        async with self._pool.acquire() as conn:
+            other = await store.other_open_movement(conn, request.case_id, request.movement_id)
+        return facts_of(state, other)
+
+    @activity.defn(name=RECORD_MOVEMENT)
+    async def record_movement(self, request: RecordMovementRequest) -> bool:
+        async with self._pool.acquire() as conn:
+            try:
+                return await store.record_movement(conn, request.state)
+            except asyncpg.UniqueViolationError as exc:
+                # Another movement took one of these cases between the check and this write.
+                raise ApplicationError("a case of this manifest is on another open movement", type="manifest_rules",
+                                       non_retryable=True) from exc
+
+    @activity.defn(name=FAN_OUT_TO_CASE)
+    async def fan_out_to_case(self, request: FanOutRequest) -> FanOutResult:
+        """Send one case its part of the movement's lock, departure or cancellation, once.
+
+        The case's state is asked first: an effect already there (a retry of an attempt that
+        was applied) is reported, not sent again.  Otherwise the case's ``complete_task``
+        Update goes with ``request.update_id``, the same for every attempt: an attempt that
+        reached the case before the worker died is the same Update, which Temporal runs once
+        and whose outcome it returns to every later call."""
+        case_id = request.case_id
+        outcome = "booked" if request.outcome == "book" else request.outcome
+        state = await self._case_state(case_id)
+        if state is None:
+            return FanOutResult(case_id=case_id, outcome=outcome, applied=False, reason="no such case")
+        if _already(state, request):
+            return FanOutResult(case_id=case_id, outcome=outcome, applied=True)
+        task_type = BOOKING_TASK if request.step == "booking" else DEPARTURE_TASK
+        task_id = next((t.task_id for t in state.open_tasks if t.task_type == task_type), None)
+        if task_id is None:
+            return FanOutResult(case_id=case_id, outcome=outcome, applied=False,
+                                reason=f"the case has no open {task_type} task ({_where(state)}); "
+                                       "a caseworker records it on the case")
+        request_body = CompleteTaskRequest(task_id=task_id, form=_form(request), actor=request.actor,
+                                           audit=request.audit)
+        try:
+            await self._client.get_workflow_handle(case_id).execute_update(
+                "complete_task", request_body, id=request.update_id, result_type=CommandOutcome)
+        except WorkflowUpdateFailedError as exc:
+            after = await self._case_state(case_id)
+            if after is not None and _already(after, request):
+                return FanOutResult(case_id=case_id, outcome=outcome, applied=True)
+            cause = exc.cause
+            return FanOutResult(case_id=case_id, outcome=outcome, applied=False,
+                                reason=getattr(cause, "message", None) or str(cause or exc))
+        return FanOutResult(case_id=case_id, outcome=outcome, applied=True)
+
+
+def facts_of(state: CaseState, other_movement_id: str | None = None) -> CaseFacts:
+    members = [MemberFacts(member_id=m.member_id, full_name=m.full_name, date_of_birth=m.date_of_birth,
+                           health=state.progress[m.member_id].health,
+                           clearance_valid_until=state.progress[m.member_id].clearance_valid_until,
+                           visa=state.progress[m.member_id].visa,
+                           visa_valid_until=state.progress[m.member_id].visa_valid_until)
+               for m in state.members]
+    return CaseFacts(
+        case_id=state.case_id, office=state.office, programme=str(state.programme), status=state.status,
+        closure_reason=state.closure_reason, stage=state.stage, on_hold=state.held_at is not None, members=members,
+        # A programme with consent (AVRR) says so in its own data; the others have none.
+        consent_status=getattr(state.programme_data, "consent_status", None),
+        open_tasks={str(t.task_type): t.task_id for t in state.open_tasks},
+        booked_flight=state.movement.flight_number if state.movement else None,
+        booked_departure_at=state.movement.departure_at if state.movement else None,
+        departed_at=state.departed_at, other_movement_id=other_movement_id)
+
+
+def _ours(state: CaseState, request: FanOutRequest) -> bool:
+    m = state.movement
+    return m is not None and m.flight_number == request.flight_number and m.departure_at == request.departure_at
+
+
+def _already(state: CaseState, request: FanOutRequest) -> bool:
+    """Whether the case already shows what ``request`` asks."""
+    if request.outcome == "book":
+        return _ours(state, request)
+    if request.outcome == "departed":
+        return state.departed_at is not None
+    # no_show / postponed: the booking on this flight is gone, the case is back to rebooking
+    done = [t for t in state.tasks.values() if t.task_type == DEPARTURE_TASK and t.status == "completed"]
+    return bool(done) and not _ours(state, request) and state.departed_at is None
+
+
+def _where(state: CaseState) -> str:
+    if state.status == CaseStatus.CLOSED:
+        return f"it is closed: {state.closure_reason or 'closed'}"
+    open_types = sorted({str(t.task_type) for t in state.open_tasks})
+    return f"{state.stage.value} stage, open: {', '.join(open_types) or 'nothing'}"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _form(request: FanOutRequest) -> dict[str, Any]:
+    note = f"Group movement {request.movement_id}"
+    if request.outcome == "book":
+        return {"flight_number": request.flight_number, "departure_at": _iso(request.departure_at),
+                "departure_airport": request.departure_airport, "arrival_airport": request.arrival_airport,
+                "notes": note}
+    if request.outcome == "departed":
+        return {"outcome": "departed", "departed_at": _iso(request.departed_at), "notes": note}
+    return {"outcome": request.outcome, "reason": request.reason or note, "notes": note}

@@ -1,0 +1,238 @@
+"""Group movements (issue 13): create, list, read, add / remove cases, lock the manifest,
+confirm the departure, cancel.  Movement officers and supervisors only, office-scoped: a
+movement of another office is reported as not found.
+
+Commands go to the movement's ``Movement`` workflow (``api.movements``); reads come from its
+read model (migration 0035), written before a command answers.  The fan-outs that a lock, a
+departure or a cancellation start (to every case on the manifest) run on in the workflow
+after the command has answered: ``fan_out.pending`` says how many cases it has still to reach.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+
+from api import policy
+from api.auth import CurrentPrincipal, Principal
+from api.deps import Db
+from api.errors import ERROR_RESPONSES, ApiError
+from api.movements import MovementCommands, new_movement_id
+from domain.model import Role
+from domain.movements import commands as c
+from domain.movements.model import (
+    FanOutResult,
+    ManifestEntry,
+    MovementDetails,
+    MovementState,
+    MovementStatus,
+    Reason,
+    RemovedEntry,
+)
+from store import movements as store
+
+MOVEMENT_ROLES = {Role.MOVEMENT_OFFICER, Role.SUPERVISOR}
+MovementId = Annotated[str, StringConstraints(pattern=r"^MV-[0-9A-F]{16}$")]
+CaseId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+
+router = APIRouter(prefix="/api/v1/movements", tags=["movements"],
+                   responses={401: ERROR_RESPONSES[401], 403: ERROR_RESPONSES[403]})
+
+
+def _commands(request: Request) -> MovementCommands:
+    app = request.app
+    if getattr(app.state, "movement_commands", None) is None:
+        settings = app.state.settings
+        app.state.movement_commands = MovementCommands(
+            app.state.temporal, settings.temporal_task_queue, timeout=timedelta(seconds=settings.command_timeout_seconds))
+    return app.state.movement_commands
+
+
+Commands = Annotated[MovementCommands, Depends(_commands)]
+
+
+class FanOutProgress(BaseModel):
+    step: str | None = Field(description="booking (after the lock), departure (after the confirmation or a "
+                                         "cancellation), or null when nothing is under way.")
+    pending: int = Field(description="Cases the step has still to reach.")
+    applied: int
+    not_applied: int = Field(description="Cases that could not take it (each entry's reason says why).")
+
+
+class MovementView(BaseModel):
+    movement_id: str
+    status: MovementStatus
+    details: MovementDetails
+    people: int = Field(description="Everyone on the manifest, infants included.")
+    seats_taken: int = Field(description="Seats the manifest needs: infants under 2 travel on a lap.")
+    seats_left: int
+    manifest: list[ManifestEntry]
+    removed: list[RemovedEntry]
+    fan_out: FanOutProgress
+    version: int
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    locked_at: datetime | None
+    departed_at: datetime | None
+    cancelled_at: datetime | None
+    cancellation_reason: str | None
+
+
+class MovementSummary(BaseModel):
+    movement_id: str
+    office: str
+    kind: str
+    status: MovementStatus
+    flight_number: str
+    carrier: str
+    departure_airport: str
+    arrival_airport: str
+    departure_at: datetime
+    departure_time_zone: str
+    seat_capacity: int
+    seats_taken: int
+    people: int
+    cases: int
+    version: int
+    updated_at: datetime
+
+
+class MovementList(BaseModel):
+    items: list[MovementSummary]
+    next_offset: int | None = None
+
+
+class AddCaseBody(BaseModel):
+    case_id: CaseId
+
+
+class ReasonBody(BaseModel):
+    reason: Reason
+
+
+def view(state: MovementState) -> MovementView:
+    results: list[FanOutResult | None]
+    if state.status == MovementStatus.LOCKED:
+        step, results = "booking", [e.booking for e in state.manifest]
+    elif state.status in (MovementStatus.DEPARTED, MovementStatus.CANCELLED):
+        step, results = "departure", [e.departure for e in state.manifest]
+    else:
+        step, results = None, []
+    pending = len(state.pending_bookings) + len(state.pending_departures)
+    done = [r for r in results if r is not None]
+    return MovementView(
+        movement_id=state.movement_id, status=state.status, details=state.details, people=state.people,
+        seats_taken=state.seats_taken, seats_left=state.details.seat_capacity - state.seats_taken,
+        manifest=state.manifest, removed=state.removed,
+        fan_out=FanOutProgress(step=step if pending or done else None, pending=pending,
+                               applied=sum(r.applied for r in done), not_applied=sum(not r.applied for r in done)),
+        version=state.version, created_at=state.created_at, created_by=state.created_by, updated_at=state.updated_at,
+        locked_at=state.locked_at, departed_at=state.departed_at, cancelled_at=state.cancelled_at,
+        cancellation_reason=state.cancellation_reason)
+
+
+def _require_role(principal: Principal) -> None:
+    policy.require_role(principal, MOVEMENT_ROLES, "work on movements")
+
+
+async def _visible(db: Db, principal: Principal, movement_id: str) -> MovementState:
+    _require_role(principal)
+    found = await store.get_movement(db, movement_id)
+    if found is None or found[0] not in policy.visible_offices(principal):
+        raise ApiError(404, "movement_not_found", f"no movement {movement_id}")
+    return found[1]
+
+
+_COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {404: ERROR_RESPONSES[404], 409: ERROR_RESPONSES[409],
+                                                    422: ERROR_RESPONSES[422]}
+
+
+@router.post("", response_model=MovementView, status_code=201, responses={422: ERROR_RESPONSES[422]},
+             summary="Create a movement (a charter, a block of seats, a commercial group booking)")
+async def create_movement(details: MovementDetails, principal: CurrentPrincipal, db: Db,
+                          commands: Commands) -> MovementView:
+    _require_role(principal)
+    if details.office not in principal.offices:
+        raise ApiError(403, "forbidden", f"you may create movements only for your offices ({', '.join(principal.offices)})",
+                       [{"field": "body.office", "reason": "not one of your offices", "allowed": principal.offices}])
+    movement_id = new_movement_id(principal.actor)
+    await commands.create(movement_id, details, principal.actor)
+    return view(await _visible(db, principal, movement_id))
+
+
+@router.get("", response_model=MovementList, summary="Movements of your offices, latest departure first")
+async def list_movements(
+    principal: CurrentPrincipal, db: Db,
+    status: MovementStatus | None = None,
+    departs_from: Annotated[AwareDatetime | None, Query(description="Departing at or after this time.")] = None,
+    departs_until: Annotated[AwareDatetime | None, Query(description="Departing before this time.")] = None,
+    case_id: Annotated[str | None, Query(max_length=64, description="Movements whose manifest holds this case.")] = None,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> MovementList:
+    _require_role(principal)
+    rows = await store.list_movements(db, offices=policy.visible_offices(principal),
+                                      status=status.value if status else None, departs_from=departs_from,
+                                      departs_until=departs_until, case_id=case_id, limit=limit + 1, offset=offset)
+    return MovementList(items=[MovementSummary(**r) for r in rows[:limit]],
+                        next_offset=offset + limit if len(rows) > limit else None)
+
+
+@router.get("/{movement_id}", response_model=MovementView, responses={404: ERROR_RESPONSES[404]},
+            summary="A movement with its manifest and the progress of its fan-out")
+async def get_movement(movement_id: MovementId, principal: CurrentPrincipal, db: Db) -> MovementView:
+    return view(await _visible(db, principal, movement_id))
+
+
+async def _send(db: Db, principal: Principal, commands: MovementCommands, movement_id: str,
+                command: Any) -> MovementView:
+    await _visible(db, principal, movement_id)
+    await commands.send(movement_id, command, principal.actor)
+    return view(await _visible(db, principal, movement_id))
+
+
+@router.post("/{movement_id}/cases", response_model=MovementView, responses=_COMMAND_ERRORS,
+             summary="Add a whole case (every member travels together) to the manifest; the manifest rules "
+                     "are checked and each blocking member and rule named")
+async def add_case(movement_id: MovementId, body: AddCaseBody, principal: CurrentPrincipal, db: Db,
+                   commands: Commands) -> MovementView:
+    return await _send(db, principal, commands, movement_id, c.AddCase(case_id=body.case_id))
+
+
+@router.post("/{movement_id}/cases/{case_id}/remove", response_model=MovementView, responses=_COMMAND_ERRORS,
+             summary="Take a case off the open manifest, with the reason")
+async def remove_case(movement_id: MovementId, case_id: CaseId, body: ReasonBody, principal: CurrentPrincipal,
+                      db: Db, commands: Commands) -> MovementView:
+    return await _send(db, principal, commands, movement_id, c.RemoveCase(case_id=case_id, reason=body.reason))
+
+
+@router.post("/{movement_id}/lock", response_model=MovementView, responses=_COMMAND_ERRORS,
+             summary="Lock the manifest: every case checked again, then booked on the movement's flight")
+async def lock_manifest(movement_id: MovementId, principal: CurrentPrincipal, db: Db,
+                        commands: Commands) -> MovementView:
+    return await _send(db, principal, commands, movement_id, c.LockManifest())
+
+
+@router.post("/{movement_id}/departure", response_model=MovementView, responses=_COMMAND_ERRORS,
+             summary="Confirm the departure: recorded on every case of the manifest, exactly once; cases that "
+                     "did not board go back to rebooking with the reason.  Repeating it changes nothing")
+async def confirm_departure(movement_id: MovementId, body: c.ConfirmDeparture, principal: CurrentPrincipal, db: Db,
+                            commands: Commands) -> MovementView:
+    state = await _visible(db, principal, movement_id)
+    if state.status == MovementStatus.DEPARTED:
+        return view(state)  # confirmed already (its workflow may have finished): nothing changes
+    return await _send(db, principal, commands, movement_id, body)
+
+
+@router.post("/{movement_id}/cancel", response_model=MovementView, responses=_COMMAND_ERRORS,
+             summary="Cancel the movement: booked cases go back to rebooking (the flight postponed) with the reason")
+async def cancel_movement(movement_id: MovementId, body: ReasonBody, principal: CurrentPrincipal, db: Db,
+                          commands: Commands) -> MovementView:
+    state = await _visible(db, principal, movement_id)
+    if state.status == MovementStatus.CANCELLED:
+        return view(state)
+    return await _send(db, principal, commands, movement_id, c.CancelMovement(reason=body.reason))

@@ -1,0 +1,176 @@
+"""decide: a command and the movement's state (and, for commands that need them, the facts of
+the cases concerned, from their workflows) -> the events that follow, or a rejection that
+names each blocking case, member and rule.  evolve / fold: events -> state.
+
+Pure: ``now`` and the facts are given.  A command that changes nothing (a repeated
+confirmation, a case removed twice) decides no events: that is what makes the API's
+retries and a repeated confirmation harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from domain.model import Actor
+from domain.movements import commands as c
+from domain.movements import model as m
+from domain.movements.rules import case_problems, lock_problems, manifest_members
+
+
+class MovementRejected(Exception):
+    """Why a movement command was refused: a code of ``MOVEMENT_CODES``, a message, and one
+    detail per blocking case / member and rule."""
+
+    def __init__(self, code: str, message: str, problems: list[m.Problem] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = [p.model_dump(mode="json") for p in problems or []]
+
+
+# Movement rejection code -> HTTP status.
+MOVEMENT_CODES: dict[str, int] = {
+    "movement_not_found": 404,
+    "movement_exists": 409,
+    "movement_not_open": 409,
+    "movement_not_locked": 409,
+    "movement_finished": 409,
+    "case_not_on_manifest": 404,
+    "case_already_on_manifest": 409,
+    "manifest_rules": 409,  # details: one entry per blocking case / member and rule
+    "other_office": 422,
+    "case_not_found": 404,
+    "invalid_command": 422,
+}
+
+
+def _refuse_problems(problems: list[m.Problem], what: str) -> MovementRejected:
+    # Another office's case, or one that does not exist, is 422 / 404 of its own; the
+    # rest conflict with the cases' or the movement's state.
+    only = {p.rule for p in problems}
+    code = "other_office" if only == {"other_office"} else "case_not_found" if only == {"case_not_found"} else "manifest_rules"
+    names = "; ".join(p.message for p in problems[:20])
+    more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+    return MovementRejected(code, f"{what}: {names}{more}", problems)
+
+
+def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Actor,
+           facts: list[m.CaseFacts] | None = None) -> list[Any]:
+    if isinstance(command, c.CreateMovement):
+        if state is not None:
+            if state.details == command.details:
+                return []  # the same creation again
+            raise MovementRejected("movement_exists", f"movement {state.movement_id} already exists with other details")
+        if command.details.departure_at <= now:
+            raise MovementRejected("invalid_command", "the departure is in the past: a movement is created before "
+                                                      "its flight leaves")
+        return [m.MovementCreated(at=now, actor=actor, details=command.details)]
+    if state is None:
+        raise MovementRejected("movement_not_found", "no such movement")
+
+    if isinstance(command, c.RecordFanOut):
+        event = m.CaseBooked if command.step == "booking" else m.CaseDepartureRecorded
+        return [event(at=now, actor=actor, result=r) for r in command.results]
+
+    finished = state.status in (m.MovementStatus.DEPARTED, m.MovementStatus.CANCELLED)
+    if isinstance(command, c.ConfirmDeparture):
+        if state.status == m.MovementStatus.DEPARTED:
+            return []  # confirmed already: a repeated confirmation changes nothing
+        if state.status != m.MovementStatus.LOCKED:
+            raise MovementRejected("movement_not_locked", f"movement {state.movement_id} is {state.status.value}: "
+                                                          "lock the manifest before confirming the departure")
+        if state.pending_bookings:
+            raise MovementRejected("movement_not_locked", f"the bookings of {len(state.pending_bookings)} cases are "
+                                                          "still being recorded; confirm again in a moment")
+        if command.departed_at > now:
+            raise MovementRejected("invalid_command", "departed_at is in the future")
+        unknown = [n.case_id for n in command.not_boarded if state.entry(n.case_id) is None]
+        if unknown:
+            raise MovementRejected("case_not_on_manifest", f"not on the manifest: {', '.join(unknown)}")
+        return [m.DepartureConfirmed(at=now, actor=actor, departed_at=command.departed_at,
+                                     not_boarded={n.case_id: n.reason for n in command.not_boarded})]
+    if isinstance(command, c.CancelMovement):
+        if state.status == m.MovementStatus.CANCELLED:
+            return []
+        if finished:
+            raise MovementRejected("movement_finished", f"movement {state.movement_id} has departed")
+        return [m.MovementCancelled(at=now, actor=actor, reason=command.reason)]
+    if finished:
+        raise MovementRejected("movement_finished", f"movement {state.movement_id} is {state.status.value}")
+
+    if isinstance(command, c.RemoveCase):
+        if state.entry(command.case_id) is None:
+            if any(r.case_id == command.case_id for r in state.removed):
+                return []
+            raise MovementRejected("case_not_on_manifest", f"case {command.case_id} is not on the manifest")
+        if state.status != m.MovementStatus.OPEN:
+            raise MovementRejected("movement_not_open", "the manifest is locked: its cases are booked on the flight; "
+                                                        "record a no-show at departure or cancel the movement")
+        return [m.CaseRemoved(at=now, actor=actor, case_id=command.case_id, reason=command.reason)]
+
+    if state.status != m.MovementStatus.OPEN:
+        raise MovementRejected("movement_not_open", f"the manifest of movement {state.movement_id} is locked")
+    if isinstance(command, c.AddCase):
+        if state.entry(command.case_id) is not None:
+            return []  # added already (a retry): nothing new
+        assert facts is not None and len(facts) == 1
+        problems = case_problems(state, facts[0], seats_left=state.details.seat_capacity - state.seats_taken)
+        if problems:
+            raise _refuse_problems(problems, f"case {command.case_id} cannot join the manifest")
+        entry = m.ManifestEntry(case_id=command.case_id, members=manifest_members(facts[0], state.details),
+                                added_at=now, added_by=actor.id)
+        return [m.CaseAdded(at=now, actor=actor, entry=entry)]
+    if isinstance(command, c.LockManifest):
+        if not state.manifest:
+            raise MovementRejected("invalid_command", "an empty manifest cannot be locked")
+        assert facts is not None
+        problems = lock_problems(state, facts)
+        if problems:
+            raise _refuse_problems(problems, "the manifest cannot be locked")
+        return [m.ManifestLocked(at=now, actor=actor)]
+    raise MovementRejected("invalid_command", f"unknown command {type(command).__name__}")
+
+
+def evolve(state: m.MovementState | None, event: Any, movement_id: str) -> m.MovementState:
+    if isinstance(event, m.MovementCreated):
+        return m.MovementState(movement_id=movement_id, details=event.details, created_at=event.at,
+                               created_by=event.actor.id, updated_at=event.at, version=1)
+    assert state is not None
+    s = state.model_copy(deep=True)
+    s.version += 1
+    s.updated_at = event.at
+    if isinstance(event, m.CaseAdded):
+        s.manifest.append(event.entry)
+        s.removed = [r for r in s.removed if r.case_id != event.entry.case_id]
+    elif isinstance(event, m.CaseRemoved):
+        s.manifest = [e for e in s.manifest if e.case_id != event.case_id]
+        s.removed.append(m.RemovedEntry(case_id=event.case_id, removed_at=event.at, removed_by=event.actor.id,
+                                        reason=event.reason))
+    elif isinstance(event, m.ManifestLocked):
+        s.status, s.locked_at, s.locked_by = m.MovementStatus.LOCKED, event.at, event.actor
+    elif isinstance(event, m.DepartureConfirmed):
+        s.status, s.departed_at, s.confirmed_by = m.MovementStatus.DEPARTED, event.departed_at, event.actor
+        for e in s.manifest:
+            e.boarded = e.case_id not in event.not_boarded
+            e.not_boarded_reason = event.not_boarded.get(e.case_id)
+    elif isinstance(event, m.MovementCancelled):
+        s.status, s.cancelled_at, s.cancellation_reason = m.MovementStatus.CANCELLED, event.at, event.reason
+        s.confirmed_by = event.actor
+    elif isinstance(event, m.CaseBooked):
+        entry = s.entry(event.result.case_id)
+        if entry is not None:
+            entry.booking = event.result
+    elif isinstance(event, m.CaseDepartureRecorded):
+        entry = s.entry(event.result.case_id)
+        if entry is not None:
+            entry.departure = event.result
+    return s
+
+
+def fold(events: list[Any], start: m.MovementState | None, movement_id: str) -> m.MovementState:
+    state = start
+    for event in events:
+        state = evolve(state, event, movement_id)
+    assert state is not None
+    return state

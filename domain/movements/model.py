@@ -1,0 +1,287 @@
+"""A movement: its details, its manifest, the facts it learns about a case, its events and state.
+
+The state travels as a Temporal payload (the workflow's continue-as-new input, the
+projection activity's input): fields may be added with defaults, never renamed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints, model_validator
+
+from domain.model import Actor, CaseStatus, Name, Notes, Office, Stage
+from domain.offices import check_time_zone, time_zone
+
+FlightNumber = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2}[0-9]{1,4}[A-Z]?$"),
+                         Field(description="IATA flight designator, e.g. TK1751 (a charter's too).")]
+Airport = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="IATA airport code, e.g. IST")]
+TimeZone = Annotated[str, AfterValidator(check_time_zone),
+                     Field(description="IANA time zone of the departure airport, e.g. Europe/Istanbul.")]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=1000, strip_whitespace=True)]
+
+# A movement's capacity counts seats: an infant under 2 on the day of travel flies on an
+# adult's lap (IATA practice) and takes none, but is on the manifest and counted as a person.
+LAP_INFANT_AGE_YEARS = 2
+
+
+class MovementKind(StrEnum):
+    CHARTER = "charter"
+    SCHEDULED_BLOCK = "scheduled_block"  # a block of seats on a scheduled flight
+    COMMERCIAL = "commercial"
+
+
+class MovementStatus(StrEnum):
+    OPEN = "open"  # the manifest takes cases
+    LOCKED = "locked"  # the manifest is final; every case is booked on the movement's flight
+    DEPARTED = "departed"
+    CANCELLED = "cancelled"
+
+
+class TransitPoint(BaseModel):
+    airport: Airport
+    arrives_at: AwareDatetime
+    departs_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _order(self) -> TransitPoint:
+        if self.departs_at < self.arrives_at:
+            raise ValueError("a transit point's departs_at must not be before its arrives_at")
+        return self
+
+
+class Escort(BaseModel):
+    name: Name
+    kind: Literal["operational", "medical"] = "operational"
+
+
+class MovementDetails(BaseModel):
+    """What the movement officer says about the flight."""
+
+    kind: MovementKind
+    flight_number: FlightNumber
+    charter_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="The charter's contract or reference number (charters).")
+    carrier: Name
+    departure_airport: Airport
+    arrival_airport: Airport
+    departure_at: AwareDatetime = Field(description="Scheduled departure (an offset is required; "
+                                                    "departure_time_zone says whose local time it is).")
+    departure_time_zone: TimeZone
+    arrival_at: AwareDatetime | None = None
+    transit: list[TransitPoint] = Field(default_factory=list, max_length=6)
+    seat_capacity: int = Field(ge=1, le=1000)
+    escorts: list[Escort] = Field(default_factory=list, max_length=50)
+    office: Office
+    notes: Notes | None = None
+
+    @model_validator(mode="after")
+    def _route(self) -> MovementDetails:
+        if self.arrival_airport == self.departure_airport:
+            raise ValueError("arrival_airport must differ from departure_airport")
+        if self.arrival_at is not None and self.arrival_at <= self.departure_at:
+            raise ValueError("arrival_at must be after departure_at")
+        for point in self.transit:
+            if point.arrives_at <= self.departure_at:
+                raise ValueError("a transit point must be reached after the departure")
+        return self
+
+    def travel_day(self) -> date:
+        """The day of travel, in the departure airport's time zone."""
+        return self.departure_at.astimezone(time_zone(self.departure_time_zone)).date()
+
+
+# --- what the movement learns about a case (from the case's workflow) -------------------------
+
+
+class MemberFacts(BaseModel):
+    member_id: str
+    full_name: str
+    date_of_birth: date
+    health: str
+    clearance_valid_until: date | None = None
+    visa: str
+    visa_valid_until: date | None = None
+
+
+class CaseFacts(BaseModel):
+    """A case as its workflow's ``state`` query shows it, reduced to what a manifest needs."""
+
+    case_id: str
+    found: bool = True
+    office: str = ""
+    programme: str = ""
+    status: CaseStatus = CaseStatus.ACTIVE
+    closure_reason: str | None = None
+    stage: Stage = Stage.REFERRAL
+    on_hold: bool = False
+    members: list[MemberFacts] = Field(default_factory=list)
+    consent_status: str | None = None  # AVRR: pending / given / reconfirmed / withdrawn
+    open_tasks: dict[str, str] = Field(default_factory=dict, description="task type -> an open task's id")
+    booked_flight: str | None = None
+    booked_departure_at: datetime | None = None
+    departed_at: datetime | None = None
+    other_movement_id: str | None = Field(default=None, description="another open movement holding this case")
+
+
+# --- the manifest ---------------------------------------------------------------------------
+
+
+class ManifestMember(BaseModel):
+    member_id: str
+    full_name: str
+    date_of_birth: date
+    lap_infant: bool = False
+
+
+class FanOutResult(BaseModel):
+    """What one case's workflow answered to a fanned-out command."""
+
+    case_id: str
+    outcome: str  # booked / departed / no_show / postponed / released / not_applied
+    applied: bool = Field(description="False when the case could not take it (reason says why).")
+    reason: str | None = None
+
+
+class ManifestEntry(BaseModel):
+    case_id: str
+    members: list[ManifestMember]
+    added_at: datetime
+    added_by: str
+    boarded: bool | None = None
+    not_boarded_reason: str | None = None
+    booking: FanOutResult | None = None
+    departure: FanOutResult | None = None
+
+    @property
+    def seats(self) -> int:
+        return sum(1 for m in self.members if not m.lap_infant)
+
+
+class RemovedEntry(BaseModel):
+    case_id: str
+    removed_at: datetime
+    removed_by: str
+    reason: str
+
+
+class Problem(BaseModel):
+    """One reason a case may not be (or stay) on a manifest: the rule, and the member it names."""
+
+    case_id: str
+    rule: str
+    message: str
+    member_id: str | None = None
+    member_name: str | None = None
+
+
+# --- events and state ---------------------------------------------------------------------
+
+
+class MovementEvent(BaseModel):
+    at: datetime
+    actor: Actor
+
+
+class MovementCreated(MovementEvent):
+    type: Literal["movement_created"] = "movement_created"
+    details: MovementDetails
+
+
+class CaseAdded(MovementEvent):
+    type: Literal["case_added"] = "case_added"
+    entry: ManifestEntry
+
+
+class CaseRemoved(MovementEvent):
+    type: Literal["case_removed"] = "case_removed"
+    case_id: str
+    reason: str
+
+
+class ManifestLocked(MovementEvent):
+    type: Literal["manifest_locked"] = "manifest_locked"
+
+
+class DepartureConfirmed(MovementEvent):
+    type: Literal["departure_confirmed"] = "departure_confirmed"
+    departed_at: datetime
+    not_boarded: dict[str, str] = Field(default_factory=dict, description="case id -> why it did not board")
+
+
+class MovementCancelled(MovementEvent):
+    type: Literal["movement_cancelled"] = "movement_cancelled"
+    reason: str
+
+
+class CaseBooked(MovementEvent):
+    type: Literal["case_booked"] = "case_booked"
+    result: FanOutResult
+
+
+class CaseDepartureRecorded(MovementEvent):
+    type: Literal["case_departure_recorded"] = "case_departure_recorded"
+    result: FanOutResult
+
+
+AnyMovementEvent = Annotated[
+    MovementCreated | CaseAdded | CaseRemoved | ManifestLocked | DepartureConfirmed | MovementCancelled
+    | CaseBooked | CaseDepartureRecorded,
+    Field(discriminator="type"),
+]
+
+
+class MovementState(BaseModel):
+    movement_id: str
+    details: MovementDetails
+    status: MovementStatus = MovementStatus.OPEN
+    manifest: list[ManifestEntry] = Field(default_factory=list)
+    removed: list[RemovedEntry] = Field(default_factory=list)
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    version: int = 0
+    locked_at: datetime | None = None
+    locked_by: Actor | None = None
+    confirmed_by: Actor | None = None  # who confirmed the departure or cancelled: the fan-out acts as them
+    departed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    cancellation_reason: str | None = None
+
+    def entry(self, case_id: str) -> ManifestEntry | None:
+        return next((e for e in self.manifest if e.case_id == case_id), None)
+
+    @property
+    def seats_taken(self) -> int:
+        return sum(e.seats for e in self.manifest)
+
+    @property
+    def people(self) -> int:
+        return sum(len(e.members) for e in self.manifest)
+
+    @property
+    def pending_bookings(self) -> list[str]:
+        """Cases the locked manifest still has to book (the lock's fan-out)."""
+        if self.status != MovementStatus.LOCKED:
+            return []
+        return [e.case_id for e in self.manifest if e.booking is None]
+
+    @property
+    def pending_departures(self) -> list[str]:
+        """Cases the departure or the cancellation still has to reach (its fan-out)."""
+        if self.status not in (MovementStatus.DEPARTED, MovementStatus.CANCELLED):
+            return []
+        return [e.case_id for e in self.manifest if e.departure is None and self._reached_by_outcome(e)]
+
+    def _reached_by_outcome(self, entry: ManifestEntry) -> bool:
+        # A cancellation before the lock booked nobody: nothing to undo on the case.
+        return self.status == MovementStatus.DEPARTED or (entry.booking is not None and entry.booking.applied)
+
+    @property
+    def fan_out_done(self) -> bool:
+        return not self.pending_bookings and not self.pending_departures
+
+    def summary(self) -> dict[str, Any]:
+        return {"cases": len(self.manifest), "people": self.people, "seats": self.seats_taken}

@@ -1,0 +1,70 @@
+"""Messages between the Movement workflow, its activities and the API (Temporal payloads)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from domain.model import Actor
+from domain.movements.commands import MovementCommand
+from domain.movements.model import MovementState
+from domain.records import AuditStamp
+
+MOVEMENT_WORKFLOW_TYPE = "Movement"
+CASE_FACTS = "movement_case_facts"
+RECORD_MOVEMENT = "record_movement"
+FAN_OUT_TO_CASE = "movement_fan_out_to_case"
+
+
+class MovementWorkflowInput(BaseModel):
+    movement_id: str
+    state: MovementState | None = None
+
+
+class MovementRequest(BaseModel):
+    command: MovementCommand
+    actor: Actor
+    audit: AuditStamp | None = None
+
+
+class MovementOutcome(BaseModel):
+    movement_id: str
+    version: int
+    changed: bool
+
+
+class CaseFactsRequest(BaseModel):
+    movement_id: str
+    case_id: str
+
+
+class RecordMovementRequest(BaseModel):
+    state: MovementState
+
+
+class FanOutRequest(BaseModel):
+    """One case's part of a fan-out.  ``update_id`` is derived from the movement, the step
+    and the case only: every attempt of it, by any worker, is the same Temporal Update."""
+
+    movement_id: str
+    case_id: str
+    step: Literal["booking", "departure"]
+    update_id: str
+    # booking: the movement's flight
+    flight_number: str
+    departure_at: datetime
+    departure_airport: str
+    arrival_airport: str
+    # departure: departed / no_show / postponed, and when / why
+    outcome: Literal["book", "departed", "no_show", "postponed"] = "book"
+    departed_at: datetime | None = None
+    reason: str | None = None
+    actor: Actor
+    audit: AuditStamp | None = None
+
+
+def fan_out_update_id(movement_id: str, step: str, case_id: str) -> str:
+    return f"movement-{movement_id}-{step}-{case_id}"
+

@@ -1,0 +1,116 @@
+"""The manifest rules: checked when a case is added and again, for every case, at lock.
+
+Each rule that blocks names the case, the rule and, where it is about a person, the member.
+The facts come from the case's own workflow (``CaseFacts``), taken just before the check.
+
+| rule | blocks when |
+|---|---|
+| ``case_not_found`` | no case workflow has this id |
+| ``other_office`` | the case belongs to another office than the movement |
+| ``case_closed`` | the case is closed (withdrawn, consent withdrawn, ...) |
+| ``case_on_hold`` | the case is on hold |
+| ``wrong_stage`` | the case is not in the movement stage waiting for a booking |
+| ``on_other_movement`` | the case is on another open movement's manifest |
+| ``capacity`` | the case's members need more seats than are left (infants under 2 on a lap need none) |
+| ``infant_without_adult`` | a case has more lap infants than people with a seat to hold them |
+| ``medical_clearance`` | a member's medical clearance is not valid on the day of travel |
+| ``travel_document`` | a member's visa or travel document is not valid on the day of travel |
+| ``consent`` | AVRR: the migrant's consent is not given (or withdrawn) |
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from domain.model import CaseStatus, Stage
+from domain.movements.model import (
+    LAP_INFANT_AGE_YEARS,
+    CaseFacts,
+    ManifestMember,
+    MovementDetails,
+    MovementState,
+    Problem,
+)
+
+BOOKING_TASK = "book_movement"
+DEPARTURE_TASK = "record_departure"
+
+
+def age_on(born: date, day: date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def manifest_members(facts: CaseFacts, details: MovementDetails) -> list[ManifestMember]:
+    day = details.travel_day()
+    return [ManifestMember(member_id=m.member_id, full_name=m.full_name, date_of_birth=m.date_of_birth,
+                           lap_infant=age_on(m.date_of_birth, day) < LAP_INFANT_AGE_YEARS)
+            for m in facts.members]
+
+
+def case_problems(state: MovementState, facts: CaseFacts, *, seats_left: int) -> list[Problem]:
+    """Why ``facts``' case may not travel on this movement (empty: it may)."""
+    case_id = facts.case_id
+    if not facts.found:
+        return [Problem(case_id=case_id, rule="case_not_found", message=f"no case {case_id}")]
+    details = state.details
+    if facts.office != details.office:
+        return [Problem(case_id=case_id, rule="other_office",
+                        message=f"case {case_id} belongs to office {facts.office}, the movement to {details.office}")]
+    if facts.status == CaseStatus.CLOSED:
+        why = f" ({facts.closure_reason})" if facts.closure_reason else ""
+        return [Problem(case_id=case_id, rule="case_closed", message=f"case {case_id} is closed{why}")]
+    problems: list[Problem] = []
+    if facts.on_hold:
+        problems.append(Problem(case_id=case_id, rule="case_on_hold", message=f"case {case_id} is on hold"))
+    if facts.stage != Stage.MOVEMENT or facts.departed_at is not None:
+        problems.append(Problem(case_id=case_id, rule="wrong_stage",
+                                message=f"case {case_id} is in the {facts.stage.value} stage, not waiting for a "
+                                        "flight in the movement stage"))
+    elif BOOKING_TASK not in facts.open_tasks and facts.booked_flight != details.flight_number:
+        problems.append(Problem(case_id=case_id, rule="wrong_stage",
+                                message=f"case {case_id} is already booked on {facts.booked_flight or 'another flight'}"
+                                        " (or has no booking task open)"))
+    if facts.other_movement_id is not None and facts.other_movement_id != state.movement_id:
+        problems.append(Problem(case_id=case_id, rule="on_other_movement",
+                                message=f"case {case_id} is on the manifest of movement {facts.other_movement_id}"))
+    members = manifest_members(facts, details)
+    seats = sum(1 for m in members if not m.lap_infant)
+    infants = len(members) - seats
+    if seats > seats_left:
+        problems.append(Problem(case_id=case_id, rule="capacity",
+                                message=f"case {case_id} needs {seats} seats ({len(members)} people, {infants} infants "
+                                        f"on a lap); {max(seats_left, 0)} of {details.seat_capacity} are left"))
+    if infants > seats:
+        problems.append(Problem(case_id=case_id, rule="infant_without_adult",
+                                message=f"case {case_id} has {infants} infants under 2 and only {seats} people "
+                                        "with a seat to hold them"))
+    day = details.travel_day()
+    for m in facts.members:
+        if m.health != "cleared" or (m.clearance_valid_until is not None and m.clearance_valid_until < day):
+            until = f" (valid until {m.clearance_valid_until.isoformat()})" if m.clearance_valid_until else ""
+            problems.append(Problem(case_id=case_id, rule="medical_clearance", member_id=m.member_id,
+                                    member_name=m.full_name,
+                                    message=f"{m.full_name}: medical clearance {m.health}{until}, not valid on the "
+                                            f"day of travel {day.isoformat()}"))
+        if m.visa != "issued" or (m.visa_valid_until is not None and m.visa_valid_until < day):
+            until = f" (valid until {m.visa_valid_until.isoformat()})" if m.visa_valid_until else ""
+            problems.append(Problem(case_id=case_id, rule="travel_document", member_id=m.member_id,
+                                    member_name=m.full_name,
+                                    message=f"{m.full_name}: visa or travel document {m.visa}{until}, not valid on "
+                                            f"the day of travel {day.isoformat()}"))
+    if facts.consent_status is not None and facts.consent_status not in ("given", "reconfirmed"):
+        problems.append(Problem(case_id=case_id, rule="consent",
+                                message=f"case {case_id}: the migrant's consent is {facts.consent_status}"))
+    return problems
+
+
+def lock_problems(state: MovementState, facts: list[CaseFacts]) -> list[Problem]:
+    """Every case of the manifest checked again, as it stands now; capacity over the whole."""
+    problems: list[Problem] = []
+    for f in facts:
+        problems += [p for p in case_problems(state, f, seats_left=state.details.seat_capacity) if p.rule != "capacity"]
+    total = sum(sum(1 for m in manifest_members(f, state.details) if not m.lap_infant) for f in facts if f.found)
+    if total > state.details.seat_capacity:
+        problems.append(Problem(case_id="*", rule="capacity",
+                                message=f"the manifest needs {total} seats; the movement has {state.details.seat_capacity}"))
+    return problems

@@ -1,0 +1,268 @@
+"""Group movements (issue 13) through the API, on the real stack: a charter of several
+multi-member cases locked (every case booked on its flight by the fan-out), departed (every
+case's departure recorded exactly once, a family that did not board back to rebooking), a
+repeated confirmation that changes nothing, manifest rules named at add and at lock,
+office scoping, and a cancellation fanned out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from domain.model import Stage
+from domain.movements import commands as c
+from domain.movements.decide import MovementRejected, decide, fold
+from domain.movements.model import CaseFacts, MemberFacts, MovementDetails
+from tests.support.driver import CaseDriver
+from tests.support.factories import member, referral
+from tests.support.stack import Stack
+from tests.support.waiting import eventually
+
+OFFICER = "emre"  # movement officer, IST and IZM
+
+
+def _details(capacity: int, *, hours: float = 30, office: str = "IST", **overrides: Any) -> dict[str, Any]:
+    departs = (datetime.now(UTC) + timedelta(hours=hours)).replace(microsecond=0)
+    body = {"kind": "charter", "flight_number": "XC4401", "charter_id": "IOM-CH-2026-17", "carrier": "Corendon",
+            "departure_airport": "IST", "arrival_airport": "OSL", "departure_at": departs.isoformat(),
+            "departure_time_zone": "Europe/Istanbul",
+            "transit": [{"airport": "ARN", "arrives_at": (departs + timedelta(hours=3)).isoformat(),
+                         "departs_at": (departs + timedelta(hours=4)).isoformat()}],
+            "arrival_at": (departs + timedelta(hours=6)).isoformat(),
+            "seat_capacity": capacity, "escorts": [{"name": "Elif Arslan", "kind": "operational"},
+                                                   {"name": "Dr. Kaya", "kind": "medical"}],
+            "office": office}
+    return body | overrides
+
+
+def _family(size: int, *, infant: bool = False, office: str = "IST") -> dict[str, Any]:
+    body = referral(office=office, size=size)
+    if infant:  # the youngest is under 2 on the day of travel: on a lap, no seat
+        born = (date.today() - timedelta(days=200)).isoformat()
+        body["members"][-1] = member("Baby Haddad", born, "child")
+    return body
+
+
+async def _case_in_movement_stage(driver: CaseDriver, body: dict[str, Any], username: str = "ayse") -> dict[str, Any]:
+    case = await driver.refer(body, username)
+    case = await driver.advance(case, until=Stage.MOVEMENT)
+    assert case["stage"] == "movement" and [t["task_type"] for t in case["open_tasks"]] == ["book_movement"]
+    return case
+
+
+async def _call(driver: CaseDriver, method: str, path: str, username: str = OFFICER, **kwargs: Any) -> Any:
+    return await driver.client.request(method, path, headers=await driver.login(username), **kwargs)
+
+
+async def _ok(driver: CaseDriver, method: str, path: str, username: str = OFFICER, **kwargs: Any) -> dict[str, Any]:
+    r = await _call(driver, method, path, username, **kwargs)
+    assert r.status_code < 300, f"{method} {path} -> {r.status_code}: {r.text}"
+    return r.json()
+
+
+async def _fan_out_done(driver: CaseDriver, movement_id: str) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    async def done() -> bool:
+        seen.update(await _ok(driver, "GET", f"/api/v1/movements/{movement_id}"))
+        return seen["fan_out"]["pending"] == 0
+    await eventually(done, timeout=90, interval=0.2, what=lambda: f"the fan-out of {movement_id}: {seen.get('fan_out')}")
+    return seen
+
+
+async def _events(driver: CaseDriver, case_id: str) -> list[dict[str, Any]]:
+    return await _ok(driver, "GET", f"/api/v1/cases/{case_id}/events", "fatma")
+
+
+async def _case(driver: CaseDriver, case_id: str) -> dict[str, Any]:
+    return await _ok(driver, "GET", f"/api/v1/cases/{case_id}", "fatma")
+
+
+async def test_a_charter_departs_every_case_recorded_exactly_once(driver: CaseDriver, stack: Stack) -> None:
+    sizes = [2, 3, 1, 4, 2, 3, 5, 2, 3, 1]  # 26 people in 10 families; the first has an infant on a lap
+    cases = []
+    for batch in range(0, len(sizes), 5):  # a few at a time: two cores are shared
+        cases += await asyncio.gather(*[_case_in_movement_stage(driver, _family(n, infant=(i == 0)))
+                                        for i, n in enumerate(sizes[batch:batch + 5], start=batch)])
+    people = sum(sizes)
+    movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=people - 1))
+    movement_id = movement["movement_id"]
+    assert movement["status"] == "open" and movement["people"] == 0
+    for case in cases:
+        movement = await _ok(driver, "POST", f"/api/v1/movements/{movement_id}/cases", json={"case_id": case["case_id"]})
+    assert (movement["people"], movement["seats_taken"], movement["seats_left"]) == (people, people - 1, 0)
+    assert movement["manifest"][0]["members"][-1]["lap_infant"] is True
+
+    # The same case added again changes nothing; a case on this open movement is not free for another.
+    again = await _ok(driver, "POST", f"/api/v1/movements/{movement_id}/cases", json={"case_id": cases[0]["case_id"]})
+    assert again["version"] == movement["version"]
+    other = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=50, flight_number="TK1751",
+                                                                         kind="scheduled_block"))
+    r = await _call(driver, "POST", f"/api/v1/movements/{other['movement_id']}/cases",
+                    json={"case_id": cases[1]["case_id"]})
+    assert r.status_code == 409 and r.json()["error"]["details"][0]["rule"] == "on_other_movement", r.text
+
+    # Lock: every case is booked on the charter's flight by its own workflow.
+    await _ok(driver, "POST", f"/api/v1/movements/{movement_id}/lock")
+    locked = await _fan_out_done(driver, movement_id)
+    assert locked["status"] == "locked"
+    assert [e["booking"]["applied"] for e in locked["manifest"]] == [True] * len(cases), locked["manifest"]
+    departs = datetime.fromisoformat(locked["details"]["departure_at"])
+    for case in cases:
+        detail = await _case(driver, case["case_id"])
+        assert datetime.fromisoformat(detail["key_dates"]["departure_at"]) == departs
+        booked = [e["data"]["flight_number"] for e in await _events(driver, case["case_id"]) if e["type"] == "MovementBooked"]
+        assert booked == ["XC4401"]
+    r = await _call(driver, "POST", f"/api/v1/movements/{movement_id}/cases", json={"case_id": "C-NONE"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "movement_not_open"
+
+    # Within 72 hours of the flight the fit-to-travel checks are open on every case: the doctors do them.
+    for case in cases:
+        detail = await _case(driver, case["case_id"])
+        for task in [t for t in detail["open_tasks"] if t["task_type"] == "check_fit_to_travel"]:
+            detail = await driver.complete(task, "IST")
+        assert [t["task_type"] for t in detail["open_tasks"]] == ["record_departure"], detail["open_tasks"]
+
+    # Departure: the last family did not come to the airport.
+    no_show = cases[-1]["case_id"]
+    departed_at = datetime.now(UTC).replace(microsecond=0).isoformat()
+    confirmation = {"departed_at": departed_at, "not_boarded": [{"case_id": no_show, "reason": "Did not come to the airport."}]}
+    await _ok(driver, "POST", f"/api/v1/movements/{movement_id}/departure", json=confirmation)
+    departed = await _fan_out_done(driver, movement_id)
+    assert departed["status"] == "departed"
+    outcomes = {e["case_id"]: (e["departure"]["outcome"], e["departure"]["applied"]) for e in departed["manifest"]}
+    assert outcomes == {c_["case_id"]: ("no_show" if c_["case_id"] == no_show else "departed", True) for c_ in cases}
+
+    async def counts() -> dict[str, Counter]:
+        return {case["case_id"]: Counter(e["type"] for e in await _events(driver, case["case_id"])) for case in cases}
+
+    before = await counts()
+    for case_id, count in before.items():
+        if case_id == no_show:
+            assert (count["CaseDeparted"], count["MovementNoShow"]) == (0, 1)
+        else:
+            assert (count["CaseDeparted"], count["MovementNoShow"]) == (1, 0), (case_id, count)
+    back = await _case(driver, no_show)
+    assert back["stage"] == "movement" and [t["task_type"] for t in back["open_tasks"]] == ["book_movement"]
+    for case in cases:
+        if case["case_id"] != no_show:
+            assert (await _case(driver, case["case_id"]))["stage"] == "arrival"
+
+    # The confirmation sent again, as it was or with another time: nothing changes anywhere.
+    for body in (confirmation, {"departed_at": departed_at, "not_boarded": []}):
+        repeated = await _ok(driver, "POST", f"/api/v1/movements/{movement_id}/departure", json=body)
+        assert repeated["version"] == departed["version"]
+    assert await counts() == before
+
+    # The case is free again for another movement once this one has departed.
+    r = await _call(driver, "POST", f"/api/v1/movements/{other['movement_id']}/cases", json={"case_id": no_show})
+    assert r.status_code == 200, r.text
+
+    history = [e async for e in stack.temporal.get_workflow_handle(movement_id).fetch_history_events()]
+    print(f"\nMovement {movement_id}: {len(cases)} cases, {people} people, {len(history)} history events")
+    assert len(history) < 40 * len(cases)
+
+
+async def test_blocking_rules_are_named_at_add_and_at_lock(driver: CaseDriver) -> None:
+    family, single = await asyncio.gather(_case_in_movement_stage(driver, _family(3)),
+                                          _case_in_movement_stage(driver, _family(1)))
+    small = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=2, kind="commercial",
+                                                                         flight_number="PC1202"))
+    r = await _call(driver, "POST", f"/api/v1/movements/{small['movement_id']}/cases",
+                    json={"case_id": family["case_id"]})
+    assert r.status_code == 409, r.text
+    error = r.json()["error"]
+    assert error["code"] == "manifest_rules" and [d["rule"] for d in error["details"]] == ["capacity"]
+    assert "needs 3 seats" in error["details"][0]["reason"]
+
+    # A visa that ends before the day of travel names each member.
+    late = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9, hours=24 * 120))
+    r = await _call(driver, "POST", f"/api/v1/movements/{late['movement_id']}/cases", json={"case_id": family["case_id"]})
+    assert r.status_code == 409
+    blocking = [(d["rule"], d["member_name"]) for d in r.json()["error"]["details"]]
+    assert blocking == [("travel_document", m["full_name"]) for m in family["members"]], blocking
+
+    # Both join; then one is withdrawn: the lock names it and its rule, and locks nothing.
+    movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9))
+    mid = movement["movement_id"]
+    for case in (family, single):
+        await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": case["case_id"]})
+    await _ok(driver, "POST", f"/api/v1/cases/{single['case_id']}/withdraw", "ayse",
+              json={"reason": "The family decided not to travel."})
+    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/lock")
+    assert r.status_code == 409, r.text
+    details = r.json()["error"]["details"]
+    assert [(d["case_id"], d["rule"]) for d in details] == [(single["case_id"], "case_closed")]
+    assert (await _ok(driver, "GET", f"/api/v1/movements/{mid}"))["status"] == "open"
+
+    # Removed with a reason, the rest locks.
+    removed = await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases/{single['case_id']}/remove",
+                        json={"reason": "Case withdrawn."})
+    assert [e["case_id"] for e in removed["manifest"]] == [family["case_id"]]
+    assert removed["removed"][0]["reason"] == "Case withdrawn."
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
+    assert (await _fan_out_done(driver, mid))["manifest"][0]["booking"]["applied"] is True
+
+    # Cancelled: the case's booking is dropped... where the case can take it (its departure task is open).
+    for task in [t for t in (await _case(driver, family["case_id"]))["open_tasks"] if t["task_type"] == "check_fit_to_travel"]:
+        await driver.complete(task, "IST")
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cancel", json={"reason": "The charter was cancelled."})
+    cancelled = await _fan_out_done(driver, mid)
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["manifest"][0]["departure"] == {"case_id": family["case_id"], "outcome": "postponed",
+                                                     "applied": True, "reason": None}
+    back = await _case(driver, family["case_id"])
+    assert back["key_dates"]["departure_at"] is None and [t["task_type"] for t in back["open_tasks"]] == ["book_movement"]
+    events = Counter(e["type"] for e in await _events(driver, family["case_id"]))
+    assert events["MovementPostponed"] == 1
+
+
+async def test_movements_are_office_scoped_and_role_bound(driver: CaseDriver) -> None:
+    movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=10))
+    mid = movement["movement_id"]
+    assert (await _call(driver, "GET", f"/api/v1/movements/{mid}", "ali")).status_code == 404  # IZM supervisor
+    assert (await _call(driver, "POST", f"/api/v1/movements/{mid}/lock", "ali")).status_code == 404
+    assert mid not in [m["movement_id"] for m in (await _ok(driver, "GET", "/api/v1/movements", "ali"))["items"]]
+    assert mid in [m["movement_id"] for m in (await _ok(driver, "GET", "/api/v1/movements", "fatma"))["items"]]
+    assert (await _call(driver, "GET", f"/api/v1/movements/{mid}", "ayse")).status_code == 403  # a caseworker
+    r = await _call(driver, "POST", "/api/v1/movements", "ali", json=_details(capacity=10))
+    assert r.status_code == 403  # not ali's office
+
+    izmir = await driver.refer(_family(2, office="IZM"), "mehmet")
+    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": izmir["case_id"]})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "other_office", r.text
+    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": "C-0000-0000-0000"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "case_not_found", r.text
+    early = await driver.refer(_family(2))
+    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": early["case_id"]})
+    assert r.status_code == 409 and "wrong_stage" in [d["rule"] for d in r.json()["error"]["details"]], r.text
+
+
+def test_decide_is_pure_and_a_repeated_confirmation_decides_nothing() -> None:
+    from domain.model import Actor
+
+    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    officer = Actor(id="emre", role="movement_officer")
+    details = MovementDetails.model_validate(_details(capacity=3) | {"departure_at": "2026-12-02T10:00:00+03:00"})
+    state = fold(decide(None, c.CreateMovement(details=details), now, officer), None, "MV-1")
+    facts = CaseFacts(case_id="C-1", office="IST", programme="resettlement", stage=Stage.MOVEMENT,
+                      open_tasks={"book_movement": "C-1-T9"},
+                      members=[MemberFacts(member_id=f"M{i}", full_name=f"P {i}", date_of_birth=born, health="cleared",
+                                           visa="issued", visa_valid_until=date(2027, 1, 1))
+                               for i, born in enumerate([date(1990, 1, 1), date(2015, 1, 1), date(2025, 6, 1)])])
+    state = fold(decide(state, c.AddCase(case_id="C-1"), now, officer, [facts]), state, "MV-1")
+    assert (state.people, state.seats_taken) == (3, 2)  # the infant born 2025-06 flies on a lap
+    state = fold(decide(state, c.LockManifest(), now, officer, [facts]), state, "MV-1")
+    with pytest.raises(MovementRejected) as refused:
+        decide(state, c.ConfirmDeparture(departed_at=now), now, officer)
+    assert refused.value.code == "movement_not_locked"  # bookings still being recorded
+    from domain.movements.model import FanOutResult
+    booked = c.RecordFanOut(step="booking", results=[FanOutResult(case_id="C-1", outcome="booked", applied=True)])
+    state = fold(decide(state, booked, now, Actor.system()), state, "MV-1")
+    state = fold(decide(state, c.ConfirmDeparture(departed_at=now), now, officer), state, "MV-1")
+    assert state.pending_departures == ["C-1"]
+    assert decide(state, c.ConfirmDeparture(departed_at=now), now, officer) == []

@@ -1,0 +1,247 @@
+"""The Movement workflow: one durable workflow per group movement (a charter, a block of seats
+on a scheduled flight, a commercial group booking), id = the movement id.
+
+Every command is an Update.  Its validator decides what it can without the cases (a locked
+manifest, a finished movement); the handler asks the cases' own workflows for what the
+manifest rules need (the ``movement_case_facts`` activity queries each case workflow's
+``state``: movements and cases talk only through Temporal), decides under a lock, has the
+projection activity write the movement and its manifest to PostgreSQL, folds and answers.
+
+Fan-out, exactly once.  Locking the manifest books every case on the movement's flight;
+confirming the departure (or cancelling a locked movement) records it on every case.  The
+update that asks for it only records the decision (``ManifestLocked``,
+``DepartureConfirmed``, ``MovementCancelled``) and answers; the run loop then sees cases
+the decision has not reached yet (``MovementState.pending_bookings`` /
+``pending_departures``) and sends each its command through one activity per case, which
+calls the case workflow's own ``complete_task`` Update with an update id derived from the
+movement, the step and the case only (``fan_out_update_id``).  Temporal runs an Update of a
+given id once per workflow run and answers every later call of it with the first one's
+outcome; the activity also checks the case's state first, so an effect already there
+(e.g. after the case continued as new) is reported, not sent again.  What each case
+answered is recorded (``CaseBooked`` / ``CaseDepartureRecorded``): after a worker crash
+the workflow replays, finds which activities completed and retries only the others, whose
+repeated updates Temporal deduplicates.  A repeated confirmation decides nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    import domain.movements.rules  # noqa: F401
+    from domain.model import Actor
+    from domain.movements import commands as c
+    from domain.movements.decide import MovementRejected, decide, fold
+    from domain.movements.model import CaseFacts, FanOutResult, MovementState, MovementStatus
+    from domain.movements.records import (
+        CASE_FACTS,
+        FAN_OUT_TO_CASE,
+        MOVEMENT_WORKFLOW_TYPE,
+        RECORD_MOVEMENT,
+        CaseFactsRequest,
+        FanOutRequest,
+        MovementOutcome,
+        MovementRequest,
+        MovementWorkflowInput,
+        RecordMovementRequest,
+        fan_out_update_id,
+    )
+    from domain.records import AuditStamp
+
+RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0,
+                    maximum_interval=timedelta(seconds=30), maximum_attempts=0)
+# Cases are asked in groups of this many at a time (one activity each).
+FAN_OUT_BATCH = 100
+
+
+def _rejection(exc: MovementRejected) -> ApplicationError:
+    return ApplicationError(exc.message, {"code": exc.code, "details": exc.details}, type=exc.code,
+                            non_retryable=True)
+
+
+@workflow.defn(name=MOVEMENT_WORKFLOW_TYPE)
+class MovementWorkflow:
+    @workflow.init
+    def __init__(self, input: MovementWorkflowInput) -> None:
+        self._id = input.movement_id
+        self._state: MovementState | None = input.state
+        self._lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, input: MovementWorkflowInput) -> MovementState:
+        while True:
+            await workflow.wait_condition(lambda: self._fan_out_due() or self._finished() or self._should_continue())
+            if self._finished():
+                assert self._state is not None
+                return self._state
+            if self._fan_out_due():
+                await self._fan_out()
+            elif self._should_continue():
+                workflow.continue_as_new(MovementWorkflowInput(movement_id=self._id, state=self._state))
+
+    def _fan_out_due(self) -> bool:
+        return self._state is not None and not self._lock.locked() and not self._state.fan_out_done
+
+    def _finished(self) -> bool:
+        s = self._state
+        return (s is not None and s.status in (MovementStatus.DEPARTED, MovementStatus.CANCELLED) and s.fan_out_done
+                and workflow.all_handlers_finished())
+
+    def _should_continue(self) -> bool:
+        return (workflow.info().is_continue_as_new_suggested() and workflow.all_handlers_finished()
+                and not self._lock.locked())
+
+    # --- updates ---------------------------------------------------------------------------
+
+    @workflow.update(name="create")
+    async def create(self, request: MovementRequest) -> MovementOutcome:
+        return await self._command(request)
+
+    @create.validator
+    def _validate_create(self, request: MovementRequest) -> None:
+        self._validate(request)
+
+    @workflow.update(name="add_case")
+    async def add_case(self, request: MovementRequest) -> MovementOutcome:
+        return await self._command(request)
+
+    @add_case.validator
+    def _validate_add_case(self, request: MovementRequest) -> None:
+        self._validate(request)
+
+    @workflow.update(name="remove_case")
+    async def remove_case(self, request: MovementRequest) -> MovementOutcome:
+        return await self._command(request)
+
+    @remove_case.validator
+    def _validate_remove_case(self, request: MovementRequest) -> None:
+        self._validate(request)
+
+    @workflow.update(name="lock")
+    async def lock(self, request: MovementRequest) -> MovementOutcome:
+        return await self._command(request)
+
+    @lock.validator
+    def _validate_lock(self, request: MovementRequest) -> None:
+        self._validate(request)
+
+    @workflow.update(name="confirm_departure")
+    async def confirm_departure(self, request: MovementRequest) -> MovementOutcome:
+        return await self._command(request)
+
+    @confirm_departure.validator
+    def _validate_confirm_departure(self, request: MovementRequest) -> None:
+        self._validate(request)
+
+    @workflow.update(name="cancel")
+    async def cancel(self, request: MovementRequest) -> MovementOutcome:
+        return await self._command(request)
+
+    @cancel.validator
+    def _validate_cancel(self, request: MovementRequest) -> None:
+        self._validate(request)
+
+    @workflow.query(name="state")
+    def state(self) -> MovementState | None:
+        return self._state
+
+    # --- deciding ----------------------------------------------------------------------------
+
+    def _validate(self, request: MovementRequest) -> None:
+        """What can be judged without asking the cases (those commands get placeholder facts
+        that the rules are not run on: the manifest's state refuses first, or the handler
+        decides with the real facts)."""
+        command = request.command
+        if isinstance(command, (c.AddCase, c.LockManifest)):
+            if self._state is None:
+                raise _rejection(MovementRejected("movement_not_found", "no such movement"))
+            if self._state.status != MovementStatus.OPEN:
+                raise _rejection(MovementRejected("movement_not_open" if self._state.status == MovementStatus.LOCKED
+                                                  else "movement_finished",
+                                                  f"the manifest of movement {self._id} is {self._state.status.value}"))
+            return
+        try:
+            decide(self._state, command, workflow.now(), request.actor)
+        except MovementRejected as exc:
+            raise _rejection(exc) from None
+
+    async def _command(self, request: MovementRequest) -> MovementOutcome:
+        async with self._lock:
+            changed = await self._execute(request.command, request.actor, request.audit)
+        assert self._state is not None
+        return MovementOutcome(movement_id=self._id, version=self._state.version, changed=changed)
+
+    async def _execute(self, command: object, actor: Actor, audit: AuditStamp | None = None) -> bool:
+        facts: list[CaseFacts] | None = None
+        state = self._state
+        if state is not None and state.status == MovementStatus.OPEN:
+            if isinstance(command, c.AddCase) and state.entry(command.case_id) is None:
+                facts = await self._facts([command.case_id])
+            elif isinstance(command, c.LockManifest):
+                facts = await self._facts([e.case_id for e in state.manifest])
+        try:
+            events = decide(self._state, command, workflow.now(), actor, facts)
+        except MovementRejected as exc:
+            raise _rejection(exc) from None
+        if not events:
+            return False
+        new_state = fold(events, self._state, self._id)
+        try:
+            await workflow.execute_activity(RECORD_MOVEMENT, RecordMovementRequest(state=new_state),
+                                            start_to_close_timeout=timedelta(seconds=10), retry_policy=RETRY,
+                                            summary=f"record v{new_state.version}")
+        except ActivityError as exc:
+            cause = exc.cause if isinstance(exc.cause, ApplicationError) else None
+            code = (cause.type if cause else None) or "recording_failed"
+            raise ApplicationError(f"the movement could not be recorded: {cause.message if cause else exc}",
+                                   {"code": code, "details": []}, type=code, non_retryable=True) from None
+        self._state = new_state
+        return True
+
+    async def _facts(self, case_ids: list[str]) -> list[CaseFacts]:
+        return list(await asyncio.gather(*[
+            workflow.execute_activity(CASE_FACTS, CaseFactsRequest(movement_id=self._id, case_id=case_id),
+                                      result_type=CaseFacts, start_to_close_timeout=timedelta(seconds=10),
+                                      retry_policy=RETRY, summary=f"facts of {case_id}")
+            for case_id in case_ids]))
+
+    # --- fan-out -----------------------------------------------------------------------------
+
+    async def _fan_out(self) -> None:
+        state = self._state
+        assert state is not None
+        step = "booking" if state.pending_bookings else "departure"
+        cases = (state.pending_bookings or state.pending_departures)[:FAN_OUT_BATCH]
+        requests = [self._fan_out_request(state, step, case_id) for case_id in cases]
+        results: list[FanOutResult] = list(await asyncio.gather(*[
+            workflow.execute_activity(FAN_OUT_TO_CASE, r, result_type=FanOutResult,
+                                      start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
+                                      summary=f"{r.step} {r.case_id}")
+            for r in requests]))
+        async with self._lock:
+            await self._execute(c.RecordFanOut(step=step, results=results), Actor.system())
+
+    def _fan_out_request(self, state: MovementState, step: str, case_id: str) -> FanOutRequest:
+        d = state.details
+        entry = state.entry(case_id)
+        assert entry is not None
+        if step == "booking":
+            outcome, actor, action = "book", state.locked_by, "lock"
+        elif state.status == MovementStatus.CANCELLED:
+            outcome, actor, action = "postponed", state.confirmed_by, "cancel"
+        else:
+            outcome = "departed" if entry.boarded is not False else "no_show"
+            actor, action = state.confirmed_by, "confirm-departure"
+        reason = state.cancellation_reason if outcome == "postponed" else entry.not_boarded_reason
+        return FanOutRequest(
+            movement_id=self._id, case_id=case_id, step=step,  # type: ignore[arg-type]
+            update_id=fan_out_update_id(self._id, step, case_id),
+            flight_number=d.flight_number, departure_at=d.departure_at, departure_airport=d.departure_airport,
+            arrival_airport=d.arrival_airport, outcome=outcome,  # type: ignore[arg-type]
+            departed_at=state.departed_at, reason=reason, actor=actor or Actor.system(),
+            audit=AuditStamp(action=f"POST /api/v1/movements/{{movement_id}}/{action}", status=200))
