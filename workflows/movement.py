@@ -220,7 +220,7 @@ class MovementWorkflow:
         requests = [self._fan_out_request(state, step, case_id) for case_id in cases]
         results: list[FanOutResult] = list(await asyncio.gather(*[
             workflow.execute_activity(FAN_OUT_TO_CASE, r, result_type=FanOutResult,
-                                      start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
+                                      start_to_close_timeout=timedelta(seconds=20), retry_policy=RETRY,
                                       summary=f"{r.step} {r.case_id}")
             for r in requests]))
         async with self._lock:

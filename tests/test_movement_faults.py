@@ -1,0 +1,107 @@
+"""A movement's fan-out with the worker SIGKILLed half-way (issue 13): every case of the
+manifest is booked once and departs once, on a deployment of real processes
+(tests/support/fault_stack.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.support.driver import CaseDriver
+from tests.support.fault_stack import ProcessStack
+from tests.support.waiting import eventually
+from tests.test_movements import _case_in_movement_stage, _details, _family
+
+CASES = 8
+
+
+@pytest.fixture(scope="module")
+async def deployment() -> AsyncIterator[ProcessStack]:
+    stack = ProcessStack()
+    try:
+        await stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+async def _recorded(conn: asyncpg.Connection, case_ids: list[str], event_type: str) -> Counter:
+    rows = await conn.fetch("SELECT case_id FROM case_events WHERE case_id = ANY($1::text[]) AND event_type = $2",
+                            case_ids, event_type)
+    return Counter(r["case_id"] for r in rows)
+
+
+async def _kill_mid_fan_out(deployment: ProcessStack, conn: asyncpg.Connection, case_ids: list[str],
+                            event_type: str) -> int:
+    """SIGKILL the worker as soon as the fan-out has reached a first case, start another;
+    how many cases it had reached then."""
+    reached: list[int] = []
+
+    async def started() -> bool:
+        reached.append(sum((await _recorded(conn, case_ids, event_type)).values()))
+        return reached[-1] > 0
+    await eventually(started, timeout=60, interval=0.005, what=f"a first {event_type}")
+    deployment.kill_worker()
+    deployment.start_worker()
+    return reached[-1]
+
+
+async def _ok(driver: CaseDriver, method: str, path: str, username: str = "emre", **kwargs: Any) -> dict[str, Any]:
+    for _ in range(120):  # the API answers 503 while the engine is away: the same request again
+        r = await driver.client.request(method, path, headers=await driver.login(username), **kwargs)
+        if r.status_code != 503:
+            break
+        await asyncio.sleep(0.5)
+    assert r.status_code < 300, f"{method} {path} -> {r.status_code}: {r.text}"
+    return r.json()
+
+
+async def _fan_out_done(driver: CaseDriver, movement_id: str) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    async def done() -> bool:
+        seen.update(await _ok(driver, "GET", f"/api/v1/movements/{movement_id}"))
+        return seen["fan_out"]["pending"] == 0
+    await eventually(done, timeout=180, interval=0.3, what=lambda: f"the fan-out of {movement_id}: {seen.get('fan_out')}")
+    return seen
+
+
+async def test_worker_killed_mid_fan_out_every_case_once(deployment: ProcessStack) -> None:
+    conn = await asyncpg.connect(deployment.database_url)
+    async with httpx.AsyncClient(base_url=deployment.base_url, timeout=60) as http:
+        driver = CaseDriver(http)
+        cases = list(await asyncio.gather(*[_case_in_movement_stage(driver, _family(1 + i % 4)) for i in range(CASES)]))
+        case_ids = [c["case_id"] for c in cases]
+        movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=40))
+        mid = movement["movement_id"]
+        for case_id in case_ids:
+            await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": case_id})
+
+        await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
+        at_lock = await _kill_mid_fan_out(deployment, conn, case_ids, "MovementBooked")
+        locked = await _fan_out_done(driver, mid)
+        assert all(e["booking"]["applied"] for e in locked["manifest"]), locked["manifest"]
+        assert await _recorded(conn, case_ids, "MovementBooked") == Counter({c: 1 for c in case_ids})
+
+        for case in cases:
+            detail = await _ok(driver, "GET", f"/api/v1/cases/{case['case_id']}", "fatma")
+            for task in [t for t in detail["open_tasks"] if t["task_type"] == "check_fit_to_travel"]:
+                await driver.complete(task, "IST")
+
+        body = {"departed_at": datetime.now(UTC).replace(microsecond=0).isoformat()}
+        await _ok(driver, "POST", f"/api/v1/movements/{mid}/departure", json=body)
+        at_departure = await _kill_mid_fan_out(deployment, conn, case_ids, "CaseDeparted")
+        await _ok(driver, "POST", f"/api/v1/movements/{mid}/departure", json=body)  # sent again meanwhile
+        departed = await _fan_out_done(driver, mid)
+        assert [e["departure"]["outcome"] for e in departed["manifest"]] == ["departed"] * CASES
+        assert all(e["departure"]["applied"] for e in departed["manifest"])
+        assert await _recorded(conn, case_ids, "CaseDeparted") == Counter({c: 1 for c in case_ids})
+        print(f"\nworker killed with {at_lock}/{CASES} bookings and {at_departure}/{CASES} departures recorded")
+    await conn.close()
