@@ -18,6 +18,7 @@ from observability.temporal import updates_in_flight
 from settings import Settings, get_settings
 from store.db import create_pool
 from temporal_client import connect_temporal
+from webhook_dispatch import WebhookDispatcher
 from workflows.case_types import CASE_WORKFLOWS
 from workflows.movement import MovementWorkflow
 from workflows.referral_import import ReferralImportWorkflow
@@ -72,15 +73,18 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
     client = await connect_temporal(settings, sdk_metrics=True)
     pool = await create_pool(settings.database_url, min_size=1, max_size=settings.database_pool_max)
     loop = asyncio.get_running_loop()
+    dispatcher = WebhookDispatcher(pool)  # the webhook outbox (webhook_dispatch.py)
     try:
         grace = timedelta(seconds=settings.worker_shutdown_seconds)
         workflows, activities = build_workers(client, pool, settings.temporal_task_queue, graceful_shutdown=grace)
         log.info("worker started", task_queue=settings.temporal_task_queue, temporal=settings.temporal_target,
                  metrics=settings.worker_metrics_address or None,
                  temporal_metrics=settings.temporal_metrics_address or None)
+        dispatcher.start()
         async with workflows:
             async with activities:
                 await (stop or asyncio.Event()).wait()
+                await dispatcher.stop()
                 deadline = loop.time() + grace.total_seconds()
                 pending = updates_in_flight()
                 log.info("worker stopping: no new tasks, in-flight work finishing", grace_seconds=grace.total_seconds(),
@@ -88,6 +92,7 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
             await _answer(pending, deadline)
         log.info("worker stopped")
     finally:
+        await dispatcher.stop()
         await pool.close()
         if stop_metrics is not None:
             stop_metrics()

@@ -19,7 +19,7 @@ from api.limits import BodySizeLimit
 from api.outages import install_outage_handlers
 from api.request_context import RequestContext
 from api.routes import movements
-from api.routes import admin, audit, auth, case_actions, cases, codec, health, imports, integrations, tasks
+from api.routes import admin, audit, auth, case_actions, cases, codec, health, imports, integrations, tasks, webhooks
 from observability.asgi import install as install_observability
 from settings import Settings, get_settings
 from store.db import create_pool
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url="/docs", openapi_url="/openapi.json")
     install_error_handlers(app)
     install_outage_handlers(app)
-    for module in (auth, cases, case_actions, tasks, health, codec, audit, integrations, imports, admin):
+    for module in (auth, cases, case_actions, tasks, health, codec, audit, integrations, imports, webhooks, admin):
         app.include_router(module.router)
     app.include_router(movements.router)  # group movements (issue 13)
     app.include_router(health.probes)

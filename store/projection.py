@@ -24,6 +24,7 @@ from domain.model import Actor
 from domain.records import AuditStamp
 from domain.programmes.registry import definition_of
 from store import audit as audit_store
+from store import webhooks as webhook_store
 
 
 T = TypeVar("T")
@@ -113,6 +114,8 @@ async def record_case_events(conn: asyncpg.Connection, events: list[RecordedEven
         new = await _append(conn, state.case_id, events)
         if await _project(conn, state):
             await _reassign_claims(conn, events)
+        if new:  # the webhook outbox (store/webhooks.py): in this transaction, never fire-and-forget
+            await webhook_store.enqueue(conn, state, events)
         if new and audit is not None and actor is not None:
             await audit_store.append(
                 conn, actor_kind=actor.kind.value, actor_id=actor.id, actor_role=actor.role,

@@ -1,0 +1,213 @@
+"""Outbound webhooks (issue 14): subscriptions, the transactional outbox, signed deliveries
+retried with backoff and recorded per attempt, health data only where allowed, rotation.
+
+A tiny receiver (a Starlette app under uvicorn on loopback) records what it is sent and can
+be told to fail; a ``WebhookDispatcher`` runs in the test with short delays."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from domain.model import Stage
+from store.db import create_pool
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
+from tests.support.stack import free_port, serving
+from tests.support.waiting import eventually
+from webhook_dispatch import SIGNATURE_HEADER, WebhookDispatcher, sign, verify
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.received: dict[str, list[dict[str, Any]]] = {}
+        self.fail_first: dict[str, int] = {}
+        self.calls: dict[str, int] = {}
+
+    async def endpoint(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        self.calls[name] = self.calls.get(name, 0) + 1
+        if self.calls[name] <= self.fail_first.get(name, 0):
+            return Response("try later", status_code=503)
+        body = await request.body()
+        self.received.setdefault(name, []).append({"headers": dict(request.headers), "raw": body,
+                                                   "json": json.loads(body)})
+        return Response(status_code=204)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    rec = Receiver()
+    app = Starlette(routes=[Route("/hooks/{name}", rec.endpoint, methods=["POST"])])
+    port = free_port()
+    async with serving(app, port):
+        yield rec, f"http://127.0.0.1:{port}/hooks"
+
+
+@pytest.fixture
+async def dispatcher(stack) -> AsyncIterator[WebhookDispatcher]:
+    pool = await create_pool(stack.settings.database_url)  # as the application role, like the worker
+    d = WebhookDispatcher(pool, poll_interval=0.05, base_delay=0.2, max_delay=1.0, max_attempts=3, timeout=5)
+    d.start()
+    try:
+        yield d
+    finally:
+        await d.stop()
+        await pool.close()
+
+
+async def _subscribe(http: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    answer = await http.post("/api/v1/webhooks/subscriptions", json=body, headers=headers)
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+async def test_signed_deliveries_retries_health_data_and_rotation(stack, http: httpx.AsyncClient, driver: CaseDriver,
+                                                                 receiver, dispatcher) -> None:
+    rec, base = receiver
+    fatma = await driver.login("fatma")
+    plain = await _subscribe(http, fatma, url=f"{base}/plain", event_types=["case.stage_changed", "case.arrived"],
+                             offices=["IST"])
+    medical = await _subscribe(http, fatma, url=f"{base}/medical", event_types=["case.health_assessed",
+                                                                                 "case.stage_changed"],
+                               offices=["IST"], include_health_data=True)
+    assert plain["secret"].startswith("whsec_") and not plain["include_health_data"]
+    listed = (await http.get("/api/v1/webhooks/subscriptions", headers=fatma)).json()
+    assert all("secret" not in s for s in listed)  # shown once
+    rec.fail_first["plain"] = 2  # the first delivery is refused twice, then accepted
+
+    try:
+        case = await driver.refer(referral(size=1))
+        case = await driver.advance(case, until=Stage.CLOSED)
+        assert case["status"] == "closed"
+        case_id = case["case_id"]
+
+        async with stack.pool.acquire() as conn:
+            stages = await conn.fetchval("SELECT count(*) FROM case_events WHERE case_id = $1 "
+                                         "AND event_type IN ('StageEntered', 'CaseClosed')", case_id)
+            arrivals = await conn.fetchval("SELECT count(*) FROM case_events WHERE case_id = $1 "
+                                           "AND event_type = 'ArrivalConfirmed'", case_id)
+            outbox = await conn.fetchval("SELECT count(*) FROM webhook_outbox WHERE case_id = $1", case_id)
+        assert arrivals == 1 and stages >= 8
+        health_events = outbox - stages - arrivals
+        assert health_events == 1  # one person, one health assessment
+
+        def mine(name: str) -> list[dict[str, Any]]:
+            return [r for r in rec.received.get(name, []) if r["json"]["case"]["case_id"] == case_id]
+
+        await eventually(lambda: len(mine("plain")) == stages + arrivals and len(mine("medical")) == stages + 1,
+                         timeout=30, what=lambda: f"deliveries: plain {len(mine('plain'))}/{stages + arrivals}, "
+                                                  f"medical {len(mine('medical'))}/{stages + 1}")
+
+        # Signed: the receiver's check passes with the subscription's secret only, and only fresh.
+        for name, sub in (("plain", plain), ("medical", medical)):
+            for r in mine(name):
+                header = r["headers"][SIGNATURE_HEADER.lower()]
+                assert verify(header, r["raw"], sub["secret"])
+                assert not verify(header, r["raw"], "whsec_wrong")
+                assert not verify(header, r["raw"] + b" ", sub["secret"])
+                assert not verify(header, r["raw"], sub["secret"], now=time.time() + 3600)
+                assert r["headers"]["itinera-event-id"] == r["json"]["id"]
+
+        # No health data leaves for the plain subscription; the medical one has it.
+        plain_types = {r["json"]["type"] for r in mine("plain")}
+        assert plain_types == {"case.stage_changed", "case.arrived"}
+        assert "outcome" not in json.dumps([r["json"] for r in mine("plain")])
+        assessed = [r["json"] for r in mine("medical") if r["json"]["type"] == "case.health_assessed"]
+        assert assessed and assessed[0]["data"]["outcome"] and "health_details_withheld" not in assessed[0]
+        arrived = next(r["json"] for r in mine("plain") if r["json"]["type"] == "case.arrived")
+        assert arrived["data"]["arrived_on"] and "notes" not in arrived["data"]
+        assert "full_name" not in json.dumps([r["json"] for r in mine("plain")])  # no names either
+
+        # Each attempt is recorded: the receiver's first two answers were 503 (to whichever
+        # deliveries came first: they run concurrently); those were tried again and went through.
+        deliveries = (await http.get(f"/api/v1/webhooks/subscriptions/{plain['subscription_id']}/deliveries",
+                                     params={"limit": 500}, headers=fatma)).json()
+        ours = [d for d in deliveries if d["case_id"] == case_id]
+        assert len(ours) == stages + arrivals and all(d["status"] == "delivered" for d in ours)
+        logs = [[a["status_code"] for a in d["attempt_log"]] for d in ours]
+        assert sum(log.count(503) for log in logs) == 2
+        assert all(log[-1] == 204 and set(log[:-1]) <= {503} and len(log) == d["attempts"]
+                   for log, d in zip(logs, ours))
+
+        # Rotation: a new secret, shown once; the old one signs alongside during its grace period.
+        rotated = (await http.post(f"/api/v1/webhooks/subscriptions/{plain['subscription_id']}/rotate",
+                                   headers=fatma)).json()
+        assert rotated["secret"] != plain["secret"] and rotated["previous_secret_until"]
+        before = len(rec.received["plain"])
+        another = await driver.refer(referral(size=1))
+        await eventually(lambda: len(rec.received["plain"]) > before, timeout=30, what="a delivery after rotation")
+        newest = rec.received["plain"][-1]
+        assert newest["json"]["case"]["case_id"] == another["case_id"]
+        header = newest["headers"][SIGNATURE_HEADER.lower()]
+        assert verify(header, newest["raw"], rotated["secret"]) and verify(header, newest["raw"], plain["secret"])
+    finally:
+        for sub in (plain, medical):
+            await http.post(f"/api/v1/webhooks/subscriptions/{sub['subscription_id']}/deactivate", headers=fatma)
+
+
+async def test_a_receiver_that_never_answers_well_is_given_up_after_the_last_attempt(
+        stack, http: httpx.AsyncClient, driver: CaseDriver, receiver, dispatcher) -> None:
+    rec, base = receiver
+    fatma = await driver.login("fatma")
+    sub = await _subscribe(http, fatma, url=f"{base}/down", event_types=["case.stage_changed"], offices=["IST"])
+    rec.fail_first["down"] = 10_000
+    try:
+        case = await driver.refer(referral(size=1))
+
+        async def given_up() -> bool:
+            async with stack.pool.acquire() as conn:
+                return await conn.fetchval(
+                    "SELECT count(*) FROM webhook_deliveries d JOIN webhook_outbox o USING (outbox_id) "
+                    "WHERE d.subscription_id = $1 AND o.case_id = $2 AND d.status = 'failed'",
+                    sub["subscription_id"], case["case_id"]) >= 1
+
+        await eventually(given_up, timeout=30, what="the delivery to be given up")
+        deliveries = (await http.get(f"/api/v1/webhooks/subscriptions/{sub['subscription_id']}/deliveries",
+                                     headers=fatma)).json()
+        failed = next(d for d in deliveries if d["case_id"] == case["case_id"])
+        assert failed["attempts"] == 3 and [a["status_code"] for a in failed["attempt_log"]] == [503, 503, 503]
+        gaps = [a["attempted_at"] for a in failed["attempt_log"]]
+        assert gaps == sorted(gaps)
+    finally:
+        await http.post(f"/api/v1/webhooks/subscriptions/{sub['subscription_id']}/deactivate", headers=fatma)
+
+
+async def test_subscriptions_are_supervisors_and_offices_and_health_needs_consent(
+        http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    fatma = await driver.login("fatma")
+    body = {"url": "https://partner.example/hooks", "event_types": ["case.stage_changed"], "offices": ["IST"]}
+    assert (await http.post("/api/v1/webhooks/subscriptions", json=body,
+                            headers=await driver.login("ayse"))).status_code == 403
+    assert (await http.post("/api/v1/webhooks/subscriptions", json={**body, "offices": ["IZM"]},
+                            headers=fatma)).status_code == 403
+    refused = await http.post("/api/v1/webhooks/subscriptions", json={**body, "event_types": ["case.health_assessed"]},
+                              headers=fatma)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "health_data_not_allowed"
+    assert (await http.post("/api/v1/webhooks/subscriptions", json={**body, "url": "ftp://x"},
+                            headers=fatma)).status_code == 422
+    made = (await http.post("/api/v1/webhooks/subscriptions", json=body, headers=fatma)).json()
+    sub_id = made["subscription_id"]
+    assert (await http.get(f"/api/v1/webhooks/subscriptions/{sub_id}", headers=await driver.login("ali"))).status_code == 404
+    off = (await http.post(f"/api/v1/webhooks/subscriptions/{sub_id}/deactivate", headers=fatma)).json()
+    assert off["active"] is False
+
+
+def test_the_documented_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
+    import hashlib
+    import hmac
+
+    body = b'{"id":"e1"}'
+    expected = hmac.new(b"whsec_k", b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert sign("whsec_k", 1700000000, body) == expected
+    assert verify(f"t=1700000000,v1={expected}", body, "whsec_k", now=1700000100)
+    assert not verify(f"t=1700000000,v1={expected}", body, "whsec_k", now=1700000400)  # older than 5 minutes

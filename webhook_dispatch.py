@@ -1,0 +1,155 @@
+"""Outbound webhooks: the dispatcher that delivers the outbox (``store/webhooks.py``).
+
+Runs in every worker process (``worker.run_worker``); several dispatchers share the work
+(outbox rows and deliveries are taken with ``FOR UPDATE SKIP LOCKED`` and leased).  Each
+round: fan new outbox rows out to the matching subscriptions, then POST every due delivery.
+
+**Signature** (documented in the README, "Outbound webhooks"): every request carries
+
+    Itinera-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + raw body)>
+
+(a second ``v1=`` while a rotated-out secret is still in its grace period), and
+``Itinera-Event-Id``, ``Itinera-Event-Type``, ``Itinera-Delivery-Id``,
+``Itinera-Delivery-Attempt``.  A receiver recomputes the HMAC over the raw body with its
+secret, compares in constant time with any ``v1``, and refuses a ``t`` older than 5 minutes
+(``verify`` below is the reference).  The same event may arrive more than once (a lost
+answer): deduplicate on ``Itinera-Event-Id``.
+
+**Retries**: a 2xx answer delivers; anything else (another status, a timeout, no
+connection) is recorded as an attempt and tried again after ``base_delay * 2**(n-1)``
+seconds (at most ``max_delay``), up to ``max_attempts``; then the delivery is ``failed``.
+Redirects are not followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import asyncpg
+import httpx
+
+from store import webhooks as store
+
+SIGNATURE_HEADER = "Itinera-Signature"
+TOLERANCE_SECONDS = 300
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def signature_header(secrets: list[str], timestamp: int, body: bytes) -> str:
+    return ",".join([f"t={timestamp}", *(f"v1={sign(s, timestamp, body)}" for s in secrets)])
+
+
+def verify(header: str, body: bytes, secret: str, *, tolerance: int = TOLERANCE_SECONDS,
+           now: float | None = None) -> bool:
+    """A receiver's check: one ``v1`` is the HMAC of ``t.body`` with ``secret``, and ``t`` is recent."""
+    parts = [p.split("=", 1) for p in header.split(",") if "=" in p]
+    stamps = [v for k, v in parts if k.strip() == "t"]
+    if len(stamps) != 1 or not stamps[0].isdigit():
+        return False
+    timestamp = int(stamps[0])
+    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+        return False
+    expected = sign(secret, timestamp, body)
+    return any(hmac.compare_digest(expected, v.strip()) for k, v in parts if k.strip() == "v1")
+
+
+def body_for(payload: dict[str, Any], include_health_data: bool) -> dict[str, Any]:
+    """What one subscription receives: health details only when it is allowed them."""
+    body = {k: v for k, v in payload.items() if k != "health"}
+    if "health" in payload:
+        if include_health_data:
+            body["data"] = {**body.get("data", {}), **payload["health"]}
+        else:
+            body["health_details_withheld"] = True
+    return body
+
+
+class WebhookDispatcher:
+    def __init__(self, pool: asyncpg.Pool, *, poll_interval: float = 1.0, batch: int = 50, timeout: float = 10.0,
+                 base_delay: float = 10.0, max_delay: float = 3600.0, max_attempts: int = 12,
+                 lease_seconds: float = 60.0):
+        self._pool = pool
+        self.poll_interval, self.batch, self.timeout = poll_interval, batch, timeout
+        self.base_delay, self.max_delay, self.max_attempts = base_delay, max_delay, max_attempts
+        self.lease_seconds = max(lease_seconds, timeout * 2)
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    def retry_in(self, attempt: int) -> float | None:
+        if attempt >= self.max_attempts:
+            return None
+        return min(self.base_delay * 2 ** (attempt - 1), self.max_delay)
+
+    async def run_once(self, http: httpx.AsyncClient) -> int:
+        """Fan out, then deliver what is due; the number of attempts made."""
+        async with self._pool.acquire() as conn:
+            while await store.fan_out(conn) > 0:
+                pass
+            due = await store.lease_due(conn, self.batch, self.lease_seconds)
+        await asyncio.gather(*(self._deliver(http, row) for row in due))
+        return len(due)
+
+    async def _deliver(self, http: httpx.AsyncClient, row: asyncpg.Record) -> None:
+        attempt = row["attempts"] + 1
+        if not row["active"]:
+            async with self._pool.acquire() as conn:
+                await store.record_attempt(conn, row["delivery_id"], attempt, status_code=None,
+                                           error="subscription deactivated: not sent", duration_ms=0,
+                                           delivered=False, retry_in=None)
+            return
+        payload = row["payload"]
+        payload = json.loads(payload) if isinstance(payload, str) else payload
+        body = json.dumps(body_for(payload, row["include_health_data"]), separators=(",", ":")).encode()
+        timestamp = int(time.time())
+        secrets = [row["secret"], *([row["previous_secret"]] if row["previous_secret"] else [])]
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature_header(secrets, timestamp, body),
+                   "Itinera-Event-Id": str(row["event_id"]), "Itinera-Event-Type": row["event_type"],
+                   "Itinera-Delivery-Id": str(row["delivery_id"]), "Itinera-Delivery-Attempt": str(attempt),
+                   "User-Agent": "Itinera-Webhooks/1"}
+        started = time.perf_counter()
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            answer = await http.post(row["url"], content=body, headers=headers, timeout=self.timeout)
+            status_code = answer.status_code
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        delivered = error is None
+        async with self._pool.acquire() as conn:
+            await store.record_attempt(conn, row["delivery_id"], attempt, status_code=status_code, error=error,
+                                       duration_ms=duration_ms, delivered=delivered,
+                                       retry_in=None if delivered else self.retry_in(attempt))
+
+    async def run(self) -> None:
+        """Until ``stop()``: a round, then a pause unless the round was full."""
+        async with httpx.AsyncClient(follow_redirects=False) as http:
+            while not self._stop.is_set():
+                try:
+                    attempted = await self.run_once(http)
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    attempted = 0  # PostgreSQL away: the outbox waits for it
+                if attempted < self.batch:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stop.wait(), self.poll_interval)
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._task = asyncio.create_task(self.run(), name="webhook-dispatcher")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
