@@ -117,7 +117,7 @@ class InboxDelivery:
 
     async def deliver_due(self, limit: int = 20) -> bool:
         """Deliver the messages due now; True when there may be more."""
-        lease = self._settings.command_timeout_seconds + 30
+        lease = self._settings.command_timeout_seconds + 5  # an attempt never outlives its command's time-out
         due = await store.claim_due(self._pool, limit=limit, lease_seconds=lease)
         for message in due:
             await self._deliver(message)
@@ -178,6 +178,8 @@ class InboxDelivery:
             return case_id, await self._result(case_id)
         case_id = message.case_id
         assert case_id is not None  # intake found it
+        if message.task_id is not None:  # an earlier attempt chose it, and may have been applied
+            return case_id, await self._complete_again(message, case_id, message.task_id, actor, stamp)
         async with self._pool.acquire() as conn:
             case = await readmodel.get_case(conn, case_id)
             tasks = (await readmodel.list_tasks(conn, offices=[message.office or ""], case_id=case_id,
@@ -200,9 +202,27 @@ class InboxDelivery:
             raise ApiError(409, "no_matching_task",
                            f"case {case_id} has {len(matching)} open {task_type} tasks"
                            + ("" if member_id else "; name the member with member_id"))
+        await store.set_task(self._pool, message.id, matching[0].task_id)
         await self._commands.complete_task(case_id, matching[0].task_id, payload.get("form") or {}, actor,
                                            audit=stamp)
         return case_id, await self._result(case_id)
+
+    async def _complete_again(self, message: store.InboxMessage, case_id: str, task_id: str, actor: Actor,
+                              stamp: AuditStamp) -> dict[str, Any]:
+        """The same command as the earlier attempt (its update id is derived from it: Temporal
+        answers with the first outcome); if the workflow no longer remembers it, a task this
+        key completed is this message's doing."""
+        try:
+            await self._commands.complete_task(case_id, task_id, message.payload.get("form") or {}, actor,
+                                               audit=stamp)
+        except ApiError as refused:
+            if refused.code != "task_not_open":
+                raise
+            async with self._pool.acquire() as conn:
+                task = await readmodel.get_task(conn, task_id)
+            if task is None or task.completed_by != actor.id:
+                raise
+        return await self._result(case_id)
 
     async def _result(self, case_id: str) -> dict[str, Any]:
         async with self._pool.acquire() as conn:

@@ -21,6 +21,7 @@ ALTER TABLE integration_messages
     ADD COLUMN held_reason      text,                 -- early: waiting for its task to open
     ADD COLUMN held_until       timestamptz,
     ADD COLUMN case_version_seen integer,             -- a held message is looked at again when its case changes
+    ADD COLUMN task_id          text,                 -- the task it completes, once found (a new attempt sends it again)
     ADD COLUMN resolved_at      timestamptz,
     ADD COLUMN result           jsonb,                -- applied: the case's stage, status and version after it
     ADD COLUMN retried_by       text,

@@ -132,6 +132,7 @@ class InboxMessage(BaseModel):
     last_failure: dict[str, Any] | None
     held_reason: str | None
     held_until: datetime | None
+    task_id: str | None
     resolved_at: datetime | None
     result: dict[str, Any] | None
     error: dict[str, Any] | None
@@ -186,6 +187,13 @@ async def claim_due(conn: asyncpg.Connection | asyncpg.Pool, *, limit: int, leas
     return sorted((_message(r) for r in rows), key=lambda m: m.id)
 
 
+async def set_task(conn: asyncpg.Connection | asyncpg.Pool, message_id: int, task_id: str) -> None:
+    """The task the message completes, kept before the command is sent: an attempt after one
+    that may have been applied sends the same command again (same update id) instead of
+    looking for an open task, which that one may have closed."""
+    await conn.execute("UPDATE integration_messages SET task_id = $2 WHERE id = $1", message_id, task_id)
+
+
 async def mark_applied(conn: asyncpg.Connection | asyncpg.Pool, message_id: int, case_id: str,
                        result: dict[str, Any]) -> None:
     await conn.execute(
@@ -230,7 +238,7 @@ async def retry(conn: asyncpg.Connection, message_id: int, username: str) -> boo
     done = await conn.execute(
         """UPDATE integration_messages SET status = 'pending', attempts = 0, next_attempt_at = now(),
                   lease_until = NULL, held_reason = NULL, held_until = NULL, case_version_seen = NULL,
-                  resolved_at = NULL, last_failure = NULL, retried_by = $2, retried_at = now()
+                  task_id = NULL, resolved_at = NULL, last_failure = NULL, retried_by = $2, retried_at = now()
             WHERE id = $1 AND status = 'rejected' AND accepted""", message_id, username)
     return done.endswith(" 1")
 
