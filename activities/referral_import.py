@@ -13,7 +13,8 @@ referral id known before the upload, or one another import or client referred me
 ``failed`` (the engine answered an error that is not the row's fault; the row can be
 imported again).  A row that an earlier attempt of this import had sent, for a referral id
 unknown at upload, counts as created when the workflow answers created=False: that
-earlier attempt created it (a worker restart between sending and recording the result).
+earlier attempt created it (a worker restart between sending and recording the result, or
+a send not answered in time and sent again).
 
 While Temporal is unreachable (503), a row is tried again with backoff inside the activity,
 then the activity fails and Temporal retries it: no row is ever decided "failed" by an outage.
@@ -78,7 +79,8 @@ class ReferralImportActivities:
         terms = json.loads(job["terms"]) if isinstance(job["terms"], str) else job["terms"]
         actor_data = json.loads(job["actor"]) if isinstance(job["actor"], str) else job["actor"]
         commands = CaseCommands(activity.client(), activity.info().task_queue,
-                                timeout=timedelta(seconds=terms.get("timeout_seconds", 15)),
+                                # No HTTP client waits here: a longer wait spares re-sending under load.
+                                timeout=timedelta(seconds=max(60, terms.get("timeout_seconds", 15))),
                                 arrival_confirmation_days=terms["arrival_confirmation_days"],
                                 avrr_monitoring_months=tuple(terms["monitoring_months"]),
                                 office_time_zones=terms["office_time_zones"],
@@ -119,6 +121,7 @@ class ReferralImportActivities:
         raw = row["referral"]
         referral = Referral.model_validate(json.loads(raw) if isinstance(raw, str) else raw)
         delay = 0.5
+        sent_before = row["attempts"] > 0  # an earlier attempt of this import may have applied it
         for attempt in range(8):
             try:
                 outcome = await commands.refer(referral, actor, row["case_id"], audit=audit)
@@ -133,6 +136,7 @@ class ReferralImportActivities:
                 return "already_referred", []
             except ApiError as exc:
                 if exc.status == 503:
+                    sent_before = True  # not answered in time: it may still be applied, once
                     activity.heartbeat(row["item"])
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 10)
@@ -144,7 +148,7 @@ class ReferralImportActivities:
                            for d in (exc.details or []) if isinstance(d, dict)]
                 reason = [{"field": "referral", "reason": f"{exc.code}: {exc.message}"}]
                 return ("invalid" if exc.status in (409, 422) else "failed"), details or reason
-            if outcome.created or (row["attempts"] > 0 and not row["known_before"]):
+            if outcome.created or (sent_before and not row["known_before"]):
                 return "created", []
             return "already_referred", []
         # Still unavailable: let Temporal retry the activity (rows decided so far are kept).

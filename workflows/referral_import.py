@@ -43,6 +43,7 @@ class ImportInput(BaseModel):
     next_item: int = 1         # where this run starts (continue-as-new)
     chunk_size: int = 50
     lanes: int = 4
+    concurrency: int = 6       # referrals in flight per chunk: lanes x concurrency at once (24)
     chunks_per_run: int = 60
 
 
@@ -54,7 +55,7 @@ class ChunkInput(BaseModel):
     import_id: str
     first_item: int
     last_item: int
-    concurrency: int = 25
+    concurrency: int = 6
 
 
 class ChunkResult(BaseModel):
@@ -96,7 +97,8 @@ class ReferralImportWorkflow:
                 last = min(first + inp.chunk_size - 1, inp.total)
                 self._next = last + 1
                 await workflow.execute_activity(
-                    CHUNK_ACTIVITY, ChunkInput(import_id=inp.import_id, first_item=first, last_item=last),
+                    CHUNK_ACTIVITY, ChunkInput(import_id=inp.import_id, first_item=first, last_item=last,
+                                               concurrency=inp.concurrency),
                     start_to_close_timeout=timedelta(minutes=15), heartbeat_timeout=timedelta(seconds=60),
                     retry_policy=RETRY, result_type=ChunkResult)
                 self._chunks += 1
