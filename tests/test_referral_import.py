@@ -230,3 +230,30 @@ async def test_itinera_import_command_uploads_the_example_file_and_shows_progres
     assert created > 0 and "import imp-" in first.stderr + first.stdout
     again = await itinera("import", str(path), "--api", stack.base_url, "--username", "fatma", env=env)
     assert f": 0 created, {created} already referred" in again.stdout, again.stdout
+
+
+async def test_an_upload_whose_job_never_started_starts_on_the_next_read(stack, http: httpx.AsyncClient,
+                                                                         driver: CaseDriver) -> None:
+    """The API stored the upload and died (or Temporal was away) before starting its workflow:
+    the next GET of the import starts it, and it runs to the end."""
+    batch = uuid.uuid4().hex[:8].upper()
+    items = read_file(_csv([referral(size=1, external_referral_id=f"LOST-{batch}-{i}") for i in range(5)]).encode(),
+                      "csv", __import__("datetime").date.today())
+    key = case_id_key(stack.settings)
+    import_id = f"imp-lost-{batch.lower()}"
+    settings = stack.settings
+    terms = {"timeout_seconds": 15, "arrival_confirmation_days": settings.arrival_confirmation_days,
+             "monitoring_months": list(settings.avrr_monitoring_months),
+             "office_time_zones": dict(settings.office_time_zones), "default_time_zone": settings.default_time_zone}
+    async with stack.pool.acquire() as conn:
+        await store.create_import(
+            conn, import_id=import_id, offices=["IST"], uploaded_by="fatma",
+            actor={"kind": "user", "id": "fatma", "role": "supervisor", "offices": ["IST"]}, source_ip=None,
+            file_name="lost.csv", file_format="csv", file_sha256="0" * 64, terms=terms,
+            rows=[store.NewRow(item=i.item, lines=i.lines, external_referral_id=i.external_referral_id,
+                               case_id=case_id_for(i.external_referral_id, key),
+                               referral=i.referral.model_dump(mode="json"), known_before=False, outcome="pending",
+                               errors=[]) for i in items])
+    headers = await driver.login("fatma")
+    final = await _finished(http, headers, import_id, timeout=60)
+    assert final["counts"]["created"] == 5 and final["status"] == "completed"
