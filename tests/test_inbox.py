@@ -238,3 +238,41 @@ async def test_case_referrals_and_task_completions_honour_an_idempotency_key(
     assert replay.json() == applied[0].json()
     after = (await http.get(f"/api/v1/cases/{first.json()['case_id']}/events", headers=ayse)).json()
     assert len(after) == len(events)
+
+
+async def test_a_supervisor_works_rejected_messages_in_the_ui(stack, http: httpx.AsyncClient,
+                                                              driver: CaseDriver) -> None:
+    from tests.support.pages import Page
+    from tests.test_ui import signed_in
+
+    clinic = await _key(http, driver, ["health_result"])
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.HEALTH)
+    fatma = await driver.login("fatma")
+    await http.post(f"/api/v1/cases/{case['case_id']}/hold", headers=fatma, json={"reason": "checking documents"})
+    first = (await send(http, clinic["api_key"], _result(case))).json()["inbox_id"]
+    second = (await send(http, clinic["api_key"], _result(case, notes="again"))).json()["inbox_id"]
+    for inbox_id in (first, second):
+        assert (await settled(http, clinic["api_key"], inbox_id))["status"] == "rejected"
+
+    async with signed_in(stack, "ayse") as caseworker:
+        assert "Messages" not in Page((await caseworker.get("/ui")).text).body_text
+        assert (await caseworker.get("/ui/messages")).status_code == 403
+    async with signed_in(stack, "fatma") as browser:
+        page = Page((await browser.get("/ui/messages")).text)
+        assert page.find("a", href="/ui/messages")  # in the navigation
+        assert page.find("form", action=f"/ui/messages/{first}/retry")
+        assert "Case on hold" in page.body_text or "case_on_hold" in page.body_text.lower().replace(" ", "_")
+
+        done = await browser.post(f"/ui/messages/{second}/dismiss", data={"csrf_token": page.csrf,
+                                                                         "reason": "duplicate"})
+        assert done.status_code == 200 and f"Message {second} is dismissed" in Page(done.text).body_text
+        await http.post(f"/api/v1/cases/{case['case_id']}/resume", headers=fatma, json={"reason": "checked"})
+        page = Page(done.text)
+        sent = await browser.post(f"/ui/messages/{first}/retry", data={"csrf_token": page.csrf})
+        assert f"Message {first} is sent to its case again" in Page(sent.text).body_text
+    assert (await settled(http, clinic["api_key"], first))["status"] == "applied"
+    assert (await inbox_status(http, clinic["api_key"], second))["status"] == "dismissed"
+    audit = (await http.get("/api/v1/audit", params={"case_id": case["case_id"], "limit": 200},
+                            headers=fatma)).json()
+    assert {"POST /ui/messages/{inbox_id}/retry", "POST /ui/messages/{inbox_id}/dismiss"} <= {
+        a["action"] for a in audit if a["actor_id"] == "fatma"}

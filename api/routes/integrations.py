@@ -281,9 +281,8 @@ async def _supervised(db: Db, principal: Any, request: Request, inbox_id: int) -
     return message
 
 
-@router.post("/inbox/{inbox_id}/retry", response_model=inbox_store.InboxMessage,
-             summary="Send a rejected message to its case again, e.g. after fixing the case (supervisors; audited)")
-async def retry(inbox_id: int, principal: CurrentPrincipal, request: Request, db: Db) -> inbox_store.InboxMessage:
+async def retry_message(db: Db, principal: Any, request: Request, inbox_id: int) -> inbox_store.InboxMessage:
+    """A supervisor sends a rejected message to its case again (the API's route and the UI's)."""
     message = await _supervised(db, principal, request, inbox_id)
     if not message.accepted:
         raise ApiError(409, "not_retryable", "this message was refused when it was sent (the partner was told): "
@@ -296,16 +295,28 @@ async def retry(inbox_id: int, principal: CurrentPrincipal, request: Request, db
     return retried
 
 
-@router.post("/inbox/{inbox_id}/dismiss", response_model=inbox_store.InboxMessage,
-             summary="Dismiss a rejected message with a reason (supervisors; audited)")
-async def dismiss(inbox_id: int, body: DismissBody, principal: CurrentPrincipal, request: Request,
-                  db: Db) -> inbox_store.InboxMessage:
+async def dismiss_message(db: Db, principal: Any, request: Request, inbox_id: int,
+                          reason: str) -> inbox_store.InboxMessage:
+    """A supervisor dismisses a rejected message with a reason (the API's route and the UI's)."""
     message = await _supervised(db, principal, request, inbox_id)
-    if not await inbox_store.dismiss(db, inbox_id, principal.username, body.reason):
+    if not await inbox_store.dismiss(db, inbox_id, principal.username, reason):
         raise ApiError(409, "not_rejected", f"message {inbox_id} is {message.status}; only a rejected one is dismissed")
     dismissed = await inbox_store.get(db, inbox_id)
     assert dismissed is not None
     return dismissed
+
+
+@router.post("/inbox/{inbox_id}/retry", response_model=inbox_store.InboxMessage,
+             summary="Send a rejected message to its case again, e.g. after fixing the case (supervisors; audited)")
+async def retry(inbox_id: int, principal: CurrentPrincipal, request: Request, db: Db) -> inbox_store.InboxMessage:
+    return await retry_message(db, principal, request, inbox_id)
+
+
+@router.post("/inbox/{inbox_id}/dismiss", response_model=inbox_store.InboxMessage,
+             summary="Dismiss a rejected message with a reason (supervisors; audited)")
+async def dismiss(inbox_id: int, body: DismissBody, principal: CurrentPrincipal, request: Request,
+                  db: Db) -> inbox_store.InboxMessage:
+    return await dismiss_message(db, principal, request, inbox_id, body.reason)
 
 
 @router.get("/messages", response_model=list[IntegrationMessageRecord],
