@@ -23,9 +23,7 @@ from api.schemas import (
     EventView,
     KeyDates,
     MemberView,
-    MonitoringVisitView,
     Page,
-    ReintegrationItemView,
     TaskDetail,
     TaskView,
 )
@@ -268,13 +266,19 @@ LEFT JOIN case_members m ON m.member_id = t.member_id
 LEFT JOIN task_claims k ON k.task_id = t.task_id"""
 
 
+def _task_title(programme: str, task_type: str) -> str:
+    try:
+        return spec_of(programme, task_type).title
+    except (ValueError, KeyError):  # a programme this deployment no longer runs
+        return task_type.replace("_", " ").capitalize()
+
+
 def _task_view(row: asyncpg.Record) -> TaskView:
-    spec = spec_of(row["programme"], row["task_type"])
     return TaskView(
         task_id=row["task_id"],
         case_id=row["case_id"],
-        task_type=spec.task_type,
-        title=spec.title,
+        task_type=row["task_type"],
+        title=_task_title(row["programme"], row["task_type"]),
         stage=row["stage"],
         stage_label=_stage_label(row["programme"], row["stage"]),
         role=row["role"],

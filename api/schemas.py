@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from domain.model import CaseStatus, Priority, ProgrammeName, Stage
+from domain.model import CaseStatus, Priority, Stage
 from domain.offices import DEFAULT_TIME_ZONE
 
 T = TypeVar("T")
@@ -66,7 +66,7 @@ class TaskView(BaseModel):
     claimed_at: AwareDatetime | None
     completed_at: AwareDatetime | None
     completed_by: str | None
-    programme: ProgrammeName | None = Field(default=None, description="The programme of the task's case.")
+    programme: str | None = Field(default=None, description="The programme of the task's case.")
     office_time_zone: str = Field(default=DEFAULT_TIME_ZONE, description="The IANA time zone of the task's office, "
                                                                       "e.g. Europe/Istanbul: the UI shows its times in it.")
 
@@ -89,7 +89,7 @@ class KeyDates(BaseModel):
 class CaseSummary(BaseModel):
     case_id: str
     external_referral_id: str
-    programme: ProgrammeName
+    programme: str = Field(description="The case's programme (resettlement, avrr, ...).")
     office: str
     priority: Priority
     stage: Stage

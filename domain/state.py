@@ -14,7 +14,6 @@ default but never renamed; an older shape is upcast on read (``_upcast``).
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, model_validator

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from domain import events as ev
+from domain.programmes.avrr import events as avrr_ev
 from domain.engine import flow
 from domain.engine.commands import WithdrawConsent
 from domain.engine.context import DecisionContext
@@ -120,9 +121,6 @@ def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) ->
     travel.check(state, task, form, ctx)
     a = data(state)
     t = task.task_type
-    if t == travel.TravelTask.CONFIRM_ARRIVAL and form.receiving_partner is None:
-        raise invalid(t, "receiving_partner", "required for AVRR: the receiving office or partner that "
-                                              "confirmed the reception at origin")
     if t == AvrrTask.RECORD_CONSENT and a.counselled_on and form.given_on < a.counselled_on:
         raise invalid(t, "given_on", f"informed consent follows the counselling (held on {a.counselled_on.isoformat()})")
     if t == AvrrTask.RECONFIRM_CONSENT and a.consent_given_on and form.reconfirmed_on < a.consent_given_on:
@@ -199,9 +197,9 @@ def _schedule_monitoring(draft: Draft) -> None:
     one's task opens on the case's durable clock at the start of that day (UTC)."""
     state = draft.s
     assert state.arrived_on is not None
-    visits = [ev.ScheduledVisit(number=n, months_after_arrival=months, opens_at=visit_opens_at(state.arrived_on, months))
+    visits = [avrr_ev.ScheduledVisit(number=n, months_after_arrival=months, opens_at=visit_opens_at(state.arrived_on, months))
               for n, months in enumerate(data(state).monitoring_months, start=1)]
-    draft.emit(ev.MonitoringVisitsScheduled(visits=visits))
+    draft.emit(avrr_ev.MonitoringVisitsScheduled(visits=visits))
 
 
 def withdraw_consent(draft: Draft, command: WithdrawConsent) -> None:
@@ -211,7 +209,7 @@ def withdraw_consent(draft: Draft, command: WithdrawConsent) -> None:
         reason = f"must not be in the future (today is {today.isoformat()})"
         raise reject(RejectionCode.INVALID_FORM, f"the consent withdrawal is invalid: withdrawn_on: {reason}",
                      [{"field": "withdrawn_on", "reason": reason}])
-    draft.emit(ev.ConsentWithdrawn(withdrawn_by=command.withdrawn_by, withdrawn_on=command.withdrawn_on,
+    draft.emit(avrr_ev.ConsentWithdrawn(withdrawn_by=command.withdrawn_by, withdrawn_on=command.withdrawn_on,
                                    language=command.language, reason=command.reason))
     flow.close(draft, "consent_withdrawn")
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from domain import events as ev
+from domain.programmes.avrr import events as avrr_ev
 from domain.programmes import travel
 from domain.state import CaseState
 
@@ -87,47 +88,47 @@ def apply(state: CaseState, event: Any, at: datetime) -> None:
         a.eligibility = "pending"
     elif isinstance(event, ev.OutcomeReviewed) and event.decision == "reapply" and a.exit_permission == "refused":
         a.exit_permission = "pending"
-    elif isinstance(event, ev.ConsentWithdrawn):
+    elif isinstance(event, avrr_ev.ConsentWithdrawn):
         a.consent = "withdrawn"
-    elif isinstance(event, ev.MonitoringVisitsScheduled):
+    elif isinstance(event, avrr_ev.MonitoringVisitsScheduled):
         a.monitoring = [MonitoringVisit(**v.model_dump()) for v in event.visits]
-    elif isinstance(event, ev.CounsellingRecorded):
+    elif isinstance(event, avrr_ev.CounsellingRecorded):
         a.counselled_on = event.session_date
-    elif isinstance(event, ev.ConsentRecorded):
+    elif isinstance(event, avrr_ev.ConsentRecorded):
         a.consent, a.consent_given_on = "given", event.given_on
-    elif isinstance(event, ev.EligibilityAssessed):
+    elif isinstance(event, avrr_ev.EligibilityAssessed):
         a.eligibility = event.outcome
-    elif isinstance(event, ev.VulnerabilityScreened):
+    elif isinstance(event, avrr_ev.VulnerabilityScreened):
         a.vulnerability_screened = True
         a.vulnerabilities = sorted(set(a.vulnerabilities) | set(event.vulnerabilities))
         a.escort_required = a.escort_required or event.escort_required
-    elif isinstance(event, ev.FitToTravelAssessed) and progress is not None:
+    elif isinstance(event, avrr_ev.FitToTravelAssessed) and progress is not None:
         progress.health = {"fit": "cleared", "treatment_required": "treatment_required",
                            "not_fit": "not_cleared"}[event.outcome]  # type: ignore[assignment]
         a.escort_required = a.escort_required or event.medical_escort_required
-    elif isinstance(event, ev.PredepartureCounsellingRecorded):
+    elif isinstance(event, avrr_ev.PredepartureCounsellingRecorded):
         a.predeparture_counselled = True
-    elif isinstance(event, ev.TravelDocumentIssued) and progress is not None:
+    elif isinstance(event, avrr_ev.TravelDocumentIssued) and progress is not None:
         progress.visa, progress.visa_valid_until = "issued", event.valid_until
-    elif isinstance(event, ev.TravelDocumentRefused) and progress is not None:
+    elif isinstance(event, avrr_ev.TravelDocumentRefused) and progress is not None:
         progress.visa = "refused"
-    elif isinstance(event, ev.ExitPermissionGranted):
+    elif isinstance(event, avrr_ev.ExitPermissionGranted):
         a.exit_permission = "granted"
-    elif isinstance(event, ev.ExitPermissionRefused):
+    elif isinstance(event, avrr_ev.ExitPermissionRefused):
         a.exit_permission = "refused"
-    elif isinstance(event, ev.EscortArranged):
+    elif isinstance(event, avrr_ev.EscortArranged):
         a.escort_arranged = True
-    elif isinstance(event, ev.ConsentReconfirmed):
+    elif isinstance(event, avrr_ev.ConsentReconfirmed):
         a.consent_reconfirmed_on = event.reconfirmed_on
-    elif isinstance(event, ev.ReintegrationPlanRecorded):
+    elif isinstance(event, avrr_ev.ReintegrationPlanRecorded):
         a.plan_agreed_on = event.agreed_on
         a.plan = [PlanItem(number=n, **item.model_dump()) for n, item in enumerate(event.items, start=1)]
-    elif isinstance(event, ev.AssistanceDelivered):
+    elif isinstance(event, avrr_ev.AssistanceDelivered):
         a.plan[event.item_number - 1].delivered_on = event.delivered_on
-    elif isinstance(event, ev.MonitoringVisitRecorded):
+    elif isinstance(event, avrr_ev.MonitoringVisitRecorded):
         visit = a.monitoring[event.visit_number - 1]
         visit.visited_on, visit.reintegration_score = event.visited_on, event.reintegration_score
-    elif isinstance(event, ev.ReintegrationClosureDecided) and event.decision == "continue_monitoring":
+    elif isinstance(event, avrr_ev.ReintegrationClosureDecided) and event.decision == "continue_monitoring":
         a.closure_review = "continue_monitoring"
 
 

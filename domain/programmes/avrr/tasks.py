@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from domain import forms
+from domain.programmes.avrr import forms
 from domain.model import Role, Stage
 from domain.programmes.common import ENGINE_TASK_SPECS
 from domain.programmes.travel import travel_specs
@@ -66,7 +66,5 @@ _OWN = (
 )
 
 # AVRR's arrival names the receiving office or partner at origin (required in its form).
-_ARRIVAL_FORM = getattr(forms, "AvrrConfirmArrivalForm", forms.ConfirmArrivalForm)
-
-TASK_SPECS: dict[str, TaskSpec] = {s.task_type: s for s in _OWN} | travel_specs(arrival_form=_ARRIVAL_FORM) | (
-    ENGINE_TASK_SPECS)
+TASK_SPECS: dict[str, TaskSpec] = {s.task_type: s for s in _OWN} | travel_specs(
+    arrival_form=forms.AvrrConfirmArrivalForm) | ENGINE_TASK_SPECS

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain import events as ev
+from domain.programmes.resettlement import events as resettlement_ev
 from domain.engine import flow
 from domain.engine.context import DecisionContext
 from domain.engine.draft import Draft, invalid
@@ -99,7 +100,7 @@ def follow_up(draft: Draft, task: TaskState, form: Any) -> None:
         flow.cancel_for_refusal(draft, ResettlementTask.RECORD_VISA, "a visa of the case was refused")
         flow.open_review(draft)
     elif t == EngineTask.REVIEW_OUTCOME and form.decision == "resubmit":
-        draft.emit(ev.CaseResubmitted(destination_country=form.destination_country,
+        draft.emit(resettlement_ev.CaseResubmitted(destination_country=form.destination_country,
                                       previous_destination_country=state.destination_country, reason=form.reason))
         flow.return_to(draft, Stage.REFERRAL, reason="resubmitted to another destination")
     else:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from domain import events as ev
+from domain.programmes.resettlement import events as resettlement_ev
 from domain.programmes import travel
 from domain.state import CaseState, MemberProgress
 
@@ -30,22 +31,22 @@ def data(state: CaseState) -> ResettlementData:
 def apply(state: CaseState, event: Any, at: datetime) -> None:
     travel.apply(state, event, at)
     progress = state.progress.get(event.member_id) if getattr(event, "member_id", None) else None
-    if isinstance(event, ev.ReferralVerified):
+    if isinstance(event, resettlement_ev.ReferralVerified):
         data(state).referral_verified = True
-    elif isinstance(event, ev.InterviewCompleted):
+    elif isinstance(event, resettlement_ev.InterviewCompleted):
         data(state).interview = "pending" if event.outcome == "deferred" else event.outcome
-    elif isinstance(event, ev.HealthAssessmentRecorded) and progress is not None:
+    elif isinstance(event, resettlement_ev.HealthAssessmentRecorded) and progress is not None:
         progress.health = event.outcome
         progress.clearance_valid_until = event.clearance_valid_until
         progress.follow_up_needed = event.follow_up_needed
-    elif isinstance(event, ev.OrientationAttended) and progress is not None:
+    elif isinstance(event, resettlement_ev.OrientationAttended) and progress is not None:
         progress.orientation = "attended"
-    elif isinstance(event, ev.VisaIssued) and progress is not None:
+    elif isinstance(event, resettlement_ev.VisaIssued) and progress is not None:
         progress.visa = "issued"
         progress.visa_valid_until = event.valid_until
-    elif isinstance(event, ev.VisaRefused) and progress is not None:
+    elif isinstance(event, resettlement_ev.VisaRefused) and progress is not None:
         progress.visa = "refused"
-    elif isinstance(event, ev.CaseResubmitted):
+    elif isinstance(event, resettlement_ev.CaseResubmitted):
         state.destination_country = event.destination_country
         state.programme_data = ResettlementData()
         state.progress = {m.member_id: MemberProgress() for m in state.members}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from domain import forms
+from domain.programmes.resettlement import forms
 from domain.model import Role, Stage
 from domain.programmes.common import ENGINE_TASK_SPECS
 from domain.programmes.travel import travel_specs
