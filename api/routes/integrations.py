@@ -6,6 +6,12 @@ one office - its case's, found among the key's offices, else the key's single of
 multi-office key's message naming none of their cases is for a supervisor of all of them):
 supervisors see their offices' messages, never another office's patient's
 (``store.integrations`` has the rule).
+
+Every message carries an ``Idempotency-Key`` (``api.idempotency``).  One that passes the
+checks at intake is committed to the inbox and answered 202 with its status URL; the API's
+delivery loop (``api.inbox_delivery``) applies it to its case.  A partner reads its fate at
+``/inbox/{id}``; a supervisor retries or dismisses the rejected ones (README, "The
+integration inbox").
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -117,6 +123,8 @@ def _status(message: inbox_store.InboxMessage) -> InboxStatus:
                        resolved_at=message.resolved_at, result=message.result, error=message.error,
                        status_url=_status_url(message.id))
 
+
+InboxId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The id answered when the message was accepted.")]
 
 _CASE_ID_SHAPE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
@@ -252,7 +260,7 @@ async def _intake(db: Db, commands: Commands, key: IntegrationKey, raw: Any) -> 
 
 @router.get("/inbox/{inbox_id}", response_model=InboxStatus,
             summary="What became of a message you sent (API key): pending, applied, rejected or dismissed")
-async def inbox_status(inbox_id: int, request: Request, db: Db,
+async def inbox_status(inbox_id: InboxId, request: Request, db: Db,
                        x_api_key: Annotated[str | None, Header(description="itk_<id>_<secret>")] = None
                        ) -> InboxStatus:
     key = await _authenticate(request, db, x_api_key)
@@ -308,13 +316,13 @@ async def dismiss_message(db: Db, principal: Any, request: Request, inbox_id: in
 
 @router.post("/inbox/{inbox_id}/retry", response_model=inbox_store.InboxMessage,
              summary="Send a rejected message to its case again, e.g. after fixing the case (supervisors; audited)")
-async def retry(inbox_id: int, principal: CurrentPrincipal, request: Request, db: Db) -> inbox_store.InboxMessage:
+async def retry(inbox_id: InboxId, principal: CurrentPrincipal, request: Request, db: Db) -> inbox_store.InboxMessage:
     return await retry_message(db, principal, request, inbox_id)
 
 
 @router.post("/inbox/{inbox_id}/dismiss", response_model=inbox_store.InboxMessage,
              summary="Dismiss a rejected message with a reason (supervisors; audited)")
-async def dismiss(inbox_id: int, body: DismissBody, principal: CurrentPrincipal, request: Request,
+async def dismiss(inbox_id: InboxId, body: DismissBody, principal: CurrentPrincipal, request: Request,
                   db: Db) -> inbox_store.InboxMessage:
     return await dismiss_message(db, principal, request, inbox_id, body.reason)
 
