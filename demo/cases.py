@@ -221,21 +221,19 @@ async def _situations(driver: CaseClient) -> None:
         r = await driver.client.post(f"/api/v1/cases/{case['case_id']}/hold", headers=headers,
                                      json={"reason": "Awaiting the outcome of a family reunification request."})
         r.raise_for_status()
-    # The Darwish family flew five days ago and nobody confirmed their arrival: the
-    # confirmation is overdue, and the clock has opened an escalation for the supervisor.
+    # The Darwish family flies to Amsterdam in three hours: booked, every member checked fit to
+    # travel this morning; the movement officer records the departure once they have boarded.
     found = (await driver.client.get("/api/v1/cases", params={"q": "UNHCR-TUR-2026-004469"}, headers=headers)).json()
     for summary in found["items"]:
         case = (await driver.client.get(f"/api/v1/cases/{summary['case_id']}", headers=headers)).json()
         if case["stage"] != "movement":
             continue
-        day = (datetime.now(UTC) - timedelta(days=5)).date().isoformat()
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
         case = await driver.complete(case["open_tasks"][0], "IST", form={
-            "flight_number": "KL1960", "departure_at": f"{day}T09:00:00+00:00", "departure_airport": "IST",
-            "arrival_airport": "AMS"})
+            "flight_number": "KL1960", "departure_at": (now + timedelta(hours=3)).isoformat(),
+            "departure_airport": "IST", "arrival_airport": "AMS"})
         for task in [t for t in case["open_tasks"] if t["task_type"] == "check_fit_to_travel"]:
-            case = await driver.complete(task, "IST", form={"checked_at": f"{day}T06:00:00+00:00", "outcome": "fit"})
-        await driver.complete(case["open_tasks"][0], "IST",
-                              form={"outcome": "departed", "departed_at": f"{day}T09:20:00+00:00"})
+            case = await driver.complete(task, "IST", form={"checked_at": now.isoformat(), "outcome": "fit"})
 
 
 async def seed_avrr_demo(driver: CaseClient, demo: AvrrDemo) -> dict[str, Any]:
