@@ -7,6 +7,7 @@ A case is only ever reached through Temporal: its workflow's ``state`` query, an
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -21,10 +22,13 @@ from domain.model import CaseStatus
 from domain.movements.model import CaseFacts, FanOutResult, MemberFacts
 from domain.movements.records import (
     CASE_FACTS,
-    FAN_OUT_TO_CASE,
+    FAN_OUT,
     RECORD_MOVEMENT,
+    CaseFactsList,
     CaseFactsRequest,
+    FanOutBatch,
     FanOutRequest,
+    FanOutResults,
     RecordMovementRequest,
 )
 from domain.movements.rules import BOOKING_TASK, DEPARTURE_TASK
@@ -40,7 +44,7 @@ class MovementActivities:
         self._pool = pool
 
     def all(self) -> list[Any]:
-        return [self.case_facts, self.record_movement, self.fan_out_to_case]
+        return [self.case_facts, self.record_movement, self.fan_out_to_cases]
 
     async def _case_state(self, case_id: str) -> CaseState | None:
         try:
@@ -51,13 +55,15 @@ class MovementActivities:
             raise
 
     @activity.defn(name=CASE_FACTS)
-    async def case_facts(self, request: CaseFactsRequest) -> CaseFacts:
-        state = await self._case_state(request.case_id)
-        if state is None:
-            return CaseFacts(case_id=request.case_id, found=False)
+    async def case_facts(self, request: CaseFactsRequest) -> CaseFactsList:
+        """The cases as their workflows show them (their ``state`` queries, at once), and
+        which other open movement holds each (the movements' own read model)."""
+        states = await asyncio.gather(*[self._case_state(case_id) for case_id in request.case_ids])
         async with self._pool.acquire() as conn:
-            other = await store.other_open_movement(conn, request.case_id, request.movement_id)
-        return facts_of(state, other)
+            others = await store.other_open_movements(conn, request.case_ids, request.movement_id)
+        return CaseFactsList(facts=[facts_of(state, others.get(case_id)) if state is not None
+                                    else CaseFacts(case_id=case_id, found=False)
+                                    for case_id, state in zip(request.case_ids, states, strict=True)])
 
     @activity.defn(name=RECORD_MOVEMENT)
     async def record_movement(self, request: RecordMovementRequest) -> bool:
@@ -69,7 +75,30 @@ class MovementActivities:
                 raise ApplicationError("a case of this manifest is on another open movement", type="manifest_rules",
                                        non_retryable=True) from exc
 
-    @activity.defn(name=FAN_OUT_TO_CASE)
+    @activity.defn(name=FAN_OUT)
+    async def fan_out_to_cases(self, batch: FanOutBatch) -> FanOutResults:
+        """Every case of the batch at once, each by its own Update (``fan_out_to_case``).  It
+        heartbeats while it runs, so a worker that dies is noticed within the heartbeat
+        time-out and the batch runs again elsewhere: the cases it had reached already show
+        the effect, or their Update (same id) answers with its first outcome."""
+        done = asyncio.Event()
+
+        async def beat() -> None:
+            while not done.is_set():
+                activity.heartbeat()
+                try:
+                    await asyncio.wait_for(done.wait(), timeout=1.0)
+                except TimeoutError:
+                    pass
+
+        beating = asyncio.create_task(beat())
+        try:
+            results = await asyncio.gather(*[self.fan_out_to_case(r) for r in batch.requests])
+        finally:
+            done.set()
+            await beating
+        return FanOutResults(results=list(results))
+
     async def fan_out_to_case(self, request: FanOutRequest) -> FanOutResult:
         """Send one case its part of the movement's lock, departure or cancellation, once.
 
@@ -111,7 +140,9 @@ def facts_of(state: CaseState, other_movement_id: str | None = None) -> CaseFact
                            health=state.progress[m.member_id].health,
                            clearance_valid_until=state.progress[m.member_id].clearance_valid_until,
                            visa=state.progress[m.member_id].visa,
-                           visa_valid_until=state.progress[m.member_id].visa_valid_until)
+                           visa_valid_until=state.progress[m.member_id].visa_valid_until,
+                           fit_to_travel_at=state.progress[m.member_id].fit_to_travel_at,
+                           sex=str(m.sex), nationality=m.nationality)
                for m in state.members]
     return CaseFacts(
         case_id=state.case_id, office=state.office, programme=str(state.programme), status=state.status,

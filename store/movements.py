@@ -58,10 +58,12 @@ async def record_movement(conn: asyncpg.Connection, state: MovementState) -> boo
         return True
 
 
-async def other_open_movement(conn: asyncpg.Connection, case_id: str, movement_id: str) -> str | None:
-    return await conn.fetchval(
-        "SELECT movement_id FROM movement_cases WHERE case_id = $1 AND open AND movement_id <> $2",
-        case_id, movement_id)
+async def other_open_movements(conn: asyncpg.Connection, case_ids: list[str], movement_id: str) -> dict[str, str]:
+    """case id -> the other open movement whose manifest holds it."""
+    rows = await conn.fetch(
+        "SELECT case_id, movement_id FROM movement_cases WHERE case_id = ANY($1::text[]) AND open "
+        "AND movement_id <> $2", case_ids, movement_id)
+    return {r["case_id"]: r["movement_id"] for r in rows}
 
 
 async def get_movement(conn: asyncpg.Connection, movement_id: str) -> tuple[str, MovementState] | None:

@@ -17,7 +17,7 @@ import pytest
 from tests.support.driver import CaseDriver
 from tests.support.fault_stack import ProcessStack
 from tests.support.waiting import eventually
-from tests.test_movements import _case_in_movement_stage, _details, _family
+from tests.test_movements import _case_in_movement_stage, _details, _family, login_all
 
 CASES = 8
 
@@ -77,6 +77,7 @@ async def test_worker_killed_mid_fan_out_every_case_once(deployment: ProcessStac
     conn = await asyncpg.connect(deployment.database_url)
     async with httpx.AsyncClient(base_url=deployment.base_url, timeout=60) as http:
         driver = CaseDriver(http)
+        await login_all(driver)
         cases = list(await asyncio.gather(*[_case_in_movement_stage(driver, _family(1 + i % 4)) for i in range(CASES)]))
         case_ids = [c["case_id"] for c in cases]
         movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=40))

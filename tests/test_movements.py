@@ -54,6 +54,12 @@ async def _case_in_movement_stage(driver: CaseDriver, body: dict[str, Any], user
     return case
 
 
+async def login_all(driver: CaseDriver) -> None:
+    """One login per account, before cases are worked in parallel (the login throttle)."""
+    for username in ("ayse", "selin", "deniz", "emre", "fatma"):
+        await driver.login(username)
+
+
 async def _call(driver: CaseDriver, method: str, path: str, username: str = OFFICER, **kwargs: Any) -> Any:
     return await driver.client.request(method, path, headers=await driver.login(username), **kwargs)
 
@@ -84,6 +90,7 @@ async def _case(driver: CaseDriver, case_id: str) -> dict[str, Any]:
 
 async def test_a_charter_departs_every_case_recorded_exactly_once(driver: CaseDriver, stack: Stack) -> None:
     sizes = [2, 3, 1, 4, 2, 3, 5, 2, 3, 1]  # 26 people in 10 families; the first has an infant on a lap
+    await login_all(driver)
     cases = []
     for batch in range(0, len(sizes), 5):  # a few at a time: two cores are shared
         cases += await asyncio.gather(*[_case_in_movement_stage(driver, _family(n, infant=(i == 0)))
@@ -120,7 +127,14 @@ async def test_a_charter_departs_every_case_recorded_exactly_once(driver: CaseDr
     r = await _call(driver, "POST", f"/api/v1/movements/{movement_id}/cases", json={"case_id": "C-NONE"})
     assert r.status_code == 409 and r.json()["error"]["code"] == "movement_not_open"
 
-    # Within 72 hours of the flight the fit-to-travel checks are open on every case: the doctors do them.
+    # Within 72 hours of the flight the fit-to-travel checks are open on every case: until they are
+    # done the departure is refused, naming every member without one.
+    r = await _call(driver, "POST", f"/api/v1/movements/{movement_id}/departure",
+                    json={"departed_at": datetime.now(UTC).replace(microsecond=0).isoformat()})
+    assert r.status_code == 409, r.text
+    unchecked = [(d["case_id"], d["member_name"]) for d in r.json()["error"]["details"]]
+    assert unchecked == [(case["case_id"], m["full_name"]) for case in cases for m in case["members"]]
+    assert {d["rule"] for d in r.json()["error"]["details"]} == {"not_ready_to_depart"}
     for case in cases:
         detail = await _case(driver, case["case_id"])
         for task in [t for t in detail["open_tasks"] if t["task_type"] == "check_fit_to_travel"]:
@@ -168,6 +182,7 @@ async def test_a_charter_departs_every_case_recorded_exactly_once(driver: CaseDr
 
 
 async def test_blocking_rules_are_named_at_add_and_at_lock(driver: CaseDriver) -> None:
+    await login_all(driver)
     family, single = await asyncio.gather(_case_in_movement_stage(driver, _family(3)),
                                           _case_in_movement_stage(driver, _family(1)))
     small = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=2, kind="commercial",

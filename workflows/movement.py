@@ -12,15 +12,17 @@ confirming the departure (or cancelling a locked movement) records it on every c
 update that asks for it only records the decision (``ManifestLocked``,
 ``DepartureConfirmed``, ``MovementCancelled``) and answers; the run loop then sees cases
 the decision has not reached yet (``MovementState.pending_bookings`` /
-``pending_departures``) and sends each its command through one activity per case, which
-calls the case workflow's own ``complete_task`` Update with an update id derived from the
-movement, the step and the case only (``fan_out_update_id``).  Temporal runs an Update of a
-given id once per workflow run and answers every later call of it with the first one's
-outcome; the activity also checks the case's state first, so an effect already there
-(e.g. after the case continued as new) is reported, not sent again.  What each case
-answered is recorded (``CaseBooked`` / ``CaseDepartureRecorded``): after a worker crash
-the workflow replays, finds which activities completed and retries only the others, whose
-repeated updates Temporal deduplicates.  A repeated confirmation decides nothing.
+``pending_departures``) and reaches them in batches (``FAN_OUT_BATCH`` cases per activity,
+every case of a batch at once).  Each case gets its command through the case workflow's own
+``complete_task`` Update, with an update id derived from the movement, the step and the
+case only (``fan_out_update_id``): Temporal runs an Update of a given id once per workflow
+run and answers every later call of it with the first one's outcome.  The activity also
+asks the case's state first, so an effect already there (e.g. after the case continued as
+new) is reported, not sent again.  What each case answered is recorded (``CaseBooked`` /
+``CaseDepartureRecorded``).  A worker killed half-way: the batch's heartbeat stops, Temporal
+runs the batch again on another worker, and every case it had reached either shows the
+effect or gets the same Update again, which is not applied twice.  A repeated
+confirmation decides nothing.
 """
 
 from __future__ import annotations
@@ -40,11 +42,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.movements.model import CaseFacts, FanOutResult, MovementState, MovementStatus
     from domain.movements.records import (
         CASE_FACTS,
-        FAN_OUT_TO_CASE,
+        FAN_OUT,
         MOVEMENT_WORKFLOW_TYPE,
         RECORD_MOVEMENT,
+        CaseFactsList,
         CaseFactsRequest,
+        FanOutBatch,
         FanOutRequest,
+        FanOutResults,
         MovementOutcome,
         MovementRequest,
         MovementWorkflowInput,
@@ -55,8 +60,9 @@ with workflow.unsafe.imports_passed_through():
 
 RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0,
                     maximum_interval=timedelta(seconds=30), maximum_attempts=0)
-# Cases are asked in groups of this many at a time (one activity each).
-FAN_OUT_BATCH = 100
+# A fan-out reaches its cases in batches of this many, one activity each (all batches at
+# once, every case of a batch at once): a 60-case charter is 3 activities in history.
+FAN_OUT_BATCH = 25
 
 
 def _rejection(exc: MovementRejected) -> ApplicationError:
@@ -184,6 +190,9 @@ class MovementWorkflow:
                 facts = await self._facts([command.case_id])
             elif isinstance(command, c.LockManifest):
                 facts = await self._facts([e.case_id for e in state.manifest])
+        elif (state is not None and state.status == MovementStatus.LOCKED and isinstance(command, c.ConfirmDeparture)
+              and not state.pending_bookings):
+            facts = await self._facts([e.case_id for e in state.manifest if e.booking is not None and e.booking.applied])
         try:
             events = decide(self._state, command, workflow.now(), actor, facts)
         except MovementRejected as exc:
@@ -204,11 +213,12 @@ class MovementWorkflow:
         return True
 
     async def _facts(self, case_ids: list[str]) -> list[CaseFacts]:
-        return list(await asyncio.gather(*[
-            workflow.execute_activity(CASE_FACTS, CaseFactsRequest(movement_id=self._id, case_id=case_id),
-                                      result_type=CaseFacts, start_to_close_timeout=timedelta(seconds=10),
-                                      retry_policy=RETRY, summary=f"facts of {case_id}")
-            for case_id in case_ids]))
+        """What the cases' own workflows say, all in one activity (a few history events,
+        however long the manifest)."""
+        found: CaseFactsList = await workflow.execute_activity(
+            CASE_FACTS, CaseFactsRequest(movement_id=self._id, case_ids=case_ids), result_type=CaseFactsList,
+            start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY, summary=f"facts of {len(case_ids)} cases")
+        return found.facts
 
     # --- fan-out -----------------------------------------------------------------------------
 
@@ -216,13 +226,15 @@ class MovementWorkflow:
         state = self._state
         assert state is not None
         step = "booking" if state.pending_bookings else "departure"
-        cases = (state.pending_bookings or state.pending_departures)[:FAN_OUT_BATCH]
+        cases = state.pending_bookings or state.pending_departures
         requests = [self._fan_out_request(state, step, case_id) for case_id in cases]
-        results: list[FanOutResult] = list(await asyncio.gather(*[
-            workflow.execute_activity(FAN_OUT_TO_CASE, r, result_type=FanOutResult,
-                                      start_to_close_timeout=timedelta(seconds=20), retry_policy=RETRY,
-                                      summary=f"{r.step} {r.case_id}")
-            for r in requests]))
+        batches = [requests[i:i + FAN_OUT_BATCH] for i in range(0, len(requests), FAN_OUT_BATCH)]
+        answered: list[FanOutResults] = list(await asyncio.gather(*[
+            workflow.execute_activity(FAN_OUT, FanOutBatch(requests=b), result_type=FanOutResults,
+                                      start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=10),
+                                      retry_policy=RETRY, summary=f"{step} of {len(b)} cases")
+            for b in batches]))
+        results: list[FanOutResult] = [r for a in answered for r in a.results]
         async with self._lock:
             await self._execute(c.RecordFanOut(step=step, results=results), Actor.system())
 

@@ -15,7 +15,7 @@ from typing import Any
 from domain.model import Actor
 from domain.movements import commands as c
 from domain.movements import model as m
-from domain.movements.rules import case_problems, lock_problems, manifest_members
+from domain.movements.rules import case_problems, departure_problems, lock_problems, manifest_members
 
 
 class MovementRejected(Exception):
@@ -88,6 +88,10 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
         unknown = [n.case_id for n in command.not_boarded if state.entry(n.case_id) is None]
         if unknown:
             raise MovementRejected("case_not_on_manifest", f"not on the manifest: {', '.join(unknown)}")
+        if facts is not None:
+            problems = departure_problems(state, facts)
+            if problems:
+                raise _refuse_problems(problems, "the departure cannot be recorded on every case")
         return [m.DepartureConfirmed(at=now, actor=actor, departed_at=command.departed_at,
                                      not_boarded={n.case_id: n.reason for n in command.not_boarded})]
     if isinstance(command, c.CancelMovement):

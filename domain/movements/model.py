@@ -104,6 +104,9 @@ class MemberFacts(BaseModel):
     clearance_valid_until: date | None = None
     visa: str
     visa_valid_until: date | None = None
+    fit_to_travel_at: datetime | None = None
+    sex: str | None = None
+    nationality: str | None = None
 
 
 class CaseFacts(BaseModel):
@@ -133,6 +136,8 @@ class ManifestMember(BaseModel):
     member_id: str
     full_name: str
     date_of_birth: date
+    sex: str | None = None
+    nationality: str | None = None
     lap_infant: bool = False
 
 
@@ -275,9 +280,12 @@ class MovementState(BaseModel):
             return []
         return [e.case_id for e in self.manifest if e.departure is None and self._reached_by_outcome(e)]
 
-    def _reached_by_outcome(self, entry: ManifestEntry) -> bool:
-        # A cancellation before the lock booked nobody: nothing to undo on the case.
-        return self.status == MovementStatus.DEPARTED or (entry.booking is not None and entry.booking.applied)
+    @staticmethod
+    def _reached_by_outcome(entry: ManifestEntry) -> bool:
+        # Only a case the lock booked has a departure to record (or a booking to drop): a
+        # cancellation before the lock booked nobody, and a case the booking could not reach
+        # shows why in its ``booking``.
+        return entry.booking is not None and entry.booking.applied
 
     @property
     def fan_out_done(self) -> bool:

@@ -9,13 +9,13 @@ from pydantic import BaseModel
 
 from domain.model import Actor
 from domain.movements.commands import MovementCommand
-from domain.movements.model import MovementState
+from domain.movements.model import CaseFacts, FanOutResult, MovementState
 from domain.records import AuditStamp
 
 MOVEMENT_WORKFLOW_TYPE = "Movement"
 CASE_FACTS = "movement_case_facts"
 RECORD_MOVEMENT = "record_movement"
-FAN_OUT_TO_CASE = "movement_fan_out_to_case"
+FAN_OUT = "movement_fan_out"
 
 
 class MovementWorkflowInput(BaseModel):
@@ -37,7 +37,11 @@ class MovementOutcome(BaseModel):
 
 class CaseFactsRequest(BaseModel):
     movement_id: str
-    case_id: str
+    case_ids: list[str]
+
+
+class CaseFactsList(BaseModel):
+    facts: list[CaseFacts]
 
 
 class RecordMovementRequest(BaseModel):
@@ -63,6 +67,16 @@ class FanOutRequest(BaseModel):
     reason: str | None = None
     actor: Actor
     audit: AuditStamp | None = None
+
+
+class FanOutBatch(BaseModel):
+    """Cases of one fan-out that one activity reaches (each by its own Update)."""
+
+    requests: list[FanOutRequest]
+
+
+class FanOutResults(BaseModel):
+    results: list[FanOutResult]
 
 
 def fan_out_update_id(movement_id: str, step: str, case_id: str) -> str:

@@ -16,6 +16,11 @@ The facts come from the case's own workflow (``CaseFacts``), taken just before t
 | ``medical_clearance`` | a member's medical clearance is not valid on the day of travel |
 | ``travel_document`` | a member's visa or travel document is not valid on the day of travel |
 | ``consent`` | AVRR: the migrant's consent is not given (or withdrawn) |
+
+And when the departure is confirmed, for every case the lock booked (``departure_problems``):
+
+| ``not_ready_to_depart`` | the case cannot take its departure yet: no fit-to-travel check within the 72 hours before the flight for a member (named), or another step first (e.g. AVRR's consent reconfirmation) |
+| ``booking_changed`` | the case is no longer booked on this movement's flight |
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ def age_on(born: date, day: date) -> int:
 def manifest_members(facts: CaseFacts, details: MovementDetails) -> list[ManifestMember]:
     day = details.travel_day()
     return [ManifestMember(member_id=m.member_id, full_name=m.full_name, date_of_birth=m.date_of_birth,
-                           lap_infant=age_on(m.date_of_birth, day) < LAP_INFANT_AGE_YEARS)
+                           sex=m.sex, nationality=m.nationality, lap_infant=age_on(m.date_of_birth, day) < LAP_INFANT_AGE_YEARS)
             for m in facts.members]
 
 
@@ -66,10 +71,13 @@ def case_problems(state: MovementState, facts: CaseFacts, *, seats_left: int) ->
         problems.append(Problem(case_id=case_id, rule="wrong_stage",
                                 message=f"case {case_id} is in the {facts.stage.value} stage, not waiting for a "
                                         "flight in the movement stage"))
-    elif BOOKING_TASK not in facts.open_tasks and facts.booked_flight != details.flight_number:
+    elif facts.booked_flight is not None:
         problems.append(Problem(case_id=case_id, rule="wrong_stage",
-                                message=f"case {case_id} is already booked on {facts.booked_flight or 'another flight'}"
-                                        " (or has no booking task open)"))
+                                message=f"case {case_id} is already booked on {facts.booked_flight}"))
+    elif BOOKING_TASK not in facts.open_tasks:
+        problems.append(Problem(case_id=case_id, rule="wrong_stage",
+                                message=f"case {case_id} is not ready to be booked: open first "
+                                        f"{', '.join(sorted(facts.open_tasks)) or 'nothing'}"))
     if facts.other_movement_id is not None and facts.other_movement_id != state.movement_id:
         problems.append(Problem(case_id=case_id, rule="on_other_movement",
                                 message=f"case {case_id} is on the manifest of movement {facts.other_movement_id}"))
@@ -113,4 +121,30 @@ def lock_problems(state: MovementState, facts: list[CaseFacts]) -> list[Problem]
     if total > state.details.seat_capacity:
         problems.append(Problem(case_id="*", rule="capacity",
                                 message=f"the manifest needs {total} seats; the movement has {state.details.seat_capacity}"))
+    return problems
+
+
+def departure_problems(state: MovementState, facts: list[CaseFacts]) -> list[Problem]:
+    """Whether every booked case can take the departure (a no-show too: both complete its
+    ``record_departure`` task).  A case that already shows its departure is no problem."""
+    problems: list[Problem] = []
+    for f in facts:
+        if f.departed_at is not None:
+            continue
+        if not f.found or f.status == CaseStatus.CLOSED:
+            problems.append(Problem(case_id=f.case_id, rule="case_closed", message=f"case {f.case_id} is closed"))
+        elif f.booked_flight != state.details.flight_number or f.booked_departure_at != state.details.departure_at:
+            problems.append(Problem(case_id=f.case_id, rule="booking_changed",
+                                    message=f"case {f.case_id} is no longer booked on {state.details.flight_number}"))
+        elif DEPARTURE_TASK not in f.open_tasks:
+            unchecked = [m for m in f.members if m.fit_to_travel_at is None]
+            if unchecked:
+                problems += [Problem(case_id=f.case_id, rule="not_ready_to_depart", member_id=m.member_id,
+                                     member_name=m.full_name,
+                                     message=f"{m.full_name}: no fit-to-travel check within the 72 hours before "
+                                             "the flight") for m in unchecked]
+            else:
+                problems.append(Problem(case_id=f.case_id, rule="not_ready_to_depart",
+                                        message=f"case {f.case_id} is not ready to depart: open first "
+                                                f"{', '.join(sorted(f.open_tasks)) or 'nothing'}"))
     return problems
