@@ -33,6 +33,7 @@ from domain.movements.records import (
 )
 from domain.movements.rules import BOOKING_TASK, DEPARTURE_TASK
 from domain.records import CommandOutcome, CompleteTaskRequest
+from activities.case_records import _REFUSED_VALUES
 from store import movements as store
 
 
@@ -74,6 +75,10 @@ class MovementActivities:
                 # Another movement took one of these cases between the check and this write.
                 raise ApplicationError("a case of this manifest is on another open movement", type="manifest_rules",
                                        non_retryable=True) from exc
+            except _REFUSED_VALUES as exc:
+                # A value PostgreSQL refuses fails that one command, never the movement.
+                raise ApplicationError(f"PostgreSQL refused a value of this command ({type(exc).__name__}); "
+                                       "nothing was recorded", type="unstorable_input", non_retryable=True) from exc
 
     @activity.defn(name=FAN_OUT)
     async def fan_out_to_cases(self, batch: FanOutBatch) -> FanOutResults:

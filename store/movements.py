@@ -95,3 +95,18 @@ async def list_movements(conn: asyncpg.Connection, *, offices: list[str], status
         LIMIT $6 OFFSET $7
         """, offices, status, departs_from, departs_until, case_id, limit, offset)
     return [dict(r) for r in rows]
+
+
+async def travel_documents(conn: asyncpg.Connection, case_ids: list[str]) -> dict[str, str]:
+    """member id -> the number of the member's latest visa or travel document, from the cases'
+    recorded events (the manifest export reads them; the Movement workflow never does)."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT ON (payload->>'member_id') payload->>'member_id' AS member_id,
+               coalesce(payload->>'visa_number', payload->>'document_number') AS number
+        FROM case_events
+        WHERE case_id = ANY($1::text[]) AND payload->>'member_id' IS NOT NULL
+          AND coalesce(payload->>'visa_number', payload->>'document_number') IS NOT NULL
+        ORDER BY payload->>'member_id', case_id, seq DESC
+        """, case_ids)
+    return {r["member_id"]: r["number"] for r in rows}

@@ -7,6 +7,8 @@ office scoping, and a cancellation fanned out."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -171,6 +173,25 @@ async def test_a_charter_departs_every_case_recorded_exactly_once(driver: CaseDr
         repeated = await _ok(driver, "POST", f"/api/v1/movements/{movement_id}/departure", json=body)
         assert repeated["version"] == departed["version"]
     assert await counts() == before
+
+    # The manifest for the airline: one row per person, then the escorts; no health details; audited per case.
+    r = await _call(driver, "GET", f"/api/v1/movements/{movement_id}/manifest.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv"), r.text
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert list(rows[0]) == ["row", "kind", "case_id", "member_id", "full_name", "date_of_birth", "sex", "nationality",
+                             "document_number", "seat", "escort", "boarded"]
+    passengers = [row for row in rows if row["kind"] == "passenger"]
+    assert len(passengers) == people and [row["escort"] for row in rows if row["kind"] == "escort"] == ["operational", "medical"]
+    assert [row["full_name"] for row in passengers] == [m["full_name"] for case in cases for m in case["members"]]
+    assert all(row["document_number"].startswith("V-") and row["nationality"] == "SY" for row in passengers)
+    assert [row["seat"] for row in passengers].count("lap infant (under 2)") == 1
+    assert {row["boarded"] for row in passengers if row["case_id"] == no_show} == {"no"}
+    assert not any(word in r.text.lower() for word in ("clearance", "treatment", "tb_", "follow"))
+    audited = await stack.pool.fetch("SELECT case_id, actor_id FROM audit_log WHERE action LIKE $1",
+                                     f"%manifest.csv ({movement_id})")
+    assert sorted(a["case_id"] for a in audited) == sorted(case["case_id"] for case in cases)
+    assert (await _call(driver, "GET", f"/api/v1/movements/{movement_id}/manifest.csv", "ayse")).status_code == 403
+    assert (await _call(driver, "GET", f"/api/v1/movements/{movement_id}/manifest.csv", "ali")).status_code == 404
 
     # The case is free again for another movement once this one has departed.
     r = await _call(driver, "POST", f"/api/v1/movements/{other['movement_id']}/cases", json={"case_id": no_show})

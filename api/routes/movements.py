@@ -13,7 +13,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import csv
+import io
+
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from api import policy
@@ -32,6 +36,7 @@ from domain.movements.model import (
     Reason,
     RemovedEntry,
 )
+from store import audit as audit_store
 from store import movements as store
 
 MOVEMENT_ROLES = {Role.MOVEMENT_OFFICER, Role.SUPERVISOR}
@@ -236,3 +241,50 @@ async def cancel_movement(movement_id: MovementId, body: ReasonBody, principal: 
     if state.status == MovementStatus.CANCELLED:
         return view(state)
     return await _send(db, principal, commands, movement_id, c.CancelMovement(reason=body.reason))
+
+
+# The export's columns: what an airline and a receiving country need, no health details
+# (a lap infant is a seating fact; clearances, treatments and follow-up never appear).
+MANIFEST_COLUMNS = ["row", "kind", "case_id", "member_id", "full_name", "date_of_birth", "sex", "nationality",
+                    "document_number", "seat", "escort", "boarded"]
+
+
+def _cell(value: object) -> str:
+    """A spreadsheet opening the file must not run a name as a formula."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@router.get("/{movement_id}/manifest.csv", response_class=Response, responses={
+    200: {"content": {"text/csv": {}}, "description": "One row per person, then the escorts."},
+    404: ERROR_RESPONSES[404]},
+    summary="The manifest for the airline and the receiving country (CSV; each export is audited per case)")
+async def export_manifest(movement_id: MovementId, request: Request, principal: CurrentPrincipal, db: Db) -> Response:
+    state = await _visible(db, principal, movement_id)
+    case_ids = [e.case_id for e in state.manifest]
+    documents = await store.travel_documents(db, case_ids)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(MANIFEST_COLUMNS)
+    row = 0
+    for entry in state.manifest:
+        for m in entry.members:
+            row += 1
+            writer.writerow([_cell(v) for v in (
+                row, "passenger", entry.case_id, m.member_id, m.full_name, m.date_of_birth.isoformat(), m.sex,
+                m.nationality, documents.get(m.member_id), "lap infant (under 2)" if m.lap_infant else "seat", "",
+                "" if entry.boarded is None else ("yes" if entry.boarded else "no"))])
+    for escort in state.details.escorts:
+        row += 1
+        writer.writerow([_cell(v) for v in (row, "escort", "", "", escort.name, "", "", "", "", "seat", escort.kind, "")])
+    # Every export of a case's personal data is in that case's audit trail (the middleware
+    # adds the request's own row).
+    for case_id in case_ids:
+        await audit_store.append(
+            db, actor_kind=principal.kind.value, actor_id=principal.username, actor_role=principal.role.value,
+            actor_offices=list(principal.offices), action=f"GET /api/v1/movements/{{movement_id}}/manifest.csv "
+                                                          f"({movement_id})",
+            case_id=case_id, outcome="allowed", status=200, source_ip=request.client.host if request.client else None)
+    filename = f"manifest-{movement_id}-{state.details.flight_number}.csv"
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

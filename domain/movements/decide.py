@@ -42,6 +42,7 @@ MOVEMENT_CODES: dict[str, int] = {
     "other_office": 422,
     "case_not_found": 404,
     "invalid_command": 422,
+    "unstorable_input": 422,  # a value PostgreSQL refuses: nothing was recorded
 }
 
 

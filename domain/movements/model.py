@@ -14,13 +14,14 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringCons
 
 from domain.model import Actor, CaseStatus, Name, Notes, Office, Stage
 from domain.offices import check_time_zone, time_zone
+from domain.text import Line, Text
 
 FlightNumber = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2}[0-9]{1,4}[A-Z]?$"),
                          Field(description="IATA flight designator, e.g. TK1751 (a charter's too).")]
 Airport = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="IATA airport code, e.g. IST")]
 TimeZone = Annotated[str, AfterValidator(check_time_zone),
                      Field(description="IANA time zone of the departure airport, e.g. Europe/Istanbul.")]
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=1000, strip_whitespace=True)]
+Reason = Text(max_length=1000, min_length=1)
 
 # A movement's capacity counts seats: an infant under 2 on the day of travel flies on an
 # adult's lap (IATA practice) and takes none, but is on the manifest and counted as a person.
@@ -62,7 +63,7 @@ class MovementDetails(BaseModel):
 
     kind: MovementKind
     flight_number: FlightNumber
-    charter_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+    charter_id: Line(max_length=64) | None = Field(  # type: ignore[valid-type]
         default=None, description="The charter's contract or reference number (charters).")
     carrier: Name
     departure_airport: Airport
