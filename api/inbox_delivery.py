@@ -166,7 +166,7 @@ class InboxDelivery:
             raise ApiError(403, "key_not_found", "the key that sent this message no longer exists")
         actor = Actor(kind=ActorKind.INTEGRATION, id=key.key_id, role=f"integration:{key.name}",
                       offices=tuple(key.offices))
-        stamp = AuditStamp(action=INTAKE_ACTION, status=200)
+        stamp = AuditStamp(action=INTAKE_ACTION, status=202)  # what the partner was answered
         payload = message.payload
         if message.event_type == "referral":
             referral = Referral.model_validate(payload["referral"])
