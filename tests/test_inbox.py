@@ -135,6 +135,24 @@ async def test_an_early_message_is_held_until_its_stage_opens(http: httpx.AsyncC
     assert len(await _health_events(http, driver, case["case_id"])) == 1
 
 
+async def test_an_early_message_whose_stage_never_opens_is_rejected_after_the_hold(
+        stack, http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    clinic = await _key(http, driver, ["health_result"])
+    case = await driver.refer(referral(size=1))  # at referral: its health stage is far off
+    inbox_id = (await send(http, clinic["api_key"], _result(case))).json()["inbox_id"]
+    await eventually(lambda: _held(http, clinic["api_key"], inbox_id), timeout=20, what="the message to be held")
+    async with stack.pool.acquire() as conn:  # ITINERA_INBOX_HOLD_HOURS later
+        await conn.execute("UPDATE integration_messages SET held_until = now() - interval '1 second', "
+                           "next_attempt_at = now() WHERE id = $1", inbox_id)
+    rejected = await settled(http, clinic["api_key"], inbox_id)
+    assert rejected["status"] == "rejected" and rejected["error"]["code"] == "no_matching_task", rejected
+    assert rejected["error"]["message"].startswith("held for 72 h"), rejected
+
+
+async def _held(http: httpx.AsyncClient, api_key: str, inbox_id: int) -> bool:
+    return (await inbox_status(http, api_key, inbox_id))["held_reason"] is not None
+
+
 async def test_a_rejected_message_is_retried_after_the_fix_or_dismissed_with_a_reason(
         http: httpx.AsyncClient, driver: CaseDriver) -> None:
     clinic = await _key(http, driver, ["health_result"])
