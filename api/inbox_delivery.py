@@ -41,6 +41,7 @@ from api import readmodel
 from api.commands import CaseAlreadyClosed, CaseCommands
 from api.errors import ApiError
 from api.outages import DATABASE_OUTAGES
+from domain.case import referral_fingerprint
 from domain.model import Actor, ActorKind, CaseStatus, Referral
 from domain.programmes.registry import definition_of
 from domain.records import AuditStamp
@@ -173,8 +174,14 @@ class InboxDelivery:
             try:
                 outcome = await self._commands.refer(referral, actor, message.case_id, audit=stamp)
                 case_id = outcome.case_id
-            except CaseAlreadyClosed:
+            except CaseAlreadyClosed:  # its case has closed: the same referral, or a conflicting one
                 case_id = message.case_id or self._commands.case_id_for(referral.external_referral_id)
+                async with self._pool.acquire() as conn:
+                    known = await readmodel.find_case_by_referral(conn, referral.external_referral_id)
+                if known is not None and known.fingerprint != referral_fingerprint(referral):
+                    raise ApiError(409, "referral_conflict",
+                                   f"referral {referral.external_referral_id} already opened case {case_id} with "
+                                   "different data") from None
             return case_id, await self._result(case_id)
         case_id = message.case_id
         assert case_id is not None  # intake found it
