@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
+from api.case_filters import CaseListFilter
 from api.errors import ApiError
 from api.schemas import (
     AvrrView,
@@ -141,9 +142,12 @@ async def list_cases(
     text: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    more: CaseListFilter | None = None,
 ) -> Page[CaseSummary]:
     where = _Where()
     where.add("c.office = ANY({})", offices)
+    for clause, value in (more.clauses() if more else []):  # country and date filters (the reports' links)
+        where.add(clause, value)
     if office:
         where.add("c.office = {}", office)
     if stage:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from api import policy, readmodel
 from api.auth import CurrentPrincipal
+from api.case_filters import CaseListFilter
 from api.commands import CaseAlreadyClosed
 from api.deps import Commands, Db
 from api.errors import ERROR_RESPONSES, ApiError, ErrorBody
@@ -17,7 +18,7 @@ from api.idempotency import Idempotency
 from api.schemas import CaseDetail, CaseSummary, EventView, Page
 from domain.case import referral_fingerprint
 from api.ui.timeline import TimelineEntry, timeline
-from domain.model import CaseStatus, Priority, ProgrammeName, Referral, Stage
+from domain.model import CaseStatus, Country, Priority, ProgrammeName, Referral, Stage
 from domain.programmes.registry import any_spec
 from store.projection import read_rebuilt_projection
 
@@ -102,10 +103,24 @@ async def list_cases(
     q: Annotated[str | None, Query(max_length=200, description="Text in a member's name or the external id")] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    destination: Annotated[Country | None, Query(description="Destination country (ISO 3166 alpha-2)")] = None,
+    origin: Annotated[Country | None, Query(description="Country of origin (ISO 3166 alpha-2)")] = None,
+    nationality: Annotated[Country | None, Query(description="Cases with a member of this nationality")] = None,
+    referred_since: AwareDatetime | None = None, referred_before: AwareDatetime | None = None,
+    departed_since: AwareDatetime | None = None, departed_before: AwareDatetime | None = None,
+    closed_since: AwareDatetime | None = None, closed_before: AwareDatetime | None = None,
+    arrived_since: date | None = None, arrived_before: date | None = None,
 ) -> Page[CaseSummary]:
+    """Country and date filters (``*_since`` inclusive, ``*_before`` exclusive) list the cases
+    behind a report's figure (``api/case_filters.py``)."""
+    more = CaseListFilter(
+        destination=destination, origin=origin, nationality=nationality,
+        referred_since=referred_since, referred_before=referred_before, departed_since=departed_since,
+        departed_before=departed_before, closed_since=closed_since, closed_before=closed_before,
+        arrived_since=arrived_since, arrived_before=arrived_before)
     return await readmodel.list_cases(
         db, offices=policy.visible_offices(principal), stage=stage, status=status.value if status else None,
-        office=office, programme=programme, priority=priority, text=q, cursor=cursor, limit=limit,
+        office=office, programme=programme, priority=priority, text=q, cursor=cursor, limit=limit, more=more,
     )
 
 
