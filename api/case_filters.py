@@ -11,12 +11,34 @@ the offices' time zone, and its links name that instant.  ``*_since`` is inclusi
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from domain.model import Country
+
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+
+
+def _instant_in_range(moment: datetime) -> datetime:
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not FIRST_DAY <= utc.date() <= LAST_DAY:
+        raise ValueError(f"must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}")
+    return moment
+
+
+def _day_in_range(day: date) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}")
+    return day
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_instant_in_range)]
+Day = Annotated[date, AfterValidator(_day_in_range)]
 
 # The cases column each date filter reads.
 _INSTANTS = {"referred": "c.referred_at", "departed": "c.departed_at", "closed": "c.closed_at"}
@@ -26,14 +48,14 @@ class CaseListFilter(BaseModel):
     destination: Country | None = Field(default=None, description="Destination country (ISO 3166 alpha-2).")
     origin: Country | None = Field(default=None, description="Country of origin (AVRR; ISO 3166 alpha-2).")
     nationality: Country | None = Field(default=None, description="Cases with a member of this nationality.")
-    referred_since: AwareDatetime | None = None
-    referred_before: AwareDatetime | None = None
-    departed_since: AwareDatetime | None = None
-    departed_before: AwareDatetime | None = None
-    closed_since: AwareDatetime | None = None
-    closed_before: AwareDatetime | None = None
-    arrived_since: date | None = None
-    arrived_before: date | None = None
+    referred_since: Instant | None = None
+    referred_before: Instant | None = None
+    departed_since: Instant | None = None
+    departed_before: Instant | None = None
+    closed_since: Instant | None = None
+    closed_before: Instant | None = None
+    arrived_since: Day | None = None
+    arrived_before: Day | None = None
 
     def clauses(self) -> list[tuple[str, Any]]:
         """(clause with one ``{}`` placeholder, value) for each filter set."""

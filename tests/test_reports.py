@@ -255,6 +255,11 @@ async def test_csv_export(figures, http: httpx.AsyncClient, sup: dict[str, str])
 
 
 async def test_invalid_parameters_are_422(figures, http: httpx.AsyncClient, sup: dict[str, str]) -> None:
-    for params in ({"period": "year"}, {"from": "2026-05-01", "to": "2026-04-01"}, {"from": "not-a-date"}):
+    for params in ({"period": "year"}, {"from": "2026-05-01", "to": "2026-04-01"}, {"from": "not-a-date"},
+                   {"from": "1800-01-01"}, {"to": "9999-12-31"}, {"from": "2010-01-01", "to": "2026-01-01"}):
         r = await http.get("/api/v1/reports/flows", params=params, headers=sup)
+        assert r.status_code == 422, (params, r.text)
+    for params in ({"referred_since": "0001-01-01T00:00:00+14:00"}, {"arrived_before": "9999-12-31"},
+                   {"nationality": "XX"}, {"closed_before": "2026-01-01T00:00:00"}):
+        r = await http.get("/api/v1/cases", params=params, headers=sup)
         assert r.status_code == 422, (params, r.text)

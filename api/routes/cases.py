@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from api import policy, readmodel
 from api.auth import CurrentPrincipal
-from api.case_filters import CaseListFilter
+from api.case_filters import CaseListFilter, Day, Instant
 from api.commands import CaseAlreadyClosed
 from api.deps import Commands, Db
 from api.errors import ERROR_RESPONSES, ApiError, ErrorBody
@@ -106,10 +106,10 @@ async def list_cases(
     destination: Annotated[Country | None, Query(description="Destination country (ISO 3166 alpha-2)")] = None,
     origin: Annotated[Country | None, Query(description="Country of origin (ISO 3166 alpha-2)")] = None,
     nationality: Annotated[Country | None, Query(description="Cases with a member of this nationality")] = None,
-    referred_since: AwareDatetime | None = None, referred_before: AwareDatetime | None = None,
-    departed_since: AwareDatetime | None = None, departed_before: AwareDatetime | None = None,
-    closed_since: AwareDatetime | None = None, closed_before: AwareDatetime | None = None,
-    arrived_since: date | None = None, arrived_before: date | None = None,
+    referred_since: Instant | None = None, referred_before: Instant | None = None,
+    departed_since: Instant | None = None, departed_before: Instant | None = None,
+    closed_since: Instant | None = None, closed_before: Instant | None = None,
+    arrived_since: Day | None = None, arrived_before: Day | None = None,
 ) -> Page[CaseSummary]:
     """Country and date filters (``*_since`` inclusive, ``*_before`` exclusive) list the cases
     behind a report's figure (``api/case_filters.py``)."""

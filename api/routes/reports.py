@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from api import policy, reports
 from api.auth import CurrentPrincipal
+from api.case_filters import Day
 from api.errors import ERROR_RESPONSES, ApiError
 from api.deps import Db
 from domain.model import ProgrammeName, Role
@@ -52,8 +53,8 @@ class ReportBody(BaseModel):
 Office = Annotated[str | None, Query(max_length=32, description="Only this one of your offices (default: all yours).")]
 Programme = Annotated[ProgrammeName | None, Query(description="Only this programme.")]
 Format = Annotated[Literal["json", "csv"] | None, Query(description="csv for a CSV file (or send Accept: text/csv).")]
-Since = Annotated[date | None, Query(alias="from", description="First day (default: twelve months ago, the 1st).")]
-Until = Annotated[date | None, Query(alias="to", description="Last day, inclusive (default: today).")]
+Since = Annotated[Day | None, Query(alias="from", description="First day (default: twelve months ago, the 1st).")]
+Until = Annotated[Day | None, Query(alias="to", description="Last day, inclusive (default: today).")]
 
 
 def scope(principal: CurrentPrincipal, office: str | None) -> list[str]:
@@ -144,8 +145,8 @@ async def _countries(kind: reports.CountryKind, request: Request, principal: Cur
                                                    arrived_since=arrived_since, arrived_before=arrived_before), fmt)
 
 
-ArrivedSince = Annotated[date | None, Query(description="Only cases that arrived on or after this day.")]
-ArrivedBefore = Annotated[date | None, Query(description="Only cases that arrived before this day.")]
+ArrivedSince = Annotated[Day | None, Query(description="Only cases that arrived on or after this day.")]
+ArrivedBefore = Annotated[Day | None, Query(description="Only cases that arrived before this day.")]
 
 
 @router.get("/nationalities", response_model=ReportBody, responses=_CSV, summary=REPORTS["nationalities"])
