@@ -107,36 +107,47 @@ class MovementActivities:
     async def fan_out_to_case(self, request: FanOutRequest) -> FanOutResult:
         """Send one case its part of the movement's lock, departure or cancellation, once.
 
-        The case's state is asked first: an effect already there (a retry of an attempt that
-        was applied) is reported, not sent again.  Otherwise the case's ``complete_task``
-        Update goes with ``request.update_id``, the same for every attempt: an attempt that
-        reached the case before the worker died is the same Update, which Temporal runs once
-        and whose outcome it returns to every later call."""
+        The case's ``complete_task`` Update goes with ``request.update_id``, the same for
+        every attempt: an attempt that reached the case before the worker died is the same
+        Update, which Temporal runs once and whose outcome it returns to every later call.
+        The task is the one the case showed at the lock / the confirmation; when that is not
+        known (a cancellation), the case's state is asked first, and an effect already there
+        is reported, not sent again.  A refused Update is checked against the case's state
+        the same way (an earlier attempt, or a person, may have done it)."""
         case_id = request.case_id
         outcome = "booked" if request.outcome == "book" else request.outcome
-        state = await self._case_state(case_id)
-        if state is None:
-            return FanOutResult(case_id=case_id, outcome=outcome, applied=False, reason="no such case")
-        if _already(state, request):
-            return FanOutResult(case_id=case_id, outcome=outcome, applied=True)
-        task_type = BOOKING_TASK if request.step == "booking" else DEPARTURE_TASK
-        task_id = next((t.task_id for t in state.open_tasks if t.task_type == task_type), None)
-        if task_id is None:
-            return FanOutResult(case_id=case_id, outcome=outcome, applied=False,
-                                reason=f"the case has no open {task_type} task ({_where(state)}); "
-                                       "a caseworker records it on the case")
+        task_id = request.task_id
+        if task_id is None:  # not known from the lock / the confirmation: ask the case
+            state = await self._case_state(case_id)
+            if state is None:
+                return FanOutResult(case_id=case_id, outcome=outcome, applied=False, reason="no such case")
+            if _already(state, request):
+                return FanOutResult(case_id=case_id, outcome=outcome, applied=True)
+            task_type = BOOKING_TASK if request.step == "booking" else DEPARTURE_TASK
+            task_id = next((t.task_id for t in state.open_tasks if t.task_type == task_type), None)
+            if task_id is None:
+                return FanOutResult(case_id=case_id, outcome=outcome, applied=False,
+                                    reason=f"the case has no open {task_type} task ({_where(state)}); "
+                                           "a caseworker records it on the case")
         request_body = CompleteTaskRequest(task_id=task_id, form=_form(request), actor=request.actor,
                                            audit=request.audit)
         try:
             await self._client.get_workflow_handle(case_id).execute_update(
                 "complete_task", request_body, id=request.update_id, result_type=CommandOutcome)
         except WorkflowUpdateFailedError as exc:
+            # Refused: e.g. the task is no longer open because an earlier attempt completed it
+            # (in a run whose update ids Temporal no longer holds) or someone did by hand.
             after = await self._case_state(case_id)
             if after is not None and _already(after, request):
                 return FanOutResult(case_id=case_id, outcome=outcome, applied=True)
             cause = exc.cause
             return FanOutResult(case_id=case_id, outcome=outcome, applied=False,
                                 reason=getattr(cause, "message", None) or str(cause or exc))
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise  # Temporal unavailable: the activity is retried
+            return FanOutResult(case_id=case_id, outcome=outcome, applied=False,
+                                reason="the case's workflow has finished (the case is closed)")
         return FanOutResult(case_id=case_id, outcome=outcome, applied=True)
 
 

@@ -102,6 +102,14 @@ def summarize(*, plan: Any, quick: bool, members: int, started_at: datetime, dur
             "workflow) vs bare start_workflow", ">= 0.8x", r, r is not None and r >= 0.8,
             f"{imported['referrals_per_s']} vs {imported['baseline_starts_per_s']} per s"
             f" (ratio {r}; {imported['created']} created, {imported['seconds']} s)"))
+    flown = extra.get("charter")
+    if flown:
+        r = flown.get("ratio")
+        targets.append(_target(
+            "charter", f"departure of a {flown['people']}-person charter of {flown['cases']} cases recorded on every "
+            "case's workflow vs as many bare updates", "<= 1.5x", r, bool(flown.get("meets_target")),
+            f"{flown['departure_s']} s vs {flown['baseline_s']} s (ratio {r}); movement history "
+            f"{flown['movement_history_events']} events"))
     consistency = extra.get("consistency")
     if consistency is not None:
         targets.append(_target(
@@ -139,6 +147,7 @@ def summarize(*, plan: Any, quick: bool, members: int, started_at: datetime, dur
         "read_your_writes": ryw,
         "consistency": extra.get("consistency"),
         "bulk_import": extra.get("bulk_import"),
+        "charter": extra.get("charter"),
         "workloads": {
             "baseline": {str(c): ph.as_dict() for c, ph in base.items()},
             "itinera_http": {str(c): ph.as_dict() for c, ph in it.items()},

@@ -32,6 +32,7 @@ from bench.procmon import ProcessMonitor
 from bench.report import render_markdown, summarize, update_readme
 from bench.stack import REPO_ROOT, BenchStack
 from bench.phase import Phase
+from bench.charter import charter
 from bench.workloads import Bench, PhaseFailed
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results"
@@ -48,6 +49,8 @@ class Plan:
     seed_processes: int = 2
     import_rows: int = 5_000      # referrals in the bulk import file (workload 5)
     import_baseline_concurrency: int = 50
+    charter_cases: int = 60       # a charter's manifest (workload 6): cases of 1-7 people ...
+    charter_people: int = 200     # ... and everyone on it
 
 
 FULL = Plan(concurrency=(1, 20, 50), cases={1: 20, 20: 200, 50: 300}, bulk={1: 100, 20: 600, 50: 1000},
@@ -55,7 +58,7 @@ FULL = Plan(concurrency=(1, 20, 50), cases={1: 20, 20: 200, 50: 300}, bulk={1: 1
 # Quick: the same phases at lower concurrency (a phase at concurrency 50 needs 50 full cases).
 QUICK = Plan(concurrency=(1, 5, 10), cases={1: 2, 5: 5, 10: 10}, bulk={1: 5, 5: 10, 10: 20},
              levels=(200, 1_000), requests={1: 18, 5: 36, 10: 60}, warmup=1, seed_processes=1, import_rows=60,
-             import_baseline_concurrency=10)
+             import_baseline_concurrency=10, charter_cases=6, charter_people=20)
 
 
 def _git() -> dict[str, Any]:
@@ -103,7 +106,7 @@ def with_options(plan: Plan, concurrency: str | None) -> Plan:
 
 
 async def run(plan: Plan, *, quick: bool, members: int, keep: bool, console: Console,
-              workloads: set[int] = frozenset({1, 2, 3, 4, 5})) -> dict[str, Any]:  # type: ignore[assignment]
+              workloads: set[int] = frozenset({1, 2, 3, 4, 5, 6})) -> dict[str, Any]:  # type: ignore[assignment]
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     stack = BenchStack(keep=keep)
@@ -170,6 +173,14 @@ async def run(plan: Plan, *, quick: bool, members: int, keep: bool, console: Con
                 progress.console.log(f"bulk import: {extra['bulk_import']['referrals_per_s']} referrals/s vs "
                                      f"{extra['bulk_import']['baseline_starts_per_s']} starts/s "
                                      f"(ratio {extra['bulk_import']['ratio']})")
+
+            # 6. a charter's departure fanned out to every case on its manifest (issue 13).
+            if 6 in workloads:
+                extra["charter"] = await charter(bench, plan.charter_cases, plan.charter_people)
+                progress.console.log(f"charter: departure of {extra['charter']['people']} people in "
+                                     f"{extra['charter']['cases']} cases recorded in {extra['charter']['departure_s']} s "
+                                     f"vs {extra['charter']['baseline_s']} s for as many bare updates "
+                                     f"(ratio {extra['charter']['ratio']})")
 
             # `itinera check` over every case made through the API (before the read model is
             # seeded with synthetic cases that have no workflow).
@@ -253,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-readme", action="store_true", help="do not update the results block of bench/README.md")
     parser.add_argument("--keep", action="store_true", help="keep the stack's data folder (logs, databases)")
     parser.add_argument("--concurrency", help="comma-separated levels instead of 1,20,50 (for experiments)")
-    parser.add_argument("--workloads", default="1,2,3,4,5", help="which workloads to run (default 1,2,3,4,5)")
+    parser.add_argument("--workloads", default="1,2,3,4,5,6", help="which workloads to run (default 1,2,3,4,5,6)")
     parser.add_argument("--import-rows", type=int, help="referrals in the bulk import file (default 5000; quick 60)")
     args = parser.parse_args(argv)
 
@@ -273,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     except PhaseFailed as exc:
         console.print(f"[red]benchmark stopped: {exc}[/red]")
         return 1
-    partial = bool(args.concurrency) or workloads != {1, 2, 3, 4, 5} or args.members != 1 or bool(args.import_rows)
+    partial = bool(args.concurrency) or workloads != {1, 2, 3, 4, 5, 6} or args.members != 1 or bool(args.import_rows)
     tag = "quick" if args.quick else ("partial" if partial else "")
     results["mode"] = tag or "full"
     paths = write_results(results, args.out, tag=tag, readme=not args.no_readme)

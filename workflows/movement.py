@@ -250,9 +250,11 @@ class MovementWorkflow:
             outcome = "departed" if entry.boarded is not False else "no_show"
             actor, action = state.confirmed_by, "confirm-departure"
         reason = state.cancellation_reason if outcome == "postponed" else entry.not_boarded_reason
+        task_id = (entry.booking_task_id if step == "booking"
+                   else entry.departure_task_id if state.status == MovementStatus.DEPARTED else None)
         return FanOutRequest(
             movement_id=self._id, case_id=case_id, step=step,  # type: ignore[arg-type]
-            update_id=fan_out_update_id(self._id, step, case_id),
+            update_id=fan_out_update_id(self._id, step, case_id), task_id=task_id,
             flight_number=d.flight_number, departure_at=d.departure_at, departure_airport=d.departure_airport,
             arrival_airport=d.arrival_airport, outcome=outcome,  # type: ignore[arg-type]
             departed_at=state.departed_at, reason=reason, actor=actor or Actor.system(),

@@ -15,7 +15,7 @@ from typing import Any
 from domain.model import Actor
 from domain.movements import commands as c
 from domain.movements import model as m
-from domain.movements.rules import case_problems, departure_problems, lock_problems, manifest_members
+from domain.movements.rules import BOOKING_TASK, DEPARTURE_TASK, case_problems, departure_problems, lock_problems, manifest_members
 
 
 class MovementRejected(Exception):
@@ -89,12 +89,15 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
         unknown = [n.case_id for n in command.not_boarded if state.entry(n.case_id) is None]
         if unknown:
             raise MovementRejected("case_not_on_manifest", f"not on the manifest: {', '.join(unknown)}")
+        tasks: dict[str, str] = {}
         if facts is not None:
             problems = departure_problems(state, facts)
             if problems:
                 raise _refuse_problems(problems, "the departure cannot be recorded on every case")
+            tasks = {f.case_id: f.open_tasks[DEPARTURE_TASK] for f in facts if DEPARTURE_TASK in f.open_tasks}
         return [m.DepartureConfirmed(at=now, actor=actor, departed_at=command.departed_at,
-                                     not_boarded={n.case_id: n.reason for n in command.not_boarded})]
+                                     not_boarded={n.case_id: n.reason for n in command.not_boarded},
+                                     departure_tasks=tasks)]
     if isinstance(command, c.CancelMovement):
         if state.status == m.MovementStatus.CANCELLED:
             return []
@@ -133,7 +136,8 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
         problems = lock_problems(state, facts)
         if problems:
             raise _refuse_problems(problems, "the manifest cannot be locked")
-        return [m.ManifestLocked(at=now, actor=actor)]
+        return [m.ManifestLocked(at=now, actor=actor, booking_tasks={
+            f.case_id: f.open_tasks[BOOKING_TASK] for f in facts if BOOKING_TASK in f.open_tasks})]
     raise MovementRejected("invalid_command", f"unknown command {type(command).__name__}")
 
 
@@ -154,11 +158,14 @@ def evolve(state: m.MovementState | None, event: Any, movement_id: str) -> m.Mov
                                         reason=event.reason))
     elif isinstance(event, m.ManifestLocked):
         s.status, s.locked_at, s.locked_by = m.MovementStatus.LOCKED, event.at, event.actor
+        for e in s.manifest:
+            e.booking_task_id = event.booking_tasks.get(e.case_id)
     elif isinstance(event, m.DepartureConfirmed):
         s.status, s.departed_at, s.confirmed_by = m.MovementStatus.DEPARTED, event.departed_at, event.actor
         for e in s.manifest:
             e.boarded = e.case_id not in event.not_boarded
             e.not_boarded_reason = event.not_boarded.get(e.case_id)
+            e.departure_task_id = event.departure_tasks.get(e.case_id)
     elif isinstance(event, m.MovementCancelled):
         s.status, s.cancelled_at, s.cancellation_reason = m.MovementStatus.CANCELLED, event.at, event.reason
         s.confirmed_by = event.actor

@@ -158,6 +158,10 @@ class ManifestEntry(BaseModel):
     added_by: str
     boarded: bool | None = None
     not_boarded_reason: str | None = None
+    # The case's task the fan-out completes, as the case's workflow showed it at the lock /
+    # the confirmation (None: the fan-out asks the case first).
+    booking_task_id: str | None = None
+    departure_task_id: str | None = None
     booking: FanOutResult | None = None
     departure: FanOutResult | None = None
 
@@ -209,12 +213,14 @@ class CaseRemoved(MovementEvent):
 
 class ManifestLocked(MovementEvent):
     type: Literal["manifest_locked"] = "manifest_locked"
+    booking_tasks: dict[str, str] = Field(default_factory=dict, description="case id -> its open book_movement task")
 
 
 class DepartureConfirmed(MovementEvent):
     type: Literal["departure_confirmed"] = "departure_confirmed"
     departed_at: datetime
     not_boarded: dict[str, str] = Field(default_factory=dict, description="case id -> why it did not board")
+    departure_tasks: dict[str, str] = Field(default_factory=dict, description="case id -> its open record_departure task")
 
 
 class MovementCancelled(MovementEvent):

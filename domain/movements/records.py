@@ -56,6 +56,7 @@ class FanOutRequest(BaseModel):
     case_id: str
     step: Literal["booking", "departure"]
     update_id: str
+    task_id: str | None = None  # the case's task to complete, as the case showed it; None: ask the case
     # booking: the movement's flight
     flight_number: str
     departure_at: datetime
