@@ -263,3 +263,34 @@ async def test_invalid_parameters_are_422(figures, http: httpx.AsyncClient, sup:
                    {"nationality": "XX"}, {"closed_before": "2026-01-01T00:00:00"}):
         r = await http.get("/api/v1/cases", params=params, headers=sup)
         assert r.status_code == 422, (params, r.text)
+
+
+async def test_the_dashboard_draws_the_figures_and_links_to_the_cases(stack, figures) -> None:
+    from tests.support.pages import Page
+    from tests.test_ui import signed_in
+
+    office = figures["office"]
+    async with signed_in(stack, f"caseworker-{office}".lower()) as caseworker:
+        assert "Figures" not in Page((await caseworker.get("/ui")).text).body_text
+        assert (await caseworker.get("/ui/reports")).status_code == 403
+    async with signed_in(stack, f"supervisor-{office}".lower()) as browser:
+        r = await browser.get("/ui/reports", params={"period": "week", **_range()})
+        assert r.status_code == 200, r.text
+        page = Page(r.text)
+        assert page.find("a", href="/ui/reports")  # in the navigation
+        assert len(page.find("svg", **{"class": "bar"})) > 10
+        visa = [a for a in page.find("a") if a.get("href") == "/ui/cases?programme=resettlement&stage=visa"]
+        assert visa and Page.text(visa[0]).startswith("1")
+        behind = Page((await browser.get(visa[0]["href"])).text)
+        assert [a["href"] for a in behind.find("a") if a.get("href", "").startswith("/ui/cases/C-")] == [
+            f"/ui/cases/{figures['c']['case_id']}"]
+        nationality = next(a["href"] for a in page.find("a") if a.get("href", "").startswith("/ui/cases?nationality=IQ"))
+        listed = Page((await browser.get(nationality)).text)
+        assert {a["href"] for a in listed.find("a") if a.get("href", "").startswith("/ui/cases/C-")} == {
+            f"/ui/cases/{figures['c']['case_id']}", f"/ui/cases/{figures['d']['case_id']}"}
+        assert listed.find("input", type="hidden", name="nationality", value="IQ")  # kept by the filter form
+        flows = [a["href"] for a in page.find("a") if "referred_since=" in a.get("href", "")]
+        assert flows and all(h.startswith("/ui/cases?referred_since=") for h in flows)
+        download = await browser.get("/ui/reports/nationalities.csv")
+        assert download.status_code == 200 and download.headers["content-type"].startswith("text/csv")
+        assert {row["country"] for row in csv.DictReader(io.StringIO(download.text))} == {"SY", "IQ", "AF", "ER"}

@@ -34,7 +34,8 @@ async def case_list(request: Request, principal: UiPrincipal, db: Db,
     page = await readmodel.list_cases(
         db, offices=policy.visible_offices(principal), stage=filters.stage,
         status=filters.status.value if filters.status else None, office=filters.office, priority=filters.priority,
-        text=filters.q, cursor=filters.cursor, limit=PAGE_SIZE,
+        text=filters.q, cursor=filters.cursor, limit=PAGE_SIZE, programme=filters.programme,
+        more=filters.report_filter(),
     )
     path = f"{UI_PREFIX}/cases"
     return render(request, "cases.html", {

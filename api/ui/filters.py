@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.case_filters import CaseListFilter
 from api.ui.formatting import humanize
-from domain.model import CaseStatus, Priority, Role, Stage
+from domain.model import CaseStatus, Priority, ProgrammeName, Role, Stage
 from domain.programmes.registry import programmes
 
 
@@ -71,10 +72,22 @@ class InboxFilters(_Filters):
         return {"yes": True, "no": False}.get(self.overdue or "")
 
 
-class CaseFilters(_Filters):
+class CaseFilters(_Filters, CaseListFilter):
+    """The form's filters, and those of a report's links (programme, countries, dates:
+    ``CaseListFilter``), which the form keeps as hidden fields."""
+
     q: Annotated[str | None, Field(max_length=200)] = None
     stage: Stage | None = None
     status: CaseStatus | None = None
     office: Code = None
     priority: Priority | None = None
+    programme: ProgrammeName | None = None
     cursor: Cursor = None
+
+    def report_filter(self) -> CaseListFilter:
+        return CaseListFilter(**{k: getattr(self, k) for k in CaseListFilter.model_fields})
+
+    def hidden(self) -> dict[str, str]:
+        """The report filters (and programme) as the form's hidden fields."""
+        values = self.report_filter().query()
+        return values | ({"programme": self.programme} if self.programme else {})
