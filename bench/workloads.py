@@ -375,6 +375,12 @@ class Bench:
             ("inbox: medical officer, overdue", "selin", "/api/v1/tasks", {"overdue": "true"}),
             ("inbox: movement officer, stage=movement", "emre", "/api/v1/tasks", {"stage": "movement"}),
             ("inbox: supervisor, unassigned", "fatma", "/api/v1/tasks", {"assignee": "unassigned"}),
+            # The supervisors' figures (api/reports.py): aggregates over the office's whole read model.
+            ("report: cases by stage now", "fatma", "/api/v1/reports/stages", {}),
+            ("report: flows per month, 12 months", "fatma", "/api/v1/reports/flows", {"period": "month"}),
+            ("report: people by nationality", "fatma", "/api/v1/reports/nationalities", {}),
+            ("report: median days per stage + SLA", "fatma", "/api/v1/reports/stage-durations", {}),
+            ("report: people trained", "fatma", "/api/v1/reports/training", {}),
         ]
         if cursor:
             queries.insert(4, ("cases: page 6 (keyset cursor)", "fatma", "/api/v1/cases", {"cursor": cursor}))
@@ -385,5 +391,5 @@ class Bench:
         t = time.perf_counter()
         page = await self.rm_http.call("GET", path, 200, params=params or None, headers=self.auth(user, self.rm_http))
         phase.latencies.add(f"query:{name}", time.perf_counter() - t)
-        phase.extra.setdefault("rows", {})[name] = len(page["items"])
+        phase.extra.setdefault("rows", {})[name] = len(page["items"] if "items" in page else page["rows"])
 
