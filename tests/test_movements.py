@@ -204,8 +204,9 @@ async def test_a_charter_departs_every_case_recorded_exactly_once(driver: CaseDr
 
 async def test_blocking_rules_are_named_at_add_and_at_lock(driver: CaseDriver) -> None:
     await login_all(driver)
-    family, single = await asyncio.gather(_case_in_movement_stage(driver, _family(3)),
-                                          _case_in_movement_stage(driver, _family(1)))
+    family, single, spare = await asyncio.gather(_case_in_movement_stage(driver, _family(3)),
+                                                 _case_in_movement_stage(driver, _family(1)),
+                                                 _case_in_movement_stage(driver, _family(2)))
     small = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=2, kind="commercial",
                                                                          flight_number="PC1202"))
     r = await _call(driver, "POST", f"/api/v1/movements/{small['movement_id']}/cases",
@@ -225,7 +226,7 @@ async def test_blocking_rules_are_named_at_add_and_at_lock(driver: CaseDriver) -
     # Both join; then one is withdrawn: the lock names it and its rule, and locks nothing.
     movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9))
     mid = movement["movement_id"]
-    for case in (family, single):
+    for case in (family, single, spare):
         await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": case["case_id"]})
     await _ok(driver, "POST", f"/api/v1/cases/{single['case_id']}/withdraw", "ayse",
               json={"reason": "The family decided not to travel."})
@@ -238,14 +239,34 @@ async def test_blocking_rules_are_named_at_add_and_at_lock(driver: CaseDriver) -
     # Removed with a reason, the rest locks.
     removed = await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases/{single['case_id']}/remove",
                         json={"reason": "Case withdrawn."})
-    assert [e["case_id"] for e in removed["manifest"]] == [family["case_id"]]
+    assert [e["case_id"] for e in removed["manifest"]] == [family["case_id"], spare["case_id"]]
     assert removed["removed"][0]["reason"] == "Case withdrawn."
     await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
-    assert (await _fan_out_done(driver, mid))["manifest"][0]["booking"]["applied"] is True
+    assert [e["booking"]["applied"] for e in (await _fan_out_done(driver, mid))["manifest"]] == [True, True]
 
-    # Cancelled: the case's booking is dropped... where the case can take it (its departure task is open).
-    for task in [t for t in (await _case(driver, family["case_id"]))["open_tasks"] if t["task_type"] == "check_fit_to_travel"]:
-        await driver.complete(task, "IST")
+    # Off a locked manifest only with a reason, once the case can drop its booking (its departure
+    # task opens with the fit-to-travel checks); it then goes back to rebooking.
+    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/cases/{spare['case_id']}/remove",
+                    json={"reason": "The family asked to travel later."})
+    assert r.status_code == 409, r.text
+    assert [(d["rule"], d["member_name"]) for d in r.json()["error"]["details"]] == [
+        ("not_ready_to_depart", m["full_name"]) for m in spare["members"]]
+    for case in (family, spare):
+        for task in [t for t in (await _case(driver, case["case_id"]))["open_tasks"]
+                     if t["task_type"] == "check_fit_to_travel"]:
+            await driver.complete(task, "IST")
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases/{spare['case_id']}/remove",
+              json={"reason": "The family asked to travel later."})
+    released = await _fan_out_done(driver, mid)
+    assert [e["case_id"] for e in released["manifest"]] == [family["case_id"]]
+    assert released["removed"][-1]["release"] == {"case_id": spare["case_id"], "outcome": "postponed", "applied": True,
+                                                  "reason": None}
+    back = await _case(driver, spare["case_id"])
+    assert back["key_dates"]["departure_at"] is None and [t["task_type"] for t in back["open_tasks"]] == ["book_movement"]
+    postponed = [e for e in await _events(driver, spare["case_id"]) if e["type"] == "MovementPostponed"]
+    assert len(postponed) == 1 and "asked to travel later" in postponed[0]["data"]["reason"]
+
+    # Cancelled: the booked case goes back to rebooking.
     await _ok(driver, "POST", f"/api/v1/movements/{mid}/cancel", json={"reason": "The charter was cancelled."})
     cancelled = await _fan_out_done(driver, mid)
     assert cancelled["status"] == "cancelled"

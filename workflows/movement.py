@@ -190,9 +190,13 @@ class MovementWorkflow:
                 facts = await self._facts([command.case_id])
             elif isinstance(command, c.LockManifest):
                 facts = await self._facts([e.case_id for e in state.manifest])
-        elif (state is not None and state.status == MovementStatus.LOCKED and isinstance(command, c.ConfirmDeparture)
-              and not state.pending_bookings):
-            facts = await self._facts([e.case_id for e in state.manifest if e.booking is not None and e.booking.applied])
+        elif state is not None and state.status == MovementStatus.LOCKED and not state.pending_bookings:
+            if isinstance(command, c.ConfirmDeparture):
+                facts = await self._facts([e.case_id for e in state.manifest
+                                           if e.booking is not None and e.booking.applied])
+            elif isinstance(command, c.RemoveCase) and (entry := state.entry(command.case_id)) is not None \
+                    and entry.booking is not None and entry.booking.applied:
+                facts = await self._facts([command.case_id])
         try:
             events = decide(self._state, command, workflow.now(), actor, facts)
         except MovementRejected as exc:
@@ -225,8 +229,8 @@ class MovementWorkflow:
     async def _fan_out(self) -> None:
         state = self._state
         assert state is not None
-        step = "booking" if state.pending_bookings else "departure"
-        cases = state.pending_bookings or state.pending_departures
+        step = "booking" if state.pending_bookings else "release" if state.pending_releases else "departure"
+        cases = state.pending_bookings or state.pending_releases or state.pending_departures
         requests = [self._fan_out_request(state, step, case_id) for case_id in cases]
         batches = [requests[i:i + FAN_OUT_BATCH] for i in range(0, len(requests), FAN_OUT_BATCH)]
         answered: list[FanOutResults] = list(await asyncio.gather(*[
@@ -240,6 +244,16 @@ class MovementWorkflow:
 
     def _fan_out_request(self, state: MovementState, step: str, case_id: str) -> FanOutRequest:
         d = state.details
+        if step == "release":
+            removed = state.removed_entry(case_id)
+            assert removed is not None
+            return FanOutRequest(
+                movement_id=self._id, case_id=case_id, step="release",
+                update_id=fan_out_update_id(self._id, step, case_id), task_id=removed.release_task_id,
+                flight_number=d.flight_number, departure_at=d.departure_at, departure_airport=d.departure_airport,
+                arrival_airport=d.arrival_airport, outcome="postponed",
+                reason=f"Taken off movement {self._id}: {removed.reason}", actor=removed.released_by or Actor.system(),
+                audit=AuditStamp(action="POST /api/v1/movements/{movement_id}/cases/{case_id}/remove", status=200))
         entry = state.entry(case_id)
         assert entry is not None
         if step == "booking":

@@ -60,8 +60,9 @@ Commands = Annotated[MovementCommands, Depends(_commands)]
 
 
 class FanOutProgress(BaseModel):
-    step: str | None = Field(description="booking (after the lock), departure (after the confirmation or a "
-                                         "cancellation), or null when nothing is under way.")
+    step: str | None = Field(description="booking (after the lock), release (a case taken off the locked "
+                                         "manifest), departure (after the confirmation or a cancellation), or null "
+                                         "when nothing is under way.")
     pending: int = Field(description="Cases the step has still to reach.")
     applied: int
     not_applied: int = Field(description="Cases that could not take it (each entry's reason says why).")
@@ -121,13 +122,15 @@ class ReasonBody(BaseModel):
 
 def view(state: MovementState) -> MovementView:
     results: list[FanOutResult | None]
-    if state.status == MovementStatus.LOCKED:
+    if state.pending_releases:
+        step, results = "release", [r.release for r in state.removed if r.release_task_id is not None]
+    elif state.status == MovementStatus.LOCKED:
         step, results = "booking", [e.booking for e in state.manifest]
     elif state.status in (MovementStatus.DEPARTED, MovementStatus.CANCELLED):
         step, results = "departure", [e.departure for e in state.manifest]
     else:
         step, results = None, []
-    pending = len(state.pending_bookings) + len(state.pending_departures)
+    pending = len(state.pending_bookings) + len(state.pending_departures) + len(state.pending_releases)
     done = [r for r in results if r is not None]
     return MovementView(
         movement_id=state.movement_id, status=state.status, details=state.details, people=state.people,
@@ -209,7 +212,8 @@ async def add_case(movement_id: MovementId, body: AddCaseBody, principal: Curren
 
 
 @router.post("/{movement_id}/cases/{case_id}/remove", response_model=MovementView, responses=_COMMAND_ERRORS,
-             summary="Take a case off the open manifest, with the reason")
+             summary="Take a case off the manifest, with the reason (off a locked one: its booking on the flight "
+                     "is dropped on the case, which goes back to rebooking)")
 async def remove_case(movement_id: MovementId, case_id: CaseId, body: ReasonBody, principal: CurrentPrincipal,
                       db: Db, commands: Commands) -> MovementView:
     return await _send(db, principal, commands, movement_id, c.RemoveCase(case_id=case_id, reason=body.reason))

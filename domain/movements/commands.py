@@ -49,7 +49,7 @@ class RecordFanOut(BaseModel):
     """The engine's own: what the cases' workflows answered to a fan-out."""
 
     kind: Literal["record_fan_out"] = "record_fan_out"
-    step: Literal["booking", "departure"]
+    step: Literal["booking", "departure", "release"]
     results: list[FanOutResult]
 
 

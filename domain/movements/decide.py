@@ -71,7 +71,7 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
         raise MovementRejected("movement_not_found", "no such movement")
 
     if isinstance(command, c.RecordFanOut):
-        event = m.CaseBooked if command.step == "booking" else m.CaseDepartureRecorded
+        event = {"booking": m.CaseBooked, "departure": m.CaseDepartureRecorded, "release": m.CaseReleased}[command.step]
         return [event(at=now, actor=actor, result=r) for r in command.results]
 
     finished = state.status in (m.MovementStatus.DEPARTED, m.MovementStatus.CANCELLED)
@@ -112,10 +112,9 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
             if any(r.case_id == command.case_id for r in state.removed):
                 return []
             raise MovementRejected("case_not_on_manifest", f"case {command.case_id} is not on the manifest")
-        if state.status != m.MovementStatus.OPEN:
-            raise MovementRejected("movement_not_open", "the manifest is locked: its cases are booked on the flight; "
-                                                        "record a no-show at departure or cancel the movement")
-        return [m.CaseRemoved(at=now, actor=actor, case_id=command.case_id, reason=command.reason)]
+        if state.status == m.MovementStatus.OPEN:
+            return [m.CaseRemoved(at=now, actor=actor, case_id=command.case_id, reason=command.reason)]
+        return [_take_off_locked(state, command, now, actor, facts)]
 
     if state.status != m.MovementStatus.OPEN:
         raise MovementRejected("movement_not_open", f"the manifest of movement {state.movement_id} is locked")
@@ -141,6 +140,27 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
     raise MovementRejected("invalid_command", f"unknown command {type(command).__name__}")
 
 
+def _take_off_locked(state: m.MovementState, command: c.RemoveCase, now: datetime, actor: Actor,
+                     facts: list[m.CaseFacts] | None) -> m.CaseRemoved:
+    """A locked manifest lets a case go only with a reason: its booking on the flight is
+    dropped on the case (its record_departure task, postponed), so it goes back to rebooking."""
+    entry = state.entry(command.case_id)
+    assert entry is not None
+    if entry.booking is None:
+        raise MovementRejected("movement_not_locked", "the bookings are still being recorded; remove it in a moment")
+    if not entry.booking.applied:  # never booked on this flight: nothing to undo on the case
+        return m.CaseRemoved(at=now, actor=actor, case_id=command.case_id, reason=command.reason)
+    if facts is None:  # the validator: the handler decides with the case's facts
+        return m.CaseRemoved(at=now, actor=actor, case_id=command.case_id, reason=command.reason,
+                             release_task_id="validation")
+    problems = departure_problems(state, facts)
+    if problems:
+        raise _refuse_problems(problems, f"case {command.case_id} is booked on the flight and cannot drop the booking "
+                                         "yet (its departure task opens with the fit-to-travel checks)")
+    task_id = facts[0].open_tasks.get(DEPARTURE_TASK)
+    return m.CaseRemoved(at=now, actor=actor, case_id=command.case_id, reason=command.reason, release_task_id=task_id)
+
+
 def evolve(state: m.MovementState | None, event: Any, movement_id: str) -> m.MovementState:
     if isinstance(event, m.MovementCreated):
         return m.MovementState(movement_id=movement_id, details=event.details, created_at=event.at,
@@ -155,7 +175,8 @@ def evolve(state: m.MovementState | None, event: Any, movement_id: str) -> m.Mov
     elif isinstance(event, m.CaseRemoved):
         s.manifest = [e for e in s.manifest if e.case_id != event.case_id]
         s.removed.append(m.RemovedEntry(case_id=event.case_id, removed_at=event.at, removed_by=event.actor.id,
-                                        reason=event.reason))
+                                        reason=event.reason, release_task_id=event.release_task_id,
+                                        released_by=event.actor if event.release_task_id else None))
     elif isinstance(event, m.ManifestLocked):
         s.status, s.locked_at, s.locked_by = m.MovementStatus.LOCKED, event.at, event.actor
         for e in s.manifest:
@@ -173,6 +194,10 @@ def evolve(state: m.MovementState | None, event: Any, movement_id: str) -> m.Mov
         entry = s.entry(event.result.case_id)
         if entry is not None:
             entry.booking = event.result
+    elif isinstance(event, m.CaseReleased):
+        removed = s.removed_entry(event.result.case_id)
+        if removed is not None:
+            removed.release = event.result
     elif isinstance(event, m.CaseDepartureRecorded):
         entry = s.entry(event.result.case_id)
         if entry is not None:

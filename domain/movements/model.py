@@ -175,6 +175,11 @@ class RemovedEntry(BaseModel):
     removed_at: datetime
     removed_by: str
     reason: str
+    # Taken off a locked manifest: the case's booking on the flight is dropped through its
+    # record_departure task (postponed, with the reason): that task, and what the case answered.
+    release_task_id: str | None = None
+    release: FanOutResult | None = None
+    released_by: Actor | None = None
 
 
 class Problem(BaseModel):
@@ -209,6 +214,8 @@ class CaseRemoved(MovementEvent):
     type: Literal["case_removed"] = "case_removed"
     case_id: str
     reason: str
+    release_task_id: str | None = Field(default=None, description="locked manifest: the case's record_departure "
+                                                                  "task that drops its booking")
 
 
 class ManifestLocked(MovementEvent):
@@ -238,9 +245,14 @@ class CaseDepartureRecorded(MovementEvent):
     result: FanOutResult
 
 
+class CaseReleased(MovementEvent):
+    type: Literal["case_released"] = "case_released"
+    result: FanOutResult
+
+
 AnyMovementEvent = Annotated[
     MovementCreated | CaseAdded | CaseRemoved | ManifestLocked | DepartureConfirmed | MovementCancelled
-    | CaseBooked | CaseDepartureRecorded,
+    | CaseBooked | CaseDepartureRecorded | CaseReleased,
     Field(discriminator="type"),
 ]
 
@@ -295,8 +307,16 @@ class MovementState(BaseModel):
         return entry.booking is not None and entry.booking.applied
 
     @property
+    def pending_releases(self) -> list[str]:
+        """Cases taken off the locked manifest whose booking is still to be dropped."""
+        return [r.case_id for r in self.removed if r.release_task_id is not None and r.release is None]
+
+    def removed_entry(self, case_id: str) -> RemovedEntry | None:
+        return next((r for r in reversed(self.removed) if r.case_id == case_id), None)
+
+    @property
     def fan_out_done(self) -> bool:
-        return not self.pending_bookings and not self.pending_departures
+        return not self.pending_bookings and not self.pending_departures and not self.pending_releases
 
     def summary(self) -> dict[str, Any]:
         return {"cases": len(self.manifest), "people": self.people, "seats": self.seats_taken}

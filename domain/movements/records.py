@@ -54,7 +54,7 @@ class FanOutRequest(BaseModel):
 
     movement_id: str
     case_id: str
-    step: Literal["booking", "departure"]
+    step: Literal["booking", "departure", "release"]
     update_id: str
     task_id: str | None = None  # the case's task to complete, as the case showed it; None: ask the case
     # booking: the movement's flight
