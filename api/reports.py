@@ -255,8 +255,10 @@ async def countries(conn: asyncpg.Connection, offices: list[str], kind: CountryK
 
 _STAGE_DAYS = """
 WITH scoped AS (
+    -- a stay that ended in the range ended with an event at or after its start, so the case's
+    -- last change (updated_at) is too: cases untouched since are left out before their events are read
     SELECT case_id, programme FROM cases
-    WHERE office = ANY($1::text[]) AND ($4::text IS NULL OR programme = $4)
+    WHERE office = ANY($1::text[]) AND ($4::text IS NULL OR programme = $4) AND updated_at >= $2
 ), marks AS (
     SELECT e.case_id, s.programme, e.occurred_at,
            CASE WHEN e.event_type = 'CaseClosed' THEN 'closed' ELSE e.payload->>'stage' END AS stage,
