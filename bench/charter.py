@@ -70,8 +70,15 @@ async def charter(bench: Any, cases: int, people: int, *, lanes: int = 10) -> di
         case_ids = [made[n]["case_id"] for n in range(cases)]
         headers = await client.login(officer)
 
-        async def call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-            r = await http.request(method, path, headers=headers, **kwargs)
+        async def call(method: str, path: str, key: str | None = None, **kwargs: Any) -> dict[str, Any]:
+            # A command is sent again as it was (same Idempotency-Key: applied once) while the
+            # engine answers 503.
+            sent = {**headers, **({"Idempotency-Key": key} if key else {})}
+            for _ in range(60):
+                r = await http.request(method, path, headers=sent, **kwargs)
+                if r.status_code != 503:
+                    break
+                bench.progress.console.log(f"{method} {path}: 503, sent again")
             if r.status_code >= 300:
                 raise RuntimeError(f"{method} {path} -> {r.status_code}: {r.text[:500]}")
             return r.json()
@@ -96,7 +103,7 @@ async def charter(bench: Any, cases: int, people: int, *, lanes: int = 10) -> di
                 await asyncio.sleep(0.02)
 
         lock_started = time.perf_counter()
-        await call("POST", f"/api/v1/movements/{movement_id}/lock")
+        await call("POST", f"/api/v1/movements/{movement_id}/lock", key=f"lock-{movement_id}")
         locked = await fan_out_done()
         lock_seconds = time.perf_counter() - lock_started
         if locked["fan_out"]["not_applied"]:
@@ -128,7 +135,7 @@ async def charter(bench: Any, cases: int, people: int, *, lanes: int = 10) -> di
 
         bench.monitor.begin()
         started = time.perf_counter()
-        await call("POST", f"/api/v1/movements/{movement_id}/departure",
+        await call("POST", f"/api/v1/movements/{movement_id}/departure", key=f"departure-{movement_id}",
                    json={"departed_at": datetime.now(UTC).replace(microsecond=0).isoformat()})
         answered = time.perf_counter() - started
         await every_case_departed()

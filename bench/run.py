@@ -266,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", help="comma-separated levels instead of 1,20,50 (for experiments)")
     parser.add_argument("--workloads", default="1,2,3,4,5,6", help="which workloads to run (default 1,2,3,4,5,6)")
     parser.add_argument("--import-rows", type=int, help="referrals in the bulk import file (default 5000; quick 60)")
+    parser.add_argument("--charter-cases", type=int, help="cases on the charter of workload 6 (default 60; quick 6)")
+    parser.add_argument("--charter-people", type=int, help="people on that charter (default 200; quick 20)")
     args = parser.parse_args(argv)
 
     console = Console(stderr=True)
@@ -274,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     plan = with_options(QUICK if args.quick else FULL, args.concurrency)
     if args.import_rows:
         plan = replace(plan, import_rows=args.import_rows)
+    if args.charter_cases or args.charter_people:
+        plan = replace(plan, charter_cases=args.charter_cases or plan.charter_cases,
+                       charter_people=args.charter_people or plan.charter_people)
     workloads = {int(w) for w in args.workloads.split(",")}
     try:
         results = asyncio.run(run(plan, quick=args.quick, members=args.members, keep=args.keep, console=console,
@@ -284,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     except PhaseFailed as exc:
         console.print(f"[red]benchmark stopped: {exc}[/red]")
         return 1
-    partial = bool(args.concurrency) or workloads != {1, 2, 3, 4, 5, 6} or args.members != 1 or bool(args.import_rows)
+    partial = (bool(args.concurrency) or workloads != {1, 2, 3, 4, 5, 6} or args.members != 1 or bool(args.import_rows)
+               or bool(args.charter_cases or args.charter_people))
     tag = "quick" if args.quick else ("partial" if partial else "")
     results["mode"] = tag or "full"
     paths = write_results(results, args.out, tag=tag, readme=not args.no_readme)
