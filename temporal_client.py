@@ -53,3 +53,31 @@ async def connect_temporal(settings: Settings, target: str | None = None, *, sdk
         interceptors=interceptors(settings),
         runtime=runtime(settings.temporal_metrics_address if sdk_metrics else ""),
     )
+
+
+async def ensure_search_attributes(client: Client) -> None:
+    """Register the case search attributes (``workflows.search_attributes``) the namespace
+    lacks.  A case workflow upserts them; on a namespace without them its workflow tasks would
+    fail, so a worker that cannot register them refuses to start instead, saying what to do."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+    from temporalio.service import RPCError
+
+    from workflows.search_attributes import KEYS
+
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace))
+        missing = [key.name for key in KEYS if key.name not in listed.custom_attributes]
+    except RPCError:  # a server that cannot list them (the time-skipping test server): add them all
+        missing = [key.name for key in KEYS]
+    if not missing:
+        return
+    try:
+        await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in missing}))
+    except RPCError as exc:
+        commands = "; ".join(f"temporal operator search-attribute create --name {n} --type Keyword" for n in missing)
+        raise RuntimeError(f"the Temporal namespace {client.namespace} lacks the case search attributes "
+                           f"{', '.join(missing)} and this worker may not add them ({exc.message}): run {commands}") from exc

@@ -17,7 +17,7 @@ from observability.metrics import serve_metrics
 from observability.temporal import updates_in_flight
 from settings import Settings, get_settings
 from store.db import create_pool
-from temporal_client import connect_temporal
+from temporal_client import connect_temporal, ensure_search_attributes
 from webhook_dispatch import WebhookDispatcher
 from workflows.case_types import CASE_WORKFLOWS
 from workflows.movement import MovementWorkflow
@@ -71,6 +71,7 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
     settings = settings or get_settings()
     stop_metrics = serve_metrics(settings.worker_metrics_address) if settings.worker_metrics_address else None
     client = await connect_temporal(settings, sdk_metrics=True)
+    await ensure_search_attributes(client)
     pool = await create_pool(settings.database_url, min_size=1, max_size=settings.database_pool_max)
     loop = asyncio.get_running_loop()
     dispatcher = WebhookDispatcher(pool)  # the webhook outbox (webhook_dispatch.py)

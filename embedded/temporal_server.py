@@ -16,6 +16,8 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from workflows import search_attributes
+
 WAL_PRAGMAS = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
 
 
@@ -34,6 +36,8 @@ def temporal_executable() -> str:
 
 
 class EmbeddedTemporal:
+    """The Temporal CLI dev server, with the case search attributes registered."""
+
     def __init__(self, data_dir: Path, *, port: int = 7233, ui_port: int | None = 8233,
                  namespace: str = "default", extra_args: list[str] | None = None):
         self.data_dir = data_dir.resolve()
@@ -55,7 +59,7 @@ class EmbeddedTemporal:
             *WAL_PRAGMAS,
         ]
         args += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
-        return args + self.extra_args
+        return args + search_attributes.registration_args() + self.extra_args
 
     async def start(self, timeout: float = 60.0) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from embedded.temporal_server import EmbeddedTemporal, venv_executable
 from itinera_cli import forwarded_header_options
 from store.db import create_pool
 from store.migrations import apply_migrations
-from temporal_client import connect_temporal, data_converter
+from temporal_client import connect_temporal, data_converter, ensure_search_attributes
 from tests.support.driver import CaseDriver
 from tests.support.stack import Stack, data_folder, free_port, serving, stack_settings
 from tests.support.users import seed_test_users
@@ -67,6 +67,7 @@ async def clock(stack: Stack) -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
     PostgreSQL): durable timers of months fire in moments."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=data_converter(stack.settings), test_server_existing_path=venv_executable("temporal-test-server"))
+    await ensure_search_attributes(env.client)  # the test server starts without them
     task_queue = f"clocks-{uuid.uuid4().hex[:8]}"
     async with env, build_worker(env.client, stack.pool, task_queue):
         yield env, task_queue

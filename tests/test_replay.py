@@ -16,16 +16,27 @@ from pathlib import Path
 
 import httpx
 import pytest
+from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
 
 from tests.support.driver import CaseDriver
 from tests.support.factories import referral
 from temporal_client import data_converter
 from tests.support.stack import stack_settings
 from worker import WORKFLOWS
+from workflows.resettlement_case import ResettlementCaseWorkflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.case import CaseState
+    from domain.records import CaseWorkflowInput
 
 HISTORIES = Path(__file__).parent / "histories"
+# The version the full-case tests record (ITINERA_RECORD_HISTORIES=1): a new name for each
+# version that changes the commands a case issues, so the histories of every earlier version
+# stay in the suite, as the running cases they stand for do.
+RECORDING = "search_attributes"
 
 
 def _replayer() -> Replayer:
@@ -56,7 +67,7 @@ async def test_a_full_case_of_this_version_replays(stack, http: httpx.AsyncClien
     history = await handle.fetch_history()
     await _replayer().replay_workflow(history)
     if os.environ.get("ITINERA_RECORD_HISTORIES"):
-        name = HISTORIES / "resettlement_full_case_2_members_recorded_by_activity.json"
+        name = HISTORIES / f"resettlement_full_case_2_members_{RECORDING}.json"
         name.write_text(json.dumps({"workflow_id": case["case_id"], "history": json.loads(history.to_json())},
                                    indent=1))
 
@@ -83,6 +94,27 @@ async def test_a_full_avrr_case_of_this_version_replays(stack, http: httpx.Async
     assert history.events[0].workflow_execution_started_event_attributes.workflow_type.name == "AvrrCase"
     await _replayer().replay_workflow(history)
     if os.environ.get("ITINERA_RECORD_HISTORIES"):
-        name = HISTORIES / "avrr_full_case_recorded_by_activity.json"
+        name = HISTORIES / f"avrr_full_case_{RECORDING}.json"
         name.write_text(json.dumps({"workflow_id": case["case_id"], "history": json.loads(history.to_json())},
                                    indent=1))
+
+
+@workflow.defn(name="ResettlementCase", sandboxed=False)
+class _ChangedWithoutAPatch(ResettlementCaseWorkflow):
+    """A deliberately non-deterministic change: a timer before everything the case did."""
+
+    @workflow.run
+    async def run(self, input: CaseWorkflowInput) -> CaseState:
+        await workflow.sleep(timedelta(seconds=1))
+        return await self._run(input)
+
+
+async def test_the_guard_fails_a_change_that_is_not_behind_a_patch() -> None:
+    """The replay suite is a guard only if it can fail: a change to the command order that is
+    not behind ``workflow.patched`` breaks the replay of every recorded history."""
+    path = HISTORIES / f"resettlement_full_case_2_members_{RECORDING}.json"
+    data = json.loads(path.read_text())
+    history = WorkflowHistory.from_json(data["workflow_id"], data["history"])
+    changed = Replayer(workflows=[_ChangedWithoutAPatch], data_converter=data_converter(stack_settings()))
+    with pytest.raises(NondeterminismError):
+        await changed.replay_workflow(history)

@@ -47,6 +47,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows import search_attributes
+
 with workflow.unsafe.imports_passed_through():
     # The pure core, shared with the worker's host process.  The modules the core imports
     # lazily (to break import cycles) are named here too: imported later inside the sandbox
@@ -97,6 +99,10 @@ RECORDING_IN_HISTORY_PATCH = "recording-in-history-v1"
 # that meet such a decision pay its marker and search-attribute events.
 REVIEW_RULES_PATCH = "review-rules-v1"
 
+# From here on a case carries search attributes (workflows.search_attributes), upserted when
+# one of them changes.  A case whose history began before keeps running without them.
+SEARCH_ATTRIBUTES_PATCH = "search-attributes-v1"
+
 
 def _rejection(exc: CommandRejected) -> ApplicationError:
     return ApplicationError(exc.message, {"code": exc.code.value, "details": exc.details},
@@ -124,6 +130,8 @@ class CaseWorkflow:
         # judge new commands against it, so a task the read model shows is never "unknown"
         # to the workflow; their handlers wait for the lock and decide on the folded state.
         self._recording: CaseState | None = None
+        # The search attributes this run carries (a continue-as-new keeps its run's).
+        self._published = search_attributes.published(workflow.info().typed_search_attributes)
 
     def _clock_rules(self) -> bool:
         """Whether durable clocks and fit-to-travel checks are in force for this case.
@@ -272,7 +280,17 @@ class CaseWorkflow:
         finally:
             self._recording = None
         self._state = new_state
+        self._publish()
         return recorded
+
+    def _publish(self) -> None:
+        """Upsert the search attributes that changed (stage, status, priority; all at referral)."""
+        assert self._state is not None
+        wanted = search_attributes.of_case(self._state)
+        changed = search_attributes.changes(self._published, wanted)
+        if changed and workflow.patched(SEARCH_ATTRIBUTES_PATCH):
+            workflow.upsert_search_attributes(changed)
+            self._published = wanted
 
     # --- clocks --------------------------------------------------------------------------
 
