@@ -48,6 +48,13 @@ def _json(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, str) else dict(value or {})
 
 
+def temporal_web_url(case_id: str) -> str:
+    """Where the Temporal Web UI of this deployment shows the case's workflow."""
+    settings = get_settings()
+    origin = settings.temporal_ui_origin or f"http://127.0.0.1:{settings.temporal_ui_port}"
+    return f"{origin.rstrip('/')}/namespaces/{settings.temporal_namespace}/workflows/{case_id}"
+
+
 def office_time_zone(office: str) -> str:
     """The office's IANA time zone, from the settings (``ITINERA_OFFICE_TIME_ZONES``): the
     read model keeps times in UTC and has no column for it."""
@@ -220,6 +227,7 @@ async def get_case(conn: asyncpg.Connection, case_id: str) -> CaseDetail | None:
     return CaseDetail(
         **summary.model_dump(),
         version=row["version"],
+        temporal_web_url=temporal_web_url(row["case_id"]),
         hold_reason=row["hold_reason"],
         key_dates=KeyDates(
             held_at=row["held_at"],

@@ -144,6 +144,8 @@ class AvrrView(BaseModel):
 
 class CaseDetail(CaseSummary):
     version: int = Field(description="Number of events recorded for this case.")
+    temporal_web_url: str | None = Field(
+        default=None, description="The case's workflow in the Temporal Web UI of this deployment (operators).")
     hold_reason: str | None = None
     key_dates: KeyDates
     members: list[MemberView]

@@ -18,6 +18,7 @@ from api.ui.rendering import UiRoute, redirect, render
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash
 from domain.case import AddNote, HoldCase, ResumeCase, WithdrawCase
+from domain.model import Role
 from domain.offices import local_time, time_zone, zone_label
 from api.policy import reads_health_details
 from api.ui.timeline import timeline
@@ -71,6 +72,7 @@ async def case_page(request: Request, case_id: CaseId, principal: UiPrincipal, d
         "workable": {t.task_id: moment is None and task_actions.may_work(principal, t) for t in case.open_tasks},
         "timeline": timeline(events, case, principal),
         "health_details": reads_health_details(principal),
+        "workflow_link": case.temporal_web_url if principal.role == Role.SUPERVISOR else None,
         "actions": {kind: moment is None and policy.may_act(principal, kind) for kind in UI_ACTIONS},
         "here": request.url.path,
     }, title=f"{case.principal_name} · {case.case_id}")
