@@ -101,8 +101,11 @@ async def test_a_charter_departs_every_case_recorded_exactly_once(driver: CaseDr
     movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=people - 1))
     movement_id = movement["movement_id"]
     assert movement["status"] == "open" and movement["people"] == 0
-    for case in cases:
+    for case in cases[:5]:  # one at a time, then the rest at once
         movement = await _ok(driver, "POST", f"/api/v1/movements/{movement_id}/cases", json={"case_id": case["case_id"]})
+    movement = await _ok(driver, "POST", f"/api/v1/movements/{movement_id}/cases",
+                         json={"case_ids": [case["case_id"] for case in cases[5:]]})
+    assert [e["case_id"] for e in movement["manifest"]] == [case["case_id"] for case in cases]
     assert (movement["people"], movement["seats_taken"], movement["seats_left"]) == (people, people - 1, 0)
     assert movement["manifest"][0]["members"][-1]["lap_infant"] is True
 
@@ -297,6 +300,11 @@ async def test_movements_are_office_scoped_and_role_bound(driver: CaseDriver) ->
     early = await driver.refer(_family(2))
     r = await _call(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": early["case_id"]})
     assert r.status_code == 409 and "wrong_stage" in [d["rule"] for d in r.json()["error"]["details"]], r.text
+    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/cases",
+                    json={"case_ids": [early["case_id"], izmir["case_id"]]})
+    assert r.status_code == 409, r.text  # several at once: all join or none, each blocking one named
+    assert [(d["case_id"], d["rule"]) for d in r.json()["error"]["details"]][-1] == (izmir["case_id"], "other_office")
+    assert (await _ok(driver, "GET", f"/api/v1/movements/{mid}"))["manifest"] == []
 
 
 def test_decide_is_pure_and_a_repeated_confirmation_decides_nothing() -> None:
@@ -311,7 +319,7 @@ def test_decide_is_pure_and_a_repeated_confirmation_decides_nothing() -> None:
                       members=[MemberFacts(member_id=f"M{i}", full_name=f"P {i}", date_of_birth=born, health="cleared",
                                            visa="issued", visa_valid_until=date(2027, 1, 1))
                                for i, born in enumerate([date(1990, 1, 1), date(2015, 1, 1), date(2025, 6, 1)])])
-    state = fold(decide(state, c.AddCase(case_id="C-1"), now, officer, [facts]), state, "MV-1")
+    state = fold(decide(state, c.AddCase(case_ids=["C-1"]), now, officer, [facts]), state, "MV-1")
     assert (state.people, state.seats_taken) == (3, 2)  # the infant born 2025-06 flies on a lap
     state = fold(decide(state, c.LockManifest(), now, officer, [facts]), state, "MV-1")
     with pytest.raises(MovementRejected) as refused:

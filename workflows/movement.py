@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     import domain.movements.rules  # noqa: F401
     from domain.model import Actor
     from domain.movements import commands as c
-    from domain.movements.decide import MovementRejected, decide, fold
+    from domain.movements.decide import MovementRejected, decide, fold, new_cases
     from domain.movements.model import CaseFacts, FanOutResult, MovementState, MovementStatus
     from domain.movements.records import (
         CASE_FACTS,
@@ -186,8 +186,8 @@ class MovementWorkflow:
         facts: list[CaseFacts] | None = None
         state = self._state
         if state is not None and state.status == MovementStatus.OPEN:
-            if isinstance(command, c.AddCase) and state.entry(command.case_id) is None:
-                facts = await self._facts([command.case_id])
+            if isinstance(command, c.AddCase) and (new := new_cases(state, command)):
+                facts = await self._facts(new)
             elif isinstance(command, c.LockManifest):
                 facts = await self._facts([e.case_id for e in state.manifest])
         elif state is not None and state.status == MovementStatus.LOCKED and not state.pending_bookings:

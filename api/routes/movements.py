@@ -18,7 +18,7 @@ import io
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
 
 from api import policy
 from api.auth import CurrentPrincipal, Principal
@@ -113,7 +113,19 @@ class MovementList(BaseModel):
 
 
 class AddCaseBody(BaseModel):
-    case_id: CaseId
+    """One case (``case_id``) or several at once (``case_ids``): all join, or none."""
+
+    case_id: CaseId | None = None
+    case_ids: list[CaseId] | None = Field(default=None, min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> AddCaseBody:
+        if (self.case_id is None) == (self.case_ids is None):
+            raise ValueError("give either case_id or case_ids")
+        return self
+
+    def ids(self) -> list[str]:
+        return [self.case_id] if self.case_id is not None else list(self.case_ids or [])
 
 
 class ReasonBody(BaseModel):
@@ -204,11 +216,11 @@ async def _send(db: Db, principal: Principal, commands: MovementCommands, moveme
 
 
 @router.post("/{movement_id}/cases", response_model=MovementView, responses=_COMMAND_ERRORS,
-             summary="Add a whole case (every member travels together) to the manifest; the manifest rules "
-                     "are checked and each blocking member and rule named")
+             summary="Add whole cases (every member travels together; one, or several at once) to the manifest; "
+                     "the manifest rules are checked and each blocking case, member and rule named")
 async def add_case(movement_id: MovementId, body: AddCaseBody, principal: CurrentPrincipal, db: Db,
                    commands: Commands) -> MovementView:
-    return await _send(db, principal, commands, movement_id, c.AddCase(case_id=body.case_id))
+    return await _send(db, principal, commands, movement_id, c.AddCase(case_ids=body.ids()))
 
 
 @router.post("/{movement_id}/cases/{case_id}/remove", response_model=MovementView, responses=_COMMAND_ERRORS,

@@ -15,8 +15,11 @@ class CreateMovement(BaseModel):
 
 
 class AddCase(BaseModel):
+    """Whole cases (every member travels together), one or many at once: all join, or none
+    and every blocking case, member and rule is named."""
+
     kind: Literal["add_case"] = "add_case"
-    case_id: str
+    case_ids: list[str] = Field(min_length=1, max_length=500)
 
 
 class RemoveCase(BaseModel):

@@ -119,15 +119,22 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
     if state.status != m.MovementStatus.OPEN:
         raise MovementRejected("movement_not_open", f"the manifest of movement {state.movement_id} is locked")
     if isinstance(command, c.AddCase):
-        if state.entry(command.case_id) is not None:
+        new = new_cases(state, command)
+        if not new:
             return []  # added already (a retry): nothing new
-        assert facts is not None and len(facts) == 1
-        problems = case_problems(state, facts[0], seats_left=state.details.seat_capacity - state.seats_taken)
+        assert facts is not None and [f.case_id for f in facts] == new
+        seats_left = state.details.seat_capacity - state.seats_taken
+        problems, events = [], []
+        for f in facts:
+            problems += case_problems(state, f, seats_left=seats_left)
+            entry = m.ManifestEntry(case_id=f.case_id, members=manifest_members(f, state.details) if f.found else [],
+                                    added_at=now, added_by=actor.id)
+            seats_left -= entry.seats
+            events.append(m.CaseAdded(at=now, actor=actor, entry=entry))
         if problems:
-            raise _refuse_problems(problems, f"case {command.case_id} cannot join the manifest")
-        entry = m.ManifestEntry(case_id=command.case_id, members=manifest_members(facts[0], state.details),
-                                added_at=now, added_by=actor.id)
-        return [m.CaseAdded(at=now, actor=actor, entry=entry)]
+            what = f"case {new[0]} cannot join the manifest" if len(new) == 1 else "these cases cannot join the manifest"
+            raise _refuse_problems(problems, what)
+        return events
     if isinstance(command, c.LockManifest):
         if not state.manifest:
             raise MovementRejected("invalid_command", "an empty manifest cannot be locked")
@@ -138,6 +145,11 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
         return [m.ManifestLocked(at=now, actor=actor, booking_tasks={
             f.case_id: f.open_tasks[BOOKING_TASK] for f in facts if BOOKING_TASK in f.open_tasks})]
     raise MovementRejected("invalid_command", f"unknown command {type(command).__name__}")
+
+
+def new_cases(state: m.MovementState, command: c.AddCase) -> list[str]:
+    """The command's cases not on the manifest yet, in its order, each once."""
+    return [case_id for case_id in dict.fromkeys(command.case_ids) if state.entry(case_id) is None]
 
 
 def _take_off_locked(state: m.MovementState, command: c.RemoveCase, now: datetime, actor: Actor,
