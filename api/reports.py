@@ -209,11 +209,15 @@ async def flows(conn: asyncpg.Connection, offices: list[str], *, period: Period,
 # --- 3. by nationality, destination and origin --------------------------------------------------
 
 _NATIONALITIES = """
-SELECT m.nationality AS country, count(DISTINCT m.case_id) AS cases, count(*) AS people
-FROM case_members m JOIN cases c ON c.case_id = m.case_id
-WHERE c.office = ANY($1::text[]) AND ($2::text IS NULL OR c.programme = $2)
-      AND ($3::date IS NULL OR c.arrived_on >= $3) AND ($4::date IS NULL OR c.arrived_on < $4)
-GROUP BY m.nationality ORDER BY people DESC, country
+SELECT country, count(*) AS cases, sum(n)::bigint AS people FROM (
+    -- per case and nationality first: two hash aggregates instead of a count(DISTINCT)'s sort
+    SELECT m.nationality AS country, m.case_id, count(*) AS n
+    FROM case_members m JOIN cases c ON c.case_id = m.case_id
+    WHERE c.office = ANY($1::text[]) AND ($2::text IS NULL OR c.programme = $2)
+          AND ($3::date IS NULL OR c.arrived_on >= $3) AND ($4::date IS NULL OR c.arrived_on < $4)
+    GROUP BY m.nationality, m.case_id
+) per_case
+GROUP BY country ORDER BY people DESC, country
 """
 
 _CASE_COUNTRIES = """
