@@ -407,6 +407,7 @@ class Campaign:
                 if case.method.upper() == "POST":
                     self._after_2xx = before
                 self._note_created(operation.label, response)
+                self._wait_for_import(operation.label, response)
             else:
                 after = self._take()
                 if after != before:
@@ -495,6 +496,20 @@ class Campaign:
             self._created_cases.append(body["case_id"])
         elif label.startswith("POST /api/v1/admin/integration-keys") and isinstance(body, dict) and "key_id" in body:
             self._created_keys.append(body["key_id"])
+
+    def _wait_for_import(self, label: str, response: Any) -> None:
+        """A bulk import goes on in the background after its 202 (its job creates cases): let it
+        finish before the next request, so its changes are not taken for that request's."""
+        if not label.startswith("POST /api/v1/imports") or response.status_code != 202:
+            return
+        import_id = response.json().get("import_id")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status = self._await(self._conn.fetchval("SELECT status FROM referral_imports WHERE import_id = $1",
+                                                     import_id))
+            if status == "completed":
+                return
+            self._await(asyncio.sleep(0.1))
 
     def _login(self, username: str) -> str:
         r = self._session.post(f"{self.base_url}/api/v1/auth/token",
