@@ -5,11 +5,15 @@
 -- Cases by stage and programme now (an index-only scan per office).
 CREATE INDEX cases_report_stage ON cases (office, programme, stage) INCLUDE (member_count);
 
--- Referrals, departures, arrivals and closures per week or month, and the case list's
--- matching date filters (referrals use cases_office_list of 0002).
-CREATE INDEX cases_report_departed ON cases (office, departed_at) WHERE departed_at IS NOT NULL;
-CREATE INDEX cases_report_arrived ON cases (office, arrived_on) WHERE arrived_on IS NOT NULL;
-CREATE INDEX cases_report_closed ON cases (office, closed_at) WHERE closed_at IS NOT NULL;
+-- Referrals, departures, arrivals and closures per week or month (index-only: people and
+-- programme included), and the case list's matching date filters.
+CREATE INDEX cases_report_referred ON cases (office, referred_at) INCLUDE (member_count, programme);
+CREATE INDEX cases_report_departed ON cases (office, departed_at) INCLUDE (member_count, programme)
+    WHERE departed_at IS NOT NULL;
+CREATE INDEX cases_report_arrived ON cases (office, arrived_on) INCLUDE (member_count, programme)
+    WHERE arrived_on IS NOT NULL;
+CREATE INDEX cases_report_closed ON cases (office, closed_at) INCLUDE (member_count, programme)
+    WHERE closed_at IS NOT NULL;
 
 -- By destination and origin.
 CREATE INDEX cases_report_destination ON cases (office, destination_country) INCLUDE (member_count, programme);
