@@ -20,7 +20,7 @@ from api.outages import install_outage_handlers
 from api.request_context import RequestContext
 from api.routes import movements
 from api.routes import reports as report_routes
-from api.routes import workflow_history
+from api.routes import operations, workflow_history
 from api.routes import admin, audit, auth, case_actions, cases, codec, health, imports, integrations, tasks, webhooks
 from observability.asgi import install as install_observability
 from settings import Settings, get_settings
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(movements.router)  # group movements (issue 13)
     app.include_router(report_routes.router)  # figures for supervisors (issue 16)
     app.include_router(workflow_history.router)  # the raw Temporal history of a case (issue 16)
+    app.include_router(operations.router)  # cases whose workflow is in trouble (issue 16)
     app.include_router(health.probes)
     app.add_middleware(codec.CodecCors, origins=temporal_ui_origins(settings))  # only the Temporal Web UI, only /codec
     ui.install(app)  # the caseworker web UI under /ui, and / -> /ui
