@@ -319,10 +319,11 @@ async def stage_durations(conn: asyncpg.Connection, offices: list[str], *, since
 # --- 5. people trained in orientation -----------------------------------------------------------
 
 _TRAINING_MONTHS = """
-SELECT date_trunc('month', t.completed_at AT TIME ZONE $4)::date AS month, t.task_type,
-       count(*) AS sessions, count(DISTINCT t.case_id) AS cases,
-       coalesce(sum(c.member_count) FILTER (WHERE t.task_type = $6), 0)::bigint AS counselled_people
-FROM tasks t JOIN cases c ON c.case_id = t.case_id
+SELECT date_trunc('month', t.completed_at AT TIME ZONE $4)::date AS month, t.task_type, count(*) AS sessions,
+       -- the members of the case, read only for AVRR's sessions (orientation is one task per member)
+       coalesce(sum((SELECT c.member_count FROM cases c WHERE c.case_id = t.case_id))
+                FILTER (WHERE t.task_type = $6), 0)::bigint AS counselled_people
+FROM tasks t
 WHERE t.office = ANY($1::text[]) AND t.status = 'completed' AND t.completed_at >= $2 AND t.completed_at < $3
       AND t.task_type IN ($5, $6)
 GROUP BY 1, 2
