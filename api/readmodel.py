@@ -31,6 +31,7 @@ from api.schemas import (
 from domain.model import Priority, ProgrammeName, Stage
 from domain.forms import form_json_schema
 from domain.programmes.registry import any_spec, definition_of, spec_of
+from domain.search_text import fold
 from domain.text import unstorable
 from settings import get_settings
 
@@ -103,8 +104,13 @@ def decode_cursor(cursor: str, kinds: tuple[type, ...]) -> list[Any]:
 
 
 def _tsquery(text: str) -> str | None:
-    words = re.findall(r"\w+", text.lower())[:8]
+    words = re.findall(r"\w+", fold(text))[:8]
     return " & ".join(f"{w}:*" for w in words) or None
+
+
+def _like(text: str) -> str:
+    """An ILIKE pattern for ``text`` anywhere, its own % and _ taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 class _Where:
@@ -166,11 +172,14 @@ async def list_cases(
     if priority:
         where.add("c.priority = {}", priority.value)
     if text:
-        query = _tsquery(text)
+        # Names (any case, with or without accents), the case id (as shown, any case) or any
+        # part of the external referral id.
+        wanted, query = text.strip(), _tsquery(text)
+        ids = "c.case_id = upper({}) OR c.external_referral_id ILIKE {}"
         if query:
-            where.add("(c.search @@ to_tsquery('simple', {}) OR c.external_referral_id = {})", query, text.strip())
+            where.add(f"(c.search @@ to_tsquery('simple', {{}}) OR {ids})", query, wanted, _like(wanted))
         else:
-            where.add("c.external_referral_id = {}", text.strip())
+            where.add(f"({ids})", wanted, _like(wanted))
     if cursor:
         referred_at, case_id = decode_cursor(cursor, (datetime, str))
         where.add("(c.referred_at, c.case_id) < ({}, {})", referred_at, case_id)

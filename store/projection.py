@@ -23,6 +23,7 @@ from domain.events import RecordedEvent, TaskReassigned
 from domain.model import Actor
 from domain.records import AuditStamp
 from domain.programmes.registry import definition_of
+from domain.search_text import fold
 from store import audit as audit_store
 from store import webhooks as webhook_store
 
@@ -194,7 +195,7 @@ async def _project(conn: asyncpg.Connection, state: CaseState) -> bool:
         state.departed_at,
         state.arrived_on,
         state.version,
-        f"{names} {state.external_referral_id}",
+        fold(f"{names} {state.external_referral_id}"),
         state.hold_reason,
         state.held_at,
         json.dumps(programme.read_model_data(state)),
