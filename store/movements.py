@@ -37,24 +37,24 @@ async def record_movement(conn: asyncpg.Connection, state: MovementState) -> boo
         if not written:
             return False
         is_open = state.status in _OPEN
-        for e in state.manifest:
-            await conn.execute(
-                """
-                INSERT INTO movement_cases (movement_id, case_id, on_manifest, open, people, seats, booking, departure,
-                    removed_reason)
-                VALUES ($1, $2, true, $3, $4, $5, $6, $7, NULL)
-                ON CONFLICT (movement_id, case_id) DO UPDATE SET on_manifest = true, open = EXCLUDED.open,
-                    people = EXCLUDED.people, seats = EXCLUDED.seats, booking = EXCLUDED.booking,
-                    departure = EXCLUDED.departure, removed_reason = NULL
-                """,
-                state.movement_id, e.case_id, is_open, len(e.members), e.seats,
-                e.booking.outcome if e.booking else None, e.departure.outcome if e.departure else None)
-        for r in state.removed:
-            await conn.execute(
-                """
-                UPDATE movement_cases SET on_manifest = false, open = false, removed_reason = $3
-                WHERE movement_id = $1 AND case_id = $2
-                """, state.movement_id, r.case_id, r.reason)
+        await conn.executemany(
+            """
+            INSERT INTO movement_cases (movement_id, case_id, on_manifest, open, people, seats, booking, departure,
+                removed_reason)
+            VALUES ($1, $2, true, $3, $4, $5, $6, $7, NULL)
+            ON CONFLICT (movement_id, case_id) DO UPDATE SET on_manifest = true, open = EXCLUDED.open,
+                people = EXCLUDED.people, seats = EXCLUDED.seats, booking = EXCLUDED.booking,
+                departure = EXCLUDED.departure, removed_reason = NULL
+            """,
+            [(state.movement_id, e.case_id, is_open, len(e.members), e.seats, e.booking.outcome if e.booking else None,
+              e.departure.outcome if e.departure else None) for e in state.manifest])
+        await conn.executemany(
+            """
+            UPDATE movement_cases SET on_manifest = false, open = false, removed_reason = $3,
+                departure = coalesce($4, departure)
+            WHERE movement_id = $1 AND case_id = $2
+            """, [(state.movement_id, r.case_id, r.reason, r.release.outcome if r.release else None)
+                  for r in state.removed])
         return True
 
 
