@@ -518,6 +518,25 @@ async def test_case_actions_on_the_case_page_follow_the_roles(stack: Stack, http
     assert [e["type"] for e in events][-2:] == ["NoteAdded", "CaseHeld"]
 
 
+async def test_withdrawing_a_case_asks_first_and_says_what_will_happen(stack: Stack, http: httpx.AsyncClient,
+                                                                       driver: CaseDriver) -> None:
+    case = await driver.refer(family(2))
+    url = f"/ui/cases/{case['case_id']}"
+    async with signed_in(stack, "ayse") as ayse:
+        page = Page((await ayse.get(url)).text)
+        asked = await ayse.post(f"{url}/actions/withdraw", data={"csrf_token": page.csrf, "text": "They stay."})
+        assert asked.status_code == 200 and "Withdraw this case?" in asked.text
+        question = Page(asked.text)
+        assert "cannot be undone" in question.body_text and "Verify referral" in question.body_text
+        assert (await api_case(http, driver, case["case_id"]))["status"] == "active"  # nothing changed yet
+        [confirm] = [f for f in question.find("form") if (f.get("action") or "").endswith("/actions/withdraw")]
+        done = await ayse.post(f"{url}/actions/withdraw", data={"csrf_token": question.csrf, "text": "They stay.",
+                                                                "confirmed": "yes"})
+        assert "withdrawn and closed" in done.text
+    after = await api_case(http, driver, case["case_id"])
+    assert (after["status"], after["closure_reason"]) == ("closed", "withdrawn")
+
+
 async def test_the_case_page_as_it_stood_at_a_past_moment(stack: Stack, driver: CaseDriver) -> None:
     case = await driver.refer(referral(size=1))
     moment = datetime.now(UTC)

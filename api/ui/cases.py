@@ -78,6 +78,17 @@ async def case_page(request: Request, case_id: CaseId, principal: UiPrincipal, d
     }, title=f"{case.principal_name} · {case.case_id}")
 
 
+async def _confirm_withdrawal(request: Request, principal: UiPrincipal, db: Db, case_id: str, reason: str) -> Response:
+    """A withdrawal closes the case for good: first say what will happen, and ask."""
+    case = await readmodel.get_case(db, case_id)
+    policy.require_case_visible(principal, case_id, case.office if case else None)
+    assert case is not None
+    if not policy.may_act(principal, "withdraw"):
+        raise ApiError(403, "forbidden", f"a {principal.role.value} may not withdraw cases")
+    return render(request, "confirm_withdrawal.html", {"case": case, "reason": reason},
+                  title=f"Withdraw {case.case_id}?")
+
+
 def _moment(as_of: str | None, zone: str) -> datetime | None:
     """A browser's date-time field (no offset: read in the office's time zone ``zone``), or an
     ISO 8601 time with an offset."""
@@ -105,11 +116,14 @@ _DONE = {"note": "Note added.", "hold": "The case is on hold: SLA clocks are pau
 @router.post("/cases/{case_id}/actions/{kind}", summary="A case-level action")
 async def case_action(request: Request, case_id: CaseId, kind: Annotated[str, Path(pattern="^(note|hold|resume|withdraw)$")],
                       principal: UiPrincipal, db: Db, commands: Commands) -> Response:
-    text = str((await request.form()).get("text", "")).strip()[:4000]
+    posted = await request.form()
+    text = str(posted.get("text", "")).strip()[:4000]
     response = redirect(f"{UI_PREFIX}/cases/{case_id}")
     if not text:
         flash(request, response, "error", "Please give a reason (or the note's text).")
         return response
+    if kind == "withdraw" and posted.get("confirmed") != "yes":
+        return await _confirm_withdrawal(request, principal, db, case_id, text)
     action = {"note": lambda: AddNote(text=text), "hold": lambda: HoldCase(reason=text),
               "resume": lambda: ResumeCase(reason=text), "withdraw": lambda: WithdrawCase(reason=text)}[kind]()
     try:
