@@ -294,3 +294,14 @@ async def test_the_dashboard_draws_the_figures_and_links_to_the_cases(stack, fig
         download = await browser.get("/ui/reports/nationalities.csv")
         assert download.status_code == 200 and download.headers["content-type"].startswith("text/csv")
         assert {row["country"] for row in csv.DictReader(io.StringIO(download.text))} == {"SY", "IQ", "AF", "ER"}
+
+
+async def test_odd_parameters_are_refused_or_harmless(figures, http: httpx.AsyncClient, sup: dict[str, str]) -> None:
+    for path, params, status in [("stages", {"office": ""}, 403), ("stages", {"format": "xml"}, 422),
+                                 ("flows", {"from": ""}, 422), ("nationalities", {"arrived_since": "1899-12-31"}, 422),
+                                 ("training", {"to": "1900-01-01"}, 422), ("origins", {"programme": "other"}, 422),
+                                 ("flows", {"period": "week", "from": "2024-02-29", "to": "2024-03-01"}, 200)]:
+        r = await http.get(f"/api/v1/reports/{path}", params=params, headers={**sup, "Accept": "text/csv"})
+        assert r.status_code == status, (path, params, r.text)
+    week = await _get(http, "flows", sup, period="week", **{"from": "2024-02-29", "to": "2024-03-01"})
+    assert [r["period_start"] for r in week["rows"]] == ["2024-02-26"] and week["totals"]["referrals"] == 0
