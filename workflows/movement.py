@@ -16,9 +16,11 @@ the decision has not reached yet (``MovementState.pending_bookings`` /
 every case of a batch at once).  Each case gets its command through the case workflow's own
 ``complete_task`` Update, with an update id derived from the movement, the step and the
 case only (``fan_out_update_id``): Temporal runs an Update of a given id once per workflow
-run and answers every later call of it with the first one's outcome.  The activity also
-asks the case's state first, so an effect already there (e.g. after the case continued as
-new) is reported, not sent again.  What each case answered is recorded (``CaseBooked`` /
+run and answers every later call of it with the first one's outcome.  The task is the one
+the case showed when the movement decided (its facts at the lock / the confirmation); a
+refused Update (the task completed meanwhile, e.g. by an attempt in a run whose update ids
+Temporal no longer holds) is checked against the case's state, and an effect already there
+is reported as applied, not sent again.  What each case answered is recorded (``CaseBooked`` /
 ``CaseDepartureRecorded``).  A worker killed half-way: the batch's heartbeat stops, Temporal
 runs the batch again on another worker, and every case it had reached either shows the
 effect or gets the same Update again, which is not applied twice.  A repeated
