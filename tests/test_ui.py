@@ -510,6 +510,9 @@ async def test_case_actions_on_the_case_page_follow_the_roles(stack: Stack, http
         page = Page((await fatma.get(url)).text)
         held = await fatma.post(f"{url}/actions/hold", data={"csrf_token": page.csrf, "text": "Office closed today."})
         assert "SLA clocks are paused" in held.text
+        assert "This case is on hold" in Page(held.text).body_text and "Office closed today." in held.text
+        task_page = await fatma.get(f"/ui/tasks/{case['open_tasks'][0]['task_id']}")
+        assert "This case is on hold" in Page(task_page.text).body_text
         resume_forms = [f for f in Page(held.text).find("form") if (f.get("action") or "").endswith("/resume")]
         assert resume_forms
     after = await api_case(http, driver, case["case_id"])
