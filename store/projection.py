@@ -23,7 +23,7 @@ from domain.events import RecordedEvent, TaskReassigned
 from domain.model import Actor
 from domain.records import AuditStamp
 from domain.programmes.registry import definition_of
-from domain.search_text import fold
+from domain.search_text import fold as fold_for_search
 from store import audit as audit_store
 from store import webhooks as webhook_store
 
@@ -195,7 +195,7 @@ async def _project(conn: asyncpg.Connection, state: CaseState) -> bool:
         state.departed_at,
         state.arrived_on,
         state.version,
-        fold(f"{names} {state.external_referral_id}"),
+        fold_for_search(f"{names} {state.external_referral_id}"),
         state.hold_reason,
         state.held_at,
         json.dumps(programme.read_model_data(state)),
