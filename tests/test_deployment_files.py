@@ -675,7 +675,11 @@ async def test_database_roles_give_the_application_rows_and_nothing_more(stack) 
         for table in set(tables) - {"schema_migrations"}:
             assert await app.fetchval("SELECT has_table_privilege(current_user, $1, 'INSERT')", table), \
                 f"itinera_app may not write {table}"
-        for table in set(tables) - {"case_events", "audit_log", "schema_migrations"}:
+        # Append-only for the application: the event store, the audit trail, webhook attempts.
+        append_only = {"case_events", "audit_log", "webhook_attempts"}
+        for table in append_only:
+            assert not await app.fetchval("SELECT has_table_privilege(current_user, $1, 'UPDATE')", table)
+        for table in set(tables) - append_only - {"schema_migrations"}:
             for privilege in ("UPDATE", "DELETE"):
                 assert await app.fetchval("SELECT has_table_privilege(current_user, $1, $2)", table, privilege), \
                     f"itinera_app may not {privilege} {table}"
