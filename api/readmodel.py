@@ -279,12 +279,16 @@ async def list_events(conn: asyncpg.Connection, case_id: str) -> list[EventView]
 
 _TASK_SELECT = """SELECT t.task_id, t.case_id, t.task_type, t.stage, t.role, t.member_id, t.office, t.priority_rank,
     t.status, t.opened_at, t.due_at, t.completed_at, t.completed_by, t.overdue, t.escalated_task_id,
-    m.full_name AS member_name,
+    m.full_name AS member_name, c.principal_name, c.member_count, c.status AS case_status,
     c.programme, k.claimed_by, k.claimed_at
 FROM tasks t
 JOIN cases c ON c.case_id = t.case_id
 LEFT JOIN case_members m ON m.member_id = t.member_id
 LEFT JOIN task_claims k ON k.task_id = t.task_id"""
+
+
+# The inbox's order: overdue tasks first, whatever their priority; then by priority and due time.
+_LATE_FIRST = "(CASE WHEN t.overdue THEN 0 ELSE 1 END)"
 
 
 def _task_title(programme: str, task_type: str) -> str:
@@ -305,6 +309,9 @@ def _task_view(row: asyncpg.Record) -> TaskView:
         role=row["role"],
         member_id=row["member_id"],
         member_name=row["member_name"],
+        case_name=row["principal_name"],
+        case_size=row["member_count"],
+        case_on_hold=row["case_status"] == "on_hold",
         office=row["office"],
         priority=_PRIORITIES[row["priority_rank"]],
         status=row["status"],
@@ -352,16 +359,19 @@ async def list_tasks(
     if case_id:
         where.add("t.case_id = {}", case_id)
     if cursor:
-        rank, due, task_id = decode_cursor(cursor, (int, datetime, str))
-        where.add("(t.priority_rank, t.due_at, t.task_id) > ({}, {}, {})", rank, due, task_id)
+        late, rank, due, task_id = decode_cursor(cursor, (int, int, datetime, str))
+        where.add(f"({_LATE_FIRST}, t.priority_rank, t.due_at, t.task_id) > ({{}}, {{}}, {{}}, {{}})", late, rank, due,
+                  task_id)
     where.params.append(limit + 1)
     rows = await conn.fetch(
-        f"{_TASK_SELECT} {where.sql()} ORDER BY t.priority_rank, t.due_at, t.task_id LIMIT ${len(where.params)}",
+        f"{_TASK_SELECT} {where.sql()} ORDER BY {_LATE_FIRST}, t.priority_rank, t.due_at, t.task_id "
+        f"LIMIT ${len(where.params)}",
         *where.params,
     )
     items = [_task_view(r) for r in rows[:limit]]
     last = rows[limit - 1] if len(rows) > limit else None
-    next_cursor = encode_cursor([last["priority_rank"], last["due_at"], last["task_id"]]) if last else None
+    next_cursor = encode_cursor([0 if last["overdue"] else 1, last["priority_rank"], last["due_at"], last["task_id"]]
+                                ) if last else None
     return Page[TaskView](items=items, next_cursor=next_cursor)
 
 

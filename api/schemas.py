@@ -55,6 +55,9 @@ class TaskView(BaseModel):
     role: str = Field(description="The role that works this task.")
     member_id: str | None
     member_name: str | None
+    case_name: str | None = Field(default=None, description="The case's principal applicant (whose family it is).")
+    case_size: int | None = Field(default=None, description="How many people the case holds.")
+    case_on_hold: bool = Field(default=False, description="The case is on hold: the task cannot be completed now.")
     office: str
     priority: Priority
     status: str
