@@ -17,7 +17,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.case import CaseState
+from domain.case import CancelBooking, CaseState
 from domain.model import CaseStatus
 from domain.movements.model import CaseFacts, FanOutResult, MemberFacts
 from domain.movements.records import (
@@ -32,7 +32,7 @@ from domain.movements.records import (
     RecordMovementRequest,
 )
 from domain.movements.rules import BOOKING_TASK, DEPARTURE_TASK
-from domain.records import CommandOutcome, CompleteTaskRequest
+from domain.records import CaseActionRequest, CommandOutcome, CompleteTaskRequest
 from activities.case_records import _REFUSED_VALUES
 from store import movements as store
 
@@ -125,6 +125,10 @@ class MovementActivities:
                 return FanOutResult(case_id=case_id, outcome=outcome, applied=True)
             task_type = BOOKING_TASK if request.step == "booking" else DEPARTURE_TASK
             task_id = next((t.task_id for t in state.open_tasks if t.task_type == task_type), None)
+            if task_id is None and request.outcome == "postponed" and _ours(state, request):
+                # Cancelled before the departure task opened (more than 72 h before the flight):
+                # the case drops the booking itself.
+                return await self._cancel_booking(request, outcome)
             if task_id is None:
                 return FanOutResult(case_id=case_id, outcome=outcome, applied=False,
                                     reason=f"the case has no open {task_type} task ({_where(state)}); "
@@ -149,6 +153,26 @@ class MovementActivities:
             return FanOutResult(case_id=case_id, outcome=outcome, applied=False,
                                 reason="the case's workflow has finished (the case is closed)")
         return FanOutResult(case_id=case_id, outcome=outcome, applied=True)
+
+    async def _cancel_booking(self, request: FanOutRequest, outcome: str) -> FanOutResult:
+        """The case's ``act`` Update cancelling its booking, with the request's update id (once)."""
+        try:
+            await _send_cancellation(self._client, request)
+        except WorkflowUpdateFailedError as exc:
+            after = await self._case_state(request.case_id)
+            if after is not None and _already(after, request):
+                return FanOutResult(case_id=request.case_id, outcome=outcome, applied=True)
+            cause = exc.cause
+            return FanOutResult(case_id=request.case_id, outcome=outcome, applied=False,
+                                reason=getattr(cause, "message", None) or str(cause or exc))
+        return FanOutResult(case_id=request.case_id, outcome=outcome, applied=True)
+
+
+async def _send_cancellation(client: Any, request: FanOutRequest) -> None:
+    body = CaseActionRequest(action=CancelBooking(reason=request.reason or f"Group movement {request.movement_id}"
+                                                  " was cancelled"), actor=request.actor, audit=request.audit)
+    await client.get_workflow_handle(request.case_id).execute_update("act", body, id=request.update_id,
+                                                                     result_type=CommandOutcome)
 
 
 def facts_of(state: CaseState, other_movement_id: str | None = None) -> CaseFacts:
@@ -182,9 +206,9 @@ def _already(state: CaseState, request: FanOutRequest) -> bool:
         return _ours(state, request)
     if request.outcome == "departed":
         return state.departed_at is not None
-    # no_show / postponed: the booking on this flight is gone, the case is back to rebooking
-    done = [t for t in state.tasks.values() if t.task_type == DEPARTURE_TASK and t.status == "completed"]
-    return bool(done) and not _ours(state, request) and state.departed_at is None
+    # no_show / postponed: the booking on this flight is gone (recorded at the departure task,
+    # or cancelled before it opened), the case is back to rebooking
+    return not _ours(state, request) and state.departed_at is None
 
 
 def _where(state: CaseState) -> str:

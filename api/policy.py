@@ -80,6 +80,7 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "note": frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.MEDICAL_OFFICER, Role.MOVEMENT_OFFICER}),
     "correct_member": frozenset({Role.CASEWORKER, Role.SUPERVISOR}),
     "reassign": frozenset({Role.SUPERVISOR}),
+    "cancel_booking": frozenset({Role.MOVEMENT_OFFICER, Role.SUPERVISOR}),  # a group movement cancelled
 }
 
 

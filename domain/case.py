@@ -10,6 +10,7 @@ from __future__ import annotations
 from domain.engine.clocks import next_deadline
 from domain.engine.commands import (
     AddNote,
+    CancelBooking,
     CaseAction,
     Command,
     CompleteTask,
@@ -33,7 +34,7 @@ from domain.programmes.travel import FIT_TO_TRAVEL_WINDOW
 from domain.state import CaseState, MemberProgress, Movement, TaskState
 
 __all__ = [
-    "CORRECTABLE_MEMBER_FIELDS", "ESCALATION_DUE", "FIT_TO_TRAVEL_WINDOW", "AddNote", "AvrrProgress", "CaseAction",
+    "CORRECTABLE_MEMBER_FIELDS", "ESCALATION_DUE", "FIT_TO_TRAVEL_WINDOW", "AddNote", "AvrrProgress", "CancelBooking", "CaseAction",
     "CaseState", "Command", "CompleteTask", "CorrectMember", "DecisionContext", "HoldCase", "MemberProgress",
     "MonitoringVisit", "Movement", "PlanItem", "ReassignTask", "ReferCase", "ResumeCase", "RuleFlags", "TaskState",
     "Tick", "WithdrawCase", "WithdrawConsent", "decide", "decision_context", "evolve", "fold", "next_deadline",

@@ -438,6 +438,17 @@ class MovementPostponed(_DepartureOutcome):
 
 
 @register_event
+class BookingCancelled(Event):
+    """The booked flight will not carry the case (e.g. its group movement was cancelled days
+    before departure): the booking is dropped and the case is back to booking."""
+
+    type: Literal["BookingCancelled"] = "BookingCancelled"
+    flight_number: str
+    departure_at: AwareDatetime
+    reason: str
+
+
+@register_event
 @completed_by(forms.ConfirmArrivalForm)
 class ArrivalConfirmed(TaskCompletion):
     type: Literal["ArrivalConfirmed"] = "ArrivalConfirmed"

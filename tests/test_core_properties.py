@@ -724,3 +724,25 @@ def test_a_departure_needs_a_fit_to_travel_check_within_72_hours_of_it() -> None
                    at=later)
     assert refused.value.code == RejectionCode.FIT_TO_TRAVEL_MISSING
     assert "Amina Haddad" in refused.value.message
+
+
+def test_a_cancelled_booking_sends_the_case_back_to_booking() -> None:
+    """A group movement cancelled days before its flight: the case's booking goes, and with it
+    the checks and the departure the booking had opened; the case books again."""
+    from domain.errors import CommandRejected
+
+    c = Case(size=2)
+    for task_type in ("verify_referral", "conduct_interview", "assess_health", "assess_health",
+                      "record_orientation", "record_orientation", "record_visa", "record_visa"):
+        c.complete(TaskType(task_type))
+    booked = T0 + timedelta(hours=30)  # within 72 hours: the fit-to-travel checks open at once
+    c.complete(TaskType.BOOK_MOVEMENT, {"flight_number": "TK1751", "departure_at": booked.isoformat(),
+                                        "departure_airport": "IST", "arrival_airport": "OSL"})
+    assert sorted(str(t.task_type) for t in c.state.open_tasks) == ["check_fit_to_travel"] * 2
+    cancel = core.CancelBooking(reason="The charter was cancelled by the carrier.")
+    events = decide(c.state, cancel, c._ctx("emre", T0 + timedelta(hours=1)))
+    c._apply(events)
+    assert [e.type for e in events] == ["TaskCancelled", "TaskCancelled", "BookingCancelled", "TaskOpened"]
+    assert c.state.movement is None and [str(t.task_type) for t in c.state.open_tasks] == ["book_movement"]
+    with pytest.raises(CommandRejected):  # nothing booked any more
+        decide(c.state, cancel, c._ctx("emre", T0 + timedelta(hours=2)))

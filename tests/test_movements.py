@@ -289,6 +289,28 @@ async def test_blocking_rules_are_named_at_add_and_at_lock(driver: CaseDriver) -
     assert events["MovementPostponed"] == 1
 
 
+async def test_a_charter_cancelled_days_before_its_flight_sends_its_cases_back_to_booking(driver: CaseDriver) -> None:
+    """More than 72 hours before the flight no departure task is open yet: the case drops the
+    booking itself (BookingCancelled), once, and books again."""
+    await login_all(driver)
+    family = await _case_in_movement_stage(driver, _family(2))
+    movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9, hours=120))
+    mid = movement["movement_id"]
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": family["case_id"]})
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
+    assert [e["booking"]["applied"] for e in (await _fan_out_done(driver, mid))["manifest"]] == [True]
+    booked = await _case(driver, family["case_id"])
+    assert booked["key_dates"]["departure_at"] is not None and booked["open_tasks"] == []  # checks wait for their timer
+
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cancel", json={"reason": "The carrier cancelled the charter."})
+    cancelled = await _fan_out_done(driver, mid)
+    assert cancelled["manifest"][0]["departure"]["applied"] is True, cancelled["manifest"][0]
+    back = await _case(driver, family["case_id"])
+    assert back["key_dates"]["departure_at"] is None and [t["task_type"] for t in back["open_tasks"]] == ["book_movement"]
+    events = Counter(e["type"] for e in await _events(driver, family["case_id"]))
+    assert events["BookingCancelled"] == 1 and events["MovementPostponed"] == 0
+
+
 async def test_movements_are_office_scoped_and_role_bound(driver: CaseDriver) -> None:
     movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=10))
     mid = movement["movement_id"]

@@ -78,5 +78,14 @@ class WithdrawConsent(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-CaseAction = WithdrawCase | HoldCase | ResumeCase | ReassignTask | AddNote | CorrectMember | WithdrawConsent
+class CancelBooking(BaseModel):
+    """The booked flight will not carry the case (a programme action of programmes that book
+    travel): the booking is dropped, the tasks that depended on it are cancelled."""
+
+    kind: Literal["cancel_booking"] = "cancel_booking"
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+CaseAction = (WithdrawCase | HoldCase | ResumeCase | ReassignTask | AddNote | CorrectMember | WithdrawConsent
+              | CancelBooking)
 Command = ReferCase | CompleteTask | Tick | CaseAction

@@ -53,7 +53,7 @@ PROGRAMME = ProgrammeDefinition(
     apply=apply,
     deadlines=deadlines,
     tick=tick,
-    actions={"withdraw_consent": withdraw_consent},
+    actions={"withdraw_consent": withdraw_consent, "cancel_booking": travel.cancel_booking},
     read_model_data=read_model_data,
     review_openers=travel.review_openers(AvrrTask.RECORD_TRAVEL_DOCUMENT),
 )

@@ -46,6 +46,7 @@ PROGRAMME = ProgrammeDefinition(
     apply=apply,
     deadlines=travel.deadlines,
     tick=tick,
+    actions={"cancel_booking": travel.cancel_booking},
     read_model_data=read_model_data,
     review_openers=travel.review_openers(ResettlementTask.RECORD_VISA),
 )
