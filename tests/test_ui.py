@@ -513,6 +513,8 @@ async def test_case_actions_on_the_case_page_follow_the_roles(stack: Stack, http
         assert "This case is on hold" in Page(held.text).body_text and "Office closed today." in held.text
         task_page = await fatma.get(f"/ui/tasks/{case['open_tasks'][0]['task_id']}")
         assert "This case is on hold" in Page(task_page.text).body_text
+        # The browser tab names the task, the family and the case.
+        assert f"<title>Verify referral and identity documents · {case['principal_name']} · {case['case_id']}" in task_page.text
         resume_forms = [f for f in Page(held.text).find("form") if (f.get("action") or "").endswith("/resume")]
         assert resume_forms
     after = await api_case(http, driver, case["case_id"])

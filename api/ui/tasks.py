@@ -51,7 +51,7 @@ async def _task_page(request: Request, db: Db, principal: Principal, task: TaskV
         "utc_offsets": UTC_OFFSETS,
         "office_offset": utc_offset(task.office_time_zone),
         "here": request.url.path,
-    }, status=status, title=task.title)
+    }, status=status, title=" · ".join(p for p in (task.title, task.member_name or task.case_name, task.case_id) if p))
 
 
 @router.get("/tasks/{task_id}", summary="Task page with its form")
