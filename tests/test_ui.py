@@ -557,3 +557,23 @@ async def test_the_case_page_as_it_stood_at_a_past_moment(stack: Stack, driver: 
         assert "Verify referral and identity documents" in page.body_text
         assert "Conduct interview" not in page.body_text and "Case actions" not in page.body_text
         assert (await fatma.get(f"/ui/cases/{case['case_id']}", params={"as_of": "yesterday"})).status_code == 422
+
+
+async def test_the_four_eyes_rule_is_said_before_the_work_and_a_refusal_keeps_what_was_typed(
+        stack: Stack, driver: CaseDriver) -> None:
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.HEALTH)
+    task = next(t for t in case["open_tasks"] if t["task_type"] == "assess_health")
+    case = await driver.complete(task, "IST", form={"assessment_date": today(), "outcome": "treatment_required",
+                                                    "notes": "Treatment first."})  # by selin
+    treatment = next(t for t in case["open_tasks"] if t["task_type"] == "record_treatment")
+    async with signed_in(stack, "selin") as selin:
+        page = await selin.get(f"/ui/tasks/{treatment['task_id']}")
+        assert "Four-eyes rule: you recorded the decision this task releases" in Page(page.text).body_text
+        typed = "Course of antibiotics finished on schedule."
+        refused = await selin.post(f"/ui/tasks/{treatment['task_id']}", data={
+            "csrf_token": Page(page.text).csrf, "completed_on": today(), "notes": typed})
+        assert refused.status_code == 403 and "four-eyes rule" in refused.text.lower()
+        assert typed in refused.text  # what the medical officer typed is still in the form
+    async with signed_in(stack, "deniz") as deniz:
+        page = await deniz.get(f"/ui/tasks/{treatment['task_id']}")
+        assert "Four-eyes rule" not in Page(page.text).body_text

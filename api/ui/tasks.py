@@ -21,6 +21,11 @@ from api.ui.rendering import UiRoute, redirect, render
 from api.ui.schema_form import UTC_OFFSETS, BoundForm
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash, safe_next
+from domain.case import fold
+from domain.engine.case_rules import opened_by
+from domain.programmes.registry import spec_of
+from domain.tasks import EngineTask
+from store.projection import load_events
 
 router = APIRouter(route_class=UiRoute)
 TaskId = Annotated[str, Path(max_length=64)]
@@ -38,10 +43,30 @@ def _task_url(task_id: str) -> str:
     return f"{UI_PREFIX}/tasks/{task_id}"
 
 
+async def _second_person_needed(db: Db, principal: Principal, task: TaskView) -> str | None:
+    """Said before the work starts: the four-eyes rule keeps this person from completing it."""
+    if task.status != "open" or not task.programme:
+        return None
+    spec = spec_of(task.programme, task.task_type)
+    if not (spec.releases_hold or task.task_type == EngineTask.REVIEW_OUTCOME):
+        return None
+    state = fold(await load_events(db, task.case_id))
+    own = state.tasks.get(task.task_id) if state is not None else None
+    opener = opened_by(state, own) if state is not None and own is not None else None
+    if opener is None or opener.completed_by != principal.username:
+        return None
+    if task.task_type == EngineTask.REVIEW_OUTCOME:
+        return ("Four-eyes rule: you recorded the outcome this review decides on, so you may not approve a "
+                "resubmission here; another supervisor must (you may still close or reassess).")
+    return (f"Four-eyes rule: you recorded the decision this task releases ({opener.task_id}), so another "
+            f"{task.role.replace('_', ' ')} must complete it.")
+
+
 async def _task_page(request: Request, db: Db, principal: Principal, task: TaskView, form: BoundForm, *,
                      problem: str | None = None, status: int = 200) -> Response:
     case = await readmodel.get_case(db, task.case_id)
     return render(request, "task.html", {
+        "four_eyes": await _second_person_needed(db, principal, task),
         "task": task,
         "case": case,
         "form": form,
@@ -73,7 +98,7 @@ async def complete_task(request: Request, task_id: TaskId, principal: UiPrincipa
             if not form.has_errors:
                 form.form_errors.append(exc.message)
             problem = "The form has errors. Correct the fields marked below and submit again."
-        elif exc.status in (409, 503):
+        elif exc.status in (403, 409, 503):  # what was typed stays in the form
             problem = _sentence(exc.message) + "."
         else:
             raise
