@@ -398,6 +398,10 @@ async def claim_task(conn: asyncpg.Connection, task_id: str, username: str) -> C
     return ClaimResult(**dict(row)) if row else None
 
 
-async def release_task(conn: asyncpg.Connection, task_id: str, username: str) -> bool:
-    result = await conn.execute("DELETE FROM task_claims WHERE task_id = $1 AND claimed_by = $2", task_id, username)
+async def release_task(conn: asyncpg.Connection, task_id: str, username: str | None) -> bool:
+    """Drop the claim on a task: ``username``'s, or (None, a supervisor's release) whoever's."""
+    if username is None:
+        result = await conn.execute("DELETE FROM task_claims WHERE task_id = $1", task_id)
+    else:
+        result = await conn.execute("DELETE FROM task_claims WHERE task_id = $1 AND claimed_by = $2", task_id, username)
     return result.endswith(" 1")

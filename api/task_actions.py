@@ -80,9 +80,12 @@ async def claim(db: asyncpg.Connection, principal: Principal, task_id: str) -> C
 
 
 async def release(db: asyncpg.Connection, principal: Principal, task_id: str) -> None:
+    """Give a claimed task back to the inbox: its holder may, and a supervisor of its office may
+    release anyone's claim (someone away, a task stuck with them)."""
     await visible_task(db, principal, task_id)
-    if not await readmodel.release_task(db, task_id, principal.username):
-        raise ApiError(409, "task_not_claimed", f"task {task_id} is not claimed by you")
+    anyone = principal.role == Role.SUPERVISOR
+    if not await readmodel.release_task(db, task_id, None if anyone else principal.username):
+        raise ApiError(409, "task_not_claimed", f"task {task_id} is not claimed" + ("" if anyone else " by you"))
 
 
 async def complete(db: asyncpg.Connection, commands: CaseCommands, principal: Principal, task_id: str,

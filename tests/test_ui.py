@@ -577,3 +577,28 @@ async def test_the_four_eyes_rule_is_said_before_the_work_and_a_refusal_keeps_wh
     async with signed_in(stack, "deniz") as deniz:
         page = await deniz.get(f"/ui/tasks/{treatment['task_id']}")
         assert "Four-eyes rule" not in Page(page.text).body_text
+
+
+async def test_a_supervisor_releases_or_reassigns_a_task_someone_else_holds(stack: Stack, http: httpx.AsyncClient,
+                                                                            driver: CaseDriver) -> None:
+    case = await driver.refer(family(1))
+    task_id = case["open_tasks"][0]["task_id"]
+    claimed = await http.post(f"/api/v1/tasks/{task_id}/claim", headers=await driver.login("ayse"))
+    assert claimed.status_code == 200
+
+    async def holder() -> str | None:
+        r = await http.get(f"/api/v1/tasks/{task_id}", headers=await driver.login("fatma"))
+        return r.json()["claimed_by"]
+
+    async with signed_in(stack, "fatma") as fatma:
+        page = Page((await fatma.get(f"/ui/tasks/{task_id}")).text)
+        assert "ayse holds this task" in page.body_text
+        released = await fatma.post(f"/ui/tasks/{task_id}/release", data={"csrf_token": page.csrf,
+                                                                          "next": f"/ui/tasks/{task_id}"})
+        assert "released" in released.text and await holder() is None
+        page = Page((await fatma.get(f"/ui/tasks/{task_id}")).text)
+        moved = await fatma.post(f"/ui/tasks/{task_id}/reassign", data={
+            "csrf_token": page.csrf, "assignee": "ayse", "reason": "She knows the family."})
+        assert "is now ayse" in moved.text and await holder() == "ayse"
+    async with signed_in(stack, "ayse") as ayse:  # a caseworker sees no supervisor panel
+        assert "Reassign to" not in (await ayse.get(f"/ui/tasks/{task_id}")).text

@@ -51,6 +51,7 @@ async def claim_task(task_id: str, principal: CurrentPrincipal, db: Db) -> Claim
 
 
 @router.post("/{task_id}/release", status_code=204, summary="Give a claimed task back to the inbox",
+             description="The holder releases their claim; a supervisor of the task's office releases anyone's.",
              responses={409: ERROR_RESPONSES[409]})
 async def release_task(task_id: str, principal: CurrentPrincipal, db: Db) -> None:
     await task_actions.release(db, principal, task_id)

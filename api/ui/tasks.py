@@ -9,19 +9,22 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from api import readmodel, task_actions
 from api.auth import Principal
 from api.deps import Commands, Db
 from api.errors import ApiError
+from api.routes.case_actions import perform_case_action
 from api.schemas import TaskView
 from api.ui.formatting import utc_offset
 from api.ui.rendering import UiRoute, redirect, render
 from api.ui.schema_form import UTC_OFFSETS, BoundForm
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash, safe_next
-from domain.case import fold
+from domain.case import ReassignTask, fold
+from domain.model import Role
 from domain.engine.case_rules import opened_by
 from domain.programmes.registry import spec_of
 from domain.tasks import EngineTask
@@ -67,6 +70,7 @@ async def _task_page(request: Request, db: Db, principal: Principal, task: TaskV
     case = await readmodel.get_case(db, task.case_id)
     return render(request, "task.html", {
         "four_eyes": await _second_person_needed(db, principal, task),
+        "supervising": principal.role == Role.SUPERVISOR,
         "task": task,
         "case": case,
         "form": form,
@@ -123,6 +127,30 @@ async def claim_task(request: Request, task_id: TaskId, principal: UiPrincipal, 
         return response
     task = await task_actions.visible_task(db, principal, task_id)
     flash(request, response, "success", f"You claimed “{task.title}” ({task.case_id}).")
+    return response
+
+
+@router.post("/tasks/{task_id}/reassign", summary="Reassign the task (supervisors)")
+async def reassign_task(request: Request, task_id: TaskId, principal: UiPrincipal, db: Db,
+                        commands: Commands) -> Response:
+    posted = await request.form()
+    assignee, reason = str(posted.get("assignee", "")).strip().lower(), str(posted.get("reason", "")).strip()
+    response = redirect(_task_url(task_id))
+    task = await task_actions.visible_task(db, principal, task_id)
+    try:
+        action = ReassignTask(task_id=task_id, assignee=assignee, reason=reason)
+    except ValidationError:
+        flash(request, response, "error", "Give the username to reassign to (lower case letters, digits, . _ -) "
+                                          "and a reason.")
+        return response
+    try:
+        await perform_case_action(db, commands, principal, task.case_id, action)
+    except ApiError as exc:
+        if exc.status not in (403, 409, 422):
+            raise
+        flash(request, response, "error", _sentence(exc.message) + ".")
+        return response
+    flash(request, response, "success", f"“{task.title}” is now {assignee}'s.")
     return response
 
 
