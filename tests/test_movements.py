@@ -361,3 +361,26 @@ def test_decide_is_pure_and_a_repeated_confirmation_decides_nothing() -> None:
     state = fold(decide(state, c.ConfirmDeparture(departed_at=now), now, officer), state, "MV-1")
     assert state.pending_departures == ["C-1"]
     assert decide(state, c.ConfirmDeparture(departed_at=now), now, officer) == []
+
+
+async def test_the_movement_page_adds_locks_and_confirms(driver: CaseDriver, stack: Stack) -> None:
+    from tests.support.browser import signed_in
+    from tests.support.pages import Page
+
+    await login_all(driver)
+    family = await _case_in_movement_stage(driver, _family(2))
+    movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9))
+    url = f"/ui/movements/{movement['movement_id']}"
+    async with signed_in(stack, OFFICER) as emre:
+        listed = await emre.get("/ui/movements")
+        assert movement["movement_id"] in listed.text
+        page = Page((await emre.get(url)).text)
+        added = await emre.post(f"{url}/add", data={"csrf_token": page.csrf, "case_id": family["case_id"]})
+        assert f"Case {family['case_id']} is on the manifest." in added.text
+        refused = await emre.post(f"{url}/add", data={"csrf_token": page.csrf, "case_id": "C-NOPE-NOPE-NOPE"})
+        assert "notice--error" in refused.text  # named, nothing added
+        locked = await emre.post(f"{url}/lock", data={"csrf_token": Page(added.text).csrf})
+        assert "The manifest is locked" in locked.text
+    assert [e["booking"]["applied"] for e in (await _fan_out_done(driver, movement["movement_id"]))["manifest"]] == [True]
+    async with signed_in(stack, "ayse") as ayse:  # a caseworker has no movement pages
+        assert (await ayse.get(url)).status_code == 403

@@ -12,8 +12,6 @@ times and reads a typed time as the office's).
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 import json
 import os
 import re
@@ -45,8 +43,8 @@ from domain.records import ReferCaseRequest
 from settings import Settings
 from tests.support.driver import CaseDriver
 from tests.support.factories import referral
+from tests.support.browser import signed_in
 from tests.support.stack import Stack
-from tests.support.users import TEST_PASSWORD
 
 ISTANBUL = "Europe/Istanbul"
 # 21:18 UTC on 2 December is 00:18 on 3 December in Istanbul (UTC+03:00 all year).
@@ -324,19 +322,6 @@ def _date_times(value: Any, path: str = "") -> list[tuple[str, str]]:
     return [(path, value)] if isinstance(value, str) and _DATETIME.match(value) else []
 
 
-@asynccontextmanager
-async def _signed_in(stack: Stack, username: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A browser of its own, signed in through the login page."""
-    async with httpx.AsyncClient(base_url=stack.base_url, follow_redirects=True, timeout=60) as client:
-        login = (await client.get("/ui/login")).text
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', login)
-        assert csrf, login
-        signed = await client.post("/ui/login", data={"username": username, "password": TEST_PASSWORD,
-                                                      "csrf_token": csrf.group(1), "next": "/ui"})
-        assert signed.status_code == 200 and signed.url.path == "/ui", signed.text
-        yield client
-
-
 def _shown(moment: str, zone: str = ISTANBUL) -> str:
     local = datetime.fromisoformat(moment).astimezone(ZoneInfo(zone))
     return f"{local.day} {local:%b %Y, %H:%M} ({zone_label(zone)})"
@@ -373,7 +358,7 @@ async def test_the_ui_shows_istanbul_times_and_reads_a_typed_time_as_the_offices
     # Claimed, so the inbox's first page shows it however many cases other tests left open.
     claimed = await driver.client.post(f"/api/v1/tasks/{task['task_id']}/claim", headers=await driver.login("ayse"))
     assert claimed.status_code == 200, claimed.text
-    async with _signed_in(stack, "ayse") as browser:
+    async with signed_in(stack, "ayse") as browser:
         inbox = (await browser.get("/ui", params={"stage": "referral", "assignee": "me"})).text
         row = next(r for r in inbox.split("<tr") if case["case_id"] in r)
         assert _shown(task["due_at"]) in row

@@ -6,7 +6,6 @@ Every check that something "changed nothing" reads the case back through the JSO
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
@@ -21,6 +20,7 @@ from domain.model import Stage
 from domain.tasks import TASK_SPECS, TaskType
 from tests.support.driver import CaseDriver
 from tests.support.factories import member, referral
+from tests.support.browser import sign_in, signed_in
 from tests.support.pages import Page
 from tests.support.stack import Stack
 from tests.support.users import TEST_PASSWORD
@@ -31,21 +31,6 @@ from tests.support.users import TEST_PASSWORD
 @pytest.fixture
 async def browser(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=stack.base_url, follow_redirects=True, timeout=60) as client:
-        yield client
-
-
-async def sign_in(client: httpx.AsyncClient, username: str, password: str = TEST_PASSWORD) -> httpx.Response:
-    login = Page((await client.get("/ui/login")).text)
-    return await client.post("/ui/login", data={"username": username, "password": password,
-                                                "csrf_token": login.csrf, "next": "/ui"})
-
-
-@asynccontextmanager
-async def signed_in(stack: Stack, username: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A browser of its own (its own cookie jar), signed in as ``username``."""
-    async with httpx.AsyncClient(base_url=stack.base_url, follow_redirects=True, timeout=60) as client:
-        response = await sign_in(client, username)
-        assert response.status_code == 200 and response.url.path == "/ui", response.text
         yield client
 
 

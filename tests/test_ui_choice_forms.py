@@ -4,8 +4,6 @@ fields are sent.  Works without JavaScript (every group shown); ``ui.js`` shows 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,22 +15,12 @@ from domain.model import Stage
 from tests.support.driver import CaseDriver
 from tests.support.factories import member, referral
 from tests.support.pages import Page
+from tests.support.browser import signed_in
 from tests.support.stack import Stack
-from tests.support.users import TEST_PASSWORD
 
 
 def _today(days: int = 0) -> str:
     return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()
-
-
-@asynccontextmanager
-async def signed_in(stack: Stack, username: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.base_url, follow_redirects=True, timeout=60) as client:
-        login = Page((await client.get("/ui/login")).text)
-        response = await client.post("/ui/login", data={"username": username, "password": TEST_PASSWORD,
-                                                         "csrf_token": login.csrf, "next": "/ui"})
-        assert response.status_code == 200 and response.url.path == "/ui", response.text
-        yield client
 
 
 def test_a_choice_form_is_the_choice_then_a_group_of_fields_per_outcome() -> None:

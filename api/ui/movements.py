@@ -1,0 +1,84 @@
+"""Group movements for movement officers and supervisors: the list, and a movement's page with
+its manifest, seats and the fan-out's progress, where cases are added and the manifest is
+locked, the departure confirmed or the movement cancelled.  The UI face of
+``/api/v1/movements``: every action goes through the same route functions (same rules, same
+audit)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from api.deps import Db
+from api.errors import ApiError
+from api.routes import movements as api
+from api.ui.rendering import UiRoute, redirect, render
+from api.ui.security import UI_PREFIX
+from api.ui.session import UiPrincipal, flash
+from domain.movements import commands as c
+
+router = APIRouter(route_class=UiRoute)
+MovementId = Annotated[str, Path(pattern=r"^MV-[0-9A-F]{16}$")]
+
+
+@router.get("/movements", summary="Group movements of my offices")
+async def movement_list(request: Request, principal: UiPrincipal, db: Db) -> Response:
+    movements = await api.list_movements(principal, db, status=None, departs_from=None, departs_until=None,
+                                         case_id=None, offset=0, limit=100)
+    return render(request, "movements.html", {"movements": movements.items}, title="Group movements")
+
+
+@router.get("/movements/{movement_id}", summary="A movement and its manifest")
+async def movement_page(request: Request, movement_id: MovementId, principal: UiPrincipal, db: Db) -> Response:
+    movement = await api.get_movement(movement_id, principal, db)
+    return render(request, "movement.html", {"movement": movement, "here": request.url.path},
+                  title=f"{movement.details.flight_number} · {movement.movement_id}")
+
+
+@router.post("/movements/{movement_id}/{action}", summary="Act on a movement")
+async def movement_action(request: Request, movement_id: MovementId,
+                          action: Annotated[str, Path(pattern="^(add|remove|lock|departure|cancel)$")],
+                          principal: UiPrincipal, db: Db) -> Response:
+    posted = {k: str(v).strip() for k, v in (await request.form()).items()}
+    response = redirect(f"{UI_PREFIX}/movements/{movement_id}")
+    commands = api._commands(request)
+    try:
+        done = await _act(action, posted, movement_id, principal, db, commands)
+    except ValidationError as exc:
+        flash(request, response, "error", "; ".join(e["msg"] for e in exc.errors(include_url=False)))
+        return response
+    except ApiError as exc:
+        if exc.status not in (403, 404, 409, 422):
+            raise
+        named = "; ".join(f"{d.get('member_name') or d.get('case_id') or d.get('field')}: {d.get('reason') or d.get('rule')}"
+                          for d in exc.details if isinstance(d, dict))
+        flash(request, response, "error", exc.message + (f" ({named})" if named else ""))
+        return response
+    flash(request, response, "success", done)
+    return response
+
+
+async def _act(action: str, posted: dict[str, Any], movement_id: str, principal: Any, db: Any, commands: Any) -> str:
+    if action == "add":
+        body = api.AddCaseBody.model_validate({"case_id": posted.get("case_id", "")})
+        await api.add_case(movement_id, body, principal, db, commands)
+        return f"Case {posted.get('case_id')} is on the manifest."
+    if action == "remove":
+        reason = api.ReasonBody.model_validate({"reason": posted.get("reason", "")})
+        await api.remove_case(movement_id, posted.get("case_id", ""), reason, principal, db, commands)
+        return f"Case {posted.get('case_id')} is off the manifest."
+    if action == "lock":
+        await api.lock_manifest(movement_id, principal, db, commands)
+        return "The manifest is locked: every case is being booked on the flight."
+    if action == "departure":
+        departed = posted.get("departed_at") or datetime.now(UTC).isoformat()
+        await api.confirm_departure(movement_id, c.ConfirmDeparture.model_validate({"departed_at": departed}),
+                                    principal, db, commands)
+        return "Departure confirmed: it is being recorded on every case of the manifest."
+    reason = api.ReasonBody.model_validate({"reason": posted.get("reason", "")})
+    await api.cancel_movement(movement_id, reason, principal, db, commands)
+    return "The movement is cancelled: its cases go back to booking."
