@@ -60,8 +60,9 @@ async def test_inbox_shows_the_callers_work_most_urgent_first(http: httpx.AsyncC
     ids = [t["task_id"] for t in inbox]
     assert ids.index(emergency["open_tasks"][0]["task_id"]) < ids.index(normal["open_tasks"][0]["task_id"])
     assert all(t["role"] == "caseworker" and t["office"] == "IST" for t in inbox)
-    ranks = [("emergency", "urgent", "normal").index(t["priority"]) for t in inbox]
-    assert ranks == sorted(ranks)
+    # Overdue first, whatever the priority; then by priority.
+    keys = [(not t["overdue"], ("emergency", "urgent", "normal").index(t["priority"])) for t in inbox]
+    assert keys == sorted(keys)
 
     # A medical officer's inbox holds health tasks only.
     case = await driver.advance(await driver.refer(referral(size=2)), until=Stage.HEALTH)
