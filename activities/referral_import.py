@@ -36,6 +36,7 @@ from domain.case import referral_fingerprint
 from domain.model import Actor, Referral
 from domain.records import AuditStamp
 from store import referral_imports as store
+from store.destination_profiles import DestinationServicesSource
 from workflows.referral_import import (
     CHUNK_ACTIVITY,
     FINISH_ACTIVITY,
@@ -84,7 +85,8 @@ class ReferralImportActivities:
                                 arrival_confirmation_days=terms["arrival_confirmation_days"],
                                 avrr_monitoring_months=tuple(terms["monitoring_months"]),
                                 office_time_zones=terms["office_time_zones"],
-                                default_time_zone=terms["default_time_zone"])
+                                default_time_zone=terms["default_time_zone"],
+                                services_for=DestinationServicesSource(self._pool))
         actor = Actor.model_validate(actor_data)
         audit = AuditStamp(action=IMPORT_ACTION, status=201, source_ip=job["source_ip"])
         result = ChunkResult()

@@ -17,10 +17,11 @@ from api.inbox_delivery import InboxDelivery
 from api.audit import install_audit
 from api.limits import BodySizeLimit
 from api.outages import install_outage_handlers
+from store.destination_profiles import DestinationServicesSource
 from api.request_context import RequestContext
 from api.routes import movements
 from api.routes import reports as report_routes
-from api.routes import operations, workflow_history
+from api.routes import destination_profiles, operations, workflow_history
 from api.routes import admin, audit, auth, case_actions, cases, codec, health, imports, integrations, tasks, webhooks
 from observability.asgi import install as install_observability
 from settings import Settings, get_settings
@@ -66,7 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                           arrival_confirmation_days=settings.arrival_confirmation_days,
                                           avrr_monitoring_months=settings.avrr_monitoring_months,
                                           office_time_zones=settings.office_time_zones,
-                                          default_time_zone=settings.default_time_zone)
+                                          default_time_zone=settings.default_time_zone,
+                                          services_for=DestinationServicesSource(app.state.pool))
         # The integration inbox's delivery loop (api/inbox_delivery.py: why it runs here).
         app.state.inbox = InboxDelivery(app.state.pool, app.state.commands, settings)
         app.state.inbox.start()
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(report_routes.router)  # figures for supervisors (issue 16)
     app.include_router(workflow_history.router)  # the raw Temporal history of a case (issue 16)
     app.include_router(operations.router)  # cases whose workflow is in trouble (issue 16)
+    app.include_router(destination_profiles.router)  # the services each destination asks for (issue 15)
     app.include_router(health.probes)
     app.add_middleware(codec.CodecCors, origins=temporal_ui_origins(settings))  # only the Temporal Web UI, only /codec
     ui.install(app)  # the caseworker web UI under /ui, and / -> /ui

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -43,6 +43,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import REJECTION_STATUS, ApiError
 from api.request_context import current_idempotency_key, current_stamp, mark_audited_with_command
+from domain.destination_services import CaseServices
 from domain.errors import RejectionCode
 from domain.identity import case_id_for
 from domain.model import Actor, Referral
@@ -121,8 +122,12 @@ class CaseCommands:
     def __init__(self, client: Client, task_queue: str, timeout: timedelta = timedelta(seconds=15),
                  arrival_confirmation_days: int = 3, avrr_monitoring_months: tuple[int, ...] = (3, 6, 12),
                  case_id_key: bytes | None = None, office_time_zones: Mapping[str, str] | None = None,
-                 default_time_zone: str = DEFAULT_TIME_ZONE):
+                 default_time_zone: str = DEFAULT_TIME_ZONE,
+                 services_for: Callable[[str | None], Awaitable[CaseServices | None]] | None = None):
         self._client = client
+        # The destination's current profile, which a new case records and follows
+        # (``domain.destination_services``); None: no profiles, every stage applies.
+        self._services_for = services_for
         self._case_id_key = case_id_key
         self._task_queue = task_queue
         self._timeout = timeout.total_seconds()
@@ -153,7 +158,9 @@ class CaseCommands:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
+        services = await self._services_for(referral.destination_country) if self._services_for else None
         request = ReferCaseRequest(referral=referral, actor=actor, audit=audit or current_stamp(201),
+                                   services=services,
                                    arrival_confirmation_days=self._arrival_confirmation_days,
                                    # programme terms: a programme without monitoring visits ignores them
                                    monitoring_months=self._avrr_monitoring_months,

@@ -25,9 +25,11 @@ from api.schemas import (
     KeyDates,
     MemberView,
     Page,
+    StageStep,
     TaskDetail,
     TaskView,
 )
+from domain.destination_services import CaseServices
 from domain.model import Priority, ProgrammeName, Stage
 from domain.forms import form_json_schema
 from domain.programmes.registry import any_spec, definition_of, spec_of
@@ -233,6 +235,7 @@ async def get_case(conn: asyncpg.Connection, case_id: str) -> CaseDetail | None:
     )
     tasks = await conn.fetch(f"{_TASK_SELECT} WHERE t.case_id = $1 AND t.status = 'open' ORDER BY t.task_id", case_id)
     summary = _case_summary(row)
+    services = await _recorded_services(conn, case_id)
     return CaseDetail(
         **summary.model_dump(),
         version=row["version"],
@@ -252,7 +255,23 @@ async def get_case(conn: asyncpg.Connection, case_id: str) -> CaseDetail | None:
         open_tasks=[_task_view(t) for t in tasks],
         programme_data=(data := _json(row["programme_data"])),
         avrr=AvrrView.model_validate(data) if row["programme"] == "avrr" else None,
+        services=services,
+        stages=_stages(row["programme"], services, row["destination_country"]),
     )
+
+
+async def _recorded_services(conn: asyncpg.Connection, case_id: str) -> CaseServices | None:
+    """The destination profile the case recorded at referral (its first event)."""
+    data = await conn.fetchval("SELECT payload->'services' FROM case_events WHERE case_id = $1 AND seq = 1", case_id)
+    return CaseServices.model_validate(data) if data else None
+
+
+def _stages(programme: str, services: CaseServices | None, destination_country: str | None) -> list[StageStep]:
+    definition = definition_of(programme)
+    return [StageStep(stage=stage, label=definition.stage_labels[stage],
+                      skipped=services is not None and services.skips(
+                          stage, destination_country=destination_country, optional_stages=definition.optional_stages))
+            for stage in definition.stages if stage != Stage.CLOSED]
 
 
 async def list_events(conn: asyncpg.Connection, case_id: str) -> list[EventView]:

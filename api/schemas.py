@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from domain.destination_services import CaseServices
 from domain.model import CaseStatus, Priority, Stage
 from domain.offices import DEFAULT_TIME_ZONE
 
@@ -76,6 +77,15 @@ class TaskView(BaseModel):
 
 class TaskDetail(TaskView):
     form_schema: dict[str, Any] = Field(description="JSON Schema of the completion form (POST .../complete).")
+
+
+class StageStep(BaseModel):
+    """One stage of the case's programme, in order, as this case walks it."""
+
+    stage: Stage
+    label: str
+    skipped: bool = Field(default=False, description="The destination runs this stage itself (its profile as "
+                                                        "recorded at referral, see `services`): the case passes it by.")
 
 
 class KeyDates(BaseModel):
@@ -158,6 +168,12 @@ class CaseDetail(CaseSummary):
                                           "(AVRR: consent, eligibility, escort, exit permission, reintegration plan, "
                                           "monitoring visits; resettlement: referral_verified, interview).")
     avrr: AvrrView | None = Field(default=None, description="AVRR cases only (null otherwise): programme_data, typed.")
+    services: CaseServices | None = Field(
+        default=None, description="The destination profile version the case follows, as recorded at its referral "
+                                  "(null: referred without a profile, every stage applies). A later change of the "
+                                  "profile does not change the case.")
+    stages: list[StageStep] = Field(default_factory=list, description="The programme's stages in order, "
+                                                                      "with those this case skips marked.")
 
 
 class ActorView(BaseModel):

@@ -58,6 +58,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
 from domain import forms
+from domain.destination_services import CaseServices
 from domain.model import Actor, Member, Priority, Relationship, Sex, Stage
 from domain.tasks import TaskTypeName
 
@@ -144,6 +145,11 @@ class CaseReferred(Event):
         default=None, description="AVRR: months after arrival at which the monitoring visits are due.")
     office_time_zone: str | None = Field(
         default=None, description="The office's IANA time zone the case's date rules are judged in (absent: UTC).")
+    orientation_min_age: int | None = Field(
+        default=None, description="Resettlement: members this old or older must attend orientation (absent: everyone).")
+    services: CaseServices | None = Field(
+        default=None, description="The destination's profile in force at referral, which the case follows "
+        "(absent: every stage of the programme applies).")
 
     @field_validator("members", mode="before")
     @classmethod
@@ -162,6 +168,10 @@ class CaseReferred(Event):
             data.pop("monitoring_months", None)
         if self.office_time_zone is None:
             data.pop("office_time_zone", None)  # as referrals were recorded before offices had zones
+        if self.orientation_min_age is None:
+            data.pop("orientation_min_age", None)  # as referrals were recorded before the age rule
+        if self.services is None:
+            data.pop("services", None)  # as referrals were recorded before destination profiles
         return data
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from domain.destination_services import CaseServices
 from domain.case import CaseAction, CaseState
 from domain.events import RecordedEvent
 from domain.model import Actor, Referral, check_monitoring_months
@@ -41,6 +42,11 @@ class ReferCaseRequest(BaseModel):
     # The IANA time zone of the referral's office (settings), in which the case's dates are
     # judged; requests sent before offices had zones carry none: UTC.
     office_time_zone: Annotated[str, AfterValidator(check_time_zone)] = DEFAULT_TIME_ZONE
+    # Resettlement: members this old or older on the day must attend orientation; requests sent
+    # before the rule carry none (everyone), so running cases replay as they ran.
+    orientation_min_age: int | None = Field(default=None, ge=0, le=120)
+    # The destination's profile in force now, which the case will follow (None: every stage).
+    services: CaseServices | None = None
 
 
 class ReferralOutcome(BaseModel):

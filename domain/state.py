@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, model_validator
 
+from domain.destination_services import CaseServices
 from domain.model import CaseStatus, Member, Priority, ProgrammeName, Relationship, Stage
 from domain.offices import DEFAULT_TIME_ZONE
 from domain.tasks import TaskTypeName
@@ -93,6 +94,8 @@ class CaseState(BaseModel):
     arrived_on: date | None = None
     arrival_place: str | None = None
     programme_data: SerializeAsAny[BaseModel] | None = None
+    # The destination's profile as the case recorded it at referral (None: every stage applies).
+    services: CaseServices | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -175,7 +175,8 @@ class CaseWorkflow:
     async def refer(self, request: ReferCaseRequest) -> ReferralOutcome:
         command = ReferCase(case_id=self._case_id, referral=request.referral,
                             arrival_confirmation_days=request.arrival_confirmation_days,
-                            monitoring_months=request.monitoring_months, office_time_zone=request.office_time_zone)
+                            monitoring_months=request.monitoring_months, office_time_zone=request.office_time_zone,
+                            orientation_min_age=request.orientation_min_age, services=request.services)
         async with self._lock:
             recorded = await self._execute(command, request.actor, request.audit)
         self._arm_clock()

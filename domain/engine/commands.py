@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from domain.destination_services import CaseServices
 from domain.model import Referral
 from domain.offices import DEFAULT_TIME_ZONE
 
@@ -20,6 +21,11 @@ class ReferCase(BaseModel):
     monitoring_months: list[int] | None = None
     # The office's time zone, recorded with the case: its date rules are judged in it.
     office_time_zone: str = DEFAULT_TIME_ZONE
+    # Resettlement's orientation age rule for this case (None, in requests sent before it: everyone attends).
+    orientation_min_age: int | None = None
+    # The destination's profile in force at referral (``domain.destination_services``); None:
+    # every stage of the programme applies.
+    services: CaseServices | None = None
 
 
 class CompleteTask(BaseModel):

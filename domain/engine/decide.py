@@ -118,6 +118,7 @@ def _decide_referral(state: CaseState | None, command: ReferCase, ctx: DecisionC
             arrival_confirmation_days=command.arrival_confirmation_days,
             # UTC is what an event without a zone means: recorded only when it says more.
             office_time_zone=command.office_time_zone if command.office_time_zone != DEFAULT_TIME_ZONE else None,
+            services=command.services,
             **programme.referral_terms(command),
         )
     )

@@ -60,6 +60,7 @@ def _referred(event: ev.CaseReferred, at: datetime) -> CaseState:
         progress={m.member_id: MemberProgress() for m in event.members},
         referred_at=at, stage_entered_at=at, updated_at=at,
         programme_data=programme.start(event),
+        services=getattr(event, "services", None),
     )
 
 

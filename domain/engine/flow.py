@@ -51,12 +51,20 @@ def advance(draft: Draft) -> None:
         open_step(draft, state.stage)
         return
     for stage in programme.stages[programme.rank(state.stage) + 1:]:
+        if skipped(draft.s, stage):
+            continue
         if stage == Stage.CLOSED:
             close(draft, programme.completion_reason)
             return
         if not stage_done(draft.s, stage, draft.ctx):
             enter_stage(draft, stage)
             return
+
+
+def skipped(state: CaseState, stage: Stage) -> bool:
+    """The case's destination runs this stage itself (its profile as recorded at referral)."""
+    return state.services is not None and state.services.skips(
+        stage, destination_country=state.destination_country, optional_stages=profile_of(state).optional_stages)
 
 
 def enter_stage(draft: Draft, stage: Stage) -> None:

@@ -68,6 +68,9 @@ class ProgrammeDefinition:
     task_specs: Mapping[str, TaskSpec]
     next_step: Callable[[CaseState, Stage, DecisionContext], Step]
     completion_reason: str  # the closure reason when a case passes its last stage
+    # Stages a destination may run itself (its profile, ``domain.destination_services``): a
+    # case whose recorded profile skips one of these passes it by.
+    optional_stages: frozenset[Stage] = frozenset()
     review_decisions: Callable[[CaseState], tuple[str, ...]] = lambda _: ("close",)
     review_closure_reason: Callable[[CaseState], str] = lambda _: "not_accepted"
     holds: Callable[[CaseState, Stage], bool] = lambda _s, _t: False

@@ -31,6 +31,7 @@ PROGRAMME = ProgrammeDefinition(
     workflow_type="ResettlementCase",
     stages=STAGES,
     stage_labels=STAGE_LABELS,
+    optional_stages=frozenset({Stage.HEALTH, Stage.ORIENTATION}),  # destinations may run these themselves
     task_specs=TASK_SPECS,
     next_step=next_step,
     holds=holds,

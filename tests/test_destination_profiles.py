@@ -1,0 +1,98 @@
+"""Destination profiles (issue 15): which services a destination asks for, and the rule that a
+case follows the profile version recorded at its referral, whatever changes afterwards."""
+
+from __future__ import annotations
+
+import httpx
+
+from domain.model import Stage
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
+
+
+async def _change(http: httpx.AsyncClient, driver: CaseDriver, country: str, **body: object) -> httpx.Response:
+    return await http.put(f"/api/v1/destination-profiles/{country}", json={"reason": "test", **body},
+                          headers=await driver.login("admin"))
+
+
+def _stage_path(case: dict) -> list[str]:
+    return [s["stage"] for s in case["stages"] if not s["skipped"]]
+
+
+async def test_a_destination_without_the_health_stage_goes_from_interview_to_orientation(
+        http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    # IE's demo profile (migration 0039): the destination screens health itself.
+    case = await driver.refer(referral(destination_country="IE"))
+    assert case["services"] == {"country": "IE", "version": 1, "skipped_stages": ["health"],
+                                "fit_to_travel_check": True}
+    assert [s["stage"] for s in case["stages"] if s["skipped"]] == ["health"]
+    case = await driver.advance(case, until=Stage.ORIENTATION)
+    assert case["stage"] == "orientation"
+    assert {t["task_type"] for t in case["open_tasks"]} == {"record_orientation"}
+    events = (await http.get(f"/api/v1/cases/{case['case_id']}/events", headers=await driver.login("fatma"))).json()
+    entered = [e["data"]["stage"] for e in events if e["type"] == "StageEntered"]
+    assert entered == ["referral", "interview", "orientation"]
+    assert not any(e["type"] == "TaskOpened" and e["data"]["task_type"] == "assess_health" for e in events)
+
+    case = await driver.advance(case)  # and on to arrival, without a health clearance of IOM's
+    assert case["status"] == "closed" and case["closure_reason"] == "arrived"
+
+
+async def test_a_profile_change_reaches_new_cases_only(http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    first = await _change(http, driver, "PT", skipped_stages=[], reason="Portugal: the full service")
+    assert first.status_code == 201, first.text
+    before = await driver.refer(referral(destination_country="PT"))
+    version = first.json()["version"]
+    assert before["services"]["version"] == version and _stage_path(before)[:4] == [
+        "referral", "interview", "health", "orientation"]
+
+    changed = await _change(http, driver, "PT", skipped_stages=["health", "orientation"],
+                            reason="Portugal now screens and orients on arrival")
+    assert changed.status_code == 201 and changed.json()["version"] == version + 1
+    after = await driver.refer(referral(destination_country="PT"))
+    assert after["services"]["version"] == version + 1
+    assert _stage_path(after)[:3] == ["referral", "interview", "visa"]
+
+    # The case referred before the change still walks health and orientation (and says which
+    # profile version it follows); the new one goes from interview to visa.
+    before = await driver.advance(before, until=Stage.HEALTH)
+    assert before["stage"] == "health" and before["services"]["version"] == version
+    after = await driver.advance(after, until=Stage.VISA)
+    assert after["stage"] == "visa"
+
+    versions = (await http.get("/api/v1/destination-profiles/PT", headers=await driver.login("ayse"))).json()
+    assert [v["version"] for v in versions] == [version + 1, version]
+    assert versions[0]["changed_by"] == "admin" and versions[0]["reason"] == "Portugal now screens and orients on arrival"
+    current = (await http.get("/api/v1/destination-profiles", headers=await driver.login("ayse"))).json()
+    assert next(p for p in current if p["country"] == "PT")["version"] == version + 1
+
+
+async def test_bad_profiles_are_refused_with_the_field_and_change_nothing(
+        http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    before = (await http.get("/api/v1/destination-profiles/NO", headers=await driver.login("ayse"))).json()
+
+    core = await _change(http, driver, "NO", skipped_stages=["visa"])
+    assert core.status_code == 422
+    detail = core.json()["error"]["details"][0]
+    assert detail["field"].endswith("skipped_stages.0") and "health" in detail["reason"]
+
+    unknown = await _change(http, driver, "XX", skipped_stages=[])
+    assert unknown.status_code == 422 and unknown.json()["error"]["details"][0]["field"] == "path.country"
+    no_reason = await http.put("/api/v1/destination-profiles/NO", json={"skipped_stages": []},
+                               headers=await driver.login("admin"))
+    assert no_reason.status_code == 422 and no_reason.json()["error"]["details"][0]["field"] == "body.reason"
+
+    caseworker = await http.put("/api/v1/destination-profiles/NO", json={"skipped_stages": ["health"], "reason": "x"},
+                                headers=await driver.login("ayse"))
+    assert caseworker.status_code == 403
+
+    after = (await http.get("/api/v1/destination-profiles/NO", headers=await driver.login("ayse"))).json()
+    assert after == before
+    missing = await http.get("/api/v1/destination-profiles/ZW", headers=await driver.login("ayse"))
+    assert missing.status_code == 404
+
+
+async def test_the_served_schema_states_which_stages_may_be_skipped(http: httpx.AsyncClient) -> None:
+    schema = (await http.get("/openapi.json")).json()["components"]["schemas"]["DestinationServicesIn"]
+    assert schema["properties"]["skipped_stages"]["items"]["enum"] == ["health", "orientation"]
+    assert "reason" in schema["required"]
