@@ -25,6 +25,7 @@ from api.auth import Principal
 from api.errors import ApiError
 from api.ui.filters import CHOICES
 from api.ui.formatting import FILTERS
+from api.ui.i18n import LANGUAGES, chosen_language, direction, gettext, ngettext, use_language
 from api.ui.security import CSRF_FIELD, STATIC_PREFIX, UI_PREFIX, csrf_token, require_csrf, set_csrf_cookie
 from api.ui.session import LoginRequired, clear_flash, login_url, take_flash
 
@@ -51,7 +52,9 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,  # a typo in a template fails loudly instead of rendering blank
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(FILTERS)
     env.globals.update(static_url=static_url, UI=UI_PREFIX, CSRF_FIELD=CSRF_FIELD, CHOICES=CHOICES)
     return env
@@ -70,8 +73,11 @@ def _principal_for_header(request: Request) -> Principal | None:
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200,
            title: str = "") -> Response:
     """Render a page with what every page needs: who is signed in, the CSRF token, the flash."""
+    language = chosen_language(request)
+    use_language(language)
     page = {"principal": _principal_for_header(request), "csrf_token": csrf_token(request),
-            "flash": take_flash(request), "title": title, "path": request.url.path}
+            "flash": take_flash(request), "title": title, "path": request.url.path,
+            "lang": language, "dir": direction(language), "languages": LANGUAGES}
     response = templates.TemplateResponse(request, template, {**page, **(context or {})}, status_code=status)
     set_csrf_cookie(request, response)
     clear_flash(request, response)
@@ -79,10 +85,11 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
 
 
 def render_error(request: Request, status: int, message: str, details: list[dict[str, Any]] | None = None) -> Response:
-    titles = {403: "Not allowed", 404: "Not found", 409: "Conflict", 422: "Invalid request",
-              503: "Temporarily unavailable"}
+    use_language(chosen_language(request))
+    titles = {403: gettext("Not allowed"), 404: gettext("Not found"), 409: gettext("Conflict"),
+              422: gettext("Invalid request"), 503: gettext("Temporarily unavailable")}
     return render(request, "error.html", {"status": status, "message": message, "details": details or []},
-                  status=status, title=titles.get(status, "Something went wrong"))
+                  status=status, title=titles.get(status, gettext("Something went wrong")))
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -14,6 +14,16 @@ it.  Without JavaScript every group is shown (a browser cannot make a field requ
 for one choice, so branch fields carry no ``required`` attribute) and only the chosen
 branch's fields are submitted; with JavaScript (``ui.js``) only the chosen branch's group is
 shown, and its required fields are required by the browser too.
+
+A list of objects (``type: array`` of an object, e.g. a family's members or a plan's items)
+is one group of fields per row, named ``<list>-<row>-<field>``, with buttons that add and
+remove rows: they post the form back (``row_action``) and the page comes back with one row
+more or less and everything typed kept, so it works without JavaScript.
+
+Everything shown is in plain words: codes (countries, languages, currencies) are chosen from
+lists of names (``api.ui.code_lists``), enum values read as words, rules written for
+developers (the text rules' character classes) are left out of the help, and the
+validator's messages are said in plain language (``api.ui.plain_errors``).
 """
 
 from __future__ import annotations
@@ -22,9 +32,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from api.ui.code_lists import code_list
 from api.ui.formatting import humanize
+from api.ui.plain_errors import plain_help, plain_reason
 
-FieldKind = Literal["text", "textarea", "date", "datetime", "number", "checkbox", "confirm", "select"]
+FieldKind = Literal["text", "textarea", "date", "datetime", "number", "checkbox", "confirm", "select", "list"]
+ROW_MARK = "_row"  # a hidden input per row: a row left empty is still a row
 TZ_SUFFIX = "__tz"
 TEXTAREA_MIN_LENGTH = 500
 
@@ -66,6 +79,18 @@ class FormField:
     # and whether this field is the choice itself.
     when: tuple[str, ...] = ()
     is_choice: bool = False
+    # A code typed in capitals (an airport): what is typed is upper-cased.
+    upper: bool = False
+    # What its format rule says in words (shown for a value that does not match its pattern).
+    rule: str | None = None
+    # Required only together with another field of the form ("with an amount").
+    needed_with: str | None = None
+    # A list: the fields of one row, and how many rows it takes.
+    items: tuple[FormField, ...] = ()
+    min_items: int = 0
+    max_items: int | None = None
+    row_label: str = "Row"
+    scalar_items: bool = False  # a list of plain values (its row has one field, "value")
 
     @property
     def id(self) -> str:
@@ -80,6 +105,14 @@ class FormField:
     @property
     def tz_name(self) -> str:
         return self.name + TZ_SUFFIX
+
+    def in_row(self, list_name: str, row: int) -> FormField:
+        """This item field as the control of row ``row`` of the list ``list_name``."""
+        return replace(self, name=row_key(list_name, row, self.name))
+
+
+def row_key(list_name: str, row: int, name: str | None = None) -> str:
+    return f"{list_name}-{row}" + (f"-{name}" if name else "")
 
 
 def _as_text(value: Any) -> str:
@@ -112,16 +145,30 @@ def _label(name: str, node: dict[str, Any]) -> str:
 def _field(name: str, prop: dict[str, Any], root: dict[str, Any], required: bool) -> FormField:
     node = _resolve(prop, root)
     nullable = False
+    codes = None
     variants = node.get("anyOf")
     if isinstance(variants, list):
         non_null = [v for v in variants if v.get("type") != "null"]
         nullable = len(non_null) < len(variants)
         outer = {k: v for k, v in node.items() if k != "anyOf"}
-        node = {**_resolve(non_null[0], root), **outer} if len(non_null) == 1 else {**outer, "type": "string"}
+        codes = next((c for c in (code_list(_resolve(v, root)) for v in non_null) if c), None)
+        numeric = next((v for v in non_null if v.get("type") in ("integer", "number")), None)
+        if len(non_null) == 1:
+            node = {**_resolve(non_null[0], root), **outer}
+        elif numeric is not None:  # a decimal: a number, or its exact text
+            node = {**numeric, **outer}
+        else:
+            node = {**outer, "type": "string"}
+    codes = codes or code_list(node)
     base = dict(name=name, label=_label(name, node), required=required, nullable=nullable,
-                help=node.get("description"))
+                help=plain_help(node.get("description"), coded=codes is not None))
     default = node.get("default")
     kind: FieldKind
+    if node.get("type") == "array" and isinstance(node.get("items"), dict):
+        return _list_field(name, node, root, base)
+    if codes is not None:
+        return FormField(kind="select", options=tuple(Option(c, n) for c, n in codes), initial=_as_text(default),
+                         **base)
     if node.get("type") == "boolean":
         if node.get("const") is True:
             return FormField(kind="confirm", **base)
@@ -143,8 +190,47 @@ def _field(name: str, prop: dict[str, Any], root: dict[str, Any], required: bool
         kind = "textarea"
     else:
         kind = "text"
-    return FormField(kind=kind, pattern=node.get("pattern"), min_length=node.get("minLength"),
-                     max_length=max_length, initial=_as_text(default), **base)
+    pattern = node.get("pattern")
+    upper = bool(pattern) and "A-Z" in pattern and "a-z" not in pattern
+    return FormField(kind=kind, pattern=pattern, min_length=node.get("minLength"), upper=upper,
+                     max_length=max_length, initial=_as_text(default), rule=_rule_of(node), **base)
+
+
+def _rule_of(node: dict[str, Any]) -> str | None:
+    """The plain words of a string's format rule: its description, unless that is a text rule."""
+    return plain_help(node.get("description"), coded=False) or None
+
+
+def _needed_with(item: dict[str, Any]) -> dict[str, str]:
+    """Fields an object's ``allOf`` of ``if``/``then`` makes required when another is given:
+    {field: the field that needs it}."""
+    needed: dict[str, str] = {}
+    for rule in item.get("allOf", []) if isinstance(item.get("allOf"), list) else []:
+        given = (rule.get("if") or {}).get("required") or []
+        then = (rule.get("then") or {}).get("required") or []
+        for name in then:
+            if given:
+                needed[name] = given[0]
+    return needed
+
+
+def _list_field(name: str, node: dict[str, Any], root: dict[str, Any], base: dict[str, Any]) -> FormField:
+    """A list of objects: the fields of one row; a list of plain values is one row field."""
+    item = _resolve(node["items"], root)
+    if item.get("type") == "object" or "properties" in item:
+        required = set(item.get("required", []))
+        needed = _needed_with(item)
+        labels = {n: _label(n, _resolve(p, root)) for n, p in item.get("properties", {}).items()}
+        items = tuple(replace(_field(n, p, root, n in required),
+                              needed_with=labels.get(needed[n]) if n in needed else None)
+                      for n, p in item.get("properties", {}).items())
+    else:
+        items = (_field("value", item, root, True),)
+        base = {**base, "scalar_items": True}
+    label = base["label"]
+    row_label = label[:-1] if label.endswith("s") and not label.endswith("ss") else label  # "Members" -> "Member"
+    return FormField(kind="list", items=items, min_items=int(node.get("minItems", 0)),  # type: ignore[arg-type]
+                     max_items=node.get("maxItems"), row_label=row_label, **base)
 
 
 @dataclass(frozen=True)
@@ -208,30 +294,103 @@ class Section:
 
 @dataclass
 class BoundForm:
-    """A form with the values to show and the errors to show next to each field."""
+    """A form with the values to show and the errors to show next to each field.
+
+    ``values`` is flat, as the browser sends it: a list's fields are keyed ``<list>-<row>-<field>``
+    and ``rows`` says how many rows each list shows (numbered 0..n-1)."""
 
     fields: list[FormField]
     description: str | None = None
     values: dict[str, str] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
     form_errors: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def blank(cls, schema: dict[str, Any]) -> BoundForm:
         fields = form_fields(schema)
-        return cls(fields, schema.get("description"), {f.name: f.initial for f in fields if f.initial})
+        form = cls(fields, plain_help(schema.get("description"), coded=False),
+                   {f.name: f.initial for f in fields if f.initial and f.kind != "list"})
+        for f in fields:
+            if f.kind == "list":
+                form.rows[f.name] = max(f.min_items, 1)
+                for row in range(form.rows[f.name]):
+                    form._initial_row(f, row)
+        return form
+
+    def _initial_row(self, lst: FormField, row: int) -> None:
+        for item in lst.items:
+            if item.initial:
+                self.values[row_key(lst.name, row, item.name)] = item.initial
 
     @classmethod
     def submitted(cls, schema: dict[str, Any], data: Mapping[str, Any]) -> BoundForm:
-        """What the browser sent, as text, so an invalid form is shown again as the user left it."""
-        form = cls(form_fields(schema), schema.get("description"))
+        """What the browser sent, as text, so an invalid form is shown again as the user left it.
+        A list's rows are renumbered 0..n-1 in the order they were shown."""
+        form = cls(form_fields(schema), plain_help(schema.get("description"), coded=False))
         for f in form.fields:
-            names = (f.name, f.tz_name) if f.kind == "datetime" else (f.name,)
-            for name in names:
-                value = data.get(name)
-                if isinstance(value, str) and value != "":
-                    form.values[name] = value if f.kind == "textarea" else value.strip()
+            if f.kind == "list":
+                form._take_rows(f, data)
+                continue
+            form._take(f, f.name, data)
         return form
+
+    def _take(self, f: FormField, sent_as: str, data: Mapping[str, Any], key: str | None = None) -> None:
+        key = key or f.name
+        pairs = ((sent_as, key), (sent_as + TZ_SUFFIX, key + TZ_SUFFIX)) if f.kind == "datetime" else ((sent_as, key),)
+        for name, target in pairs:
+            value = data.get(name)
+            if isinstance(value, str) and value != "":
+                self.values[target] = value if f.kind == "textarea" else value.strip()
+
+    def _take_rows(self, lst: FormField, data: Mapping[str, Any]) -> None:
+        shown = sorted({int(k.split("-")[1]) for k in data if isinstance(k, str) and k.startswith(lst.name + "-")
+                        and k.count("-") >= 2 and k.split("-")[1].isdigit() and len(k.split("-")[1]) <= 3})
+        for new, old in enumerate(shown):
+            for item in lst.items:
+                self._take(item, row_key(lst.name, old, item.name), data, row_key(lst.name, new, item.name))
+        self.rows[lst.name] = len(shown)
+
+    def row_action(self, data: Mapping[str, Any]) -> bool:
+        """Apply an "add a row" / "remove row n" button (``_add=<list>``, ``_remove=<list>-<n>``);
+        True if the post was one (the form is shown again, nothing is submitted)."""
+        lists = {f.name: f for f in self.fields if f.kind == "list"}
+        add, remove = str(data.get("_add", "")), str(data.get("_remove", ""))
+        if add in lists:
+            lst, count = lists[add], self.rows.get(add, 0)
+            if lst.max_items is None or count < lst.max_items:
+                self._initial_row(lst, count)
+                self.rows[add] = count + 1
+            return True
+        name, _, row = remove.rpartition("-")
+        if name in lists and row.isdigit():
+            self._drop_row(lists[name], int(row))
+            return True
+        return False
+
+    def _drop_row(self, lst: FormField, row: int) -> None:
+        count = self.rows.get(lst.name, 0)
+        if not 0 <= row < count:
+            return
+        for r in range(row, count):
+            for item in lst.items:
+                for suffix in ("", TZ_SUFFIX):
+                    here, below = row_key(lst.name, r, item.name) + suffix, row_key(lst.name, r + 1, item.name) + suffix
+                    if below in self.values:
+                        self.values[here] = self.values[below]
+                    else:
+                        self.values.pop(here, None)
+        self.rows[lst.name] = count - 1
+
+    def row_fields(self, lst: FormField) -> list[tuple[int, list[FormField]]]:
+        """Each row of a list: its number and its fields, named for the row."""
+        return [(row, [item.in_row(lst.name, row) for item in lst.items]) for row in range(self.rows.get(lst.name, 0))]
+
+    def with_field(self, name: str, **changes: Any) -> BoundForm:
+        """The same form with one field changed (a page that knows more than the schema, e.g.
+        the offices a user may refer to)."""
+        self.fields = [replace(f, **changes) if f.name == name else f for f in self.fields]
+        return self
 
     @property
     def choice(self) -> FormField | None:
@@ -272,7 +431,19 @@ class BoundForm:
         for f in self.fields:
             if f.when and chosen not in f.when:
                 continue
-            raw = self.values.get(f.name, "")
+            if f.kind == "list":
+                rows = [self._values_of(f.items, lambda n, r=row: row_key(f.name, r, n))
+                        for row in range(self.rows.get(f.name, 0))]
+                result[f.name] = [r.get("value") for r in rows] if f.scalar_items else rows
+                continue
+            result.update(self._values_of([f], lambda n: n))
+        return result
+
+    def _values_of(self, fields: list[FormField] | tuple[FormField, ...], key: Any) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for f in fields:
+            name = key(f.name)
+            raw = self.values.get(name, "")
             if f.kind == "checkbox":
                 result[f.name] = raw in ("true", "on")
             elif f.kind == "confirm":
@@ -286,28 +457,51 @@ class BoundForm:
             elif f.kind == "number":
                 result[f.name] = _number(raw, f.integer)
             elif f.kind == "datetime":
-                result[f.name] = _datetime(raw, self.values.get(f.tz_name, ""))
+                result[f.name] = _datetime(raw, self.values.get(name + TZ_SUFFIX, ""))
             else:
-                result[f.name] = raw
+                result[f.name] = raw.upper() if f.upper else raw
         return result
 
     def add_errors(self, details: list[dict[str, Any]]) -> None:
-        """Put each validation error (``{"field": "a.b", "reason": ...}``) next to its field."""
-        names = {f.name for f in self.fields}
+        """Put each validation error (``{"field": "a.b", "reason": ...}``) next to its field, in
+        plain words: a list item's field error next to that row's field (``members.1.full_name``),
+        an error of a whole row (``items.0``) at the top of the row."""
+        by_name = {f.name: f for f in self.fields}
         for detail in details:
-            reason = str(detail.get("reason", "invalid")).removeprefix("Value error, ")
-            name = str(detail.get("field", "")).split(".")[0]
-            if name in names:
-                self.errors.setdefault(name, []).append(reason)
+            path = str(detail.get("field", "")).removeprefix("body.").split(".")
+            reason = str(detail.get("reason", "invalid"))
+            top = by_name.get(path[0])
+            if top is not None and top.kind == "list" and len(path) > 1 and path[1].isdigit():
+                item = next((i for i in top.items if len(path) > 2 and i.name == path[2]), None)
+                key = row_key(top.name, int(path[1]), item.name if item else None)
+                self.errors.setdefault(key, []).append(plain_reason(reason, item, self._labels(top.items)))
+            elif top is not None:
+                self.errors.setdefault(top.name, []).append(plain_reason(reason, top, self._labels(self.fields)))
             else:
-                self.form_errors.append(reason)
+                self.form_errors.append(plain_reason(reason, None, self._labels(self.fields)))
+
+    @staticmethod
+    def _labels(fields: list[FormField] | tuple[FormField, ...]) -> dict[str, str]:
+        labels = {f.name: f.label for f in fields}
+        for f in fields:
+            labels.update({i.name: i.label for i in f.items})
+        return labels
 
     @property
     def has_errors(self) -> bool:
         return bool(self.errors or self.form_errors)
 
     def label_of(self, name: str) -> str:
-        return next((f.label for f in self.fields if f.name == name), name)
+        """A field's label; a row's field is ``Member 2: Full name``."""
+        for f in self.fields:
+            if f.name == name:
+                return f.label
+            if f.kind == "list" and name.startswith(f.name + "-"):
+                _, row, *rest = name[len(f.name):].split("-", 2)
+                item = next((i.label for i in f.items if rest and i.name == rest[0]), None)
+                where = f"{f.row_label} {int(row) + 1}" if row.isdigit() else f.label
+                return f"{where}: {item}" if item else where
+        return name
 
 
 def _number(raw: str, integer: bool) -> Any:

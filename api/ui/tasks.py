@@ -93,7 +93,10 @@ async def task_page(request: Request, task_id: TaskId, principal: UiPrincipal, d
 async def complete_task(request: Request, task_id: TaskId, principal: UiPrincipal, db: Db,
                         commands: Commands) -> Response:
     task = await task_actions.visible_task(db, principal, task_id)
-    form = BoundForm.submitted(_schema(task), await request.form())
+    posted = await request.form()
+    form = BoundForm.submitted(_schema(task), posted)
+    if form.row_action(posted):  # a row of a list added or removed: the same form again, nothing sent
+        return await _task_page(request, db, principal, task, form)
     try:
         case = await task_actions.complete(db, commands, principal, task_id, form.payload())
     except ApiError as exc:
