@@ -47,6 +47,7 @@ from domain.destination_services import CaseServices
 from domain.errors import RejectionCode
 from domain.identity import case_id_for
 from domain.model import Actor, Referral
+from domain.programmes.resettlement.orientation import ORIENTATION_MIN_AGE
 from domain.programmes.registry import definition_of, names
 from domain.offices import DEFAULT_TIME_ZONE, OFFICE_TIME_ZONES, office_time_zone
 from domain.case import CaseAction
@@ -165,7 +166,8 @@ class CaseCommands:
                                    # programme terms: a programme without monitoring visits ignores them
                                    monitoring_months=self._avrr_monitoring_months,
                                    office_time_zone=office_time_zone(referral.office, self._office_time_zones,
-                                                                     self._default_time_zone))
+                                                                     self._default_time_zone),
+                                   orientation_min_age=ORIENTATION_MIN_AGE)
         try:
             outcome: ReferralOutcome = await self._await(
                 self._client.execute_update_with_start_workflow(

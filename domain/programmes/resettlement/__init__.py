@@ -7,6 +7,7 @@ registry (``domain.programmes``) knows of it.
 
 from __future__ import annotations
 
+from domain.model import Stage
 from domain.programmes.definition import ProgrammeDefinition
 from domain.programmes.resettlement.flow import (
     STAGE_LABELS,
@@ -21,6 +22,7 @@ from domain.programmes.resettlement.flow import (
     review_decisions,
     tick,
 )
+from domain.programmes.resettlement.orientation import referral_terms
 from domain.programmes.resettlement.state import ResettlementData, apply, read_model_data, start
 from domain.programmes.resettlement.tasks import TASK_SPECS
 from domain.programmes import travel
@@ -41,6 +43,7 @@ PROGRAMME = ProgrammeDefinition(
     review_closure_reason=review_closure_reason,
     start=start,
     data_model=ResettlementData,
+    referral_terms=referral_terms,
     check_referral=check_referral,
     check=check,
     follow_up=follow_up,

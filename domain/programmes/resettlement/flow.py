@@ -12,6 +12,7 @@ from domain.engine.draft import Draft, invalid
 from domain.model import Stage
 from domain.programmes import travel
 from domain.programmes.definition import Step
+from domain.programmes.resettlement import orientation
 from domain.programmes.resettlement.state import data
 from domain.programmes.resettlement.tasks import ResettlementTask
 from domain.state import CaseState, TaskState
@@ -50,7 +51,10 @@ def next_step(state: CaseState, stage: Stage, ctx: DecisionContext) -> Step:
         members = travel.pending(state, "health", "pending", "expired")
         return (ResettlementTask.ASSESS_HEALTH, members) if members else None
     if stage == Stage.ORIENTATION:
-        members = travel.pending(state, "orientation", "pending")
+        # Only members the age rule requires (referred before it: everyone); see orientation.py.
+        today = ctx.today(state.office_time_zone)
+        members = [m for m in travel.pending(state, "orientation", "pending")
+                   if orientation.required(state, m, data(state).orientation_min_age, today)]
         return (ResettlementTask.RECORD_ORIENTATION, members) if members else None
     if stage == Stage.VISA:
         members = travel.pending(state, "visa", "pending", "expired")

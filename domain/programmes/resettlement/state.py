@@ -18,10 +18,15 @@ class ResettlementData(BaseModel):
 
     referral_verified: bool = False
     interview: Literal["pending", "accepted", "deferred", "rejected"] = "pending"
+    # The orientation age rule the case was referred under (None: everyone attends; see
+    # ``orientation.py``), and the language its orientation is held in: the interview's
+    # interpreter language, when one was used (group sessions are matched on it).
+    orientation_min_age: int | None = None
+    language: str | None = None
 
 
-def start(_: ev.CaseReferred) -> ResettlementData:
-    return ResettlementData()
+def start(referred: ev.CaseReferred) -> ResettlementData:
+    return ResettlementData(orientation_min_age=referred.orientation_min_age)
 
 
 def data(state: CaseState) -> ResettlementData:
@@ -35,6 +40,8 @@ def apply(state: CaseState, event: Any, at: datetime) -> None:
         data(state).referral_verified = True
     elif isinstance(event, resettlement_ev.InterviewCompleted):
         data(state).interview = "pending" if event.outcome == "deferred" else event.outcome
+        if event.interpreter_language:
+            data(state).language = event.interpreter_language
     elif isinstance(event, resettlement_ev.HealthAssessmentRecorded) and progress is not None:
         progress.health = event.outcome
         progress.clearance_valid_until = event.clearance_valid_until
@@ -48,12 +55,14 @@ def apply(state: CaseState, event: Any, at: datetime) -> None:
         progress.visa = "refused"
     elif isinstance(event, resettlement_ev.CaseResubmitted):
         state.destination_country = event.destination_country
-        state.programme_data = ResettlementData()
+        state.programme_data = ResettlementData(orientation_min_age=data(state).orientation_min_age,
+                                                language=data(state).language)
         state.progress = {m.member_id: MemberProgress() for m in state.members}
         travel.drop_booking(state)
 
 
 def read_model_data(state: CaseState) -> dict[str, Any]:
-    """``cases.programme_data`` of a resettlement case: ``referral_verified`` (bool) and
-    ``interview`` (pending / accepted / rejected)."""
+    """``cases.programme_data`` of a resettlement case: ``referral_verified`` (bool),
+    ``interview`` (pending / accepted / rejected), ``orientation_min_age`` (int or null) and
+    ``language`` (ISO 639, or null: what orientation sessions are matched on)."""
     return data(state).model_dump(mode="json")
