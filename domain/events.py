@@ -145,6 +145,8 @@ class CaseReferred(Event):
         default=None, description="AVRR: months after arrival at which the monitoring visits are due.")
     office_time_zone: str | None = Field(
         default=None, description="The office's IANA time zone the case's date rules are judged in (absent: UTC).")
+    sponsor: dict[str, Any] | None = Field(
+        default=None, description="Family reunification: the sponsor the members join, as the referral named them.")
     orientation_min_age: int | None = Field(
         default=None, description="Resettlement: members this old or older must attend orientation (absent: everyone).")
     services: CaseServices | None = Field(
@@ -168,6 +170,8 @@ class CaseReferred(Event):
             data.pop("monitoring_months", None)
         if self.office_time_zone is None:
             data.pop("office_time_zone", None)  # as referrals were recorded before offices had zones
+        if self.sponsor is None:
+            data.pop("sponsor", None)  # as referrals were recorded before sponsors
         if self.orientation_min_age is None:
             data.pop("orientation_min_age", None)  # as referrals were recorded before the age rule
         if self.services is None:

@@ -23,9 +23,11 @@ from pydantic import (
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -66,6 +68,8 @@ class Stage(StrEnum):
     MOVEMENT = "movement"
     ARRIVAL = "arrival"
     REINTEGRATION = "reintegration"  # after arrival: plan, assistance delivered, monitoring
+    DOCUMENTS = "documents"  # family reunification: each member's document checklist
+    EMBASSY_APPOINTMENT = "embassy_appointment"  # family reunification: the visa appointment
     CLOSED = "closed"
 
 
@@ -216,12 +220,39 @@ class MemberIn(ShowsRules):
     sex: Sex
     nationality: Country = Field(examples=["SY"])
     relationship: Relationship = Field(
-        description="Relationship to the principal applicant; exactly one member is 'principal'."
+        description="Relationship to the principal applicant; exactly one member is 'principal'. In family "
+        "reunification: relationship to the sponsor (spouse, child or parent; no principal)."
     )
 
 
 class Member(MemberIn):
     member_id: str
+
+
+class ProtectionStatus(StrEnum):
+    """The sponsor's status in the destination country (family reunification)."""
+
+    REFUGEE = "refugee"
+    SUBSIDIARY_PROTECTION = "subsidiary_protection"
+    RESETTLED = "resettled"
+    HUMANITARIAN = "humanitarian"
+
+
+class Sponsor(ShowsRules):
+    """The person in the destination country a family joins: they hold protection status
+    there.  Named by the referral of a programme whose members join a sponsor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: Name = Field(examples=["Yusuf Haddad"])
+    date_of_birth: DateOfBirth | None = Field(
+        default=None, description="Required when a parent joins: parents join a sponsor who is a minor.")
+    protection_status: ProtectionStatus
+    residence_permit: Line(min_length=3, max_length=64) = Field(  # type: ignore[valid-type]
+        description="Reference of the sponsor's residence permit.", examples=["DE-BER-AT-2025-118402"])
+    city: Line(max_length=200) = Field(description="Where the sponsor lives.", examples=["Berlin"])  # type: ignore[valid-type]
+    contact: Line(max_length=200) = Field(  # type: ignore[valid-type]
+        description="How to reach the sponsor: phone or e-mail.", examples=["+49 30 1234567"])
 
 
 _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{2,63}$")
@@ -273,6 +304,36 @@ class Referral(ShowsRules):
                         }
                     ],
                 },
+                {
+                    "programme": "family_reunification",
+                    "office": "IST",
+                    "priority": "normal",
+                    "destination_country": "DE",
+                    "external_referral_id": "IOM-FAP-2026-0311",
+                    "sponsor": {
+                        "full_name": "Yusuf Haddad",
+                        "protection_status": "subsidiary_protection",
+                        "residence_permit": "DE-BER-AT-2025-118402",
+                        "city": "Berlin",
+                        "contact": "+49 30 1234567",
+                    },
+                    "members": [
+                        {
+                            "full_name": "Lina Haddad",
+                            "date_of_birth": "1990-04-02",
+                            "sex": "female",
+                            "nationality": "SY",
+                            "relationship": "spouse",
+                        },
+                        {
+                            "full_name": "Sami Haddad",
+                            "date_of_birth": "2016-09-21",
+                            "sex": "male",
+                            "nationality": "SY",
+                            "relationship": "child",
+                        },
+                    ],
+                },
             ]
         },
     )
@@ -292,6 +353,10 @@ class Referral(ShowsRules):
         "always gives the same case.",
         examples=["UNHCR-TUR-2026-004211"],
     )
+    sponsor: Sponsor | None = Field(
+        default=None, validate_default=True,
+        description="The sponsor the members join. Required for a programme whose members join a sponsor "
+        "(family_reunification), and only there.")
     members: list[MemberIn] = Field(min_length=1, max_length=30)
 
     @field_validator("external_referral_id")
@@ -303,13 +368,48 @@ class Referral(ShowsRules):
             )
         return value
 
+    @field_validator("sponsor")
+    @classmethod
+    def _sponsor_where_members_join_one(cls, sponsor: Sponsor | None, info: ValidationInfo) -> Sponsor | None:
+        joins = _members_join_sponsor(info)
+        if joins and sponsor is None:
+            raise ValueError(f"required for {info.data['programme']}: the members join a sponsor")
+        if joins is False and sponsor is not None:
+            raise ValueError(f"not for {info.data['programme']}: only programmes whose members join a sponsor "
+                             "name one")
+        return sponsor
+
     @field_validator("members")
     @classmethod
-    def _one_principal(cls, members: list[MemberIn]) -> list[MemberIn]:
+    def _one_principal(cls, members: list[MemberIn], info: ValidationInfo) -> list[MemberIn]:
+        if _members_join_sponsor(info):
+            return members  # they relate to the sponsor: the programme's check_referral has the rules
         principals = sum(1 for m in members if m.relationship == Relationship.PRINCIPAL)
         if principals != 1:
             raise ValueError(f"exactly one member must have relationship 'principal' (found {principals})")
         return members
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        # The sponsor rule, in the schema: required where the members join a sponsor, else absent.
+        from domain.programmes.registry import programmes
+
+        json_schema = super().__get_pydantic_json_schema__(schema, handler)
+        joining = [p.name for p in programmes() if p.members_join_sponsor]
+        if joining:
+            handler.resolve_ref_schema(json_schema)["allOf"] = [{
+                "if": {"properties": {"programme": {"enum": joining}}, "required": ["programme"]},
+                "then": {"required": ["sponsor"]},
+                "else": {"properties": {"sponsor": {"type": "null"}}}}]
+        return json_schema
+
+    @model_serializer(mode="wrap")
+    def _without_absent_sponsor(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A referral without a sponsor serializes (and fingerprints) as before sponsors existed.
+        data = handler(self)
+        if self.sponsor is None:
+            data.pop("sponsor", None)
+        return data
 
     @model_validator(mode="after")
     def _programme_fields(self) -> Referral:
@@ -317,6 +417,16 @@ class Referral(ShowsRules):
 
         definition_of(self.programme).check_referral(self)
         return self
+
+
+def _members_join_sponsor(info: ValidationInfo) -> bool | None:
+    """Whether the referral's programme has its members join a sponsor (None: unknown programme)."""
+    from domain.programmes.registry import names, definition_of
+
+    programme = info.data.get("programme")
+    if programme not in names():
+        return None
+    return definition_of(programme).members_join_sponsor
 
 
 def __getattr__(name: str) -> Any:

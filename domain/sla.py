@@ -14,9 +14,13 @@ within months.  A task is due ``opened_at + SLA_HOURS[stage][priority]``.
 | movement     | 72 h      | 7 d    | 30 d   |
 | arrival      | 24 h      | 2 d    | 3 d    |
 | reintegration| 7 d       | 14 d   | 30 d   |
+| documents    | 72 h      | 14 d   | 60 d   |
+| embassy appt | 48 h      | 7 d    | 30 d   |
 
 Reintegration (AVRR only) runs on the returnee's pace at origin: recording the plan,
 each delivery, and each monitoring visit (from the day its timer opens it) get weeks.
+Documents and the embassy appointment (family reunification only): civil documents and proof
+of the relationship come from abroad, so collecting them gets two months.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ SLA_HOURS: dict[Stage, dict[Priority, int]] = {
     Stage.MOVEMENT: {Priority.EMERGENCY: 72, Priority.URGENT: 7 * _D, Priority.NORMAL: 30 * _D},
     Stage.ARRIVAL: {Priority.EMERGENCY: 24, Priority.URGENT: 2 * _D, Priority.NORMAL: 3 * _D},
     Stage.REINTEGRATION: {Priority.EMERGENCY: 7 * _D, Priority.URGENT: 14 * _D, Priority.NORMAL: 30 * _D},
+    Stage.DOCUMENTS: {Priority.EMERGENCY: 72, Priority.URGENT: 14 * _D, Priority.NORMAL: 60 * _D},
+    Stage.EMBASSY_APPOINTMENT: {Priority.EMERGENCY: 48, Priority.URGENT: 7 * _D, Priority.NORMAL: 30 * _D},
 }
 
 

@@ -124,7 +124,8 @@ class CaseState(BaseModel):
 
     @property
     def principal(self) -> Member:
-        return next(m for m in self.members if m.relationship == Relationship.PRINCIPAL)
+        # A family joining a sponsor has no principal among its members: the first one named.
+        return next((m for m in self.members if m.relationship == Relationship.PRINCIPAL), self.members[0])
 
     def member(self, member_id: str) -> Member | None:
         return next((m for m in self.members if m.member_id == member_id), None)

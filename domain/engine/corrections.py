@@ -10,6 +10,7 @@ from domain.engine.draft import Draft, reject
 from domain.engine.form_validation import form_rejection
 from domain.errors import RejectionCode
 from domain.model import MemberIn, Relationship
+from domain.programmes.registry import profile_of
 
 CORRECTABLE_MEMBER_FIELDS = ("full_name", "date_of_birth", "sex", "nationality", "relationship")
 
@@ -36,7 +37,7 @@ def decide_correction(draft: Draft, command: CorrectMember) -> None:
     others = [m for m in state.members if m.member_id != member.member_id]
     principals = sum(m.relationship == Relationship.PRINCIPAL for m in others) + (
         corrected.relationship == Relationship.PRINCIPAL)
-    if principals != 1:
+    if principals != 1 and not profile_of(state).members_join_sponsor:
         raise reject(RejectionCode.INVALID_FORM, "a case has exactly one principal applicant",
                      [{"field": "changes.relationship", "reason": "would leave the case without exactly one principal"}])
     before = current.model_dump(mode="json")

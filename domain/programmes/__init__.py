@@ -14,7 +14,7 @@ here (and a workflow type in ``workflows/``, one class, if it should not run on 
 
 from __future__ import annotations
 
-from domain.programmes import avrr, resettlement
+from domain.programmes import avrr, family_reunification, resettlement
 from domain.programmes.definition import ProgrammeDefinition
 from domain.programmes.registry import (
     all_task_specs,
@@ -29,6 +29,7 @@ from domain.programmes.registry import (
 
 register(resettlement.PROGRAMME, *resettlement.TASK_TYPES)
 register(avrr.PROGRAMME, *avrr.TASK_TYPES)
+register(family_reunification.PROGRAMME, *family_reunification.TASK_TYPES)
 
 # For code written before programmes were plug-ins: the built-in programmes and task types as
 # enums, every task spec in one mapping, and each programme's stages and labels.

@@ -27,6 +27,12 @@ The hooks, and when the engine calls them:
 * ``deadlines(state)`` / ``tick(draft)``: the programme's clocks.
 * ``actions``: case actions only this programme has (kind -> decide function).
 * ``read_model_data(state)``: the JSON the read model keeps in ``cases.programme_data``.
+
+And one fact about the referral: ``members_join_sponsor``.  By default a referral's members
+relate to one principal applicant among them (exactly one member is 'principal').  A programme
+whose members join a sponsor (family reunification) sets it: the referral must then name the
+sponsor (``Referral.sponsor``), no member is 'principal', and the programme's
+``check_referral`` says which relationships (to the sponsor) are eligible.
 """
 
 from __future__ import annotations
@@ -80,6 +86,7 @@ class ProgrammeDefinition:
     data_model: type[BaseModel] | None = None
     referral_terms: Callable[[Any], dict[str, Any]] = lambda _: {}
     check_referral: Callable[[Any], None] = _nothing  # raises ValueError: which field, why
+    members_join_sponsor: bool = False  # the referral names a sponsor; members relate to them (no principal)
     check: Callable[[CaseState, TaskState, Any, DecisionContext], None] = _nothing
     completion_context: Callable[[CaseState, TaskState], dict[str, Any]] = lambda _s, _t: {}
     follow_up: Callable[[Draft, TaskState, Any], None] = _nothing
