@@ -109,6 +109,13 @@ class Settings(BaseSettings):
         BeforeValidator(lambda v: [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else v),
         AfterValidator(lambda v: [str(ipaddress.ip_network(p, strict=False)) for p in v]),
     ] = Field(default_factory=list)
+    # Private networks webhooks may nonetheless be sent to (webhook_targets.py), e.g.
+    # 10.20.0.0/16 for a partner over a VPN; comma-separated.  Empty: public addresses only.
+    webhook_allowed_networks: Annotated[
+        list[str], NoDecode,
+        BeforeValidator(lambda v: [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else v),
+        AfterValidator(lambda v: [str(ipaddress.ip_network(p, strict=False)) for p in v]),
+    ] = Field(default_factory=list)
     # Failed logins allowed within login_throttle_minutes before 429: per client and account,
     # per account from any client (guessing from many addresses), per client for any
     # account (one address trying many accounts).  Counted in PostgreSQL, across processes.

@@ -35,6 +35,7 @@ import asyncpg
 import httpx
 
 from store import webhooks as store
+from webhook_targets import Network, TargetRefused, check_target
 
 SIGNATURE_HEADER = "Itinera-Signature"
 TOLERANCE_SECONDS = 300
@@ -76,8 +77,9 @@ def body_for(payload: dict[str, Any], include_health_data: bool) -> dict[str, An
 class WebhookDispatcher:
     def __init__(self, pool: asyncpg.Pool, *, poll_interval: float = 1.0, batch: int = 50, timeout: float = 10.0,
                  base_delay: float = 10.0, max_delay: float = 3600.0, max_attempts: int = 12,
-                 lease_seconds: float = 60.0):
+                 lease_seconds: float = 60.0, allowed_networks: tuple[Network, ...] = ()):
         self._pool = pool
+        self.allowed_networks = allowed_networks  # private networks deliveries may go to (webhook_targets.py)
         self.poll_interval, self.batch, self.timeout = poll_interval, batch, timeout
         self.base_delay, self.max_delay, self.max_attempts = base_delay, max_delay, max_attempts
         self.lease_seconds = max(lease_seconds, timeout * 2)
@@ -119,10 +121,13 @@ class WebhookDispatcher:
         status_code: int | None = None
         error: str | None = None
         try:
+            await check_target(row["url"], self.allowed_networks)  # again: DNS may have changed since
             answer = await http.post(row["url"], content=body, headers=headers, timeout=self.timeout)
             status_code = answer.status_code
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
+        except TargetRefused as exc:
+            error = f"not sent: the URL {exc}"[:500]
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
         duration_ms = int((time.perf_counter() - started) * 1000)

@@ -19,8 +19,10 @@ from settings import Settings, get_settings
 from store.db import create_pool
 from temporal_client import connect_temporal, ensure_search_attributes
 from webhook_dispatch import WebhookDispatcher
+from webhook_targets import networks
 from workflows.case_types import CASE_WORKFLOWS
 from workflows.movement import MovementWorkflow
+from workflows.orientation_session import OrientationSessionWorkflow
 from workflows.referral_import import ReferralImportWorkflow
 
 log = get_logger("itinera.worker")
@@ -74,7 +76,8 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
     await ensure_search_attributes(client)
     pool = await create_pool(settings.database_url, min_size=1, max_size=settings.database_pool_max)
     loop = asyncio.get_running_loop()
-    dispatcher = WebhookDispatcher(pool)  # the webhook outbox (webhook_dispatch.py)
+    # the webhook outbox (webhook_dispatch.py), to public addresses and the allowed networks
+    dispatcher = WebhookDispatcher(pool, allowed_networks=networks(settings.webhook_allowed_networks))
     try:
         grace = timedelta(seconds=settings.worker_shutdown_seconds)
         workflows, activities = build_workers(client, pool, settings.temporal_task_queue, graceful_shutdown=grace)

@@ -133,6 +133,8 @@ async def run_dev(settings: Settings) -> None:
                "ITINERA_TEMPORAL_ADDRESS": temporal_address}
         # A person reads `itinera dev` at a terminal: readable lines unless JSON was asked for.
         env.setdefault("ITINERA_LOG_FORMAT", "console")
+        # One machine: webhooks may be tried against a receiver on it (webhook_targets.py).
+        env.setdefault("ITINERA_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
         children.append(_spawn("worker", env))
         children.append(_spawn("api", env))
         base_url = f"http://{settings.api_host}:{settings.api_port}"

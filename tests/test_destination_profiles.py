@@ -96,3 +96,18 @@ async def test_the_served_schema_states_which_stages_may_be_skipped(http: httpx.
     schema = (await http.get("/openapi.json")).json()["components"]["schemas"]["DestinationServicesIn"]
     assert schema["properties"]["skipped_stages"]["items"]["enum"] == ["health", "orientation"]
     assert "reason" in schema["required"]
+
+
+async def test_a_destination_that_waives_the_fit_to_travel_check_departs_without_one(
+        http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    changed = await _change(http, driver, "NZ", skipped_stages=[], fit_to_travel_check=False,
+                            reason="New Zealand: the airline's own check only")
+    assert changed.status_code == 201, changed.text
+    case = await driver.advance(await driver.refer(referral(destination_country="NZ")), until=Stage.MOVEMENT)
+    seen: list[str] = []
+    while case["stage"] == "movement":
+        task = case["open_tasks"][0]
+        seen.append(task["task_type"])
+        case = await driver.complete(task, case["office"], case=case)
+    assert seen == ["book_movement", "record_departure"]
+    assert case["stage"] == "arrival"

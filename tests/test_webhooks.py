@@ -25,6 +25,7 @@ from tests.support.factories import referral
 from tests.support.stack import free_port, serving
 from tests.support.waiting import eventually
 from webhook_dispatch import SIGNATURE_HEADER, WebhookDispatcher, sign, verify
+from webhook_targets import TargetRefused, check_target, networks
 
 
 class Receiver:
@@ -56,7 +57,8 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
 @pytest.fixture
 async def dispatcher(stack) -> AsyncIterator[WebhookDispatcher]:
     pool = await create_pool(stack.settings.database_url)  # as the application role, like the worker
-    d = WebhookDispatcher(pool, poll_interval=0.05, base_delay=0.2, max_delay=1.0, max_attempts=3, timeout=5)
+    d = WebhookDispatcher(pool, poll_interval=0.05, base_delay=0.2, max_delay=1.0, max_attempts=3, timeout=5,
+                          allowed_networks=networks(stack.settings.webhook_allowed_networks))
     d.start()
     try:
         yield d
@@ -211,3 +213,55 @@ def test_the_documented_signature_is_hmac_sha256_over_timestamp_dot_body() -> No
     assert sign("whsec_k", 1700000000, body) == expected
     assert verify(f"t=1700000000,v1={expected}", body, "whsec_k", now=1700000100)
     assert not verify(f"t=1700000000,v1={expected}", body, "whsec_k", now=1700000400)  # older than 5 minutes
+
+
+async def test_webhooks_never_go_to_the_deployments_own_network(
+        stack, http: httpx.AsyncClient, driver: CaseDriver, dispatcher) -> None:
+    """Server-side request forgery: a subscription URL on a private, link-local or loopback
+    address is refused with the field and the reason, unless the deployment allows the network."""
+    fatma = await driver.login("fatma")
+    body = {"event_types": ["case.stage_changed"], "offices": ["IST"]}
+    for url in ("http://10.0.0.5:7233/", "http://169.254.169.254/latest/meta-data/", "http://[fd00::1]/hooks",
+                "http://[::ffff:192.168.1.1]/", "http://0.0.0.0:5432/"):
+        refused = await http.post("/api/v1/webhooks/subscriptions", json={**body, "url": url}, headers=fatma)
+        assert refused.status_code == 422, (url, refused.text)
+        detail = refused.json()["error"]["details"][0]
+        assert detail["field"] == "body.url" and "public" in detail["reason"], detail
+    listed = (await http.get("/api/v1/webhooks/subscriptions", headers=fatma)).json()
+    assert not any(s["url"].startswith(("http://10.", "http://169.254")) for s in listed)
+
+    # Loopback is allowed in the tests' settings (as in `itinera dev`), and not by default.
+    await check_target("http://127.0.0.1:9/", networks(["127.0.0.0/8"]))
+    with pytest.raises(TargetRefused, match="127.0.0.1"):
+        await check_target("http://127.0.0.1:9/")
+    with pytest.raises(TargetRefused, match="does not resolve"):
+        await check_target("https://partner.invalid/hooks")
+    await check_target("https://partner.invalid/hooks", unresolved_ok=True)  # made before the partner's DNS
+
+
+async def test_a_delivery_to_an_address_that_became_private_is_not_sent(
+        stack, http: httpx.AsyncClient, driver: CaseDriver, receiver) -> None:
+    """Checked again before every delivery: DNS may point elsewhere since the subscription."""
+    rec, base = receiver
+    fatma = await driver.login("fatma")
+    sub = await _subscribe(http, fatma, url=f"{base}/moved", event_types=["case.stage_changed"], offices=["IST"])
+    pool = await create_pool(stack.settings.database_url)
+    strict = WebhookDispatcher(pool, poll_interval=0.05, base_delay=0.2, max_delay=1.0, max_attempts=1, timeout=5)
+    strict.start()  # a worker that allows no private network
+    try:
+        case = await driver.refer(referral(size=1))
+
+        async def refused() -> list[dict[str, Any]]:
+            deliveries = (await http.get(f"/api/v1/webhooks/subscriptions/{sub['subscription_id']}/deliveries",
+                                         headers=fatma)).json()
+            return [d for d in deliveries if d["case_id"] == case["case_id"] and d["status"] == "failed"]
+
+        await eventually(refused, timeout=30, what="the delivery to be refused")
+        failed = (await refused())[0]
+        assert failed["attempt_log"][0]["status_code"] is None
+        assert "not sent" in failed["last_error"] and "127.0.0.1" in failed["last_error"]
+        assert not [r for r in rec.received.get("moved", []) if r["json"]["case"]["case_id"] == case["case_id"]]
+    finally:
+        await strict.stop()
+        await pool.close()
+        await http.post(f"/api/v1/webhooks/subscriptions/{sub['subscription_id']}/deactivate", headers=fatma)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api import policy
@@ -23,6 +23,7 @@ from api.deps import Db
 from api.errors import ERROR_RESPONSES, ApiError
 from domain.model import OFFICE_PATTERN, Role
 from store import webhooks as store
+from webhook_targets import TargetRefused, check_target, networks
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"],
                    responses={401: ERROR_RESPONSES[401], 403: ERROR_RESPONSES[403]})
@@ -34,7 +35,9 @@ EventType = Literal["case.stage_changed", "case.arrived", "case.health_assessed"
 class SubscriptionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2000, description="http(s) URL that receives a POST per event.")
+    url: str = Field(max_length=2000, description="http(s) URL that receives a POST per event; its host must "
+                     "resolve to public addresses only (no private, loopback or link-local ones, unless the "
+                     "deployment allows that network: ITINERA_WEBHOOK_ALLOWED_NETWORKS).")
     description: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00-\x1f]*$")
     event_types: list[EventType] = Field(min_length=1, max_length=3)
     offices: list[Annotated[str, Field(pattern=OFFICE_PATTERN)]] = Field(min_length=1, max_length=20)
@@ -90,6 +93,15 @@ class DeliveryView(BaseModel):
     attempt_log: list[AttemptView]
 
 
+async def _check_url(url: str, http: Request) -> None:
+    try:
+        await check_target(url, networks(http.app.state.settings.webhook_allowed_networks), unresolved_ok=True)
+    except TargetRefused as exc:
+        raise ApiError(422, "webhook_url_refused", f"the URL {exc}",
+                       [{"field": "body.url", "reason": str(exc), "allowed": "a URL whose host resolves to public "
+                                                                             "addresses only"}]) from None
+
+
 def _view(sub: store.Subscription) -> SubscriptionView:
     return SubscriptionView(**sub.__dict__)
 
@@ -105,7 +117,8 @@ async def _own(db: Db, principal: Principal, subscription_id: str) -> store.Subs
 @router.post("/subscriptions", status_code=201, response_model=SubscriptionWithSecret,
              summary="Subscribe a URL to case events of your offices (the secret is shown once)",
              responses={422: ERROR_RESPONSES[422]})
-async def create(request: SubscriptionRequest, principal: CurrentPrincipal, db: Db) -> SubscriptionWithSecret:
+async def create(request: SubscriptionRequest, principal: CurrentPrincipal, db: Db,
+                 http: Request) -> SubscriptionWithSecret:
     policy.require_role(principal, {Role.SUPERVISOR}, "manage webhook subscriptions")
     outside = [o for o in request.offices if o not in principal.offices]
     if outside:
@@ -115,6 +128,7 @@ async def create(request: SubscriptionRequest, principal: CurrentPrincipal, db: 
         raise ApiError(422, "health_data_not_allowed", "case.health_assessed is health data: set include_health_data",
                        [{"field": "body.include_health_data", "reason": "required for case.health_assessed",
                          "allowed": [True]}])
+    await _check_url(request.url, http)
     sub, secret = await store.create_subscription(
         db, url=request.url, description=request.description, event_types=sorted(set(request.event_types)),
         offices=sorted(set(request.offices)), include_health_data=request.include_health_data,

@@ -53,6 +53,15 @@ def unchecked_for_flight(state: CaseState) -> list[str | None]:
     return [m.member_id for m in state.members if state.progress[m.member_id].fit_to_travel_at is None]
 
 
+def fit_to_travel_checked(state: CaseState, ctx: DecisionContext) -> bool:
+    """Whether members are checked fit to travel before the flight: the rule of the case's
+    workflow version, unless the destination's profile (as recorded at referral) waives it."""
+    services = state.services
+    waived = (services is not None and services.country == state.destination_country
+              and not services.fit_to_travel_check)
+    return ctx.fit_to_travel_checks and not waived
+
+
 def document_refused(state: CaseState) -> bool:
     return any(p.visa == "refused" for p in state.progress.values())
 
@@ -89,7 +98,7 @@ def movement_step(state: CaseState, ctx: DecisionContext, *, before_booking: Ste
     if state.movement is None:
         return TravelTask.BOOK_MOVEMENT, [None]
     members = unchecked_for_flight(state)
-    if members and ctx.fit_to_travel_checks:
+    if members and fit_to_travel_checked(state, ctx):
         return TravelTask.CHECK_FIT_TO_TRAVEL, members
     if before_departure is not None:
         return before_departure
@@ -165,7 +174,7 @@ def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) ->
         if form.checked_at < earliest:
             raise invalid(t, "checked_at", f"must be within 72 hours before the booked departure "
                                            f"({state.movement.departure_at.isoformat()}), i.e. after {earliest.isoformat()}")
-    if t == TravelTask.RECORD_DEPARTURE and form.outcome == "departed" and ctx.fit_to_travel_checks:
+    if t == TravelTask.RECORD_DEPARTURE and form.outcome == "departed" and fit_to_travel_checked(state, ctx):
         stale = [
             m.full_name for m in state.members
             if (at := state.progress[m.member_id].fit_to_travel_at) is None

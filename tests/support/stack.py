@@ -29,6 +29,7 @@ TEST_SIGNING_KEY = "test-signing-key-" + "x" * 32
 
 def stack_settings(**values: Any) -> Settings:
     """Settings for a test stack: test keys, nothing read from the environment's data dir."""
+    values.setdefault("webhook_allowed_networks", ["127.0.0.0/8", "::1/128"])  # the tests' webhook receivers
     return Settings(payload_keys=TEST_PAYLOAD_KEYS, payload_active_key="test-2", jwt_signing_key=TEST_SIGNING_KEY,
                     **values)
 
