@@ -35,6 +35,7 @@ import asyncpg
 import httpx
 
 from store import webhooks as store
+from stored_secrets import SecretSealer
 from webhook_targets import Network, TargetRefused, check_target
 
 SIGNATURE_HEADER = "Itinera-Signature"
@@ -75,10 +76,11 @@ def body_for(payload: dict[str, Any], include_health_data: bool) -> dict[str, An
 
 
 class WebhookDispatcher:
-    def __init__(self, pool: asyncpg.Pool, *, poll_interval: float = 1.0, batch: int = 50, timeout: float = 10.0,
+    def __init__(self, pool: asyncpg.Pool, *, sealer: SecretSealer, poll_interval: float = 1.0, batch: int = 50, timeout: float = 10.0,
                  base_delay: float = 10.0, max_delay: float = 3600.0, max_attempts: int = 12,
                  lease_seconds: float = 60.0, allowed_networks: tuple[Network, ...] = ()):
         self._pool = pool
+        self._sealer = sealer  # opens the signing secrets, sealed at rest (stored_secrets.py)
         self.allowed_networks = allowed_networks  # private networks deliveries may go to (webhook_targets.py)
         self.poll_interval, self.batch, self.timeout = poll_interval, batch, timeout
         self.base_delay, self.max_delay, self.max_attempts = base_delay, max_delay, max_attempts
@@ -112,7 +114,8 @@ class WebhookDispatcher:
         payload = json.loads(payload) if isinstance(payload, str) else payload
         body = json.dumps(body_for(payload, row["include_health_data"]), separators=(",", ":")).encode()
         timestamp = int(time.time())
-        secrets = [row["secret"], *([row["previous_secret"]] if row["previous_secret"] else [])]
+        sealed = [row["secret"], *([row["previous_secret"]] if row["previous_secret"] else [])]
+        secrets = [self._sealer.open(s, row["subscription_id"]) for s in sealed]
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature_header(secrets, timestamp, body),
                    "Itinera-Event-Id": str(row["event_id"]), "Itinera-Event-Type": row["event_type"],
                    "Itinera-Delivery-Id": str(row["delivery_id"]), "Itinera-Delivery-Attempt": str(attempt),

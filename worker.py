@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 
 from activities.case_records import CaseRecordActivities
 from activities.movements import MovementActivities
+from activities.orientation_sessions import OrientationSessionActivities
 from activities.referral_import import ReferralImportActivities
 from observability.logs import get_logger
 from observability.metrics import serve_metrics
@@ -19,6 +20,7 @@ from settings import Settings, get_settings
 from store.db import create_pool
 from temporal_client import connect_temporal, ensure_search_attributes
 from webhook_dispatch import WebhookDispatcher
+from stored_secrets import SecretSealer
 from webhook_targets import networks
 from workflows.case_types import CASE_WORKFLOWS
 from workflows.movement import MovementWorkflow
@@ -29,6 +31,7 @@ log = get_logger("itinera.worker")
 
 WORKFLOWS = [*CASE_WORKFLOWS, ReferralImportWorkflow]
 WORKFLOWS.append(MovementWorkflow)  # group movements (issue 13)
+WORKFLOWS.append(OrientationSessionWorkflow)  # orientation sessions (issue 15)
 
 
 def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str,
@@ -38,7 +41,8 @@ def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str,
     records = CaseRecordActivities(pool)
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS,
                   activities=[records.record_case_events, *ReferralImportActivities(pool).activities(),
-                              *MovementActivities(client, pool).all()],
+                              *MovementActivities(client, pool).all(),
+                              *OrientationSessionActivities(client, pool).all()],
                   graceful_shutdown_timeout=graceful_shutdown)
 
 
@@ -52,7 +56,8 @@ def build_workers(client: Client, pool: asyncpg.Pool, task_queue: str,
                        no_remote_activities=True, graceful_shutdown_timeout=graceful_shutdown)
     activities = Worker(client, task_queue=task_queue,
                         activities=[records.record_case_events, *ReferralImportActivities(pool).activities(),
-                                    *MovementActivities(client, pool).all()],
+                                    *MovementActivities(client, pool).all(),
+                                    *OrientationSessionActivities(client, pool).all()],
                         graceful_shutdown_timeout=graceful_shutdown)
     return workflows, activities
 
@@ -77,7 +82,8 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
     pool = await create_pool(settings.database_url, min_size=1, max_size=settings.database_pool_max)
     loop = asyncio.get_running_loop()
     # the webhook outbox (webhook_dispatch.py), to public addresses and the allowed networks
-    dispatcher = WebhookDispatcher(pool, allowed_networks=networks(settings.webhook_allowed_networks))
+    dispatcher = WebhookDispatcher(pool, sealer=SecretSealer.from_settings(settings),
+                                   allowed_networks=networks(settings.webhook_allowed_networks))
     try:
         grace = timedelta(seconds=settings.worker_shutdown_seconds)
         workflows, activities = build_workers(client, pool, settings.temporal_task_queue, graceful_shutdown=grace)

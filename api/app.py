@@ -20,6 +20,7 @@ from api.outages import install_outage_handlers
 from store.destination_profiles import DestinationServicesSource
 from api.request_context import RequestContext
 from api.routes import movements
+from api.routes import orientation_sessions
 from api.routes import reports as report_routes
 from api.routes import destination_profiles, operations, workflow_history
 from api.routes import admin, audit, auth, case_actions, cases, codec, health, imports, integrations, tasks, webhooks
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (auth, cases, case_actions, tasks, health, codec, audit, integrations, imports, webhooks, admin):
         app.include_router(module.router)
     app.include_router(movements.router)  # group movements (issue 13)
+    app.include_router(orientation_sessions.router)  # orientation as group sessions (issue 15)
     app.include_router(report_routes.router)  # figures for supervisors (issue 16)
     app.include_router(workflow_history.router)  # the raw Temporal history of a case (issue 16)
     app.include_router(operations.router)  # cases whose workflow is in trouble (issue 16)

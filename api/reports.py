@@ -374,3 +374,34 @@ async def training(conn: asyncpg.Connection, offices: list[str], *, since: date,
 
 def today_in(offices: list[str]) -> date:
     return datetime.now(UTC).astimezone(ZoneInfo(report_zone(offices))).date()
+
+
+# --- 6. people trained in orientation sessions, by destination and language ------------------
+
+_SESSION_TRAINING = """
+SELECT date_trunc('month', s.session_date)::date AS month, s.destination_country, s.language,
+       count(DISTINCT s.session_id) AS sessions, count(*) AS people_trained
+FROM orientation_participants p JOIN orientation_sessions s ON s.session_id = p.session_id
+WHERE s.office = ANY($1::text[]) AND s.status = 'held' AND p.on_session AND p.attendance = 'attended'
+      AND s.session_date >= $2 AND s.session_date < $3
+      AND ($4::text IS NULL OR s.destination_country = $4) AND ($5::text IS NULL OR s.language = $5)
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3
+"""
+
+
+async def orientation_sessions(conn: asyncpg.Connection, offices: list[str], *, since: date, until: date,
+                               office: str | None = None, destination_country: str | None = None,
+                               language: str | None = None) -> Report:
+    """People who attended an orientation session (issue 15), per month of the session's day (in
+    the session's own time zone), destination and language.  From the sessions' read model: a
+    person counts once per session attended (a re-invited absentee counts when they attend).
+    No case links: a session is not a filter of the case list."""
+    rows = [dict(r) for r in await conn.fetch(_SESSION_TRAINING, offices, since, until, destination_country,
+                                              language)]
+    totals = {"sessions": sum(r["sessions"] for r in rows), "people_trained": sum(r["people_trained"] for r in rows)}
+    return Report("orientation-sessions", "People trained in orientation sessions, by month, destination and language",
+                  offices, {"office": office, "from": since, "to": until - timedelta(days=1),
+                            "destination_country": destination_country, "language": language},
+                  ["month", "destination_country", "language", "sessions", "people_trained"], rows,
+                  [{} for _ in rows], totals)

@@ -17,6 +17,8 @@ from typing import Any
 
 import asyncpg
 
+from stored_secrets import SecretSealer
+
 from domain.events import RecordedEvent
 from domain.state import CaseState
 
@@ -121,12 +123,15 @@ def _sub(row: asyncpg.Record) -> Subscription:
 
 
 async def create_subscription(conn: asyncpg.Connection, *, url: str, description: str | None, event_types: list[str],
-                              offices: list[str], include_health_data: bool, created_by: str) -> tuple[Subscription, str]:
-    secret = new_secret()
+                              offices: list[str], include_health_data: bool, created_by: str,
+                              sealer: SecretSealer) -> tuple[Subscription, str]:
+    """A new subscription and its secret (returned in clear once; stored sealed)."""
+    secret, subscription_id = new_secret(), "whs_" + secrets.token_hex(8)
     row = await conn.fetchrow(
         f"INSERT INTO webhook_subscriptions (subscription_id, url, description, event_types, offices, "
         f"include_health_data, secret, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_SUB_COLUMNS}",
-        "whs_" + secrets.token_hex(8), url, description, event_types, offices, include_health_data, secret, created_by)
+        subscription_id, url, description, event_types, offices, include_health_data,
+        sealer.seal(secret, subscription_id), created_by)
     return _sub(row), secret
 
 
@@ -142,12 +147,13 @@ async def list_subscriptions(conn: asyncpg.Connection, offices: list[str]) -> li
     return [_sub(r) for r in rows]
 
 
-async def rotate_secret(conn: asyncpg.Connection, subscription_id: str, grace_seconds: int) -> tuple[Subscription, str]:
+async def rotate_secret(conn: asyncpg.Connection, subscription_id: str, grace_seconds: int,
+                        sealer: SecretSealer) -> tuple[Subscription, str]:
     secret = new_secret()
     row = await conn.fetchrow(
         "UPDATE webhook_subscriptions SET previous_secret = secret, secret = $2, rotated_at = now(), "
         "previous_secret_until = now() + make_interval(secs => $3) WHERE subscription_id = $1 "
-        f"RETURNING {_SUB_COLUMNS}", subscription_id, secret, grace_seconds)
+        f"RETURNING {_SUB_COLUMNS}", subscription_id, sealer.seal(secret, subscription_id), grace_seconds)
     return _sub(row), secret
 
 

@@ -25,6 +25,7 @@ from tests.support.factories import referral
 from tests.support.stack import free_port, serving
 from tests.support.waiting import eventually
 from webhook_dispatch import SIGNATURE_HEADER, WebhookDispatcher, sign, verify
+from stored_secrets import SecretSealer
 from webhook_targets import TargetRefused, check_target, networks
 
 
@@ -57,7 +58,7 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
 @pytest.fixture
 async def dispatcher(stack) -> AsyncIterator[WebhookDispatcher]:
     pool = await create_pool(stack.settings.database_url)  # as the application role, like the worker
-    d = WebhookDispatcher(pool, poll_interval=0.05, base_delay=0.2, max_delay=1.0, max_attempts=3, timeout=5,
+    d = WebhookDispatcher(pool, sealer=SecretSealer.from_settings(stack.settings), poll_interval=0.05, base_delay=0.2, max_delay=1.0, max_attempts=3, timeout=5,
                           allowed_networks=networks(stack.settings.webhook_allowed_networks))
     d.start()
     try:
@@ -152,6 +153,13 @@ async def test_signed_deliveries_retries_health_data_and_rotation(stack, http: h
         assert newest["json"]["case"]["case_id"] == another["case_id"]
         header = newest["headers"][SIGNATURE_HEADER.lower()]
         assert verify(header, newest["raw"], rotated["secret"]) and verify(header, newest["raw"], plain["secret"])
+
+        # At rest the secrets are sealed (stored_secrets.py): a copy of the database cannot sign.
+        async with stack.pool.acquire() as conn:
+            stored = await conn.fetchrow("SELECT secret, previous_secret FROM webhook_subscriptions "
+                                         "WHERE subscription_id = $1", plain["subscription_id"])
+        assert all(v.startswith("sealed:v1:test-2:") for v in stored.values())
+        assert rotated["secret"] not in stored["secret"] and plain["secret"] not in stored["previous_secret"]
     finally:
         for sub in (plain, medical):
             await http.post(f"/api/v1/webhooks/subscriptions/{sub['subscription_id']}/deactivate", headers=fatma)
@@ -246,7 +254,7 @@ async def test_a_delivery_to_an_address_that_became_private_is_not_sent(
     fatma = await driver.login("fatma")
     sub = await _subscribe(http, fatma, url=f"{base}/moved", event_types=["case.stage_changed"], offices=["IST"])
     pool = await create_pool(stack.settings.database_url)
-    strict = WebhookDispatcher(pool, poll_interval=0.05, base_delay=0.2, max_delay=1.0, max_attempts=1, timeout=5)
+    strict = WebhookDispatcher(pool, sealer=SecretSealer.from_settings(stack.settings), poll_interval=0.05, base_delay=0.2, max_delay=1.0, max_attempts=1, timeout=5)
     strict.start()  # a worker that allows no private network
     try:
         case = await driver.refer(referral(size=1))

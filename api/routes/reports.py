@@ -21,7 +21,8 @@ from api.auth import CurrentPrincipal
 from api.case_filters import Day
 from api.errors import ERROR_RESPONSES, ApiError
 from api.deps import Db
-from domain.model import ProgrammeName, Role
+from domain.model import Country, ProgrammeName, Role
+from domain.sessions.model import LanguageCode
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"],
                    responses={401: ERROR_RESPONSES[401], 403: ERROR_RESPONSES[403], 422: ERROR_RESPONSES[422]})
@@ -34,6 +35,7 @@ REPORTS = {
     "origins": "Cases and people by country of origin",
     "stage-durations": "Median days per stage and SLA compliance",
     "training": "People trained in orientation (resettlement) and pre-departure counselling (AVRR)",
+    "orientation-sessions": "People trained in orientation sessions by month, destination and language",
 }
 MAX_RANGE = timedelta(days=3660)
 
@@ -189,3 +191,17 @@ async def training_report(request: Request, principal: CurrentPrincipal, db: Db,
     offices = scope(principal, office)
     lo, hi = date_range(offices, since, until)
     return answer(request, await reports.training(db, offices, since=lo, until=hi, office=office), format)
+
+
+@router.get("/orientation-sessions", response_model=ReportBody, responses=_CSV,
+            summary=REPORTS["orientation-sessions"])
+async def orientation_sessions_report(
+        request: Request, principal: CurrentPrincipal, db: Db, since: Since = None, until: Until = None,
+        office: Office = None, format: Format = None,
+        destination_country: Annotated[Country | None, Query(description="Only sessions for this destination.")] = None,
+        language: Annotated[LanguageCode | None, Query(description="Only sessions in this language.")] = None) -> Any:
+    offices = scope(principal, office)
+    lo, hi = date_range(offices, since, until)
+    return answer(request, await reports.orientation_sessions(db, offices, since=lo, until=hi, office=office,
+                                                              destination_country=destination_country,
+                                                              language=language), format)

@@ -23,6 +23,7 @@ from api.deps import Db
 from api.errors import ERROR_RESPONSES, ApiError
 from domain.model import OFFICE_PATTERN, Role
 from store import webhooks as store
+from stored_secrets import SecretSealer
 from webhook_targets import TargetRefused, check_target, networks
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"],
@@ -93,6 +94,11 @@ class DeliveryView(BaseModel):
     attempt_log: list[AttemptView]
 
 
+def _sealer(http: Request) -> SecretSealer:
+    """Seals signing secrets at rest (stored_secrets.py) with the deployment's payload keys."""
+    return SecretSealer.from_settings(http.app.state.settings)
+
+
 async def _check_url(url: str, http: Request) -> None:
     try:
         await check_target(url, networks(http.app.state.settings.webhook_allowed_networks), unresolved_ok=True)
@@ -132,7 +138,7 @@ async def create(request: SubscriptionRequest, principal: CurrentPrincipal, db: 
     sub, secret = await store.create_subscription(
         db, url=request.url, description=request.description, event_types=sorted(set(request.event_types)),
         offices=sorted(set(request.offices)), include_health_data=request.include_health_data,
-        created_by=principal.username)
+        created_by=principal.username, sealer=_sealer(http))
     return SubscriptionWithSecret(**sub.__dict__, secret=secret)
 
 
@@ -152,9 +158,9 @@ async def get_one(subscription_id: str, principal: CurrentPrincipal, db: Db) -> 
 @router.post("/subscriptions/{subscription_id}/rotate", response_model=SubscriptionWithSecret,
              responses={404: ERROR_RESPONSES[404]},
              summary="A new signing secret (shown once); the old one signs alongside for 24 hours")
-async def rotate(subscription_id: str, principal: CurrentPrincipal, db: Db) -> SubscriptionWithSecret:
+async def rotate(subscription_id: str, principal: CurrentPrincipal, db: Db, http: Request) -> SubscriptionWithSecret:
     await _own(db, principal, subscription_id)
-    sub, secret = await store.rotate_secret(db, subscription_id, ROTATION_GRACE_SECONDS)
+    sub, secret = await store.rotate_secret(db, subscription_id, ROTATION_GRACE_SECONDS, _sealer(http))
     return SubscriptionWithSecret(**sub.__dict__, secret=secret)
 
 

@@ -1,0 +1,166 @@
+"""The OrientationSession workflow's activities: what it learns about a case (from the case's
+own workflow), recording the session's read model, and recording each attendee's orientation
+on their case (the fan-out).
+
+A case is only ever reached through Temporal: its workflow's ``state`` query, and its
+``complete_task`` Update (the same Update a caseworker's completion of the member's
+``record_orientation`` task sends), never its rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+from temporalio import activity
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.case_records import _REFUSED_VALUES
+from domain.case import CaseState
+from domain.records import CommandOutcome, CompleteTaskRequest
+from domain.sessions.model import ORIENTATION_TASK, FanOutResult, MemberFacts, SessionCaseFacts
+from domain.sessions.records import (
+    RECORD_SESSION,
+    SESSION_CASE_FACTS,
+    SESSION_FAN_OUT,
+    OrientationBatch,
+    OrientationRequest,
+    OrientationResults,
+    RecordSessionRequest,
+    SessionFactsList,
+    SessionFactsRequest,
+)
+from store import orientation_sessions as store
+
+
+class OrientationSessionActivities:
+    """Holds the Temporal client (to reach the cases' workflows) and the connection pool."""
+
+    def __init__(self, client: Client, pool: asyncpg.Pool):
+        self._client = client
+        self._pool = pool
+
+    def all(self) -> list[Any]:
+        return [self.case_facts, self.record_session, self.record_orientations]
+
+    async def _case_state(self, case_id: str) -> CaseState | None:
+        try:
+            return await self._client.get_workflow_handle(case_id).query("state", result_type=CaseState)
+        except RPCError as exc:
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                return None
+            raise
+
+    @activity.defn(name=SESSION_CASE_FACTS)
+    async def case_facts(self, request: SessionFactsRequest) -> SessionFactsList:
+        """The cases as their workflows show them (their ``state`` queries, at once), and, from
+        the sessions' own read model, who was absent before and who is on another session."""
+        states = await asyncio.gather(*[self._case_state(case_id) for case_id in request.case_ids])
+        member_ids = [m.member_id for s in states if s is not None for m in s.members]
+        async with self._pool.acquire() as conn:
+            absent, other = await store.member_history(conn, member_ids, request.session_id)
+        return SessionFactsList(facts=[facts_of(state, absent, other) if state is not None
+                                       else SessionCaseFacts(case_id=case_id, found=False)
+                                       for case_id, state in zip(request.case_ids, states, strict=True)])
+
+    @activity.defn(name=RECORD_SESSION)
+    async def record_session(self, request: RecordSessionRequest) -> bool:
+        async with self._pool.acquire() as conn:
+            try:
+                return await store.record_session(conn, request.state)
+            except asyncpg.UniqueViolationError as exc:
+                raise ApplicationError("a participant is on another scheduled session", type="session_rules",
+                                       non_retryable=True) from exc
+            except _REFUSED_VALUES as exc:
+                raise ApplicationError(f"PostgreSQL refused a value of this command ({type(exc).__name__}); "
+                                       "nothing was recorded", type="unstorable_input", non_retryable=True) from exc
+
+    @activity.defn(name=SESSION_FAN_OUT)
+    async def record_orientations(self, batch: OrientationBatch) -> OrientationResults:
+        """Every attendee of the batch at once, each by their case's own Update.  It heartbeats
+        while it runs, so a worker that dies is noticed within the heartbeat time-out and the
+        batch runs again elsewhere: the cases it had reached already show the orientation, or
+        their Update (same id) answers with its first outcome."""
+        done = asyncio.Event()
+
+        async def beat() -> None:
+            while not done.is_set():
+                activity.heartbeat()
+                try:
+                    await asyncio.wait_for(done.wait(), timeout=1.0)
+                except TimeoutError:
+                    pass
+
+        beating = asyncio.create_task(beat())
+        try:
+            results = await asyncio.gather(*[self.record_orientation(r) for r in batch.requests])
+        finally:
+            done.set()
+            await beating
+        return OrientationResults(results=list(results))
+
+    async def record_orientation(self, request: OrientationRequest) -> FanOutResult:
+        """Complete the attendee's ``record_orientation`` task on their case, once.
+
+        The Update goes with ``request.update_id`` (session and member only), the same for
+        every attempt.  The task is the one the case showed when the attendance was recorded;
+        unknown then, the case's state is asked first.  A refused Update is checked against the
+        case's state: orientation already attended is reported as applied, not sent again."""
+        case_id, member_id = request.case_id, request.member_id
+        task_id = request.task_id
+        if task_id is None:
+            state = await self._case_state(case_id)
+            if state is None:
+                return FanOutResult(case_id=case_id, member_id=member_id, applied=False, reason="no such case")
+            if _attended(state, member_id):
+                return FanOutResult(case_id=case_id, member_id=member_id, applied=True)
+            task_id = _open_task(state, member_id)
+            if task_id is None:
+                return FanOutResult(case_id=case_id, member_id=member_id, applied=False,
+                                    reason=f"the member has no open {ORIENTATION_TASK} task ({state.stage.value} "
+                                           "stage); a caseworker records it on the case")
+        body = CompleteTaskRequest(task_id=task_id, form={
+            "session_date": request.session_date.isoformat(), "language": request.language,
+            "notes": f"Orientation session {request.session_id} (facilitator {request.facilitator})"},
+            actor=request.actor, audit=request.audit)
+        try:
+            await self._client.get_workflow_handle(case_id).execute_update(
+                "complete_task", body, id=request.update_id, result_type=CommandOutcome)
+        except WorkflowUpdateFailedError as exc:
+            after = await self._case_state(case_id)
+            if after is not None and _attended(after, member_id):
+                return FanOutResult(case_id=case_id, member_id=member_id, applied=True)
+            cause = exc.cause
+            return FanOutResult(case_id=case_id, member_id=member_id, applied=False,
+                                reason=getattr(cause, "message", None) or str(cause or exc))
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise  # Temporal unavailable: the activity is retried
+            return FanOutResult(case_id=case_id, member_id=member_id, applied=False,
+                                reason="the case's workflow has finished (the case is closed)")
+        return FanOutResult(case_id=case_id, member_id=member_id, applied=True)
+
+
+def _attended(state: CaseState, member_id: str) -> bool:
+    progress = state.progress.get(member_id)
+    return progress is not None and progress.orientation == "attended"
+
+
+def _open_task(state: CaseState, member_id: str) -> str | None:
+    return next((t.task_id for t in state.open_tasks
+                 if t.task_type == ORIENTATION_TASK and t.member_id == member_id), None)
+
+
+def facts_of(state: CaseState, absent: set[str] | None = None, other: dict[str, str] | None = None) -> SessionCaseFacts:
+    absent, other = absent or set(), other or {}
+    return SessionCaseFacts(
+        case_id=state.case_id, office=state.office, programme=str(state.programme), status=state.status,
+        stage=state.stage, on_hold=state.held_at is not None, destination_country=state.destination_country,
+        members=[MemberFacts(member_id=m.member_id, full_name=m.full_name, date_of_birth=m.date_of_birth,
+                             orientation=state.progress[m.member_id].orientation,
+                             task_id=_open_task(state, m.member_id), absent_before=m.member_id in absent,
+                             other_session_id=other.get(m.member_id))
+                 for m in state.members])

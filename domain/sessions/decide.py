@@ -1,0 +1,218 @@
+"""decide: a command and the session's state (and, for commands that need them, the facts of
+the cases concerned, from their workflows) -> the events that follow, or a rejection naming
+each blocking person and rule.  evolve / fold: events -> state.
+
+Pure: ``now`` and the facts are given.  A command that changes nothing (the same attendance
+recorded again, a participant removed twice, the same people added again) decides no events:
+that is what makes retries and a repeated recording harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from domain.model import Actor
+from domain.sessions import commands as c
+from domain.sessions import model as m
+from domain.sessions.rules import invitee_problems
+
+
+class SessionRejected(Exception):
+    """Why a session command was refused: a code of ``SESSION_CODES``, a message, details."""
+
+    def __init__(self, code: str, message: str, problems: list[m.Problem] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = [p.model_dump(mode="json") for p in problems or []]
+
+
+# Session rejection code -> HTTP status.
+SESSION_CODES: dict[str, int] = {
+    "session_not_found": 404,
+    "session_exists": 409,
+    "session_not_open": 409,  # attendance recorded or cancelled: no more changes of participants
+    "session_not_started": 409,
+    "attendance_recorded": 409,  # recorded already, differently
+    "capacity": 409,
+    "session_rules": 409,  # details: one entry per blocking person and rule
+    "other_office": 422,
+    "case_not_found": 404,
+    "participant_not_found": 404,
+    "invalid_command": 422,
+    "unstorable_input": 422,
+}
+
+
+def _refuse(problems: list[m.Problem], what: str) -> SessionRejected:
+    only = {p.rule for p in problems}
+    code = "other_office" if only == {"other_office"} else "case_not_found" if only == {"case_not_found"} \
+        else "session_rules"
+    names = "; ".join(p.message for p in problems[:20])
+    more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+    return SessionRejected(code, f"{what}: {names}{more}", problems)
+
+
+def decide(state: m.SessionState | None, command: Any, now: datetime, actor: Actor,
+           facts: list[m.SessionCaseFacts] | None = None) -> list[Any]:
+    if isinstance(command, c.ScheduleSession):
+        if state is not None:
+            if state.details == command.details:
+                return []  # the same scheduling again
+            raise SessionRejected("session_exists", f"session {state.session_id} already exists with other details")
+        return [m.SessionScheduled(at=now, actor=actor, details=command.details)]
+    if state is None:
+        raise SessionRejected("session_not_found", "no such session")
+    if isinstance(command, c.RecordFanOut):
+        return [m.OrientationReached(at=now, actor=actor, result=r) for r in command.results]
+    if isinstance(command, c.RecordAttendance):
+        return _record_attendance(state, command, now, actor, facts)
+    if isinstance(command, c.CancelSession):
+        if state.status == m.SessionStatus.CANCELLED:
+            return []
+        if state.status != m.SessionStatus.SCHEDULED:
+            raise SessionRejected("session_not_open", f"session {state.session_id} was held: its attendance is "
+                                                      "recorded and cannot be cancelled")
+        return [m.SessionCancelled(at=now, actor=actor, reason=command.reason)]
+    if isinstance(command, c.RemoveParticipant):
+        if state.participant(command.member_id) is None:
+            if any(r.member_id == command.member_id for r in state.removed):
+                return []  # removed already
+            raise SessionRejected("participant_not_found", f"{command.member_id} is not a participant")
+        _require_open(state)
+        p = state.participant(command.member_id)
+        assert p is not None
+        return [m.ParticipantRemoved(at=now, actor=actor, case_id=p.case_id, member_id=p.member_id,
+                                     reason=command.reason)]
+    if isinstance(command, c.AddParticipants):
+        _require_open(state)
+        if facts is None:  # the validator: the handler decides with the cases' facts
+            return [m.ParticipantsAdded(at=now, actor=actor, participants=[])]
+        return _add(state, command, now, actor, facts)
+    raise SessionRejected("invalid_command", f"unknown command {type(command).__name__}")
+
+
+def _require_open(state: m.SessionState) -> None:
+    if state.status != m.SessionStatus.SCHEDULED:
+        raise SessionRejected("session_not_open", f"session {state.session_id} is {state.status.value}: its "
+                                                  "participants can no longer change")
+
+
+def new_case_ids(state: m.SessionState, command: c.AddParticipants) -> list[str]:
+    """The cases of the command's invitees, each once, in order."""
+    return list(dict.fromkeys(i.case_id for i in command.invitees))
+
+
+def _add(state: m.SessionState, command: c.AddParticipants, now: datetime, actor: Actor,
+         facts: list[m.SessionCaseFacts]) -> list[Any]:
+    by_case = {f.case_id: f for f in facts}
+    problems: list[m.Problem] = []
+    joining: dict[str, m.Participant] = {}
+    for invitee in command.invitees:
+        f = by_case[invitee.case_id]
+        if invitee.member_id is not None and state.participant(invitee.member_id) is not None:
+            continue  # on the session already (a retry)
+        found, members = invitee_problems(state, f, invitee)
+        problems += found
+        for member in members:
+            if member.task_id is None or state.participant(member.member_id) is not None:
+                continue
+            joining.setdefault(member.member_id, m.Participant(
+                case_id=f.case_id, member_id=member.member_id, full_name=member.full_name,
+                date_of_birth=member.date_of_birth, reinvited=member.absent_before, added_at=now, added_by=actor.id))
+    if problems:
+        raise _refuse(problems, "these people cannot join the session")
+    if not joining:
+        return []  # everyone is on the session already
+    if len(joining) > state.seats_left:
+        raise SessionRejected("capacity", f"the session has {state.seats_left} places left of "
+                                          f"{state.details.capacity}; {len(joining)} people would join",
+                              [m.Problem(case_id="*", rule="capacity",
+                                         message=f"{len(joining)} people for {state.seats_left} places")])
+    # Re-invited people first, then in the order asked.
+    ordered = sorted(joining.values(), key=lambda p: not p.reinvited)
+    return [m.ParticipantsAdded(at=now, actor=actor, participants=ordered)]
+
+
+def _record_attendance(state: m.SessionState, command: c.RecordAttendance, now: datetime, actor: Actor,
+                       facts: list[m.SessionCaseFacts] | None) -> list[Any]:
+    given = {a.member_id: a for a in command.attendance}
+    if len(given) != len(command.attendance):
+        raise SessionRejected("invalid_command", "a participant is listed more than once")
+    if state.status == m.SessionStatus.HELD:
+        recorded = {p.member_id: (p.attendance == "attended", p.absence_reason) for p in state.participants}
+        asked = {k: (a.attended, a.absence_reason) for k, a in given.items()}
+        if recorded == asked:
+            return []  # the same recording again: nothing changes
+        raise SessionRejected("attendance_recorded", f"the attendance of session {state.session_id} is recorded "
+                                                     "already, differently; it cannot be changed")
+    if state.status == m.SessionStatus.CANCELLED:
+        raise SessionRejected("session_not_open", f"session {state.session_id} is cancelled")
+    if not state.participants:
+        raise SessionRejected("invalid_command", "the session has no participants")
+    if state.details.starts_at > now:
+        raise SessionRejected("session_not_started", f"the session starts at {state.details.starts_at.isoformat()}: "
+                                                     "attendance is recorded once it has been held")
+    unknown = sorted(set(given) - {p.member_id for p in state.participants})
+    missing = [p for p in state.participants if p.member_id not in given]
+    if unknown or missing:
+        problems = [m.Problem(case_id="*", rule="not_a_participant", member_id=u, message=f"{u} is not a participant")
+                    for u in unknown]
+        problems += [m.Problem(case_id=p.case_id, rule="attendance_missing", member_id=p.member_id,
+                               member_name=p.full_name, message=f"no attendance given for {p.full_name}")
+                     for p in missing]
+        e = _refuse(problems, "every participant's attendance is recorded at once, and only theirs")
+        raise SessionRejected("invalid_command", e.message, problems)
+    tasks: dict[str, str] = {}
+    for f in facts or []:
+        for member in f.members:
+            if member.task_id is not None:
+                tasks[member.member_id] = member.task_id
+    return [m.AttendanceRecorded(at=now, actor=actor, entries=[
+        m.AttendanceEntry(case_id=p.case_id, member_id=p.member_id, attended=given[p.member_id].attended,
+                          absence_reason=given[p.member_id].absence_reason, task_id=tasks.get(p.member_id))
+        for p in state.participants])]
+
+
+def evolve(state: m.SessionState | None, event: Any, session_id: str) -> m.SessionState:
+    if isinstance(event, m.SessionScheduled):
+        return m.SessionState(session_id=session_id, details=event.details, created_at=event.at,
+                              created_by=event.actor.id, updated_at=event.at, version=1)
+    assert state is not None
+    s = state.model_copy(deep=True)
+    s.version += 1
+    s.updated_at = event.at
+    if isinstance(event, m.ParticipantsAdded):
+        s.participants += event.participants
+        added = {p.member_id for p in event.participants}
+        s.removed = [r for r in s.removed if r.member_id not in added]
+    elif isinstance(event, m.ParticipantRemoved):
+        p = s.participant(event.member_id)
+        s.participants = [x for x in s.participants if x.member_id != event.member_id]
+        s.removed.append(m.RemovedParticipant(case_id=event.case_id, member_id=event.member_id,
+                                              full_name=p.full_name if p else event.member_id, removed_at=event.at,
+                                              removed_by=event.actor.id, reason=event.reason))
+    elif isinstance(event, m.AttendanceRecorded):
+        s.status, s.recorded_at, s.recorded_by = m.SessionStatus.HELD, event.at, event.actor
+        for entry in event.entries:
+            p = s.participant(entry.member_id)
+            if p is not None:
+                p.attendance = "attended" if entry.attended else "absent"
+                p.absence_reason = entry.absence_reason
+                p.task_id = entry.task_id
+    elif isinstance(event, m.SessionCancelled):
+        s.status, s.cancelled_at, s.cancellation_reason = m.SessionStatus.CANCELLED, event.at, event.reason
+    elif isinstance(event, m.OrientationReached):
+        p = s.participant(event.result.member_id)
+        if p is not None:
+            p.result = event.result
+    return s
+
+
+def fold(events: list[Any], start: m.SessionState | None, session_id: str) -> m.SessionState:
+    state = start
+    for event in events:
+        state = evolve(state, event, session_id)
+    assert state is not None
+    return state

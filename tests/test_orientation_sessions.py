@@ -1,0 +1,247 @@
+"""Orientation as group sessions (issue 15) through the API, on the real stack: a 30-person
+session of several families whose attendance is recorded in one form (two absentees: their
+cases keep waiting in orientation, the others move on to visa; the absentees are proposed
+first, re-invited, for the next matching session), a repeated recording that changes nothing,
+the age rule (children under 12 are not required), office scoping, and bad input refused with
+the rule named."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain.model import Stage
+from tests.support.driver import CaseDriver
+from tests.support.factories import member, referral
+from tests.support.stack import Stack
+from tests.support.waiting import eventually
+
+OFFICER = "ayse"  # a caseworker of IST: orientation officers are caseworkers (no new role)
+DESTINATION = "FI"  # no other test sends cases to Finland: proposals are ours alone
+
+
+async def login_all(driver: CaseDriver) -> None:
+    """One login per account, before cases are worked in parallel (the login throttle)."""
+    for username in ("ayse", "mehmet", "selin", "deniz", "emre", "fatma"):
+        await driver.login(username)
+
+
+def _session(capacity: int, *, hours: float = -1, office: str = "IST", **overrides: Any) -> dict[str, Any]:
+    starts = (datetime.now(UTC) + timedelta(hours=hours)).replace(microsecond=0)
+    body = {"starts_at": starts.isoformat(), "mode": "in_person", "place": "IOM Istanbul, training room 2",
+            "language": "ar", "destination_country": DESTINATION, "capacity": capacity,
+            "facilitator": "Leyla Osman", "office": office}
+    return body | overrides
+
+
+async def _call(driver: CaseDriver, method: str, path: str, username: str = OFFICER, **kwargs: Any) -> Any:
+    return await driver.client.request(method, path, headers=await driver.login(username), **kwargs)
+
+
+async def _ok(driver: CaseDriver, method: str, path: str, username: str = OFFICER, **kwargs: Any) -> dict[str, Any]:
+    r = await _call(driver, method, path, username, **kwargs)
+    assert r.status_code < 300, f"{method} {path} -> {r.status_code}: {r.text}"
+    return r.json()
+
+
+async def _in_orientation(driver: CaseDriver, body: dict[str, Any], username: str = "ayse") -> dict[str, Any]:
+    case = await driver.refer(body, username)
+    case = await driver.advance(case, until=Stage.ORIENTATION)
+    assert case["stage"] == "orientation", case
+    return case
+
+
+def _family(size: int, office: str = "IST") -> dict[str, Any]:
+    return referral(office=office, size=size, destination_country=DESTINATION)
+
+
+async def _fan_out_done(driver: CaseDriver, session_id: str) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    async def done() -> bool:
+        seen.update(await _ok(driver, "GET", f"/api/v1/orientation-sessions/{session_id}"))
+        return seen["fan_out"]["pending"] == 0
+    await eventually(done, timeout=90, interval=0.2, what=lambda: f"the fan-out of {session_id}: {seen.get('fan_out')}")
+    return seen
+
+
+async def _case(driver: CaseDriver, case_id: str) -> dict[str, Any]:
+    return await _ok(driver, "GET", f"/api/v1/cases/{case_id}", "fatma")
+
+
+async def _orientation_events(driver: CaseDriver, case_id: str) -> Counter[str]:
+    events = await _ok(driver, "GET", f"/api/v1/cases/{case_id}/events", "fatma")
+    return Counter(e["data"]["member_id"] for e in events if e["type"] == "OrientationAttended")
+
+
+async def test_a_30_person_session_with_two_absentees_re_invited(driver: CaseDriver, stack: Stack) -> None:
+    sizes = [5, 5, 5, 5, 4, 3, 3]  # 30 people in 7 families, everyone 12 or older
+    await login_all(driver)
+    cases: list[dict[str, Any]] = []
+    for batch in range(0, len(sizes), 4):  # a few at a time: two cores are shared
+        cases += await asyncio.gather(*[_in_orientation(driver, _family(n)) for n in sizes[batch:batch + 4]])
+    ours = {m["member_id"]: c["case_id"] for c in cases for m in c["members"]}
+    assert len(ours) == 30
+
+    session = await _ok(driver, "POST", "/api/v1/orientation-sessions", json=_session(capacity=30))
+    sid = session["session_id"]
+    assert (session["status"], session["places_left"], session["details"]["time_zone"]) == \
+        ("scheduled", 30, "Europe/Istanbul")
+
+    # The system proposes the 30 (open orientation, the destination and the language); the
+    # officer adds them, two families as whole cases, the rest one by one.
+    proposed = await _ok(driver, "GET", f"/api/v1/orientation-sessions/{sid}/proposals")
+    assert {p["member_id"] for p in proposed["items"]} == set(ours), proposed
+    assert not any(p["reinvited"] for p in proposed["items"])
+    whole = [cases[0]["case_id"], cases[1]["case_id"]]
+    await _ok(driver, "POST", f"/api/v1/orientation-sessions/{sid}/participants",
+              json={"participants": [{"case_id": case_id} for case_id in whole]})
+    session = await _ok(driver, "POST", f"/api/v1/orientation-sessions/{sid}/participants", json={"participants": [
+        {"case_id": p["case_id"], "member_id": p["member_id"]} for p in proposed["items"] if p["case_id"] not in whole]})
+    assert (len(session["participants"]), session["places_left"]) == (30, 0)
+
+    # A 31st person: capacity exceeded, nothing changes.
+    extra = await _in_orientation(driver, _family(1))
+    r = await _call(driver, "POST", f"/api/v1/orientation-sessions/{sid}/participants",
+                    json={"participants": [{"case_id": extra["case_id"]}]})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "capacity", r.text
+    assert "0 places left" in r.json()["error"]["message"]
+
+    # Attendance for the whole session in one form: two absent, from two families.
+    absent = {cases[0]["members"][1]["member_id"]: "Sick on the day", cases[4]["members"][0]["member_id"]: "Work shift"}
+    form = {"attendance": [{"member_id": m, "attended": False, "absence_reason": absent[m]} if m in absent
+                           else {"member_id": m, "attended": True} for m in ours]}
+    await _ok(driver, "POST", f"/api/v1/orientation-sessions/{sid}/attendance", json=form)
+    held = await _fan_out_done(driver, sid)
+    assert (held["status"], held["attended"], held["absent"]) == ("held", 28, 2)
+    assert held["fan_out"] == {"pending": 0, "applied": 28, "not_applied": 0}, held["fan_out"]
+
+    waiting = {cases[0]["case_id"], cases[4]["case_id"]}
+    for case in cases:
+        detail = await _case(driver, case["case_id"])
+        counted = await _orientation_events(driver, case["case_id"])
+        expected = {m["member_id"] for m in case["members"] if m["member_id"] not in absent}
+        assert counted == Counter(expected), (case["case_id"], counted)  # once each, absentees none
+        if case["case_id"] in waiting:
+            assert detail["stage"] == "orientation"
+            assert [t["member_id"] for t in detail["open_tasks"] if t["task_type"] == "record_orientation"] == \
+                [m for m in absent if ours[m] == case["case_id"]]
+        else:
+            assert detail["stage"] == "visa", detail["stage"]
+
+    # The same recording again changes nothing; a different one is refused.
+    again = await _ok(driver, "POST", f"/api/v1/orientation-sessions/{sid}/attendance", json=form)
+    assert again["version"] == held["version"]
+    changed = {"attendance": [dict(a, attended=True, absence_reason=None) if a["member_id"] in absent else a
+                              for a in form["attendance"]]}
+    changed["attendance"] = [{k: v for k, v in a.items() if v is not None} for a in changed["attendance"]]
+    r = await _call(driver, "POST", f"/api/v1/orientation-sessions/{sid}/attendance", json=changed)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "attendance_recorded", r.text
+    for case_id in waiting:
+        assert sum((await _orientation_events(driver, case_id)).values()) == len(
+            [m for m, c in ours.items() if c == case_id and m not in absent])
+
+    # The next matching session proposes the absentees first, marked re-invited.
+    nxt = await _ok(driver, "POST", "/api/v1/orientation-sessions", json=_session(capacity=10, hours=-0.5))
+    proposed = await _ok(driver, "GET", f"/api/v1/orientation-sessions/{nxt['session_id']}/proposals")
+    first = proposed["items"][:2]
+    assert {p["member_id"] for p in first} == set(absent) and all(p["reinvited"] for p in first), proposed
+    session = await _ok(driver, "POST", f"/api/v1/orientation-sessions/{nxt['session_id']}/participants",
+                        json={"participants": [{"case_id": p["case_id"], "member_id": p["member_id"]} for p in first]})
+    assert [p["reinvited"] for p in session["participants"]] == [True, True]
+    await _ok(driver, "POST", f"/api/v1/orientation-sessions/{nxt['session_id']}/attendance",
+              json={"attendance": [{"member_id": m, "attended": True} for m in absent]})
+    await _fan_out_done(driver, nxt["session_id"])
+    for case_id in waiting:
+        assert (await _case(driver, case_id))["stage"] == "visa"
+
+    listed = await _ok(driver, "GET", f"/api/v1/orientation-sessions?destination_country={DESTINATION}&status=held")
+    assert {sid, nxt["session_id"]} <= {s["session_id"] for s in listed["items"]}
+
+    # The figures: people trained this month, by destination and language (our sessions only).
+    report = await _ok(driver, "GET", f"/api/v1/reports/orientation-sessions?destination_country={DESTINATION}",
+                       "fatma")
+    month = datetime.now(ZoneInfo("Europe/Istanbul")).date().replace(day=1).isoformat()
+    rows = [r for r in report["rows"] if r["destination_country"] == DESTINATION and r["language"] == "ar"]
+    assert sum(r["people_trained"] for r in rows if r["month"] == month) >= 30
+
+    handle = stack.temporal.get_workflow_handle(sid)
+    await handle.result()  # held and every attendee reached: the session's workflow has finished
+    history = await handle.fetch_history()
+    print(f"\nSession {sid}: 30 people, {len(history.events)} history events")
+    if os.environ.get("ITINERA_RECORD_HISTORIES"):  # replayed by tests/test_replay.py from then on
+        path = Path(__file__).parent / "histories" / "orientation_session_30_people.json"
+        path.write_text(json.dumps({"workflow_id": sid, "history": json.loads(history.to_json())}, indent=1))
+
+
+async def test_the_age_rule_scoping_and_bad_input(driver: CaseDriver) -> None:
+    await login_all(driver)
+    today = date.today()
+    body = _family(1)
+    twelve = today.replace(year=today.year - 12) if (today.month, today.day) != (2, 29) else today - timedelta(days=4383)
+    body["members"] += [member("Yusuf Haddad", twelve.isoformat(), "child", sex="male"),
+                        member("Lina Haddad", today.replace(year=today.year - 8, day=1).isoformat(), "child")]
+    family, izmir, early = await asyncio.gather(_in_orientation(driver, body), _in_orientation(driver, _family(1, "IZM"), "mehmet"),
+                                                driver.refer(_family(2), "ayse"))
+    principal, yusuf, lina = (m["member_id"] for m in family["members"])
+    # The age rule: members 12 and over must attend (Yusuf turned 12 today); Lina (8) is not required.
+    required = sorted(t["member_id"] for t in family["open_tasks"] if t["task_type"] == "record_orientation")
+    assert required == sorted([principal, yusuf])
+
+    session = await _ok(driver, "POST", "/api/v1/orientation-sessions", json=_session(capacity=2))
+    sid = session["session_id"]
+    r = await _call(driver, "POST", f"/api/v1/orientation-sessions/{sid}/participants",
+                    json={"participants": [{"case_id": family["case_id"], "member_id": lina}]})
+    assert r.status_code == 409, r.text
+    assert [(d["rule"], d["member_id"]) for d in r.json()["error"]["details"]] == [("orientation_not_open", lina)]
+    # A case not in orientation, named with its stage.
+    r = await _call(driver, "POST", f"/api/v1/orientation-sessions/{sid}/participants",
+                    json={"participants": [{"case_id": early["case_id"]}]})
+    assert r.status_code == 409 and r.json()["error"]["details"][0]["rule"] == "not_in_orientation", r.text
+    assert "referral stage" in r.json()["error"]["message"]
+    # Another office's case, and another office's session.
+    r = await _call(driver, "POST", f"/api/v1/orientation-sessions/{sid}/participants",
+                    json={"participants": [{"case_id": izmir["case_id"]}]})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "other_office", r.text
+    assert (await _call(driver, "GET", f"/api/v1/orientation-sessions/{sid}", "mehmet")).status_code == 404
+    assert (await _call(driver, "POST", f"/api/v1/orientation-sessions/{sid}/cancel", "mehmet",
+                        json={"reason": "not mine"})).status_code == 404
+    assert (await _call(driver, "GET", f"/api/v1/orientation-sessions/{sid}", "emre")).status_code == 403
+    assert (await _call(driver, "POST", "/api/v1/orientation-sessions", json=_session(capacity=5, office="IZM"))
+            ).status_code == 403
+
+    # Bad input: each names the field and changes nothing.
+    for bad, field in ((_session(capacity=0), "capacity"), (_session(capacity=5, language="Arabic"), "language"),
+                       (_session(capacity=5, mode="radio"), "mode")):
+        r = await _call(driver, "POST", "/api/v1/orientation-sessions", json=bad)
+        assert r.status_code == 422 and field in json.dumps(r.json()["error"]["details"]), r.text
+    session = await _ok(driver, "POST", f"/api/v1/orientation-sessions/{sid}/participants",
+                        json={"participants": [{"case_id": family["case_id"]}]})
+    assert sorted(p["member_id"] for p in session["participants"]) == sorted([principal, yusuf])
+    r = await _call(driver, "POST", f"/api/v1/orientation-sessions/{sid}/attendance",
+                    json={"attendance": [{"member_id": principal, "attended": False}, {"member_id": yusuf, "attended": True}]})
+    assert r.status_code == 422 and "absence_reason" in r.text, r.text
+    r = await _call(driver, "POST", f"/api/v1/orientation-sessions/{sid}/attendance",
+                    json={"attendance": [{"member_id": principal, "attended": True}]})
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["rule"] == "attendance_missing", r.text
+    assert (await _ok(driver, "GET", f"/api/v1/orientation-sessions/{sid}"))["version"] == session["version"]
+
+    # Attendance only once the session has been held; then both required members attend and
+    # the case moves on to visa although Lina never attended.
+    later = await _ok(driver, "POST", "/api/v1/orientation-sessions", json=_session(capacity=5, hours=48))
+    r = await _call(driver, "POST", f"/api/v1/orientation-sessions/{later['session_id']}/participants",
+                    json={"participants": [{"case_id": family["case_id"]}]})
+    assert r.status_code == 409 and r.json()["error"]["details"][0]["rule"] == "on_other_session", r.text
+    await _ok(driver, "POST", f"/api/v1/orientation-sessions/{sid}/attendance",
+              json={"attendance": [{"member_id": principal, "attended": True}, {"member_id": yusuf, "attended": True}]})
+    await _fan_out_done(driver, sid)
+    assert (await _case(driver, family["case_id"]))["stage"] == "visa"
+    cancelled = await _ok(driver, "POST", f"/api/v1/orientation-sessions/{later['session_id']}/cancel",
+                          json={"reason": "Facilitator unavailable"})
+    assert cancelled["status"] == "cancelled"
