@@ -16,9 +16,10 @@ import httpx
 
 from domain.model import Stage
 
-# Every stage of either programme, in order (resettlement has no reintegration stage).
-STAGE_ORDER = [Stage.REFERRAL, Stage.INTERVIEW, Stage.HEALTH, Stage.ORIENTATION, Stage.VISA, Stage.MOVEMENT,
-               Stage.ARRIVAL, Stage.REINTEGRATION, Stage.CLOSED]
+# Every stage of every programme, in order (resettlement has no reintegration stage; family
+# reunification has documents and the embassy appointment, and no interview, health or orientation).
+STAGE_ORDER = [Stage.REFERRAL, Stage.INTERVIEW, Stage.HEALTH, Stage.ORIENTATION, Stage.DOCUMENTS,
+               Stage.EMBASSY_APPOINTMENT, Stage.VISA, Stage.MOVEMENT, Stage.ARRIVAL, Stage.REINTEGRATION, Stage.CLOSED]
 
 # Who completes a task (the API's task: role, task_type, ...) of a case of an office.
 WorkerFor = Callable[[Mapping[str, Any], str], str]

@@ -5,7 +5,7 @@ seeds the demo data of ``itinera dev``; the benchmark fills in the same example 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -26,6 +26,10 @@ def example_form(task: dict[str, Any], today: date, *, follow_up: bool = False,
     detail), when given, lets a form refer to the case (e.g. the next undelivered plan item)."""
     day = lambda n: (today + timedelta(days=n)).isoformat()  # noqa: E731
     task_type = TaskType(task["task_type"])
+    if task.get("programme") == "family_reunification" or task_type in _FAMILY_EXAMPLES:
+        form = family_example(task_type, task, day)
+        if form is not None:
+            return form
     if task.get("programme") == "avrr" or task_type in _AVRR_EXAMPLES:
         form = _avrr_example(task_type, task, day, case)
         if form is not None:
@@ -114,4 +118,37 @@ def _avrr_example(task_type: TaskType, task: dict[str, Any], day: Any, case: dic
                 "departure_airport": "IST", "arrival_airport": "EBL"}
     if task_type == TaskType.CONFIRM_ARRIVAL:
         return {"arrived_on": day(0), "place": "Erbil", "receiving_partner": "IOM Iraq, Erbil"}
+    return None
+
+
+_FAMILY_EXAMPLES = {
+    TaskType.ASSESS_RELATIONSHIP, TaskType.RECORD_DOCUMENTS, TaskType.COMPLETE_DOCUMENTS,
+    TaskType.BOOK_EMBASSY_APPOINTMENT, TaskType.RECORD_APPOINTMENT_OUTCOME, TaskType.RECORD_FAMILY_VISA,
+    TaskType.REVIEW_AGE_OUT,
+}
+
+
+def family_example(task_type: TaskType, task: dict[str, Any], day: Any) -> dict[str, Any] | None:
+    """Family reunification's forms, and its version of the shared ones (a family joining a
+    sponsor in Berlin); None: as resettlement.  The embassy appointment is booked for a few
+    minutes from now, so that its outcome can be recorded today."""
+    ref = task["task_id"][-12:]
+    if task_type == TaskType.ASSESS_RELATIONSHIP:
+        return {"assessed_on": day(0), "outcome": "eligible", "evidence": "Family book and civil registry extract"}
+    if task_type in (TaskType.RECORD_DOCUMENTS, TaskType.COMPLETE_DOCUMENTS):
+        return {"received_on": day(0), "passport": True, "civil_documents": True, "proof_of_relationship": True}
+    if task_type == TaskType.BOOK_EMBASSY_APPOINTMENT:
+        return {"appointment_at": (datetime.now(UTC) + timedelta(minutes=5)).isoformat(timespec="seconds"),
+                "place": "German Embassy Beirut", "reference": f"DE-BEY-{ref}"}
+    if task_type == TaskType.RECORD_APPOINTMENT_OUTCOME:
+        return {"outcome": "attended", "attended_on": day(0)}
+    if task_type == TaskType.RECORD_FAMILY_VISA:
+        return {"outcome": "issued", "visa_number": f"DE-D-{ref}", "issued_on": day(0), "valid_until": day(90)}
+    if task_type == TaskType.REVIEW_AGE_OUT:
+        return {"decision": "keep", "reason": "The application was lodged while the child was a minor."}
+    if task_type == TaskType.BOOK_MOVEMENT:
+        return {"flight_number": "TK1723", "departure_at": f"{day(1)}T12:00:00+00:00",
+                "departure_airport": "IST", "arrival_airport": "BER"}
+    if task_type == TaskType.CONFIRM_ARRIVAL:
+        return {"arrived_on": day(0), "place": "Berlin", "receiving_partner": "The sponsor"}
     return None
