@@ -116,6 +116,8 @@ class Settings(BaseSettings):
         BeforeValidator(lambda v: [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else v),
         AfterValidator(lambda v: [str(ipaddress.ip_network(p, strict=False)) for p in v]),
     ] = Field(default_factory=list)
+    # Days a settled webhook outbox row keeps its case data (then emptied; the delivery log stays).
+    webhook_outbox_retention_days: float = Field(default=30, gt=0, le=3650)
     # Failed logins allowed within login_throttle_minutes before 429: per client and account,
     # per account from any client (guessing from many addresses), per client for any
     # account (one address trying many accounts).  Counted in PostgreSQL, across processes.

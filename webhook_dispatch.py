@@ -78,8 +78,12 @@ def body_for(payload: dict[str, Any], include_health_data: bool) -> dict[str, An
 class WebhookDispatcher:
     def __init__(self, pool: asyncpg.Pool, *, sealer: SecretSealer, poll_interval: float = 1.0, batch: int = 50, timeout: float = 10.0,
                  base_delay: float = 10.0, max_delay: float = 3600.0, max_attempts: int = 12,
-                 lease_seconds: float = 60.0, allowed_networks: tuple[Network, ...] = ()):
+                 lease_seconds: float = 60.0, allowed_networks: tuple[Network, ...] = (),
+                 retention_days: float = 30.0, purge_every: float = 3600.0):
         self._pool = pool
+        # The outbox's case data is emptied once settled and older than this (store.purge_settled).
+        self.retention_days, self.purge_every = retention_days, purge_every
+        self._purged_at = 0.0
         self._sealer = sealer  # opens the signing secrets, sealed at rest (stored_secrets.py)
         self.allowed_networks = allowed_networks  # private networks deliveries may go to (webhook_targets.py)
         self.poll_interval, self.batch, self.timeout = poll_interval, batch, timeout
@@ -98,6 +102,9 @@ class WebhookDispatcher:
         async with self._pool.acquire() as conn:
             while await store.fan_out(conn) > 0:
                 pass
+            if time.monotonic() - self._purged_at >= self.purge_every:
+                await store.purge_settled(conn, self.retention_days)
+                self._purged_at = time.monotonic()
             due = await store.lease_due(conn, self.batch, self.lease_seconds)
         await asyncio.gather(*(self._deliver(http, row) for row in due))
         return len(due)

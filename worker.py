@@ -83,7 +83,8 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
     loop = asyncio.get_running_loop()
     # the webhook outbox (webhook_dispatch.py), to public addresses and the allowed networks
     dispatcher = WebhookDispatcher(pool, sealer=SecretSealer.from_settings(settings),
-                                   allowed_networks=networks(settings.webhook_allowed_networks))
+                                   allowed_networks=networks(settings.webhook_allowed_networks),
+                                   retention_days=settings.webhook_outbox_retention_days)
     try:
         grace = timedelta(seconds=settings.worker_shutdown_seconds)
         workflows, activities = build_workers(client, pool, settings.temporal_task_queue, graceful_shutdown=grace)

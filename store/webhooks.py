@@ -241,3 +241,14 @@ async def record_attempt(conn: asyncpg.Connection, delivery_id: int, attempt: in
             await conn.execute("UPDATE webhook_deliveries SET attempts = $2, last_error = $3, lease_until = NULL, "
                                "next_attempt_at = now() + make_interval(secs => $4) WHERE delivery_id = $1",
                                delivery_id, attempt, error, retry_in)
+
+
+async def purge_settled(conn: asyncpg.Connection | asyncpg.Pool, retention_days: float) -> int:
+    """Empty the payload (the case data) of outbox rows older than ``retention_days`` whose
+    every delivery is settled; the rows and the delivery log stay.  The number purged."""
+    done = await conn.execute(
+        "UPDATE webhook_outbox o SET payload = '{}'::jsonb, purged_at = now() "
+        "WHERE o.purged_at IS NULL AND o.fanned_out AND o.recorded_at < now() - make_interval(secs => $1) "
+        "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.outbox_id = o.outbox_id AND d.status = 'pending')",
+        retention_days * 86400)
+    return int(done.split()[-1])

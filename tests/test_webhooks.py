@@ -25,6 +25,7 @@ from tests.support.factories import referral
 from tests.support.stack import free_port, serving
 from tests.support.waiting import eventually
 from webhook_dispatch import SIGNATURE_HEADER, WebhookDispatcher, sign, verify
+from store import webhooks as store_webhooks
 from stored_secrets import SecretSealer
 from webhook_targets import TargetRefused, check_target, networks
 
@@ -272,4 +273,30 @@ async def test_a_delivery_to_an_address_that_became_private_is_not_sent(
     finally:
         await strict.stop()
         await pool.close()
+        await http.post(f"/api/v1/webhooks/subscriptions/{sub['subscription_id']}/deactivate", headers=fatma)
+
+
+async def test_settled_outbox_rows_lose_their_case_data_after_the_retention(
+        stack, http: httpx.AsyncClient, driver: CaseDriver, receiver, dispatcher) -> None:
+    rec, base = receiver
+    fatma = await driver.login("fatma")
+    sub = await _subscribe(http, fatma, url=f"{base}/kept", event_types=["case.stage_changed"], offices=["IST"])
+    try:
+        case = await driver.refer(referral(size=1))
+        await eventually(lambda: [r for r in rec.received.get("kept", []) if r["json"]["case"]["case_id"] == case["case_id"]],
+                         timeout=30, what="the delivery")
+        await store_webhooks.purge_settled(stack.pool, 30)  # not yet past the retention: kept
+        async with stack.pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT payload, purged_at FROM webhook_outbox WHERE case_id = $1", case["case_id"])
+            assert row["purged_at"] is None and row["payload"]["case"]["case_id"] == case["case_id"]
+            await conn.execute("UPDATE webhook_outbox SET recorded_at = now() - interval '31 days' WHERE case_id = $1",
+                               case["case_id"])
+        assert await store_webhooks.purge_settled(stack.pool, 30) >= 1
+        async with stack.pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT payload, purged_at FROM webhook_outbox WHERE case_id = $1", case["case_id"])
+        assert row["purged_at"] is not None and row["payload"] == {}
+        deliveries = (await http.get(f"/api/v1/webhooks/subscriptions/{sub['subscription_id']}/deliveries",
+                                     headers=fatma)).json()
+        assert any(d["case_id"] == case["case_id"] and d["status"] == "delivered" for d in deliveries)  # the log stays
+    finally:
         await http.post(f"/api/v1/webhooks/subscriptions/{sub['subscription_id']}/deactivate", headers=fatma)
