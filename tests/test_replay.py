@@ -21,6 +21,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from domain.model import Stage
 from tests.support.driver import CaseDriver
 from tests.support.factories import referral
 from temporal_client import data_converter
@@ -95,6 +96,32 @@ async def test_a_full_avrr_case_of_this_version_replays(stack, http: httpx.Async
     await _replayer().replay_workflow(history)
     if os.environ.get("ITINERA_RECORD_HISTORIES"):
         name = HISTORIES / f"avrr_full_case_{RECORDING}.json"
+        name.write_text(json.dumps({"workflow_id": case["case_id"], "history": json.loads(history.to_json())},
+                                   indent=1))
+
+
+async def test_a_full_family_reunification_case_of_this_version_replays(stack, http: httpx.AsyncClient,
+                                                                       driver: CaseDriver) -> None:
+    """A family reunification case (on the generic ProgrammeCase workflow) from the application
+    to the arrival with the sponsor, with a missed embassy appointment booked again (record it
+    alone with ``-k family``)."""
+    from tests.test_family_reunification import family
+
+    case = await driver.refer(family())
+    case = await driver.advance(case, Stage.EMBASSY_APPOINTMENT)
+    [outcome] = [t for t in (await driver.complete(case["open_tasks"][0], "IST", case=case))["open_tasks"]
+                 if t["task_type"] == "record_appointment_outcome"]
+    await driver.complete(outcome, "IST", form={"outcome": "missed", "missed_reason": "The border was closed."})
+    case = await driver.advance((await http.get(f"/api/v1/cases/{case['case_id']}",
+                                                headers=await driver.login("fatma"))).json())
+    assert (case["status"], case["closure_reason"]) == ("closed", "arrived")
+    handle = stack.temporal.get_workflow_handle(case["case_id"])
+    await handle.result()
+    history = await handle.fetch_history()
+    assert history.events[0].workflow_execution_started_event_attributes.workflow_type.name == "ProgrammeCase"
+    await _replayer().replay_workflow(history)
+    if os.environ.get("ITINERA_RECORD_HISTORIES"):
+        name = HISTORIES / "family_reunification_full_case.json"
         name.write_text(json.dumps({"workflow_id": case["case_id"], "history": json.loads(history.to_json())},
                                    indent=1))
 
