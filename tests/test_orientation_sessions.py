@@ -17,9 +17,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.model import Stage
+import httpx
+
 from tests.support.driver import CaseDriver
 from tests.support.factories import member, referral
+from tests.support.pages import Page
 from tests.support.stack import Stack
+from tests.support.users import TEST_PASSWORD
 from tests.support.waiting import eventually
 
 OFFICER = "ayse"  # a caseworker of IST: orientation officers are caseworkers (no new role)
@@ -245,3 +249,36 @@ async def test_the_age_rule_scoping_and_bad_input(driver: CaseDriver) -> None:
     cancelled = await _ok(driver, "POST", f"/api/v1/orientation-sessions/{later['session_id']}/cancel",
                           json={"reason": "Facilitator unavailable"})
     assert cancelled["status"] == "cancelled"
+
+
+async def test_the_ui_lists_a_session_adds_the_proposed_and_prints_the_attendance_sheet(
+        driver: CaseDriver, stack: Stack) -> None:
+    await login_all(driver)
+    case = await _in_orientation(driver, referral(office="IST", size=1, destination_country="IS"))
+    person = case["members"][0]
+    session = await _ok(driver, "POST", "/api/v1/orientation-sessions",
+                        json=_session(capacity=4, destination_country="IS", mode="online",
+                                      place="https://meet.example.org/iom-orientation"))
+    sid = session["session_id"]
+    async with httpx.AsyncClient(base_url=stack.base_url, follow_redirects=True, timeout=60) as browser:
+        login = Page((await browser.get("/ui/login")).text)
+        await browser.post("/ui/login", data={"username": "ayse", "password": TEST_PASSWORD,
+                                              "csrf_token": login.csrf, "next": "/ui/orientation-sessions"})
+        listing = Page((await browser.get("/ui/orientation-sessions")).text)
+        assert listing.find("a", href=f"/ui/orientation-sessions/{sid}")
+        page = Page((await browser.get(f"/ui/orientation-sessions/{sid}")).text)
+        proposed = page.find("input", name="person")
+        assert [p["value"] for p in proposed] == [f"{case['case_id']}|{person['member_id']}"]
+        r = await browser.post(f"/ui/orientation-sessions/{sid}/add",
+                               data={"csrf_token": page.csrf, "person": proposed[0]["value"]})
+        page = Page(r.text)
+        assert person["full_name"] in page.body_text and "1 added to the session" in page.body_text
+        r = await browser.post(f"/ui/orientation-sessions/{sid}/attendance", data={
+            "csrf_token": page.csrf, "member_id": person["member_id"], f"attended-{person['member_id']}": "yes"})
+        assert "Attendance recorded" in Page(r.text).body_text
+        sheet = Page((await browser.get(f"/ui/orientation-sessions/{sid}/sheet")).text)
+        assert person["full_name"] in sheet.body_text and "Attendance sheet" in sheet.body_text
+        css = sheet.find("link", rel="stylesheet")[-1]["href"]
+        assert "@media print" in (await browser.get(css)).text
+    await _fan_out_done(driver, sid)
+    assert (await _case(driver, case["case_id"]))["stage"] == "visa"

@@ -47,6 +47,8 @@ async def _build(db: Db, principal: UiPrincipal, name: str, filters: ReportFilte
         return await reports.flows(db, offices, period=filters.period, since=since, until=until, office=filters.office)
     if name == "stage-durations":
         return await reports.stage_durations(db, offices, since=since, until=until, office=filters.office)
+    if name == "orientation-sessions":
+        return await reports.orientation_sessions(db, offices, since=since, until=until, office=filters.office)
     return await reports.training(db, offices, since=since, until=until, office=filters.office)
 
 
@@ -70,6 +72,7 @@ async def reports_page(request: Request, principal: UiPrincipal, db: Db,
         "origins": _chart(built["origins"], ["people"]),
         "stage-durations": _chart(built["stage-durations"], ["median_days", "sla_compliance"]),
         "training": _chart(built["training"], ["orientation_people", "predeparture_counselling_people"]),
+        "orientation-sessions": _chart(built["orientation-sessions"], ["people_trained"]),
     }
     query = urlencode({k: v for k, v in filters.model_dump(mode="json", by_alias=True).items() if v not in (None, "")})
     return render(request, "reports.html", {
