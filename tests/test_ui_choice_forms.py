@@ -74,7 +74,7 @@ async def test_the_visa_form_shows_each_outcomes_fields_marked_as_it_requires_th
             "csrf_token": page.csrf, "outcome": "issued", "issued_on": _today(), "valid_until": _today(90)})
         assert r.status_code == 422
         page = Page(r.text)
-        assert page.field_error("visa_number") == "Error in Visa number: Field required"
+        assert page.field_error("visa_number") == "Error in Visa number: Please fill this in."
         assert page.field("valid_until")["value"] == _today(90)
 
         # refused, with a visa number left in the issued group: only the refusal is sent

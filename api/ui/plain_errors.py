@@ -23,7 +23,7 @@ _DEVELOPER_HELP = (
     ", ISO 3166-1 alpha-2 country code, upper case", "ISO 3166-1 alpha-2 country code, upper case",
     "ISO 639 code of the language, e.g. ar, fa, ku, ur.", "ISO 4217 code, e.g. USD",
 )
-_CODED_HELP = re.compile(r"\bISO (3166-1 alpha-2|639|4217)( language)? code( of the [a-z ]+)?,? ?(e\.g\. [A-Za-z, ]+)?\.?")
+_CODED_HELP = re.compile(r"\bISO (3166-1 alpha-2|639|4217)( language)?( code)?( of the [a-z ]+)?,? ?(e\.g\. [A-Za-z, ]+)?\.?")
 _QUOTED_CODE = re.compile(r"'([a-z][a-z0-9]*(?:_[a-z0-9]+)*)'")
 _NUMBER = r"(-?\d+(?:\.\d+)?)"
 
@@ -40,7 +40,8 @@ def plain_help(text: str | None, *, coded: bool) -> str | None:
         text = _CODED_HELP.sub("", text)
     text = " ".join(text.split())
     if text != " ".join(original.split()):  # something was cut out: tidy the punctuation left
-        text = re.sub(r"\s+([.,;])(?=\s|$)", r"\1", text).strip(" ,;")
+        text = re.sub(r"\s+([.,;])(?=\s|$)", r"\1", text)
+        text = re.sub(r"[,;]\s*([.,;])", r"\1", text).strip(" ,;")
         text = re.sub(r"^[.,;]\s*", "", text)
     return text or None
 
@@ -60,7 +61,11 @@ def plain_reason(reason: str, f: FormField | None, labels: dict[str, str] | None
     reason = reason.removeprefix("Value error, ").strip()
     choosing = f is not None and f.kind == "select"
     if reason in ("Field required", "String should have at least 1 character"):
+        if f is not None and f.kind == "confirm":
+            return "Please tick this box."
         return "Please choose one." if choosing else "Please fill this in."
+    if choosing and reason.startswith(("String should match pattern", "Input should be")):
+        return "Please choose one of the listed options."
     if reason.startswith("String should match pattern"):
         if f is not None and f.rule:
             return f"Not in the expected form. {f.rule}"
@@ -92,4 +97,6 @@ def plain_reason(reason: str, f: FormField | None, labels: dict[str, str] | None
     if m := re.fullmatch(r"List should have at most (\d+) items?.*", reason):
         return f"No more than {m.group(1)}."
     text = _words(reason, labels)
+    if f is not None:  # next to its field: as the rule says it ("must not be in the future (today is ...)")
+        return text
     return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?", ")")) else ".")
