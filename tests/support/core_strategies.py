@@ -432,6 +432,41 @@ def _close_reintegration(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
     return {"decision": draw(weighted(close=1, continue_monitoring=2)), "reason": draw(words)}
 
 
+@st.composite
+def _assess_relationship(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
+    on = _iso(draw(_on_or_after(fc.today, None)))
+    if draw(st.integers(0, 9)) == 0:
+        return {"assessed_on": on, "outcome": "not_eligible", "not_eligible_reason": draw(words)}
+    return _drop_none({"assessed_on": on, "outcome": "eligible", "evidence": "Family book", "notes": draw(optional_notes)})
+
+
+@st.composite
+def _record_documents(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
+    received = st.integers(0, 4).map(bool)  # mostly received
+    return _drop_none({"received_on": _iso(draw(_on_or_after(fc.today, None))), "passport": draw(received),
+                       "civil_documents": draw(received), "proof_of_relationship": draw(received),
+                       "notes": draw(optional_notes)})
+
+
+@st.composite
+def _book_embassy_appointment(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
+    at = (fc.now + timedelta(minutes=draw(st.integers(1, 20 * 24 * 60)))).astimezone(draw(st.sampled_from(_OFFSETS)))
+    return _drop_none({"appointment_at": at.isoformat(), "place": "German Embassy Beirut",
+                       "reference": f"DE-BEY-{draw(st.integers(100, 10**6))}", "notes": draw(optional_notes)})
+
+
+@st.composite
+def _record_appointment_outcome(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
+    if draw(st.integers(0, 3)) == 0:
+        return {"outcome": "missed", "missed_reason": draw(words)}
+    return {"outcome": "attended", "attended_on": _iso(draw(_on_or_after(fc.today, None)))}
+
+
+@st.composite
+def _review_age_out(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
+    return {"decision": draw(weighted(keep=3, close=1)), "reason": draw(words)}
+
+
 _VALID: dict[TaskType, Callable[[FormContext], st.SearchStrategy[dict[str, Any]]]] = {
     TaskType.VERIFY_REFERRAL: _verify_referral,
     TaskType.CONDUCT_INTERVIEW: _conduct_interview,
@@ -459,6 +494,13 @@ _VALID: dict[TaskType, Callable[[FormContext], st.SearchStrategy[dict[str, Any]]
     TaskType.RECORD_ASSISTANCE_DELIVERY: _record_assistance_delivery,
     TaskType.RECORD_MONITORING_VISIT: _record_monitoring_visit,
     TaskType.CLOSE_REINTEGRATION: _close_reintegration,
+    TaskType.ASSESS_RELATIONSHIP: _assess_relationship,
+    TaskType.RECORD_DOCUMENTS: _record_documents,
+    TaskType.COMPLETE_DOCUMENTS: _record_documents,
+    TaskType.BOOK_EMBASSY_APPOINTMENT: _book_embassy_appointment,
+    TaskType.RECORD_APPOINTMENT_OUTCOME: _record_appointment_outcome,
+    TaskType.RECORD_FAMILY_VISA: _record_visa,
+    TaskType.REVIEW_AGE_OUT: _review_age_out,
 }
 assert set(_VALID) == set(TaskType), "every task type needs a valid-form strategy"
 
