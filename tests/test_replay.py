@@ -5,6 +5,11 @@ different order, an activity added before an existing one) fails here; guard suc
 change with ``workflow.patched``.  To add a history of the current code, run:
 
     ITINERA_RECORD_HISTORIES=1 .venv/bin/python -m pytest tests/test_replay.py
+
+Every JSON file in tests/histories/ is replayed against the worker's workflows, also those of
+other workflow types: the Movement charter (tests/test_movements.py records it) and the
+OrientationSession of 30 people (orientation_session_30_people.json, recorded by
+``ITINERA_RECORD_HISTORIES=1 pytest tests/test_orientation_sessions.py -k 30_person``).
 """
 
 from __future__ import annotations
