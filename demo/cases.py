@@ -1,6 +1,6 @@
 """Demo cases for the embedded default: families and people as the work actually sees them,
-in both offices, spread over every stage, resettlement and AVRR.  Seeded through the HTTP
-API like real work."""
+in both offices, spread over every stage, resettlement, AVRR and family reunification (two
+families joining a sponsor in Germany).  Seeded through the HTTP API like real work."""
 
 from __future__ import annotations
 
@@ -201,6 +201,64 @@ AVRR_DEMO_CASES: list[AvrrDemo] = [
 ]
 
 
+@dataclass(frozen=True)
+class FamilyDemo:
+    """A family joining its sponsor: worked through the document checklists, then (``book``)
+    the embassy appointment is booked; ``missing`` names a member's documents not in yet."""
+
+    referral: dict[str, Any]
+    book: bool = False
+    missing: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _family(ext: str, office: str, sponsor: dict[str, str], members: list[dict[str, str]]) -> dict[str, Any]:
+    return {"programme": "family_reunification", "office": office, "priority": "normal", "destination_country": "DE",
+            "external_referral_id": ext, "sponsor": sponsor, "members": members}
+
+
+FAMILY_DEMO_CASES: list[FamilyDemo] = [
+    # Lina and her two children, in Beirut, join Yusuf Haddad, under subsidiary protection in
+    # Berlin: every document is in and the appointment at the German Embassy is booked.
+    FamilyDemo(_family("IOM-FAP-2026-0311", "IST", {
+        "full_name": "Yusuf Haddad", "protection_status": "subsidiary_protection",
+        "residence_permit": "DE-BER-AT-2025-118402", "city": "Berlin", "contact": "+49 30 1234567"}, [
+        _m("Lina Haddad", "1990-04-02", "female", "SY", "spouse"),
+        _m("Sami Haddad", "2016-09-21", "male", "SY", "child"),
+        _m("Reem Haddad", "2019-12-11", "female", "SY", "child"),
+    ]), book=True),
+    # The parents of Ahmad Karimi, 16, recognised as a refugee in Hamburg after arriving alone:
+    # his father's proof of the relationship (the family register) is still missing, so the
+    # appointment cannot be booked yet.
+    FamilyDemo(_family("IOM-FAP-2026-0342", "IST", {
+        "full_name": "Ahmad Karimi", "date_of_birth": "2010-05-04", "protection_status": "refugee",
+        "residence_permit": "DE-HH-AE-2025-440187", "city": "Hamburg",
+        "contact": "Jugendamt Hamburg-Mitte, guardian Petra Lange, +49 40 4283 0"}, [
+        _m("Mahmoud Karimi", "1978-08-19", "male", "AF", "parent"),
+        _m("Zahra Karimi", "1982-01-07", "female", "AF", "parent"),
+    ]), missing={"Mahmoud Karimi": ["proof_of_relationship"]}),
+]
+
+
+async def seed_family_demo(driver: CaseClient, demo: FamilyDemo) -> dict[str, Any]:
+    """Refer one family reunification demo case and work it to its appointment stage."""
+    office = demo.referral["office"]
+    case = await driver.refer(demo.referral, username="ayse" if office == "IST" else "mehmet")
+    case = await driver.advance(case, Stage.DOCUMENTS)
+    today = datetime.now(UTC).date()
+    names = {m["member_id"]: m["full_name"] for m in case["members"]}
+    for task in [t for t in case["open_tasks"] if t["task_type"] == "record_documents"]:
+        missing = demo.missing.get(names[task["member_id"]], [])
+        case = await driver.complete(task, office, form={"received_on": today.isoformat(), **{
+            item: item not in missing for item in ("passport", "civil_documents", "proof_of_relationship")}})
+    book = next((t for t in case["open_tasks"] if t["task_type"] == "book_embassy_appointment"), None)
+    if demo.book and book is not None and not demo.missing:
+        at = datetime.combine(today + timedelta(days=12), datetime.min.time().replace(hour=7, minute=30), tzinfo=UTC)
+        case = await driver.complete(book, office, form={"appointment_at": at.isoformat(),
+                                                         "place": "German Embassy Beirut",
+                                                         "reference": f"DE-BEY-{demo.referral['external_referral_id'][-4:]}"})
+    return case
+
+
 async def seed_demo_cases(client: httpx.AsyncClient) -> int:
     """Refer every demo case and work it to its stage; skips cases already there."""
     driver = demo_client(client)
@@ -209,8 +267,10 @@ async def seed_demo_cases(client: httpx.AsyncClient) -> int:
         await driver.advance(case, stage, follow_up_members=follow_up)
     for demo in AVRR_DEMO_CASES:
         await seed_avrr_demo(driver, demo)
+    for family in FAMILY_DEMO_CASES:
+        await seed_family_demo(driver, family)
     await _situations(driver)
-    return len(DEMO_CASES) + len(AVRR_DEMO_CASES)
+    return len(DEMO_CASES) + len(AVRR_DEMO_CASES) + len(FAMILY_DEMO_CASES)
 
 
 async def _situations(driver: CaseClient) -> None:

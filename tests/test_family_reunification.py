@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from demo.cases import FAMILY_DEMO_CASES, seed_family_demo
 from domain.programmes.family_reunification.state import birthday
 from tests.support.browser import signed_in
 from tests.support.clocks import Clock, ClockCase
@@ -224,3 +225,17 @@ async def test_the_programmes_task_forms_render_in_the_ui(stack: Stack, driver: 
         assert done.status_code == 200 and done.url.path == f"/ui/cases/{case['case_id']}", done.text
         case_page = (await ayse.get(f"/ui/cases/{case['case_id']}")).text
         assert "Document collection" in case_page
+
+
+async def test_the_demo_data_holds_families_joining_a_sponsor_in_germany(driver: CaseDriver) -> None:
+    haddad, karimi = [await seed_family_demo(driver, demo) for demo in FAMILY_DEMO_CASES]
+    assert (haddad["destination_country"], haddad["programme_data"]["sponsor"]["city"]) == ("DE", "Berlin")
+    assert haddad["stage"] == "embassy_appointment"
+    assert haddad["programme_data"]["appointment"]["place"] == "German Embassy Beirut"
+    assert [t["task_type"] for t in haddad["open_tasks"]] == ["record_appointment_outcome"]
+    # The Karimis wait for the father's family register: the booking is open, and refused until then.
+    assert karimi["stage"] == "embassy_appointment" and karimi["programme_data"]["appointment"] is None
+    assert sorted(t["task_type"] for t in karimi["open_tasks"]) == ["book_embassy_appointment", "complete_documents"]
+    missing = {m["member_id"]: m["missing_documents"] for m in karimi["programme_data"]["members"]}
+    father = next(m["member_id"] for m in karimi["members"] if m["full_name"] == "Mahmoud Karimi")
+    assert missing[father] == ["proof_of_relationship"] and sum(map(len, missing.values())) == 1
