@@ -12,6 +12,7 @@ from api import policy, readmodel, task_actions
 from api.deps import Commands, Db
 from api.errors import ApiError
 from api.routes.case_actions import perform_case_action
+from api.ui.consent import takes_consent
 from api.ui.filters import CaseFilters
 from api.ui.formatting import fmt_datetime
 from api.ui.rendering import UiRoute, redirect, render
@@ -74,6 +75,7 @@ async def case_page(request: Request, case_id: CaseId, principal: UiPrincipal, d
         "health_details": reads_health_details(principal),
         "workflow_link": case.temporal_web_url if principal.role == Role.SUPERVISOR else None,
         "actions": {kind: moment is None and policy.may_act(principal, kind) for kind in UI_ACTIONS},
+        "consent_link": moment is None and policy.may_act(principal, "withdraw_consent") and takes_consent(case.programme),
         "here": request.url.path,
     }, title=f"{case.principal_name} · {case.case_id}")
 

@@ -19,6 +19,7 @@ from api.errors import ApiError
 from api.routes.case_actions import perform_case_action
 from api.schemas import TaskView
 from api.ui.formatting import utc_offset
+from api.ui.i18n import gettext
 from api.ui.rendering import UiRoute, redirect, render
 from api.ui.schema_form import UTC_OFFSETS, BoundForm
 from api.ui.security import UI_PREFIX
@@ -83,6 +84,25 @@ async def _task_page(request: Request, db: Db, principal: Principal, task: TaskV
     }, status=status, title=" · ".join(p for p in (task.title, task.member_name or task.case_name, task.case_id) if p))
 
 
+# A decision that closes the case ("close" of a review, of the reintegration, of an age-out review).
+CLOSING_CHOICES = frozenset({"close"})
+
+
+def _closes_case(form: BoundForm) -> bool:
+    return any(f.kind == "select" and f.name in ("decision", "outcome") and form.values.get(f.name) in CLOSING_CHOICES
+               for f in form.fields)
+
+
+async def _confirm_close(request: Request, db: Db, task: TaskView, posted: Any) -> Response:
+    """Closing a case cannot be undone: first say what will happen, and ask (what was typed is
+    posted again, unchanged, with the confirmation)."""
+    case = await readmodel.get_case(db, task.case_id)
+    kept = [(k, v) for k, v in posted.multi_items() if isinstance(v, str) and k not in ("csrf_token", "confirmed")]
+    others = [t for t in case.open_tasks if t.task_id != task.task_id] if case else []
+    return render(request, "confirm_close.html", {"task": task, "case": case, "kept": kept, "others": others},
+                  title=gettext("Close %(case)s?", case=task.case_id))
+
+
 @router.get("/tasks/{task_id}", summary="Task page with its form")
 async def task_page(request: Request, task_id: TaskId, principal: UiPrincipal, db: Db) -> Response:
     task = await task_actions.visible_task(db, principal, task_id)
@@ -95,8 +115,10 @@ async def complete_task(request: Request, task_id: TaskId, principal: UiPrincipa
     task = await task_actions.visible_task(db, principal, task_id)
     posted = await request.form()
     form = BoundForm.submitted(_schema(task), posted)
-    if form.row_action(posted):  # a row of a list added or removed: the same form again, nothing sent
-        return await _task_page(request, db, principal, task, form)
+    if form.row_action(posted) or posted.get("_back") == "yes":  # a row added or removed, or "go back" from
+        return await _task_page(request, db, principal, task, form)  # the confirmation: the form again, nothing sent
+    if _closes_case(form) and posted.get("confirmed") != "yes":
+        return await _confirm_close(request, db, task, posted)
     try:
         case = await task_actions.complete(db, commands, principal, task_id, form.payload())
     except ApiError as exc:
