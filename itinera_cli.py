@@ -10,6 +10,7 @@
     itinera rebuild-projection   rebuild the read model from case_events
     itinera check                compare workflow state, event stream and read model of every case
     itinera import FILE          upload a CSV/JSON file of referrals to the API, follow the job (progress bar)
+    itinera rollout BUILD_ID [--ramp PERCENT]   make a worker build current (worker versioning)
 
 Every command but `dev` works on ITINERA_DATABASE_URL when it is set, else on the embedded
 PostgreSQL of ITINERA_DATA_DIR (default .itinera-data): beside a running `make dev`, nothing
@@ -338,6 +339,32 @@ def import_referrals(
         import_client.report(job, rows, show)
         typer.echo(f"{job['total'] / max(job['seconds'], 1e-9):.1f} referrals/s while followed")
     raise typer.Exit(1 if rows else 0)
+
+
+@app.command("rollout")
+def rollout(
+    build_id: str = typer.Argument(help="The build id the new workers run with (ITINERA_WORKER_BUILD_ID)."),
+    ramp: float | None = typer.Option(None, min=0, max=100,
+                                      help="Send only this percentage of new workflows to the build (a canary); "
+                                           "without it the build becomes current for all."),
+) -> None:
+    """Roll out a worker build (worker_versioning.py): new workflows go to it, and running
+    cases move to it at their next step; pinned imports finish on their build.  Its workers
+    must already be polling."""
+    from temporal_client import connect_temporal
+    from worker_versioning import current_build_id
+    from worker_versioning import rollout as roll_out
+
+    settings = get_settings()
+
+    async def run() -> str | None:
+        client = await connect_temporal(settings)
+        await roll_out(client, settings.worker_deployment_name, build_id, ramp_percent=ramp)
+        return await current_build_id(client, settings.worker_deployment_name)
+
+    current = asyncio.run(run())
+    what = f"ramping {ramp:g}% of new workflows to" if ramp is not None else "current build is now"
+    typer.echo(f"{settings.worker_deployment_name}: {what} {build_id} (current: {current})")
 
 
 @app.command()

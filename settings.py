@@ -175,6 +175,12 @@ class Settings(BaseSettings):
     # long to be answered.  Keep both above command_timeout_seconds and below the process
     # manager's kill timeout.
     worker_shutdown_seconds: float = Field(default=25.0, ge=0, le=3600)
+    # Temporal worker versioning (worker_versioning.py): the build this worker runs (e.g. the
+    # image tag), as a version of the deployment; empty: an unversioned worker (dev, tests).
+    worker_build_id: Annotated[str | None, BeforeValidator(lambda v: v or None)] = Field(
+        default=None, max_length=255, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    worker_deployment_name: str = Field(default="itinera", min_length=1, max_length=255,
+                                        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
     api_shutdown_seconds: int = Field(default=25, ge=0, le=3600)
     # Idempotency-Key (integrations, referrals, task completions): how long a key and its
     # answer are remembered per client; older ones are purged by the API's inbox loop.

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import asyncpg
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.case_records import CaseRecordActivities
 from activities.movements import MovementActivities
@@ -22,6 +23,7 @@ from temporal_client import connect_temporal, ensure_search_attributes
 from webhook_dispatch import WebhookDispatcher
 from stored_secrets import SecretSealer
 from webhook_targets import networks
+from worker_versioning import become_current_if_none, current_build_id, deployment_config
 from workflows.case_types import CASE_WORKFLOWS
 from workflows.movement import MovementWorkflow
 from workflows.orientation_session import OrientationSessionWorkflow
@@ -35,7 +37,8 @@ WORKFLOWS.append(OrientationSessionWorkflow)  # orientation sessions (issue 15)
 
 
 def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str,
-                 graceful_shutdown: timedelta = timedelta(0)) -> Worker:
+                 graceful_shutdown: timedelta = timedelta(0),
+                 deployment: WorkerDeploymentConfig | None = None) -> Worker:
     """One worker for the case workflows and their activities.  Interceptors (request id,
     metrics, tracing) come from the client (``temporal_client.connect_temporal``)."""
     records = CaseRecordActivities(pool)
@@ -43,22 +46,24 @@ def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str,
                   activities=[records.record_case_events, *ReferralImportActivities(pool).activities(),
                               *MovementActivities(client, pool).all(),
                               *OrientationSessionActivities(client, pool).all()],
-                  graceful_shutdown_timeout=graceful_shutdown)
+                  graceful_shutdown_timeout=graceful_shutdown, deployment_config=deployment)
 
 
 def build_workers(client: Client, pool: asyncpg.Pool, task_queue: str,
-                  graceful_shutdown: timedelta = timedelta(0)) -> tuple[Worker, Worker]:
+                  graceful_shutdown: timedelta = timedelta(0),
+                  deployment: WorkerDeploymentConfig | None = None) -> tuple[Worker, Worker]:
     """The same work split in two, so that shutdown can go in two steps (``run_worker``): a
     worker of the workflows (and of local activities, which histories recorded before
     ``RECORDING_IN_HISTORY_PATCH`` use) and a worker of the (remote) activities."""
     records = CaseRecordActivities(pool)
     workflows = Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=[records.record_case_events],
-                       no_remote_activities=True, graceful_shutdown_timeout=graceful_shutdown)
+                       no_remote_activities=True, graceful_shutdown_timeout=graceful_shutdown,
+                       deployment_config=deployment)
     activities = Worker(client, task_queue=task_queue,
                         activities=[records.record_case_events, *ReferralImportActivities(pool).activities(),
                                     *MovementActivities(client, pool).all(),
                                     *OrientationSessionActivities(client, pool).all()],
-                        graceful_shutdown_timeout=graceful_shutdown)
+                        graceful_shutdown_timeout=graceful_shutdown, deployment_config=deployment)
     return workflows, activities
 
 
@@ -87,13 +92,18 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
                                    retention_days=settings.webhook_outbox_retention_days)
     try:
         grace = timedelta(seconds=settings.worker_shutdown_seconds)
-        workflows, activities = build_workers(client, pool, settings.temporal_task_queue, graceful_shutdown=grace)
+        # A versioned worker (worker_versioning.py) when ITINERA_WORKER_BUILD_ID is set.
+        deployment = deployment_config(settings.worker_deployment_name, settings.worker_build_id)
+        workflows, activities = build_workers(client, pool, settings.temporal_task_queue, graceful_shutdown=grace,
+                                              deployment=deployment)
         log.info("worker started", task_queue=settings.temporal_task_queue, temporal=settings.temporal_target,
                  metrics=settings.worker_metrics_address or None,
                  temporal_metrics=settings.temporal_metrics_address or None)
         dispatcher.start()
         async with workflows:
             async with activities:
+                if deployment is not None:
+                    await _bootstrap_version(client, settings)
                 await (stop or asyncio.Event()).wait()
                 await dispatcher.stop()
                 deadline = loop.time() + grace.total_seconds()
@@ -107,6 +117,31 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
         await pool.close()
         if stop_metrics is not None:
             stop_metrics()
+
+
+async def _bootstrap_version(client: Client, settings: Settings) -> None:
+    """A fresh deployment's first worker makes its version current (worker_versioning.py);
+    Temporal knows a version only once its workers poll, so this retries for a while."""
+    assert settings.worker_build_id
+    for _ in range(60):
+        try:
+            if await become_current_if_none(client, settings.worker_deployment_name, settings.worker_build_id):
+                log.info("worker version made current (the deployment had none)",
+                         deployment=settings.worker_deployment_name, build_id=settings.worker_build_id)
+            else:
+                current = await current_build_id(client, settings.worker_deployment_name)
+                log.info("versioned worker polling", deployment=settings.worker_deployment_name,
+                         build_id=settings.worker_build_id, current_build_id=current,
+                         hint=None if current == settings.worker_build_id
+                         else f"itinera rollout {settings.worker_build_id} makes this build current")
+            return
+        except RPCError as exc:
+            if exc.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION,
+                                  RPCStatusCode.INVALID_ARGUMENT):
+                raise
+            await asyncio.sleep(0.5)
+    log.warning("the worker's version did not register in time; set it current with itinera rollout",
+                build_id=settings.worker_build_id)
 
 
 async def _answer(updates: frozenset[tuple[str, str]], deadline: float) -> None:

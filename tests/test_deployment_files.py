@@ -675,8 +675,8 @@ async def test_database_roles_give_the_application_rows_and_nothing_more(stack) 
         for table in set(tables) - {"schema_migrations"}:
             assert await app.fetchval("SELECT has_table_privilege(current_user, $1, 'INSERT')", table), \
                 f"itinera_app may not write {table}"
-        # Append-only for the application: the event store, the audit trail, webhook attempts.
-        append_only = {"case_events", "audit_log", "webhook_attempts"}
+        # Append-only for the application: the event store, the audit trail, webhook attempts, destination profile versions.
+        append_only = {"case_events", "audit_log", "webhook_attempts", "destination_profiles"}
         for table in append_only:
             assert not await app.fetchval("SELECT has_table_privilege(current_user, $1, 'UPDATE')", table)
         for table in set(tables) - append_only - {"schema_migrations"}:
