@@ -2,8 +2,9 @@
 session of several families whose attendance is recorded in one form (two absentees: their
 cases keep waiting in orientation, the others move on to visa; the absentees are proposed
 first, re-invited, for the next matching session), a repeated recording that changes nothing,
-the age rule (children under 12 are not required), office scoping, and bad input refused with
-the rule named."""
+a fan-out batch run again (as after a worker killed half-way) that records nothing twice, the
+age rule (children under 12 are not required), office scoping, bad input refused with the rule
+named, and the UI (list, page, attendance form, the printable sheet)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.model import Stage
 import httpx
 
+from activities.orientation_sessions import OrientationSessionActivities
+from domain.model import Actor, Stage
+from domain.sessions.records import OrientationRequest, orientation_update_id
 from tests.support.driver import CaseDriver
 from tests.support.factories import member, referral
 from tests.support.pages import Page
@@ -174,6 +177,19 @@ async def test_a_30_person_session_with_two_absentees_re_invited(driver: CaseDri
     month = datetime.now(ZoneInfo("Europe/Istanbul")).date().replace(day=1).isoformat()
     rows = [r for r in report["rows"] if r["destination_country"] == DESTINATION and r["language"] == "ar"]
     assert sum(r["people_trained"] for r in rows if r["month"] == month) >= 30
+
+    # A batch run again (its worker killed half-way, the activity retried elsewhere): the same
+    # Update ids, so nothing is recorded twice; asked afresh (no task id), the case already shows it.
+    activities = OrientationSessionActivities(stack.temporal, stack.pool)
+    attendee = next(p for p in held["participants"] if p["attendance"] == "attended")
+    for task_id in (attendee["task_id"], None):
+        again = await activities.record_orientation(OrientationRequest(
+            session_id=sid, case_id=attendee["case_id"], member_id=attendee["member_id"],
+            update_id=orientation_update_id(sid, attendee["member_id"]), task_id=task_id,
+            session_date=date.fromisoformat(held["session_date"]), language="ar", facilitator="Leyla Osman",
+            actor=Actor(id=OFFICER, role="caseworker", offices=("IST",))))
+        assert again.applied, again
+    assert (await _orientation_events(driver, attendee["case_id"]))[attendee["member_id"]] == 1
 
     handle = stack.temporal.get_workflow_handle(sid)
     await handle.result()  # held and every attendee reached: the session's workflow has finished

@@ -19,6 +19,9 @@ def invitee_problems(state: SessionState, facts: SessionCaseFacts, invitee: Invi
                                 f"{state.details.office}")], []
     if facts.status == CaseStatus.CLOSED:
         return [Problem(case_id=case_id, rule="case_closed", message=f"case {case_id} is closed")], []
+    if facts.on_hold:
+        return [Problem(case_id=case_id, rule="case_on_hold",
+                        message=f"case {case_id} is on hold: a supervisor resumes it first")], []
     if facts.stage != Stage.ORIENTATION:
         return [Problem(case_id=case_id, rule="not_in_orientation",
                         message=f"case {case_id} is in the {facts.stage.value} stage, not orientation")], []
