@@ -32,6 +32,8 @@ from domain.movements.records import (
     RecordMovementRequest,
 )
 from domain.movements.rules import BOOKING_TASK, DEPARTURE_TASK
+
+ARRIVAL_TASK = "confirm_arrival"
 from domain.records import CaseActionRequest, CommandOutcome, CompleteTaskRequest
 from activities.case_records import _REFUSED_VALUES
 from store import movements as store
@@ -114,6 +116,8 @@ class MovementActivities:
         known (a cancellation), the case's state is asked first, and an effect already there
         is reported, not sent again.  A refused Update is checked against the case's state
         the same way (an earlier attempt, or a person, may have done it)."""
+        if request.step == "delay":
+            return await self._move_booking(request)
         case_id = request.case_id
         outcome = "booked" if request.outcome == "book" else request.outcome
         task_id = request.task_id
@@ -123,7 +127,7 @@ class MovementActivities:
                 return FanOutResult(case_id=case_id, outcome=outcome, applied=False, reason="no such case")
             if _already(state, request):
                 return FanOutResult(case_id=case_id, outcome=outcome, applied=True)
-            task_type = BOOKING_TASK if request.step == "booking" else DEPARTURE_TASK
+            task_type = {"booking": BOOKING_TASK, "arrival": ARRIVAL_TASK}.get(request.step, DEPARTURE_TASK)
             task_id = next((t.task_id for t in state.open_tasks if t.task_type == task_type), None)
             if task_id is None and request.outcome == "postponed" and _ours(state, request):
                 # Cancelled before the departure task opened (more than 72 h before the flight):
@@ -154,6 +158,66 @@ class MovementActivities:
                                 reason="the case's workflow has finished (the case is closed)")
         return FanOutResult(case_id=case_id, outcome=outcome, applied=True)
 
+    async def _move_booking(self, request: FanOutRequest) -> FanOutResult:
+        """A delay on one case: drop its booking on the previous time (its record_departure task,
+        postponed, when open; else the case's CancelBooking), then book the new time (its
+        book_movement task), each by its own Update id of this delay; or only drop it, when the
+        new time is too late for the case's documents.  Every step is checked against the
+        case's state first, so an attempt after a crash sends only what is still missing."""
+        case_id = request.case_id
+        outcome = "postponed" if request.outcome == "postponed" else "rebooked"
+
+        def failed(reason: str) -> FanOutResult:
+            return FanOutResult(case_id=case_id, outcome=outcome, applied=False, reason=reason)
+
+        state = await self._case_state(case_id)
+        if state is None:
+            return failed("no such case")
+        if state.departed_at is not None:
+            return failed("the case has departed")
+        if _booked(state, request.flight_number, request.previous_departure_at):
+            drop = request.model_copy(update={"outcome": "postponed"})
+            task_id = next((t.task_id for t in state.open_tasks if t.task_type == DEPARTURE_TASK), None)
+            try:
+                if task_id is not None:
+                    await self._client.get_workflow_handle(case_id).execute_update(
+                        "complete_task", CompleteTaskRequest(task_id=task_id, form=_form(drop), actor=request.actor,
+                                                             audit=request.audit),
+                        id=request.update_id, result_type=CommandOutcome)
+                else:
+                    await _send_cancellation(self._client, request)
+            except WorkflowUpdateFailedError as exc:
+                cause = exc.cause
+                after = await self._case_state(case_id)
+                if after is None or _booked(after, request.flight_number, request.previous_departure_at):
+                    return failed(getattr(cause, "message", None) or str(cause or exc))
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                return failed("the case's workflow has finished (the case is closed)")
+            state = await self._case_state(case_id)
+            if state is None:
+                return failed("no such case")
+        if request.outcome == "postponed":
+            return FanOutResult(case_id=case_id, outcome=outcome, applied=True)
+        if _ours(state, request):
+            return FanOutResult(case_id=case_id, outcome=outcome, applied=True)
+        task_id = next((t.task_id for t in state.open_tasks if t.task_type == BOOKING_TASK), None)
+        if task_id is None:
+            return failed(f"the case has no open {BOOKING_TASK} task ({_where(state)}); a movement officer books it")
+        try:
+            await self._client.get_workflow_handle(case_id).execute_update(
+                "complete_task", CompleteTaskRequest(task_id=task_id, form=_form(request), actor=request.actor,
+                                                     audit=request.audit),
+                id=request.book_update_id, result_type=CommandOutcome)
+        except WorkflowUpdateFailedError as exc:
+            after = await self._case_state(case_id)
+            if after is not None and _ours(after, request):
+                return FanOutResult(case_id=case_id, outcome=outcome, applied=True)
+            cause = exc.cause
+            return failed(getattr(cause, "message", None) or str(cause or exc))
+        return FanOutResult(case_id=case_id, outcome=outcome, applied=True)
+
     async def _cancel_booking(self, request: FanOutRequest, outcome: str) -> FanOutResult:
         """The case's ``act`` Update cancelling its booking, with the request's update id (once)."""
         try:
@@ -176,7 +240,11 @@ async def _send_cancellation(client: Any, request: FanOutRequest) -> None:
 
 
 def facts_of(state: CaseState, other_movement_id: str | None = None) -> CaseFacts:
+    # The case's own travel-relevant needs (no health details): AVRR's screening of an
+    # unaccompanied minor (the principal).  The rest the movement officer lists on the manifest.
+    unaccompanied = "unaccompanied_minor" in (getattr(state.programme_data, "vulnerabilities", None) or [])
     members = [MemberFacts(member_id=m.member_id, full_name=m.full_name, date_of_birth=m.date_of_birth,
+                           needs=["unaccompanied_minor"] if unaccompanied and str(m.relationship) == "principal" else [],
                            health=state.progress[m.member_id].health,
                            clearance_valid_until=state.progress[m.member_id].clearance_valid_until,
                            visa=state.progress[m.member_id].visa,
@@ -196,8 +264,12 @@ def facts_of(state: CaseState, other_movement_id: str | None = None) -> CaseFact
 
 
 def _ours(state: CaseState, request: FanOutRequest) -> bool:
+    return _booked(state, request.flight_number, request.departure_at)
+
+
+def _booked(state: CaseState, flight_number: str, departure_at: datetime | None) -> bool:
     m = state.movement
-    return m is not None and m.flight_number == request.flight_number and m.departure_at == request.departure_at
+    return m is not None and m.flight_number == flight_number and m.departure_at == departure_at
 
 
 def _already(state: CaseState, request: FanOutRequest) -> bool:
@@ -206,6 +278,8 @@ def _already(state: CaseState, request: FanOutRequest) -> bool:
         return _ours(state, request)
     if request.outcome == "departed":
         return state.departed_at is not None
+    if request.outcome == "arrived":
+        return state.arrived_on is not None
     # no_show / postponed: the booking on this flight is gone (recorded at the departure task,
     # or cancelled before it opened), the case is back to rebooking
     return not _ours(state, request) and state.departed_at is None
@@ -224,7 +298,11 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _form(request: FanOutRequest) -> dict[str, Any]:
     note = f"Group movement {request.movement_id}"
-    if request.outcome == "book":
+    if request.outcome == "arrived":
+        form = {"arrived_on": request.arrived_on.isoformat() if request.arrived_on else None, "place": request.place,
+                "notes": note}
+        return form | ({"receiving_partner": request.receiving_partner} if request.receiving_partner else {})
+    if request.outcome in ("book", "rebook"):
         return {"flight_number": request.flight_number, "departure_at": _iso(request.departure_at),
                 "departure_airport": request.departure_airport, "arrival_airport": request.arrival_airport,
                 "notes": note}

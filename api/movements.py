@@ -24,13 +24,15 @@ from api.request_context import current_idempotency_key, current_stamp
 from domain.model import Actor
 from domain.movements import commands as c
 from domain.movements.decide import MOVEMENT_CODES
-from domain.movements.model import MovementDetails
+from domain.movements.model import MovementDetails, MovementState
 from domain.movements.records import MovementOutcome, MovementRequest, MovementWorkflowInput
 from workflows.movement import MovementWorkflow
 
 _UPDATES = {c.AddCase: MovementWorkflow.add_case, c.RemoveCase: MovementWorkflow.remove_case,
             c.LockManifest: MovementWorkflow.lock, c.ConfirmDeparture: MovementWorkflow.confirm_departure,
-            c.CancelMovement: MovementWorkflow.cancel}
+            c.CancelMovement: MovementWorkflow.cancel, c.RecordBoarding: MovementWorkflow.record_boarding,
+            c.RecordNeeds: MovementWorkflow.record_needs, c.DelayMovement: MovementWorkflow.delay,
+            c.ConfirmArrival: MovementWorkflow.confirm_arrival}
 
 
 def new_movement_id(actor: Actor) -> str:
@@ -68,6 +70,29 @@ class MovementCommands:
         handle = self._client.get_workflow_handle(movement_id)
         try:
             return await self._await(handle.execute_update(update, request, id=update_id))
+        except RPCError as exc:
+            raise self._rpc_error(movement_id, exc) from None
+
+    async def confirm_arrival(self, movement_id: str, command: c.ConfirmArrival, actor: Actor) -> MovementOutcome:
+        """The arrival goes to the movement's workflow; one that has finished (departed, every
+        case reached) is started again from its own final state (the run's result, through
+        Temporal), the arrival being its first Update: it fans the arrival out and finishes."""
+        try:
+            return await self.send(movement_id, command, actor)
+        except ApiError as exc:
+            if exc.code != "movement_finished":
+                raise
+        handle = self._client.get_workflow_handle_for(MovementWorkflow.run, movement_id)
+        final: MovementState = await handle.result()
+        start = WithStartWorkflowOperation(
+            MovementWorkflow.run, MovementWorkflowInput(movement_id=movement_id, state=final), id=movement_id,
+            task_queue=self._task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE)
+        request = MovementRequest(command=command, actor=actor, audit=current_stamp())
+        update_id = _update_id(f"movement-{command.kind}", actor, movement_id, command.model_dump(mode="json"))
+        try:
+            return await self._await(self._client.execute_update_with_start_workflow(
+                MovementWorkflow.confirm_arrival, request, start_workflow_operation=start, id=update_id))
         except RPCError as exc:
             raise self._rpc_error(movement_id, exc) from None
 

@@ -384,3 +384,206 @@ async def test_the_movement_page_adds_locks_and_confirms(driver: CaseDriver, sta
     assert [e["booking"]["applied"] for e in (await _fan_out_done(driver, movement["movement_id"]))["manifest"]] == [True]
     async with signed_in(stack, "ayse") as ayse:  # a caseworker has no movement pages
         assert (await ayse.get(url)).status_code == 403
+
+
+def test_needs_boarding_delay_and_arrival_are_decided_purely() -> None:
+    """The rules of issue 13's second part, without the stack: special needs against the
+    escorts (at lock), a delay that drops the case whose visa ends before the new day (each
+    member named), a per-person boarding sheet (the same sheet again decides nothing) whose
+    one absent person takes the whole family back to rebooking, and an arrival confirmed once."""
+    from domain.model import Actor
+    from domain.movements.model import FanOutResult
+    from domain.movements.rules import manifest_members
+
+    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    officer = Actor(id="emre", role="movement_officer")
+    details = MovementDetails.model_validate(_details(capacity=9) | {
+        "departure_at": "2026-12-02T10:00:00+03:00", "arrival_at": "2026-12-02T14:00:00+01:00", "transit": [],
+        "escorts": [{"name": "Elif Arslan", "kind": "operational"}]})
+
+    def facts(case_id: str, visa_until: date, born: list[date]) -> CaseFacts:
+        return CaseFacts(case_id=case_id, office="IST", programme="resettlement", stage=Stage.MOVEMENT,
+                         open_tasks={"book_movement": f"{case_id}-T9"},
+                         members=[MemberFacts(member_id=f"{case_id}-M{i}", full_name=f"{case_id} person {i}",
+                                              date_of_birth=b, health="cleared", visa="issued",
+                                              visa_valid_until=visa_until) for i, b in enumerate(born)])
+
+    family = facts("C-1", date(2027, 1, 1), [date(1990, 1, 1), date(2015, 1, 1)])
+    short = facts("C-2", date(2026, 12, 3), [date(1985, 5, 5)])
+    minors = facts("C-3", date(2027, 1, 1), [date(2012, 3, 3), date(2014, 4, 4)])
+    assert [m.needs for m in manifest_members(minors, details)] == [["unaccompanied_minor"]] * 2  # escorted: fine
+    state = fold(decide(None, c.CreateMovement(details=details), now, officer), None, "MV-1")
+    state = fold(decide(state, c.AddCase(case_ids=["C-1", "C-2"]), now, officer, [family, short]), state, "MV-1")
+    stretcher = c.RecordNeeds(case_id="C-1", member_id="C-1-M0", needs=["stretcher"])
+    state = fold(decide(state, stretcher, now, officer), state, "MV-1")
+    assert decide(state, stretcher, now, officer) == []
+    with pytest.raises(MovementRejected) as blocked:
+        decide(state, c.LockManifest(), now, officer, [family, short])
+    assert [(d["rule"], d["member_id"]) for d in blocked.value.details] == [("special_needs", "C-1-M0")]
+    assert "no medical escort" in blocked.value.message
+    state = fold(decide(state, c.RecordNeeds(case_id="C-1", member_id="C-1-M0", needs=["wheelchair"]), now, officer),
+                 state, "MV-1")
+    state = fold(decide(state, c.LockManifest(), now, officer, [family, short]), state, "MV-1")
+    booked = [FanOutResult(case_id=x, outcome="booked", applied=True) for x in ("C-1", "C-2")]
+    state = fold(decide(state, c.RecordFanOut(step="booking", results=booked), now, Actor.system()), state, "MV-1")
+
+    later = datetime(2026, 12, 4, 10, tzinfo=UTC)
+    with pytest.raises(MovementRejected):  # a delay moves the flight later
+        decide(state, c.DelayMovement(departure_at=now + timedelta(hours=2), reason="Earlier"), now, officer, [])
+    delayed = decide(state, c.DelayMovement(departure_at=later, reason="Crew rest"), now, officer, [family, short])
+    assert set(delayed[0].drop) == {"C-2"} and [p.rule for p in delayed[0].problems] == ["travel_document"]
+    assert delayed[0].details.arrival_at == details.arrival_at + (later - details.departure_at)  # moved as much
+    state = fold(delayed, state, "MV-1")
+    assert state.pending_delays == ["C-1", "C-2"] and state.details.departure_at == later
+    with pytest.raises(MovementRejected) as pending:
+        decide(state, c.ConfirmDeparture(departed_at=now), now, officer)
+    assert pending.value.code == "fan_out_pending"
+    answered = [FanOutResult(case_id="C-1", outcome="rebooked", applied=True),
+                FanOutResult(case_id="C-2", outcome="postponed", applied=True)]
+    state = fold(decide(state, c.RecordFanOut(step="delay", results=answered), now, Actor.system()), state, "MV-1")
+    assert [e.case_id for e in state.manifest] == ["C-1"] and state.removed[-1].case_id == "C-2"
+
+    sheet = c.RecordBoarding(records=[{"case_id": "C-1", "member_id": "C-1-M0", "boarded": True},
+                                      {"case_id": "C-1", "member_id": "C-1-M1", "boarded": False,
+                                       "reason": "Fever at check-in"}])
+    state = fold(decide(state, sheet, now, officer), state, "MV-1")
+    assert decide(state, sheet, now, officer) == []  # the same sheet again
+    departed = fold(decide(state, c.ConfirmDeparture(departed_at=now), now, officer), state, "MV-1")
+    assert departed.manifest[0].boarded is False
+    assert departed.manifest[0].not_boarded_reason == "C-1 person 1 did not board: Fever at check-in"
+
+    # Everyone boarded instead: the arrival reaches the departed case, once.
+    state = fold(decide(state, c.RecordBoarding(records=[{"case_id": "C-1", "member_id": "C-1-M1", "boarded": True}]),
+                        now, officer), state, "MV-1")
+    state = fold(decide(state, c.ConfirmDeparture(departed_at=now), now, officer), state, "MV-1")
+    with pytest.raises(MovementRejected) as early:
+        decide(state, c.ConfirmArrival(arrived_on=now.date(), place="Oslo"), now, officer)
+    assert early.value.code == "fan_out_pending"
+    state = fold(decide(state, c.RecordFanOut(step="departure", results=[
+        FanOutResult(case_id="C-1", outcome="departed", applied=True)]), now, Actor.system()), state, "MV-1")
+    arrival = c.ConfirmArrival(arrived_on=now.date(), place="Oslo")
+    state = fold(decide(state, arrival, now, officer), state, "MV-1")
+    assert state.pending_arrivals == ["C-1"] and decide(state, arrival, now, officer) == []
+    with pytest.raises(MovementRejected) as other:
+        decide(state, c.ConfirmArrival(arrived_on=now.date(), place="Bergen"), now, officer)
+    assert other.value.code == "arrival_confirmed"
+
+
+async def _check_fit_to_travel(driver: CaseDriver, case_id: str) -> dict[str, Any]:
+    detail = await _case(driver, case_id)
+    for task in [t for t in detail["open_tasks"] if t["task_type"] == "check_fit_to_travel"]:
+        detail = await driver.complete(task, "IST")
+    return detail
+
+
+async def test_needs_delay_boarding_arrival_and_the_pdf(driver: CaseDriver, stack: Stack) -> None:
+    """A locked charter is delayed (the case whose visa ends before the new day goes back to
+    rebooking, its members named; the others move to the new time with their fit-to-travel
+    checks open again), boards per person (a family with one absent person goes back to
+    rebooking; the sheet recorded twice changes nothing), departs, and its arrival reaches the
+    departed case once (after the movement's workflow had finished).  The manifest's PDF and
+    CSV are audited per case; the movement page shows the boarding sheet, delay and arrival."""
+    from zoneinfo import ZoneInfo
+
+    from tests.support.browser import signed_in
+
+    await login_all(driver)
+    departs = (datetime.now(UTC) + timedelta(hours=26)).replace(microsecond=0)
+    travel_day = departs.astimezone(ZoneInfo("Europe/Istanbul")).date()
+    short_visa = {"outcome": "issued", "visa_number": "V-SHORT-0001", "issued_on": date.today().isoformat(),
+                  "valid_until": travel_day.isoformat()}
+    staying, absent = await asyncio.gather(_case_in_movement_stage(driver, _family(3)),
+                                           _case_in_movement_stage(driver, _family(2)))
+    short = await driver.advance(await driver.refer(_family(1)), until=Stage.MOVEMENT, forms={"record_visa": short_visa})
+    cases = [staying, absent, short]
+    body = _details(capacity=9, hours=26, flight_number="XC4402") | {
+        "departure_at": departs.isoformat(), "escorts": [{"name": "Elif Arslan", "kind": "operational"}]}
+    movement = await _ok(driver, "POST", "/api/v1/movements", json=body)
+    mid = movement["movement_id"]
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_ids": [c_["case_id"] for c_ in cases]})
+
+    # Special needs: a stretcher without a medical escort is named per person and blocks the lock.
+    needs = f"/api/v1/movements/{mid}/cases/{staying['case_id']}/members/{staying['members'][0]['member_id']}/needs"
+    listed = await _ok(driver, "POST", needs, json={"needs": ["stretcher"]})
+    assert [(p["rule"], p["member_id"]) for p in listed["rule_check"]] == [
+        ("special_needs", staying["members"][0]["member_id"])]
+    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/lock")
+    assert r.status_code == 409 and [d["rule"] for d in r.json()["error"]["details"]] == ["special_needs"], r.text
+    r = await _call(driver, "POST", needs, json={"needs": ["jetpack"]})
+    assert r.status_code == 422, r.text
+    listed = await _ok(driver, "POST", needs, json={"needs": ["wheelchair"]})
+    assert listed["rule_check"] == [] and listed["manifest"][0]["members"][0]["needs"] == ["wheelchair"]
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
+    await _fan_out_done(driver, mid)
+    for case in cases:
+        await _check_fit_to_travel(driver, case["case_id"])
+
+    # Delayed by a day: the short visa's case is dropped (each member named), the others moved.
+    later = departs + timedelta(hours=24)
+    delayed = await _ok(driver, "POST", f"/api/v1/movements/{mid}/delay",
+                        json={"departure_at": later.isoformat(), "reason": "Crew rest after a technical fault."})
+    assert [(p["case_id"], p["rule"], p["member_name"]) for p in delayed["delay_problems"]] == [
+        (short["case_id"], "travel_document", short["members"][0]["full_name"])]
+    delayed = await _fan_out_done(driver, mid)
+    assert [e["case_id"] for e in delayed["manifest"]] == [staying["case_id"], absent["case_id"]]
+    assert [(e["delay"]["outcome"], e["delay"]["applied"]) for e in delayed["manifest"]] == [("rebooked", True)] * 2, \
+        [e["delay"] for e in delayed["manifest"]]
+    assert delayed["removed"][-1]["case_id"] == short["case_id"] and "V-SHORT" not in delayed["removed"][-1]["reason"]
+    assert datetime.fromisoformat(delayed["details"]["departure_at"]) == later
+    for case in (staying, absent):
+        detail = await _case(driver, case["case_id"])
+        assert datetime.fromisoformat(detail["key_dates"]["departure_at"]) == later
+        assert sorted(t["task_type"] for t in detail["open_tasks"]) == ["check_fit_to_travel"] * len(case["members"])
+        booked = [e["data"]["departure_at"] for e in await _events(driver, case["case_id"]) if e["type"] == "MovementBooked"]
+        assert [datetime.fromisoformat(b) for b in booked] == [departs, later]
+    back = await _case(driver, short["case_id"])
+    assert back["key_dates"]["departure_at"] is None and [t["task_type"] for t in back["open_tasks"]] == ["book_movement"]
+    for case in (staying, absent):
+        await _check_fit_to_travel(driver, case["case_id"])
+
+    # The boarding sheet: one of the second family did not board.  Recorded twice: nothing changes.
+    gone = absent["members"][1]
+    sheet = {"records": [{"case_id": e["case_id"], "member_id": p["member_id"], "boarded": p["member_id"] != gone["member_id"],
+                          "reason": None if p["member_id"] != gone["member_id"] else "Refused boarding: fever."}
+                         for e in delayed["manifest"] for p in e["members"]]}
+    boarded = await _ok(driver, "POST", f"/api/v1/movements/{mid}/boarding", json=sheet)
+    assert (await _ok(driver, "POST", f"/api/v1/movements/{mid}/boarding", json=sheet))["version"] == boarded["version"]
+    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/boarding",
+                    json={"records": [{"case_id": absent["case_id"], "member_id": gone["member_id"], "boarded": False}]})
+    assert r.status_code == 422, r.text  # not boarded needs the reason
+    async with signed_in(stack, OFFICER) as emre:
+        page = (await emre.get(f"/ui/movements/{mid}")).text
+        assert "Boarding sheet" in page and "Delay the flight" in page and "manifest.pdf" in page
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/departure",
+              json={"departed_at": datetime.now(UTC).replace(microsecond=0).isoformat()})
+    departed = await _fan_out_done(driver, mid)
+    assert {e["case_id"]: e["departure"]["outcome"] for e in departed["manifest"]} == {
+        staying["case_id"]: "departed", absent["case_id"]: "no_show"}
+    no_show = [e for e in await _events(driver, absent["case_id"]) if e["type"] == "MovementNoShow"]
+    assert len(no_show) == 1 and f"{gone['full_name']} did not board: Refused boarding: fever." in no_show[0]["data"]["reason"]
+
+    # The arrival, after the movement's workflow has finished: reaches the departed case, once.
+    await stack.temporal.get_workflow_handle(mid).result()
+    arrival = {"arrived_on": date.today().isoformat(), "place": "Oslo", "receiving_partner": "Oslo municipality"}
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/arrival", json=arrival)
+    arrived = await _fan_out_done(driver, mid)
+    assert arrived["arrived_on"] == date.today().isoformat()
+    assert [e["arrival"] for e in arrived["manifest"]] == [
+        {"case_id": staying["case_id"], "outcome": "arrived", "applied": True, "reason": None}, None]
+    before = Counter(e["type"] for e in await _events(driver, staying["case_id"]))
+    assert before["ArrivalConfirmed"] == 1
+    assert (await _ok(driver, "POST", f"/api/v1/movements/{mid}/arrival", json=arrival))["version"] == arrived["version"]
+    assert Counter(e["type"] for e in await _events(driver, staying["case_id"])) == before
+    assert (await _case(driver, staying["case_id"]))["stage"] != "arrival"
+
+    # The printable PDF: the CSV's rows, movement officers and supervisors only, audited per case.
+    r = await _call(driver, "GET", f"/api/v1/movements/{mid}/manifest.pdf")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf" and r.content[:5] == b"%PDF-", r.text
+    rows = list(csv.DictReader(io.StringIO((await _call(driver, "GET", f"/api/v1/movements/{mid}/manifest.csv")).text)))
+    assert [(row["full_name"], row["seat"], row["boarded"]) for row in rows if row["kind"] == "passenger"][:2] == [
+        (staying["members"][0]["full_name"], "seat; wheelchair", "yes"), (staying["members"][1]["full_name"], "seat", "yes")]
+    assert [row["boarded"] for row in rows if row["case_id"] == absent["case_id"]] == ["yes", "no"]
+    audited = await stack.pool.fetch("SELECT case_id FROM audit_log WHERE action LIKE $1", f"%manifest.pdf ({mid})")
+    assert sorted(a["case_id"] for a in audited) == sorted([staying["case_id"], absent["case_id"]])
+    assert (await _call(driver, "GET", f"/api/v1/movements/{mid}/manifest.pdf", "ayse")).status_code == 403
+    assert (await _call(driver, "GET", f"/api/v1/movements/{mid}/manifest.pdf", "ali")).status_code == 404

@@ -154,6 +154,38 @@ class MovementWorkflow:
     def _validate_cancel(self, request: MovementRequest) -> None:
         self._validate(request)
 
+    @workflow.update(name="record_boarding")
+    async def record_boarding(self, request: MovementRequest) -> MovementOutcome:
+        return await self._command(request)
+
+    @record_boarding.validator
+    def _validate_record_boarding(self, request: MovementRequest) -> None:
+        self._validate(request)
+
+    @workflow.update(name="record_needs")
+    async def record_needs(self, request: MovementRequest) -> MovementOutcome:
+        return await self._command(request)
+
+    @record_needs.validator
+    def _validate_record_needs(self, request: MovementRequest) -> None:
+        self._validate(request)
+
+    @workflow.update(name="delay")
+    async def delay(self, request: MovementRequest) -> MovementOutcome:
+        return await self._command(request)
+
+    @delay.validator
+    def _validate_delay(self, request: MovementRequest) -> None:
+        self._validate(request)
+
+    @workflow.update(name="confirm_arrival")
+    async def confirm_arrival(self, request: MovementRequest) -> MovementOutcome:
+        return await self._command(request)
+
+    @confirm_arrival.validator
+    def _validate_confirm_arrival(self, request: MovementRequest) -> None:
+        self._validate(request)
+
     @workflow.query(name="state")
     def state(self) -> MovementState | None:
         return self._state
@@ -199,6 +231,10 @@ class MovementWorkflow:
             elif isinstance(command, c.RemoveCase) and (entry := state.entry(command.case_id)) is not None \
                     and entry.booking is not None and entry.booking.applied:
                 facts = await self._facts([command.case_id])
+            elif isinstance(command, c.DelayMovement) and not state.pending_delays and not state.pending_releases:
+                # whether each booked case's documents reach the new day of travel
+                facts = await self._facts([e.case_id for e in state.manifest
+                                           if e.booking is not None and e.booking.applied])
         try:
             events = decide(self._state, command, workflow.now(), actor, facts)
         except MovementRejected as exc:
@@ -231,8 +267,9 @@ class MovementWorkflow:
     async def _fan_out(self) -> None:
         state = self._state
         assert state is not None
-        step = "booking" if state.pending_bookings else "release" if state.pending_releases else "departure"
-        cases = state.pending_bookings or state.pending_releases or state.pending_departures
+        step, cases = next((step, cases) for step, cases in (
+            ("booking", state.pending_bookings), ("release", state.pending_releases), ("delay", state.pending_delays),
+            ("departure", state.pending_departures), ("arrival", state.pending_arrivals)) if cases)
         requests = [self._fan_out_request(state, step, case_id) for case_id in cases]
         batches = [requests[i:i + FAN_OUT_BATCH] for i in range(0, len(requests), FAN_OUT_BATCH)]
         answered: list[FanOutResults] = list(await asyncio.gather(*[
@@ -258,6 +295,28 @@ class MovementWorkflow:
                 audit=AuditStamp(action="POST /api/v1/movements/{movement_id}/cases/{case_id}/remove", status=200))
         entry = state.entry(case_id)
         assert entry is not None
+        if step == "delay":
+            n = state.delays
+            dropped = entry.delay_drop_reason is not None
+            return FanOutRequest(
+                movement_id=self._id, case_id=case_id, step="delay",
+                update_id=fan_out_update_id(self._id, f"delay{n}-drop", case_id),
+                book_update_id=fan_out_update_id(self._id, f"delay{n}-book", case_id),
+                flight_number=d.flight_number, departure_at=d.departure_at, departure_airport=d.departure_airport,
+                arrival_airport=d.arrival_airport, outcome="postponed" if dropped else "rebook",
+                previous_departure_at=state.previous_departure_at,
+                reason=(f"Group movement {self._id} delayed to {d.departure_at.isoformat()}: {state.delay_reason}"
+                        + (f"; the new time is too late: {entry.delay_drop_reason}" if dropped else "")),
+                actor=state.delayed_by or Actor.system(),
+                audit=AuditStamp(action="POST /api/v1/movements/{movement_id}/delay", status=200))
+        if step == "arrival":
+            return FanOutRequest(
+                movement_id=self._id, case_id=case_id, step="arrival",
+                update_id=fan_out_update_id(self._id, step, case_id), flight_number=d.flight_number,
+                departure_at=d.departure_at, departure_airport=d.departure_airport, arrival_airport=d.arrival_airport,
+                outcome="arrived", arrived_on=state.arrived_on, place=state.arrival_place,
+                receiving_partner=state.receiving_partner, actor=state.arrival_confirmed_by or Actor.system(),
+                audit=AuditStamp(action="POST /api/v1/movements/{movement_id}/arrival", status=200))
         if step == "booking":
             outcome, actor, action = "book", state.locked_by, "lock"
         elif state.status == MovementStatus.CANCELLED:

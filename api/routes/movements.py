@@ -10,11 +10,11 @@ after the command has answered: ``fan_out.pending`` says how many cases it has s
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Annotated, Any
-
+import asyncio
 import csv
 import io
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -24,6 +24,7 @@ from api import policy
 from api.auth import CurrentPrincipal, Principal
 from api.deps import Db
 from api.errors import ERROR_RESPONSES, ApiError
+from api.manifest_pdf import manifest_pdf
 from api.movements import MovementCommands, new_movement_id
 from domain.model import Role
 from domain.movements import commands as c
@@ -33,9 +34,13 @@ from domain.movements.model import (
     MovementDetails,
     MovementState,
     MovementStatus,
+    Problem,
     Reason,
+    SpecialNeed,
     RemovedEntry,
 )
+from domain.movements.export import COLUMNS, ManifestRow, manifest_rows
+from domain.movements.rules import needs_problems
 from store import audit as audit_store
 from store import movements as store
 
@@ -61,8 +66,9 @@ Commands = Annotated[MovementCommands, Depends(_commands)]
 
 class FanOutProgress(BaseModel):
     step: str | None = Field(description="booking (after the lock), release (a case taken off the locked "
-                                         "manifest), departure (after the confirmation or a cancellation), or null "
-                                         "when nothing is under way.")
+                                         "manifest), delay (after new times), departure (after the confirmation or "
+                                         "a cancellation), arrival (after the arrival), or null when nothing is "
+                                         "under way.")
     pending: int = Field(description="Cases the step has still to reach.")
     applied: int
     not_applied: int = Field(description="Cases that could not take it (each entry's reason says why).")
@@ -86,6 +92,16 @@ class MovementView(BaseModel):
     departed_at: datetime | None
     cancelled_at: datetime | None
     cancellation_reason: str | None
+    delays: int = Field(description="How many times the flight was delayed.")
+    previous_departure_at: datetime | None = Field(description="The departure before the latest delay.")
+    delay_reason: str | None
+    delay_problems: list[Problem] = Field(description="The latest delay: each member whose medical clearance or "
+                                                      "travel document does not reach the new day of travel "
+                                                      "(a locked manifest's case goes back to rebooking).")
+    arrived_on: date | None
+    arrival_place: str | None
+    rule_check: list[Problem] = Field(description="The special-needs rule for every person on the manifest "
+                                                  "against the movement's escorts (checked again at lock).")
 
 
 class MovementSummary(BaseModel):
@@ -132,17 +148,27 @@ class ReasonBody(BaseModel):
     reason: Reason
 
 
+class NeedsBody(BaseModel):
+    needs: list[SpecialNeed] = Field(max_length=4, description="All the person's needs on board (replaces the list).")
+
+
 def view(state: MovementState) -> MovementView:
     results: list[FanOutResult | None]
     if state.pending_releases:
         step, results = "release", [r.release for r in state.removed if r.release_task_id is not None]
+    elif state.arrived_on is not None:
+        step, results = "arrival", [e.arrival for e in state.manifest if e.case_id not in state.pending_arrivals
+                                    or e.arrival is not None]
+    elif state.status == MovementStatus.LOCKED and state.delays and not state.pending_bookings:
+        step, results = "delay", [e.delay for e in state.manifest] + [r.delay for r in state.removed]
     elif state.status == MovementStatus.LOCKED:
         step, results = "booking", [e.booking for e in state.manifest]
     elif state.status in (MovementStatus.DEPARTED, MovementStatus.CANCELLED):
         step, results = "departure", [e.departure for e in state.manifest]
     else:
         step, results = None, []
-    pending = len(state.pending_bookings) + len(state.pending_departures) + len(state.pending_releases)
+    pending = (len(state.pending_bookings) + len(state.pending_departures) + len(state.pending_releases)
+               + len(state.pending_delays) + len(state.pending_arrivals))
     done = [r for r in results if r is not None]
     return MovementView(
         movement_id=state.movement_id, status=state.status, details=state.details, people=state.people,
@@ -152,7 +178,10 @@ def view(state: MovementState) -> MovementView:
                                applied=sum(r.applied for r in done), not_applied=sum(not r.applied for r in done)),
         version=state.version, created_at=state.created_at, created_by=state.created_by, updated_at=state.updated_at,
         locked_at=state.locked_at, departed_at=state.departed_at, cancelled_at=state.cancelled_at,
-        cancellation_reason=state.cancellation_reason)
+        cancellation_reason=state.cancellation_reason, delays=state.delays,
+        previous_departure_at=state.previous_departure_at, delay_reason=state.delay_reason,
+        delay_problems=state.delay_problems, arrived_on=state.arrived_on, arrival_place=state.arrival_place,
+        rule_check=[p for e in state.manifest for p in needs_problems(e.case_id, e.members, state.details)])
 
 
 def _require_role(principal: Principal) -> None:
@@ -259,10 +288,54 @@ async def cancel_movement(movement_id: MovementId, body: ReasonBody, principal: 
     return await _send(db, principal, commands, movement_id, c.CancelMovement(reason=body.reason))
 
 
-# The export's columns: what an airline and a receiving country need, no health details
-# (a lap infant is a seating fact; clearances, treatments and follow-up never appear).
-MANIFEST_COLUMNS = ["row", "kind", "case_id", "member_id", "full_name", "date_of_birth", "sex", "nationality",
-                    "document_number", "seat", "escort", "boarded"]
+@router.post("/{movement_id}/boarding", response_model=MovementView, responses=_COMMAND_ERRORS,
+             summary="Record the check-in / boarding sheet (per person: boarded, or not with the reason) on the "
+                     "locked manifest; the same sheet again changes nothing.  A person who did not board takes the "
+                     "whole case back to rebooking at the departure (a family travels together)")
+async def record_boarding(movement_id: MovementId, body: c.RecordBoarding, principal: CurrentPrincipal, db: Db,
+                          commands: Commands) -> MovementView:
+    return await _send(db, principal, commands, movement_id, body)
+
+
+@router.post("/{movement_id}/cases/{case_id}/members/{member_id}/needs", response_model=MovementView,
+             responses=_COMMAND_ERRORS,
+             summary="List a person's special needs on board (wheelchair, stretcher, medical escort, unaccompanied "
+                     "minor); matched to the escorts in rule_check and at lock")
+async def record_needs(movement_id: MovementId, case_id: CaseId, member_id: CaseId, body: NeedsBody,
+                       principal: CurrentPrincipal, db: Db, commands: Commands) -> MovementView:
+    return await _send(db, principal, commands, movement_id,
+                       c.RecordNeeds(case_id=case_id, member_id=member_id, needs=body.needs))
+
+
+@router.post("/{movement_id}/delay", response_model=MovementView, responses=_COMMAND_ERRORS,
+             summary="New times for the flight: every booked case moved to them (its fit-to-travel checks re-armed "
+                     "to the new departure), exactly once; a case whose documents do not reach the new day goes "
+                     "back to rebooking, each member named in delay_problems")
+async def delay_movement(movement_id: MovementId, body: c.DelayMovement, principal: CurrentPrincipal, db: Db,
+                         commands: Commands) -> MovementView:
+    return await _send(db, principal, commands, movement_id, body)
+
+
+@router.post("/{movement_id}/arrival", response_model=MovementView, responses=_COMMAND_ERRORS,
+             summary="Confirm the arrival: recorded on every case that departed on the movement, exactly once; "
+                     "repeating it changes nothing")
+async def confirm_arrival(movement_id: MovementId, body: c.ConfirmArrival, principal: CurrentPrincipal, db: Db,
+                          commands: Commands) -> MovementView:
+    state = await _visible(db, principal, movement_id)
+    if state.status != MovementStatus.DEPARTED:
+        raise ApiError(409, "movement_not_departed", f"movement {movement_id} is {state.status.value}: an arrival "
+                                                     "is confirmed after the departure")
+    if state.arrived_on is not None and (state.arrived_on, state.arrival_place, state.receiving_partner) == (
+            body.arrived_on, body.place, body.receiving_partner):
+        return view(state)  # confirmed already (its workflow may have finished): nothing changes
+    await commands.confirm_arrival(movement_id, body, principal.actor)
+    return view(await _visible(db, principal, movement_id))
+
+
+# The export (CSV and PDF, the same rows: domain/movements/export.py): what an airline and a
+# receiving country need, no health details (a lap infant and the seat needs are seating facts;
+# clearances, treatments and follow-up never appear).
+MANIFEST_COLUMNS = COLUMNS
 
 
 def _cell(value: object) -> str:
@@ -271,36 +344,48 @@ def _cell(value: object) -> str:
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+async def _export(db: Db, request: Request, principal: Principal, movement_id: str,
+                  name: str) -> tuple[MovementState, list[ManifestRow]]:
+    """The manifest's rows, each export of a case's personal data recorded in that case's audit
+    trail (the middleware adds the request's own row)."""
+    state = await _visible(db, principal, movement_id)
+    case_ids = [e.case_id for e in state.manifest]
+    rows = manifest_rows(state, await store.travel_documents(db, case_ids))
+    for case_id in case_ids:
+        await audit_store.append(
+            db, actor_kind=principal.kind.value, actor_id=principal.username, actor_role=principal.role.value,
+            actor_offices=list(principal.offices), action=f"GET /api/v1/movements/{{movement_id}}/{name} "
+                                                          f"({movement_id})",
+            case_id=case_id, outcome="allowed", status=200, source_ip=request.client.host if request.client else None)
+    return state, rows
+
+
 @router.get("/{movement_id}/manifest.csv", response_class=Response, responses={
     200: {"content": {"text/csv": {}}, "description": "One row per person, then the escorts."},
     404: ERROR_RESPONSES[404]},
     summary="The manifest for the airline and the receiving country (CSV; each export is audited per case)")
 async def export_manifest(movement_id: MovementId, request: Request, principal: CurrentPrincipal, db: Db) -> Response:
-    state = await _visible(db, principal, movement_id)
-    case_ids = [e.case_id for e in state.manifest]
-    documents = await store.travel_documents(db, case_ids)
+    state, rows = await _export(db, request, principal, movement_id, "manifest.csv")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(MANIFEST_COLUMNS)
-    row = 0
-    for entry in state.manifest:
-        for m in entry.members:
-            row += 1
-            writer.writerow([_cell(v) for v in (
-                row, "passenger", entry.case_id, m.member_id, m.full_name, m.date_of_birth.isoformat(), m.sex,
-                m.nationality, documents.get(m.member_id), "lap infant (under 2)" if m.lap_infant else "seat", "",
-                "" if entry.boarded is None else ("yes" if entry.boarded else "no"))])
-    for escort in state.details.escorts:
-        row += 1
-        writer.writerow([_cell(v) for v in (row, "escort", "", "", escort.name, "", "", "", "", "seat", escort.kind, "")])
-    # Every export of a case's personal data is in that case's audit trail (the middleware
-    # adds the request's own row).
-    for case_id in case_ids:
-        await audit_store.append(
-            db, actor_kind=principal.kind.value, actor_id=principal.username, actor_role=principal.role.value,
-            actor_offices=list(principal.offices), action=f"GET /api/v1/movements/{{movement_id}}/manifest.csv "
-                                                          f"({movement_id})",
-            case_id=case_id, outcome="allowed", status=200, source_ip=request.client.host if request.client else None)
+    for row in rows:
+        writer.writerow([_cell(v) for v in row.cells()])
     filename = f"manifest-{movement_id}-{state.details.flight_number}.csv"
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/{movement_id}/manifest.pdf", response_class=Response, responses={
+    200: {"content": {"application/pdf": {}}, "description": "The CSV's rows, printable (A4 landscape)."},
+    404: ERROR_RESPONSES[404]},
+    summary="The manifest as a printable PDF (the CSV's content; each export is audited per case)")
+async def export_manifest_pdf(movement_id: MovementId, request: Request, principal: CurrentPrincipal,
+                              db: Db) -> Response:
+    state, rows = await _export(db, request, principal, movement_id, "manifest.pdf")
+    printed_at = datetime.now(UTC).replace(microsecond=0).isoformat()
+    # fpdf2 lays the pages out in Python: off the event loop for a long manifest.
+    body = await asyncio.to_thread(manifest_pdf, state, rows, printed_by=principal.username, printed_at=printed_at)
+    filename = f"manifest-{movement_id}-{state.details.flight_number}.pdf"
+    return Response(body, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -20,6 +20,7 @@ from api.ui.rendering import UiRoute, redirect, render
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash
 from domain.movements import commands as c
+from domain.offices import time_zone
 
 router = APIRouter(route_class=UiRoute)
 MovementId = Annotated[str, Path(pattern=r"^MV-[0-9A-F]{16}$")]
@@ -41,7 +42,8 @@ async def movement_page(request: Request, movement_id: MovementId, principal: Ui
 
 @router.post("/movements/{movement_id}/{action}", summary="Act on a movement")
 async def movement_action(request: Request, movement_id: MovementId,
-                          action: Annotated[str, Path(pattern="^(add|remove|lock|departure|cancel)$")],
+                          action: Annotated[str, Path(pattern="^(add|remove|lock|departure|cancel|boarding|delay|"
+                                                                  "arrival|needs)$")],
                           principal: UiPrincipal, db: Db) -> Response:
     posted = {k: str(v).strip() for k, v in (await request.form()).items()}
     response = redirect(f"{UI_PREFIX}/movements/{movement_id}")
@@ -62,6 +64,15 @@ async def movement_action(request: Request, movement_id: MovementId,
     return response
 
 
+def _in_zone(value: str, zone: str) -> str:
+    """A browser's date-time field has no offset: it is the departure airport's local time."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value  # the command's validation names the field
+    return (moment if moment.tzinfo else moment.replace(tzinfo=time_zone(zone))).isoformat()
+
+
 async def _act(action: str, posted: dict[str, Any], movement_id: str, principal: Any, db: Any, commands: Any) -> str:
     if action == "add":
         body = api.AddCaseBody.model_validate({"case_id": posted.get("case_id", "")})
@@ -74,6 +85,39 @@ async def _act(action: str, posted: dict[str, Any], movement_id: str, principal:
     if action == "lock":
         await api.lock_manifest(movement_id, principal, db, commands)
         return "The manifest is locked: every case is being booked on the flight."
+    if action == "boarding":
+        movement = await api.get_movement(movement_id, principal, db)
+        records = [{"case_id": e.case_id, "member_id": p.member_id, "boarded": posted[f"boarded-{p.member_id}"] == "yes",
+                    "reason": posted.get(f"reason-{p.member_id}") or None}
+                   for e in movement.manifest for p in e.members if posted.get(f"boarded-{p.member_id}") in ("yes", "no")]
+        if not records:
+            raise ApiError(422, "invalid_command", "mark at least one person as boarded or not boarded")
+        await api.record_boarding(movement_id, c.RecordBoarding.model_validate({"records": records}), principal, db,
+                                  commands)
+        return f"Boarding recorded for {len(records)} people."
+    if action == "needs":
+        needs = [n.strip() for n in posted.get("needs", "").split(",") if n.strip()]
+        movement = await api.get_movement(movement_id, principal, db)
+        member_id = posted.get("member_id", "")
+        case_id = next((e.case_id for e in movement.manifest if e.member(member_id) is not None), "")
+        await api.record_needs(movement_id, case_id, member_id,
+                               api.NeedsBody.model_validate({"needs": needs}), principal, db, commands)
+        return "Needs recorded."
+    if action == "delay":
+        movement = await api.get_movement(movement_id, principal, db)
+        delayed = c.DelayMovement.model_validate({"departure_at": _in_zone(posted.get("departure_at", ""),
+                                                                           movement.details.departure_time_zone),
+                                                  "reason": posted.get("reason", "")})
+        view = await api.delay_movement(movement_id, delayed, principal, db, commands)
+        named = "; ".join(p.message for p in view.delay_problems)
+        return "The flight is delayed: every booked case is being moved to the new time." + (
+            f" Back to rebooking: {named}" if named else "")
+    if action == "arrival":
+        arrived = c.ConfirmArrival.model_validate({"arrived_on": posted.get("arrived_on", ""),
+                                                   "place": posted.get("place", ""),
+                                                   "receiving_partner": posted.get("receiving_partner") or None})
+        await api.confirm_arrival(movement_id, arrived, principal, db, commands)
+        return "Arrival confirmed: it is being recorded on every case that departed."
     if action == "departure":
         departed = posted.get("departed_at") or datetime.now(UTC).isoformat()
         await api.confirm_departure(movement_id, c.ConfirmDeparture.model_validate({"departed_at": departed}),

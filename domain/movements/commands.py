@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from domain.movements.model import FanOutResult, MovementDetails, Reason
+from domain.model import ShortText
+from domain.movements.model import BoardingRecord, FanOutResult, MovementDetails, Reason, SpecialNeed, TransitPoint
 
 
 class CreateMovement(BaseModel):
@@ -37,10 +39,55 @@ class NotBoarded(BaseModel):
     reason: Reason = Field(description="Why the family did not board (the case goes back to rebooking).")
 
 
+class RecordBoarding(BaseModel):
+    """The airport's check-in / boarding sheet: per person, boarded or not (with the reason).
+    Recorded on a locked manifest before (or with) the departure confirmation; the same sheet
+    again changes nothing.  A person who did not board takes the whole case back to rebooking
+    at the departure: a family travels together (see README, group movements)."""
+
+    kind: Literal["record_boarding"] = "record_boarding"
+    records: list[BoardingRecord] = Field(min_length=1, max_length=1000)
+
+
 class ConfirmDeparture(BaseModel):
     kind: Literal["confirm_departure"] = "confirm_departure"
     departed_at: AwareDatetime
     not_boarded: list[NotBoarded] = Field(default_factory=list, max_length=1000)
+    boarding: list[BoardingRecord] = Field(default_factory=list, max_length=1000, description=(
+        "Per-person boarding records given with the confirmation (added to those recorded before)."))
+
+
+class DelayMovement(BaseModel):
+    """New times for the flight.  Without ``arrival_at`` / ``transit`` they move by as much as
+    the departure.  On a locked manifest every booked case is moved to the new time (its
+    fit-to-travel checks re-armed to it); a case whose documents do not reach the new day of
+    travel goes back to rebooking instead, each member named."""
+
+    kind: Literal["delay"] = "delay"
+    departure_at: AwareDatetime = Field(description="The new departure, later than the current one.")
+    arrival_at: AwareDatetime | None = None
+    transit: list[TransitPoint] | None = Field(default=None, max_length=6)
+    reason: Reason
+
+
+class ConfirmArrival(BaseModel):
+    """The movement arrived: recorded on every case that departed on it, exactly once."""
+
+    kind: Literal["confirm_arrival"] = "confirm_arrival"
+    arrived_on: date
+    place: ShortText
+    receiving_partner: ShortText | None = Field(default=None, description="Required by AVRR cases (the "
+                                                                          "receiving office or partner).")
+
+
+class RecordNeeds(BaseModel):
+    """A person's special needs on board, as the movement officer lists them (the case's own
+    travel-relevant needs are added to them); checked against the escorts at once and at lock."""
+
+    kind: Literal["record_needs"] = "record_needs"
+    case_id: str
+    member_id: str
+    needs: list[SpecialNeed] = Field(max_length=4)
 
 
 class CancelMovement(BaseModel):
@@ -52,11 +99,12 @@ class RecordFanOut(BaseModel):
     """The engine's own: what the cases' workflows answered to a fan-out."""
 
     kind: Literal["record_fan_out"] = "record_fan_out"
-    step: Literal["booking", "departure", "release"]
+    step: Literal["booking", "departure", "release", "delay", "arrival"]
     results: list[FanOutResult]
 
 
 MovementCommand = Annotated[
-    CreateMovement | AddCase | RemoveCase | LockManifest | ConfirmDeparture | CancelMovement | RecordFanOut,
+    CreateMovement | AddCase | RemoveCase | LockManifest | ConfirmDeparture | CancelMovement | RecordFanOut
+    | RecordBoarding | DelayMovement | ConfirmArrival | RecordNeeds,
     Field(discriminator="kind"),
 ]

@@ -9,13 +9,21 @@ retries and a repeated confirmation harmless.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from domain.model import Actor
 from domain.movements import commands as c
 from domain.movements import model as m
-from domain.movements.rules import BOOKING_TASK, DEPARTURE_TASK, case_problems, departure_problems, lock_problems, manifest_members
+from domain.movements.rules import (
+    BOOKING_TASK,
+    DEPARTURE_TASK,
+    case_problems,
+    departure_problems,
+    lock_problems,
+    manifest_members,
+    validity_problems,
+)
 
 
 class MovementRejected(Exception):
@@ -35,6 +43,9 @@ MOVEMENT_CODES: dict[str, int] = {
     "movement_exists": 409,
     "movement_not_open": 409,
     "movement_not_locked": 409,
+    "movement_not_departed": 409,
+    "fan_out_pending": 409,  # the last lock / delay / departure is still being recorded on the cases
+    "arrival_confirmed": 409,
     "movement_finished": 409,
     "case_not_on_manifest": 404,
     "case_already_on_manifest": 409,
@@ -71,8 +82,11 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
         raise MovementRejected("movement_not_found", "no such movement")
 
     if isinstance(command, c.RecordFanOut):
-        event = {"booking": m.CaseBooked, "departure": m.CaseDepartureRecorded, "release": m.CaseReleased}[command.step]
+        event = {"booking": m.CaseBooked, "departure": m.CaseDepartureRecorded, "release": m.CaseReleased,
+                 "delay": m.CaseDelayRecorded, "arrival": m.CaseArrivalRecorded}[command.step]
         return [event(at=now, actor=actor, result=r) for r in command.results]
+    if isinstance(command, c.ConfirmArrival):
+        return _confirm_arrival(state, command, now, actor)
 
     finished = state.status in (m.MovementStatus.DEPARTED, m.MovementStatus.CANCELLED)
     if isinstance(command, c.ConfirmDeparture):
@@ -84,20 +98,41 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
         if state.pending_bookings:
             raise MovementRejected("movement_not_locked", f"the bookings of {len(state.pending_bookings)} cases are "
                                                           "still being recorded; confirm again in a moment")
+        if state.pending_delays:
+            raise MovementRejected("fan_out_pending", f"the delay is still being recorded on {len(state.pending_delays)} "
+                                                      "cases; confirm again in a moment")
         if command.departed_at > now:
             raise MovementRejected("invalid_command", "departed_at is in the future")
         unknown = [n.case_id for n in command.not_boarded if state.entry(n.case_id) is None]
         if unknown:
             raise MovementRejected("case_not_on_manifest", f"not on the manifest: {', '.join(unknown)}")
+        boarding = _changed_boarding(state, command.boarding, now=now, actor=actor)
+        boarded_state = fold(boarding, state, state.movement_id) if boarding else state
         tasks: dict[str, str] = {}
         if facts is not None:
             problems = departure_problems(state, facts)
             if problems:
                 raise _refuse_problems(problems, "the departure cannot be recorded on every case")
             tasks = {f.case_id: f.open_tasks[DEPARTURE_TASK] for f in facts if DEPARTURE_TASK in f.open_tasks}
-        return [m.DepartureConfirmed(at=now, actor=actor, departed_at=command.departed_at,
-                                     not_boarded={n.case_id: n.reason for n in command.not_boarded},
-                                     departure_tasks=tasks)]
+        not_boarded = {n.case_id: n.reason for n in command.not_boarded}
+        for e in boarded_state.manifest:
+            # One person not boarding takes the whole case back to rebooking: a family travels
+            # together, and the case departs as a whole (its members are one booking).
+            if e.not_boarded_members:
+                who = "; ".join(f"{p.full_name} did not board: {p.not_boarded_reason}" for p in e.not_boarded_members)
+                not_boarded[e.case_id] = f"{not_boarded[e.case_id]}; {who}" if e.case_id in not_boarded else who
+        return boarding + [m.DepartureConfirmed(at=now, actor=actor, departed_at=command.departed_at,
+                                                not_boarded=not_boarded, departure_tasks=tasks)]
+    if isinstance(command, c.RecordBoarding):
+        if finished:
+            raise MovementRejected("movement_finished", f"movement {state.movement_id} is {state.status.value}")
+        if state.status != m.MovementStatus.LOCKED:
+            raise MovementRejected("movement_not_locked", "boarding is recorded on a locked manifest")
+        return _changed_boarding(state, command.records, now=now, actor=actor)
+    if isinstance(command, c.DelayMovement):
+        if finished:
+            raise MovementRejected("movement_finished", f"movement {state.movement_id} is {state.status.value}")
+        return [_delay(state, command, now, actor, facts)]
     if isinstance(command, c.CancelMovement):
         if state.status == m.MovementStatus.CANCELLED:
             return []
@@ -118,6 +153,18 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
 
     if state.status != m.MovementStatus.OPEN:
         raise MovementRejected("movement_not_open", f"the manifest of movement {state.movement_id} is locked")
+    if isinstance(command, c.RecordNeeds):
+        entry = state.entry(command.case_id)
+        if entry is None:
+            raise MovementRejected("case_not_on_manifest", f"case {command.case_id} is not on the manifest")
+        member = entry.member(command.member_id)
+        if member is None:
+            raise MovementRejected("invalid_command", f"case {command.case_id} has no member {command.member_id}")
+        needs = sorted(set(command.needs))
+        if needs == sorted(member.needs):
+            return []
+        return [m.NeedsRecorded(at=now, actor=actor, case_id=command.case_id, member_id=command.member_id,
+                                needs=needs)]  # type: ignore[arg-type]
     if isinstance(command, c.AddCase):
         new = new_cases(state, command)
         if not new:
@@ -145,6 +192,86 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
         return [m.ManifestLocked(at=now, actor=actor, booking_tasks={
             f.case_id: f.open_tasks[BOOKING_TASK] for f in facts if BOOKING_TASK in f.open_tasks})]
     raise MovementRejected("invalid_command", f"unknown command {type(command).__name__}")
+
+
+def _changed_boarding(state: m.MovementState, records: list[m.BoardingRecord], *, now: datetime | None = None,
+                      actor: Actor | None = None) -> list[Any]:
+    """The boarding records that change the manifest (none: the same sheet again), as one event."""
+    changed = []
+    for r in records:
+        entry = state.entry(r.case_id)
+        if entry is None:
+            raise MovementRejected("case_not_on_manifest", f"case {r.case_id} is not on the manifest")
+        member = entry.member(r.member_id)
+        if member is None:
+            raise MovementRejected("invalid_command", f"case {r.case_id} has no member {r.member_id}")
+        reason = None if r.boarded else r.reason
+        if (member.boarded, member.not_boarded_reason) != (r.boarded, reason):
+            changed.append(r)
+    if not changed:
+        return []
+    at = now or state.updated_at
+    return [m.BoardingRecorded(at=at, actor=actor or Actor.system(), records=changed)]
+
+
+def _delay(state: m.MovementState, command: c.DelayMovement, now: datetime, actor: Actor,
+           facts: list[m.CaseFacts] | None) -> m.MovementDelayed:
+    """New times; on a locked manifest the cases whose documents do not reach the new day are
+    dropped (named per member), the others moved to the new time by the delay's fan-out."""
+    d = state.details
+    if state.pending_bookings or state.pending_delays or state.pending_releases:
+        raise MovementRejected("fan_out_pending", "the last change is still being recorded on the cases; "
+                                                  "delay again in a moment")
+    if command.departure_at <= d.departure_at:
+        raise MovementRejected("invalid_command", f"departure_at must be later than the current departure "
+                                                  f"({d.departure_at.isoformat()}): a delay moves the flight later")
+    if command.departure_at <= now:
+        raise MovementRejected("invalid_command", "departure_at is in the past")
+    shift = command.departure_at - d.departure_at
+    fields = d.model_dump(mode="python")
+    fields["departure_at"] = command.departure_at
+    fields["arrival_at"] = command.arrival_at or (d.arrival_at + shift if d.arrival_at else None)
+    fields["transit"] = ([t.model_dump(mode="python") for t in command.transit] if command.transit is not None else
+                         [{"airport": t.airport, "arrives_at": t.arrives_at + shift, "departs_at": t.departs_at + shift}
+                          for t in d.transit])
+    try:
+        details = m.MovementDetails.model_validate(fields)
+    except ValueError as exc:
+        raise MovementRejected("invalid_command", f"the new times do not fit: {exc}") from None
+    problems: list[m.Problem] = []
+    if facts is not None:
+        for f in facts:
+            if f.found:
+                problems += validity_problems(f, details)
+    drop: dict[str, str] = {}
+    for p in problems:
+        drop[p.case_id] = f"{drop[p.case_id]}; {p.message}" if p.case_id in drop else p.message
+    return m.MovementDelayed(at=now, actor=actor, details=details, previous_departure_at=d.departure_at,
+                             reason=command.reason, drop=drop if state.status == m.MovementStatus.LOCKED else {},
+                             problems=problems)
+
+
+def _confirm_arrival(state: m.MovementState, command: c.ConfirmArrival, now: datetime, actor: Actor) -> list[Any]:
+    if state.status != m.MovementStatus.DEPARTED:
+        raise MovementRejected("movement_not_departed", f"movement {state.movement_id} is {state.status.value}: "
+                                                        "an arrival is confirmed after the departure")
+    if state.arrived_on is not None:
+        if (state.arrived_on, state.arrival_place, state.receiving_partner) == (
+                command.arrived_on, command.place, command.receiving_partner):
+            return []  # the same confirmation again
+        raise MovementRejected("arrival_confirmed", f"the arrival was confirmed already ({state.arrived_on.isoformat()}, "
+                                                    f"{state.arrival_place})")
+    if state.pending_departures:
+        raise MovementRejected("fan_out_pending", f"the departure is still being recorded on "
+                                                  f"{len(state.pending_departures)} cases; confirm again in a moment")
+    assert state.departed_at is not None
+    if command.arrived_on < state.departed_at.date():
+        raise MovementRejected("invalid_command", f"arrived_on must not be before the departure "
+                                                  f"({state.departed_at.date().isoformat()})")
+    if command.arrived_on > (now + timedelta(days=1)).date():
+        raise MovementRejected("invalid_command", "arrived_on is in the future")
+    return [m.ArrivalConfirmed(at=now, actor=actor, arrived_on=command.arrived_on, place=command.place,
+                               receiving_partner=command.receiving_partner)]
 
 
 def new_cases(state: m.MovementState, command: c.AddCase) -> list[str]:
@@ -214,6 +341,46 @@ def evolve(state: m.MovementState | None, event: Any, movement_id: str) -> m.Mov
         entry = s.entry(event.result.case_id)
         if entry is not None:
             entry.departure = event.result
+    elif isinstance(event, m.BoardingRecorded):
+        for r in event.records:
+            entry = s.entry(r.case_id)
+            person = entry.member(r.member_id) if entry is not None else None
+            if person is not None:
+                person.boarded, person.not_boarded_reason = r.boarded, (None if r.boarded else r.reason)
+    elif isinstance(event, m.NeedsRecorded):
+        entry = s.entry(event.case_id)
+        person = entry.member(event.member_id) if entry is not None else None
+        if person is not None:
+            person.needs = list(event.needs)
+    elif isinstance(event, m.MovementDelayed):
+        s.details, s.previous_departure_at, s.delay_reason = event.details, event.previous_departure_at, event.reason
+        s.delays += 1
+        s.delayed_by = event.actor
+        s.delay_problems = event.problems
+        if s.status == m.MovementStatus.LOCKED:
+            for e in s.manifest:
+                if e.booking is not None and e.booking.applied:
+                    e.delay_pending, e.delay, e.delay_drop_reason = True, None, event.drop.get(e.case_id)
+                    e.departure_task_id = None
+    elif isinstance(event, m.CaseDelayRecorded):
+        entry = s.entry(event.result.case_id)
+        if entry is not None:
+            entry.delay, entry.delay_pending = event.result, False
+            if entry.delay_drop_reason is not None:  # the new time is too late for it: off the flight
+                s.manifest = [e for e in s.manifest if e.case_id != entry.case_id]
+                s.removed.append(m.RemovedEntry(case_id=entry.case_id, removed_at=event.at, removed_by=event.actor.id,
+                                                reason=f"Delayed flight: {entry.delay_drop_reason}",
+                                                delay=event.result))
+            elif not event.result.applied:  # not on the new time: it cannot depart with the movement
+                entry.booking = m.FanOutResult(case_id=entry.case_id, outcome="booked", applied=False,
+                                               reason=f"not moved to the delayed flight: {event.result.reason}")
+    elif isinstance(event, m.ArrivalConfirmed):
+        s.arrived_on, s.arrival_place, s.receiving_partner = event.arrived_on, event.place, event.receiving_partner
+        s.arrival_confirmed_by = event.actor
+    elif isinstance(event, m.CaseArrivalRecorded):
+        entry = s.entry(event.result.case_id)
+        if entry is not None:
+            entry.arrival = event.result
     return s
 
 

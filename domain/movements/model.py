@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from domain.model import Actor, CaseStatus, Name, Notes, Office, Stage
 from domain.offices import check_time_zone, time_zone
@@ -22,6 +22,12 @@ Airport = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(descrip
 TimeZone = Annotated[str, AfterValidator(check_time_zone),
                      Field(description="IANA time zone of the departure airport, e.g. Europe/Istanbul.")]
 Reason = Text(max_length=1000, min_length=1)
+
+# The special needs a manifest lists per person (the travel-relevant part of a member's needs,
+# never the health details behind them) and the escorts each one needs on board.
+SpecialNeed = Literal["wheelchair", "stretcher", "medical_escort", "unaccompanied_minor"]
+NEEDS_MEDICAL_ESCORT: frozenset[str] = frozenset({"stretcher", "medical_escort"})
+NEEDS_OPERATIONAL_ESCORT: frozenset[str] = frozenset({"unaccompanied_minor"})
 
 # A movement's capacity counts seats: an infant under 2 on the day of travel flies on an
 # adult's lap (IATA practice) and takes none, but is on the manifest and counted as a person.
@@ -108,6 +114,8 @@ class MemberFacts(BaseModel):
     fit_to_travel_at: datetime | None = None
     sex: str | None = None
     nationality: str | None = None
+    needs: list[SpecialNeed] = Field(default_factory=list, description="Travel-relevant needs the case recorded "
+                                                                      "(AVRR: a medical escort, an unaccompanied minor).")
 
 
 class CaseFacts(BaseModel):
@@ -140,6 +148,10 @@ class ManifestMember(BaseModel):
     sex: str | None = None
     nationality: str | None = None
     lap_infant: bool = False
+    needs: list[SpecialNeed] = Field(default_factory=list, description="Seat and escort needs on board.")
+    # The airport's check-in / boarding record for this person (None: not recorded).
+    boarded: bool | None = None
+    not_boarded_reason: str | None = None
 
 
 class FanOutResult(BaseModel):
@@ -164,6 +176,19 @@ class ManifestEntry(BaseModel):
     departure_task_id: str | None = None
     booking: FanOutResult | None = None
     departure: FanOutResult | None = None
+    # A delay: the case's booking moved to the new time (pending until the case answered);
+    # a case whose documents do not reach the new day is dropped instead (the reason names them).
+    delay_pending: bool = False
+    delay_drop_reason: str | None = None
+    delay: FanOutResult | None = None
+    arrival: FanOutResult | None = None
+
+    def member(self, member_id: str) -> ManifestMember | None:
+        return next((m for m in self.members if m.member_id == member_id), None)
+
+    @property
+    def not_boarded_members(self) -> list[ManifestMember]:
+        return [m for m in self.members if m.boarded is False]
 
     @property
     def seats(self) -> int:
@@ -180,6 +205,7 @@ class RemovedEntry(BaseModel):
     release_task_id: str | None = None
     release: FanOutResult | None = None
     released_by: Actor | None = None
+    delay: FanOutResult | None = None  # dropped by a delay: what the case answered
 
 
 class Problem(BaseModel):
@@ -230,6 +256,64 @@ class DepartureConfirmed(MovementEvent):
     departure_tasks: dict[str, str] = Field(default_factory=dict, description="case id -> its open record_departure task")
 
 
+class BoardingRecord(BaseModel):
+    """One person's check-in / boarding record at the airport."""
+
+    # The validator's rule, in the JSON Schema too: not boarded needs the reason.
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"properties": {"boarded": {"const": False}}, "required": ["boarded"]},
+        "then": {"required": ["reason"], "properties": {"reason": {"type": "string", "minLength": 1}}}})
+
+    case_id: str
+    member_id: str
+    boarded: bool
+    reason: Reason | None = Field(default=None, description="Why the person did not board (required then).")
+
+    @model_validator(mode="after")
+    def _reason(self) -> BoardingRecord:
+        if not self.boarded and self.reason is None:
+            raise ValueError(f"reason is required for {self.member_id}, who did not board")
+        return self
+
+
+class BoardingRecorded(MovementEvent):
+    type: Literal["boarding_recorded"] = "boarding_recorded"
+    records: list[BoardingRecord]
+
+
+class NeedsRecorded(MovementEvent):
+    type: Literal["needs_recorded"] = "needs_recorded"
+    case_id: str
+    member_id: str
+    needs: list[SpecialNeed]
+
+
+class MovementDelayed(MovementEvent):
+    type: Literal["movement_delayed"] = "movement_delayed"
+    details: MovementDetails = Field(description="The movement's details with the new times.")
+    previous_departure_at: datetime
+    reason: str
+    drop: dict[str, str] = Field(default_factory=dict, description="case id -> why the new time is too late for it")
+    problems: list[Problem] = Field(default_factory=list)
+
+
+class CaseDelayRecorded(MovementEvent):
+    type: Literal["case_delay_recorded"] = "case_delay_recorded"
+    result: FanOutResult
+
+
+class ArrivalConfirmed(MovementEvent):
+    type: Literal["arrival_confirmed"] = "arrival_confirmed"
+    arrived_on: date
+    place: str
+    receiving_partner: str | None = None
+
+
+class CaseArrivalRecorded(MovementEvent):
+    type: Literal["case_arrival_recorded"] = "case_arrival_recorded"
+    result: FanOutResult
+
+
 class MovementCancelled(MovementEvent):
     type: Literal["movement_cancelled"] = "movement_cancelled"
     reason: str
@@ -252,7 +336,8 @@ class CaseReleased(MovementEvent):
 
 AnyMovementEvent = Annotated[
     MovementCreated | CaseAdded | CaseRemoved | ManifestLocked | DepartureConfirmed | MovementCancelled
-    | CaseBooked | CaseDepartureRecorded | CaseReleased,
+    | CaseBooked | CaseDepartureRecorded | CaseReleased | BoardingRecorded | NeedsRecorded | MovementDelayed
+    | CaseDelayRecorded | ArrivalConfirmed | CaseArrivalRecorded,
     Field(discriminator="type"),
 ]
 
@@ -273,6 +358,15 @@ class MovementState(BaseModel):
     departed_at: datetime | None = None
     cancelled_at: datetime | None = None
     cancellation_reason: str | None = None
+    delays: int = 0  # how many times the flight was delayed (each delay's fan-out has its own update ids)
+    previous_departure_at: datetime | None = None  # before the latest delay
+    delay_reason: str | None = None
+    delayed_by: Actor | None = None
+    delay_problems: list[Problem] = Field(default_factory=list)
+    arrived_on: date | None = None
+    arrival_place: str | None = None
+    receiving_partner: str | None = None
+    arrival_confirmed_by: Actor | None = None
 
     def entry(self, case_id: str) -> ManifestEntry | None:
         return next((e for e in self.manifest if e.case_id == case_id), None)
@@ -315,8 +409,22 @@ class MovementState(BaseModel):
         return next((r for r in reversed(self.removed) if r.case_id == case_id), None)
 
     @property
+    def pending_delays(self) -> list[str]:
+        """Cases whose booking a delay has still to move (or drop)."""
+        return [e.case_id for e in self.manifest if e.delay_pending]
+
+    @property
+    def pending_arrivals(self) -> list[str]:
+        """Departed cases the confirmed arrival has still to reach."""
+        if self.arrived_on is None:
+            return []
+        return [e.case_id for e in self.manifest if e.departure is not None and e.departure.applied
+                and e.departure.outcome == "departed" and e.arrival is None]
+
+    @property
     def fan_out_done(self) -> bool:
-        return not self.pending_bookings and not self.pending_departures and not self.pending_releases
+        return (not self.pending_bookings and not self.pending_departures and not self.pending_releases
+                and not self.pending_delays and not self.pending_arrivals)
 
     def summary(self) -> dict[str, Any]:
         return {"cases": len(self.manifest), "people": self.people, "seats": self.seats_taken}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel
@@ -54,7 +54,7 @@ class FanOutRequest(BaseModel):
 
     movement_id: str
     case_id: str
-    step: Literal["booking", "departure", "release"]
+    step: Literal["booking", "departure", "release", "delay", "arrival"]
     update_id: str
     task_id: str | None = None  # the case's task to complete, as the case showed it; None: ask the case
     # booking: the movement's flight
@@ -63,9 +63,17 @@ class FanOutRequest(BaseModel):
     departure_airport: str
     arrival_airport: str
     # departure: departed / no_show / postponed, and when / why
-    outcome: Literal["book", "departed", "no_show", "postponed"] = "book"
+    outcome: Literal["book", "departed", "no_show", "postponed", "rebook", "arrived"] = "book"
     departed_at: datetime | None = None
     reason: str | None = None
+    # delay: the booking to move (or drop: outcome postponed) is the one on the previous time;
+    # ``update_id`` drops it, ``book_update_id`` books the new time
+    previous_departure_at: datetime | None = None
+    book_update_id: str | None = None
+    # arrival
+    arrived_on: date | None = None
+    place: str | None = None
+    receiving_partner: str | None = None
     actor: Actor
     audit: AuditStamp | None = None
 

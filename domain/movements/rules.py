@@ -16,6 +16,11 @@ The facts come from the case's own workflow (``CaseFacts``), taken just before t
 | ``medical_clearance`` | a member's medical clearance is not valid on the day of travel |
 | ``travel_document`` | a member's visa or travel document is not valid on the day of travel |
 | ``consent`` | AVRR: the migrant's consent is not given (or withdrawn) |
+| ``special_needs`` | a member needs a stretcher or a medical escort and the movement has no medical escort, or is an unaccompanied minor and it has no operational escort |
+
+A delay checks, for every booked case, the two validity rules (``medical_clearance``,
+``travel_document``) on the new day of travel (``validity_problems``): a case they block is
+dropped from the flight (back to rebooking), each member named.
 
 And when the departure is confirmed, for every case the lock booked (``departure_problems``):
 
@@ -30,7 +35,10 @@ from datetime import date
 from domain.model import CaseStatus, Stage
 from domain.movements.model import (
     LAP_INFANT_AGE_YEARS,
+    NEEDS_MEDICAL_ESCORT,
+    NEEDS_OPERATIONAL_ESCORT,
     CaseFacts,
+    ManifestEntry,
     ManifestMember,
     MovementDetails,
     MovementState,
@@ -38,6 +46,7 @@ from domain.movements.model import (
 )
 
 BOOKING_TASK = "book_movement"
+ADULT_AGE_YEARS = 18
 DEPARTURE_TASK = "record_departure"
 
 
@@ -45,14 +54,66 @@ def age_on(born: date, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
-def manifest_members(facts: CaseFacts, details: MovementDetails) -> list[ManifestMember]:
+def manifest_members(facts: CaseFacts, details: MovementDetails,
+                     listed: ManifestEntry | None = None) -> list[ManifestMember]:
+    """The case's people as the manifest lists them; their needs are the case's own and those
+    the movement officer listed (``listed``: the case's entry on the manifest, if any)."""
     day = details.travel_day()
-    return [ManifestMember(member_id=m.member_id, full_name=m.full_name, date_of_birth=m.date_of_birth,
-                           sex=m.sex, nationality=m.nationality, lap_infant=age_on(m.date_of_birth, day) < LAP_INFANT_AGE_YEARS)
-            for m in facts.members]
+    # A case of minors only (under 18 on the day of travel) is unaccompanied: each travels with
+    # an operational escort.
+    unaccompanied = bool(facts.members) and all(age_on(m.date_of_birth, day) < ADULT_AGE_YEARS for m in facts.members)
+    members = []
+    for m in facts.members:
+        before = listed.member(m.member_id) if listed is not None else None
+        needs = sorted(set(m.needs) | set(before.needs if before else [])
+                       | ({"unaccompanied_minor"} if unaccompanied else set()))
+        members.append(ManifestMember(member_id=m.member_id, full_name=m.full_name, date_of_birth=m.date_of_birth,
+                                      sex=m.sex, nationality=m.nationality, needs=needs,  # type: ignore[arg-type]
+                                      lap_infant=age_on(m.date_of_birth, day) < LAP_INFANT_AGE_YEARS))
+    return members
 
 
-def case_problems(state: MovementState, facts: CaseFacts, *, seats_left: int) -> list[Problem]:
+def needs_problems(case_id: str, members: list[ManifestMember], details: MovementDetails) -> list[Problem]:
+    """Each member whose needs the movement's escorts do not cover, with the escort missing."""
+    kinds = {e.kind for e in details.escorts}
+    problems = []
+    for m in members:
+        if "medical" not in kinds and (need := sorted(NEEDS_MEDICAL_ESCORT & set(m.needs))):
+            problems.append(Problem(case_id=case_id, rule="special_needs", member_id=m.member_id,
+                                    member_name=m.full_name,
+                                    message=f"{m.full_name}: needs {' and '.join(n.replace('_', ' ') for n in need)}, "
+                                            "and the movement has no medical escort"))
+        if "operational" not in kinds and NEEDS_OPERATIONAL_ESCORT & set(m.needs):
+            problems.append(Problem(case_id=case_id, rule="special_needs", member_id=m.member_id,
+                                    member_name=m.full_name,
+                                    message=f"{m.full_name}: an unaccompanied minor travels with an operational "
+                                            "escort, and the movement has none"))
+    return problems
+
+
+def validity_problems(facts: CaseFacts, details: MovementDetails) -> list[Problem]:
+    """Each member whose medical clearance or visa / travel document is not valid on the day of travel."""
+    case_id = facts.case_id
+    day = details.travel_day()
+    problems: list[Problem] = []
+    for m in facts.members:
+        if m.health != "cleared" or (m.clearance_valid_until is not None and m.clearance_valid_until < day):
+            until = f" (valid until {m.clearance_valid_until.isoformat()})" if m.clearance_valid_until else ""
+            problems.append(Problem(case_id=case_id, rule="medical_clearance", member_id=m.member_id,
+                                    member_name=m.full_name,
+                                    message=f"{m.full_name}: medical clearance {m.health}{until}, not valid on the "
+                                            f"day of travel {day.isoformat()}"))
+        if m.visa != "issued" or (m.visa_valid_until is not None and m.visa_valid_until < day):
+            until = f" (valid until {m.visa_valid_until.isoformat()})" if m.visa_valid_until else ""
+            problems.append(Problem(case_id=case_id, rule="travel_document", member_id=m.member_id,
+                                    member_name=m.full_name,
+                                    message=f"{m.full_name}: visa or travel document {m.visa}{until}, not valid on "
+                                            f"the day of travel {day.isoformat()}"))
+    return problems
+
+
+def case_problems(state: MovementState, facts: CaseFacts, *, seats_left: int,
+                  listed: ManifestEntry | None = None) -> list[Problem]:
     """Why ``facts``' case may not travel on this movement (empty: it may)."""
     case_id = facts.case_id
     if not facts.found:
@@ -81,7 +142,7 @@ def case_problems(state: MovementState, facts: CaseFacts, *, seats_left: int) ->
     if facts.other_movement_id is not None and facts.other_movement_id != state.movement_id:
         problems.append(Problem(case_id=case_id, rule="on_other_movement",
                                 message=f"case {case_id} is on the manifest of movement {facts.other_movement_id}"))
-    members = manifest_members(facts, details)
+    members = manifest_members(facts, details, listed)
     seats = sum(1 for m in members if not m.lap_infant)
     infants = len(members) - seats
     if seats > seats_left:
@@ -92,20 +153,8 @@ def case_problems(state: MovementState, facts: CaseFacts, *, seats_left: int) ->
         problems.append(Problem(case_id=case_id, rule="infant_without_adult",
                                 message=f"case {case_id} has {infants} infants under 2 and only {seats} people "
                                         "with a seat to hold them"))
-    day = details.travel_day()
-    for m in facts.members:
-        if m.health != "cleared" or (m.clearance_valid_until is not None and m.clearance_valid_until < day):
-            until = f" (valid until {m.clearance_valid_until.isoformat()})" if m.clearance_valid_until else ""
-            problems.append(Problem(case_id=case_id, rule="medical_clearance", member_id=m.member_id,
-                                    member_name=m.full_name,
-                                    message=f"{m.full_name}: medical clearance {m.health}{until}, not valid on the "
-                                            f"day of travel {day.isoformat()}"))
-        if m.visa != "issued" or (m.visa_valid_until is not None and m.visa_valid_until < day):
-            until = f" (valid until {m.visa_valid_until.isoformat()})" if m.visa_valid_until else ""
-            problems.append(Problem(case_id=case_id, rule="travel_document", member_id=m.member_id,
-                                    member_name=m.full_name,
-                                    message=f"{m.full_name}: visa or travel document {m.visa}{until}, not valid on "
-                                            f"the day of travel {day.isoformat()}"))
+    problems += validity_problems(facts, details)
+    problems += needs_problems(case_id, members, details)
     if facts.consent_status is not None and facts.consent_status not in ("given", "reconfirmed"):
         problems.append(Problem(case_id=case_id, rule="consent",
                                 message=f"case {case_id}: the migrant's consent is {facts.consent_status}"))
@@ -116,7 +165,8 @@ def lock_problems(state: MovementState, facts: list[CaseFacts]) -> list[Problem]
     """Every case of the manifest checked again, as it stands now; capacity over the whole."""
     problems: list[Problem] = []
     for f in facts:
-        problems += [p for p in case_problems(state, f, seats_left=state.details.seat_capacity) if p.rule != "capacity"]
+        problems += [p for p in case_problems(state, f, seats_left=state.details.seat_capacity, listed=state.entry(f.case_id))
+                     if p.rule != "capacity"]
     total = sum(sum(1 for m in manifest_members(f, state.details) if not m.lap_infant) for f in facts if f.found)
     if total > state.details.seat_capacity:
         problems.append(Problem(case_id="*", rule="capacity",
