@@ -469,6 +469,14 @@ def test_needs_boarding_delay_and_arrival_are_decided_purely() -> None:
     assert other.value.code == "arrival_confirmed"
 
 
+async def _record_history(handle: Any, name: str) -> None:
+    """With ITINERA_RECORD_HISTORIES=1: the latest run's history, replayed by tests/test_replay.py."""
+    if os.environ.get("ITINERA_RECORD_HISTORIES"):
+        history = await handle.fetch_history()
+        path = Path(__file__).parent / "histories" / name
+        path.write_text(json.dumps({"workflow_id": handle.id, "history": json.loads(history.to_json())}, indent=1))
+
+
 async def _check_fit_to_travel(driver: CaseDriver, case_id: str) -> dict[str, Any]:
     detail = await _case(driver, case_id)
     for task in [t for t in detail["open_tasks"] if t["task_type"] == "check_fit_to_travel"]:
@@ -563,7 +571,9 @@ async def test_needs_delay_boarding_arrival_and_the_pdf(driver: CaseDriver, stac
     assert len(no_show) == 1 and f"{gone['full_name']} did not board: Refused boarding: fever." in no_show[0]["data"]["reason"]
 
     # The arrival, after the movement's workflow has finished: reaches the departed case, once.
-    await stack.temporal.get_workflow_handle(mid).result()
+    handle = stack.temporal.get_workflow_handle(mid)
+    await handle.result()
+    await _record_history(handle, "movement_delay_boarding_departure.json")
     arrival = {"arrived_on": date.today().isoformat(), "place": "Oslo", "receiving_partner": "Oslo municipality"}
     await _ok(driver, "POST", f"/api/v1/movements/{mid}/arrival", json=arrival)
     arrived = await _fan_out_done(driver, mid)
@@ -575,6 +585,8 @@ async def test_needs_delay_boarding_arrival_and_the_pdf(driver: CaseDriver, stac
     assert (await _ok(driver, "POST", f"/api/v1/movements/{mid}/arrival", json=arrival))["version"] == arrived["version"]
     assert Counter(e["type"] for e in await _events(driver, staying["case_id"])) == before
     assert (await _case(driver, staying["case_id"]))["stage"] != "arrival"
+    await handle.result()  # the arrival's run: started from the departed movement's result, finished
+    await _record_history(handle, "movement_arrival_run.json")
 
     # The printable PDF: the CSV's rows, movement officers and supervisors only, audited per case.
     r = await _call(driver, "GET", f"/api/v1/movements/{mid}/manifest.pdf")

@@ -230,12 +230,15 @@ def _delay(state: m.MovementState, command: c.DelayMovement, now: datetime, acto
     shift = command.departure_at - d.departure_at
     fields = d.model_dump(mode="python")
     fields["departure_at"] = command.departure_at
-    fields["arrival_at"] = command.arrival_at or (d.arrival_at + shift if d.arrival_at else None)
-    fields["transit"] = ([t.model_dump(mode="python") for t in command.transit] if command.transit is not None else
-                         [{"airport": t.airport, "arrives_at": t.arrives_at + shift, "departs_at": t.departs_at + shift}
-                          for t in d.transit])
     try:
+        fields["arrival_at"] = command.arrival_at or (d.arrival_at + shift if d.arrival_at else None)
+        fields["transit"] = ([t.model_dump(mode="python") for t in command.transit] if command.transit is not None
+                             else [{"airport": t.airport, "arrives_at": t.arrives_at + shift,
+                                    "departs_at": t.departs_at + shift} for t in d.transit])
         details = m.MovementDetails.model_validate(fields)
+    except OverflowError:
+        raise MovementRejected("invalid_command", "departure_at: the new times move the arrival or a transit "
+                                                  "past the year 9999") from None
     except ValueError as exc:
         raise MovementRejected("invalid_command", f"the new times do not fit: {exc}") from None
     problems: list[m.Problem] = []
