@@ -63,10 +63,30 @@
     if (summary) { summary.focus(); }
   }
 
+  /* The language menu: choosing a language is enough (its button stays for pages without this script). */
+  function autosubmit() {
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+  }
+
+  /* A code typed in capitals (an airport): shown in capitals as it is typed (the server upper-cases too). */
+  function upperCase() {
+    document.querySelectorAll("input[data-upper]").forEach(function (input) {
+      input.addEventListener("input", function () {
+        var at = input.selectionStart;
+        input.value = input.value.toUpperCase();
+        input.setSelectionRange(at, at);
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     localizeTimes();
     defaultOffsets();
     choiceGroups();
+    autosubmit();
+    upperCase();
     focusErrors();
   });
 })();

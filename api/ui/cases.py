@@ -15,6 +15,7 @@ from api.routes.case_actions import perform_case_action
 from api.ui.consent import takes_consent
 from api.ui.filters import CaseFilters
 from api.ui.formatting import fmt_datetime
+from api.ui.i18n import N_, gettext as _
 from api.ui.rendering import UiRoute, redirect, render
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash
@@ -46,7 +47,7 @@ async def case_list(request: Request, principal: UiPrincipal, db: Db,
         "office_choices": [(o, o) for o in policy.visible_offices(principal)],
         "next_link": filters.link(path, cursor=page.next_cursor) if page.next_cursor else None,
         "first_link": filters.link(path, cursor=None) if filters.cursor else None,
-    }, title="Cases")
+    }, title=_("Cases"))
 
 
 @router.get("/cases/{case_id}", summary="Case page")
@@ -110,9 +111,9 @@ def _moment(as_of: str | None, zone: str) -> datetime | None:
 
 # Case-level actions offered on the case page: kind -> (form field, what the action needs).
 UI_ACTIONS = ("note", "hold", "resume", "withdraw")
-_DONE = {"note": "Note added.", "hold": "The case is on hold: SLA clocks are paused.",
-         "resume": "The case is active again; its tasks keep the time they had left.",
-         "withdraw": "The case is withdrawn and closed."}
+_DONE = {"note": N_("Note added."), "hold": N_("The case is on hold: SLA clocks are paused."),
+         "resume": N_("The case is active again; its tasks keep the time they had left."),
+         "withdraw": N_("The case is withdrawn and closed.")}
 
 
 @router.post("/cases/{case_id}/actions/{kind}", summary="A case-level action")
@@ -122,7 +123,7 @@ async def case_action(request: Request, case_id: CaseId, kind: Annotated[str, Pa
     text = str(posted.get("text", "")).strip()[:4000]
     response = redirect(f"{UI_PREFIX}/cases/{case_id}")
     if not text:
-        flash(request, response, "error", "Please give a reason (or the note's text).")
+        flash(request, response, "error", _("Please give a reason (or the note's text)."))
         return response
     if kind == "withdraw" and posted.get("confirmed") != "yes":
         return await _confirm_withdrawal(request, principal, db, case_id, text)
@@ -135,5 +136,5 @@ async def case_action(request: Request, case_id: CaseId, kind: Annotated[str, Pa
             raise
         flash(request, response, "error", exc.message)
         return response
-    flash(request, response, "success", _DONE[kind])
+    flash(request, response, "success", _(_DONE[kind]))
     return response

@@ -74,6 +74,16 @@ def direction(language: str | None = None) -> str:
     return "rtl" if (language or current_language()) in RIGHT_TO_LEFT else "ltr"
 
 
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention
+    """Marks a message for the catalogs where it is defined; translated where it is shown."""
+    return message
+
+
+# Words the pages show from values (roles, statuses, priorities), marked for the catalogs.
+VALUE_WORDS = (N_("Caseworker"), N_("Medical officer"), N_("Movement officer"), N_("Supervisor"), N_("Admin"),
+               N_("Active"), N_("On hold"), N_("Closed"), N_("Emergency"), N_("Urgent"), N_("Normal"))
+
+
 def gettext(message: str, **variables: object) -> str:
     """``message`` in the current language, with ``%(name)s`` placeholders filled."""
     text = translations(current_language()).gettext(message)

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from api import policy, task_actions
 from api.deps import Db
 from api.ui.filters import InboxFilters
+from api.ui.i18n import gettext as _
 from api.ui.rendering import UiRoute, render
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal
@@ -36,4 +37,4 @@ async def inbox(request: Request, principal: UiPrincipal, db: Db,
         "next_link": filters.link(UI_PREFIX, cursor=page.next_cursor) if page.next_cursor else None,
         "first_link": filters.link(UI_PREFIX, cursor=None) if filters.cursor else None,
         "here": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
-    }, title="Inbox")
+    }, title=_("Inbox"))

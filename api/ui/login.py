@@ -13,6 +13,7 @@ from starlette.responses import Response
 from api.auth import log_in, principal_from_token, revoke
 from api.deps import Db
 from api.errors import ApiError
+from api.ui.i18n import gettext as _
 from api.ui.rendering import UiRoute, redirect, render
 from api.ui.security import set_csrf_cookie
 from api.ui.session import (
@@ -38,7 +39,7 @@ async def login_page(request: Request, db: Db, next: str | None = None, expired:
         except ApiError:
             expired = True
     return render(request, "login.html", {"next": safe_next(next), "username": "", "error": None,
-                                          "expired": expired}, title="Sign in")
+                                          "expired": expired}, title=_("Sign in"))
 
 
 @router.post("/login", summary="Sign in")
@@ -50,10 +51,10 @@ async def login(request: Request, db: Db) -> Response:
     try:
         user = await log_in(request, db, username, password)
     except ApiError as refused:
-        message = "Unknown username or wrong password." if refused.status == 401 else refused.message
+        message = _("Unknown username or wrong password.") if refused.status == 401 else refused.message
         return render(request, "login.html", {"next": next_path, "username": username, "expired": False,
                                               "error": message}, status=400 if refused.status == 401 else 429,
-                      title="Sign in")
+                      title=_("Sign in"))
     response = redirect(next_path)
     start_session(request, response,
                   request.app.state.tokens.issue(user.username, user.role, user.offices, user.token_generation))

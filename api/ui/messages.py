@@ -13,6 +13,7 @@ from api import policy
 from api.deps import Db
 from api.errors import ApiError
 from api.routes.integrations import dismiss_message, retry_message
+from api.ui.i18n import gettext as _
 from api.ui.rendering import UiRoute, redirect, render
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash
@@ -31,7 +32,7 @@ async def messages(request: Request, principal: UiPrincipal, db: Db,
     policy.require_role(principal, {Role.SUPERVISOR}, "work on integration messages")
     items = await inbox_store.list_for_offices(db, offices=principal.offices, status=status, limit=100)
     return render(request, "messages.html", {"messages": items, "status": status, "states": STATES},
-                  title="Integration messages")
+                  title=_("Integration messages"))
 
 
 @router.post("/messages/{inbox_id}/retry", summary="Send a rejected message again")

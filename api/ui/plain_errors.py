@@ -12,6 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 from api.ui.formatting import humanize
+from api.ui.i18n import gettext as _
 from domain.text import LINE_RULE, TEXT_RULE
 
 if TYPE_CHECKING:
@@ -62,40 +63,41 @@ def plain_reason(reason: str, f: FormField | None, labels: dict[str, str] | None
     choosing = f is not None and f.kind == "select"
     if reason in ("Field required", "String should have at least 1 character"):
         if f is not None and f.kind == "confirm":
-            return "Please tick this box."
-        return "Please choose one." if choosing else "Please fill this in."
+            return _("Please tick this box.")
+        return _("Please choose one.") if choosing else _("Please fill this in.")
     if choosing and reason.startswith(("String should match pattern", "Input should be")):
-        return "Please choose one of the listed options."
+        return _("Please choose one of the listed options.")
     if reason.startswith("String should match pattern"):
         if f is not None and f.rule:
-            return f"Not in the expected form. {f.rule}"
-        return "Not in the expected form."
+            return _("Not in the expected form.") + f" {f.rule}"
+        return _("Not in the expected form.")
     if reason.startswith("Input should be") and ("'" in reason) and f is not None and f.options:
-        return "Please choose one of the listed options."
+        return _("Please choose one of the listed options.")
     if reason.startswith("Input should be a valid date") or "date from a string" in reason:
-        return "Enter a date as day, month and year."
+        return _("Enter a date as day, month and year.")
     if reason.startswith("Input should be a valid datetime"):
-        return "Enter a date and a time."
+        return _("Enter a date and a time.")
     if reason.startswith("Input should have timezone info"):
-        return "Choose the time zone (UTC offset) of this time."
+        return _("Choose the time zone (UTC offset) of this time.")
     if reason.startswith("Input should be a valid integer"):
-        return "Enter a whole number."
+        return _("Enter a whole number.")
     if reason.startswith(("Input should be a valid number", "Input should be a valid decimal", "Decimal input")):
-        return "Enter a number." if reason.startswith("Input") else reason
+        return _("Enter a number.") if reason.startswith("Input") else reason
     if reason == "Extra inputs are not permitted":
-        return "This does not belong in this form."
+        return _("This does not belong in this form.")
     if m := re.fullmatch(rf"Input should be greater than or equal to {_NUMBER}", reason):
-        return f"Must be {m.group(1)} or more."
+        return _("Must be %(n)s or more.", n=m.group(1))
     if m := re.fullmatch(rf"Input should be less than or equal to {_NUMBER}", reason):
-        return f"Must be {m.group(1)} or less."
+        return _("Must be %(n)s or less.", n=m.group(1))
     if m := re.fullmatch(rf"Input should be greater than {_NUMBER}", reason):
-        return f"Must be more than {m.group(1)}."
+        return _("Must be more than %(n)s.", n=m.group(1))
     if m := re.fullmatch(r"String should have at (least|most) (\d+) characters?", reason):
-        return f"Use at {m.group(1)} {m.group(2)} characters."
+        return (_("Use at least %(n)s characters.", n=m.group(2)) if m.group(1) == "least"
+                else _("Use at most %(n)s characters.", n=m.group(2)))
     if m := re.fullmatch(r"List should have at least (\d+) items?.*", reason):
-        return f"Add at least {m.group(1)}."
+        return _("Add at least %(n)s.", n=m.group(1))
     if m := re.fullmatch(r"List should have at most (\d+) items?.*", reason):
-        return f"No more than {m.group(1)}."
+        return _("No more than %(n)s.", n=m.group(1))
     text = _words(reason, labels)
     if f is not None:  # next to its field: as the rule says it ("must not be in the future (today is ...)")
         return text

@@ -102,6 +102,7 @@ class UiRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def ui_handler(request: Request) -> Response:
+            use_language(chosen_language(request))  # flash messages and errors too, not only the page
             try:
                 if request.method == "POST":
                     await require_csrf(request)

@@ -17,6 +17,7 @@ from api.case_filters import Day
 from api.deps import Db
 from api.routes.reports import REPORTS, date_range, scope, to_csv
 from api.ui.filters import _Filters
+from api.ui.i18n import gettext as _
 from api.ui.rendering import UiRoute, render
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal
@@ -79,7 +80,7 @@ async def reports_page(request: Request, principal: UiPrincipal, db: Db,
         "charts": charts, "titles": REPORTS, "filters": filters, "query": query,
         "office_choices": [(o, o) for o in principal.offices],
         "range": built["flows"].parameters,
-    }, title="Figures")
+    }, title=_("Figures"))
 
 
 @router.get("/reports/{name}.csv", summary="A report as CSV")

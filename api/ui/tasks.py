@@ -19,7 +19,7 @@ from api.errors import ApiError
 from api.routes.case_actions import perform_case_action
 from api.schemas import TaskView
 from api.ui.formatting import utc_offset
-from api.ui.i18n import gettext
+from api.ui.i18n import gettext as _
 from api.ui.rendering import UiRoute, redirect, render
 from api.ui.schema_form import UTC_OFFSETS, BoundForm
 from api.ui.security import UI_PREFIX
@@ -100,7 +100,7 @@ async def _confirm_close(request: Request, db: Db, task: TaskView, posted: Any) 
     kept = [(k, v) for k, v in posted.multi_items() if isinstance(v, str) and k not in ("csrf_token", "confirmed")]
     others = [t for t in case.open_tasks if t.task_id != task.task_id] if case else []
     return render(request, "confirm_close.html", {"task": task, "case": case, "kept": kept, "others": others},
-                  title=gettext("Close %(case)s?", case=task.case_id))
+                  title=_("Close %(case)s?", case=task.case_id))
 
 
 @router.get("/tasks/{task_id}", summary="Task page with its form")
@@ -126,7 +126,7 @@ async def complete_task(request: Request, task_id: TaskId, principal: UiPrincipa
             form.add_errors(exc.details)
             if not form.has_errors:
                 form.form_errors.append(exc.message)
-            problem = "The form has errors. Correct the fields marked below and submit again."
+            problem = _("The form has errors. Correct the fields marked below and submit again.")
         elif exc.status in (403, 409, 503):  # what was typed stays in the form
             problem = _sentence(exc.message) + "."
         else:
@@ -151,7 +151,7 @@ async def claim_task(request: Request, task_id: TaskId, principal: UiPrincipal, 
         flash(request, response, "error", _sentence(exc.message) + ".")
         return response
     task = await task_actions.visible_task(db, principal, task_id)
-    flash(request, response, "success", f"You claimed “{task.title}” ({task.case_id}).")
+    flash(request, response, "success", _("You claimed “%(task)s” (%(case)s).", task=task.title, case=task.case_id))
     return response
 
 
@@ -189,5 +189,5 @@ async def release_task(request: Request, task_id: TaskId, principal: UiPrincipal
             raise
         flash(request, response, "error", _sentence(exc.message) + ".")
         return response
-    flash(request, response, "success", f"Task {task_id} released: it is back in the inbox for anyone to take.")
+    flash(request, response, "success", _("Task %(task)s released: it is back in the inbox for anyone to take.", task=task_id))
     return response
