@@ -171,7 +171,8 @@ _COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {404: ERROR_RESPONSES[404], 4
                                                     422: ERROR_RESPONSES[422]}
 
 
-@router.post("", response_model=SessionView, status_code=201, responses={422: ERROR_RESPONSES[422]},
+@router.post("", response_model=SessionView, status_code=201,
+             responses={409: ERROR_RESPONSES[409], 422: ERROR_RESPONSES[422]},
              summary="Schedule an orientation session (date and time in the office's time zone, place or online, "
                      "language, destination, capacity, facilitator)")
 async def schedule_session(details: SessionDetails, request: Request, principal: CurrentPrincipal, db: Db,

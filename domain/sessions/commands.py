@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from domain.text import ShowsRules
 from domain.sessions.model import FanOutResult, Reason, SessionDetails
 
 MemberId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
@@ -17,7 +18,7 @@ class ScheduleSession(BaseModel):
     details: SessionDetails
 
 
-class Invitee(BaseModel):
+class Invitee(ShowsRules):
     """A person to add: one member of a case, or (``member_id`` absent) every member of the
     case whose orientation is open."""
 
@@ -39,7 +40,7 @@ class RemoveParticipant(BaseModel):
     reason: Reason
 
 
-class Attendance(BaseModel):
+class Attendance(ShowsRules):
     """One participant's attendance: attended, or absent with the reason."""
 
     model_config = ConfigDict(extra="forbid")

@@ -11,11 +11,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from domain.model import Actor, CaseStatus, Country, Name, Notes, Office, Stage
 from domain.offices import DEFAULT_TIME_ZONE, check_time_zone, time_zone
-from domain.text import Line, Text
+from domain.text import Line, Rule, ShowsRules, Text
 
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$"),
                          Field(description="ISO 639 code of the language the session is held in, e.g. ar.",
@@ -23,6 +23,18 @@ LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$"),
 TimeZone = Annotated[str, AfterValidator(check_time_zone),
                      Field(description="IANA time zone the session's date and time are given in (the office's).")]
 Reason = Text(max_length=1000, min_length=1)
+EARLIEST_START, LATEST_START = date(2000, 1, 1), date(2199, 12, 31)
+
+
+def _plausible_start(value: datetime) -> datetime:
+    # Far-off instants are typing errors (and would overflow the local day near year 1 or 9999).
+    if not EARLIEST_START <= value.date() <= LATEST_START:
+        raise ValueError(f"must be between {EARLIEST_START.isoformat()} and {LATEST_START.isoformat()}")
+    return value
+
+
+StartsAt = Annotated[AwareDatetime, AfterValidator(_plausible_start),
+                     Rule(f"Between {EARLIEST_START.isoformat()} and {LATEST_START.isoformat()}.")]
 ORIENTATION_TASK = "record_orientation"
 
 
@@ -32,10 +44,14 @@ class SessionStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class SessionDetails(BaseModel):
+class SessionDetails(ShowsRules):
     """What the orientation officer says about the session."""
 
-    starts_at: AwareDatetime = Field(description="When the session starts (an offset is required; time_zone says "
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "starts_at": "2026-12-10T10:00:00+03:00", "mode": "in_person", "place": "IOM Istanbul, training room 2",
+        "language": "ar", "destination_country": "NO", "capacity": 30, "facilitator": "Leyla Osman", "office": "IST"}]})
+
+    starts_at: StartsAt = Field(description="When the session starts (an offset is required; time_zone says "
                                                  "whose local time it is: the office's).")
     time_zone: TimeZone | None = Field(default=None, description="IANA time zone starts_at is local to; absent: "
                                                                 "the office's (filled in when scheduled).")
