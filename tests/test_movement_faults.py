@@ -1,13 +1,14 @@
 """A movement's fan-out with the worker SIGKILLed half-way (issue 13): every case of the
-manifest is booked once and departs once, on a deployment of real processes
-(tests/support/fault_stack.py)."""
+manifest is booked once, moved once to a delayed flight, departs once and arrives once, on a
+deployment of real processes (tests/support/fault_stack.py); the boarding sheet and the
+arrival recorded again change nothing."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -91,10 +92,29 @@ async def test_worker_killed_mid_fan_out_every_case_once(deployment: ProcessStac
         assert all(e["booking"]["applied"] for e in locked["manifest"]), locked["manifest"]
         assert await _recorded(conn, case_ids, "MovementBooked") == Counter({c: 1 for c in case_ids})
 
-        for case in cases:
-            detail = await _ok(driver, "GET", f"/api/v1/cases/{case['case_id']}", "fatma")
-            for task in [t for t in detail["open_tasks"] if t["task_type"] == "check_fit_to_travel"]:
-                await driver.complete(task, "IST")
+        async def check_fit_to_travel() -> None:
+            for case in cases:
+                detail = await _ok(driver, "GET", f"/api/v1/cases/{case['case_id']}", "fatma")
+                for task in [t for t in detail["open_tasks"] if t["task_type"] == "check_fit_to_travel"]:
+                    await driver.complete(task, "IST")
+        await check_fit_to_travel()
+
+        # A delay: each case's booking dropped and made again on the new time, once each.
+        later = datetime.fromisoformat(locked["details"]["departure_at"]) + timedelta(hours=10)
+        await _ok(driver, "POST", f"/api/v1/movements/{mid}/delay",
+                  json={"departure_at": later.isoformat(), "reason": "Late inbound aircraft."})
+        at_delay = await _kill_mid_fan_out(deployment, conn, case_ids, "MovementPostponed")
+        delayed = await _fan_out_done(driver, mid)
+        assert all(e["delay"]["applied"] for e in delayed["manifest"]), delayed["manifest"]
+        assert await _recorded(conn, case_ids, "MovementPostponed") == Counter({c: 1 for c in case_ids})
+        assert await _recorded(conn, case_ids, "MovementBooked") == Counter({c: 2 for c in case_ids})
+        await check_fit_to_travel()
+
+        sheet = {"records": [{"case_id": e["case_id"], "member_id": p["member_id"], "boarded": True}
+                             for e in delayed["manifest"] for p in e["members"]]}
+        boarded = await _ok(driver, "POST", f"/api/v1/movements/{mid}/boarding", json=sheet)
+        again = await _ok(driver, "POST", f"/api/v1/movements/{mid}/boarding", json=sheet)
+        assert again["version"] == boarded["version"]  # the same sheet again changes nothing
 
         body = {"departed_at": datetime.now(UTC).replace(microsecond=0).isoformat()}
         await _ok(driver, "POST", f"/api/v1/movements/{mid}/departure", json=body)
@@ -104,5 +124,17 @@ async def test_worker_killed_mid_fan_out_every_case_once(deployment: ProcessStac
         assert [e["departure"]["outcome"] for e in departed["manifest"]] == ["departed"] * CASES
         assert all(e["departure"]["applied"] for e in departed["manifest"])
         assert await _recorded(conn, case_ids, "CaseDeparted") == Counter({c: 1 for c in case_ids})
-        print(f"\nworker killed with {at_lock}/{CASES} bookings and {at_departure}/{CASES} departures recorded")
+
+        arrival = {"arrived_on": datetime.now(UTC).date().isoformat(), "place": "Oslo"}
+        await _ok(driver, "POST", f"/api/v1/movements/{mid}/arrival", json=arrival)
+        at_arrival = await _kill_mid_fan_out(deployment, conn, case_ids, "ArrivalConfirmed")
+        await _ok(driver, "POST", f"/api/v1/movements/{mid}/arrival", json=arrival)  # sent again meanwhile
+        arrived = await _fan_out_done(driver, mid)
+        assert all(e["arrival"]["applied"] for e in arrived["manifest"]), arrived["manifest"]
+        assert await _recorded(conn, case_ids, "ArrivalConfirmed") == Counter({c: 1 for c in case_ids})
+        assert (await _ok(driver, "POST", f"/api/v1/movements/{mid}/arrival", json=arrival))["version"] == \
+            arrived["version"]
+        assert await _recorded(conn, case_ids, "ArrivalConfirmed") == Counter({c: 1 for c in case_ids})
+        print(f"\nworker killed with {at_lock}/{CASES} bookings, {at_delay}/{CASES} delays, {at_departure}/{CASES} "
+              f"departures and {at_arrival}/{CASES} arrivals recorded")
     await conn.close()
