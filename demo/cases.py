@@ -270,6 +270,7 @@ async def seed_demo_cases(client: httpx.AsyncClient) -> int:
     for family in FAMILY_DEMO_CASES:
         await seed_family_demo(driver, family)
     await _situations(driver)
+    await _orientation_session(driver)
     return len(DEMO_CASES) + len(AVRR_DEMO_CASES) + len(FAMILY_DEMO_CASES)
 
 
@@ -315,3 +316,25 @@ async def seed_avrr_demo(driver: CaseClient, demo: AvrrDemo) -> dict[str, Any]:
         case = await driver.withdraw_consent(case, demo.consent_by, demo.going_to.language, demo.consent_withdrawn,
                                              username=caseworker)
     return case
+
+
+async def _orientation_session(driver: CaseClient) -> None:
+    """Issue 15: next Tuesday's Arabic orientation session for Norway in Istanbul, with the people
+    the system proposes (the Haddad family's members aged 12 and over).  The same scheduling
+    again (its Idempotency-Key) is the same session; people on it already are not proposed."""
+    headers = await driver.login("ayse")
+    today = datetime.now(UTC).date()
+    day = today + timedelta(days=(1 - today.weekday()) % 7 or 7)
+    r = await driver.client.post("/api/v1/orientation-sessions", headers=headers | {
+        "Idempotency-Key": f"demo-orientation-{day.isoformat()}"}, json={
+        "starts_at": f"{day.isoformat()}T10:00:00+03:00", "mode": "in_person", "language": "ar",
+        "place": "IOM Istanbul, Harbiye, training room 2", "destination_country": "NO", "capacity": 25,
+        "facilitator": "Leyla Osman", "office": "IST"})
+    r.raise_for_status()
+    session_id = r.json()["session_id"]
+    proposed = (await driver.client.get(f"/api/v1/orientation-sessions/{session_id}/proposals",
+                                        headers=headers)).json()["items"]
+    if proposed:
+        (await driver.client.post(f"/api/v1/orientation-sessions/{session_id}/participants", headers=headers, json={
+            "participants": [{"case_id": p["case_id"], "member_id": p["member_id"]} for p in proposed]})
+         ).raise_for_status()
