@@ -13,6 +13,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
+from api.ui.i18n import gettext
 from domain.offices import DEFAULT_TIME_ZONE, local_date, local_time, zone_label
 
 _ACRONYMS = {"tb": "TB", "id": "ID", "iata": "IATA", "ist": "IST", "izm": "IZM", "avrr": "AVRR", "unhcr": "UNHCR"}
@@ -97,10 +98,13 @@ def due_in(value: datetime, now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     seconds = (value - now).total_seconds()
     hours = abs(seconds) / 3600
-    amount = f"{int(hours)} h" if hours < 24 else f"{int(hours // 24)} day{'s' if hours >= 48 else ''}"
+    if hours < 24:
+        amount = gettext("%(n)s h", n=int(hours))
+    else:
+        amount = gettext("%(n)s days", n=int(hours // 24)) if hours >= 48 else gettext("1 day")
     if seconds < 0:
-        return f"overdue by {amount}" if hours >= 1 else "overdue"
-    return f"due in {amount}" if hours >= 1 else "due within the hour"
+        return gettext("overdue by %(amount)s", amount=amount) if hours >= 1 else gettext("overdue")
+    return gettext("due in %(amount)s", amount=amount) if hours >= 1 else gettext("due within the hour")
 
 
 def age(born: date, zone: str | None = None, on: date | None = None) -> int:
@@ -143,6 +147,8 @@ def display_value(value: Any, zone: str | None = None) -> str:
         return humanize(value) if _SNAKE_CODE.match(value) else value
     if isinstance(value, list):
         return ", ".join(display_value(v, zone) for v in value)
+    if isinstance(value, dict):  # a nested record (a booking, a plan's item): its times in the zone too
+        return "; ".join(f"{humanize(k)}: {display_value(v, zone)}" for k, v in value.items() if v not in (None, ""))
     return str(value)
 
 

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from api.auth import Principal
+from api.readmodel import office_time_zone
 from api.errors import ApiError
 from api.ui.filters import CHOICES
 from api.ui.formatting import FILTERS
@@ -56,7 +57,8 @@ def _environment() -> jinja2.Environment:
     )
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(FILTERS)
-    env.globals.update(static_url=static_url, UI=UI_PREFIX, CSRF_FIELD=CSRF_FIELD, CHOICES=CHOICES)
+    env.globals.update(static_url=static_url, UI=UI_PREFIX, CSRF_FIELD=CSRF_FIELD, CHOICES=CHOICES,
+                       office_zone=office_time_zone)  # a time of an office's record, in its zone
     return env
 
 
