@@ -91,6 +91,9 @@ class WebhookDispatcher:
         self.lease_seconds = max(lease_seconds, timeout * 2)
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        self._wake = asyncio.Event()  # set by the outbox's NOTIFY, and by stop()
+        self._listener: asyncpg.Connection | None = None
+        self._on_notify = lambda *_: self._wake.set()
 
     def retry_in(self, attempt: int) -> float | None:
         if attempt >= self.max_attempts:
@@ -148,16 +151,44 @@ class WebhookDispatcher:
                                        retry_in=None if delivered else self.retry_in(attempt))
 
     async def run(self) -> None:
-        """Until ``stop()``: a round, then a pause unless the round was full."""
+        """Until ``stop()``: a round, then a pause unless the round was full.  The pause ends
+        early when a new outbox row commits (LISTEN): a partner hears of an event within
+        milliseconds, not a poll interval; the poll still catches retries that fall due and
+        anything a lost notification missed."""
         async with httpx.AsyncClient(follow_redirects=False) as http:
-            while not self._stop.is_set():
-                try:
-                    attempted = await self.run_once(http)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                    attempted = 0  # PostgreSQL away: the outbox waits for it
-                if attempted < self.batch:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop.wait(), self.poll_interval)
+            try:
+                while not self._stop.is_set():
+                    self._wake.clear()
+                    try:
+                        await self._listen()
+                        attempted = await self.run_once(http)
+                    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                        attempted = 0  # PostgreSQL away: the outbox waits for it
+                    if attempted < self.batch:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            finally:
+                await self._unlisten()
+
+    async def _listen(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        await self._unlisten()
+        conn = await self._pool.acquire()
+        try:
+            await conn.add_listener(store.OUTBOX_CHANNEL, self._on_notify)
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+        self._listener = conn
+
+    async def _unlisten(self) -> None:
+        conn, self._listener = self._listener, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.remove_listener(store.OUTBOX_CHANNEL, self._on_notify)
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn)
 
     def start(self) -> None:
         self._stop.clear()
@@ -165,6 +196,7 @@ class WebhookDispatcher:
 
     async def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._task is not None:
             await self._task
             self._task = None

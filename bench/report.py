@@ -110,6 +110,14 @@ def summarize(*, plan: Any, quick: bool, members: int, started_at: datetime, dur
             "case's workflow vs as many bare updates", "<= 1.5x", r, bool(flown.get("meets_target")),
             f"{flown['departure_s']} s vs {flown['baseline_s']} s (ratio {r}); movement history "
             f"{flown['movement_history_events']} events"))
+    hooks = extra.get("webhooks")
+    if hooks:
+        targets.append(_target(
+            "webhooks", f"webhook deliveries of {hooks['cases']} cases' stage changes and arrivals to a signed "
+            "receiver: lag from the event to its arrival", "every event once (lag: no target)",
+            hooks["lag_p99_s"], hooks["deliveries"] == hooks["expected"] and hooks["repeats"] == 0,
+            f"{hooks['deliveries']}/{hooks['expected']} delivered, {hooks['repeats']} repeats; lag p50 "
+            f"{hooks['lag_p50_s']} s, p95 {hooks['lag_p95_s']} s, p99 {hooks['lag_p99_s']} s, max {hooks['lag_max_s']} s"))
     consistency = extra.get("consistency")
     if consistency is not None:
         targets.append(_target(
@@ -148,6 +156,7 @@ def summarize(*, plan: Any, quick: bool, members: int, started_at: datetime, dur
         "consistency": extra.get("consistency"),
         "bulk_import": extra.get("bulk_import"),
         "charter": extra.get("charter"),
+        "webhooks": extra.get("webhooks"),
         "workloads": {
             "baseline": {str(c): ph.as_dict() for c, ph in base.items()},
             "itinera_http": {str(c): ph.as_dict() for c, ph in it.items()},

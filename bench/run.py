@@ -33,6 +33,7 @@ from bench.report import render_markdown, summarize, update_readme
 from bench.stack import REPO_ROOT, BenchStack
 from bench.phase import Phase
 from bench.charter import charter
+from bench.webhook_lag import webhook_lag
 from bench.workloads import Bench, PhaseFailed
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results"
@@ -51,6 +52,7 @@ class Plan:
     import_baseline_concurrency: int = 50
     charter_cases: int = 60       # a charter's manifest (workload 6): cases of 1-7 people ...
     charter_people: int = 200     # ... and everyone on it
+    webhook_cases: int = 50       # one-person cases whose events are delivered to a receiver (workload 7)
 
 
 FULL = Plan(concurrency=(1, 20, 50), cases={1: 20, 20: 200, 50: 300}, bulk={1: 100, 20: 600, 50: 1000},
@@ -58,7 +60,7 @@ FULL = Plan(concurrency=(1, 20, 50), cases={1: 20, 20: 200, 50: 300}, bulk={1: 1
 # Quick: the same phases at lower concurrency (a phase at concurrency 50 needs 50 full cases).
 QUICK = Plan(concurrency=(1, 5, 10), cases={1: 2, 5: 5, 10: 10}, bulk={1: 5, 5: 10, 10: 20},
              levels=(200, 1_000), requests={1: 18, 5: 36, 10: 60}, warmup=1, seed_processes=1, import_rows=60,
-             import_baseline_concurrency=10, charter_cases=6, charter_people=20)
+             import_baseline_concurrency=10, charter_cases=6, charter_people=20, webhook_cases=5)
 
 
 def _git() -> dict[str, Any]:
@@ -102,11 +104,12 @@ def with_options(plan: Plan, concurrency: str | None) -> Plan:
                 bulk={c: plan.bulk.get(c, 4 * c if quick else max(100, 20 * c)) for c in levels},
                 levels=plan.levels, requests={c: plan.requests.get(c, max(18, 6 * c) if quick else 900) for c in levels},
                 warmup=plan.warmup, seed_processes=plan.seed_processes, import_rows=plan.import_rows,
-                import_baseline_concurrency=plan.import_baseline_concurrency)
+                import_baseline_concurrency=plan.import_baseline_concurrency, charter_cases=plan.charter_cases,
+                charter_people=plan.charter_people, webhook_cases=plan.webhook_cases)
 
 
 async def run(plan: Plan, *, quick: bool, members: int, keep: bool, console: Console,
-              workloads: set[int] = frozenset({1, 2, 3, 4, 5, 6})) -> dict[str, Any]:  # type: ignore[assignment]
+              workloads: set[int] = frozenset({1, 2, 3, 4, 5, 6, 7})) -> dict[str, Any]:  # type: ignore[assignment]
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     stack = BenchStack(keep=keep)
@@ -181,6 +184,13 @@ async def run(plan: Plan, *, quick: bool, members: int, keep: bool, console: Con
                                      f"{extra['charter']['cases']} cases recorded in {extra['charter']['departure_s']} s "
                                      f"vs {extra['charter']['baseline_s']} s for as many bare updates "
                                      f"(ratio {extra['charter']['ratio']})")
+
+            # 7. webhook lag: from a case event to its signed delivery at a partner (issue 14).
+            if 7 in workloads:
+                extra["webhooks"] = await webhook_lag(bench, plan.webhook_cases)
+                hooks = extra["webhooks"]
+                progress.console.log(f"webhooks: {hooks['deliveries']}/{hooks['expected']} delivered, lag p50 "
+                                     f"{hooks['lag_p50_s']} s, p99 {hooks['lag_p99_s']} s, max {hooks['lag_max_s']} s")
 
             # `itinera check` over every case made through the API (before the read model is
             # seeded with synthetic cases that have no workflow).
@@ -264,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-readme", action="store_true", help="do not update the results block of bench/README.md")
     parser.add_argument("--keep", action="store_true", help="keep the stack's data folder (logs, databases)")
     parser.add_argument("--concurrency", help="comma-separated levels instead of 1,20,50 (for experiments)")
-    parser.add_argument("--workloads", default="1,2,3,4,5,6", help="which workloads to run (default 1,2,3,4,5,6)")
+    parser.add_argument("--workloads", default="1,2,3,4,5,6,7", help="which workloads to run (default 1,2,3,4,5,6,7)")
     parser.add_argument("--import-rows", type=int, help="referrals in the bulk import file (default 5000; quick 60)")
     parser.add_argument("--charter-cases", type=int, help="cases on the charter of workload 6 (default 60; quick 6)")
     parser.add_argument("--charter-people", type=int, help="people on that charter (default 200; quick 20)")
@@ -289,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     except PhaseFailed as exc:
         console.print(f"[red]benchmark stopped: {exc}[/red]")
         return 1
-    partial = (bool(args.concurrency) or workloads != {1, 2, 3, 4, 5, 6} or args.members != 1 or bool(args.import_rows)
+    partial = (bool(args.concurrency) or workloads != {1, 2, 3, 4, 5, 6, 7} or args.members != 1 or bool(args.import_rows)
                or bool(args.charter_cases or args.charter_people))
     tag = "quick" if args.quick else ("partial" if partial else "")
     results["mode"] = tag or "full"

@@ -184,6 +184,8 @@ class BenchStack:
             "ITINERA_JWT_SIGNING_KEY": secrets.token_urlsafe(48),
             "ITINERA_LOG_LEVEL": os.environ.get("ITINERA_LOG_LEVEL", "WARNING"),
             "ITINERA_SEED_DEMO": "false",
+            # workload 7 subscribes a receiver in the bench process, on loopback
+            "ITINERA_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         }
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:

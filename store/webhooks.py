@@ -73,6 +73,8 @@ def outbox_rows(state: CaseState, events: list[RecordedEvent]) -> list[tuple[str
     return rows
 
 
+OUTBOX_CHANNEL = "itinera_webhook_outbox"  # NOTIFY on commit of new outbox rows (webhook_dispatch.py listens)
+
 _ENQUEUE = """
 INSERT INTO webhook_outbox (event_id, case_id, office, event_type, payload, occurred_at)
 SELECT e.event_id, $1, $2, e.event_type, e.payload::jsonb, e.occurred_at
@@ -87,8 +89,11 @@ async def enqueue(conn: asyncpg.Connection, state: CaseState, events: list[Recor
     """In the recording transaction: the outbox rows of ``events`` (none when no subscriber)."""
     rows = outbox_rows(state, events)
     if rows:
-        await conn.execute(_ENQUEUE, state.case_id, state.office, [r[0] for r in rows], [r[1] for r in rows],
-                           [json.dumps(r[2]) for r in rows], [r[3] for r in rows])
+        done = await conn.execute(_ENQUEUE, state.case_id, state.office, [r[0] for r in rows], [r[1] for r in rows],
+                                  [json.dumps(r[2]) for r in rows], [r[3] for r in rows])
+        if not done.endswith(" 0"):
+            # Wakes the dispatchers when (and only if) the transaction commits.
+            await conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
 
 
 # --- subscriptions ---------------------------------------------------------------------------------

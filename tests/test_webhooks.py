@@ -6,6 +6,7 @@ be told to fail; a ``WebhookDispatcher`` runs in the test with short delays."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -299,4 +300,26 @@ async def test_settled_outbox_rows_lose_their_case_data_after_the_retention(
                                      headers=fatma)).json()
         assert any(d["case_id"] == case["case_id"] and d["status"] == "delivered" for d in deliveries)  # the log stays
     finally:
+        await http.post(f"/api/v1/webhooks/subscriptions/{sub['subscription_id']}/deactivate", headers=fatma)
+
+
+async def test_a_committed_event_wakes_the_dispatcher_without_waiting_for_its_poll(
+        stack, http: httpx.AsyncClient, driver: CaseDriver, receiver) -> None:
+    """The outbox NOTIFYs on commit and the dispatcher LISTENs: with a poll interval of ten
+    minutes, only the notification can bring the delivery within the wait below."""
+    rec, base = receiver
+    fatma = await driver.login("fatma")
+    sub = await _subscribe(http, fatma, url=f"{base}/woken", event_types=["case.stage_changed"], offices=["IST"])
+    pool = await create_pool(stack.settings.database_url)
+    sleepy = WebhookDispatcher(pool, sealer=SecretSealer.from_settings(stack.settings), poll_interval=600,
+                               allowed_networks=networks(stack.settings.webhook_allowed_networks))
+    sleepy.start()
+    try:
+        await asyncio.sleep(0.5)  # its first round is done: from now on it sleeps unless woken
+        case = await driver.refer(referral(size=1))
+        await eventually(lambda: [r for r in rec.received.get("woken", []) if r["json"]["case"]["case_id"] == case["case_id"]],
+                         timeout=60, what="the delivery woken by the outbox's notification")
+    finally:
+        await sleepy.stop()
+        await pool.close()
         await http.post(f"/api/v1/webhooks/subscriptions/{sub['subscription_id']}/deactivate", headers=fatma)
