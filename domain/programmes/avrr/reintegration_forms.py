@@ -44,10 +44,7 @@ class ReintegrationItem(ShowsRules):
 
 
 class RecordReintegrationPlanForm(Form):
-    """The reintegration plan agreed with the returnee: numbered items, each delivered later.
-
-    ``items`` is a list of objects: the API takes it as JSON (the generic web form cannot
-    build lists yet)."""
+    """The reintegration plan agreed with the returnee: numbered items, each delivered later."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"agreed_on": "2027-01-10", "partner": "IOM Iraq, Erbil",
