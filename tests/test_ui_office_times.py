@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 
-from api.ui.formatting import display_value, due_in
+from api.ui.formatting import display_value, due_in, fmt_datetime
 from api.ui.i18n import use_language
 from domain.model import Stage
 from tests.support.browser import signed_in
@@ -31,6 +31,9 @@ def test_relative_due_times_follow_the_language() -> None:
     try:
         use_language("fr")
         assert due_in(now + timedelta(days=3), now) == "échéance dans 3 jours"
+        assert fmt_datetime(now, "Europe/Istanbul") == "3 déc. 2026, 12:00 (Istanbul)"  # the month's name too
+        use_language("ar")
+        assert fmt_datetime(now, "Europe/Istanbul") == "3 ديسمبر 2026, 12:00 (Istanbul)"
         use_language("en")
         assert due_in(now - timedelta(hours=5), now) == "overdue by 5 h"
     finally:

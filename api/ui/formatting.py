@@ -13,7 +13,9 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from api.ui.i18n import gettext
+from babel.dates import format_date
+
+from api.ui.i18n import current_language, gettext
 from domain.offices import DEFAULT_TIME_ZONE, local_date, local_time, zone_label
 
 _ACRONYMS = {"tb": "TB", "id": "ID", "iata": "IATA", "ist": "IST", "izm": "IZM", "avrr": "AVRR", "unhcr": "UNHCR"}
@@ -34,7 +36,11 @@ def _as_datetime(value: Any) -> datetime | None:
 
 
 def _readable(day: date) -> str:
-    return f"{day.day} {day:%b %Y}"
+    """``3 Dec 2026``; in another language its month's name (Babel's CLDR): ``3 déc. 2026``, ``3 ديسمبر 2026``."""
+    language = current_language()
+    if language == "en":
+        return f"{day.day} {day:%b %Y}"
+    return format_date(day, "d MMM y", locale=language)
 
 
 def _in_zone(moment: datetime, zone: str | None) -> tuple[datetime, str]:
