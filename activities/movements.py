@@ -18,7 +18,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.case import CancelBooking, CaseState
-from domain.model import CaseStatus
+from domain.engine.flow import skipped
+from domain.model import CaseStatus, Stage
+from domain.programmes.registry import profile_of
 from domain.movements.model import CaseFacts, FanOutResult, MemberFacts
 from domain.movements.records import (
     CASE_FACTS,
@@ -257,6 +259,7 @@ def facts_of(state: CaseState, other_movement_id: str | None = None) -> CaseFact
         closure_reason=state.closure_reason, stage=state.stage, on_hold=state.held_at is not None, members=members,
         # A programme with consent (AVRR) says so in its own data; the others have none.
         consent_status=getattr(state.programme_data, "consent_status", None),
+        medical_clearance_required=Stage.HEALTH in profile_of(state).stages and not skipped(state, Stage.HEALTH),
         open_tasks={str(t.task_type): t.task_id for t in state.open_tasks},
         booked_flight=state.movement.flight_number if state.movement else None,
         booked_departure_at=state.movement.departure_at if state.movement else None,

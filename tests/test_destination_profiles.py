@@ -111,3 +111,41 @@ async def test_a_destination_that_waives_the_fit_to_travel_check_departs_without
         case = await driver.complete(task, case["office"], case=case)
     assert seen == ["book_movement", "record_departure"]
     assert case["stage"] == "arrival"
+
+
+def test_a_case_without_an_iom_health_stage_needs_no_medical_clearance_on_a_manifest() -> None:
+    """A group movement's manifest rule asks for a medical clearance only of cases that have an
+    IOM health stage: not of a destination that screens health itself (its profile skips the
+    stage), nor of a programme without one (family reunification)."""
+    from datetime import UTC, date, datetime
+
+    from domain.movements.model import CaseFacts, MemberFacts, MovementDetails
+    from domain.movements.rules import validity_problems
+
+    details = MovementDetails.model_validate({
+        "kind": "charter", "flight_number": "XC101", "carrier": "Charter Air", "departure_airport": "IST",
+        "arrival_airport": "DUB", "departure_at": datetime(2026, 12, 20, 9, tzinfo=UTC),
+        "departure_time_zone": "Europe/Istanbul", "seat_capacity": 10, "office": "IST"})
+    member = MemberFacts(member_id="C-1-M1", full_name="Rana Khalil", date_of_birth=date(1990, 1, 1),
+                         health="pending", visa="issued", visa_valid_until=date(2027, 6, 1))
+    with_stage = CaseFacts(case_id="C-1", office="IST", members=[member])
+    without = with_stage.model_copy(update={"medical_clearance_required": False})
+    assert [p.rule for p in validity_problems(with_stage, details)] == ["medical_clearance"]
+    assert validity_problems(without, details) == []
+
+
+async def test_the_manifest_facts_of_a_case_whose_destination_skips_health(
+        http: httpx.AsyncClient, driver: CaseDriver, stack) -> None:
+    from activities.movements import facts_of
+    from domain.engine.evolve import fold
+    from store.projection import load_events
+
+    skipping = await driver.advance(await driver.refer(referral(destination_country="IE")), until=Stage.MOVEMENT)
+    walking = await driver.advance(await driver.refer(referral(destination_country="NO")), until=Stage.MOVEMENT)
+
+    async def state_of(case: dict):
+        async with stack.pool.acquire() as conn:
+            return fold(await load_events(conn, case["case_id"]))
+
+    assert facts_of(await state_of(skipping)).medical_clearance_required is False
+    assert facts_of(await state_of(walking)).medical_clearance_required is True

@@ -131,6 +131,9 @@ class CaseFacts(BaseModel):
     on_hold: bool = False
     members: list[MemberFacts] = Field(default_factory=list)
     consent_status: str | None = None  # AVRR: pending / given / reconfirmed / withdrawn
+    # False when the case has no health stage of IOM's: its programme has none (family
+    # reunification) or its destination's profile skips it (the destination screens health).
+    medical_clearance_required: bool = True
     open_tasks: dict[str, str] = Field(default_factory=dict, description="task type -> an open task's id")
     booked_flight: str | None = None
     booked_departure_at: datetime | None = None

@@ -13,7 +13,7 @@ The facts come from the case's own workflow (``CaseFacts``), taken just before t
 | ``on_other_movement`` | the case is on another open movement's manifest |
 | ``capacity`` | the case's members need more seats than are left (infants under 2 on a lap need none) |
 | ``infant_without_adult`` | a case has more lap infants than people with a seat to hold them |
-| ``medical_clearance`` | a member's medical clearance is not valid on the day of travel |
+| ``medical_clearance`` | a member's medical clearance is not valid on the day of travel (cases without an IOM health stage: never) |
 | ``travel_document`` | a member's visa or travel document is not valid on the day of travel |
 | ``consent`` | AVRR: the migrant's consent is not given (or withdrawn) |
 | ``special_needs`` | a member needs a stretcher or a medical escort and the movement has no medical escort, or is an unaccompanied minor and it has no operational escort |
@@ -97,7 +97,8 @@ def validity_problems(facts: CaseFacts, details: MovementDetails) -> list[Proble
     day = details.travel_day()
     problems: list[Problem] = []
     for m in facts.members:
-        if m.health != "cleared" or (m.clearance_valid_until is not None and m.clearance_valid_until < day):
+        if facts.medical_clearance_required and (
+                m.health != "cleared" or (m.clearance_valid_until is not None and m.clearance_valid_until < day)):
             until = f" (valid until {m.clearance_valid_until.isoformat()})" if m.clearance_valid_until else ""
             problems.append(Problem(case_id=case_id, rule="medical_clearance", member_id=m.member_id,
                                     member_name=m.full_name,
