@@ -171,6 +171,8 @@ def follow_up(draft: Draft, task: TaskState, form: Any) -> None:
         flow.open_review(draft)
     elif t == FamilyTask.REVIEW_AGE_OUT and form.decision == "close":
         flow.close(draft, "minor_aged_out")
+    elif t == FamilyTask.REVIEW_AGE_OUT:
+        _ask_for_missing_documents(draft)  # the flag held the case in document collection
     # a missed appointment left none booked: the flow opens the booking again
 
 
@@ -178,6 +180,9 @@ def _ask_for_missing_documents(draft: Draft) -> None:
     """Once every member's checklist is recorded, each member still missing an item gets a
     task to complete it (opened in the appointment stage, which booking waits in)."""
     f = data(draft.s)
+    held = any(file.age_out == "flagged" for file in f.members.values())
+    if draft.s.stage not in (Stage.DOCUMENTS, Stage.EMBASSY_APPOINTMENT) or (held and draft.s.stage == Stage.DOCUMENTS):
+        return  # a flag holds the case in document collection: the tasks open when it moves on
     if not all(file.checklist_recorded for file in f.members.values()):
         return
     open_for = {t.member_id for t in draft.s.open_tasks if t.task_type == FamilyTask.COMPLETE_DOCUMENTS}
