@@ -88,6 +88,12 @@ DEMO_CASES: list[tuple[dict[str, Any], Stage, set[int]]] = [
         _m("Hevin Ali", "1994-08-30", "female", "SY", "principal"),
         _m("Rojda Ali", "2016-05-15", "female", "SY", "child"),
     ]), Stage.VISA, set()),
+    # Ireland's demo profile (migration 0039): the destination screens health itself, so the
+    # case goes from interview straight to orientation.
+    (_case("UNHCR-TUR-2026-005231", "IST", "IE", "normal", [
+        _m("Nadia Sulaiman", "1990-10-02", "female", "SY", "principal"),
+        _m("Ziad Sulaiman", "2013-01-19", "male", "SY", "child"),
+    ]), Stage.ORIENTATION, set()),
 ]
 
 

@@ -33,3 +33,12 @@ def test_the_demo_accounts_work_every_task_of_both_offices() -> None:
         assert roles[username][0] == role and office in roles[username][1], (role, office, username)
     assert roles[demo_worker_for({"task_type": "record_treatment", "role": "medical_officer"}, "IST")][0] == \
         "medical_officer"
+
+
+async def test_the_demo_holds_a_case_whose_destination_skips_the_health_stage(driver: CaseDriver) -> None:
+    from demo.cases import DEMO_CASES
+
+    (referral, stage, follow_up), = [d for d in DEMO_CASES if d[0]["destination_country"] == "IE"]
+    body = {**referral, "external_referral_id": referral["external_referral_id"] + "-T"}  # its own case here
+    case = await driver.advance(await driver.refer(body), stage, follow_up_members=follow_up)
+    assert case["stage"] == "orientation" and [s["stage"] for s in case["stages"] if s["skipped"]] == ["health"]
