@@ -15,6 +15,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -491,8 +492,6 @@ async def test_needs_delay_boarding_arrival_and_the_pdf(driver: CaseDriver, stac
     rebooking; the sheet recorded twice changes nothing), departs, and its arrival reaches the
     departed case once (after the movement's workflow had finished).  The manifest's PDF and
     CSV are audited per case; the movement page shows the boarding sheet, delay and arrival."""
-    from zoneinfo import ZoneInfo
-
     from tests.support.browser import signed_in
 
     await login_all(driver)
@@ -599,3 +598,44 @@ async def test_needs_delay_boarding_arrival_and_the_pdf(driver: CaseDriver, stac
     assert sorted(a["case_id"] for a in audited) == sorted([staying["case_id"], absent["case_id"]])
     assert (await _call(driver, "GET", f"/api/v1/movements/{mid}/manifest.pdf", "ayse")).status_code == 403
     assert (await _call(driver, "GET", f"/api/v1/movements/{mid}/manifest.pdf", "ali")).status_code == 404
+
+
+async def test_the_movement_page_boards_delays_departs_and_confirms_the_arrival(driver: CaseDriver, stack: Stack) -> None:
+    """The UI's boarding sheet, delay and arrival forms go through the same routes."""
+    from tests.support.browser import signed_in
+    from tests.support.pages import Page
+
+    await login_all(driver)
+    family = await _case_in_movement_stage(driver, _family(2))
+    movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9, flight_number="XC4403"))
+    mid = movement["movement_id"]
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": family["case_id"]})
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
+    await _fan_out_done(driver, mid)
+    await _check_fit_to_travel(driver, family["case_id"])
+    url = f"/ui/movements/{mid}"
+    first, second = (m["member_id"] for m in family["members"])
+    async with signed_in(stack, OFFICER) as emre:
+        page = Page((await emre.get(url)).text)
+        later = datetime.fromisoformat(movement["details"]["departure_at"]) + timedelta(hours=2)
+        local = later.astimezone(ZoneInfo("Europe/Istanbul")).strftime("%Y-%m-%dT%H:%M")
+        delayed = await emre.post(f"{url}/delay", data={"csrf_token": page.csrf, "departure_at": local,
+                                                        "reason": "Slot moved by the airport."})
+        assert "The flight is delayed" in delayed.text, delayed.text
+        moved = await _fan_out_done(driver, mid)
+        assert datetime.fromisoformat(moved["details"]["departure_at"]) == later.replace(second=0)
+        await _check_fit_to_travel(driver, family["case_id"])
+        page = Page((await emre.get(url)).text)
+        boarded = await emre.post(f"{url}/boarding", data={"csrf_token": page.csrf, f"boarded-{first}": "yes",
+                                                           f"boarded-{second}": "yes"})
+        assert "Boarding recorded for 2 people." in boarded.text
+        departed = await emre.post(f"{url}/departure", data={"csrf_token": Page(boarded.text).csrf})
+        assert "Departure confirmed" in departed.text
+        await _fan_out_done(driver, mid)
+        page = Page((await emre.get(url)).text)
+        arrived = await emre.post(f"{url}/arrival", data={"csrf_token": page.csrf, "arrived_on": date.today().isoformat(),
+                                                          "place": "Oslo"})
+        assert "Arrival confirmed" in arrived.text, arrived.text
+    done = await _fan_out_done(driver, mid)
+    assert done["manifest"][0]["arrival"]["applied"] is True
+    assert [p["boarded"] for p in done["manifest"][0]["members"]] == [True, True]
