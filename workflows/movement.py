@@ -25,6 +25,14 @@ is reported as applied, not sent again.  What each case answered is recorded (``
 runs the batch again on another worker, and every case it had reached either shows the
 effect or gets the same Update again, which is not applied twice.  A repeated
 confirmation decides nothing.
+
+A delay (``MovementDelayed``) fans out the same way: each booked case's booking dropped and
+made again on the new time, two Updates whose ids name the delay (``delay{n}-drop`` /
+``delay{n}-book``), each sent only when the case's state does not show it yet.  The arrival
+(``ArrivalConfirmed``) completes each departed case's ``confirm_arrival`` task.  A departed
+movement's run has finished by then: the API starts a new run of the same id from the
+finished run's result (``MovementWorkflowInput.state``), with the arrival as its first Update;
+it fans the arrival out and finishes.
 """
 
 from __future__ import annotations
