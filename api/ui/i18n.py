@@ -81,7 +81,8 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention
 
 # Words the pages show from values (roles, statuses, priorities), marked for the catalogs.
 VALUE_WORDS = (N_("Caseworker"), N_("Medical officer"), N_("Movement officer"), N_("Supervisor"), N_("Admin"),
-               N_("Active"), N_("On hold"), N_("Closed"), N_("Emergency"), N_("Urgent"), N_("Normal"))
+               N_("Active"), N_("On hold"), N_("Closed"), N_("Emergency"), N_("Urgent"), N_("Normal"),
+               N_("Completed"), N_("Cancelled"))
 
 
 def gettext(message: str, **variables: object) -> str:
