@@ -256,6 +256,16 @@ async def test_the_age_rule_scoping_and_bad_input(driver: CaseDriver) -> None:
     session = await _ok(driver, "POST", f"/api/v1/orientation-sessions/{sid}/participants",
                         json={"participants": [{"case_id": family["case_id"]}]})
     assert sorted(p["member_id"] for p in session["participants"]) == sorted([principal, yusuf])
+    # Taken off with a reason (again: nothing changes), then back.
+    off = await _ok(driver, "POST", f"/api/v1/orientation-sessions/{sid}/participants/{yusuf}/remove",
+                    json={"reason": "School exam that morning"})
+    assert ([p["member_id"] for p in off["participants"]], off["removed"][0]["reason"]) == \
+        ([principal], "School exam that morning")
+    assert (await _ok(driver, "POST", f"/api/v1/orientation-sessions/{sid}/participants/{yusuf}/remove",
+                      json={"reason": "School exam that morning"}))["version"] == off["version"]
+    session = await _ok(driver, "POST", f"/api/v1/orientation-sessions/{sid}/participants",
+                        json={"participants": [{"case_id": family["case_id"], "member_id": yusuf}]})
+    assert session["places_left"] == 0 and not session["removed"]
     r = await _call(driver, "POST", f"/api/v1/orientation-sessions/{sid}/attendance",
                     json={"attendance": [{"member_id": principal, "attended": False}, {"member_id": yusuf, "attended": True}]})
     assert r.status_code == 422 and "absence_reason" in r.text, r.text
