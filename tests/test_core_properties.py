@@ -48,13 +48,15 @@ from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 
 from domain.programmes.avrr.state import AvrrProgress
+from domain.programmes.family_reunification.flow import CLOSURE_REASONS as FAMILY_CLOSURE_REASONS
+from domain.programmes.family_reunification.state import FamilyReunificationData
 from domain import case as core
 from domain import events as ev
 from domain.case import CaseState, DecisionContext, decide, fold, next_deadline
 from domain.errors import CommandRejected, RejectionCode
 from domain.identity import case_id_for
 from domain.model import Actor, CaseStatus, Programme, Referral, Relationship, Stage
-from domain.programmes import profile_of
+from domain.programmes import definition_of, profile_of
 from domain.tasks import TASK_SPECS, TaskType
 from tests.support import core_strategies as cs
 from tests.support.factories import referral as referral_body
@@ -110,13 +112,14 @@ def check_state(state: CaseState, history: list[ev.RecordedEvent]) -> None:
     rank = profile.rank
     assert state.stage in profile.stages
     assert (isinstance(state.programme_data, AvrrProgress)) == (state.programme == Programme.AVRR)
-    if state.programme == Programme.RESETTLEMENT:
-        assert state.destination_country is not None
-    else:
+    if state.programme == Programme.AVRR:
         assert state.destination_country is None and state.origin_country is not None
+    else:
+        assert state.destination_country is not None
 
-    # Members: exactly one principal, one progress entry each.
-    assert sum(m.relationship == Relationship.PRINCIPAL for m in state.members) == 1
+    # Members: exactly one principal (none where they join a sponsor), one progress entry each.
+    assert sum(m.relationship == Relationship.PRINCIPAL for m in state.members) == (
+        0 if profile.members_join_sponsor else 1)
     assert set(state.progress) == {m.member_id for m in state.members}
     assert len({m.member_id for m in state.members}) == len(state.members)
 
@@ -147,7 +150,7 @@ def check_state(state: CaseState, history: list[ev.RecordedEvent]) -> None:
     open_tasks = state.open_tasks
     if state.status == CaseStatus.CLOSED:
         assert state.stage == Stage.CLOSED
-        assert state.closure_reason in ev.CLOSURE_REASONS
+        assert state.closure_reason in ev.CLOSURE_REASONS + FAMILY_CLOSURE_REASONS
         assert state.closed_at is not None and state.held_at is None
         assert not open_tasks, f"a closed case has open tasks {[t.task_id for t in open_tasks]}"
         assert next_deadline(state) is None
@@ -191,6 +194,10 @@ def check_state(state: CaseState, history: list[ev.RecordedEvent]) -> None:
             f"a refusal in the visa stage without its review: open {[str(t.task_type) for t in open_tasks]}")
 
     # A case past a stage has what that stage was for.
+    if isinstance(state.programme_data, FamilyReunificationData):
+        _check_family_stages(state)
+        assert state.status != CaseStatus.ACTIVE or open_tasks or next_deadline(state) is not None, "stuck"
+        return
     a = state.programme_data if isinstance(state.programme_data, AvrrProgress) else None
     if rank(state.stage) > rank(Stage.REFERRAL):
         assert (state.programme_data.referral_verified if a is None else a.counselled_on is not None and a.consent == "given")
@@ -226,7 +233,31 @@ def check_state(state: CaseState, history: list[ev.RecordedEvent]) -> None:
         assert open_tasks or next_deadline(state) is not None, f"stuck in {state.stage} with nothing to do"
 
 
+def _check_family_stages(state: CaseState) -> None:
+    """Family reunification: a case past a stage has what that stage was for."""
+    rank, f = profile_of(state).rank, state.programme_data
+    if rank(state.stage) > rank(Stage.REFERRAL):
+        assert all(m.eligibility == "eligible" for m in f.members.values())
+    if rank(state.stage) > rank(Stage.DOCUMENTS):
+        assert all(m.checklist_recorded for m in f.members.values())
+    if rank(state.stage) > rank(Stage.EMBASSY_APPOINTMENT):
+        assert f.appointment is not None and f.appointment.outcome == "attended"
+        assert all(not m.missing for m in f.members.values()), "an appointment with documents missing"
+    if rank(state.stage) > rank(Stage.VISA) and state.departed_at is None:
+        assert all(p.visa == "issued" for p in state.progress.values())
+        assert not any(m.age_out == "flagged" for m in f.members.values()), "past the visa with an age-out open"
+    if state.departed_at is not None:
+        assert rank(state.stage) > rank(Stage.MOVEMENT)
+    if rank(state.stage) > rank(Stage.ARRIVAL):
+        assert state.arrived_on is not None
+    flagged = {m for m, file in f.members.items() if file.age_out == "flagged"}
+    assert flagged <= {t.member_id for t in state.open_tasks if t.task_type == "review_age_out"}, (
+        "a flagged child without the supervisor's review")
+
+
 def _programme_tasks(programme: Programme) -> set[TaskType]:
+    if programme == "family_reunification":
+        return set(definition_of(programme).task_specs)
     resettlement_only = {TaskType.VERIFY_REFERRAL, TaskType.CONDUCT_INTERVIEW, TaskType.ASSESS_HEALTH,
                          TaskType.RECORD_ORIENTATION, TaskType.RECORD_VISA}
     shared = {TaskType.REVIEW_OUTCOME, TaskType.RESOLVE_ESCALATION, TaskType.RECORD_TREATMENT,
@@ -462,7 +493,8 @@ def _coverage(run: CaseRun) -> None:
             event(f"reached {t}")
 
 
-@pytest.mark.parametrize("programme", [Programme.RESETTLEMENT, Programme.AVRR], ids=lambda p: p.value)
+@pytest.mark.parametrize("programme", [Programme.RESETTLEMENT, Programme.AVRR, Programme.FAMILY_REUNIFICATION],
+                         ids=lambda p: p.value)
 @CORE
 @given(data=st.data())
 def test_any_command_history_keeps_the_core_properties(programme: Programme, data: st.DataObject) -> None:

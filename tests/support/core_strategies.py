@@ -68,7 +68,32 @@ def actors() -> st.SearchStrategy[Actor]:
 
 
 @st.composite
+def _family_referral(draw: st.DrawFn) -> Referral:
+    """A family joining a sponsor: a spouse and children, or (a sponsor under 18) parents.
+    Children born from 2009 turn 18 within the histories' years: the age-out clock fires."""
+    person = lambda rel, born: member_dict(  # noqa: E731
+        draw(st.sampled_from(NAMES)), born.isoformat(), rel, sex=draw(st.sampled_from(list(Sex))).value,
+        nationality=draw(st.sampled_from(NATIONALITIES)))
+    sponsor: dict[str, Any] = {"full_name": draw(st.sampled_from(NAMES)), "protection_status": "refugee",
+                               "residence_permit": "DE-BER-AT-2025-118402", "city": "Berlin", "contact": "+49 30 1"}
+    if draw(st.integers(0, 3)) == 0:
+        sponsor["date_of_birth"] = draw(st.dates(date(2010, 1, 1), date(2015, 12, 31))).isoformat()
+        people = [person("parent", draw(_dob())) for _ in range(draw(st.integers(1, 2)))]
+    else:
+        people = [person("spouse", draw(_dob()))] if draw(st.booleans()) else []
+        people += [person("child", draw(st.dates(date(2009, 1, 1), date(2024, 12, 31))))
+                   for _ in range(draw(st.integers(0 if people else 1, 3)))]
+    return Referral.model_validate({
+        "programme": "family_reunification", "office": draw(st.sampled_from(OFFICES)),
+        "priority": draw(st.sampled_from(list(Priority))).value, "destination_country": "DE",
+        "external_referral_id": f"IOM-FAP-PROP-{draw(st.integers(0, 999_999)):06d}", "sponsor": sponsor,
+        "members": people})
+
+
+@st.composite
 def referrals(draw: st.DrawFn, programme: Programme) -> Referral:
+    if programme.value == "family_reunification":
+        return draw(_family_referral())
     size = draw(st.integers(1, 4))
     people = [member_dict(draw(st.sampled_from(NAMES)), draw(_dob()).isoformat(), "principal",
                           sex=draw(st.sampled_from(list(Sex))).value,

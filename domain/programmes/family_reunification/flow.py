@@ -34,6 +34,9 @@ STAGE_LABELS: dict[Stage, str] = {
     Stage.CLOSED: "Closed",
 }
 
+CLOSURE_REASONS = ("arrived", "withdrawn", "relationship_not_eligible", "visa_refused", "minor_aged_out")
+"""Why a family reunification case closes (``CaseClosed.reason``)."""
+
 ELIGIBLE = {
     Relationship.SPOUSE: "a spouse, 18 or older (one spouse)",
     Relationship.CHILD: "a child under 18",
