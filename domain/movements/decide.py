@@ -309,10 +309,16 @@ def evolve(state: m.MovementState | None, event: Any, movement_id: str) -> m.Mov
                                created_by=event.actor.id, updated_at=event.at, version=1)
     assert state is not None
     s = state.model_copy(deep=True)
+    _apply(s, event)
+    return s
+
+
+def _apply(s: m.MovementState, event: Any) -> None:
+    """``event`` applied to ``s`` in place (``s`` is the fold's own copy)."""
     s.version += 1
     s.updated_at = event.at
     if isinstance(event, m.CaseAdded):
-        s.manifest.append(event.entry)
+        s.manifest.append(event.entry.model_copy(deep=True))  # the state's own: later events change it
         s.removed = [r for r in s.removed if r.case_id != event.entry.case_id]
     elif isinstance(event, m.CaseRemoved):
         s.manifest = [e for e in s.manifest if e.case_id != event.case_id]
@@ -384,12 +390,17 @@ def evolve(state: m.MovementState | None, event: Any, movement_id: str) -> m.Mov
         entry = s.entry(event.result.case_id)
         if entry is not None:
             entry.arrival = event.result
-    return s
 
 
 def fold(events: list[Any], start: m.MovementState | None, movement_id: str) -> m.MovementState:
-    state = start
+    """``start`` (untouched) with ``events`` applied: one copy for them all (a fan-out's answers
+    are one event per case: a copy per event made recording 60 answers take 0.35 s of CPU)."""
+    state = start.model_copy(deep=True) if start is not None else None
     for event in events:
-        state = evolve(state, event, movement_id)
+        if isinstance(event, m.MovementCreated):
+            state = evolve(None, event, movement_id)
+        else:
+            assert state is not None
+            _apply(state, event)
     assert state is not None
     return state
