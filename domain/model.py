@@ -17,6 +17,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -25,6 +26,7 @@ from pydantic import (
     GetJsonSchemaHandler,
     SerializerFunctionWrapHandler,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_serializer,
@@ -229,6 +231,16 @@ class Member(MemberIn):
     member_id: str
 
 
+class ReferralFieldError(ValueError):
+    """A programme's referral rule broken at one field (``check_referral``): the error is
+    reported at ``loc`` (e.g. ``("members", 3, "relationship")``) rather than at the referral."""
+
+    def __init__(self, loc: tuple[str | int, ...], reason: str):
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        super().__init__(f"{path}: {reason}")
+        self.loc = loc
+
+
 class ProtectionStatus(StrEnum):
     """The sponsor's status in the destination country (family reunification)."""
 
@@ -415,7 +427,12 @@ class Referral(ShowsRules):
     def _programme_fields(self) -> Referral:
         from domain.programmes.registry import definition_of
 
-        definition_of(self.programme).check_referral(self)
+        try:
+            definition_of(self.programme).check_referral(self)
+        except ReferralFieldError as refused:  # a programme's rule, reported at its field
+            raise ValidationError.from_exception_data("Referral", [InitErrorDetails(
+                type=PydanticCustomError("programme_rule", "{reason}", {"reason": str(refused)}),
+                loc=refused.loc, input=self.model_dump(mode="json"))]) from None
         return self
 
 

@@ -142,20 +142,28 @@ async def test_a_referral_without_a_sponsor_or_with_an_ineligible_relationship_i
     sibling = family()
     sibling["members"].append(member("Omar Haddad", _born(today, 30), "sibling", sex="male"))
     error = await refused(sibling)
+    assert [d["field"] for d in error["details"]] == ["body.members.3.relationship"]
     assert "members[3].relationship: 'sibling' is not eligible" in error["message"]
     assert "child: a child under 18" in error["message"]  # what is allowed
 
     grown = family()
     grown["members"][1]["date_of_birth"] = _born(today, 19)
-    assert "members[1].date_of_birth: a child joins the sponsor while under 18" in (await refused(grown))["message"]
+    error = await refused(grown)
+    assert [d["field"] for d in error["details"]] == ["body.members.1.date_of_birth"]
+    assert "members[1].date_of_birth: a child joins the sponsor while under 18" in error["message"]
 
     parents = family(members=[member("Huda Haddad", _born(today, 45), "parent")])
-    assert "sponsor.date_of_birth is required when a parent joins" in (await refused(parents))["message"]
+    error = await refused(parents)
+    assert [d["field"] for d in error["details"]] == ["body.sponsor.date_of_birth"]
+    assert "required when a parent joins" in error["message"]
     adult_sponsor = family(members=[member("Huda Haddad", _born(today, 45), "parent")],
                            sponsor=SPONSOR | {"date_of_birth": _born(today, 25)})
     assert "members[0].relationship: a parent joins a sponsor under 18" in (await refused(adult_sponsor))["message"]
     principal = family(members=[member("Lina Haddad", _born(today, 35), "principal")])
     assert "'principal' is not eligible" in (await refused(principal))["message"]
+    two_spouses = family()
+    two_spouses["members"].append(member("Mona Haddad", _born(today, 30), "spouse"))
+    assert "only one spouse" in (await refused(two_spouses))["message"]
     not_here = referral(sponsor=SPONSOR)  # resettlement names no sponsor
     assert [d["field"] for d in (await refused(not_here))["details"]] == ["body.sponsor"]
 

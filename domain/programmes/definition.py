@@ -85,7 +85,8 @@ class ProgrammeDefinition:
     start: Callable[[Any], BaseModel | None] = _nothing
     data_model: type[BaseModel] | None = None
     referral_terms: Callable[[Any], dict[str, Any]] = lambda _: {}
-    check_referral: Callable[[Any], None] = _nothing  # raises ValueError: which field, why
+    # raises ValueError (which field, why), or domain.model.ReferralFieldError to report it at the field
+    check_referral: Callable[[Any], None] = _nothing
     members_join_sponsor: bool = False  # the referral names a sponsor; members relate to them (no principal)
     check: Callable[[CaseState, TaskState, Any, DecisionContext], None] = _nothing
     completion_context: Callable[[CaseState, TaskState], dict[str, Any]] = lambda _s, _t: {}

@@ -12,7 +12,7 @@ from domain.engine import flow
 from domain.engine.context import DecisionContext
 from domain.engine.draft import Draft, invalid, reject
 from domain.errors import RejectionCode
-from domain.model import EDGE_TODAY, CaseStatus, Relationship, Stage
+from domain.model import EDGE_TODAY, CaseStatus, ReferralFieldError, Relationship, Stage
 from domain.offices import time_zone
 from domain.programmes import travel
 from domain.programmes.definition import Step
@@ -51,31 +51,34 @@ def check_referral(referral: Any) -> None:
     """Who may join the sponsor.  The age rules are judged on the day the API receives the
     referral (a referral replayed in the workflow is not judged again)."""
     if referral.destination_country is None:
-        raise ValueError("destination_country is required for family_reunification: the sponsor's country")
+        raise ReferralFieldError(("destination_country",), "required for family_reunification: the sponsor's country")
     if referral.origin_country is not None:
-        raise ValueError("origin_country is not for family_reunification: the members travel to destination_country")
+        raise ReferralFieldError(("origin_country",), "not for family_reunification: the members travel to "
+                                                      "destination_country")
     today = EDGE_TODAY.get()
+    sponsor_born = referral.sponsor.date_of_birth
     spouses = 0
     for i, member in enumerate(referral.members):
-        where = f"members[{i}].relationship"
+        relationship = ("members", i, "relationship")
         if member.relationship not in ELIGIBLE:
-            raise ValueError(f"{where}: '{member.relationship.value}' is not eligible for family reunification "
-                             f"(members relate to the sponsor); eligible: {_ELIGIBLE_TEXT}")
+            raise ReferralFieldError(relationship, f"'{member.relationship.value}' is not eligible for family "
+                                     f"reunification (members relate to the sponsor); eligible: {_ELIGIBLE_TEXT}")
         spouses += member.relationship == Relationship.SPOUSE
         if spouses > 1:
-            raise ValueError(f"{where}: only one spouse may join the sponsor")
-        if member.relationship == Relationship.PARENT and referral.sponsor.date_of_birth is None:
-            raise ValueError("sponsor.date_of_birth is required when a parent joins: parents join a sponsor under 18")
+            raise ReferralFieldError(relationship, "only one spouse may join the sponsor")
+        if member.relationship == Relationship.PARENT and sponsor_born is None:
+            raise ReferralFieldError(("sponsor", "date_of_birth"),
+                                     "required when a parent joins: parents join a sponsor under 18")
         if today is None:
             continue
-        age = age_on(member.date_of_birth, today)
+        age, born = age_on(member.date_of_birth, today), ("members", i, "date_of_birth")
         if member.relationship == Relationship.CHILD and age >= ADULT_AGE:
-            raise ValueError(f"members[{i}].date_of_birth: a child joins the sponsor while under 18 ({age} today)")
+            raise ReferralFieldError(born, f"a child joins the sponsor while under 18 ({age} today)")
         if member.relationship == Relationship.SPOUSE and age < ADULT_AGE:
-            raise ValueError(f"members[{i}].date_of_birth: a spouse joins the sponsor from 18 ({age} today)")
-        if member.relationship == Relationship.PARENT and age_on(referral.sponsor.date_of_birth, today) >= ADULT_AGE:
-            raise ValueError(f"{where}: a parent joins a sponsor under 18 (the sponsor is "
-                             f"{age_on(referral.sponsor.date_of_birth, today)} today)")
+            raise ReferralFieldError(born, f"a spouse joins the sponsor from 18 ({age} today)")
+        if member.relationship == Relationship.PARENT and age_on(sponsor_born, today) >= ADULT_AGE:
+            raise ReferralFieldError(relationship, f"a parent joins a sponsor under 18 (the sponsor is "
+                                                   f"{age_on(sponsor_born, today)} today)")
 
 
 def referral_terms(command: Any) -> dict[str, Any]:

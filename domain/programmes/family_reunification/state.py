@@ -82,7 +82,12 @@ def apply(state: CaseState, event: Any, at: datetime) -> None:
     f = data(state)
     member = f.members.get(event.member_id) if getattr(event, "member_id", None) else None
     progress = state.progress.get(event.member_id) if getattr(event, "member_id", None) else None
-    if isinstance(event, fr_ev.RelationshipAssessed) and member is not None:
+    if isinstance(event, ev.MemberDataCorrected) and member is not None:  # the engine folded it first
+        corrected = state.member(event.member_id)
+        assert corrected is not None
+        member.turns_adult_on = (birthday(corrected.date_of_birth, ADULT_AGE)
+                                 if corrected.relationship == Relationship.CHILD else None)
+    elif isinstance(event, fr_ev.RelationshipAssessed) and member is not None:
         member.eligibility = event.outcome
     elif isinstance(event, ev.OutcomeReviewed) and event.decision == "reassess":
         for m in f.members.values():
