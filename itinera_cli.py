@@ -349,8 +349,7 @@ def rollout(
                                            "without it the build becomes current for all."),
 ) -> None:
     """Roll out a worker build (worker_versioning.py): new workflows go to it, and running
-    cases move to it at their next step; pinned imports finish on their build.  Its workers
-    must already be polling."""
+    workflows move to it at their next step.  Its workers must already be polling."""
     from temporal_client import connect_temporal
     from worker_versioning import current_build_id
     from worker_versioning import rollout as roll_out

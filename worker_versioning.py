@@ -2,21 +2,18 @@
 
 A worker started with ``ITINERA_WORKER_BUILD_ID`` (e.g. the image tag) polls as version
 ``<ITINERA_WORKER_DEPLOYMENT_NAME>.<build id>`` of a Temporal *worker deployment*.  Temporal
-sends new workflows to the deployment's *current* version, and each workflow type says what
-happens to a running workflow when the current version changes:
-
-* **auto-upgrade** (the default here): the case, movement and orientation-session workflows.
-  They live for months, so they cannot wait for the build they started on; they move to the
-  new build at their next workflow task.  That is safe because every change to a workflow
-  keeps the recorded histories replaying (``tests/test_replay.py``) or is guarded by
-  ``workflow.patched`` (README, "Changing a workflow").
-* **pinned**: the referral import (``workflows/referral_import.py``), a job of minutes, which
-  finishes on the build that started it.
+sends new workflows to the deployment's *current* version, and every workflow type here
+**auto-upgrades** (the worker's default behaviour): cases, movements and orientation sessions
+live for months, so they cannot wait for the build they started on; they move to the new build
+at their next workflow task.  That is safe because every change to a workflow keeps the
+recorded histories replaying (``tests/test_replay.py``) or is guarded by ``workflow.patched``
+(README, "Versioning a workflow change").  No type is *pinned*: Temporal refuses a pinned
+type's workflow tasks from an unversioned worker, which ``itinera dev`` and the tests run.
 
 A roll-out (README, "Rolling out a new build"): start workers of the new build beside the old
 ones; ``itinera rollout <build id> [--ramp PERCENT]`` makes it current (or ramps new
 workflows to it); when ``temporal worker deployment describe-version`` says the old version is
-drained (no pinned workflow left), stop its workers.  The first versioned worker of a
+drained, stop its workers.  The first versioned worker of a
 deployment that has no current version makes itself current, so a fresh deployment works
 without the step.
 

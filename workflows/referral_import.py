@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy, VersioningBehavior
+from temporalio.common import RetryPolicy
 
 START_ACTIVITY = "referral_import_start"
 CHUNK_ACTIVITY = "referral_import_chunk"
@@ -70,8 +70,7 @@ class ImportSummary(BaseModel):
     counts: dict[str, int]
 
 
-# Pinned (worker_versioning.py): an import of minutes finishes on the build that started it.
-@workflow.defn(name="ReferralImport", versioning_behavior=VersioningBehavior.PINNED)
+@workflow.defn(name="ReferralImport")
 class ReferralImportWorkflow:
     def __init__(self) -> None:
         self._next = 1
