@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: dev test install clean bench bench-quick
+.PHONY: dev test install clean bench bench-quick chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,22 @@ $(BENCH_STAMP): pyproject.toml | $(BIN)/python
 dev: install
 	$(BIN)/itinera dev
 
-test: install
+# The browser tests drive the system's Chromium (tests/support/chromium.py): Playwright cannot
+# download its own browser offline.  Debian's package is installed when missing and allowed
+# (root with apt-get); elsewhere install Chromium yourself or set ITINERA_TEST_CHROMIUM.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ -z "$$ITINERA_TEST_CHROMIUM" ] && [ ! -x "$(CHROMIUM)" ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Chromium for the browser tests (apt-get install chromium)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	      || echo "could not install Chromium: the browser tests will fail"; \
+	  else \
+	    echo "no Chromium at $(CHROMIUM): the browser tests will fail (install chromium, or set ITINERA_TEST_CHROMIUM)"; \
+	  fi; \
+	fi
+
+test: install chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(BENCH_STAMP)

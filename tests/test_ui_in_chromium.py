@@ -1,0 +1,136 @@
+"""The caseworker's and the supervisor's day in a real browser (issue 17): headless Chromium
+(tests/support/chromium.py) clicking through the pages the way people do, with the pages' own
+JavaScript running.  The other UI tests speak HTTP to the same pages; these prove the pages
+work in a browser: forms filled and submitted, rows added, the language menu that submits
+itself, confirmations, the hold shown where the work is, and the phone-width layout."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.support.chromium import browsing, chromium
+from tests.support.driver import CaseDriver
+from tests.support.factories import referral
+from tests.support.stack import Stack
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as b:
+        yield b
+
+
+async def _refer_family(page: Page, referral_id: str) -> str:
+    await page.click("a[href='/ui/refer']")
+    await page.select_option("[name='destination_country']", "NO")
+    await page.fill("[name='external_referral_id']", referral_id)
+    await page.fill("[name='members-0-full_name']", "Leyla Karimi")
+    await page.fill("[name='members-0-date_of_birth']", "1990-04-02")
+    await page.select_option("[name='members-0-sex']", "female")
+    await page.select_option("[name='members-0-nationality']", "AF")
+    await page.select_option("[name='members-0-relationship']", "principal")
+    await page.click("button[name='_add'][value='members']")
+    await page.fill("[name='members-1-full_name']", "Omid Karimi")
+    await page.fill("[name='members-1-date_of_birth']", "2016-09-30")
+    await page.select_option("[name='members-1-sex']", "male")
+    await page.select_option("[name='members-1-nationality']", "AF")
+    await page.select_option("[name='members-1-relationship']", "child")
+    assert await page.input_value("[name='members-0-full_name']") == "Leyla Karimi"  # kept across the added row
+    await page.click("button:has-text('Refer the case')")
+    await page.wait_for_url("**/ui/cases/C-*")
+    return page.url.rsplit("/", 1)[-1]
+
+
+async def test_a_caseworker_refers_a_family_and_works_its_first_task(
+        browser: Browser, stack: Stack, http, driver: CaseDriver) -> None:
+    referral_id = f"UNHCR-CHR-{uuid.uuid4().hex[:8].upper()}"
+    async with browsing(browser, stack, "ayse") as page:
+        case_id = await _refer_family(page, referral_id)
+        await expect(page.locator("h1")).to_contain_text("Leyla Karimi")
+        await expect(page.locator("h1")).to_contain_text("and 1 other")
+
+        await page.click("a.button:has-text('Open')")
+        await expect(page.locator("h1")).to_have_text("Verify referral and identity documents")
+        await page.click("button:has-text('Claim')")
+        await page.check("[name='documents_checked']")
+        await page.fill("[name='notes']", "Passports and the UNHCR registration seen.")
+        await page.click("button:has-text('Complete task')")
+        await page.wait_for_load_state()
+
+    case = (await http.get(f"/api/v1/cases/{case_id}", headers=await driver.login("ayse"))).json()
+    assert case["external_referral_id"] == referral_id and case["member_count"] == 2
+    assert case["stage"] == "interview" and [t["task_type"] for t in case["open_tasks"]] == ["conduct_interview"]
+
+
+async def test_withdrawing_asks_first_and_going_back_changes_nothing(
+        browser: Browser, stack: Stack, http, driver: CaseDriver) -> None:
+    case = await driver.refer(referral(size=1))
+    async with browsing(browser, stack, "ayse") as page:
+        await page.goto(f"/ui/cases/{case['case_id']}")
+        await page.fill("#withdraw-reason", "The family decided to stay")
+        await page.click("button:has-text('Withdraw case')")
+        await expect(page.locator("h1")).to_have_text("Withdraw this case?")
+        await page.click("a:has-text('No, keep it open')")
+        await expect(page.locator("h1")).to_contain_text("Amina Haddad")
+        assert (await http.get(f"/api/v1/cases/{case['case_id']}",
+                               headers=await driver.login("ayse"))).json()["status"] == "active"
+
+        await page.fill("#withdraw-reason", "The family decided to stay")
+        await page.click("button:has-text('Withdraw case')")
+        await page.click("button:has-text('Yes, withdraw the case')")
+        await page.wait_for_load_state()
+    closed = (await http.get(f"/api/v1/cases/{case['case_id']}", headers=await driver.login("ayse"))).json()
+    assert (closed["status"], closed["closure_reason"]) == ("closed", "withdrawn")
+
+
+async def test_a_hold_put_by_the_supervisor_shows_on_the_caseworkers_pages(
+        browser: Browser, stack: Stack, driver: CaseDriver) -> None:
+    case = await driver.refer(referral(size=1))
+    task_id = case["open_tasks"][0]["task_id"]
+    async with browsing(browser, stack, "fatma") as supervisor:
+        await supervisor.goto(f"/ui/cases/{case['case_id']}")
+        await supervisor.fill("#hold-reason", "Awaiting a family tracing result")
+        await supervisor.click("button:has-text('Hold case')")
+        await expect(supervisor.locator(".notice--error").first).to_contain_text("This case is on hold")
+    async with browsing(browser, stack, "ayse") as caseworker:
+        await caseworker.goto(f"/ui/tasks/{task_id}")
+        notice = caseworker.locator(".notice--error").first
+        await expect(notice).to_contain_text("This case is on hold")
+        await expect(notice).to_contain_text("Awaiting a family tracing result")
+        await caseworker.goto(f"/ui/cases/{case['case_id']}")
+        await expect(caseworker.locator(".notice--error").first).to_contain_text("This case is on hold")
+
+
+async def test_the_language_menu_switches_the_whole_page_and_arabic_reads_right_to_left(
+        browser: Browser, stack: Stack) -> None:
+    async with browsing(browser, stack, "ayse") as page:
+        await page.goto("/ui/dashboard")
+        assert await page.get_attribute("html", "dir") == "ltr"
+        # The menu submits itself on a change (its script); the choice is remembered.
+        async with page.expect_navigation():
+            await page.select_option("#language-choice", "ar")
+        assert (await page.get_attribute("html", "dir"), await page.get_attribute("html", "lang")) == ("rtl", "ar")
+        await page.goto("/ui/cases")
+        assert await page.get_attribute("html", "dir") == "rtl"
+        heading = await page.locator("h1").inner_text()
+        assert heading and heading != "Cases" and any("\u0600" <= ch <= "\u06ff" for ch in heading)
+        async with page.expect_navigation():
+            await page.select_option("#language-choice", "fr")
+        assert await page.get_attribute("html", "lang") == "fr"
+        async with page.expect_navigation():
+            await page.select_option("#language-choice", "en")
+        await expect(page.locator("h1")).to_have_text("Cases")
+
+
+async def test_the_case_and_task_pages_fit_a_phone(browser: Browser, stack: Stack, driver: CaseDriver) -> None:
+    case = await driver.refer(referral(size=3))
+    async with browsing(browser, stack, "ayse", width=390) as page:
+        for path in (f"/ui/cases/{case['case_id']}", f"/ui/tasks/{case['open_tasks'][0]['task_id']}", "/ui/refer",
+                     "/ui/dashboard"):
+            await page.goto(path)
+            overflow = await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"{path} scrolls sideways by {overflow} px at 390 px"
