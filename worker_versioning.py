@@ -22,6 +22,8 @@ Without ``ITINERA_WORKER_BUILD_ID`` the worker is unversioned (``itinera dev``, 
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkerDeploymentRequest,
     SetWorkerDeploymentCurrentVersionRequest,
@@ -57,9 +59,25 @@ async def current_build_id(client: Client, deployment_name: str) -> str | None:
     return current.build_id or None
 
 
-async def rollout(client: Client, deployment_name: str, build_id: str, *, ramp_percent: float | None = None) -> None:
+async def rollout(client: Client, deployment_name: str, build_id: str, *, ramp_percent: float | None = None,
+                  wait_seconds: float = 30.0) -> None:
     """Make ``build_id`` the current version (or, with ``ramp_percent``, send that share of new
-    workflows to it).  Its workers must be polling: Temporal refuses a version it has not seen."""
+    workflows to it).  Its workers must be polling: Temporal refuses a version it has not seen,
+    or one that does not yet poll every task queue of the current version (its workers have
+    just started); that refusal is retried for ``wait_seconds``."""
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while True:
+        try:
+            await _set_version(client, deployment_name, build_id, ramp_percent)
+            return
+        except RPCError as exc:
+            if (exc.status not in (RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.NOT_FOUND)
+                    or asyncio.get_running_loop().time() >= deadline):
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def _set_version(client: Client, deployment_name: str, build_id: str, ramp_percent: float | None) -> None:
     if ramp_percent is None:
         await client.workflow_service.set_worker_deployment_current_version(SetWorkerDeploymentCurrentVersionRequest(
             namespace=client.namespace, deployment_name=deployment_name, build_id=build_id, identity=IDENTITY))

@@ -351,6 +351,9 @@ class BatchingConnection:
         return 1  # any value: the row was written
 
     async def execute(self, sql: str, *args: Any) -> str:
+        if sql.lstrip().startswith("NOTIFY") and not args:
+            self.calls[sql] = [()]  # the webhook outbox's wake-up: once per batch, delivered at its commit
+            return "NOTIFY"
         if not sql.lstrip().startswith("INSERT"):
             raise UnsupportedCall(sql[:60])
         self._record(sql, args)
