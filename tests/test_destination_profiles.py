@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 
 from domain.model import Stage
+from tests.support.browser import signed_in
 from tests.support.driver import CaseDriver
 from tests.support.factories import referral
 
@@ -20,12 +21,15 @@ def _stage_path(case: dict) -> list[str]:
 
 
 async def test_a_destination_without_the_health_stage_goes_from_interview_to_orientation(
-        http: httpx.AsyncClient, driver: CaseDriver) -> None:
+        http: httpx.AsyncClient, driver: CaseDriver, stack) -> None:
     # IE's demo profile (migration 0039): the destination screens health itself.
     case = await driver.refer(referral(destination_country="IE"))
     assert case["services"] == {"country": "IE", "version": 1, "skipped_stages": ["health"],
                                 "fit_to_travel_check": True}
     assert [s["stage"] for s in case["stages"] if s["skipped"]] == ["health"]
+    async with signed_in(stack, "ayse") as ayse:  # the case page says who does the health assessment
+        page = (await ayse.get(f"/ui/cases/{case['case_id']}")).text
+    assert "Done by the destination" in page and "Health assessment" in page and "profile IE v1" in page
     case = await driver.advance(case, until=Stage.ORIENTATION)
     assert case["stage"] == "orientation"
     assert {t["task_type"] for t in case["open_tasks"]} == {"record_orientation"}
