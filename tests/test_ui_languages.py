@@ -1,4 +1,4 @@
-"""The UI in the user's language (issue 17): English, French and Arabic (right to left), chosen
+"""The UI in the user's language (issue 17): English, Turkish, French and Arabic (right to left), chosen
 from the language menu and remembered; the catalogs cover every message the code marks."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ async def test_the_language_menu_switches_the_chrome_and_is_remembered(stack: St
         page = Page((await ayse.get("/ui/dashboard")).text)
         html = page.one("html")
         assert (html["lang"], html["dir"]) == ("en", "ltr")
-        assert [v for v, _ in page.options("language-menu")] == ["en", "fr", "ar"]
+        assert [v for v, _ in page.options("language-menu")] == ["en", "tr", "fr", "ar"]
 
         arabic = await ayse.post("/ui/language", data={"csrf_token": page.csrf, "lang": "ar", "next": "/ui/dashboard"})
         assert arabic.url.path == "/ui/dashboard"
@@ -61,6 +61,11 @@ async def test_the_language_menu_switches_the_chrome_and_is_remembered(stack: St
         assert again.one("html")["dir"] == "rtl" and Page.text(again.one("h1")) == "إحالة ملف"
         missing = Page((await ayse.get("/ui/no-such-page")).text)
         assert Page.text(missing.one("h1")) == "غير موجود"
+
+        turkish = Page((await ayse.post("/ui/language", data={"csrf_token": page.csrf, "lang": "tr",
+                                                                "next": "/ui/cases"})).text)
+        assert (turkish.one("html")["lang"], turkish.one("html")["dir"]) == ("tr", "ltr")
+        assert Page.text(turkish.one("h1")) == "Dosyalar"  # Cases
 
         french = Page((await ayse.post("/ui/language", data={"csrf_token": page.csrf, "lang": "fr",
                                                                "next": "/ui/refer"})).text)

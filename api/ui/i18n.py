@@ -29,7 +29,7 @@ LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 LANGUAGE_COOKIE = "itinera_lang"
 DEFAULT_LANGUAGE = "en"
 # code -> the language's own name, as the menu shows it (a reader finds their language by it).
-LANGUAGES: dict[str, str] = {"en": "English", "fr": "Français", "ar": "العربية"}
+LANGUAGES: dict[str, str] = {"en": "English", "tr": "Türkçe", "fr": "Français", "ar": "العربية"}
 RIGHT_TO_LEFT = frozenset({"ar"})
 
 _current: ContextVar[str] = ContextVar("itinera_ui_language", default=DEFAULT_LANGUAGE)
