@@ -321,7 +321,7 @@ class Referral(ShowsRules):
                     "office": "IST",
                     "priority": "normal",
                     "destination_country": "DE",
-                    "external_referral_id": "IOM-FAP-2026-0311",
+                    "external_referral_id": "IOM-FAP-2026-0097",
                     "sponsor": {
                         "full_name": "Yusuf Haddad",
                         "protection_status": "subsidiary_protection",

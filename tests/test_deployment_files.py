@@ -256,7 +256,10 @@ def dockerignore_includes(path: str) -> bool:
 
 def test_dockerignore_lets_in_what_pyproject_ships_and_keeps_out_the_rest() -> None:
     setuptools = tomllib.loads((PROJECT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    shipped = [*(f"{p.replace('.', '/')}/__init__.py" for p in setuptools["packages"]),
+    packages = setuptools["packages"]
+    if isinstance(packages, dict):  # [tool.setuptools.packages.find]: the include patterns' top packages
+        packages = sorted({pattern.rstrip("*").rstrip(".") for pattern in packages["find"]["include"]})
+    shipped = [*(f"{p.replace('.', '/')}/__init__.py" for p in packages),
                *(f"{m}.py" for m in setuptools["py-modules"]), "pyproject.toml",
                *(f"migrations/{p.name}" for p in (PROJECT / "migrations").glob("*.sql")),
                *(f"{package.replace('.', '/')}/{pattern.replace('*', 'x.html')}"

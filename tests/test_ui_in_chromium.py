@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from domain.model import Stage
 from tests.support.chromium import browsing, chromium
 from tests.support.driver import CaseDriver
 from tests.support.factories import referral
@@ -134,3 +135,136 @@ async def test_the_case_and_task_pages_fit_a_phone(browser: Browser, stack: Stac
             await page.goto(path)
             overflow = await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
             assert overflow <= 0, f"{path} scrolls sideways by {overflow} px at 390 px"
+        async with page.expect_navigation():  # and right to left
+            await page.select_option("#language-choice", "ar")
+        for path in (f"/ui/cases/{case['case_id']}", "/ui/dashboard"):
+            await page.goto(path)
+            overflow = await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"{path} in Arabic scrolls sideways by {overflow} px at 390 px"
+
+
+def _today() -> str:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(UTC).astimezone(ZoneInfo("Europe/Istanbul")).date().isoformat()
+
+
+async def test_a_caseworker_corrects_a_refused_form_and_completes_the_task(
+        browser: Browser, stack: Stack, http, driver: CaseDriver) -> None:
+    from datetime import date, timedelta
+
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.INTERVIEW)
+    task_id = case["open_tasks"][0]["task_id"]
+    async with browsing(browser, stack, "ayse") as page:
+        await page.goto(f"/ui/tasks/{task_id}")
+        await page.click("button:has-text('Claim')")
+        # an interview "held" next week: refused, said next to the field, what was typed kept
+        await page.fill("[name='interview_date']", (date.fromisoformat(_today()) + timedelta(days=7)).isoformat())
+        await page.select_option("[name='outcome']", "accepted")
+        await page.fill("[name='notes']", "Family interviewed with an interpreter.")
+        await page.evaluate("document.querySelector('[name=interview_date]').removeAttribute('max')")
+        await page.click("button:has-text('Complete task')")
+        await expect(page.locator(".field__error").first).to_be_visible()
+        assert await page.input_value("[name='notes']") == "Family interviewed with an interpreter."
+        await page.fill("[name='interview_date']", _today())
+        await page.click("button:has-text('Complete task')")
+        await page.wait_for_load_state()
+    after = (await http.get(f"/api/v1/cases/{case['case_id']}", headers=await driver.login("ayse"))).json()
+    assert after["stage"] == "health"
+
+
+async def test_treatment_required_puts_a_hold_that_another_medical_officer_releases(
+        browser: Browser, stack: Stack, http, driver: CaseDriver) -> None:
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.HEALTH)
+    async with browsing(browser, stack, "selin") as selin:
+        await selin.goto(f"/ui/tasks/{case['open_tasks'][0]['task_id']}")
+        await selin.click("button:has-text('Claim')")
+        await selin.fill("[name='assessment_date']", _today())
+        await selin.select_option("[name='outcome']", "treatment_required")
+        await selin.select_option("[name='tb_classification']", "class_b1")
+        await selin.fill("[name='notes']", "Treatment before travel.")
+        await selin.click("button:has-text('Complete task')")
+        await selin.wait_for_load_state()
+        held = (await http.get(f"/api/v1/cases/{case['case_id']}", headers=await driver.login("selin"))).json()
+        treatment = next(t for t in held["open_tasks"] if t["task_type"] == "record_treatment")
+        await selin.goto(f"/ui/tasks/{treatment['task_id']}")
+        await expect(selin.locator("main")).to_contain_text("four-eyes")  # told before she starts
+    async with browsing(browser, stack, "deniz") as deniz:
+        await deniz.goto(f"/ui/tasks/{treatment['task_id']}")
+        await deniz.click("button:has-text('Claim')")
+        await deniz.fill("[name='completed_on']", _today())
+        await deniz.click("button:has-text('Complete task')")
+        await deniz.wait_for_load_state()
+    released = (await http.get(f"/api/v1/cases/{case['case_id']}", headers=await driver.login("deniz"))).json()
+    assert [t["task_type"] for t in released["open_tasks"]] == ["assess_health"]  # the re-assessment
+
+
+async def test_a_supervisor_reassigns_holds_resumes_and_reads_the_timeline(
+        browser: Browser, stack: Stack, http, driver: CaseDriver) -> None:
+    case = await driver.refer(referral(size=1))
+    task_id = case["open_tasks"][0]["task_id"]
+    assert (await http.post(f"/api/v1/tasks/{task_id}/claim", headers=await driver.login("ayse"))).status_code == 200
+    async with browsing(browser, stack, "fatma") as page:
+        await page.goto(f"/ui/tasks/{task_id}")
+        await page.fill("#reassign-to", "fatma")
+        await page.fill("#reassign-reason", "Ayşe is on leave this week")
+        await page.click("button:has-text('Reassign')")
+        await page.wait_for_load_state()
+        await page.goto(f"/ui/cases/{case['case_id']}")
+        await page.fill("#hold-reason", "Awaiting the outcome of a family reunification request")
+        await page.click("button:has-text('Hold case')")
+        await expect(page.locator(".notice--error").first).to_contain_text("This case is on hold")
+        await page.fill("#resume-reason", "Request answered")
+        await page.click("button:has-text('Resume case')")
+        await page.wait_for_load_state()
+        history = page.locator("#history-title ~ *")
+        await expect(history.first).to_be_visible()
+        text = await page.locator("main").inner_text()
+        for entry in ("Task reassigned", "Case held", "Case resumed"):
+            assert entry.lower() in text.lower(), entry
+    task = (await http.get(f"/api/v1/tasks/{task_id}", headers=await driver.login("fatma"))).json()
+    assert task["claimed_by"] == "fatma"
+
+
+async def test_another_offices_case_is_not_reachable(browser: Browser, stack: Stack, driver: CaseDriver) -> None:
+    case = await driver.refer(referral(size=1))  # Istanbul's
+    async with browsing(browser, stack, "mehmet") as izmir:  # a caseworker of Izmir
+        answer = await izmir.goto(f"/ui/cases/{case['case_id']}")
+        assert answer is not None and answer.status == 404
+        await expect(izmir.locator("main")).not_to_contain_text("Amina Haddad")
+        answer = await izmir.goto(f"/ui/tasks/{case['open_tasks'][0]['task_id']}")
+        assert answer is not None and answer.status == 404
+
+
+async def test_screenshots_of_the_main_pages(browser: Browser, stack: Stack, driver: CaseDriver, tmp_path) -> None:
+    """The README's screenshots (docs/screenshots/): ITINERA_SCREENSHOTS_DIR=docs/screenshots
+    writes them there; otherwise they are taken into a temporary folder and checked."""
+    import os
+    from pathlib import Path
+
+    folder = Path(os.environ.get("ITINERA_SCREENSHOTS_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    case = await driver.advance(await driver.refer(referral(size=3, priority="urgent")), until=Stage.HEALTH)
+    shots = {}
+    async with browsing(browser, stack, "selin") as page:
+        for name, path in (("inbox", "/ui"), ("dashboard", "/ui/dashboard"),
+                           ("task-form", f"/ui/tasks/{case['open_tasks'][0]['task_id']}"),
+                           ("case", f"/ui/cases/{case['case_id']}")):
+            await page.goto(path)
+            await expect(page.locator("h1")).to_be_visible()
+            shots[name] = folder / f"{name}.png"
+            await page.screenshot(path=str(shots[name]), full_page=name != "case")
+        async with page.expect_navigation():
+            await page.select_option("#language-choice", "ar")
+        await page.goto("/ui/dashboard")
+        await expect(page.locator("h1")).to_be_visible()
+        assert await page.get_attribute("html", "dir") == "rtl"
+        assert await page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        shots["arabic"] = folder / "arabic.png"
+        await page.screenshot(path=str(shots["arabic"]), full_page=True)
+        async with page.expect_navigation():
+            await page.select_option("#language-choice", "en")
+    for name, shot in shots.items():
+        data = shot.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
