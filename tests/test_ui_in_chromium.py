@@ -179,6 +179,8 @@ async def test_treatment_required_puts_a_hold_that_another_medical_officer_relea
     case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.HEALTH)
     async with browsing(browser, stack, "selin") as selin:
         await selin.goto(f"/ui/tasks/{case['open_tasks'][0]['task_id']}")
+        help_text = await selin.locator("#field-outcome-help").inner_text()  # what each outcome does, in words
+        assert "Treatment required: medical hold" in help_text and "_" not in help_text, help_text
         await selin.click("button:has-text('Claim')")
         await selin.fill("[name='assessment_date']", _today())
         await selin.select_option("[name='outcome']", "treatment_required")

@@ -28,6 +28,7 @@ validator's messages are said in plain language (``api.ui.plain_errors``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -142,6 +143,26 @@ def _label(name: str, node: dict[str, Any]) -> str:
     return title if title and title != auto_title else humanize(name)
 
 
+def _choice_help(node: dict[str, Any], root: dict[str, Any]) -> str | None:
+    """A choice's description in words.  The schema says what each value does for developers
+    ("cleared: cleared until clearance_valid_until; treatment_required: ..."); a person reads
+    "Cleared: cleared until clearance valid until. Treatment required: ...".  None when the
+    description is not in that shape."""
+    text, values = node.get("description"), node.get("enum")
+    if not text or not values:
+        return None
+    labels = {n: _label(n, _resolve(p, root)).lower() for n, p in (root.get("properties") or {}).items() if "_" in n}
+    parts = []
+    for part in text.split("; "):
+        value, sep, said = part.partition(": ")
+        if not sep or value not in values:
+            return None
+        for name_, label in sorted(labels.items(), key=lambda p: -len(p[0])):
+            said = re.sub(rf"\b{re.escape(name_)}\b", label, said)
+        parts.append(f"{humanize(value)}: {said}")
+    return ". ".join(parts) + "."
+
+
 def _field(name: str, prop: dict[str, Any], root: dict[str, Any], required: bool) -> FormField:
     node = _resolve(prop, root)
     nullable = False
@@ -161,7 +182,7 @@ def _field(name: str, prop: dict[str, Any], root: dict[str, Any], required: bool
             node = {**outer, "type": "string"}
     codes = codes or code_list(node)
     base = dict(name=name, label=_label(name, node), required=required, nullable=nullable,
-                help=plain_help(node.get("description"), coded=codes is not None))
+                help=_choice_help(node, root) or plain_help(node.get("description"), coded=codes is not None))
     default = node.get("default")
     kind: FieldKind
     if node.get("type") == "array" and isinstance(node.get("items"), dict):
