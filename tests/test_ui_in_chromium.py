@@ -270,3 +270,19 @@ async def test_screenshots_of_the_main_pages(browser: Browser, stack: Stack, dri
     for name, shot in shots.items():
         data = shot.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
+
+
+async def test_a_supervisor_reads_the_audit_trail_of_a_case(browser: Browser, stack: Stack, driver: CaseDriver) -> None:
+    case = await driver.refer(referral(size=1))
+    async with browsing(browser, stack, "fatma") as page:
+        await page.goto(f"/ui/cases/{case['case_id']}")
+        await page.click("nav.site-nav a:has-text('Audit trail')")
+        await page.fill("#audit-case", case["case_id"])
+        await page.click("form.filters button:has-text('Show')")
+        rows = page.locator("table.table tbody tr")
+        await expect(rows.first).to_contain_text(case["case_id"])
+        text = await page.locator("table.table").inner_text()
+        assert "POST /api/v1/cases" in text and "GET /ui/cases/{case_id}" in text and "fatma" in text
+    async with browsing(browser, stack, "ayse") as caseworker:  # supervisors only
+        answer = await caseworker.goto("/ui/audit")
+        assert answer is not None and answer.status == 403
