@@ -286,3 +286,17 @@ async def test_a_supervisor_reads_the_audit_trail_of_a_case(browser: Browser, st
     async with browsing(browser, stack, "ayse") as caseworker:  # supervisors only
         answer = await caseworker.goto("/ui/audit")
         assert answer is not None and answer.status == 403
+
+
+async def test_a_case_summary_prints_without_the_navigation_and_the_forms(
+        browser: Browser, stack: Stack, driver: CaseDriver) -> None:
+    case = await driver.refer(referral(size=2))
+    async with browsing(browser, stack, "fatma") as page:
+        await page.goto(f"/ui/cases/{case['case_id']}")
+        await page.emulate_media(media="print")
+        assert not await page.locator(".site-header").is_visible()
+        assert not await page.locator("#hold-reason").is_visible()
+        await expect(page.locator("h1")).to_contain_text("Amina Haddad")
+        await expect(page.locator("#members-title")).to_be_visible()
+        pdf = await page.pdf(format="A4")
+        assert pdf[:5] == b"%PDF-" and len(pdf) > 5_000
