@@ -300,3 +300,29 @@ async def test_a_case_summary_prints_without_the_navigation_and_the_forms(
         await expect(page.locator("#members-title")).to_be_visible()
         pdf = await page.pdf(format="A4")
         assert pdf[:5] == b"%PDF-" and len(pdf) > 5_000
+
+
+async def test_a_caseworker_corrects_a_date_of_birth_from_the_case_page(
+        browser: Browser, stack: Stack, http, driver: CaseDriver) -> None:
+    from tests.support.factories import member
+
+    body = {"programme": "avrr", "office": "IST", "priority": "normal", "origin_country": "IQ",
+            "external_referral_id": f"IOM-CHR-AVRR-{uuid.uuid4().hex[:6].upper()}",
+            "members": [member("Karwan Aziz", "1991-02-17", "principal", sex="male")]}
+    case = await driver.refer(body)
+    person = case["members"][0]["member_id"]
+    async with browsing(browser, stack, "ayse") as page:
+        await page.goto(f"/ui/cases/{case['case_id']}")
+        await page.select_option("#correction-member", person)
+        await page.select_option("#correction-field", "date_of_birth")
+        await page.fill("#correction-value", "2091-02-17")  # in the future: refused, said why
+        await page.fill("#correction-reason", "The passport shows another date")
+        await page.click("button:has-text('Record the correction')")
+        await expect(page.locator(".notice--error").first).to_be_visible()
+        await page.select_option("#correction-field", "date_of_birth")
+        await page.fill("#correction-value", "1991-02-07")
+        await page.fill("#correction-reason", "The passport shows the 7th")
+        await page.click("button:has-text('Record the correction')")
+        await expect(page.locator(".notice--success").first).to_contain_text("The correction is recorded.")
+    after = (await http.get(f"/api/v1/cases/{case['case_id']}", headers=await driver.login("ayse"))).json()
+    assert after["members"][0]["date_of_birth"] == "1991-02-07"

@@ -110,7 +110,7 @@ def _moment(as_of: str | None, zone: str) -> datetime | None:
 
 
 # Case-level actions offered on the case page: kind -> (form field, what the action needs).
-UI_ACTIONS = ("note", "hold", "resume", "withdraw")
+UI_ACTIONS = ("note", "hold", "resume", "withdraw", "correct_member")
 _DONE = {"note": N_("Note added."), "hold": N_("The case is on hold: SLA clocks are paused."),
          "resume": N_("The case is active again; its tasks keep the time they had left."),
          "withdraw": N_("The case is withdrawn and closed.")}

@@ -1,0 +1,49 @@
+"""Correcting a person's details from the case page (issue 17): one field at a time, with a
+reason, through the API's own route function (``perform_case_action`` with ``CorrectMember``):
+recorded as an event, earlier events never rewritten."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response
+
+from api.deps import Commands, Db
+from api.errors import ApiError
+from api.routes.case_actions import perform_case_action
+from api.ui.i18n import gettext as _
+from api.ui.rendering import UiRoute, redirect
+from api.ui.security import UI_PREFIX
+from api.ui.session import UiPrincipal, flash
+from domain.case import CorrectMember
+
+router = APIRouter(route_class=UiRoute)
+CORRECTABLE = ("full_name", "date_of_birth", "sex", "nationality", "relationship")
+CaseId = Annotated[str, Path(max_length=64)]
+
+
+@router.post("/cases/{case_id}/correction", summary="Correct one detail of a person on the case")
+async def correct(request: Request, case_id: CaseId, principal: UiPrincipal, db: Db, commands: Commands) -> Response:
+    posted = await request.form()
+    member_id = str(posted.get("member_id", ""))[:80]
+    field = str(posted.get("field", ""))
+    value = str(posted.get("value", "")).strip()[:200]
+    reason = str(posted.get("reason", "")).strip()[:2000]
+    response = redirect(f"{UI_PREFIX}/cases/{case_id}")
+    if field not in CORRECTABLE or not member_id or not value or not reason:
+        flash(request, response, "error", _("Choose the person and the detail, and give the new value and a reason."))
+        return response
+    if field == "nationality":
+        value = value.upper()
+    try:
+        await perform_case_action(db, commands, principal, case_id,
+                                  CorrectMember(member_id=member_id, changes={field: value}, reason=reason))
+    except ApiError as exc:
+        if exc.status not in (403, 404, 409, 422):
+            raise
+        details = "; ".join(d.get("reason", "") for d in (exc.details or []) if d.get("reason"))
+        flash(request, response, "error", f"{exc.message}{': ' + details if details else ''}")
+        return response
+    flash(request, response, "success", _("The correction is recorded."))
+    return response
