@@ -60,6 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The audit middleware writes after the route has answered, while the route's own
         # connection may still be held: a pool of its own, so the two never wait on each other.
         app.state.audit_pool = await create_pool(settings.database_url, min_size=1, max_size=4)
+        # A referral's destination profile is read while the route holds its own connection of
+        # the main pool: a pool of its own, or concurrent referrals could wait on each other.
+        app.state.profiles_pool = await create_pool(settings.database_url, min_size=1, max_size=2)
         app.state.temporal = await connect_temporal(settings)
         app.state.codec = app.state.temporal.data_converter.payload_codec
         app.state.commands = CaseCommands(app.state.temporal, settings.temporal_task_queue,
@@ -69,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                           avrr_monitoring_months=settings.avrr_monitoring_months,
                                           office_time_zones=settings.office_time_zones,
                                           default_time_zone=settings.default_time_zone,
-                                          services_for=DestinationServicesSource(app.state.pool))
+                                          services_for=DestinationServicesSource(app.state.profiles_pool))
         # The integration inbox's delivery loop (api/inbox_delivery.py: why it runs here).
         app.state.inbox = InboxDelivery(app.state.pool, app.state.commands, settings)
         app.state.inbox.start()
@@ -79,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.inbox.stop()
             await app.state.pool.close()
             await app.state.audit_pool.close()
+            await app.state.profiles_pool.close()
 
     app = FastAPI(title="Itinera", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url="/docs", openapi_url="/openapi.json")

@@ -153,3 +153,16 @@ async def test_the_manifest_facts_of_a_case_whose_destination_skips_health(
 
     assert facts_of(await state_of(skipping)).medical_clearance_required is False
     assert facts_of(await state_of(walking)).medical_clearance_required is True
+
+
+async def test_many_referrals_at_once_each_read_their_profile_without_waiting_on_each_other(
+        driver: CaseDriver, stack) -> None:
+    """Each referral reads its destination's profile while its route holds a connection: more
+    referrals at once than the API's pool has connections must all be answered."""
+    import asyncio
+
+    pool_size = stack.settings.database_pool_max
+    await driver.login("ayse")  # one token, before the burst
+    cases = await asyncio.wait_for(asyncio.gather(*[driver.refer(referral(size=1, destination_country="IE"))
+                                                    for _ in range(pool_size + 5)]), timeout=120)
+    assert all(c["services"]["country"] == "IE" for c in cases)
