@@ -65,3 +65,18 @@ async def test_a_supervisor_sees_the_offices_figures(stack: Stack, driver: CaseD
         assert "Verification" in Page.text(stages) or "Referral" in Page.text(stages)
         links = [a["href"] for a in page.find("a") if "stages" in a["within"]]
         assert links and all(link.startswith("/ui/cases?") for link in links)
+
+
+async def test_a_supervisor_sees_referrals_and_arrivals_week_by_week(stack: Stack, driver: CaseDriver) -> None:
+    await driver.refer(referral())
+    async with signed_in(stack, "fatma") as fatma:
+        page = Page((await fatma.get("/ui/dashboard")).text)
+    weeks = page.one("table", id="weeks")
+    rows = [r for r in page.find("tr") if "weeks" in r["within"]]
+    assert len(rows) == 1 + 8  # the head and eight weeks
+    links = [a["href"] for a in page.find("a") if "weeks" in a["within"]]
+    # this week's referrals count the case just referred, and open the case list of that week
+    assert links and all(link.startswith("/ui/cases?") for link in links)
+    assert any("referred_since=" in link for link in links) and any("arrived_since=" in link for link in links)
+    assert int(Page.text(page.find("a", href=links[-2])[0])) >= 1
+    assert "Referred and arrived, week by week" in page.body_text and weeks

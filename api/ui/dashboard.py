@@ -11,6 +11,7 @@ messages pages; nothing here has a query of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -50,6 +51,19 @@ async def _count_tasks(db: Db, principal: Principal, link: str, label: str, aler
     return Figure(label, len(page.items), page.next_cursor is not None, link, alert)
 
 
+WEEKS = 8
+
+
+async def _weekly_throughput(db: Db, offices: list[str]) -> dict[str, Any]:
+    """Referrals and arrivals per week over the last ``WEEKS`` weeks (the ``flows`` report),
+    each count linking to its cases."""
+    today = reports.today_in(offices)
+    flows = await reports.flows(db, offices, period="week", since=today - timedelta(weeks=WEEKS - 1),
+                                until=today + timedelta(days=1))
+    weeks = [{**row, "links": {k: ui_link(v) for k, v in links.items()}} for row, links in zip(flows.rows, flows.links)]
+    return {"weeks": weeks, "week_scale": max([w["referrals"] for w in weeks] + [w["arrivals"] for w in weeks] + [1])}
+
+
 @router.get("/dashboard", summary="My dashboard")
 async def dashboard(request: Request, principal: UiPrincipal, db: Db) -> Response:
     offices = policy.visible_offices(principal)
@@ -80,6 +94,7 @@ async def dashboard(request: Request, principal: UiPrincipal, db: Db) -> Respons
             ],
             "stages": [{**row, "link": ui_link(links.get("cases"))} for row, links in zip(stages.rows, stages.links)],
             "scale": max([r["cases"] for r in stages.rows] + [1]),
+            **await _weekly_throughput(db, offices),
         }
     return render(request, "dashboard.html", {
         "figures": figures, "next_tasks": by_due[:10], "held": held.items[:10], "office": office,
