@@ -3,24 +3,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from datetime import timedelta
 from typing import Any
 
-from temporalio.client import (
-    Client,
-    WithStartWorkflowOperation,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
+from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
-from api.commands import _UNAVAILABLE, _digest, _update_id, engine_unavailable
+from api.commands import _update_id
 from api.errors import ApiError
-from api.request_context import current_idempotency_key, current_stamp
+from api.group_commands import GroupCommands, new_group_id
+from api.request_context import current_stamp
 from domain.model import Actor
 from domain.movements import commands as c
 from domain.movements.decide import MOVEMENT_CODES
@@ -36,18 +29,20 @@ _UPDATES = {c.AddCase: MovementWorkflow.add_case, c.RemoveCase: MovementWorkflow
 
 
 def new_movement_id(actor: Actor) -> str:
-    """``MV-`` and 16 hex digits: from the request's ``Idempotency-Key`` when it has one (the
-    same creation sent again is the same movement), else random."""
-    key = current_idempotency_key()
-    digits = _digest("movement", actor.id, key)[:16] if key is not None else uuid.uuid4().hex[:16]
-    return f"MV-{digits.upper()}"
+    """``MV-`` and 16 hex digits (``api.group_commands.new_group_id``)."""
+    return new_group_id("MV", "movement", actor)
 
 
-class MovementCommands:
-    def __init__(self, client: Client, task_queue: str, timeout: timedelta = timedelta(seconds=15)):
-        self._client = client
-        self._task_queue = task_queue
-        self._timeout = timeout.total_seconds()
+class MovementCommands(GroupCommands):
+    noun = "movement"
+    codes = MOVEMENT_CODES
+    finished_code = "movement_finished"
+    finished_message = ("movement {id} has departed or been cancelled; "
+                        "its manifest takes no more changes")
+
+    @staticmethod
+    def detail_field(p: dict[str, Any]) -> str:
+        return f"case {p['case_id']}" if p.get("case_id") not in (None, "*") else "manifest"
 
     async def create(self, movement_id: str, details: MovementDetails, actor: Actor) -> MovementOutcome:
         start = WithStartWorkflowOperation(
@@ -95,33 +90,3 @@ class MovementCommands:
                 MovementWorkflow.confirm_arrival, request, start_workflow_operation=start, id=update_id))
         except RPCError as exc:
             raise self._rpc_error(movement_id, exc) from None
-
-    def _rpc_error(self, movement_id: str, exc: RPCError) -> ApiError:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            # The read model knows the movement (the routes check first): its workflow has finished.
-            return ApiError(409, "movement_finished", f"movement {movement_id} has departed or been cancelled; "
-                                                      "its manifest takes no more changes")
-        if exc.status in _UNAVAILABLE:
-            return engine_unavailable(f"the movement engine is unavailable ({exc.status.name}); send it again")
-        return ApiError(500, "engine_error", f"the movement engine refused the call: {exc.message}")
-
-    async def _await(self, call: Any) -> Any:
-        try:
-            return await asyncio.wait_for(call, timeout=self._timeout)
-        except WorkflowUpdateFailedError as exc:
-            raise _as_api_error(exc) from None
-        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-            raise engine_unavailable("the movement engine did not answer in time; the command may still be applied, "
-                                     "once: send the same request again to get its outcome") from None
-
-
-def _as_api_error(exc: WorkflowUpdateFailedError) -> ApiError:
-    cause = exc.cause
-    if isinstance(cause, ApplicationError) and cause.type in MOVEMENT_CODES:
-        raw = cause.details[0].get("details", []) if cause.details and isinstance(cause.details[0], dict) else []
-        details = [{"field": f"case {p['case_id']}" if p.get("case_id") not in (None, "*") else "manifest",
-                    "reason": p.get("message", ""), **p} for p in raw]
-        return ApiError(MOVEMENT_CODES[cause.type], cause.type, cause.message, details)
-    if isinstance(cause, ApplicationError):
-        return ApiError(500, cause.type or "command_failed", cause.message)
-    return ApiError(500, "command_failed", str(cause or exc))

@@ -3,24 +3,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from datetime import timedelta
 from typing import Any
 
-from temporalio.client import (
-    Client,
-    WithStartWorkflowOperation,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
+from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
-from api.commands import _UNAVAILABLE, _digest, _update_id, engine_unavailable
+from api.commands import _update_id
 from api.errors import ApiError
-from api.request_context import current_idempotency_key, current_stamp
+from api.group_commands import GroupCommands, new_group_id
+from api.request_context import current_stamp
 from domain.model import Actor
 from domain.sessions import commands as c
 from domain.sessions.decide import SESSION_CODES
@@ -35,18 +28,20 @@ _UPDATES = {c.AddParticipants: OrientationSessionWorkflow.add_participants,
 
 
 def new_session_id(actor: Actor) -> str:
-    """``OS-`` and 16 hex digits: from the request's ``Idempotency-Key`` when it has one (the
-    same scheduling sent again is the same session), else random."""
-    key = current_idempotency_key()
-    digits = _digest("orientation-session", actor.id, key)[:16] if key is not None else uuid.uuid4().hex[:16]
-    return f"OS-{digits.upper()}"
+    """``OS-`` and 16 hex digits (``api.group_commands.new_group_id``)."""
+    return new_group_id("OS", "orientation-session", actor)
 
 
-class SessionCommands:
-    def __init__(self, client: Client, task_queue: str, timeout: timedelta = timedelta(seconds=15)):
-        self._client = client
-        self._task_queue = task_queue
-        self._timeout = timeout.total_seconds()
+class SessionCommands(GroupCommands):
+    noun = "session"
+    codes = SESSION_CODES
+    finished_code = "session_not_open"
+    finished_message = "session {id} was held or cancelled; it takes no more changes"
+
+    @staticmethod
+    def detail_field(p: dict[str, Any]) -> str:
+        return (f"member {p['member_id']}" if p.get("member_id") else
+                (f"case {p['case_id']}" if p.get("case_id") not in (None, "*") else "session"))
 
     async def schedule(self, session_id: str, details: SessionDetails, actor: Actor) -> SessionOutcome:
         start = WithStartWorkflowOperation(
@@ -71,33 +66,3 @@ class SessionCommands:
             return await self._await(handle.execute_update(update, request, id=update_id))
         except RPCError as exc:
             raise self._rpc_error(session_id, exc) from None
-
-    def _rpc_error(self, session_id: str, exc: RPCError) -> ApiError:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return ApiError(409, "session_not_open", f"session {session_id} was held or cancelled; "
-                                                     "it takes no more changes")
-        if exc.status in _UNAVAILABLE:
-            return engine_unavailable(f"the session engine is unavailable ({exc.status.name}); send it again")
-        return ApiError(500, "engine_error", f"the session engine refused the call: {exc.message}")
-
-    async def _await(self, call: Any) -> Any:
-        try:
-            return await asyncio.wait_for(call, timeout=self._timeout)
-        except WorkflowUpdateFailedError as exc:
-            raise _as_api_error(exc) from None
-        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-            raise engine_unavailable("the session engine did not answer in time; the command may still be applied, "
-                                     "once: send the same request again to get its outcome") from None
-
-
-def _as_api_error(exc: WorkflowUpdateFailedError) -> ApiError:
-    cause = exc.cause
-    if isinstance(cause, ApplicationError) and cause.type in SESSION_CODES:
-        raw = cause.details[0].get("details", []) if cause.details and isinstance(cause.details[0], dict) else []
-        details = [{"field": f"member {p['member_id']}" if p.get("member_id") else
-                    (f"case {p['case_id']}" if p.get("case_id") not in (None, "*") else "session"),
-                    "reason": p.get("message", ""), **p} for p in raw]
-        return ApiError(SESSION_CODES[cause.type], cause.type, cause.message, details)
-    if isinstance(cause, ApplicationError):
-        return ApiError(500, cause.type or "command_failed", cause.message)
-    return ApiError(500, "command_failed", str(cause or exc))
