@@ -8,7 +8,7 @@ A case is only ever reached through Temporal: its workflow's ``state`` query, an
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -260,10 +260,18 @@ def facts_of(state: CaseState, other_movement_id: str | None = None) -> CaseFact
         # A programme with consent (AVRR) says so in its own data; the others have none.
         consent_status=getattr(state.programme_data, "consent_status", None),
         medical_clearance_required=Stage.HEALTH in profile_of(state).stages and not skipped(state, Stage.HEALTH),
+        # Resettlement's host-state exit permission (exit_permission.py); the others have none.
+        exit_permission_required=getattr(state.programme_data, "exit_permission_required", None),
+        exit_permission_valid_until=_exit_permission_until(state),
         open_tasks={str(t.task_type): t.task_id for t in state.open_tasks},
         booked_flight=state.movement.flight_number if state.movement else None,
         booked_departure_at=state.movement.departure_at if state.movement else None,
         departed_at=state.departed_at, other_movement_id=other_movement_id)
+
+
+def _exit_permission_until(state: CaseState) -> date | None:
+    permission = getattr(state.programme_data, "exit_permission", None)
+    return permission.valid_until if permission is not None else None
 
 
 def _ours(state: CaseState, request: FanOutRequest) -> bool:

@@ -68,6 +68,7 @@ REJECTION_STATUS: dict[RejectionCode, int] = {
     RejectionCode.WRONG_PROGRAMME: 409,
     RejectionCode.CONSENT_NOT_RECONFIRMED: 409,
     RejectionCode.ESCORT_NOT_ARRANGED: 409,
+    RejectionCode.EXIT_PERMISSION_MISSING: 409,
 }
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -296,7 +296,11 @@ async def _situations(driver: CaseClient) -> None:
         if case["stage"] != "movement":
             continue
         now = datetime.now(UTC).replace(second=0, microsecond=0)
-        case = await driver.complete(case["open_tasks"][0], "IST", form={
+        # Their DGMM exit permission is in hand (Türkiye requires one to leave).
+        for task in [t for t in case["open_tasks"] if t["task_type"] == "record_host_exit_permission"]:
+            case = await driver.complete(task, "IST")
+        book = next(t for t in case["open_tasks"] if t["task_type"] == "book_movement")
+        case = await driver.complete(book, "IST", form={
             "flight_number": "KL1960", "departure_at": (now + timedelta(hours=3)).isoformat(),
             "departure_airport": "IST", "arrival_airport": "AMS"})
         for task in [t for t in case["open_tasks"] if t["task_type"] == "check_fit_to_travel"]:

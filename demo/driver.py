@@ -51,6 +51,9 @@ def example_form(task: dict[str, Any], today: date, *, follow_up: bool = False,
                 "departure_airport": "IST", "arrival_airport": "OSL"}
     if task_type == TaskType.CHECK_FIT_TO_TRAVEL:
         return {"checked_at": f"{day(0)}T00:00:00+00:00", "outcome": "fit"}
+    if task_type == TaskType.RECORD_HOST_EXIT_PERMISSION:  # the host state's (Türkiye: DGMM), where required
+        return {"reference": f"DGMM-{task['task_id'][-12:]}", "issued_on": day(0), "valid_until": day(90),
+                "issuing_authority": "DGMM, Provincial Directorate of Migration Management"}
     if task_type == TaskType.RECORD_DEPARTURE:
         return {"outcome": "departed", "departed_at": f"{day(0)}T00:10:00+00:00"}
     if task_type == TaskType.RECORD_TREATMENT:

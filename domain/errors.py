@@ -27,6 +27,7 @@ class RejectionCode(StrEnum):
     WRONG_PROGRAMME = "wrong_programme"  # e.g. a consent withdrawal on a resettlement case
     CONSENT_NOT_RECONFIRMED = "consent_not_reconfirmed"  # AVRR: no departure without it
     ESCORT_NOT_ARRANGED = "escort_not_arranged"  # AVRR: no booking of an escorted return without the escort
+    EXIT_PERMISSION_MISSING = "exit_permission_missing"  # resettlement: no departure without the host's exit permission
 
 
 class CommandRejected(Exception):

@@ -152,6 +152,9 @@ class CaseReferred(Event):
     services: CaseServices | None = Field(
         default=None, description="The destination's profile in force at referral, which the case follows "
         "(absent: every stage of the programme applies).")
+    exit_permission: str | None = Field(
+        default=None, description="Resettlement: the exit permission the office's host state requires before "
+        "departure, e.g. 'DGMM exit permission' (absent: none required).")
 
     @field_validator("members", mode="before")
     @classmethod
@@ -176,6 +179,8 @@ class CaseReferred(Event):
             data.pop("orientation_min_age", None)  # as referrals were recorded before the age rule
         if self.services is None:
             data.pop("services", None)  # as referrals were recorded before destination profiles
+        if self.exit_permission is None:
+            data.pop("exit_permission", None)  # as referrals were recorded before exit permissions
         return data
 
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from dataclasses import dataclass
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -49,6 +50,7 @@ from pydantic import (
     AwareDatetime,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     RootModel,
     StringConstraints,
@@ -57,7 +59,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, PydanticCustomError
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from domain.countries import COUNTRY_CODES
 from domain.model import Country, Notes, ShortText, today_of
@@ -143,6 +145,36 @@ def after_field(other: str) -> AfterValidator:
         return value
 
     return AfterValidator(check)
+
+
+@dataclass(frozen=True)
+class NotBeforeField(Rule):
+    """A date that must not lie before another date of the same form (``other``), said in the
+    JSON Schema as well as checked: besides the description, ``formatMinimum`` with a
+    ``$data`` relative JSON pointer to the other field, the form in which JSON Schema
+    validators that compare fields (Ajv's ``$data`` option) read the rule; those that do not
+    ignore the keyword.  Use ``not_before_field("issued_on")``."""
+
+    other: str = ""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.with_info_after_validator_function(self._check, handler(source))
+
+    def _check(self, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get(self.other) if info.data else None
+        if value is not None and start is not None and value < start:
+            raise ValueError(f"must not be before {self.other} ({start.isoformat()})")
+        return value
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = super().__get_pydantic_json_schema__(schema, handler)
+        handler.resolve_ref_schema(json_schema)["formatMinimum"] = {"$data": f"1/{self.other}"}
+        return json_schema
+
+
+def not_before_field(other: str) -> NotBeforeField:
+    """The rule of a validity end that may be the same day as its start (``other``) but not before it."""
+    return NotBeforeField(text=f"Not before {other}.", other=other)
 
 
 def choice(description: str) -> Any:

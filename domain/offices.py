@@ -1,4 +1,5 @@
-"""Offices and their time zones: "today" and "not in the future" as the office sees them.
+"""Offices and their time zones: "today" and "not in the future" as the office sees them;
+and the exit permission their host state requires (at the end).
 
 A caseworker in Istanbul who enters today's date at 00:18 local time is 21:18 UTC of the
 day before; judged in UTC that date is "in the future".  Every date rule of a case is
@@ -86,6 +87,35 @@ def zone_label(zone: str) -> str:
     if "/" not in zone or zone.startswith("Etc/"):
         return zone.removeprefix("Etc/")
     return zone.rsplit("/", 1)[1].replace("_", " ")
+
+
+# --- the host state's exit permission ------------------------------------------------------
+
+EXIT_PERMISSIONS: Mapping[str, str] = {"IST": "DGMM exit permission", "IZM": "DGMM exit permission"}
+"""The exit permission the host state of each office requires of refugees resettled from it,
+by office (the default of ``ITINERA_EXIT_PERMISSIONS``): the name people know it by.  Türkiye,
+host state of the demo offices, requires one: the exit permission of its Directorate General
+of Migration Management (DGMM).  An office not listed (its host state requires none) refers
+cases without it.  A resettlement case records its office's at referral
+(``CaseReferred.exit_permission``; ``domain/programmes/resettlement/exit_permission.py``), so
+a case keeps the rule it was referred under when the setting changes."""
+
+
+def check_exit_permissions(permissions: Mapping[str, str]) -> dict[str, str]:
+    """An office -> exit permission map with a code and a name of each (``ValueError`` names the office)."""
+    checked: dict[str, str] = {}
+    for office, name in permissions.items():
+        if not isinstance(office, str) or not office.strip():
+            raise ValueError(f"not an office code: {office!r}")
+        if not isinstance(name, str) or not name.strip() or len(name) > 120 or name != name.strip():
+            raise ValueError(f"office {office}: the exit permission needs a name (1 to 120 characters), not {name!r}")
+        checked[office] = name
+    return checked
+
+
+def exit_permission_of(office: str, permissions: Mapping[str, str] = EXIT_PERMISSIONS) -> str | None:
+    """The exit permission the host state of ``office`` requires (None: none)."""
+    return permissions.get(office)
 
 
 for _zone in {DEFAULT_TIME_ZONE, *OFFICE_TIME_ZONES.values()}:

@@ -45,6 +45,10 @@ class ReferCaseRequest(BaseModel):
     # Resettlement: members this old or older on the day must attend orientation; requests sent
     # before the rule carry none (everyone), so running cases replay as they ran.
     orientation_min_age: int | None = Field(default=None, ge=0, le=120)
+    # Resettlement: the exit permission the office's host state requires of refugees leaving it
+    # (settings; ``domain.offices.EXIT_PERMISSIONS``); None, also in requests sent before the
+    # rule: none required, so running cases replay as they ran.
+    exit_permission: str | None = Field(default=None, min_length=1, max_length=120)
     # The destination's profile in force now, which the case will follow (None: every stage).
     services: CaseServices | None = None
 

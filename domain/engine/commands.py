@@ -23,6 +23,9 @@ class ReferCase(BaseModel):
     office_time_zone: str = DEFAULT_TIME_ZONE
     # Resettlement's orientation age rule for this case (None, in requests sent before it: everyone attends).
     orientation_min_age: int | None = None
+    # Resettlement: the exit permission the office's host state requires (None: none; the
+    # programme's ``referral_terms`` records it or not).
+    exit_permission: str | None = None
     # The destination's profile in force at referral (``domain.destination_services``); None:
     # every stage of the programme applies.
     services: CaseServices | None = None

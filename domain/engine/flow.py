@@ -85,6 +85,12 @@ def open_step(draft: Draft, stage: Stage) -> None:
         return
     for member_id in members:
         open_task(draft, task_type, member_id=member_id)
+    if spec.beside_flow and members:
+        # Opened beside the flow (e.g. the host state's exit permission, with the booking): it
+        # does not hold the stage, whose own next step opens too.  (The programme's next step
+        # asks for it only while none is open, so this ends.)  No next step returned a task
+        # beside the flow before: cases that ran before this replay unchanged.
+        open_step(draft, stage)
 
 
 def open_task(draft: Draft, task_type: str, *, member_id: str | None = None, due: datetime | None = None,

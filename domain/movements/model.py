@@ -134,6 +134,10 @@ class CaseFacts(BaseModel):
     # False when the case has no health stage of IOM's: its programme has none (family
     # reunification) or its destination's profile skips it (the destination screens health).
     medical_clearance_required: bool = True
+    # Resettlement: the exit permission the host state requires (None: none; facts taken
+    # before the rule carry none), and the last day of the one recorded (None: not recorded).
+    exit_permission_required: str | None = None
+    exit_permission_valid_until: date | None = None
     open_tasks: dict[str, str] = Field(default_factory=dict, description="task type -> an open task's id")
     booked_flight: str | None = None
     booked_departure_at: datetime | None = None

@@ -16,6 +16,7 @@ The facts come from the case's own workflow (``CaseFacts``), taken just before t
 | ``medical_clearance`` | a member's medical clearance is not valid on the day of travel (cases without an IOM health stage: never) |
 | ``travel_document`` | a member's visa or travel document is not valid on the day of travel |
 | ``consent`` | AVRR: the migrant's consent is not given (or withdrawn) |
+| ``exit_permission`` | resettlement from a host state that requires an exit permission (the case's office's, recorded at referral): it is not recorded, or expires before the day of travel |
 | ``special_needs`` | a member needs a stretcher or a medical escort and the movement has no medical escort, or is an unaccompanied minor and it has no operational escort |
 
 A delay checks, for every booked case, the two validity rules (``medical_clearance``,
@@ -159,7 +160,26 @@ def case_problems(state: MovementState, facts: CaseFacts, *, seats_left: int,
     if facts.consent_status is not None and facts.consent_status not in ("given", "reconfirmed"):
         problems.append(Problem(case_id=case_id, rule="consent",
                                 message=f"case {case_id}: the migrant's consent is {facts.consent_status}"))
+    problems += exit_permission_problems(facts, details)
     return problems
+
+
+def exit_permission_problems(facts: CaseFacts, details: MovementDetails) -> list[Problem]:
+    """The host state's exit permission, where the case needs one: recorded, and valid on the
+    day of travel (in the departure airport's zone)."""
+    required = facts.exit_permission_required
+    if required is None:
+        return []
+    until = facts.exit_permission_valid_until
+    day = details.travel_day()
+    if until is None:
+        return [Problem(case_id=facts.case_id, rule="exit_permission",
+                        message=f"case {facts.case_id}: the {required} is not recorded")]
+    if until < day:
+        return [Problem(case_id=facts.case_id, rule="exit_permission",
+                        message=f"case {facts.case_id}: the {required} is valid until {until.isoformat()}, "
+                                f"before the day of travel {day.isoformat()}")]
+    return []
 
 
 def lock_problems(state: MovementState, facts: list[CaseFacts]) -> list[Problem]:

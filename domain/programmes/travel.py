@@ -209,16 +209,18 @@ def follow_up(draft: Draft, task: TaskState, form: Any, *, health_assessment: st
 
 
 
-def cancel_booking(draft: Draft, command: Any) -> None:
+def cancel_booking(draft: Draft, command: Any, *, keep: frozenset[str] = frozenset()) -> None:
     """The booked flight will not carry the case: drop the booking, cancel the tasks it opened
-    (and those the programme opens for a booked flight), and book again."""
+    (and those the programme opens for a booked flight; not the tasks ``keep`` names, which
+    are not about the flight), and book again."""
     state = draft.s
     if state.movement is None or state.departed_at is not None:
         raise reject(RejectionCode.INVALID_FORM, f"case {state.case_id} has no booking to cancel"
                      + (" (it has departed)" if state.departed_at is not None else ""),
                      [{"field": "kind", "reason": "no booked flight"}])
     booked = state.movement
-    for task in [t for t in state.open_tasks if t.stage == Stage.MOVEMENT and t.task_type != TravelTask.BOOK_MOVEMENT]:
+    for task in [t for t in state.open_tasks if t.stage == Stage.MOVEMENT and t.task_type != TravelTask.BOOK_MOVEMENT
+                 and t.task_id not in keep]:
         draft.emit(ev.TaskCancelled(task_id=task.task_id, reason=f"the booking was cancelled: {command.reason}"))
         flow.cancel_escalations_of(draft, task.task_id, "the booking was cancelled")
     draft.emit(ev.BookingCancelled(flight_number=booked.flight_number, departure_at=booked.departure_at,

@@ -13,8 +13,10 @@ from domain.programmes.resettlement.flow import (
     STAGE_LABELS,
     STAGES,
     ResettlementTask,
+    cancel_booking,
     check,
     check_referral,
+    deadlines,
     follow_up,
     holds,
     next_step,
@@ -22,7 +24,7 @@ from domain.programmes.resettlement.flow import (
     review_decisions,
     tick,
 )
-from domain.programmes.resettlement.orientation import referral_terms
+from domain.programmes.resettlement import exit_permission, orientation
 from domain.programmes.resettlement.state import ResettlementData, apply, read_model_data, start
 from domain.programmes.resettlement.tasks import TASK_SPECS
 from domain.programmes import travel
@@ -43,14 +45,14 @@ PROGRAMME = ProgrammeDefinition(
     review_closure_reason=review_closure_reason,
     start=start,
     data_model=ResettlementData,
-    referral_terms=referral_terms,
+    referral_terms=lambda command: orientation.referral_terms(command) | exit_permission.referral_terms(command),
     check_referral=check_referral,
     check=check,
     follow_up=follow_up,
     apply=apply,
-    deadlines=travel.deadlines,
+    deadlines=deadlines,
     tick=tick,
-    actions={"cancel_booking": travel.cancel_booking},
+    actions={"cancel_booking": cancel_booking},
     read_model_data=read_model_data,
     review_openers=travel.review_openers(ResettlementTask.RECORD_VISA),
 )

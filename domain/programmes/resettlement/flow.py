@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from domain import events as ev
@@ -12,7 +13,7 @@ from domain.engine.draft import Draft, invalid
 from domain.model import Stage
 from domain.programmes import travel
 from domain.programmes.definition import Step
-from domain.programmes.resettlement import orientation
+from domain.programmes.resettlement import exit_permission, orientation
 from domain.programmes.resettlement.state import data
 from domain.programmes.resettlement.tasks import ResettlementTask
 from domain.state import CaseState, TaskState
@@ -60,7 +61,11 @@ def next_step(state: CaseState, stage: Stage, ctx: DecisionContext) -> Step:
         members = travel.pending(state, "visa", "pending", "expired")
         return (ResettlementTask.RECORD_VISA, members) if members else None
     if stage == Stage.MOVEMENT:
-        return travel.movement_step(state, ctx)
+        # The host state's exit permission, where it requires one, opens beside the flow: the
+        # engine then opens the booking (or what the journey needs next) with it.
+        d = data(state)
+        return (exit_permission.step(state, d.exit_permission_required, d.exit_permission, ctx)
+                or travel.movement_step(state, ctx))
     if stage == Stage.ARRIVAL:
         return travel.arrival_step(state)
     return None
@@ -82,6 +87,9 @@ def review_closure_reason(state: CaseState) -> str:
 
 
 def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) -> None:
+    if task.task_type == travel.TravelTask.RECORD_DEPARTURE and form.outcome == "departed":
+        d = data(state)
+        exit_permission.check_departure(state, d.exit_permission_required, d.exit_permission, form.departed_at)
     travel.check(state, task, form, ctx)
     if (task.task_type == EngineTask.REVIEW_OUTCOME and form.decision == "resubmit"
             and form.destination_country == state.destination_country):
@@ -114,3 +122,20 @@ def follow_up(draft: Draft, task: TaskState, form: Any) -> None:
 
 def tick(draft: Draft) -> None:
     travel.tick(draft, document_expired=ev.VisaExpired, document_expiry_reason="a visa expired before departure")
+    d = data(draft.s)
+    exit_permission.tick(draft, d.exit_permission_required, d.exit_permission)
+
+
+def deadlines(state: CaseState) -> list[datetime]:
+    d = data(state)
+    return travel.deadlines(state) + exit_permission.deadlines(state, d.exit_permission_required, d.exit_permission)
+
+
+def cancel_booking(draft: Draft, command: Any) -> None:
+    """The journey's cancellation, which keeps an open exit permission task: the permission
+    is about leaving the host state, whichever flight."""
+    keep = [t for t in draft.s.open_tasks if t.task_type == ResettlementTask.RECORD_EXIT_PERMISSION]
+    if not keep:
+        travel.cancel_booking(draft, command)
+        return
+    travel.cancel_booking(draft, command, keep=frozenset(t.task_id for t in keep))
