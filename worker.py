@@ -8,7 +8,13 @@ from datetime import timedelta
 import asyncpg
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Worker, WorkerDeploymentConfig
+from temporalio.worker import (
+    UnsandboxedWorkflowRunner,
+    Worker,
+    WorkerDeploymentConfig,
+    WorkflowRunner,
+)
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.case_records import CaseRecordActivities
 from activities.movements import MovementActivities
@@ -49,16 +55,20 @@ def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str,
                   graceful_shutdown_timeout=graceful_shutdown, deployment_config=deployment)
 
 
+def workflow_runner(sandbox: bool) -> WorkflowRunner:
+    return SandboxedWorkflowRunner() if sandbox else UnsandboxedWorkflowRunner()
+
+
 def build_workers(client: Client, pool: asyncpg.Pool, task_queue: str,
                   graceful_shutdown: timedelta = timedelta(0),
-                  deployment: WorkerDeploymentConfig | None = None) -> tuple[Worker, Worker]:
+                  deployment: WorkerDeploymentConfig | None = None, sandbox: bool = True) -> tuple[Worker, Worker]:
     """The same work split in two, so that shutdown can go in two steps (``run_worker``): a
     worker of the workflows (and of local activities, which histories recorded before
     ``RECORDING_IN_HISTORY_PATCH`` use) and a worker of the (remote) activities."""
     records = CaseRecordActivities(pool)
     workflows = Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=[records.record_case_events],
                        no_remote_activities=True, graceful_shutdown_timeout=graceful_shutdown,
-                       deployment_config=deployment)
+                       deployment_config=deployment, workflow_runner=workflow_runner(sandbox))
     activities = Worker(client, task_queue=task_queue,
                         activities=[records.record_case_events, *ReferralImportActivities(pool).activities(),
                                     *MovementActivities(client, pool).all(),
@@ -95,7 +105,7 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
         # A versioned worker (worker_versioning.py) when ITINERA_WORKER_BUILD_ID is set.
         deployment = deployment_config(settings.worker_deployment_name, settings.worker_build_id)
         workflows, activities = build_workers(client, pool, settings.temporal_task_queue, graceful_shutdown=grace,
-                                              deployment=deployment)
+                                              deployment=deployment, sandbox=settings.workflow_sandbox)
         log.info("worker started", task_queue=settings.temporal_task_queue, temporal=settings.temporal_target,
                  metrics=settings.worker_metrics_address or None,
                  temporal_metrics=settings.temporal_metrics_address or None)

@@ -36,6 +36,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -150,9 +151,32 @@ class CaseCommands:
         referral the read model already knows: only the workflow's answer says that the
         case exists in history."""
         case_id = case_id or self.case_id_for(referral.external_referral_id)
-        workflow_type = WORKFLOW_TYPES[referral.programme]
+        start, request = await self._referral(referral, actor, case_id, audit or current_stamp(201))
+        outcome: ReferralOutcome = await self._with_start(case_id, self._client.execute_update_with_start_workflow(
+            # No fixed update id: a referral is idempotent in the workflow itself (the same
+            # referral again decides nothing and answers created=False).
+            CaseWorkflow.refer, request, start_workflow_operation=start))
+        if outcome.created:
+            mark_audited_with_command()
+        return outcome
+
+    async def accept_referral(self, referral: Referral, actor: Actor, case_id: str | None = None) -> str:
+        """``refer`` without waiting for the recording (``Prefer: respond-async``): returns the
+        case id as soon as the case's workflow has *accepted* the referral, i.e. its validator
+        (the case's rules) passed and the acceptance is in history, so it will be recorded,
+        through any outage, exactly once.  A referral the rules refuse is refused here, as by
+        ``refer``.  The audit row is the request's own (the middleware's, 202): the recording
+        writes none, since the request did not wait for it."""
+        case_id = case_id or self.case_id_for(referral.external_referral_id)
+        start, request = await self._referral(referral, actor, case_id, None)
+        await self._with_start(case_id, self._client.start_update_with_start_workflow(
+            CaseWorkflow.refer, request, start_workflow_operation=start, wait_for_stage=WorkflowUpdateStage.ACCEPTED))
+        return case_id
+
+    async def _referral(self, referral: Referral, actor: Actor, case_id: str,
+                        audit: AuditStamp | None) -> tuple[WithStartWorkflowOperation[Any, Any], ReferCaseRequest]:
         start = WithStartWorkflowOperation(
-            workflow_type.run,  # type: ignore[attr-defined]
+            WORKFLOW_TYPES[referral.programme].run,  # type: ignore[attr-defined]
             CaseWorkflowInput(case_id=case_id),
             id=case_id,
             task_queue=self._task_queue,
@@ -160,29 +184,22 @@ class CaseCommands:
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
         services = await self._services_for(referral.destination_country) if self._services_for else None
-        request = ReferCaseRequest(referral=referral, actor=actor, audit=audit or current_stamp(201),
-                                   services=services,
+        request = ReferCaseRequest(referral=referral, actor=actor, audit=audit, services=services,
                                    arrival_confirmation_days=self._arrival_confirmation_days,
                                    # programme terms: a programme without monitoring visits ignores them
                                    monitoring_months=self._avrr_monitoring_months,
                                    office_time_zone=office_time_zone(referral.office, self._office_time_zones,
                                                                      self._default_time_zone),
                                    orientation_min_age=ORIENTATION_MIN_AGE)
+        return start, request
+
+    async def _with_start(self, case_id: str, call: Any) -> Any:
         try:
-            outcome: ReferralOutcome = await self._await(
-                self._client.execute_update_with_start_workflow(
-                    # No fixed update id: a referral is idempotent in the workflow itself (the
-                    # same referral again decides nothing and answers created=False).
-                    CaseWorkflow.refer, request, start_workflow_operation=start,
-                )
-            )
+            return await self._await(call)
         except WorkflowAlreadyStartedError:
             raise CaseAlreadyClosed(case_id) from None
         except RPCError as exc:
             raise await self._rpc_error(case_id, exc) from None
-        if outcome.created:
-            mark_audited_with_command()
-        return outcome
 
     async def complete_task(self, case_id: str, task_id: str, form: dict[str, Any], actor: Actor,
                             audit: AuditStamp | None = None) -> CommandOutcome:

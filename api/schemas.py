@@ -192,6 +192,17 @@ class EventView(BaseModel):
     data: dict[str, Any]
 
 
+class ReferralAccepted(BaseModel):
+    """The answer to a referral sent with ``Prefer: respond-async`` (202): the case's workflow
+    holds the referral (its Update accepted, in history) and records it without the caller
+    waiting; ``GET case_url`` shows the case once recorded (404 until then, typically well
+    under a second)."""
+
+    case_id: str
+    status: str = Field(default="accepted", description="Always `accepted`: durably held, being recorded.")
+    case_url: str
+
+
 class ClaimResult(BaseModel):
     task_id: str
     claimed_by: str

@@ -109,13 +109,14 @@ def with_options(plan: Plan, concurrency: str | None) -> Plan:
 
 
 async def run(plan: Plan, *, quick: bool, members: int, keep: bool, console: Console,
-              workloads: set[int] = frozenset({1, 2, 3, 4, 5, 6, 7})) -> dict[str, Any]:  # type: ignore[assignment]
+              workloads: set[int] = frozenset({1, 2, 3, 4, 5, 6, 7}),  # type: ignore[assignment]
+              profile_dir: Path | None = None) -> dict[str, Any]:
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     stack = BenchStack(keep=keep)
     monitor = ProcessMonitor()
     phases: dict[str, dict[int, Phase]] = {"baseline": {}, "itinera_http": {}, "bulk_baseline": {},
-                                           "bulk_itinera": {}}
+                                           "bulk_itinera": {}, "bulk_itinera_async": {}}
     extra: dict[str, Any] = {}
     readmodel: dict[str, Any] = {"levels": {}, "seed": []}
     bench: Bench | None = None
@@ -130,7 +131,7 @@ async def run(plan: Plan, *, quick: bool, members: int, keep: bool, console: Con
             if (postmaster := stack.postmaster_pid()) is not None:
                 monitor.watch("postgres", postmaster, tree=True)
             monitor.watch("bench_client", os.getpid())
-            bench = Bench(stack, monitor, progress, members=members)
+            bench = Bench(stack, monitor, progress, members=members, profile_dir=profile_dir)
             await bench.login_all()
 
             # Warm both paths (imports, connections, caches) outside the measurements.
@@ -168,6 +169,11 @@ async def run(plan: Plan, *, quick: bool, members: int, keep: bool, console: Con
                     "bulk_baseline", f"3 bulk: bare start_workflow   c={c:<3}", plan.bulk[c], c, bench.bulk_baseline)
                 phases["bulk_itinera"][c] = await bench.phase(
                     "bulk_itinera", f"3 bulk: POST /api/v1/cases    c={c:<3}", plan.bulk[c], c, bench.bulk_itinera)
+                ph = phases["bulk_itinera_async"][c] = await bench.phase(
+                    "bulk_itinera_async", f"3 bulk: ... respond-async   c={c:<3}", plan.bulk[c], c,
+                    bench.bulk_itinera_async)
+                # the accepted referrals recorded before the next phase (not timed with the phase)
+                ph.extra["all_recorded_after_s"] = round(await bench.recorded(ph.ids), 3)
 
             # 5. bulk import: a file of N referrals through POST /api/v1/imports (the ReferralImport
             # workflow) against N bare start_workflow calls, same run.
@@ -194,7 +200,7 @@ async def run(plan: Plan, *, quick: bool, members: int, keep: bool, console: Con
 
             # `itinera check` over every case made through the API (before the read model is
             # seeded with synthetic cases that have no workflow).
-            checked = [i for kind in ("itinera_http", "bulk_itinera") for ph in phases[kind].values() for i in ph.ids]
+            checked = [i for kind in ("itinera_http", "bulk_itinera", "bulk_itinera_async") for ph in phases[kind].values() for i in ph.ids]
             checked += extra.get("bulk_import", {}).pop("case_ids", [])[:500]
             extra["consistency"] = await bench.consistency(checked)
             progress.console.log(f"itinera check: {extra['consistency']['cases_checked']} cases, "
@@ -278,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-rows", type=int, help="referrals in the bulk import file (default 5000; quick 60)")
     parser.add_argument("--charter-cases", type=int, help="cases on the charter of workload 6 (default 60; quick 6)")
     parser.add_argument("--charter-people", type=int, help="people on that charter (default 200; quick 20)")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="sample the processes with py-spy during workloads 1 and 2 and write summaries to DIR "
+                             "(bench/profile.py)")
     args = parser.parse_args(argv)
 
     console = Console(stderr=True)
@@ -292,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     workloads = {int(w) for w in args.workloads.split(",")}
     try:
         results = asyncio.run(run(plan, quick=args.quick, members=args.members, keep=args.keep, console=console,
-                                  workloads=workloads))
+                                  workloads=workloads, profile_dir=args.profile))
     except KeyboardInterrupt:
         console.print("[red]interrupted[/red]")
         return 130

@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import statistics
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from rich.progress import Progress
 from temporalio.client import Client
 
+from bench import profile
 from bench.baseline_workflow import STAGES, BaselineCaseWorkflow, StageCompletion
 from bench.http import Http
 from bench.phase import Phase, ReadYourWrites
@@ -70,8 +73,11 @@ class PhaseFailed(RuntimeError):
 
 
 class Bench:
-    def __init__(self, stack: BenchStack, monitor: ProcessMonitor, progress: Progress, *, members: int = 1):
+    def __init__(self, stack: BenchStack, monitor: ProcessMonitor, progress: Progress, *, members: int = 1,
+                 profile_dir: Path | None = None):
         self.stack = stack
+        # With --profile: py-spy samples the processes during each measured phase of workloads 1-2.
+        self.profile_dir = profile_dir
         self.monitor = monitor
         self.progress = progress
         self.members = members
@@ -129,6 +135,10 @@ class Bench:
                 self.progress.advance(task)
 
         self.stack.check_children()
+        recording = None
+        if measure and self.profile_dir is not None and workload in ("baseline", "itinera_http"):
+            pids = {**self.stack.pids(), "bench_client": os.getpid()}
+            recording = profile.Recording.start(self.profile_dir, f"{workload}-c{concurrency}", pids)
         if measure:
             self.monitor.begin()
         started = time.perf_counter()
@@ -136,6 +146,9 @@ class Bench:
         phase.wall_s = time.perf_counter() - started
         if measure:
             phase.usage = self.monitor.end()
+        if recording is not None:
+            for path in recording.stop():
+                self.progress.console.log(f"profile: {path}")
         self.progress.update(task, description=f"{label} [dim]{phase.rate:.1f}/s[/dim]")
         self.stack.check_children()
         return phase
@@ -260,6 +273,30 @@ class Bench:
                                     headers=self.auth(WORKER[("caseworker", office)]))
         phase.latencies.add("refer", time.perf_counter() - t)
         phase.ids.append(case["case_id"])
+
+    async def bulk_itinera_async(self, phase: Phase, i: int) -> None:
+        """The same referral with ``Prefer: respond-async``: answered 202 once the case's workflow
+        has accepted it (validated, durable in history), before it is recorded."""
+        body, office = self.new_referral("bulka")
+        t = time.perf_counter()
+        accepted = await self.http.call("POST", "/api/v1/cases", 202, json_body=body,
+                                        headers={**self.auth(WORKER[("caseworker", office)]),
+                                                 "Prefer": "respond-async"})
+        phase.latencies.add("refer", time.perf_counter() - t)
+        phase.ids.append(accepted["case_id"])
+
+    async def recorded(self, case_ids: list[str], timeout: float = 300.0) -> float:
+        """Wait until every case is in the read model (async referrals being recorded); seconds waited."""
+        started = time.perf_counter()
+        conn = await asyncpg.connect(self.stack.database_url)
+        try:
+            while True:
+                n = await conn.fetchval("SELECT count(*) FROM cases WHERE case_id = ANY($1::text[])", case_ids)
+                if n >= len(case_ids) or time.perf_counter() - started > timeout:
+                    return time.perf_counter() - started
+                await asyncio.sleep(0.05)
+        finally:
+            await conn.close()
 
     async def bulk_baseline(self, phase: Phase, i: int) -> None:
         wf_id = f"bench-{self.run}-bulk-{next(self._serial):06d}"

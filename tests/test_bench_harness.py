@@ -136,3 +136,35 @@ def test_report_renders_every_table_and_is_json() -> None:
     text = render_markdown(results)
     for heading in ("**Targets**", "**Per stage**", "**Bulk referral", "**Read model at scale", "history events"):
         assert heading in text
+
+
+def test_profile_samples_a_running_process_and_names_its_hot_function(tmp_path) -> None:
+    """``python -m bench --profile``: py-spy attached from outside, summary by self and inclusive time."""
+    import subprocess
+    import sys
+    import time
+
+    from bench import profile
+
+    code = ("def spin_the_cpu():\n    return sum(i * i for i in range(10_000))\n"
+            "def busy_worker():\n    while True:\n        spin_the_cpu()\nbusy_worker()\n")
+    child = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        time.sleep(0.3)
+        recording = profile.Recording.start(tmp_path, "itinera_http-c1", {"worker": child.pid, "temporal": 1})
+        assert set(recording.procs) == {"worker"}  # only Python processes under test are sampled
+        time.sleep(1.5)
+        [summary] = recording.stop()
+    finally:
+        child.kill()
+        child.wait()
+    text = summary.read_text()
+    assert summary.name == "itinera_http-c1-worker.txt"
+    assert "# itinera_http-c1: worker" in text
+    self_part, inclusive_part = text.split("## Top frames by inclusive time")
+    # the CPU is spent in the generator expression and sum(), all under busy_worker/spin_the_cpu
+    assert "spin_the_cpu" in self_part or "<genexpr>" in self_part
+    top_inclusive = inclusive_part.strip().splitlines()[2]
+    assert "busy_worker" in top_inclusive or "spin_the_cpu" in top_inclusive
+    samples = int(text.split("\n\n")[1].split()[0])
+    assert samples >= 50  # 1.5 s at 100 Hz of a process that never waits

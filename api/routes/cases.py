@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api import policy, readmodel
@@ -15,7 +16,7 @@ from api.commands import CaseAlreadyClosed
 from api.deps import Commands, Db
 from api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from api.idempotency import Idempotency
-from api.schemas import CaseDetail, CaseSummary, EventView, Page
+from api.schemas import CaseDetail, CaseSummary, EventView, Page, ReferralAccepted
 from domain.case import referral_fingerprint
 from api.ui.timeline import TimelineEntry, timeline
 from domain.model import CaseStatus, Country, Priority, ProgrammeName, Referral, Stage
@@ -37,7 +38,14 @@ async def _visible_case(db: Db, principal: CurrentPrincipal, case_id: str) -> Ca
     response_model=CaseDetail,
     status_code=201,
     summary="Refer a resettlement or AVRR case (idempotent on external_referral_id)",
+    description="Answers with the recorded case (201), readable at once.  With `Prefer: respond-async` "
+                "(bulk senders) a new referral is answered 202 as soon as the case's workflow has accepted "
+                "it (checked by the case's rules and held durably in its history), before it is recorded: "
+                "`GET` the `case_url` (also the `Location` header) shows the case once recorded, 404 until then.",
     responses={200: {"model": CaseDetail, "description": "This referral had already opened the case."},
+               202: {"model": ReferralAccepted,
+                     "description": "With `Prefer: respond-async`: accepted, being recorded (a referral the read "
+                                    "model already knows is answered 200/201 as without the header)."},
                400: {"model": ErrorBody, "description": "An invalid Idempotency-Key header."},
                403: ERROR_RESPONSES[403], 409: ERROR_RESPONSES[409], 422: ERROR_RESPONSES[422]},
 )
@@ -45,14 +53,24 @@ async def refer_case(referral: Referral, principal: CurrentPrincipal, db: Db, co
                      request: Request, response: Response,
                      idempotency_key: Annotated[str | None, Header(
                          description="Optional: the same key again with the same body returns the first answer; "
-                                     "with another body 422 (see README, 'The integration inbox').")] = None) -> Any:
+                                     "with another body 422 (see README, 'The integration inbox').")] = None,
+                     prefer: Annotated[str | None, Header(
+                         description="`respond-async`: answer 202 once the referral is accepted, without waiting "
+                                     "for it to be recorded (RFC 7240).")] = None) -> Any:
     policy.require_may_refer(principal, referral.office)
     idem = Idempotency(request, db, f"user:{principal.username}")
     replay = await idem.begin()
     if replay is not None:
         return replay
     try:
-        case = await _refer(referral, principal, db, commands, request, response)
+        known = await readmodel.find_case_by_referral(db, referral.external_referral_id)
+        if known is None and _respond_async(prefer) and (
+                accepted := await _accept(referral, principal, commands, request)) is not None:
+            body = accepted.model_dump(mode="json")
+            await idem.finish(202, body)
+            return JSONResponse(body, status_code=202, headers={"Location": accepted.case_url,
+                                                                "Preference-Applied": "respond-async"})
+        case = await _refer(referral, known, principal, db, commands, request, response)
     except BaseException:
         await idem.abandon()
         raise
@@ -60,9 +78,24 @@ async def refer_case(referral: Referral, principal: CurrentPrincipal, db: Db, co
     return case
 
 
-async def _refer(referral: Referral, principal: CurrentPrincipal, db: Db, commands: Commands,
+def _respond_async(prefer: str | None) -> bool:
+    """RFC 7240: ``Prefer: respond-async`` (among other preferences, any case)."""
+    return prefer is not None and any(p.split(";")[0].strip().lower() == "respond-async" for p in prefer.split(","))
+
+
+async def _accept(referral: Referral, principal: CurrentPrincipal, commands: Commands,
+                  request: Request) -> ReferralAccepted | None:
+    case_id = commands.case_id_for(referral.external_referral_id)
+    request.state.audit_case_id = case_id
+    try:
+        await commands.accept_referral(referral, principal.actor, case_id)
+    except CaseAlreadyClosed:
+        return None  # this id's workflow has finished: the synchronous path says what it was
+    return ReferralAccepted(case_id=case_id, case_url=f"/api/v1/cases/{case_id}")
+
+
+async def _refer(referral: Referral, known: Any, principal: CurrentPrincipal, db: Db, commands: Commands,
                  request: Request, response: Response) -> CaseDetail:
-    known = await readmodel.find_case_by_referral(db, referral.external_referral_id)
     case_id = known.case_id if known else commands.case_id_for(referral.external_referral_id)
     request.state.audit_case_id = case_id
     if known is not None and not policy.may_see_case(principal, known.office):
