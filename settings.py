@@ -20,7 +20,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from domain.model import check_monitoring_months
 from domain.offices import (
     DEFAULT_TIME_ZONE,
+    EXIT_PERMISSIONS,
     OFFICE_TIME_ZONES,
+    check_exit_permissions,
     check_office_time_zones,
     check_time_zone,
     office_time_zone,
@@ -145,6 +147,12 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(OFFICE_TIME_ZONES))
     # The zone of an office not listed in office_time_zones.
     default_time_zone: Annotated[str, AfterValidator(check_time_zone)] = DEFAULT_TIME_ZONE
+    # Offices whose host state requires refugees resettled from it to hold an exit permission,
+    # as JSON office -> the permission's name; default: IST and IZM, Türkiye's DGMM exit
+    # permission (domain/offices.py).  An office not listed requires none.  A case keeps what
+    # its office required when it was referred (domain/programmes/resettlement/exit_permission.py).
+    exit_permissions: Annotated[dict[str, str], AfterValidator(check_exit_permissions)] = Field(
+        default_factory=lambda: dict(EXIT_PERMISSIONS))
 
     # Seed demo users and demo cases on `itinera dev` (only when the database is empty).
     seed_demo: bool = True

@@ -86,6 +86,8 @@ class ReferralImportActivities:
                                 avrr_monitoring_months=tuple(terms["monitoring_months"]),
                                 office_time_zones=terms["office_time_zones"],
                                 default_time_zone=terms["default_time_zone"],
+                                # an import started before the setting: the default's
+                                exit_permissions=terms.get("exit_permissions"),
                                 services_for=DestinationServicesSource(self._pool))
         actor = Actor.model_validate(actor_data)
         audit = AuditStamp(action=IMPORT_ACTION, status=201, source_ip=job["source_ip"])

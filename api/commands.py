@@ -50,7 +50,7 @@ from domain.identity import case_id_for
 from domain.model import Actor, Referral
 from domain.programmes.resettlement.orientation import ORIENTATION_MIN_AGE
 from domain.programmes.registry import definition_of, names
-from domain.offices import DEFAULT_TIME_ZONE, OFFICE_TIME_ZONES, office_time_zone
+from domain.offices import DEFAULT_TIME_ZONE, EXIT_PERMISSIONS, OFFICE_TIME_ZONES, exit_permission_of, office_time_zone
 from domain.case import CaseAction
 from domain.records import (
     AuditStamp,
@@ -125,7 +125,10 @@ class CaseCommands:
                  arrival_confirmation_days: int = 3, avrr_monitoring_months: tuple[int, ...] = (3, 6, 12),
                  case_id_key: bytes | None = None, office_time_zones: Mapping[str, str] | None = None,
                  default_time_zone: str = DEFAULT_TIME_ZONE,
-                 services_for: Callable[[str | None], Awaitable[CaseServices | None]] | None = None):
+                 services_for: Callable[[str | None], Awaitable[CaseServices | None]] | None = None,
+                 exit_permissions: Mapping[str, str] | None = None):
+        # office -> the exit permission its host state requires (domain.offices.EXIT_PERMISSIONS)
+        self._exit_permissions = dict(EXIT_PERMISSIONS if exit_permissions is None else exit_permissions)
         self._client = client
         # The destination's current profile, which a new case records and follows
         # (``domain.destination_services``); None: no profiles, every stage applies.
@@ -190,7 +193,8 @@ class CaseCommands:
                                    monitoring_months=self._avrr_monitoring_months,
                                    office_time_zone=office_time_zone(referral.office, self._office_time_zones,
                                                                      self._default_time_zone),
-                                   orientation_min_age=ORIENTATION_MIN_AGE)
+                                   orientation_min_age=ORIENTATION_MIN_AGE,
+                                   exit_permission=exit_permission_of(referral.office, self._exit_permissions))
         return start, request
 
     async def _with_start(self, case_id: str, call: Any) -> Any:

@@ -176,7 +176,8 @@ class CaseWorkflow:
         command = ReferCase(case_id=self._case_id, referral=request.referral,
                             arrival_confirmation_days=request.arrival_confirmation_days,
                             monitoring_months=request.monitoring_months, office_time_zone=request.office_time_zone,
-                            orientation_min_age=request.orientation_min_age, services=request.services)
+                            orientation_min_age=request.orientation_min_age, services=request.services,
+                            exit_permission=request.exit_permission)
         async with self._lock:
             recorded = await self._execute(command, request.actor, request.audit)
         self._arm_clock()

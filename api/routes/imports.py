@@ -184,7 +184,8 @@ async def upload(request: Request, response: Response, principal: CurrentPrincip
     terms = {"timeout_seconds": settings.command_timeout_seconds,
              "arrival_confirmation_days": settings.arrival_confirmation_days,
              "monitoring_months": list(settings.avrr_monitoring_months),
-             "office_time_zones": dict(settings.office_time_zones), "default_time_zone": settings.default_time_zone}
+             "office_time_zones": dict(settings.office_time_zones), "default_time_zone": settings.default_time_zone,
+             "exit_permissions": dict(settings.exit_permissions)}
     import_id = f"imp-{uuid.uuid4().hex[:16]}"
     client = request.client
     async with db.transaction():
