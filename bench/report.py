@@ -83,6 +83,10 @@ def summarize(*, plan: Any, quick: bool, members: int, started_at: datetime, dur
     levels = list(readmodel.get("levels", {}))
     for level, data in readmodel.get("levels", {}).items():
         rm_levels[str(level)] = {"cases": data["cases"], "concurrency": {}}
+        if (reports := data.get("reports")) is not None:
+            rm_levels[str(level)]["reports"] = {"concurrency": 1, "per_query": reports.latencies.as_dict(),
+                                                **_pct(reports.latencies.merged("query:")),
+                                                "errors": len(reports.errors), "error_samples": reports.errors[:3]}
         for c, ph in data["phases"].items():
             allq = ph.latencies.merged("query:")
             rm_levels[str(level)]["concurrency"][str(c)] = {
@@ -389,6 +393,13 @@ def render_markdown(results: dict[str, Any]) -> str:
             row = [q.removeprefix("query:")]
             for level, data in rm["levels"].items():
                 v = data["concurrency"][first]["per_query"].get(q, {})
+                row.append(f"{_f(v.get('p50_ms'))} / {_f(v.get('p99_ms'))}")
+            rows.append(row)
+        reports = list(next(iter(rm["levels"].values())).get("reports", {}).get("per_query", {}))
+        for q in reports:  # their own phase at concurrency 1 (not in the target's p99)
+            row = [q.removeprefix("query:") + " (own phase, c=1)"]
+            for level, data in rm["levels"].items():
+                v = data.get("reports", {}).get("per_query", {}).get(q, {})
                 row.append(f"{_f(v.get('p50_ms'))} / {_f(v.get('p99_ms'))}")
             rows.append(row)
         lines += ["", f"Per query at concurrency {first} (p50 / p99 ms):", ""]
