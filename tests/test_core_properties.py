@@ -259,7 +259,7 @@ def _programme_tasks(programme: Programme) -> set[TaskType]:
     if programme == "family_reunification":
         return set(definition_of(programme).task_specs)
     resettlement_only = {TaskType.VERIFY_REFERRAL, TaskType.CONDUCT_INTERVIEW, TaskType.ASSESS_HEALTH,
-                         TaskType.RECORD_ORIENTATION, TaskType.RECORD_VISA}
+                         TaskType.RECORD_ORIENTATION, TaskType.RECORD_VISA, TaskType.RECORD_HOST_EXIT_PERMISSION}
     shared = {TaskType.REVIEW_OUTCOME, TaskType.RESOLVE_ESCALATION, TaskType.RECORD_TREATMENT,
               TaskType.BOOK_MOVEMENT, TaskType.CHECK_FIT_TO_TRAVEL, TaskType.RECORD_DEPARTURE,
               TaskType.CONFIRM_ARRIVAL}

@@ -131,8 +131,12 @@ def refer_commands(draw: st.DrawFn, programme: Programme) -> core.ReferCase:
     if programme == Programme.AVRR:
         months = draw(st.one_of(st.none(), st.lists(st.integers(1, 24), min_size=1, max_size=4, unique=True)
                                 .map(sorted)))
+    # Resettlement from a host state that requires an exit permission (or not, as before the rule).
+    exit_permission = draw(st.sampled_from((None, "DGMM exit permission"))) if programme == Programme.RESETTLEMENT \
+        else None
     return core.ReferCase(case_id=case_id_for(referral.external_referral_id), referral=referral,
-                          arrival_confirmation_days=draw(st.integers(1, 10)), monitoring_months=months)
+                          arrival_confirmation_days=draw(st.integers(1, 10)), monitoring_months=months,
+                          exit_permission=exit_permission)
 
 
 def start_times() -> st.SearchStrategy[datetime]:
@@ -398,6 +402,15 @@ def _record_exit_permission(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
 
 
 @st.composite
+def _record_host_exit_permission(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
+    return _drop_none({"reference": f"DGMM-{draw(st.integers(100, 10**8))}",
+                       "issued_on": _iso(draw(_on_or_after(fc.today, None))),
+                       "valid_until": _iso(draw(_future(fc.today, 0, 365))),
+                       "issuing_authority": "DGMM, Provincial Directorate of Migration Management",
+                       "notes": draw(optional_notes)})
+
+
+@st.composite
 def _arrange_escort(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
     return _drop_none({"escort_type": draw(st.sampled_from(("operational", "medical", "child_protection",
                                                             "social_worker"))),
@@ -514,6 +527,7 @@ _VALID: dict[TaskType, Callable[[FormContext], st.SearchStrategy[dict[str, Any]]
     TaskType.RECORD_TRAVEL_DOCUMENT: _record_travel_document,
     TaskType.RECORD_EXIT_PERMISSION: _record_exit_permission,
     TaskType.ARRANGE_ESCORT: _arrange_escort,
+    TaskType.RECORD_HOST_EXIT_PERMISSION: _record_host_exit_permission,
     TaskType.RECONFIRM_CONSENT: _reconfirm_consent,
     TaskType.RECORD_REINTEGRATION_PLAN: _record_reintegration_plan,
     TaskType.RECORD_ASSISTANCE_DELIVERY: _record_assistance_delivery,
