@@ -51,6 +51,10 @@ def _json(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, str) else dict(value or {})
 
 
+def _json_list(value: Any) -> list[dict[str, Any]]:
+    return json.loads(value) if isinstance(value, str) else list(value or [])
+
+
 def temporal_web_url(case_id: str) -> str:
     """Where the Temporal Web UI of this deployment shows the case's workflow."""
     settings = get_settings()
@@ -219,23 +223,14 @@ async def case_office_and_programme(conn: asyncpg.Connection, case_id: str) -> t
 
 
 async def get_case(conn: asyncpg.Connection, case_id: str) -> CaseDetail | None:
-    row = await conn.fetchrow(
-        f"SELECT {_CASE_COLUMNS}, c.version, c.stage_entered_at, c.departure_at, c.departed_at, c.arrived_on, "
-        "c.closed_at, c.hold_reason, c.held_at, c.programme_data "
-        "FROM cases c WHERE c.case_id = $1",
-        case_id,
-    )
+    row = await conn.fetchrow(_GET_CASE, case_id)
     if row is None:
         return None
-    members = await conn.fetch(
-        "SELECT member_id, full_name, date_of_birth, sex, nationality, relationship, health_status, "
-        "clearance_valid_until, follow_up_needed, orientation_status, visa_status, visa_valid_until "
-        "FROM case_members WHERE case_id = $1 ORDER BY position",
-        case_id,
-    )
-    tasks = await conn.fetch(f"{_TASK_SELECT} WHERE t.case_id = $1 AND t.status = 'open' ORDER BY t.task_id", case_id)
+    members = [{k: v for k, v in m.items() if k != "position"} for m in _json_list(row["members_json"])]
+    tasks = _json_list(row["tasks_json"])
+    services_data = row["services_json"]
+    services = CaseServices.model_validate(_json(services_data)) if services_data else None
     summary = _case_summary(row)
-    services = await _recorded_services(conn, case_id)
     return CaseDetail(
         **summary.model_dump(),
         version=row["version"],
@@ -258,12 +253,6 @@ async def get_case(conn: asyncpg.Connection, case_id: str) -> CaseDetail | None:
         services=services,
         stages=_stages(row["programme"], services, row["destination_country"]),
     )
-
-
-async def _recorded_services(conn: asyncpg.Connection, case_id: str) -> CaseServices | None:
-    """The destination profile the case recorded at referral (its first event)."""
-    data = await conn.fetchval("SELECT payload->'services' FROM case_events WHERE case_id = $1 AND seq = 1", case_id)
-    return CaseServices.model_validate(data) if data else None
 
 
 def _stages(programme: str, services: CaseServices | None, destination_country: str | None) -> list[StageStep]:
@@ -308,6 +297,22 @@ LEFT JOIN task_claims k ON k.task_id = t.task_id"""
 
 # The inbox's order: overdue tasks first, whatever their priority; then by priority and due time.
 _LATE_FIRST = "(CASE WHEN t.overdue THEN 0 ELSE 1 END)"
+
+_MEMBER_COLUMNS = """member_id, full_name, date_of_birth, sex, nationality, relationship, health_status,
+    clearance_valid_until, follow_up_needed, orientation_status, visa_status, visa_valid_until"""
+
+# The case, its members, its open tasks and the services it recorded at referral, in one round
+# trip (a command's answer and every case page read it; four queries were four round trips).
+_GET_CASE = f"""
+SELECT {_CASE_COLUMNS}, c.version, c.stage_entered_at, c.departure_at, c.departed_at, c.arrived_on,
+    c.closed_at, c.hold_reason, c.held_at, c.programme_data,
+    (SELECT coalesce(json_agg(m ORDER BY m.position), '[]')
+       FROM (SELECT position, {_MEMBER_COLUMNS} FROM case_members WHERE case_id = $1) m) AS members_json,
+    (SELECT coalesce(json_agg(t ORDER BY t.task_id), '[]')
+       FROM ({_TASK_SELECT} WHERE t.case_id = $1 AND t.status = 'open') t) AS tasks_json,
+    (SELECT e.payload->'services' FROM case_events e WHERE e.case_id = $1 AND e.seq = 1) AS services_json
+FROM cases c WHERE c.case_id = $1
+"""
 
 
 def _task_title(programme: str, task_type: str) -> str:
