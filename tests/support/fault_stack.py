@@ -13,6 +13,7 @@ and records every answer so a test can assert that an outage was never a 500 or 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -30,7 +31,7 @@ from embedded.temporal_server import EmbeddedTemporal
 from store.migrations import apply_migrations
 from tests.support.cli import PROJECT
 from tests.support.forms import example_form
-from tests.support.stack import TEST_PAYLOAD_KEYS, data_folder, free_port
+from tests.support.stack import TEST_EXIT_PERMISSIONS, TEST_PAYLOAD_KEYS, data_folder, free_port
 from tests.support.users import TEST_PASSWORD, seed_test_users, worker_for
 
 
@@ -78,6 +79,7 @@ class ProcessStack:
             "ITINERA_TEMPORAL_TASK_QUEUE": self.task_queue,
             "ITINERA_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS,
             "ITINERA_PAYLOAD_ACTIVE_KEY": "test-2",
+            "ITINERA_EXIT_PERMISSIONS": json.dumps(TEST_EXIT_PERMISSIONS),
             "ITINERA_JWT_SIGNING_KEY": "fault-test-signing-key-" + "x" * 32,
             "ITINERA_API_PORT": str(self.api_port),
             "ITINERA_COMMAND_TIMEOUT_SECONDS": "8",

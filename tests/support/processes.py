@@ -19,7 +19,7 @@ import httpx
 
 from tests.support.cli import PROJECT
 from tests.support.forms import example_form
-from tests.support.stack import TEST_PAYLOAD_KEYS
+from tests.support.stack import TEST_EXIT_PERMISSIONS, TEST_PAYLOAD_KEYS
 from tests.support.users import TEST_PASSWORD, worker_for
 from tests.support.waiting import eventually
 
@@ -34,6 +34,7 @@ def itinera_env(stack, task_queue: str, **settings: str) -> dict[str, str]:
         "ITINERA_JWT_SIGNING_KEY": stack.settings.jwt_signing_key.get_secret_value(),
         "ITINERA_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS,
         "ITINERA_PAYLOAD_ACTIVE_KEY": "test-2",
+        "ITINERA_EXIT_PERMISSIONS": json.dumps(TEST_EXIT_PERMISSIONS),
         "ITINERA_LOG_LEVEL": "INFO",
     } | {f"ITINERA_{k.upper()}": v for k, v in settings.items()}
 

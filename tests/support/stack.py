@@ -27,13 +27,16 @@ TEST_PAYLOAD_KEYS = json.dumps({"old": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNk
 TEST_SIGNING_KEY = "test-signing-key-" + "x" * 32
 
 
+TEST_EXIT_PERMISSIONS = {"IZM": "DGMM exit permission"}
+"""The host state's exit permission in the test stacks (domain/offices.py: IST and IZM by
+default): required in IZM only, so the tests that walk IST resettlement cases through the
+movement stage stay about what they test; tests/test_exit_permission.py works both offices."""
+
+
 def stack_settings(**values: Any) -> Settings:
     """Settings for a test stack: test keys, nothing read from the environment's data dir."""
     values.setdefault("webhook_allowed_networks", ["127.0.0.0/8", "::1/128"])  # the tests' webhook receivers
-    # The host state's exit permission (domain/offices.py: IST and IZM by default): required
-    # in IZM only here, so the tests that walk IST resettlement cases through the movement stage
-    # stay about what they test; tests/test_exit_permission.py works both.
-    values.setdefault("exit_permissions", {"IZM": "DGMM exit permission"})
+    values.setdefault("exit_permissions", TEST_EXIT_PERMISSIONS)
     return Settings(payload_keys=TEST_PAYLOAD_KEYS, payload_active_key="test-2", jwt_signing_key=TEST_SIGNING_KEY,
                     **values)
 
