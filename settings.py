@@ -183,8 +183,10 @@ class Settings(BaseSettings):
     # long to be answered.  Keep both above command_timeout_seconds and below the process
     # manager's kill timeout.
     worker_shutdown_seconds: float = Field(default=25.0, ge=0, le=3600)
-    # Run workflow code in the Temporal SDK's sandbox (worker.workflow_runner): true by default.
-    workflow_sandbox: bool = True
+    # Run workflow code in the Temporal SDK's sandbox (worker.workflow_runner).  Off by default:
+    # determinism is enforced statically (tests/test_determinism_boundary.py) and by replay, and
+    # the sandbox cost a fifth of the worker's CPU (bench); turn it on while writing new workflow code.
+    workflow_sandbox: bool = False
     # Temporal worker versioning (worker_versioning.py): the build this worker runs (e.g. the
     # image tag), as a version of the deployment; empty: an unversioned worker (dev, tests).
     worker_build_id: Annotated[str | None, BeforeValidator(lambda v: v or None)] = Field(

@@ -44,7 +44,7 @@ WORKFLOWS.append(OrientationSessionWorkflow)  # orientation sessions (issue 15)
 
 def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str,
                  graceful_shutdown: timedelta = timedelta(0),
-                 deployment: WorkerDeploymentConfig | None = None) -> Worker:
+                 deployment: WorkerDeploymentConfig | None = None, sandbox: bool = False) -> Worker:
     """One worker for the case workflows and their activities.  Interceptors (request id,
     metrics, tracing) come from the client (``temporal_client.connect_temporal``)."""
     records = CaseRecordActivities(pool)
@@ -52,16 +52,28 @@ def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str,
                   activities=[records.record_case_events, *ReferralImportActivities(pool).activities(),
                               *MovementActivities(client, pool).all(),
                               *OrientationSessionActivities(client, pool).all()],
-                  graceful_shutdown_timeout=graceful_shutdown, deployment_config=deployment)
+                  graceful_shutdown_timeout=graceful_shutdown, deployment_config=deployment,
+                  workflow_runner=workflow_runner(sandbox))
 
 
-def workflow_runner(sandbox: bool) -> WorkflowRunner:
+def workflow_runner(sandbox: bool = False) -> WorkflowRunner:
+    """How workflow code runs: without the SDK's sandbox unless ``ITINERA_WORKFLOW_SANDBOX=true``.
+
+    The sandbox re-imports each workflow's modules and proxies its standard library calls to
+    catch non-determinism at run time; here the pure core was already passed through it, so it
+    guarded only ``workflows/`` itself, at about a fifth of the worker's CPU per case (bench
+    workload 2, ``bench/profiles/``: sandbox frames ``_Instance._run_code`` and the importer).
+    The same guarantees come from elsewhere: ``tests/test_determinism_boundary.py`` forbids I/O
+    imports, clocks, randomness and module-level mutable state in ``workflows/`` and everything
+    it imports; every recorded history replays under both runners (``tests/test_replay.py``);
+    and nothing in ``workflows/`` keeps state between workflow instances.
+    """
     return SandboxedWorkflowRunner() if sandbox else UnsandboxedWorkflowRunner()
 
 
 def build_workers(client: Client, pool: asyncpg.Pool, task_queue: str,
                   graceful_shutdown: timedelta = timedelta(0),
-                  deployment: WorkerDeploymentConfig | None = None, sandbox: bool = True) -> tuple[Worker, Worker]:
+                  deployment: WorkerDeploymentConfig | None = None, sandbox: bool = False) -> tuple[Worker, Worker]:
     """The same work split in two, so that shutdown can go in two steps (``run_worker``): a
     worker of the workflows (and of local activities, which histories recorded before
     ``RECORDING_IN_HISTORY_PATCH`` use) and a worker of the (remote) activities."""

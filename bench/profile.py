@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RATE_HZ = 100
+OUR_CODE = ("api/", "store/", "domain/", "workflows/", "activities/", "observability/", "worker.py", "settings.py",
+            "payload_encryption.py", "temporal_client.py", "webhook_dispatch.py", "stored_secrets.py")
 PROCESSES = ("worker", "api", "baseline_worker", "bench_client")
 
 
@@ -75,6 +77,12 @@ class Recording:
         return written
 
 
+# Leaves where a thread waits rather than runs: py-spy's idle detection does not see every
+# blocking call (an epoll wait, a thread pool's queue), so these are dropped from the totals.
+IDLE_LEAVES = ("select (selectors.py)", "EpollSelector.select (selectors.py)", "_worker (concurrent/futures/thread.py)",
+               "Condition.wait (threading.py)", "Event.wait (threading.py)", "wait (threading.py)")
+
+
 def _frames(stack: str) -> list[str]:
     # py-spy raw lines: "thread;frame (file:line);frame (file:line) COUNT"; frames are listed
     # root first.  The line number is dropped so a function's samples add up.
@@ -96,14 +104,15 @@ def summarise(raw: Path, *, title: str = "", top: int = 10) -> str:
             continue
         n = int(count)
         frames = _frames(stack)
-        if not frames:
+        if not frames or frames[-1] in IDLE_LEAVES:
             continue
         total += n
         self_time[frames[-1]] += n
         for frame in set(frames):
             inclusive[frame] += n
     lines = [f"# {title or raw.stem}", "",
-             f"{total} on-CPU samples at {RATE_HZ} Hz (about {total / RATE_HZ:.1f} CPU-seconds)", ""]
+             f"{total} on-CPU samples at {RATE_HZ} Hz (about {total / RATE_HZ:.1f} CPU-seconds; waits in "
+             "select and thread queues left out)", ""]
     lines += ["## Top frames by self time", ""]
     lines += [f"{n / total:6.1%}  {frame}" for frame, n in self_time.most_common(top)] if total else []
     lines += ["", "## Top frames by inclusive time (ours and the libraries', event loop excluded)", ""]
@@ -112,6 +121,9 @@ def summarise(raw: Path, *, title: str = "", top: int = 10) -> str:
                    "asyncio_run", "runner", "_bootstrap", "serve (uvicorn", "worker_main")
     shown = [(f, n) for f, n in inclusive.most_common() if not any(m in f for m in loop_frames)]
     lines += [f"{n / total:6.1%}  {frame}" for frame, n in shown[:top * 2]] if total else []
+    ours = [(f, n) for f, n in inclusive.most_common() if f.split(" (", 1)[-1].startswith(OUR_CODE)]
+    lines += ["", "## Itinera's own functions by inclusive time", ""]
+    lines += [f"{n / total:6.1%}  {frame}" for frame, n in ours[:top * 2]] if total else []
     return "\n".join(lines) + "\n"
 
 

@@ -22,7 +22,7 @@ from embedded.temporal_server import EmbeddedTemporal
 from temporal_client import connect_temporal
 from tests.support.factories import referral
 from tests.support.forms import example_form
-from tests.support.stack import data_folder, free_port, stack_settings
+from tests.support.stack import TEST_EXIT_PERMISSIONS, data_folder, free_port, stack_settings
 from tests.support.users import worker_for
 from worker import build_worker
 
@@ -37,7 +37,7 @@ async def eager_commands(stack) -> AsyncIterator[CaseCommands]:
         client = await connect_temporal(settings)
         task_queue = f"can-{uuid.uuid4().hex[:8]}"
         async with build_worker(client, stack.pool, task_queue):
-            yield CaseCommands(client, task_queue)
+            yield CaseCommands(client, task_queue, exit_permissions=TEST_EXIT_PERMISSIONS)
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)

@@ -72,3 +72,38 @@ def test_the_check_catches_a_violation(tmp_path: Path) -> None:
     bad = ast.parse("import asyncpg\nfrom datetime import datetime\nx = datetime.now()\n")
     assert "asyncpg" in _imports(bad)
     assert "datetime.now" in _calls(bad)
+
+
+# Workflows run without the SDK's sandbox (worker.workflow_runner), so a module of workflows/ is
+# one copy shared by every workflow instance in the worker: it may hold constants, never state.
+_MUTABLE_VALUES = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
+_MUTABLE_FACTORIES = {"list", "dict", "set", "defaultdict", "deque", "Counter", "OrderedDict", "bytearray"}
+
+
+def _module_state(tree: ast.Module) -> list[str]:
+    found = []
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            value = node.value
+            names = [t.id for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                     if isinstance(t, ast.Name)]
+            factory = isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in _MUTABLE_FACTORIES
+            if isinstance(value, _MUTABLE_VALUES) or factory:
+                found += names
+        elif isinstance(node, ast.Global):
+            found += node.names
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Global):
+            found += node.names
+    return found
+
+
+def test_workflow_modules_hold_no_state_between_workflow_instances() -> None:
+    problems = [f"{path.relative_to(ROOT)}: {name}" for path in sorted((ROOT / "workflows").glob("*.py"))
+                for name in _module_state(ast.parse(path.read_text()))]
+    assert problems == [], "module-level mutable values in workflows/ (use a tuple, frozenset or the instance)"
+
+
+def test_the_state_check_catches_module_state() -> None:
+    tree = ast.parse("A = (1, 2)\nCACHE = {}\nSEEN: set[str] = set()\ndef f():\n    global B\n")
+    assert _module_state(tree) == ["CACHE", "SEEN", "B"]

@@ -24,6 +24,8 @@ import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
+
+from worker import workflow_runner
 from temporalio.workflow import NondeterminismError
 
 from domain.model import Stage
@@ -45,20 +47,25 @@ HISTORIES = Path(__file__).parent / "histories"
 RECORDING = "search_attributes"
 
 
-def _replayer() -> Replayer:
+def _replayer(sandbox: bool = False) -> Replayer:
     # Histories recorded before payload encryption are plaintext and pass through the codec.
-    return Replayer(workflows=WORKFLOWS, data_converter=data_converter(stack_settings()))
+    # The runner the worker uses (worker.workflow_runner: no sandbox by default).
+    return Replayer(workflows=WORKFLOWS, data_converter=data_converter(stack_settings()),
+                    workflow_runner=workflow_runner(sandbox))
 
 
 def _recorded() -> list[Path]:
     return sorted(HISTORIES.glob("*.json"))
 
 
+@pytest.mark.parametrize("sandbox", [False, True], ids=["unsandboxed", "sandboxed"])
 @pytest.mark.parametrize("path", _recorded(), ids=lambda p: p.stem)
-async def test_recorded_history_replays(path: Path) -> None:
+async def test_recorded_history_replays(path: Path, sandbox: bool) -> None:
+    """Under the runner workers use, and in the SDK's sandbox (ITINERA_WORKFLOW_SANDBOX=true): the
+    workflow code stays sandbox-clean, so the sandbox can be turned back on at any time."""
     data = json.loads(path.read_text())
     history = WorkflowHistory.from_json(data["workflow_id"], data["history"])
-    await _replayer().replay_workflow(history)
+    await _replayer(sandbox).replay_workflow(history)
 
 
 def test_there_are_recorded_histories() -> None:
