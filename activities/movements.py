@@ -241,12 +241,24 @@ async def _send_cancellation(client: Any, request: FanOutRequest) -> None:
                                                                      result_type=CommandOutcome)
 
 
+def _case_needs(state: CaseState, member: Any) -> list[str]:
+    """A member's travel-relevant needs the case knows, only the need (no health details):
+    AVRR's screening of an unaccompanied minor (the principal), and a medical escort the
+    member's latest fit-to-travel assessment asked for.  The rest the movement officer lists
+    on the manifest."""
+    data = state.programme_data
+    needs = []
+    if "unaccompanied_minor" in (getattr(data, "vulnerabilities", None) or []) and str(member.relationship) == "principal":
+        needs.append("unaccompanied_minor")
+    needs_escort = getattr(data, "needs_medical_escort", None)
+    if needs_escort is not None and needs_escort(member.member_id):
+        needs.append("medical_escort")
+    return sorted(needs)
+
+
 def facts_of(state: CaseState, other_movement_id: str | None = None) -> CaseFacts:
-    # The case's own travel-relevant needs (no health details): AVRR's screening of an
-    # unaccompanied minor (the principal).  The rest the movement officer lists on the manifest.
-    unaccompanied = "unaccompanied_minor" in (getattr(state.programme_data, "vulnerabilities", None) or [])
     members = [MemberFacts(member_id=m.member_id, full_name=m.full_name, date_of_birth=m.date_of_birth,
-                           needs=["unaccompanied_minor"] if unaccompanied and str(m.relationship) == "principal" else [],
+                           needs=_case_needs(state, m),  # type: ignore[arg-type]
                            health=state.progress[m.member_id].health,
                            clearance_valid_until=state.progress[m.member_id].clearance_valid_until,
                            visa=state.progress[m.member_id].visa,
@@ -270,8 +282,10 @@ def facts_of(state: CaseState, other_movement_id: str | None = None) -> CaseFact
 
 
 def _exit_permission_until(state: CaseState) -> date | None:
+    # Resettlement's recorded permission (with its last day); AVRR's ``exit_permission`` is its
+    # own decision (pending / granted / refused, a task before the movement stage), no date.
     permission = getattr(state.programme_data, "exit_permission", None)
-    return permission.valid_until if permission is not None else None
+    return getattr(permission, "valid_until", None)
 
 
 def _ours(state: CaseState, request: FanOutRequest) -> bool:

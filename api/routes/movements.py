@@ -149,7 +149,9 @@ class ReasonBody(BaseModel):
 
 
 class NeedsBody(BaseModel):
-    needs: list[SpecialNeed] = Field(max_length=4, description="All the person's needs on board (replaces the list).")
+    needs: list[SpecialNeed] = Field(max_length=4, description="The person's needs on board as the movement officer "
+                                                              "lists them (replaces the officer's list; the needs "
+                                                              "the case knows stay, each listed once).")
 
 
 def view(state: MovementState) -> MovementView:

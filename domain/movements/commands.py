@@ -81,8 +81,9 @@ class ConfirmArrival(BaseModel):
 
 
 class RecordNeeds(BaseModel):
-    """A person's special needs on board, as the movement officer lists them (the case's own
-    travel-relevant needs are added to them); checked against the escorts at once and at lock."""
+    """A person's special needs on board, as the movement officer lists them (replacing the
+    officer's earlier list; the needs the case knows stay, each need listed once); checked
+    against the escorts at once and at lock."""
 
     kind: Literal["record_needs"] = "record_needs"
     case_id: str

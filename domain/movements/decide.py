@@ -160,7 +160,8 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
         member = entry.member(command.member_id)
         if member is None:
             raise MovementRejected("invalid_command", f"case {command.case_id} has no member {command.member_id}")
-        needs = sorted(set(command.needs))
+        # The officer lists the person's needs; those the case knows stay (each need once).
+        needs = sorted(set(command.needs) | set(member.case_needs))
         if needs == sorted(member.needs):
             return []
         return [m.NeedsRecorded(at=now, actor=actor, case_id=command.case_id, member_id=command.member_id,

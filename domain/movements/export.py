@@ -2,8 +2,9 @@
 escorts.  The CSV and the printable PDF are made from these same rows, so they say the same.
 
 No health details: a lap infant, the seat needs (wheelchair, stretcher, medical escort,
-unaccompanied minor) and the escort they travel with are seating and boarding facts; the
-clearances, treatments and follow-up behind them never appear.
+unaccompanied minor; those the case knows and those the movement officer listed, each once)
+and the escort they travel with are seating and boarding facts; the clearances, assessments,
+treatments and follow-up behind them never appear.
 """
 
 from __future__ import annotations

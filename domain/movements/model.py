@@ -114,8 +114,9 @@ class MemberFacts(BaseModel):
     fit_to_travel_at: datetime | None = None
     sex: str | None = None
     nationality: str | None = None
-    needs: list[SpecialNeed] = Field(default_factory=list, description="Travel-relevant needs the case recorded "
-                                                                      "(AVRR: a medical escort, an unaccompanied minor).")
+    needs: list[SpecialNeed] = Field(default_factory=list, description=(
+        "Travel-relevant needs the case knows, never the health details behind them (AVRR: a medical escort "
+        "the member's latest fit-to-travel assessment asked for; the screening's unaccompanied minor)."))
 
 
 class CaseFacts(BaseModel):
@@ -155,7 +156,18 @@ class ManifestMember(BaseModel):
     sex: str | None = None
     nationality: str | None = None
     lap_infant: bool = False
-    needs: list[SpecialNeed] = Field(default_factory=list, description="Seat and escort needs on board.")
+    needs: list[SpecialNeed] = Field(default_factory=list, description="Seat and escort needs on board: those the "
+                                                                      "case knows and those the movement officer "
+                                                                      "listed, each once.")
+    case_needs: list[SpecialNeed] = Field(default_factory=list, description=(
+        "The needs the case knows (from its own workflow when it joined the manifest: AVRR's fit-to-travel "
+        "assessment asking for a medical escort, its screening's unaccompanied minor; a case of minors only). "
+        "They are in ``needs`` too, and stay when the movement officer lists the person's needs."))
+
+    @property
+    def listed_needs(self) -> list[str]:
+        """The needs the movement officer listed beyond those the case knows."""
+        return sorted(set(self.needs) - set(self.case_needs))
     # The airport's check-in / boarding record for this person (None: not recorded).
     boarded: bool | None = None
     not_boarded_reason: str | None = None

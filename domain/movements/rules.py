@@ -17,7 +17,7 @@ The facts come from the case's own workflow (``CaseFacts``), taken just before t
 | ``travel_document`` | a member's visa or travel document is not valid on the day of travel |
 | ``consent`` | AVRR: the migrant's consent is not given (or withdrawn) |
 | ``exit_permission`` | resettlement from a host state that requires an exit permission (the case's office's, recorded at referral): it is not recorded, or expires before the day of travel |
-| ``special_needs`` | a member needs a stretcher or a medical escort and the movement has no medical escort, or is an unaccompanied minor and it has no operational escort |
+| ``special_needs`` | a member needs a stretcher or a medical escort and the movement has no medical escort, or is an unaccompanied minor and it has no operational escort (the needs the case knows, e.g. AVRR's fit-to-travel assessment asking for a medical escort, and those the movement officer listed) |
 
 A delay checks, for every booked case, the two validity rules (``medical_clearance``,
 ``travel_document``) on the new day of travel (``validity_problems``): a case they block is
@@ -57,8 +57,9 @@ def age_on(born: date, day: date) -> int:
 
 def manifest_members(facts: CaseFacts, details: MovementDetails,
                      listed: ManifestEntry | None = None) -> list[ManifestMember]:
-    """The case's people as the manifest lists them; their needs are the case's own and those
-    the movement officer listed (``listed``: the case's entry on the manifest, if any)."""
+    """The case's people as the manifest lists them; their needs are those the case knows now
+    (``case_needs``) and those the movement officer listed (``listed``: the case's entry on the
+    manifest, if any), each once."""
     day = details.travel_day()
     # A case of minors only (under 18 on the day of travel) is unaccompanied: each travels with
     # an operational escort.
@@ -66,10 +67,13 @@ def manifest_members(facts: CaseFacts, details: MovementDetails,
     members = []
     for m in facts.members:
         before = listed.member(m.member_id) if listed is not None else None
-        needs = sorted(set(m.needs) | set(before.needs if before else [])
-                       | ({"unaccompanied_minor"} if unaccompanied else set()))
+        known = set(m.needs) | ({"unaccompanied_minor"} if unaccompanied else set())
+        # What the case knew when it joined but no longer does (a re-assessment without an
+        # escort) is not kept: only what the officer listed beyond it.
+        needs = sorted(known | set(before.listed_needs if before else []))
         members.append(ManifestMember(member_id=m.member_id, full_name=m.full_name, date_of_birth=m.date_of_birth,
                                       sex=m.sex, nationality=m.nationality, needs=needs,  # type: ignore[arg-type]
+                                      case_needs=sorted(known),  # type: ignore[arg-type]
                                       lap_infant=age_on(m.date_of_birth, day) < LAP_INFANT_AGE_YEARS))
     return members
 

@@ -50,6 +50,10 @@ class AvrrProgress(BaseModel):
     vulnerabilities: list[str] = Field(default_factory=list)
     escort_required: bool = False
     escort_arranged: bool = False
+    # member id -> whether the member's latest fit-to-travel assessment said they travel only
+    # with a medical escort (a later assessment without one clears it).  Only the need: a group
+    # movement lists it on the member's manifest row; the clinical notes stay on the case.
+    medical_escort_by_member: dict[str, bool] = Field(default_factory=dict)
     predeparture_counselled: bool = False
     exit_permission: Literal["pending", "granted", "refused"] = "pending"
     plan_agreed_on: date | None = None
@@ -63,6 +67,10 @@ class AvrrProgress(BaseModel):
         if self.consent == "given" and self.consent_reconfirmed_on is not None:
             return "reconfirmed"
         return self.consent
+
+    def needs_medical_escort(self, member_id: str) -> bool:
+        """Whether the member's latest fit-to-travel assessment asked for a medical escort."""
+        return self.medical_escort_by_member.get(member_id, False)
 
     @property
     def plan_delivered(self) -> bool:
@@ -106,6 +114,7 @@ def apply(state: CaseState, event: Any, at: datetime) -> None:
         progress.health = {"fit": "cleared", "treatment_required": "treatment_required",
                            "not_fit": "not_cleared"}[event.outcome]  # type: ignore[assignment]
         a.escort_required = a.escort_required or event.medical_escort_required
+        a.medical_escort_by_member[event.member_id] = event.medical_escort_required  # type: ignore[index]
     elif isinstance(event, avrr_ev.PredepartureCounsellingRecorded):
         a.predeparture_counselled = True
     elif isinstance(event, avrr_ev.TravelDocumentIssued) and progress is not None:
