@@ -70,6 +70,12 @@ async def charter(bench: Any, cases: int, people: int, *, lanes: int = 10) -> di
 
         await asyncio.gather(*[lane() for _ in range(lanes)])
         case_ids = [made[n]["case_id"] for n in range(cases)]
+        # The host state's exit permission (ITINERA_EXIT_PERMISSIONS: Istanbul requires one)
+        # is recorded before a case may join a manifest.
+        permits = [t for n in range(cases) for t in made[n]["open_tasks"]
+                   if t["task_type"] == "record_host_exit_permission"]
+        for i in range(0, len(permits), lanes):
+            await asyncio.gather(*[client.complete(t, "IST") for t in permits[i:i + lanes]])
         headers = await client.login(officer)
 
         async def call(method: str, path: str, key: str | None = None, **kwargs: Any) -> dict[str, Any]:
