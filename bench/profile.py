@@ -80,7 +80,10 @@ class Recording:
 # Leaves where a thread waits rather than runs: py-spy's idle detection does not see every
 # blocking call (an epoll wait, a thread pool's queue), so these are dropped from the totals.
 IDLE_LEAVES = ("select (selectors.py)", "EpollSelector.select (selectors.py)", "_worker (concurrent/futures/thread.py)",
-               "Condition.wait (threading.py)", "Event.wait (threading.py)", "wait (threading.py)")
+               "Condition.wait (threading.py)", "Event.wait (threading.py)", "wait (threading.py)",
+               # under uvloop the loop's C code (its epoll wait and its socket I/O) is this frame's
+               # self time: py-spy cannot tell waiting from I/O there, so it is left out too
+               "Runner.run (asyncio/runners.py)")
 
 
 def _frames(stack: str) -> list[str]:
@@ -112,7 +115,7 @@ def summarise(raw: Path, *, title: str = "", top: int = 10) -> str:
             inclusive[frame] += n
     lines = [f"# {title or raw.stem}", "",
              f"{total} on-CPU samples at {RATE_HZ} Hz (about {total / RATE_HZ:.1f} CPU-seconds; waits in "
-             "select and thread queues left out)", ""]
+             "select, thread queues and uvloop's C loop left out)", ""]
     lines += ["## Top frames by self time", ""]
     lines += [f"{n / total:6.1%}  {frame}" for frame, n in self_time.most_common(top)] if total else []
     lines += ["", "## Top frames by inclusive time (ours and the libraries', event loop excluded)", ""]
