@@ -224,3 +224,30 @@ def test_the_rule_is_checked_at_add_and_at_lock_and_facts_taken_before_it_block_
     assert [(d["case_id"], d["rule"]) for d in refused.value.details] == [("C-1", "exit_permission")]
     assert "valid until 2027-03-01, before the day of travel 2027-03-02" in refused.value.details[0]["message"]
     decide(state, c.LockManifest(), now, officer, [on_the_day])  # valid on the day: locks
+
+
+def test_a_delay_past_the_exit_permission_names_the_case() -> None:
+    """A later day of travel may outrun the exit permission as it may a visa: the delay names that
+    case (on a locked manifest it is dropped back to rebooking with the same finding)."""
+    now = datetime(2027, 2, 20, 9, tzinfo=UTC)
+    officer = Actor(id="emre", role="movement_officer")
+    details = MovementDetails.model_validate(_movement() | {"departure_at": "2027-03-01T08:00:00+00:00",
+                                                            "arrival_at": "2027-03-01T12:00:00+00:00"})
+    state = fold(decide(None, c.CreateMovement(details=details), now, officer), None, "MV-2")
+    member = MemberFacts(member_id="C-2-M1", full_name="Rania Haddad", date_of_birth=date(1990, 1, 1),
+                         health="cleared", clearance_valid_until=date(2027, 6, 1), visa="issued",
+                         visa_valid_until=date(2027, 6, 1))
+    short = CaseFacts(case_id="C-2", office="IZM", programme="resettlement", stage=Stage.MOVEMENT, members=[member],
+                      open_tasks={"book_movement": "C-2-T09"}, exit_permission_required=PERMISSION,
+                      exit_permission_valid_until=date(2027, 3, 5))
+    long = short.model_copy(update={"case_id": "C-3", "exit_permission_valid_until": date(2027, 6, 1),
+                                    "members": [member.model_copy(update={"member_id": "C-3-M1"})],
+                                    "open_tasks": {"book_movement": "C-3-T09"}})
+    state = fold(decide(state, c.AddCase(case_ids=["C-2", "C-3"]), now, officer, [short, long]), state, "MV-2")
+    delayed = decide(state, c.DelayMovement(departure_at=datetime(2027, 3, 10, 8, tzinfo=UTC), reason="engine"),
+                     now, officer, [short, long])
+    [event] = [e for e in (delayed if isinstance(delayed, list) else [delayed]) if hasattr(e, "problems")]
+    assert [(p.case_id, p.rule) for p in event.problems] == [("C-2", "exit_permission")]
+    assert "valid until 2027-03-05, before the day of travel 2027-03-10" in event.problems[0].message
+    # the manifest is open: the delay names it; on a locked one the same finding drops the case (drop)
+    assert event.drop == {}

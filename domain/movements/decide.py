@@ -20,6 +20,7 @@ from domain.movements.rules import (
     DEPARTURE_TASK,
     case_problems,
     departure_problems,
+    exit_permission_problems,
     lock_problems,
     manifest_members,
     validity_problems,
@@ -245,8 +246,8 @@ def _delay(state: m.MovementState, command: c.DelayMovement, now: datetime, acto
     problems: list[m.Problem] = []
     if facts is not None:
         for f in facts:
-            if f.found:
-                problems += validity_problems(f, details)
+            if f.found:  # what the new day of travel may outrun: documents, clearances, the exit permission
+                problems += validity_problems(f, details) + exit_permission_problems(f, details)
     drop: dict[str, str] = {}
     for p in problems:
         drop[p.case_id] = f"{drop[p.case_id]}; {p.message}" if p.case_id in drop else p.message

@@ -19,9 +19,9 @@ The facts come from the case's own workflow (``CaseFacts``), taken just before t
 | ``exit_permission`` | resettlement from a host state that requires an exit permission (the case's office's, recorded at referral): it is not recorded, or expires before the day of travel |
 | ``special_needs`` | a member needs a stretcher or a medical escort and the movement has no medical escort, or is an unaccompanied minor and it has no operational escort (the needs the case knows, e.g. AVRR's fit-to-travel assessment asking for a medical escort, and those the movement officer listed) |
 
-A delay checks, for every booked case, the two validity rules (``medical_clearance``,
-``travel_document``) on the new day of travel (``validity_problems``): a case they block is
-dropped from the flight (back to rebooking), each member named.
+A delay checks, for every booked case, the rules a later day of travel may break
+(``medical_clearance``, ``travel_document``: ``validity_problems``; ``exit_permission``) on the
+new day: a case they block is dropped from the flight (back to rebooking), each member named.
 
 And when the departure is confirmed, for every case the lock booked (``departure_problems``):
 
