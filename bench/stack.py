@@ -115,9 +115,7 @@ class BenchStack:
             self.temporal_address = self.settings.temporal_address
         else:
             say("starting the embedded Temporal dev server (SQLite, WAL)")
-            # BENCH_TEMPORAL_ARGS: extra dev-server arguments for an experiment (e.g. dynamic config)
-            self.temporal = EmbeddedTemporal(self.data_dir / "temporal", port=free_port(), ui_port=None,
-                                             extra_args=os.environ.get("BENCH_TEMPORAL_ARGS", "").split())
+            self.temporal = EmbeddedTemporal(self.data_dir / "temporal", port=free_port(), ui_port=None)
             self.temporal_address = await self.temporal.start()
 
         conn = await asyncpg.connect(self.database_url)

@@ -198,16 +198,27 @@ async def test_the_served_schema_says_valid_until_is_not_before_issued_on(driver
     assert "Record the exit permission" in page.body_text
 
 
+NOW = datetime(2027, 2, 20, 9, tzinfo=UTC)
+OFFICER = Actor(id="emre", role="movement_officer")
+
+
+def _open_movement(movement_id: str, departure_at: str, arrival_at: str) -> tuple[MovementDetails, Any]:
+    details = MovementDetails.model_validate(_movement() | {"departure_at": departure_at, "arrival_at": arrival_at})
+    return details, fold(decide(None, c.CreateMovement(details=details), NOW, OFFICER), None, movement_id)
+
+
+def _travelling_member(member_id: str) -> MemberFacts:
+    """Cleared, with a visa, both valid well past the day of travel: only the exit permission may block."""
+    return MemberFacts(member_id=member_id, full_name="Rania Haddad", date_of_birth=date(1990, 1, 1),
+                       health="cleared", clearance_valid_until=date(2027, 6, 1), visa="issued",
+                       visa_valid_until=date(2027, 6, 1))
+
+
 def test_the_rule_is_checked_at_add_and_at_lock_and_facts_taken_before_it_block_nothing() -> None:
-    now = datetime(2027, 2, 20, 9, tzinfo=UTC)
-    officer = Actor(id="emre", role="movement_officer")
+    now, officer = NOW, OFFICER
     # 22:30 UTC on 1 March is 01:30 on 2 March in Istanbul: the day of travel is the airport's.
-    details = MovementDetails.model_validate(_movement() | {"departure_at": "2027-03-01T22:30:00+00:00",
-                                                            "arrival_at": "2027-03-02T03:30:00+00:00"})
-    state = fold(decide(None, c.CreateMovement(details=details), now, officer), None, "MV-1")
-    member = MemberFacts(member_id="C-1-M1", full_name="Rania Haddad", date_of_birth=date(1990, 1, 1),
-                         health="cleared", clearance_valid_until=date(2027, 6, 1), visa="issued",
-                         visa_valid_until=date(2027, 6, 1))
+    details, state = _open_movement("MV-1", "2027-03-01T22:30:00+00:00", "2027-03-02T03:30:00+00:00")
+    member = _travelling_member("C-1-M1")
     before_the_rule = CaseFacts(case_id="C-1", office="IZM", programme="resettlement", stage=Stage.MOVEMENT,
                                 members=[member], open_tasks={"book_movement": "C-1-T09"})
     assert exit_permission_problems(before_the_rule, details) == []  # nothing required: nothing blocks
@@ -229,14 +240,9 @@ def test_the_rule_is_checked_at_add_and_at_lock_and_facts_taken_before_it_block_
 def test_a_delay_past_the_exit_permission_names_the_case() -> None:
     """A later day of travel may outrun the exit permission as it may a visa: the delay names that
     case (on a locked manifest it is dropped back to rebooking with the same finding)."""
-    now = datetime(2027, 2, 20, 9, tzinfo=UTC)
-    officer = Actor(id="emre", role="movement_officer")
-    details = MovementDetails.model_validate(_movement() | {"departure_at": "2027-03-01T08:00:00+00:00",
-                                                            "arrival_at": "2027-03-01T12:00:00+00:00"})
-    state = fold(decide(None, c.CreateMovement(details=details), now, officer), None, "MV-2")
-    member = MemberFacts(member_id="C-2-M1", full_name="Rania Haddad", date_of_birth=date(1990, 1, 1),
-                         health="cleared", clearance_valid_until=date(2027, 6, 1), visa="issued",
-                         visa_valid_until=date(2027, 6, 1))
+    now, officer = NOW, OFFICER
+    details, state = _open_movement("MV-2", "2027-03-01T08:00:00+00:00", "2027-03-01T12:00:00+00:00")
+    member = _travelling_member("C-2-M1")
     short = CaseFacts(case_id="C-2", office="IZM", programme="resettlement", stage=Stage.MOVEMENT, members=[member],
                       open_tasks={"book_movement": "C-2-T09"}, exit_permission_required=PERMISSION,
                       exit_permission_valid_until=date(2027, 3, 5))

@@ -94,7 +94,7 @@ async def _accept(referral: Referral, principal: CurrentPrincipal, commands: Com
     return ReferralAccepted(case_id=case_id, case_url=f"/api/v1/cases/{case_id}")
 
 
-async def _refer(referral: Referral, known: Any, principal: CurrentPrincipal, db: Db, commands: Commands,
+async def _refer(referral: Referral, known: readmodel.KnownReferral | None, principal: CurrentPrincipal, db: Db, commands: Commands,
                  request: Request, response: Response) -> CaseDetail:
     case_id = known.case_id if known else commands.case_id_for(referral.external_referral_id)
     request.state.audit_case_id = case_id
