@@ -205,3 +205,31 @@ async def test_two_workers_share_the_queue_and_one_is_killed(deployment: Process
     client, cases = await _work_cases_while(deployment, kill_one_worker)
     _assert_outages_answered_cleanly(client)
     await _assert_one_story(deployment, cases)
+
+
+async def test_async_referrals_accepted_then_the_worker_killed_are_each_recorded_once(deployment: ProcessStack) -> None:
+    """``Prefer: respond-async``: a 202 means the referral is in the case's history, so a worker
+    killed right after the answers (some recordings not yet run, some mid-write) loses none of
+    them and records none twice; the next worker finishes them."""
+    client = ResilientClient(deployment.base_url)
+    bodies = [referral(size=1 + i % 3, office="IST") for i in range(12)]
+    answers = await asyncio.gather(*(client.send("POST", "/api/v1/cases", user="ayse", json=body,
+                                                 headers={"Prefer": "respond-async"}) for body in bodies))
+    deployment.kill_worker()
+    assert [a.status_code for a in answers] == [202] * len(bodies), [a.text for a in answers if a.status_code != 202]
+    case_ids = [a.json()["case_id"] for a in answers]
+    deployment.start_worker()
+
+    async def all_recorded() -> bool:
+        found = [(await client.send("GET", f"/api/v1/cases/{case_id}", user="ayse")).status_code for case_id in case_ids]
+        return found == [200] * len(case_ids)
+
+    await eventually(all_recorded, timeout=90, what="every accepted referral in the read model", interval=0.5)
+    conn, _ = await _engine(deployment)
+    try:
+        referred = await conn.fetch("SELECT case_id, count(*) AS n FROM case_events WHERE case_id = ANY($1::text[]) "
+                                    "AND event_type = 'CaseReferred' GROUP BY case_id", case_ids)
+    finally:
+        await conn.close()
+    assert sorted((r["case_id"], r["n"]) for r in referred) == sorted((c, 1) for c in case_ids)
+    await _assert_one_story(deployment, [{"case_id": c} for c in case_ids])

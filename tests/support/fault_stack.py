@@ -166,11 +166,13 @@ class ResilientClient:
     answers: list[Answer] = field(default_factory=list)
     _tokens: dict[str, str] = field(default_factory=dict)
 
-    async def send(self, method: str, path: str, *, user: str | None = None, **kwargs: Any) -> httpx.Response:
+    async def send(self, method: str, path: str, *, user: str | None = None, headers: dict[str, str] | None = None,
+                   **kwargs: Any) -> httpx.Response:
         give_up = time.monotonic() + self.deadline_seconds
+        extra = headers or {}
         async with httpx.AsyncClient(base_url=self.base_url, timeout=self.request_timeout) as client:
             while True:
-                headers = {"Authorization": f"Bearer {await self._token(client, user)}"} if user else {}
+                headers = {**extra, **({"Authorization": f"Bearer {await self._token(client, user)}"} if user else {})}
                 started = time.monotonic()
                 try:
                     response = await client.request(method, path, headers=headers, **kwargs)
