@@ -199,12 +199,12 @@ async def test_the_served_schema_says_valid_until_is_not_before_issued_on(driver
 
 
 NOW = datetime(2027, 2, 20, 9, tzinfo=UTC)
-OFFICER = Actor(id="emre", role="movement_officer")
+OFFICER_ACTOR = Actor(id="emre", role="movement_officer")
 
 
 def _open_movement(movement_id: str, departure_at: str, arrival_at: str) -> tuple[MovementDetails, Any]:
     details = MovementDetails.model_validate(_movement() | {"departure_at": departure_at, "arrival_at": arrival_at})
-    return details, fold(decide(None, c.CreateMovement(details=details), NOW, OFFICER), None, movement_id)
+    return details, fold(decide(None, c.CreateMovement(details=details), NOW, OFFICER_ACTOR), None, movement_id)
 
 
 def _travelling_member(member_id: str) -> MemberFacts:
@@ -215,7 +215,7 @@ def _travelling_member(member_id: str) -> MemberFacts:
 
 
 def test_the_rule_is_checked_at_add_and_at_lock_and_facts_taken_before_it_block_nothing() -> None:
-    now, officer = NOW, OFFICER
+    now, officer = NOW, OFFICER_ACTOR
     # 22:30 UTC on 1 March is 01:30 on 2 March in Istanbul: the day of travel is the airport's.
     details, state = _open_movement("MV-1", "2027-03-01T22:30:00+00:00", "2027-03-02T03:30:00+00:00")
     member = _travelling_member("C-1-M1")
@@ -240,7 +240,7 @@ def test_the_rule_is_checked_at_add_and_at_lock_and_facts_taken_before_it_block_
 def test_a_delay_past_the_exit_permission_names_the_case() -> None:
     """A later day of travel may outrun the exit permission as it may a visa: the delay names that
     case (on a locked manifest it is dropped back to rebooking with the same finding)."""
-    now, officer = NOW, OFFICER
+    now, officer = NOW, OFFICER_ACTOR
     details, state = _open_movement("MV-2", "2027-03-01T08:00:00+00:00", "2027-03-01T12:00:00+00:00")
     member = _travelling_member("C-2-M1")
     short = CaseFacts(case_id="C-2", office="IZM", programme="resettlement", stage=Stage.MOVEMENT, members=[member],
