@@ -17,6 +17,8 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.case_calls import case_state, heartbeating, update_case
+from activities.case_records import _REFUSED_VALUES
 from domain.case import CancelBooking, CaseState
 from domain.engine.flow import skipped
 from domain.model import CaseStatus, Stage
@@ -34,11 +36,10 @@ from domain.movements.records import (
     RecordMovementRequest,
 )
 from domain.movements.rules import BOOKING_TASK, DEPARTURE_TASK
+from domain.records import CaseActionRequest, CompleteTaskRequest
+from store import movements as store
 
 ARRIVAL_TASK = "confirm_arrival"
-from domain.records import CaseActionRequest, CommandOutcome, CompleteTaskRequest
-from activities.case_records import _REFUSED_VALUES
-from store import movements as store
 
 
 class MovementActivities:
@@ -52,12 +53,7 @@ class MovementActivities:
         return [self.case_facts, self.record_movement, self.fan_out_to_cases]
 
     async def _case_state(self, case_id: str) -> CaseState | None:
-        try:
-            return await self._client.get_workflow_handle(case_id).query("state", result_type=CaseState)
-        except RPCError as exc:
-            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-                return None
-            raise
+        return await case_state(self._client, case_id)
 
     @activity.defn(name=CASE_FACTS)
     async def case_facts(self, request: CaseFactsRequest) -> CaseFactsList:
@@ -90,22 +86,7 @@ class MovementActivities:
         heartbeats while it runs, so a worker that dies is noticed within the heartbeat
         time-out and the batch runs again elsewhere: the cases it had reached already show
         the effect, or their Update (same id) answers with its first outcome."""
-        done = asyncio.Event()
-
-        async def beat() -> None:
-            while not done.is_set():
-                activity.heartbeat()
-                try:
-                    await asyncio.wait_for(done.wait(), timeout=1.0)
-                except TimeoutError:
-                    pass
-
-        beating = asyncio.create_task(beat())
-        try:
-            results = await asyncio.gather(*[self.fan_out_to_case(r) for r in batch.requests])
-        finally:
-            done.set()
-            await beating
+        results = await heartbeating(lambda: asyncio.gather(*[self.fan_out_to_case(r) for r in batch.requests]))
         return FanOutResults(results=list(results))
 
     async def fan_out_to_case(self, request: FanOutRequest) -> FanOutResult:
@@ -142,8 +123,7 @@ class MovementActivities:
         request_body = CompleteTaskRequest(task_id=task_id, form=_form(request), actor=request.actor,
                                            audit=request.audit)
         try:
-            await self._client.get_workflow_handle(case_id).execute_update(
-                "complete_task", request_body, id=request.update_id, result_type=CommandOutcome)
+            await update_case(self._client, case_id, "complete_task", request_body, request.update_id)
         except WorkflowUpdateFailedError as exc:
             # Refused: e.g. the task is no longer open because an earlier attempt completed it
             # (in a run whose update ids Temporal no longer holds) or someone did by hand.
@@ -182,10 +162,9 @@ class MovementActivities:
             task_id = next((t.task_id for t in state.open_tasks if t.task_type == DEPARTURE_TASK), None)
             try:
                 if task_id is not None:
-                    await self._client.get_workflow_handle(case_id).execute_update(
-                        "complete_task", CompleteTaskRequest(task_id=task_id, form=_form(drop), actor=request.actor,
-                                                             audit=request.audit),
-                        id=request.update_id, result_type=CommandOutcome)
+                    await update_case(self._client, case_id, "complete_task",
+                                      CompleteTaskRequest(task_id=task_id, form=_form(drop), actor=request.actor,
+                                                          audit=request.audit), request.update_id)
                 else:
                     await _send_cancellation(self._client, request)
             except WorkflowUpdateFailedError as exc:
@@ -208,10 +187,9 @@ class MovementActivities:
         if task_id is None:
             return failed(f"the case has no open {BOOKING_TASK} task ({_where(state)}); a movement officer books it")
         try:
-            await self._client.get_workflow_handle(case_id).execute_update(
-                "complete_task", CompleteTaskRequest(task_id=task_id, form=_form(request), actor=request.actor,
-                                                     audit=request.audit),
-                id=request.book_update_id, result_type=CommandOutcome)
+            await update_case(self._client, case_id, "complete_task",
+                              CompleteTaskRequest(task_id=task_id, form=_form(request), actor=request.actor,
+                                                  audit=request.audit), request.book_update_id)
         except WorkflowUpdateFailedError as exc:
             after = await self._case_state(case_id)
             if after is not None and _ours(after, request):
@@ -234,11 +212,10 @@ class MovementActivities:
         return FanOutResult(case_id=request.case_id, outcome=outcome, applied=True)
 
 
-async def _send_cancellation(client: Any, request: FanOutRequest) -> None:
+async def _send_cancellation(client: Client, request: FanOutRequest) -> None:
     body = CaseActionRequest(action=CancelBooking(reason=request.reason or f"Group movement {request.movement_id}"
                                                   " was cancelled"), actor=request.actor, audit=request.audit)
-    await client.get_workflow_handle(request.case_id).execute_update("act", body, id=request.update_id,
-                                                                     result_type=CommandOutcome)
+    await update_case(client, request.case_id, "act", body, request.update_id)
 
 
 def _case_needs(state: CaseState, member: Any) -> list[str]:

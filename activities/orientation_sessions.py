@@ -18,9 +18,10 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.case_calls import case_state, heartbeating, update_case
 from activities.case_records import _REFUSED_VALUES
 from domain.case import CaseState
-from domain.records import CommandOutcome, CompleteTaskRequest
+from domain.records import CompleteTaskRequest
 from domain.sessions.model import ORIENTATION_TASK, FanOutResult, MemberFacts, SessionCaseFacts
 from domain.sessions.records import (
     RECORD_SESSION,
@@ -47,12 +48,7 @@ class OrientationSessionActivities:
         return [self.case_facts, self.record_session, self.record_orientations]
 
     async def _case_state(self, case_id: str) -> CaseState | None:
-        try:
-            return await self._client.get_workflow_handle(case_id).query("state", result_type=CaseState)
-        except RPCError as exc:
-            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-                return None
-            raise
+        return await case_state(self._client, case_id)
 
     @activity.defn(name=SESSION_CASE_FACTS)
     async def case_facts(self, request: SessionFactsRequest) -> SessionFactsList:
@@ -84,22 +80,7 @@ class OrientationSessionActivities:
         while it runs, so a worker that dies is noticed within the heartbeat time-out and the
         batch runs again elsewhere: the cases it had reached already show the orientation, or
         their Update (same id) answers with its first outcome."""
-        done = asyncio.Event()
-
-        async def beat() -> None:
-            while not done.is_set():
-                activity.heartbeat()
-                try:
-                    await asyncio.wait_for(done.wait(), timeout=1.0)
-                except TimeoutError:
-                    pass
-
-        beating = asyncio.create_task(beat())
-        try:
-            results = await asyncio.gather(*[self.record_orientation(r) for r in batch.requests])
-        finally:
-            done.set()
-            await beating
+        results = await heartbeating(lambda: asyncio.gather(*[self.record_orientation(r) for r in batch.requests]))
         return OrientationResults(results=list(results))
 
     async def record_orientation(self, request: OrientationRequest) -> FanOutResult:
@@ -127,8 +108,7 @@ class OrientationSessionActivities:
             "notes": f"Orientation session {request.session_id} (facilitator {request.facilitator})"},
             actor=request.actor, audit=request.audit)
         try:
-            await self._client.get_workflow_handle(case_id).execute_update(
-                "complete_task", body, id=request.update_id, result_type=CommandOutcome)
+            await update_case(self._client, case_id, "complete_task", body, request.update_id)
         except WorkflowUpdateFailedError as exc:
             after = await self._case_state(case_id)
             if after is not None and _attended(after, member_id):

@@ -64,13 +64,18 @@ async def _ok(driver: CaseDriver, method: str, path: str, username: str = "emre"
     return r.json()
 
 
-async def _fan_out_done(driver: CaseDriver, movement_id: str) -> dict[str, Any]:
+async def _fan_out_done(deployment: ProcessStack, driver: CaseDriver, movement_id: str,
+                        case_ids: list[str]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
 
     async def done() -> bool:
         seen.update(await _ok(driver, "GET", f"/api/v1/movements/{movement_id}"))
         return seen["fan_out"]["pending"] == 0
-    await eventually(done, timeout=180, interval=0.3, what=lambda: f"the fan-out of {movement_id}: {seen.get('fan_out')}")
+    try:
+        await eventually(done, timeout=180, interval=0.3,
+                         what=lambda: f"the fan-out of {movement_id}: {seen.get('fan_out')}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{await deployment.diagnose(movement_id, *case_ids)}") from None
     return seen
 
 
@@ -88,7 +93,7 @@ async def test_worker_killed_mid_fan_out_every_case_once(deployment: ProcessStac
 
         await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
         at_lock = await _kill_mid_fan_out(deployment, conn, case_ids, "MovementBooked")
-        locked = await _fan_out_done(driver, mid)
+        locked = await _fan_out_done(deployment, driver, mid, case_ids)
         assert all(e["booking"]["applied"] for e in locked["manifest"]), locked["manifest"]
         assert await _recorded(conn, case_ids, "MovementBooked") == Counter({c: 1 for c in case_ids})
 
@@ -104,7 +109,7 @@ async def test_worker_killed_mid_fan_out_every_case_once(deployment: ProcessStac
         await _ok(driver, "POST", f"/api/v1/movements/{mid}/delay",
                   json={"departure_at": later.isoformat(), "reason": "Late inbound aircraft."})
         at_delay = await _kill_mid_fan_out(deployment, conn, case_ids, "MovementPostponed")
-        delayed = await _fan_out_done(driver, mid)
+        delayed = await _fan_out_done(deployment, driver, mid, case_ids)
         assert all(e["delay"]["applied"] for e in delayed["manifest"]), delayed["manifest"]
         assert await _recorded(conn, case_ids, "MovementPostponed") == Counter({c: 1 for c in case_ids})
         assert await _recorded(conn, case_ids, "MovementBooked") == Counter({c: 2 for c in case_ids})
@@ -120,7 +125,7 @@ async def test_worker_killed_mid_fan_out_every_case_once(deployment: ProcessStac
         await _ok(driver, "POST", f"/api/v1/movements/{mid}/departure", json=body)
         at_departure = await _kill_mid_fan_out(deployment, conn, case_ids, "CaseDeparted")
         await _ok(driver, "POST", f"/api/v1/movements/{mid}/departure", json=body)  # sent again meanwhile
-        departed = await _fan_out_done(driver, mid)
+        departed = await _fan_out_done(deployment, driver, mid, case_ids)
         assert [e["departure"]["outcome"] for e in departed["manifest"]] == ["departed"] * CASES
         assert all(e["departure"]["applied"] for e in departed["manifest"])
         assert await _recorded(conn, case_ids, "CaseDeparted") == Counter({c: 1 for c in case_ids})
@@ -129,7 +134,7 @@ async def test_worker_killed_mid_fan_out_every_case_once(deployment: ProcessStac
         await _ok(driver, "POST", f"/api/v1/movements/{mid}/arrival", json=arrival)
         at_arrival = await _kill_mid_fan_out(deployment, conn, case_ids, "ArrivalConfirmed")
         await _ok(driver, "POST", f"/api/v1/movements/{mid}/arrival", json=arrival)  # sent again meanwhile
-        arrived = await _fan_out_done(driver, mid)
+        arrived = await _fan_out_done(deployment, driver, mid, case_ids)
         assert all(e["arrival"]["applied"] for e in arrived["manifest"]), arrived["manifest"]
         assert await _recorded(conn, case_ids, "ArrivalConfirmed") == Counter({c: 1 for c in case_ids})
         assert (await _ok(driver, "POST", f"/api/v1/movements/{mid}/arrival", json=arrival))["version"] == \

@@ -88,7 +88,11 @@ async def test_worker_killed_mid_fan_out_every_attendee_once(deployment: Process
         async def done() -> bool:
             seen.update(await _ok(driver, "GET", f"/api/v1/orientation-sessions/{sid}"))
             return seen["fan_out"]["pending"] == 0
-        await eventually(done, timeout=180, interval=0.3, what=lambda: f"the fan-out of {sid}: {seen.get('fan_out')}")
+        try:
+            await eventually(done, timeout=180, interval=0.3,
+                             what=lambda: f"the fan-out of {sid}: {seen.get('fan_out')}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{await deployment.diagnose(sid, *case_ids)}") from None
         assert seen["fan_out"] == {"pending": 0, "applied": len(members), "not_applied": 0}, seen["fan_out"]
         assert await _recorded(conn, case_ids) == Counter({m: 1 for m in members})
         again = await _ok(driver, "POST", f"/api/v1/orientation-sessions/{sid}/attendance", json=form)

@@ -122,6 +122,32 @@ class ProcessStack:
         _kill(self.api, signal.SIGKILL)
         self.api = None
 
+    async def diagnose(self, *workflow_ids: str) -> str:
+        """What a test that timed out waiting on these workflows should say: each one's status,
+        pending activities (attempt, last failure) and pending workflow task, and the tail of
+        the worker's log (a flake is then explained in CI's output)."""
+        from temporalio.client import Client
+
+        lines: list[str] = []
+        client = await Client.connect(self.temporal.address)
+        for workflow_id in workflow_ids:
+            try:
+                described = await client.get_workflow_handle(workflow_id).describe()
+            except Exception as exc:  # noqa: BLE001 - diagnostics must not hide the failure they explain
+                lines.append(f"{workflow_id}: not described ({exc!r})")
+                continue
+            raw = described.raw_description
+            lines.append(f"{workflow_id}: {described.status.name if described.status else '?'}, "
+                         f"{described.history_length} events")
+            for a in raw.pending_activities:
+                failure = a.last_failure.message if a.HasField("last_failure") else ""
+                lines.append(f"  pending {a.activity_type.name}: state {a.state}, attempt {a.attempt}, "
+                             f"last failure {failure!r}, worker {a.last_worker_identity!r}")
+            if raw.HasField("pending_workflow_task"):
+                lines.append(f"  pending workflow task: attempt {raw.pending_workflow_task.attempt}")
+        lines.append("worker.log (tail):\n" + self.log("worker")[-3000:])
+        return "\n".join(lines)
+
     def log(self, name: str) -> str:
         path = self.data_dir / f"{name}.log"
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
