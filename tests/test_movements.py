@@ -256,13 +256,10 @@ async def test_blocking_rules_are_named_at_add_and_at_lock(driver: CaseDriver) -
     await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
     assert [e["booking"]["applied"] for e in (await _fan_out_done(driver, mid))["manifest"]] == [True, True]
 
-    # Off a locked manifest only with a reason, once the case can drop its booking (its departure
-    # task opens with the fit-to-travel checks); it then goes back to rebooking.
-    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/cases/{spare['case_id']}/remove",
-                    json={"reason": "The family asked to travel later."})
-    assert r.status_code == 409, r.text
-    assert [(d["rule"], d["member_name"]) for d in r.json()["error"]["details"]] == [
-        ("not_ready_to_depart", m["full_name"]) for m in spare["members"]]
+    # Off a locked manifest only with a reason; with its departure task open (the fit-to-travel
+    # checks done), the case drops the booking through that task, and goes back to rebooking.
+    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/cases/{spare['case_id']}/remove", json={})
+    assert r.status_code == 422, r.text
     for case in (family, spare):
         for task in [t for t in (await _case(driver, case["case_id"]))["open_tasks"]
                      if t["task_type"] == "check_fit_to_travel"]:
@@ -288,6 +285,57 @@ async def test_blocking_rules_are_named_at_add_and_at_lock(driver: CaseDriver) -
     assert back["key_dates"]["departure_at"] is None and [t["task_type"] for t in back["open_tasks"]] == ["book_movement"]
     events = Counter(e["type"] for e in await _events(driver, family["case_id"]))
     assert events["MovementPostponed"] == 1
+
+
+async def test_any_case_leaves_a_locked_manifest_with_a_reason_and_the_rest_departs(driver: CaseDriver,
+                                                                                     stack: Stack) -> None:
+    """A locked manifest must never be held by one case: one taken off before its checks drops
+    the booking itself (BookingCancelled, its check tasks cancelled); one withdrawn after the
+    lock blocks the departure, by name, until it is taken off; the others then depart."""
+    await login_all(driver)
+    early, withdrawn, going = await asyncio.gather(*[_case_in_movement_stage(driver, _family(1)) for _ in range(3)])
+    movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9))
+    mid = movement["movement_id"]
+    for case in (early, withdrawn, going):
+        await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": case["case_id"]})
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
+    assert all(e["booking"]["applied"] for e in (await _fan_out_done(driver, mid))["manifest"])
+
+    # Before its fit-to-travel check: the case cancels its own booking, once.
+    assert "check_fit_to_travel" in [t["task_type"] for t in (await _case(driver, early["case_id"]))["open_tasks"]]
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases/{early['case_id']}/remove",
+              json={"reason": "The family asked to travel on a later flight."})
+    released = await _fan_out_done(driver, mid)
+    assert released["removed"][-1]["release"]["applied"] is True, released["removed"]
+    back = await _case(driver, early["case_id"])
+    assert back["key_dates"]["departure_at"] is None
+    assert [t["task_type"] for t in back["open_tasks"]] == ["book_movement"]  # the checks went with the booking
+    events = Counter(e["type"] for e in await _events(driver, early["case_id"]))
+    assert events["BookingCancelled"] == 1 and events["MovementPostponed"] == 0
+
+    # Withdrawn after the lock: the departure names it; taken off (nothing to undo on a closed
+    # case), the rest departs.
+    for case in (withdrawn, going):
+        for task in [t for t in (await _case(driver, case["case_id"]))["open_tasks"]
+                     if t["task_type"] == "check_fit_to_travel"]:
+            await driver.complete(task, "IST")
+    await _ok(driver, "POST", f"/api/v1/cases/{withdrawn['case_id']}/withdraw", "ayse",
+              json={"reason": "The family decided not to travel."})
+    departed_at = datetime.now(UTC).replace(microsecond=0).isoformat()
+    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/departure", json={"departed_at": departed_at})
+    assert r.status_code == 409, r.text
+    assert [(d["case_id"], d["rule"]) for d in r.json()["error"]["details"]] == [(withdrawn["case_id"], "case_closed")]
+    off = await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases/{withdrawn['case_id']}/remove",
+                    json={"reason": "Case withdrawn after the lock."})
+    assert [e["case_id"] for e in off["manifest"]] == [going["case_id"]] and off["fan_out"]["pending"] == 0
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/departure", json={"departed_at": departed_at})
+    departed = await _fan_out_done(driver, mid)
+    assert [(e["case_id"], e["departure"]["outcome"], e["departure"]["applied"]) for e in departed["manifest"]] == [
+        (going["case_id"], "departed", True)]
+    assert Counter(e["type"] for e in await _events(driver, withdrawn["case_id"]))["MovementPostponed"] == 0
+    handle = stack.temporal.get_workflow_handle(mid)
+    await handle.result()
+    await _record_history(handle, "movement_removals_after_lock.json")
 
 
 async def test_a_charter_cancelled_days_before_its_flight_sends_its_cases_back_to_booking(driver: CaseDriver) -> None:
@@ -362,6 +410,49 @@ def test_decide_is_pure_and_a_repeated_confirmation_decides_nothing() -> None:
     state = fold(decide(state, c.ConfirmDeparture(departed_at=now), now, officer), state, "MV-1")
     assert state.pending_departures == ["C-1"]
     assert decide(state, c.ConfirmDeparture(departed_at=now), now, officer) == []
+
+
+def test_a_case_leaves_a_locked_manifest_whatever_its_state() -> None:
+    """Decided purely: what is undone on the case follows what the case shows; histories of
+    the older rule (the patch not there) still refuse, as they did."""
+    from domain.model import Actor, CaseStatus
+    from domain.movements.model import FanOutResult
+
+    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    officer = Actor(id="emre", role="movement_officer")
+    details = MovementDetails.model_validate(_details(capacity=3) | {"departure_at": "2026-12-02T10:00:00+03:00"})
+    facts = CaseFacts(case_id="C-1", office="IST", programme="resettlement", stage=Stage.MOVEMENT,
+                      open_tasks={"book_movement": "C-1-T9"},
+                      members=[MemberFacts(member_id="M0", full_name="P 0", date_of_birth=date(1990, 1, 1),
+                                           health="cleared", visa="issued", visa_valid_until=date(2027, 1, 1))])
+    state = fold(decide(None, c.CreateMovement(details=details), now, officer), None, "MV-1")
+    state = fold(decide(state, c.AddCase(case_ids=["C-1"]), now, officer, [facts]), state, "MV-1")
+    state = fold(decide(state, c.LockManifest(), now, officer, [facts]), state, "MV-1")
+    booked = c.RecordFanOut(step="booking", results=[FanOutResult(case_id="C-1", outcome="booked", applied=True)])
+    state = fold(decide(state, booked, now, Actor.system()), state, "MV-1")
+    on_flight = facts.model_copy(update={"open_tasks": {"check_fit_to_travel": "C-1-T10"},
+                                         "booked_flight": details.flight_number,
+                                         "booked_departure_at": details.departure_at})
+    remove = c.RemoveCase(case_id="C-1", reason="The family asked to travel later.")
+
+    def removed(case: CaseFacts, **flags: bool) -> tuple[str | None, bool]:
+        [event] = decide(state, remove, now, officer, [case], **flags)
+        after = fold([event], state, "MV-1")
+        return event.release_task_id, after.pending_releases == ["C-1"]
+
+    # booked, checks not done: the case's own CancelBooking (no task), a release to fan out
+    assert removed(on_flight) == (None, True)
+    # booked, its departure task open: that task drops the booking
+    ready = on_flight.model_copy(update={"open_tasks": {"record_departure": "C-1-T11"}})
+    assert removed(ready) == ("C-1-T11", True)
+    # closed, or rebooked by hand: nothing to undo, taken off only
+    assert removed(on_flight.model_copy(update={"status": CaseStatus.CLOSED})) == (None, False)
+    assert removed(on_flight.model_copy(update={"booked_flight": "TK1"})) == (None, False)
+    # the older rule, for the histories that decided by it
+    with pytest.raises(MovementRejected) as refused:
+        decide(state, remove, now, officer, [on_flight], removal_always_possible=False)
+    assert [p["rule"] for p in refused.value.details] == ["not_ready_to_depart"]
+    assert removed(ready, removal_always_possible=False) == ("C-1-T11", True)
 
 
 async def test_the_movement_page_adds_locks_and_confirms(driver: CaseDriver, stack: Stack) -> None:

@@ -70,6 +70,10 @@ with workflow.unsafe.imports_passed_through():
 
 RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0,
                     maximum_interval=timedelta(seconds=30), maximum_attempts=0)
+# From this patch on, a case always leaves a locked manifest (with a reason), whatever its
+# state: before it, a case not ready to depart or no longer booked on the flight was refused,
+# which held the whole movement (domain.movements.decide._take_off_locked).
+REMOVAL_ALWAYS_POSSIBLE_PATCH = "removal-always-possible-v1"
 # A fan-out reaches its cases in batches of this many, one activity each (all batches at
 # once, every case of a batch at once): a 60-case charter is 3 activities in history.
 FAN_OUT_BATCH = 25
@@ -243,8 +247,12 @@ class MovementWorkflow:
                 # whether each booked case's documents reach the new day of travel
                 facts = await self._facts([e.case_id for e in state.manifest
                                            if e.booking is not None and e.booking.applied])
+        # Asked only where it matters (a case leaving a locked manifest), so the marker is
+        # written there and nowhere else: histories that refused such a removal replay as before.
+        always = facts is None or not isinstance(command, c.RemoveCase) or workflow.patched(
+            REMOVAL_ALWAYS_POSSIBLE_PATCH)
         try:
-            events = decide(self._state, command, workflow.now(), actor, facts)
+            events = decide(self._state, command, workflow.now(), actor, facts, removal_always_possible=always)
         except MovementRejected as exc:
             raise _rejection(exc) from None
         if not events:

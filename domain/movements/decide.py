@@ -69,7 +69,10 @@ def _refuse_problems(problems: list[m.Problem], what: str) -> MovementRejected:
 
 
 def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Actor,
-           facts: list[m.CaseFacts] | None = None) -> list[Any]:
+           facts: list[m.CaseFacts] | None = None, *, removal_always_possible: bool = True) -> list[Any]:
+    """``removal_always_possible``: a case is taken off a locked manifest whatever its state
+    (see ``_take_off_locked``); False only where a recorded history decided the older way
+    (``workflows.movement.REMOVAL_ALWAYS_POSSIBLE_PATCH``)."""
     if isinstance(command, c.CreateMovement):
         if state is not None:
             if state.details == command.details:
@@ -150,7 +153,7 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
             raise MovementRejected("case_not_on_manifest", f"case {command.case_id} is not on the manifest")
         if state.status == m.MovementStatus.OPEN:
             return [m.CaseRemoved(at=now, actor=actor, case_id=command.case_id, reason=command.reason)]
-        return [_take_off_locked(state, command, now, actor, facts)]
+        return [_take_off_locked(state, command, now, actor, facts, removal_always_possible)]
 
     if state.status != m.MovementStatus.OPEN:
         raise MovementRejected("movement_not_open", f"the manifest of movement {state.movement_id} is locked")
@@ -285,9 +288,18 @@ def new_cases(state: m.MovementState, command: c.AddCase) -> list[str]:
 
 
 def _take_off_locked(state: m.MovementState, command: c.RemoveCase, now: datetime, actor: Actor,
-                     facts: list[m.CaseFacts] | None) -> m.CaseRemoved:
-    """A locked manifest lets a case go only with a reason: its booking on the flight is
-    dropped on the case (its record_departure task, postponed), so it goes back to rebooking."""
+                     facts: list[m.CaseFacts] | None, always_possible: bool = True) -> m.CaseRemoved:
+    """A locked manifest lets a case go only with a reason, and always: a family that
+    withdraws, a case closed or rebooked by hand must not hold the whole movement (its
+    departure is refused while a case cannot take it).  What is undone on the case:
+
+    - booked on this flight, its departure task open (the 72 hours before the flight): the
+      task is completed as postponed, with the reason;
+    - booked on this flight, the task not open yet: the case's own ``CancelBooking``;
+    - no longer booked on this flight (rebooked or cancelled by hand), closed, or departed
+      otherwise: nothing; the case is only taken off the manifest.
+
+    Either way the case is back to rebooking (``release_booking``, reached by the fan-out)."""
     entry = state.entry(command.case_id)
     assert entry is not None
     if entry.booking is None:
@@ -298,11 +310,16 @@ def _take_off_locked(state: m.MovementState, command: c.RemoveCase, now: datetim
         return m.CaseRemoved(at=now, actor=actor, case_id=command.case_id, reason=command.reason,
                              release_task_id="validation")
     problems = departure_problems(state, facts)
-    if problems:
-        raise _refuse_problems(problems, f"case {command.case_id} is booked on the flight and cannot drop the booking "
-                                         "yet (its departure task opens with the fit-to-travel checks)")
-    task_id = facts[0].open_tasks.get(DEPARTURE_TASK)
-    return m.CaseRemoved(at=now, actor=actor, case_id=command.case_id, reason=command.reason, release_task_id=task_id)
+    if not always_possible:
+        if problems:
+            raise _refuse_problems(problems, f"case {command.case_id} is booked on the flight and cannot drop the "
+                                             "booking yet (its departure task opens with the fit-to-travel checks)")
+        return m.CaseRemoved(at=now, actor=actor, case_id=command.case_id, reason=command.reason,
+                             release_task_id=facts[0].open_tasks.get(DEPARTURE_TASK))
+    if any(p.rule in ("case_closed", "booking_changed") for p in problems) or facts[0].departed_at is not None:
+        return m.CaseRemoved(at=now, actor=actor, case_id=command.case_id, reason=command.reason)
+    return m.CaseRemoved(at=now, actor=actor, case_id=command.case_id, reason=command.reason,
+                         release_task_id=facts[0].open_tasks.get(DEPARTURE_TASK), release_booking=True)
 
 
 def evolve(state: m.MovementState | None, event: Any, movement_id: str) -> m.MovementState:
@@ -324,9 +341,10 @@ def _apply(s: m.MovementState, event: Any) -> None:
         s.removed = [r for r in s.removed if r.case_id != event.entry.case_id]
     elif isinstance(event, m.CaseRemoved):
         s.manifest = [e for e in s.manifest if e.case_id != event.case_id]
+        release = event.release_task_id is not None or event.release_booking
         s.removed.append(m.RemovedEntry(case_id=event.case_id, removed_at=event.at, removed_by=event.actor.id,
                                         reason=event.reason, release_task_id=event.release_task_id,
-                                        released_by=event.actor if event.release_task_id else None))
+                                        release_booking=release, released_by=event.actor if release else None))
     elif isinstance(event, m.ManifestLocked):
         s.status, s.locked_at, s.locked_by = m.MovementStatus.LOCKED, event.at, event.actor
         for e in s.manifest:

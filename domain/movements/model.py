@@ -220,8 +220,10 @@ class RemovedEntry(BaseModel):
     removed_by: str
     reason: str
     # Taken off a locked manifest: the case's booking on the flight is dropped through its
-    # record_departure task (postponed, with the reason): that task, and what the case answered.
+    # record_departure task (postponed, with the reason) when open, else by the case's own
+    # CancelBooking: whether it is to be dropped, that task, and what the case answered.
     release_task_id: str | None = None
+    release_booking: bool = False
     release: FanOutResult | None = None
     released_by: Actor | None = None
     delay: FanOutResult | None = None  # dropped by a delay: what the case answered
@@ -261,6 +263,9 @@ class CaseRemoved(MovementEvent):
     reason: str
     release_task_id: str | None = Field(default=None, description="locked manifest: the case's record_departure "
                                                                   "task that drops its booking")
+    release_booking: bool = Field(default=False, description="locked manifest: the case's booking on the flight is "
+                                                             "dropped (by that task when open, else by the case's "
+                                                             "CancelBooking)")
 
 
 class ManifestLocked(MovementEvent):
@@ -422,7 +427,8 @@ class MovementState(BaseModel):
     @property
     def pending_releases(self) -> list[str]:
         """Cases taken off the locked manifest whose booking is still to be dropped."""
-        return [r.case_id for r in self.removed if r.release_task_id is not None and r.release is None]
+        return [r.case_id for r in self.removed
+                if (r.release_task_id is not None or r.release_booking) and r.release is None]
 
     def removed_entry(self, case_id: str) -> RemovedEntry | None:
         return next((r for r in reversed(self.removed) if r.case_id == case_id), None)
