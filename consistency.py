@@ -38,6 +38,7 @@ _PROJECTION_TABLES = {
     "cases": "case_id",
     "case_members": "member_id",
     "tasks": "task_id",
+    "stage_stays": "seq",
 }
 
 

@@ -258,22 +258,13 @@ async def countries(conn: asyncpg.Connection, offices: list[str], kind: CountryK
 # --- 4. median days per stage and SLA compliance ------------------------------------------------
 
 _STAGE_DAYS = """
-WITH scoped AS (
-    -- a stay that ended in the range ended with an event at or after its start, so the case's
-    -- last change (updated_at) is too: cases untouched since are left out before their events are read
-    SELECT case_id, programme FROM cases
-    WHERE office = ANY($1::text[]) AND ($4::text IS NULL OR programme = $4) AND updated_at >= $2
-), marks AS (
-    SELECT e.case_id, s.programme, e.occurred_at,
-           CASE WHEN e.event_type = 'CaseClosed' THEN 'closed' ELSE e.payload->>'stage' END AS stage,
-           lead(e.occurred_at) OVER (PARTITION BY e.case_id ORDER BY e.seq) AS left_at
-    FROM scoped s JOIN case_events e ON e.case_id = s.case_id
-    WHERE e.event_type IN ('StageEntered', 'CaseClosed')
-), per_case AS (
-    SELECT programme, stage, case_id, sum(left_at - occurred_at) AS spent
-    FROM marks
-    WHERE left_at IS NOT NULL AND stage <> 'closed' AND left_at >= $2 AND left_at < $3
-    GROUP BY programme, stage, case_id
+WITH per_case AS (
+    -- the stays that ended in the range (migrations/0046_stage_stays.sql), per case and stage
+    SELECT c.programme, s.stage, s.case_id, sum(s.left_at - s.entered_at) AS spent
+    FROM stage_stays s JOIN cases c ON c.case_id = s.case_id
+    WHERE s.left_at >= $2 AND s.left_at < $3 AND s.stage <> 'closed'
+      AND c.office = ANY($1::text[]) AND ($4::text IS NULL OR c.programme = $4)
+    GROUP BY c.programme, s.stage, s.case_id
 )
 SELECT programme, stage, count(*) AS cases,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM spent) / 86400.0) AS median_days

@@ -14,12 +14,13 @@ import json
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from itertools import takewhile
 from typing import Any, TypeVar
 
 import asyncpg
 
 from domain.case import CaseState, fold
-from domain.events import RecordedEvent, TaskReassigned
+from domain.events import CaseClosed, RecordedEvent, StageEntered, TaskReassigned
 from domain.model import Actor
 from domain.records import AuditStamp
 from domain.programmes.registry import definition_of
@@ -99,6 +100,18 @@ ON CONFLICT (task_id) DO UPDATE SET
     completed_at = EXCLUDED.completed_at, completed_by = EXCLUDED.completed_by, overdue = EXCLUDED.overdue
 """
 
+# The stays the new events begin (StageEntered) and end (the next one, or CaseClosed).
+_INSERT_STAYS = """
+INSERT INTO stage_stays (case_id, seq, stage, entered_at, left_at)
+SELECT $1, r.seq, r.stage, r.entered_at, r.left_at
+FROM unnest($2::int[], $3::text[], $4::timestamptz[], $5::timestamptz[]) AS r(seq, stage, entered_at, left_at)
+ON CONFLICT (case_id, seq) DO NOTHING
+"""
+# ... and the stay the case was in before them, ended by the first.
+_END_AND_INSERT_STAYS = """
+WITH ended AS (UPDATE stage_stays SET left_at = $6 WHERE case_id = $1 AND left_at IS NULL)
+""" + _INSERT_STAYS
+
 # A supervisor's reassignment moves the task's claim to the new assignee.
 _REASSIGN_CLAIMS = """
 INSERT INTO task_claims (task_id, claimed_by, claimed_at)
@@ -112,7 +125,9 @@ async def record_case_events(conn: asyncpg.Connection, events: list[RecordedEven
     """Append ``events``, project ``state`` and write the command's audit row atomically.
     Returns how many events were new (0 for a retry of a committed write, which writes nothing)."""
     async with conn.transaction():
-        new = await _append(conn, state.case_id, events)
+        inserted = await _append(conn, state.case_id, events)
+        new = len(inserted)
+        await _record_stays(conn, state.case_id, [e for e in events if e.seq in inserted])
         if await _project(conn, state):
             await _reassign_claims(conn, events)
         if new:  # the webhook outbox (store/webhooks.py): in this transaction, never fire-and-forget
@@ -131,9 +146,26 @@ async def _reassign_claims(conn: asyncpg.Connection, events: list[RecordedEvent]
         await conn.execute(_REASSIGN_CLAIMS, *map(list, zip(*moves)))
 
 
-async def _append(conn: asyncpg.Connection, case_id: str, events: list[RecordedEvent]) -> int:
+async def _record_stays(conn: asyncpg.Connection, case_id: str, events: list[RecordedEvent]) -> None:
+    """The stage stays these (newly stored) events begin and end: one statement, none when no
+    event of the batch changes the stage (most commands)."""
+    marks = sorted(((e.seq, e.event.stage.value if isinstance(e.event, StageEntered) else None, e.occurred_at)
+                    for e in events if isinstance(e.event, StageEntered | CaseClosed)), key=lambda m: m[0])
+    if not marks:
+        return
+    stays = [(seq, stage, at, marks[i + 1][2] if i + 1 < len(marks) else None)
+             for i, (seq, stage, at) in enumerate(marks) if stage is not None]
+    columns = [list(c) for c in zip(*stays)] if stays else [[], [], [], []]
+    if min(e.seq for e in events) == 1:  # from the case's first event: no earlier stay to end (a
+        await conn.execute(_INSERT_STAYS, case_id, *columns)  # plain INSERT, as the bench's seeding batches)
+    else:
+        await conn.execute(_END_AND_INSERT_STAYS, case_id, *columns, marks[0][2])
+
+
+async def _append(conn: asyncpg.Connection, case_id: str, events: list[RecordedEvent]) -> set[int]:
+    """Store ``events``; the seqs that were new (none for a retry of a committed write)."""
     if not events:
-        return 0
+        return set()
     inserted = await conn.fetch(
         _INSERT_EVENTS,
         case_id,
@@ -147,7 +179,7 @@ async def _append(conn: asyncpg.Connection, case_id: str, events: list[RecordedE
         [e.event.model_dump_json() for e in events],
     )
     if len(inserted) == len(events):
-        return len(events)
+        return {e.seq for e in events}
     # Some (case, seq) were already stored: fine if they are these very events (a retry).
     stored = {
         r["seq"]: str(r["event_id"])
@@ -162,7 +194,7 @@ async def _append(conn: asyncpg.Connection, case_id: str, events: list[RecordedE
                 f"case {case_id} already has a different event at seq {e.seq} "
                 f"({stored.get(e.seq)} != {e.event_id})"
             )
-    return len(inserted)
+    return {r["seq"] for r in inserted}
 
 
 async def _project(conn: asyncpg.Connection, state: CaseState) -> bool:
@@ -266,10 +298,14 @@ async def rebuild_case_projection(conn: asyncpg.Connection, case_id: str,
                                   as_of: datetime | None = None) -> CaseState | None:
     """Re-derive a case's projection rows from its events alone (those that had happened by
     ``as_of``, when given)."""
-    state = fold(await load_events(conn, case_id), as_of=as_of)
+    # the events fold(as_of=...) would take: those up to the first that happened after as_of
+    events = list(takewhile(lambda e: as_of is None or e.occurred_at <= as_of, await load_events(conn, case_id)))
+    state = fold(events)
     if state is None:
         return None
     async with conn.transaction():
+        await conn.execute("DELETE FROM stage_stays WHERE case_id = $1", case_id)
+        await _record_stays(conn, case_id, events)
         await conn.execute("DELETE FROM tasks WHERE case_id = $1", case_id)
         await conn.execute("DELETE FROM case_members WHERE case_id = $1", case_id)
         await conn.execute("DELETE FROM cases WHERE case_id = $1", case_id)

@@ -88,3 +88,53 @@ async def test_events_without_a_workflow_are_reported(stack, http: httpx.AsyncCl
         assert any(d.where == "workflow" and "no workflow" in d.what for d in report.differences), report.differences
     finally:
         await conn.close()
+
+
+async def test_stage_stays_are_derived_from_the_events_and_checked(stack, driver: CaseDriver) -> None:
+    """The stays the supervisors' median-days report reads (migrations/0046_stage_stays.sql):
+    written live with the events, the same as the migration's backfill derives from the
+    events, and a tampered one is found by the check and repaired by the rebuild."""
+    from pathlib import Path
+
+    closed = await driver.advance(await driver.refer(referral(size=1)))
+    case_id = closed["case_id"]
+    conn = await connect(stack.database_url)
+    try:
+        stays = await conn.fetch("SELECT stage, entered_at, left_at FROM stage_stays WHERE case_id = $1 ORDER BY seq",
+                                 case_id)
+        stages = await conn.fetch("SELECT payload->>'stage' AS stage, occurred_at FROM case_events "
+                                  "WHERE case_id = $1 AND event_type = 'StageEntered' ORDER BY seq", case_id)
+        closed_at = await conn.fetchval("SELECT closed_at FROM cases WHERE case_id = $1", case_id)
+        assert [s["stage"] for s in stays] == [s["stage"] for s in stages] and len(stays) >= 5
+        assert [s["entered_at"] for s in stays] == [s["occurred_at"] for s in stages]
+        assert [s["left_at"] for s in stays] == [s["occurred_at"] for s in stages[1:]] + [closed_at]
+
+        # Every case of the session: the live rows are what the migration's backfill derives.
+        migration = (Path(__file__).parents[1] / "migrations" / "0046_stage_stays.sql").read_text()
+        backfill = next(s for s in migration.split(";") if s.strip().startswith("INSERT INTO stage_stays"))
+        everything = "SELECT case_id, seq, stage, entered_at, left_at FROM stage_stays ORDER BY case_id, seq"
+        live = await conn.fetch(everything)
+
+        class Undo(Exception):
+            pass
+        try:
+            async with conn.transaction():
+                await conn.execute("DELETE FROM stage_stays")
+                await conn.execute(backfill)
+                assert await conn.fetch(everything) == live
+                raise Undo
+        except Undo:
+            pass
+
+        first = await conn.fetchval("SELECT min(seq) FROM stage_stays WHERE case_id = $1", case_id)
+        await conn.execute("UPDATE stage_stays SET left_at = left_at + interval '3 days' "
+                           "WHERE case_id = $1 AND seq = $2", case_id, first)
+        report = await check(conn, stack.temporal, [case_id])
+        assert [(d.where, d.what.split(" differs")[0]) for d in report.differences] == [
+            ("projection", f"stage_stays row {first}")]
+        from store.projection import rebuild_case_projection
+        await rebuild_case_projection(conn, case_id)
+        assert (await check(conn, stack.temporal, [case_id])).clean
+    finally:
+        await conn.close()
+
