@@ -183,6 +183,10 @@ class Settings(BaseSettings):
     # long to be answered.  Keep both above command_timeout_seconds and below the process
     # manager's kill timeout.
     worker_shutdown_seconds: float = Field(default=25.0, ge=0, le=3600)
+    # How long a starting worker waits for Temporal and PostgreSQL (retrying, each failure
+    # logged) before it gives up and exits: a worker (re)started while either is starting,
+    # restarting or loaded comes up by itself instead of dying on the first refused call.
+    worker_startup_wait_seconds: float = Field(default=120.0, ge=0, le=3600)
     # Run workflow code in the Temporal SDK's sandbox (worker.workflow_runner).  Off by default:
     # determinism is enforced statically (tests/test_determinism_boundary.py) and by replay, and
     # the sandbox cost a fifth of the worker's CPU (bench); turn it on while writing new workflow code.

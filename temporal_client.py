@@ -7,6 +7,7 @@ import dataclasses
 from temporalio.client import Client, Interceptor, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+from temporalio.service import RPCStatusCode
 
 from observability.temporal import RequestIdInterceptor, runtime
 from observability.tracing import temporal_interceptor
@@ -55,6 +56,13 @@ async def connect_temporal(settings: Settings, target: str | None = None, *, sdk
     )
 
 
+# Refusals that say "not now" rather than "no": a worker starting meets them while Temporal
+# starts, restarts or is loaded, and waits (worker.run_worker).
+TRANSIENT_RPC_STATUSES = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+                                    RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.ABORTED,
+                                    RPCStatusCode.CANCELLED})
+
+
 async def ensure_search_attributes(client: Client) -> None:
     """Register the case search attributes (``workflows.search_attributes``) the namespace
     lacks.  A case workflow upserts them; on a namespace without them its workflow tasks would
@@ -65,12 +73,19 @@ async def ensure_search_attributes(client: Client) -> None:
 
     from workflows.search_attributes import KEYS
 
-    try:
-        listed = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=client.namespace))
-        missing = [key.name for key in KEYS if key.name not in listed.custom_attributes]
-    except RPCError:  # a server that cannot list them (the time-skipping test server): add them all
-        missing = [key.name for key in KEYS]
+    async def missing_keys() -> list[str]:
+        try:
+            listed = await client.operator_service.list_search_attributes(
+                ListSearchAttributesRequest(namespace=client.namespace))
+        except RPCError as exc:
+            if exc.status in TRANSIENT_RPC_STATUSES:
+                raise  # Temporal busy or restarting: the caller waits and asks again
+            if exc.status != RPCStatusCode.UNIMPLEMENTED:
+                raise
+            return [key.name for key in KEYS]  # a server that cannot list them (time-skipping): add them all
+        return [key.name for key in KEYS if key.name not in listed.custom_attributes]
+
+    missing = await missing_keys()
     if not missing:
         return
     try:
@@ -78,6 +93,10 @@ async def ensure_search_attributes(client: Client) -> None:
             namespace=client.namespace,
             search_attributes={name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in missing}))
     except RPCError as exc:
+        if exc.status in TRANSIENT_RPC_STATUSES:
+            raise
+        if exc.status == RPCStatusCode.ALREADY_EXISTS and not await missing_keys():
+            return  # another worker starting at the same moment added them
         commands = "; ".join(f"temporal operator search-attribute create --name {n} --type Keyword" for n in missing)
         raise RuntimeError(f"the Temporal namespace {client.namespace} lacks the case search attributes "
                            f"{', '.join(missing)} and this worker may not add them ({exc.message}): run {commands}") from exc

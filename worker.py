@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 import asyncpg
 from temporalio.client import Client
@@ -25,7 +27,7 @@ from observability.metrics import serve_metrics
 from observability.temporal import updates_in_flight
 from settings import Settings, get_settings
 from store.db import create_pool
-from temporal_client import connect_temporal, ensure_search_attributes
+from temporal_client import TRANSIENT_RPC_STATUSES, connect_temporal, ensure_search_attributes
 from webhook_dispatch import WebhookDispatcher
 from stored_secrets import SecretSealer
 from webhook_targets import networks
@@ -89,6 +91,43 @@ def build_workers(client: Client, pool: asyncpg.Pool, task_queue: str,
     return workflows, activities
 
 
+T = TypeVar("T")
+
+# What a dependency says while it starts, restarts or is loaded ("not now", never "no"):
+# connection refused or reset, a time-out, PostgreSQL starting up or out of connections, and
+# the SDK's "Failed client connect" (a RuntimeError naming the transport's error).
+_NOT_NOW = (OSError, TimeoutError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError,
+            asyncpg.ConnectionDoesNotExistError)
+
+
+def _not_now(exc: BaseException) -> bool:
+    if isinstance(exc, RPCError):
+        return exc.status in TRANSIENT_RPC_STATUSES
+    if isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect"):
+        return True
+    return isinstance(exc, _NOT_NOW)
+
+
+async def _patiently(what: str, attempt: Callable[[], Awaitable[T]], patience: float) -> T:
+    """``attempt()`` until it succeeds, as long as it fails with "not now" and ``patience``
+    seconds have not passed (each failure logged, with a growing pause); then the last error.
+    A worker restarted while Temporal or PostgreSQL is (re)starting or loaded comes up by
+    itself; a wrong address or password still fails at once."""
+    deadline = asyncio.get_running_loop().time() + patience
+    pause = 0.5
+    while True:
+        try:
+            return await attempt()
+        except Exception as exc:  # noqa: BLE001 - sorted below: only "not now" is waited out
+            left = deadline - asyncio.get_running_loop().time()
+            if not _not_now(exc) or left <= 0:
+                raise
+            log.warning("worker starting: waiting for a dependency", dependency=what, error=str(exc)[:300],
+                        retry_in_seconds=round(min(pause, left), 1))
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, 5.0)
+
+
 async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | None = None) -> None:
     """Run until ``stop`` is set (``itinera worker``: SIGTERM or SIGINT), then shut down so
     that no command in flight here is left unanswered:
@@ -104,9 +143,11 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
     """
     settings = settings or get_settings()
     stop_metrics = serve_metrics(settings.worker_metrics_address) if settings.worker_metrics_address else None
-    client = await connect_temporal(settings, sdk_metrics=True)
-    await ensure_search_attributes(client)
-    pool = await create_pool(settings.database_url, min_size=1, max_size=settings.database_pool_max)
+    patience = settings.worker_startup_wait_seconds
+    client = await _patiently("Temporal", lambda: connect_temporal(settings, sdk_metrics=True), patience)
+    await _patiently("Temporal's search attributes", lambda: ensure_search_attributes(client), patience)
+    pool = await _patiently("PostgreSQL", lambda: create_pool(settings.database_url, min_size=1,
+                                                              max_size=settings.database_pool_max), patience)
     loop = asyncio.get_running_loop()
     # the webhook outbox (webhook_dispatch.py), to public addresses and the allowed networks
     dispatcher = WebhookDispatcher(pool, sealer=SecretSealer.from_settings(settings),

@@ -233,3 +233,28 @@ async def test_async_referrals_accepted_then_the_worker_killed_are_each_recorded
         await conn.close()
     assert sorted((r["case_id"], r["n"]) for r in referred) == sorted((c, 1) for c in case_ids)
     await _assert_one_story(deployment, [{"case_id": c} for c in case_ids])
+
+
+async def test_a_worker_started_while_temporal_and_postgres_are_down_comes_up_when_they_return(
+        deployment: ProcessStack) -> None:
+    """A worker (re)started during an outage waits for its dependencies (each failure logged)
+    instead of exiting on the first refused connection: once they are back it serves cases
+    with nobody restarting it (ITINERA_WORKER_STARTUP_WAIT_SECONDS, default 120)."""
+    while deployment.workers:
+        deployment.kill_worker()
+    deployment.temporal.stop()
+    deployment.postgres.stop()
+    worker = deployment.start_worker()
+    await eventually(lambda: "waiting for a dependency" in deployment.log("worker"), timeout=60,
+                     what="the worker to say it waits for Temporal")
+    assert worker.poll() is None, deployment.log("worker")  # still there, waiting
+    await deployment.temporal.start()
+    await asyncio.sleep(2)  # Temporal back first: now it waits for PostgreSQL
+    assert worker.poll() is None, deployment.log("worker")
+    deployment.postgres.start()
+
+    client = ResilientClient(deployment.base_url)
+    case = await work_case_to_the_end(client, referral(size=1, office="IST"))
+    assert case["status"] == "closed" and worker.poll() is None
+    assert "PostgreSQL" in deployment.log("worker")
+    await _assert_one_story(deployment, [case])
