@@ -58,12 +58,17 @@ class GroupCommands:
             raise engine_unavailable(f"the {self.noun} engine did not answer in time; the command may still be "
                                      "applied, once: send the same request again to get its outcome") from None
 
+    def refusal(self, code: str, message: str, raw: list[dict[str, Any]]) -> ApiError:
+        """The HTTP error of the workflow's refusal ``code`` (raised by its rules, in the
+        workflow or judged by the API on a finished one's last state), each detail naming its field."""
+        details = [{"field": self.detail_field(p), "reason": p.get("message", ""), **p} for p in raw]
+        return ApiError(self.codes[code], code, message, details)
+
     def _as_api_error(self, exc: WorkflowUpdateFailedError) -> ApiError:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type in self.codes:
             raw = cause.details[0].get("details", []) if cause.details and isinstance(cause.details[0], dict) else []
-            details = [{"field": self.detail_field(p), "reason": p.get("message", ""), **p} for p in raw]
-            return ApiError(self.codes[cause.type], cause.type, cause.message, details)
+            return self.refusal(cause.type, cause.message, raw)
         if isinstance(cause, ApplicationError):
             return ApiError(500, cause.type or "command_failed", cause.message)
         return ApiError(500, "command_failed", str(cause or exc))

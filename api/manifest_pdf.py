@@ -15,6 +15,7 @@ from fpdf import FPDF
 
 from domain.movements.export import ManifestRow
 from domain.movements.model import MovementState
+from domain.offices import time_zone
 
 _FONT_DIRS = [Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"),
               Path("/usr/local/share/fonts")]
@@ -47,8 +48,11 @@ def manifest_pdf(state: MovementState, rows: list[ManifestRow], *, printed_by: s
              new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(family, size=9)
     route = " → ".join([d.departure_airport, *(t.airport for t in d.transit), d.arrival_airport])
-    summary = (f"Movement {state.movement_id} · {route} · departs {d.departure_at.isoformat()} ({d.departure_time_zone})"
-               f" · {state.people} people, {state.seats_taken} seats · status {state.status.value}")
+    local = d.departure_at.astimezone(time_zone(d.departure_time_zone))  # the airport's own clock, as it says
+    summary = (f"Movement {state.movement_id} · {route} · departs {local.strftime('%Y-%m-%d %H:%M')} "
+               f"{d.departure_time_zone} (UTC{local.strftime('%z')[:3]}:{local.strftime('%z')[3:]})"
+               f" · {_count(state.people, 'person', 'people')}, {_count(state.seats_taken, 'seat', 'seats')}"
+               f" · status {state.status.value}")
     pdf.multi_cell(0, 5, text(summary), new_x="LMARGIN", new_y="NEXT")
     pdf.cell(0, 5, text(f"Printed by {printed_by} at {printed_at}. Travel-relevant needs only; no health details."),
              new_x="LMARGIN", new_y="NEXT")
@@ -59,3 +63,7 @@ def manifest_pdf(state: MovementState, rows: list[ManifestRow], *, printed_by: s
             table.row([text(v) for v in (str(r.row), r.case_id or r.kind, r.full_name, r.date_of_birth, r.sex,
                                          r.nationality, r.document_number, r.seat, r.escort, r.boarded)])
     return bytes(pdf.output())
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"

@@ -42,6 +42,8 @@ class MovementCommands(GroupCommands):
 
     @staticmethod
     def detail_field(p: dict[str, Any]) -> str:
+        if p.get("field"):
+            return str(p["field"])
         return f"case {p['case_id']}" if p.get("case_id") not in (None, "*") else "manifest"
 
     async def create(self, movement_id: str, details: MovementDetails, actor: Actor) -> MovementOutcome:

@@ -23,6 +23,11 @@ HEALTH_SHARED_FIELDS = frozenset({"task_id", "member_id", "outcome", "assessment
                                   "checked_at", "completed_on"})
 
 
+def with_article(role: str) -> str:
+    """"a supervisor", "an admin": the role as a refusal names it."""
+    return ("an " if role[:1] in "aeiou" else "a ") + role.replace("_", " ")
+
+
 def visible_offices(principal: Principal) -> list[str]:
     """Offices whose cases the caller may read.  Admins manage accounts, not cases."""
     return [] if principal.role == Role.ADMIN else principal.offices
@@ -45,7 +50,7 @@ def require_task_visible(principal: Principal, task_id: str, task: TaskView | No
 
 def require_may_refer(principal: Principal, office: str) -> None:
     if principal.role not in REFERRING_ROLES:
-        raise ApiError(403, "forbidden", f"a {principal.role.value} may not refer cases")
+        raise ApiError(403, "forbidden", f"{with_article(principal.role.value)} may not refer cases")
     if office not in principal.offices:
         raise ApiError(403, "forbidden", f"you may refer cases only to your offices ({', '.join(principal.offices)})",
                        [{"field": "body.office", "reason": "not one of your offices", "allowed": principal.offices}])
@@ -91,7 +96,7 @@ def may_act(principal: Principal, kind: str) -> bool:
 def require_role(principal: Principal, roles: set[Role], what: str) -> None:
     if principal.role not in roles:
         allowed = ", ".join(sorted(r.value for r in roles))
-        raise ApiError(403, "forbidden", f"a {principal.role.value} may not {what} (allowed: {allowed})")
+        raise ApiError(403, "forbidden", f"{with_article(principal.role.value)} may not {what} (allowed: {allowed})")
 
 
 def require_may_work(principal: Principal, task: TaskView) -> None:

@@ -338,6 +338,97 @@ async def test_any_case_leaves_a_locked_manifest_with_a_reason_and_the_rest_depa
     await _record_history(handle, "movement_removals_after_lock.json")
 
 
+async def test_a_departure_waits_for_a_case_on_hold_and_a_repeat_that_says_otherwise_is_refused(
+        driver: CaseDriver, stack: Stack) -> None:
+    """A case on hold cannot take a departure: the confirmation is refused naming it, before
+    anything is sent; resumed, the departure goes.  Then the same confirmation again changes
+    nothing, and one that says something else (another family not boarded, another time) is
+    a 409, not silently ignored; an empty manifest cannot depart."""
+    await login_all(driver)
+    held, other = await asyncio.gather(*[_case_in_movement_stage(driver, _family(1)) for _ in range(2)])
+    mid = (await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9)))["movement_id"]
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_ids": [held["case_id"], other["case_id"]]})
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
+    await _fan_out_done(driver, mid)
+    for case in (held, other):
+        await _check_fit_to_travel(driver, case["case_id"])
+    await _ok(driver, "POST", f"/api/v1/cases/{held['case_id']}/hold", "fatma", json={"reason": "Security check."})
+
+    body = {"departed_at": datetime.now(UTC).replace(microsecond=0).isoformat()}
+    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/departure", json=body)
+    assert r.status_code == 409, r.text
+    assert [(d["case_id"], d["rule"]) for d in r.json()["error"]["details"]] == [(held["case_id"], "case_on_hold")]
+    assert (await _ok(driver, "GET", f"/api/v1/movements/{mid}"))["status"] == "locked"
+    assert (await _case(driver, other["case_id"]))["key_dates"]["departed_at"] is None  # nothing was sent
+
+    await _ok(driver, "POST", f"/api/v1/cases/{held['case_id']}/resume", "fatma", json={"reason": "Cleared."})
+    departed = await _ok(driver, "POST", f"/api/v1/movements/{mid}/departure", json=body)
+    assert departed["status"] == "departed"
+    done = await _fan_out_done(driver, mid)
+    assert [e["departure"]["applied"] for e in done["manifest"]] == [True, True]
+    assert (await _ok(driver, "POST", f"/api/v1/movements/{mid}/departure", json=body))["version"] == done["version"]
+    changed = {**body, "not_boarded": [{"case_id": other["case_id"], "reason": "It was the other family."}]}
+    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/departure", json=changed)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "departure_confirmed", r.text
+    later = {"departed_at": (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()}
+    assert (await _call(driver, "POST", f"/api/v1/movements/{mid}/departure", json=later)).status_code == 409
+    handle = stack.temporal.get_workflow_handle(mid)
+    await handle.result()
+    await _record_history(handle, "movement_held_case_then_departed.json")
+
+    # An empty manifest: nothing to depart (cancel it instead).
+    empty = (await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9)))["movement_id"]
+    lone = await _case_in_movement_stage(driver, _family(1))
+    await _ok(driver, "POST", f"/api/v1/movements/{empty}/cases", json={"case_id": lone["case_id"]})
+    await _ok(driver, "POST", f"/api/v1/movements/{empty}/lock")
+    await _fan_out_done(driver, empty)
+    await _ok(driver, "POST", f"/api/v1/movements/{empty}/cases/{lone['case_id']}/remove",
+              json={"reason": "The family travels later."})
+    await _fan_out_done(driver, empty)
+    r = await _call(driver, "POST", f"/api/v1/movements/{empty}/departure", json=body)
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "manifest", r.text
+
+
+async def test_movement_input_is_strict_and_named(driver: CaseDriver) -> None:
+    """Unknown fields, a count as text, a year no flight has, a departure years ahead: each a
+    422 naming the field, nothing created or changed; the limits are in the served schema."""
+    await login_all(driver)
+
+    async def refused(path: str, body: dict[str, Any]) -> list[str]:
+        r = await _call(driver, "POST", path, json=body)
+        assert r.status_code == 422, f"{path} {body} -> {r.status_code}: {r.text}"
+        return [d["field"] for d in r.json()["error"]["details"]]
+
+    before = len((await _ok(driver, "GET", "/api/v1/movements"))["items"])
+    assert any("pilot" in f for f in await refused("/api/v1/movements", _details(capacity=9) | {"pilot": "Bob"}))
+    assert any("seat_capacity" in f for f in await refused("/api/v1/movements", _details(capacity=9)
+                                                                                | {"seat_capacity": "3"}))
+    assert any("seat_capacity" in f for f in await refused("/api/v1/movements", _details(capacity=9)
+                                                                                | {"seat_capacity": True}))
+    escorts = [{"name": "Elif Arslan", "kind": "operational", "phone": "x"}]
+    assert any("escorts" in f for f in await refused("/api/v1/movements", _details(capacity=9) | {"escorts": escorts}))
+    far = await refused("/api/v1/movements", _details(capacity=9) | {"departure_at": "9999-12-31T23:00:00Z",
+                                                                    "arrival_at": None, "transit": []})
+    assert any("departure_at" in f for f in far), far
+    years = (datetime.now(UTC) + timedelta(days=3 * 366)).replace(microsecond=0).isoformat()
+    ahead = await refused("/api/v1/movements", _details(capacity=9) | {"departure_at": years, "arrival_at": None,
+                                                                      "transit": []})
+    assert ahead == ["departure_at"], ahead
+    assert len((await _ok(driver, "GET", "/api/v1/movements"))["items"]) == before
+
+    mid = (await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9)))["movement_id"]
+    assert any("notify" in f for f in await refused(f"/api/v1/movements/{mid}/cancel", {"reason": "r", "notify": True}))
+    new_time = (datetime.now(UTC) + timedelta(hours=40)).replace(microsecond=0).isoformat()
+    assert any("foo" in f for f in await refused(f"/api/v1/movements/{mid}/delay",
+                                                 {"departure_at": new_time, "reason": "Late.", "foo": 1}))
+    assert (await _ok(driver, "GET", f"/api/v1/movements/{mid}"))["status"] == "open"  # nothing applied
+
+    schema = (await driver.client.get("/openapi.json")).json()["components"]["schemas"]
+    details = schema["MovementDetails"]
+    assert details.get("additionalProperties") is False
+    assert "2199-12-31" in json.dumps(details["properties"]["departure_at"])
+
+
 async def test_a_charter_cancelled_days_before_its_flight_sends_its_cases_back_to_booking(driver: CaseDriver) -> None:
     """More than 72 hours before the flight no departure task is open yet: the case drops the
     booking itself (BookingCancelled), once, and books again."""

@@ -44,6 +44,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.failures import undecidable
+
 with workflow.unsafe.imports_passed_through():
     import domain.movements.rules  # noqa: F401
     from domain.model import Actor
@@ -74,6 +76,10 @@ RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coeffi
 # state: before it, a case not ready to depart or no longer booked on the flight was refused,
 # which held the whole movement (domain.movements.decide._take_off_locked).
 REMOVAL_ALWAYS_POSSIBLE_PATCH = "removal-always-possible-v1"
+# From this patch on, a departure is refused while a case is on hold or the manifest is empty,
+# a repeated departure / cancellation that says something else is refused instead of ignored,
+# and a movement is created at most two years ahead (domain.movements.decide, departure_rules).
+DEPARTURE_RULES_PATCH = "departure-rules-v1"
 # A fan-out reaches its cases in batches of this many, one activity each (all batches at
 # once, every case of a batch at once): a 60-case charter is 3 activities in history.
 FAN_OUT_BATCH = 25
@@ -251,13 +257,18 @@ class MovementWorkflow:
         # written there and nowhere else: histories that refused such a removal replay as before.
         always = facts is None or not isinstance(command, c.RemoveCase) or workflow.patched(
             REMOVAL_ALWAYS_POSSIBLE_PATCH)
+        departure_rules = not isinstance(command, (c.CreateMovement, c.ConfirmDeparture, c.CancelMovement)) \
+            or workflow.patched(DEPARTURE_RULES_PATCH)
         try:
-            events = decide(self._state, command, workflow.now(), actor, facts, removal_always_possible=always)
+            events = decide(self._state, command, workflow.now(), actor, facts, removal_always_possible=always,
+                            departure_rules=departure_rules)
+            new_state = fold(events, self._state, self._id) if events else None
         except MovementRejected as exc:
             raise _rejection(exc) from None
-        if not events:
+        except Exception as exc:  # noqa: BLE001 - workflows.failures.undecidable says why
+            raise undecidable(exc) from None
+        if new_state is None:
             return False
-        new_state = fold(events, self._state, self._id)
         try:
             await workflow.execute_activity(RECORD_MOVEMENT, RecordMovementRequest(state=new_state),
                                             start_to_close_timeout=timedelta(seconds=10), retry_policy=RETRY,

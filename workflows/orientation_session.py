@@ -28,6 +28,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.failures import undecidable
+
 with workflow.unsafe.imports_passed_through():
     from domain.model import Actor
     from domain.records import AuditStamp
@@ -165,11 +167,13 @@ class OrientationSessionWorkflow:
                 facts = await self._facts(list(dict.fromkeys(p.case_id for p in state.participants)))
         try:
             events = decide(self._state, command, workflow.now(), actor, facts)
+            new_state = fold(events, self._state, self._id) if events else None
         except SessionRejected as exc:
             raise _rejection(exc) from None
-        if not events:
+        except Exception as exc:  # noqa: BLE001 - workflows.failures.undecidable says why
+            raise undecidable(exc) from None
+        if new_state is None:
             return False
-        new_state = fold(events, self._state, self._id)
         try:
             await workflow.execute_activity(RECORD_SESSION, RecordSessionRequest(state=new_state),
                                             start_to_close_timeout=timedelta(seconds=10), retry_policy=RETRY,

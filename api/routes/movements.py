@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from api import policy
 from api.auth import CurrentPrincipal, Principal
@@ -40,6 +40,7 @@ from domain.movements.model import (
     RemovedEntry,
 )
 from domain.movements.export import COLUMNS, ManifestRow, manifest_rows
+from domain.movements.decide import MovementRejected, decide
 from domain.movements.rules import needs_problems
 from store import audit as audit_store
 from store import movements as store
@@ -131,6 +132,8 @@ class MovementList(BaseModel):
 class AddCaseBody(BaseModel):
     """One case (``case_id``) or several at once (``case_ids``): all join, or none."""
 
+    model_config = ConfigDict(extra="forbid")
+
     case_id: CaseId | None = None
     case_ids: list[CaseId] | None = Field(default=None, min_length=1, max_length=500)
 
@@ -145,10 +148,14 @@ class AddCaseBody(BaseModel):
 
 
 class ReasonBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: Reason
 
 
 class NeedsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     needs: list[SpecialNeed] = Field(max_length=4, description="The person's needs on board as the movement officer "
                                                               "lists them (replaces the officer's list; the needs "
                                                               "the case knows stay, each listed once).")
@@ -276,8 +283,8 @@ async def lock_manifest(movement_id: MovementId, principal: CurrentPrincipal, db
 async def confirm_departure(movement_id: MovementId, body: c.ConfirmDeparture, principal: CurrentPrincipal, db: Db,
                             commands: Commands) -> MovementView:
     state = await _visible(db, principal, movement_id)
-    if state.status == MovementStatus.DEPARTED:
-        return view(state)  # confirmed already (its workflow may have finished): nothing changes
+    if state.status == MovementStatus.DEPARTED:  # its workflow may have finished: judged on its last state
+        return _repeated(state, body, principal, commands)
     return await _send(db, principal, commands, movement_id, body)
 
 
@@ -286,9 +293,21 @@ async def confirm_departure(movement_id: MovementId, body: c.ConfirmDeparture, p
 async def cancel_movement(movement_id: MovementId, body: ReasonBody, principal: CurrentPrincipal, db: Db,
                           commands: Commands) -> MovementView:
     state = await _visible(db, principal, movement_id)
+    command = c.CancelMovement(reason=body.reason)
     if state.status == MovementStatus.CANCELLED:
-        return view(state)
-    return await _send(db, principal, commands, movement_id, c.CancelMovement(reason=body.reason))
+        return _repeated(state, command, principal, commands)
+    return await _send(db, principal, commands, movement_id, command)
+
+
+def _repeated(state: MovementState, command: Any, principal: Principal, commands: MovementCommands) -> MovementView:
+    """A departure / cancellation sent to a movement that has it already, whose workflow may
+    have finished: the movement's own rules judge it on the recorded state (pure, nothing is
+    sent): the same one again changes nothing; one that says something else is refused."""
+    try:
+        decide(state, command, datetime.now(UTC), principal.actor)
+    except MovementRejected as exc:
+        raise commands.refusal(exc.code, exc.message, exc.details) from None
+    return view(state)
 
 
 @router.post("/{movement_id}/boarding", response_model=MovementView, responses=_COMMAND_ERRORS,

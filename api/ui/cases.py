@@ -22,7 +22,7 @@ from api.ui.session import UiPrincipal, flash
 from domain.case import AddNote, HoldCase, ResumeCase, WithdrawCase
 from domain.model import Role
 from domain.offices import local_time, time_zone, zone_label
-from api.policy import reads_health_details
+from api.policy import reads_health_details, with_article
 from api.ui.timeline import timeline
 from store.projection import read_rebuilt_projection
 
@@ -87,7 +87,7 @@ async def _confirm_withdrawal(request: Request, principal: UiPrincipal, db: Db, 
     policy.require_case_visible(principal, case_id, case.office if case else None)
     assert case is not None
     if not policy.may_act(principal, "withdraw"):
-        raise ApiError(403, "forbidden", f"a {principal.role.value} may not withdraw cases")
+        raise ApiError(403, "forbidden", f"{with_article(principal.role.value)} may not withdraw cases")
     return render(request, "confirm_withdrawal.html", {"case": case, "reason": reason},
                   title=f"Withdraw {case.case_id}?")
 

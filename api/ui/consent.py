@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from api import policy, readmodel
 from api.deps import Commands, Db
+from api.policy import with_article
 from api.errors import ApiError
 from api.routes.case_actions import ConsentWithdrawalBody, withdraw_consent
 from api.schemas import CaseDetail
@@ -40,7 +41,7 @@ async def _case(db: Db, principal: UiPrincipal, case_id: str) -> CaseDetail:
     policy.require_case_visible(principal, case_id, case.office if case else None)
     assert case is not None
     if not policy.may_act(principal, "withdraw_consent"):
-        raise ApiError(403, "forbidden", f"a {principal.role.value} may not record a withdrawal of consent")
+        raise ApiError(403, "forbidden", f"{with_article(principal.role.value)} may not record a withdrawal of consent")
     if not takes_consent(case.programme):
         raise ApiError(409, "wrong_programme", f"case {case_id} is a {case.programme} case, which takes no consent "
                                                "to withdraw; to stop it, withdraw the case")

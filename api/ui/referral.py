@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from api import policy
 from api.deps import Commands, Db
+from api.policy import with_article
 from api.errors import ApiError
 from api.routes.cases import refer_case
 from api.ui.i18n import gettext as _
@@ -64,7 +65,7 @@ def _page(request: Request, form: BoundForm, *, problem: str | None = None, stat
 @router.get("/refer", summary="Refer a case: the family form")
 async def referral_form(request: Request, principal: UiPrincipal) -> Response:
     if principal.role not in policy.REFERRING_ROLES:
-        raise ApiError(403, "forbidden", f"a {principal.role.value} may not refer cases")
+        raise ApiError(403, "forbidden", f"{with_article(principal.role.value)} may not refer cases")
     return _page(request, _shaped(BoundForm.blank(_schema()), principal.offices))
 
 

@@ -5,13 +5,27 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.model import ShortText
-from domain.movements.model import BoardingRecord, FanOutResult, MovementDetails, Reason, SpecialNeed, TransitPoint
+from domain.text import ShowsRules
+from domain.movements.model import (
+    BoardingRecord,
+    FanOutResult,
+    FlightTime,
+    MovementDetails,
+    Reason,
+    SpecialNeed,
+    TransitPoint,
+)
+
+# A command with a field it does not know is refused, naming the field (never half-understood).
+STRICT = ConfigDict(extra="forbid")
 
 
 class CreateMovement(BaseModel):
+    model_config = STRICT
+
     kind: Literal["create"] = "create"
     details: MovementDetails
 
@@ -20,21 +34,29 @@ class AddCase(BaseModel):
     """Whole cases (every member travels together), one or many at once: all join, or none
     and every blocking case, member and rule is named."""
 
+    model_config = STRICT
+
     kind: Literal["add_case"] = "add_case"
     case_ids: list[str] = Field(min_length=1, max_length=500)
 
 
 class RemoveCase(BaseModel):
+    model_config = STRICT
+
     kind: Literal["remove_case"] = "remove_case"
     case_id: str
     reason: Reason
 
 
 class LockManifest(BaseModel):
+    model_config = STRICT
+
     kind: Literal["lock"] = "lock"
 
 
 class NotBoarded(BaseModel):
+    model_config = STRICT
+
     case_id: str
     reason: Reason = Field(description="Why the family did not board (the case goes back to rebooking).")
 
@@ -45,33 +67,41 @@ class RecordBoarding(BaseModel):
     again changes nothing.  A person who did not board takes the whole case back to rebooking
     at the departure: a family travels together (see README, group movements)."""
 
+    model_config = STRICT
+
     kind: Literal["record_boarding"] = "record_boarding"
     records: list[BoardingRecord] = Field(min_length=1, max_length=1000)
 
 
-class ConfirmDeparture(BaseModel):
+class ConfirmDeparture(ShowsRules):
+    model_config = STRICT
+
     kind: Literal["confirm_departure"] = "confirm_departure"
-    departed_at: AwareDatetime
+    departed_at: FlightTime
     not_boarded: list[NotBoarded] = Field(default_factory=list, max_length=1000)
     boarding: list[BoardingRecord] = Field(default_factory=list, max_length=1000, description=(
         "Per-person boarding records given with the confirmation (added to those recorded before)."))
 
 
-class DelayMovement(BaseModel):
+class DelayMovement(ShowsRules):
     """New times for the flight.  Without ``arrival_at`` / ``transit`` they move by as much as
     the departure.  On a locked manifest every booked case is moved to the new time (its
     fit-to-travel checks re-armed to it); a case whose documents do not reach the new day of
     travel goes back to rebooking instead, each member named."""
 
+    model_config = STRICT
+
     kind: Literal["delay"] = "delay"
-    departure_at: AwareDatetime = Field(description="The new departure, later than the current one.")
-    arrival_at: AwareDatetime | None = None
+    departure_at: FlightTime = Field(description="The new departure, later than the current one.")
+    arrival_at: FlightTime | None = None
     transit: list[TransitPoint] | None = Field(default=None, max_length=6)
     reason: Reason
 
 
 class ConfirmArrival(BaseModel):
     """The movement arrived: recorded on every case that departed on it, exactly once."""
+
+    model_config = STRICT
 
     kind: Literal["confirm_arrival"] = "confirm_arrival"
     arrived_on: date
@@ -85,6 +115,8 @@ class RecordNeeds(BaseModel):
     officer's earlier list; the needs the case knows stay, each need listed once); checked
     against the escorts at once and at lock."""
 
+    model_config = STRICT
+
     kind: Literal["record_needs"] = "record_needs"
     case_id: str
     member_id: str
@@ -92,12 +124,16 @@ class RecordNeeds(BaseModel):
 
 
 class CancelMovement(BaseModel):
+    model_config = STRICT
+
     kind: Literal["cancel"] = "cancel"
     reason: Reason
 
 
 class RecordFanOut(BaseModel):
     """The engine's own: what the cases' workflows answered to a fan-out."""
+
+    model_config = STRICT
 
     kind: Literal["record_fan_out"] = "record_fan_out"
     step: Literal["booking", "departure", "release", "delay", "arrival"]

@@ -27,6 +27,33 @@ from domain.movements.rules import (
 )
 
 
+# How far ahead a movement may be created: flights are chartered or booked months ahead, not
+# years (a later date is a typing slip, e.g. the wrong year).
+LATEST_DEPARTURE = timedelta(days=2 * 366)
+
+
+def _field(name: str, message: str) -> m.Problem:
+    """A refusal's detail that names the field of the command, not a case."""
+    return m.Problem(case_id="*", rule="invalid_value", message=message, field=name)
+
+
+def _same_departure(state: m.MovementState, command: c.ConfirmDeparture) -> bool:
+    """Whether ``command`` says what the recorded departure says (a repeat, harmless): the same
+    time, no case not boarded that boarded, no person's boarding other than recorded."""
+    if command.departed_at != state.departed_at:
+        return False
+    for n in command.not_boarded:
+        entry = state.entry(n.case_id)
+        if entry is None or entry.boarded is not False:
+            return False
+    for r in command.boarding:
+        entry = state.entry(r.case_id)
+        member = entry.member(r.member_id) if entry is not None else None
+        if member is None or member.boarded != r.boarded:
+            return False
+    return True
+
+
 class MovementRejected(Exception):
     """Why a movement command was refused: a code of ``MOVEMENT_CODES``, a message, and one
     detail per blocking case / member and rule."""
@@ -47,6 +74,7 @@ MOVEMENT_CODES: dict[str, int] = {
     "movement_not_departed": 409,
     "fan_out_pending": 409,  # the last lock / delay / departure is still being recorded on the cases
     "arrival_confirmed": 409,
+    "departure_confirmed": 409,  # a departure confirmed already, sent again saying something else
     "movement_finished": 409,
     "case_not_on_manifest": 404,
     "case_already_on_manifest": 409,
@@ -69,10 +97,16 @@ def _refuse_problems(problems: list[m.Problem], what: str) -> MovementRejected:
 
 
 def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Actor,
-           facts: list[m.CaseFacts] | None = None, *, removal_always_possible: bool = True) -> list[Any]:
-    """``removal_always_possible``: a case is taken off a locked manifest whatever its state
-    (see ``_take_off_locked``); False only where a recorded history decided the older way
-    (``workflows.movement.REMOVAL_ALWAYS_POSSIBLE_PATCH``)."""
+           facts: list[m.CaseFacts] | None = None, *, removal_always_possible: bool = True,
+           departure_rules: bool = True) -> list[Any]:
+    """The keyword flags are rules added later; False only where a recorded history decided
+    the older way (``workflows.movement``'s patches):
+
+    - ``removal_always_possible``: a case is taken off a locked manifest whatever its state
+      (``_take_off_locked``);
+    - ``departure_rules``: a departure is refused while a case is on hold or the manifest is
+      empty, a repeated departure or cancellation that says something else is refused (not
+      silently ignored), and a movement departs at most ``LATEST_DEPARTURE`` ahead."""
     if isinstance(command, c.CreateMovement):
         if state is not None:
             if state.details == command.details:
@@ -80,7 +114,10 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
             raise MovementRejected("movement_exists", f"movement {state.movement_id} already exists with other details")
         if command.details.departure_at <= now:
             raise MovementRejected("invalid_command", "the departure is in the past: a movement is created before "
-                                                      "its flight leaves")
+                                                      "its flight leaves", [_field("departure_at", "in the past")])
+        if departure_rules and command.details.departure_at > now + LATEST_DEPARTURE:
+            raise MovementRejected("invalid_command", f"the departure is more than {LATEST_DEPARTURE.days} days ahead",
+                                   [_field("departure_at", f"more than {LATEST_DEPARTURE.days} days ahead")])
         return [m.MovementCreated(at=now, actor=actor, details=command.details)]
     if state is None:
         raise MovementRejected("movement_not_found", "no such movement")
@@ -95,7 +132,12 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
     finished = state.status in (m.MovementStatus.DEPARTED, m.MovementStatus.CANCELLED)
     if isinstance(command, c.ConfirmDeparture):
         if state.status == m.MovementStatus.DEPARTED:
-            return []  # confirmed already: a repeated confirmation changes nothing
+            if departure_rules and not _same_departure(state, command):
+                raise MovementRejected("departure_confirmed", f"the departure of movement {state.movement_id} was "
+                                       f"confirmed already (departed at {state.departed_at.isoformat() if state.departed_at else '?'}, "
+                                       f"{sum(e.boarded is False for e in state.manifest)} cases not boarded): it is not changed by another "
+                                       "confirmation; a case that did not travel as recorded is corrected on the case")
+            return []  # confirmed already: the same confirmation again changes nothing
         if state.status != m.MovementStatus.LOCKED:
             raise MovementRejected("movement_not_locked", f"movement {state.movement_id} is {state.status.value}: "
                                                           "lock the manifest before confirming the departure")
@@ -106,7 +148,11 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
             raise MovementRejected("fan_out_pending", f"the delay is still being recorded on {len(state.pending_delays)} "
                                                       "cases; confirm again in a moment")
         if command.departed_at > now:
-            raise MovementRejected("invalid_command", "departed_at is in the future")
+            raise MovementRejected("invalid_command", "departed_at is in the future",
+                                   [_field("departed_at", "in the future")])
+        if departure_rules and not state.manifest:
+            raise MovementRejected("invalid_command", "an empty manifest cannot depart: cancel the movement instead",
+                                   [_field("manifest", "empty")])
         unknown = [n.case_id for n in command.not_boarded if state.entry(n.case_id) is None]
         if unknown:
             raise MovementRejected("case_not_on_manifest", f"not on the manifest: {', '.join(unknown)}")
@@ -114,7 +160,7 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
         boarded_state = fold(boarding, state, state.movement_id) if boarding else state
         tasks: dict[str, str] = {}
         if facts is not None:
-            problems = departure_problems(state, facts)
+            problems = departure_problems(state, facts, on_hold_blocks=departure_rules)
             if problems:
                 raise _refuse_problems(problems, "the departure cannot be recorded on every case")
             tasks = {f.case_id: f.open_tasks[DEPARTURE_TASK] for f in facts if DEPARTURE_TASK in f.open_tasks}
@@ -139,6 +185,9 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
         return [_delay(state, command, now, actor, facts)]
     if isinstance(command, c.CancelMovement):
         if state.status == m.MovementStatus.CANCELLED:
+            if departure_rules and command.reason != state.cancellation_reason:
+                raise MovementRejected("movement_finished", f"movement {state.movement_id} was cancelled already "
+                                                            f"({state.cancellation_reason})")
             return []
         if finished:
             raise MovementRejected("movement_finished", f"movement {state.movement_id} has departed")
@@ -303,7 +352,7 @@ def _take_off_locked(state: m.MovementState, command: c.RemoveCase, now: datetim
     entry = state.entry(command.case_id)
     assert entry is not None
     if entry.booking is None:
-        raise MovementRejected("movement_not_locked", "the bookings are still being recorded; remove it in a moment")
+        raise MovementRejected("fan_out_pending", "the bookings are still being recorded; remove it in a moment")
     if not entry.booking.applied:  # never booked on this flight: nothing to undo on the case
         return m.CaseRemoved(at=now, actor=actor, case_id=command.case_id, reason=command.reason)
     if facts is None:  # the validator: the handler decides with the case's facts

@@ -10,11 +10,12 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
 
 from domain.model import Actor, CaseStatus, Name, Notes, Office, Stage
 from domain.offices import check_time_zone, time_zone
-from domain.text import Line, Text
+from domain.forms import EARLIEST_CASE_DATE, LATEST_CASE_DATE
+from domain.text import Line, Rule, ShowsRules, Text
 
 FlightNumber = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2}[0-9]{1,4}[A-Z]?$"),
                          Field(description="IATA flight designator, e.g. TK1751 (a charter's too).")]
@@ -22,6 +23,23 @@ Airport = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(descrip
 TimeZone = Annotated[str, AfterValidator(check_time_zone),
                      Field(description="IANA time zone of the departure airport, e.g. Europe/Istanbul.")]
 Reason = Text(max_length=1000, min_length=1)
+
+
+def _within_calendar(value: datetime) -> datetime:
+    if not EARLIEST_CASE_DATE <= value.date() <= LATEST_CASE_DATE:
+        raise ValueError(f"must lie between {EARLIEST_CASE_DATE.isoformat()} and {LATEST_CASE_DATE.isoformat()}")
+    return value
+
+
+# A flight's time: an offset required, and a day a case can have (a year like 9999 would
+# overflow the day-of-travel arithmetic of the rules: refused here, said in the schema).
+FlightTime = Annotated[AwareDatetime, AfterValidator(_within_calendar),
+                       Rule(f"With its UTC offset; between {EARLIEST_CASE_DATE.isoformat()} and "
+                            f"{LATEST_CASE_DATE.isoformat()}.")]
+# A count from JSON: an integer, not "3" or true.
+Count = Annotated[int, Strict()]
+# Every body a movement officer sends is refused with an unknown field, named.
+_STRICT = ConfigDict(extra="forbid")
 
 # The special needs a manifest lists per person (the travel-relevant part of a member's needs,
 # never the health details behind them) and the escorts each one needs on board.
@@ -47,10 +65,12 @@ class MovementStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class TransitPoint(BaseModel):
+class TransitPoint(ShowsRules):
+    model_config = _STRICT
+
     airport: Airport
-    arrives_at: AwareDatetime
-    departs_at: AwareDatetime
+    arrives_at: FlightTime
+    departs_at: FlightTime
 
     @model_validator(mode="after")
     def _order(self) -> TransitPoint:
@@ -60,12 +80,16 @@ class TransitPoint(BaseModel):
 
 
 class Escort(BaseModel):
+    model_config = _STRICT
+
     name: Name
     kind: Literal["operational", "medical"] = "operational"
 
 
-class MovementDetails(BaseModel):
+class MovementDetails(ShowsRules):
     """What the movement officer says about the flight."""
+
+    model_config = _STRICT
 
     kind: MovementKind
     flight_number: FlightNumber
@@ -74,12 +98,12 @@ class MovementDetails(BaseModel):
     carrier: Name
     departure_airport: Airport
     arrival_airport: Airport
-    departure_at: AwareDatetime = Field(description="Scheduled departure (an offset is required; "
-                                                    "departure_time_zone says whose local time it is).")
+    departure_at: FlightTime = Field(description="Scheduled departure (an offset is required; "
+                                                 "departure_time_zone says whose local time it is).")
     departure_time_zone: TimeZone
-    arrival_at: AwareDatetime | None = None
+    arrival_at: FlightTime | None = None
     transit: list[TransitPoint] = Field(default_factory=list, max_length=6)
-    seat_capacity: int = Field(ge=1, le=1000)
+    seat_capacity: Count = Field(ge=1, le=1000)
     escorts: list[Escort] = Field(default_factory=list, max_length=50)
     office: Office
     notes: Notes | None = None
@@ -232,11 +256,12 @@ class RemovedEntry(BaseModel):
 class Problem(BaseModel):
     """One reason a case may not be (or stay) on a manifest: the rule, and the member it names."""
 
-    case_id: str
+    case_id: str  # "*": the manifest as a whole, or a field of the command (``field``)
     rule: str
     message: str
     member_id: str | None = None
     member_name: str | None = None
+    field: str | None = None  # the command's field a refusal is about, when it is not a case
 
 
 # --- events and state ---------------------------------------------------------------------
@@ -284,7 +309,7 @@ class BoardingRecord(BaseModel):
     """One person's check-in / boarding record at the airport."""
 
     # The validator's rule, in the JSON Schema too: not boarded needs the reason.
-    model_config = ConfigDict(json_schema_extra={
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
         "if": {"properties": {"boarded": {"const": False}}, "required": ["boarded"]},
         "then": {"required": ["reason"], "properties": {"reason": {"type": "string", "minLength": 1}}}})
 

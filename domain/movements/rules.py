@@ -27,6 +27,7 @@ And when the departure is confirmed, for every case the lock booked (``departure
 
 | ``not_ready_to_depart`` | the case cannot take its departure yet: no fit-to-travel check within the 72 hours before the flight for a member (named), or another step first (e.g. AVRR's consent reconfirmation) |
 | ``booking_changed`` | the case is no longer booked on this movement's flight |
+| ``case_on_hold`` | the case is on hold (a supervisor resumes it first, or it is taken off) |
 """
 
 from __future__ import annotations
@@ -199,15 +200,22 @@ def lock_problems(state: MovementState, facts: list[CaseFacts]) -> list[Problem]
     return problems
 
 
-def departure_problems(state: MovementState, facts: list[CaseFacts]) -> list[Problem]:
+def departure_problems(state: MovementState, facts: list[CaseFacts], *, on_hold_blocks: bool = True) -> list[Problem]:
     """Whether every booked case can take the departure (a no-show too: both complete its
-    ``record_departure`` task).  A case that already shows its departure is no problem."""
+    ``record_departure`` task).  A case that already shows its departure is no problem.  A
+    case on hold cannot take it (its workflow refuses every command until a supervisor resumes
+    it): refused here, named, before anything is sent (``on_hold_blocks``; histories decided
+    before the rule say False)."""
     problems: list[Problem] = []
     for f in facts:
         if f.departed_at is not None:
             continue
         if not f.found or f.status == CaseStatus.CLOSED:
             problems.append(Problem(case_id=f.case_id, rule="case_closed", message=f"case {f.case_id} is closed"))
+        elif on_hold_blocks and f.on_hold:
+            problems.append(Problem(case_id=f.case_id, rule="case_on_hold",
+                                    message=f"case {f.case_id} is on hold: a supervisor resumes it, or take it off "
+                                            "the manifest"))
         elif f.booked_flight != state.details.flight_number or f.booked_departure_at != state.details.departure_at:
             problems.append(Problem(case_id=f.case_id, rule="booking_changed",
                                     message=f"case {f.case_id} is no longer booked on {state.details.flight_number}"))
