@@ -6,12 +6,18 @@ answer, and the mapping of Temporal's refusals to HTTP errors.  Each group names
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -57,6 +63,16 @@ class GroupCommands:
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             raise engine_unavailable(f"the {self.noun} engine did not answer in time; the command may still be "
                                      "applied, once: send the same request again to get its outcome") from None
+
+    async def finished_already(self, workflow_id: str, start: WithStartWorkflowOperation[Any, Any]) -> ApiError:
+        """A creation whose id (from its Idempotency-Key) names a workflow that has finished:
+        the 409, saying so.  The start operation's own outcome is read, so that its error is
+        not logged later as "never retrieved"."""
+        with contextlib.suppress(Exception):
+            await start.workflow_handle()
+        return ApiError(409, self.finished_code,
+                        f"{self.noun} {workflow_id}, which this Idempotency-Key created, has finished; "
+                        "send a new key to create another")
 
     def refusal(self, code: str, message: str, raw: list[dict[str, Any]]) -> ApiError:
         """The HTTP error of the workflow's refusal ``code`` (raised by its rules, in the

@@ -56,7 +56,7 @@ class MovementCommands(GroupCommands):
             return await self._await(self._client.execute_update_with_start_workflow(
                 MovementWorkflow.create, request, start_workflow_operation=start))
         except WorkflowAlreadyStartedError:
-            raise ApiError(409, "movement_finished", f"movement {movement_id} has finished") from None
+            raise await self.finished_already(movement_id, start) from None
         except RPCError as exc:
             raise self._rpc_error(movement_id, exc) from None
 

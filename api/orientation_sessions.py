@@ -11,7 +11,6 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.commands import _update_id
-from api.errors import ApiError
 from api.group_commands import GroupCommands, new_group_id
 from api.request_context import current_stamp
 from domain.model import Actor
@@ -53,7 +52,7 @@ class SessionCommands(GroupCommands):
             return await self._await(self._client.execute_update_with_start_workflow(
                 OrientationSessionWorkflow.schedule, request, start_workflow_operation=start))
         except WorkflowAlreadyStartedError:
-            raise ApiError(409, "session_not_open", f"session {session_id} has finished") from None
+            raise await self.finished_already(session_id, start) from None
         except RPCError as exc:
             raise self._rpc_error(session_id, exc) from None
 

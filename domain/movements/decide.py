@@ -212,7 +212,8 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
             raise MovementRejected("case_not_on_manifest", f"case {command.case_id} is not on the manifest")
         member = entry.member(command.member_id)
         if member is None:
-            raise MovementRejected("invalid_command", f"case {command.case_id} has no member {command.member_id}")
+            raise MovementRejected("invalid_command", f"case {command.case_id} has no member {command.member_id}",
+                                   [_field("member_id", f"not a member of case {command.case_id}")])
         # The officer lists the person's needs; those the case knows stay (each need once).
         needs = sorted(set(command.needs) | set(member.case_needs))
         if needs == sorted(member.needs):
@@ -238,7 +239,7 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
         return events
     if isinstance(command, c.LockManifest):
         if not state.manifest:
-            raise MovementRejected("invalid_command", "an empty manifest cannot be locked")
+            raise MovementRejected("invalid_command", "an empty manifest cannot be locked", [_field("manifest", "empty")])
         assert facts is not None
         problems = lock_problems(state, facts)
         if problems:
@@ -258,7 +259,8 @@ def _changed_boarding(state: m.MovementState, records: list[m.BoardingRecord], *
             raise MovementRejected("case_not_on_manifest", f"case {r.case_id} is not on the manifest")
         member = entry.member(r.member_id)
         if member is None:
-            raise MovementRejected("invalid_command", f"case {r.case_id} has no member {r.member_id}")
+            raise MovementRejected("invalid_command", f"case {r.case_id} has no member {r.member_id}",
+                                   [_field("records", f"{r.member_id} is not a member of case {r.case_id}")])
         reason = None if r.boarded else r.reason
         if (member.boarded, member.not_boarded_reason) != (r.boarded, reason):
             changed.append(r)
@@ -280,7 +282,7 @@ def _delay(state: m.MovementState, command: c.DelayMovement, now: datetime, acto
         raise MovementRejected("invalid_command", f"departure_at must be later than the current departure "
                                                   f"({d.departure_at.isoformat()}): a delay moves the flight later")
     if command.departure_at <= now:
-        raise MovementRejected("invalid_command", "departure_at is in the past")
+        raise MovementRejected("invalid_command", "departure_at is in the past", [_field("departure_at", "in the past")])
     shift = command.departure_at - d.departure_at
     fields = d.model_dump(mode="python")
     fields["departure_at"] = command.departure_at
@@ -326,7 +328,7 @@ def _confirm_arrival(state: m.MovementState, command: c.ConfirmArrival, now: dat
         raise MovementRejected("invalid_command", f"arrived_on must not be before the departure "
                                                   f"({state.departed_at.date().isoformat()})")
     if command.arrived_on > (now + timedelta(days=1)).date():
-        raise MovementRejected("invalid_command", "arrived_on is in the future")
+        raise MovementRejected("invalid_command", "arrived_on is in the future", [_field("arrived_on", "in the future")])
     return [m.ArrivalConfirmed(at=now, actor=actor, arrived_on=command.arrived_on, place=command.place,
                                receiving_partner=command.receiving_partner)]
 
