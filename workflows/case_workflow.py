@@ -45,9 +45,10 @@ import asyncio
 from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, TemporalError
 
 from workflows import search_attributes
+from workflows.failures import undecidable
 
 with workflow.unsafe.imports_passed_through():
     # The pure core, shared with the worker's host process.  The modules the core imports
@@ -255,11 +256,15 @@ class CaseWorkflow:
                                admission=False)
         try:
             recorded = decide(self._state, command, ctx)
+            new_state = fold(recorded, start=self._state) if recorded else None
         except CommandRejected as exc:  # the state moved on between validator and handler
             raise _rejection(exc) from None
-        if not recorded:
+        except TemporalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - workflows.failures.undecidable says why
+            raise undecidable(exc) from None
+        if new_state is None:
             return recorded
-        new_state = fold(recorded, start=self._state)
         batch = CaseEventsBatch(case_id=self._case_id, events=recorded, state=new_state, audit=audit,
                                 actor=actor if audit else None)
         self._recording = new_state

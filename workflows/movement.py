@@ -42,7 +42,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, TemporalError
 
 from workflows.failures import undecidable
 
@@ -265,6 +265,8 @@ class MovementWorkflow:
             new_state = fold(events, self._state, self._id) if events else None
         except MovementRejected as exc:
             raise _rejection(exc) from None
+        except TemporalError:
+            raise
         except Exception as exc:  # noqa: BLE001 - workflows.failures.undecidable says why
             raise undecidable(exc) from None
         if new_state is None:

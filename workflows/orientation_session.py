@@ -26,7 +26,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, TemporalError
 
 from workflows.failures import undecidable
 
@@ -170,6 +170,8 @@ class OrientationSessionWorkflow:
             new_state = fold(events, self._state, self._id) if events else None
         except SessionRejected as exc:
             raise _rejection(exc) from None
+        except TemporalError:
+            raise
         except Exception as exc:  # noqa: BLE001 - workflows.failures.undecidable says why
             raise undecidable(exc) from None
         if new_state is None:
