@@ -150,7 +150,7 @@ class Settings(BaseSettings):
     # Offices whose host state requires refugees resettled from it to hold an exit permission,
     # as JSON office -> the permission's name; default: IST and IZM, Türkiye's DGMM exit
     # permission (domain/offices.py).  An office not listed requires none.  A case keeps what
-    # its office required when it was referred (domain/programmes/resettlement/exit_permission.py).
+    # its office required when it was referred (domain/programmes/exit_permission.py).
     exit_permissions: Annotated[dict[str, str], AfterValidator(check_exit_permissions)] = Field(
         default_factory=lambda: dict(EXIT_PERMISSIONS))
 

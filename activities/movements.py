@@ -249,7 +249,8 @@ def facts_of(state: CaseState, other_movement_id: str | None = None) -> CaseFact
         # A programme with consent (AVRR) says so in its own data; the others have none.
         consent_status=getattr(state.programme_data, "consent_status", None),
         medical_clearance_required=Stage.HEALTH in profile_of(state).stages and not skipped(state, Stage.HEALTH),
-        # Resettlement's host-state exit permission (exit_permission.py); the others have none.
+        # The host state's exit permission (domain/programmes/exit_permission.py): resettlement's and
+        # family reunification's; AVRR has its own decision, a step before the movement stage.
         exit_permission_required=getattr(state.programme_data, "exit_permission_required", None),
         exit_permission_valid_until=_exit_permission_until(state),
         open_tasks={str(t.task_type): t.task_id for t in state.open_tasks},
@@ -259,7 +260,7 @@ def facts_of(state: CaseState, other_movement_id: str | None = None) -> CaseFact
 
 
 def _exit_permission_until(state: CaseState) -> date | None:
-    # Resettlement's recorded permission (with its last day); AVRR's ``exit_permission`` is its
+    # The recorded host-state permission (with its last day); AVRR's ``exit_permission`` is its
     # own decision (pending / granted / refused, a task before the movement stage), no date.
     permission = getattr(state.programme_data, "exit_permission", None)
     return getattr(permission, "valid_until", None)

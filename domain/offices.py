@@ -97,7 +97,7 @@ by office (the default of ``ITINERA_EXIT_PERMISSIONS``): the name people know it
 host state of the demo offices, requires one: the exit permission of its Directorate General
 of Migration Management (DGMM).  An office not listed (its host state requires none) refers
 cases without it.  A resettlement case records its office's at referral
-(``CaseReferred.exit_permission``; ``domain/programmes/resettlement/exit_permission.py``), so
+(``CaseReferred.exit_permission``; ``domain/programmes/exit_permission.py``), so
 a case keeps the rule it was referred under when the setting changes."""
 
 

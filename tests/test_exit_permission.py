@@ -23,7 +23,7 @@ from domain.movements import commands as c
 from domain.movements.decide import MovementRejected, decide, fold
 from domain.movements.model import CaseFacts, MemberFacts, MovementDetails
 from domain.movements.rules import exit_permission_problems
-from domain.programmes.resettlement.exit_permission import TASK, RecordExitPermissionForm
+from domain.programmes.exit_permission import TASK, RecordExitPermissionForm
 from tests.support.browser import signed_in
 from tests.support.driver import CaseDriver
 from tests.support.factories import referral
@@ -257,3 +257,44 @@ def test_a_delay_past_the_exit_permission_names_the_case() -> None:
     assert "valid until 2027-03-05, before the day of travel 2027-03-10" in event.problems[0].message
     # the manifest is open: the delay names it; on a locked one the same finding drops the case (drop)
     assert event.drop == {}
+
+
+async def test_a_family_leaving_izmir_to_join_its_sponsor_needs_the_exit_permission_too(
+        driver: CaseDriver) -> None:
+    """Family reunification leaves the same host state: an IZM family case gets the same task
+    beside its booking, its departure is refused without it, a movement refuses it on the
+    manifest without it (the rule is the programme-neutral ``exit_permission``), and with it
+    recorded the family departs."""
+    from tests.test_family_reunification import family
+
+    case = await driver.refer(family(office="IZM"), "mehmet")
+    case = await driver.advance(case, until=Stage.MOVEMENT)
+    assert case["programme"] == "family_reunification" and case["stage"] == "movement"
+    assert sorted(t["task_type"] for t in case["open_tasks"]) == ["book_movement", TASK]
+    assert case["programme_data"]["exit_permission_required"] == PERMISSION
+
+    movement = await _ok(driver, "POST", "/api/v1/movements", json=_movement())
+    r = await _call(driver, "POST", f"/api/v1/movements/{movement['movement_id']}/cases",
+                    json={"case_id": case["case_id"]})
+    assert r.status_code == 409, r.text
+    assert [d["rule"] for d in r.json()["error"]["details"]] == ["exit_permission"]
+
+    case = await driver.complete(_task(case, "book_movement"), "IZM")
+    departure = _task(case, "record_departure")  # no fit-to-travel checks in this programme
+    r = await _call(driver, "POST", f"/api/v1/tasks/{departure['task_id']}/complete", json={
+        "form": {"outcome": "departed", "departed_at": datetime.now(UTC).replace(microsecond=0).isoformat()}})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "exit_permission_missing", r.text
+
+    case = await driver.complete(_task(case, TASK), "IZM", form=_permission(_istanbul_today() + timedelta(days=30)))
+    assert case["programme_data"]["exit_permission"]["reference"] == "DGMM-35-2026-004412"
+    case = await driver.complete(_task(case, "record_departure"), "IZM", form={
+        "outcome": "departed", "departed_at": datetime.now(UTC).replace(microsecond=0).isoformat()})
+    assert case["stage"] == "arrival"
+
+
+async def test_a_family_leaving_istanbul_in_the_test_stack_needs_none(driver: CaseDriver) -> None:
+    from tests.test_family_reunification import family
+
+    case = await driver.advance(await driver.refer(family(office="IST")), until=Stage.MOVEMENT)
+    assert [t["task_type"] for t in case["open_tasks"]] == ["book_movement"]
+    assert "exit_permission_required" not in case["programme_data"]

@@ -16,7 +16,7 @@ The facts come from the case's own workflow (``CaseFacts``), taken just before t
 | ``medical_clearance`` | a member's medical clearance is not valid on the day of travel (cases without an IOM health stage: never) |
 | ``travel_document`` | a member's visa or travel document is not valid on the day of travel |
 | ``consent`` | AVRR: the migrant's consent is not given (or withdrawn) |
-| ``exit_permission`` | resettlement from a host state that requires an exit permission (the case's office's, recorded at referral): it is not recorded, or expires before the day of travel |
+| ``exit_permission`` | resettlement or family reunification from a host state that requires an exit permission (the case's office's, recorded at referral): it is not recorded, or expires before the day of travel |
 | ``special_needs`` | a member needs a stretcher or a medical escort and the movement has no medical escort, or is an unaccompanied minor and it has no operational escort (the needs the case knows, e.g. AVRR's fit-to-travel assessment asking for a medical escort, and those the movement officer listed) |
 
 A delay checks, for every booked case, the rules a later day of travel may break

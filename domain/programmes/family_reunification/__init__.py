@@ -13,7 +13,7 @@ registry (``domain.programmes``) knows of it.  Its cases run on the generic work
 
 from __future__ import annotations
 
-from domain.programmes import travel
+from domain.programmes import exit_permission, travel
 from domain.programmes.definition import ProgrammeDefinition
 from domain.programmes.family_reunification.flow import (
     STAGE_LABELS,
@@ -55,8 +55,8 @@ PROGRAMME = ProgrammeDefinition(
     apply=apply,
     deadlines=deadlines,
     tick=tick,
-    actions={"cancel_booking": travel.cancel_booking},
+    actions={"cancel_booking": exit_permission.cancel_booking},
     read_model_data=read_model_data,
     review_openers=travel.review_openers(FamilyTask.RECORD_FAMILY_VISA),
 )
-TASK_TYPES = (FamilyTask, travel.TravelTask)
+TASK_TYPES = (FamilyTask, travel.TravelTask, exit_permission.ExitPermissionTask)

@@ -14,7 +14,7 @@ from domain.engine.draft import Draft, invalid, reject
 from domain.errors import RejectionCode
 from domain.model import EDGE_TODAY, CaseStatus, ReferralFieldError, Relationship, Stage
 from domain.offices import time_zone
-from domain.programmes import travel
+from domain.programmes import exit_permission, travel
 from domain.programmes.definition import Step
 from domain.programmes.family_reunification import events as fr_ev
 from domain.programmes.family_reunification.state import ADULT_AGE, adult_moment, age_on, data
@@ -82,8 +82,9 @@ def check_referral(referral: Any) -> None:
 
 
 def referral_terms(command: Any) -> dict[str, Any]:
-    """The sponsor, as the referral named them, is recorded with the case."""
-    return {"sponsor": command.referral.sponsor.model_dump(mode="json")}
+    """The sponsor, as the referral named them, is recorded with the case; and the host
+    state's exit permission, where the office requires one."""
+    return {"sponsor": command.referral.sponsor.model_dump(mode="json")} | exit_permission.referral_terms(command)
 
 
 def _no_fit_checks(ctx: DecisionContext) -> DecisionContext:
@@ -111,7 +112,10 @@ def next_step(state: CaseState, stage: Stage, ctx: DecisionContext) -> Step:
         members = travel.pending(state, "visa", "pending", "expired")
         return (FamilyTask.RECORD_FAMILY_VISA, members) if members else None
     if stage == Stage.MOVEMENT:
-        return travel.movement_step(state, _no_fit_checks(ctx))
+        # The host state's exit permission, where it requires one, opens beside the flow (as
+        # for resettlement): the booking opens with it.
+        return (exit_permission.step(state, f.exit_permission_required, f.exit_permission, ctx)
+                or travel.movement_step(state, _no_fit_checks(ctx)))
     if stage == Stage.ARRIVAL:
         return travel.arrival_step(state)
     return None
@@ -142,7 +146,11 @@ def missing_documents(state: CaseState) -> dict[str, list[str]]:
 
 
 def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) -> None:
-    """The rules that need the case: no appointment before the documents are complete."""
+    """The rules that need the case: no appointment before the documents are complete; no
+    departure without the host state's exit permission, where it requires one."""
+    if task.task_type == travel.TravelTask.RECORD_DEPARTURE and form.outcome == "departed":
+        f = data(state)
+        exit_permission.check_departure(state, f.exit_permission_required, f.exit_permission, form.departed_at)
     travel.check(state, task, form, _no_fit_checks(ctx))
     t = task.task_type
     if t == FamilyTask.BOOK_EMBASSY_APPOINTMENT:
@@ -208,7 +216,9 @@ def _turning_adult(state: CaseState) -> list[tuple[str, datetime]]:
 
 
 def deadlines(state: CaseState) -> list[datetime]:
-    moments = travel.deadlines(state)
+    f = data(state)
+    moments = travel.deadlines(state) + exit_permission.deadlines(state, f.exit_permission_required,
+                                                                  f.exit_permission)
     if state.status == CaseStatus.ACTIVE:  # a held case flags nobody; resume catches up
         moments += [at for _, at in _turning_adult(state)]
     return moments
@@ -216,6 +226,8 @@ def deadlines(state: CaseState) -> list[datetime]:
 
 def tick(draft: Draft) -> None:
     travel.tick(draft, document_expired=ev.VisaExpired, document_expiry_reason="a visa expired before departure")
+    f = data(draft.s)
+    exit_permission.tick(draft, f.exit_permission_required, f.exit_permission)
     if draft.s.status != CaseStatus.ACTIVE:
         return
     for member_id, at in _turning_adult(draft.s):

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from domain import events as ev
 from domain.model import Relationship
-from domain.programmes import travel
+from domain.programmes import exit_permission, travel
+from domain.programmes.exit_permission import ExitPermission
 from domain.programmes.family_reunification import events as fr_ev
 from domain.programmes.family_reunification.forms import CHECKLIST
 from domain.state import CaseState
@@ -59,13 +60,19 @@ class FamilyReunificationData(BaseModel):
     members: dict[str, MemberFile] = Field(default_factory=dict)
     appointment: Appointment | None = None
     appointments_missed: int = 0
+    # The host state's exit permission the family needs to leave it (exit_permission.py):
+    # its name when the case's office required one at referral (None: none, or referred
+    # before the rule), and the one recorded.
+    exit_permission_required: str | None = None
+    exit_permission: ExitPermission | None = None
 
 
 def start(referred: ev.CaseReferred) -> FamilyReunificationData:
     files = {m.member_id: MemberFile(turns_adult_on=birthday(m.date_of_birth, ADULT_AGE)
                                      if m.relationship == Relationship.CHILD else None)
              for m in referred.members}
-    return FamilyReunificationData(sponsor=dict(getattr(referred, "sponsor", None) or {}), members=files)
+    return FamilyReunificationData(sponsor=dict(getattr(referred, "sponsor", None) or {}), members=files,
+                                   exit_permission_required=getattr(referred, "exit_permission", None))
 
 
 def data(state: CaseState) -> FamilyReunificationData:
@@ -112,6 +119,8 @@ def apply(state: CaseState, event: Any, at: datetime) -> None:
         f.members[event.member_id].age_out = "flagged"
     elif isinstance(event, fr_ev.AgeOutReviewed) and member is not None and event.decision == "keep":
         member.age_out = "kept"
+    elif isinstance(event, exit_permission.ExitPermissionRecorded):
+        f.exit_permission = exit_permission.recorded(event)
 
 
 def read_model_data(state: CaseState) -> dict[str, Any]:
@@ -119,9 +128,15 @@ def read_model_data(state: CaseState) -> dict[str, Any]:
     referred: full_name, date_of_birth, protection_status, residence_permit, city, contact),
     ``members`` (member_id, eligibility, documents received, missing_documents,
     turns_adult_on, age_out: none / flagged / kept), ``appointment`` (at, place, reference,
-    outcome: booked / attended; null when none is booked) and ``appointments_missed``."""
+    outcome: booked / attended; null when none is booked) and ``appointments_missed``; for a
+    case whose host state requires an exit permission, ``exit_permission_required`` (its name)
+    and ``exit_permission`` (``reference``, ``issued_on``, ``valid_until``,
+    ``issuing_authority``; null until recorded)."""
     f = data(state)
-    return {
+    permission = ({"exit_permission_required": f.exit_permission_required,
+                   "exit_permission": f.exit_permission.model_dump(mode="json") if f.exit_permission else None}
+                  if f.exit_permission_required is not None else {})  # as before the rule: nothing to show
+    return permission | {
         "sponsor": f.sponsor,
         "members": [{"member_id": member_id, "eligibility": m.eligibility, "documents": list(m.documents),
                      "missing_documents": m.missing, "checklist_recorded": m.checklist_recorded,

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from domain.model import Role, Stage
+from domain.programmes import exit_permission
 from domain.programmes.common import ENGINE_TASK_SPECS
 from domain.programmes.family_reunification import forms
 from domain.programmes.family_reunification.state import data
@@ -48,6 +49,8 @@ _OWN = (
              Role.CASEWORKER, True, forms.RecordFamilyVisaForm),
     TaskSpec(FamilyTask.REVIEW_AGE_OUT, None, "A child turned 18 before the visa decision: decide",
              Role.SUPERVISOR, True, forms.ReviewAgeOutForm, escalates=False, beside_flow=True),
+    # Only where the host state the family leaves requires one (domain/programmes/exit_permission.py).
+    exit_permission.TASK_SPEC,
 )
 
 TASK_SPECS: dict[str, TaskSpec] = {s.task_type: s for s in _OWN} | travel_specs(

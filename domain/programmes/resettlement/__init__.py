@@ -13,7 +13,6 @@ from domain.programmes.resettlement.flow import (
     STAGE_LABELS,
     STAGES,
     ResettlementTask,
-    cancel_booking,
     check,
     check_referral,
     deadlines,
@@ -24,7 +23,8 @@ from domain.programmes.resettlement.flow import (
     review_decisions,
     tick,
 )
-from domain.programmes.resettlement import exit_permission, orientation
+from domain.programmes import exit_permission
+from domain.programmes.resettlement import orientation
 from domain.programmes.resettlement.state import ResettlementData, apply, read_model_data, start
 from domain.programmes.resettlement.tasks import TASK_SPECS
 from domain.programmes import travel
@@ -52,8 +52,8 @@ PROGRAMME = ProgrammeDefinition(
     apply=apply,
     deadlines=deadlines,
     tick=tick,
-    actions={"cancel_booking": cancel_booking},
+    actions={"cancel_booking": exit_permission.cancel_booking},
     read_model_data=read_model_data,
     review_openers=travel.review_openers(ResettlementTask.RECORD_VISA),
 )
-TASK_TYPES = (ResettlementTask, travel.TravelTask)
+TASK_TYPES = (ResettlementTask, travel.TravelTask, exit_permission.ExitPermissionTask)

@@ -13,7 +13,8 @@ from domain.engine.draft import Draft, invalid
 from domain.model import Stage
 from domain.programmes import travel
 from domain.programmes.definition import Step
-from domain.programmes.resettlement import exit_permission, orientation
+from domain.programmes import exit_permission
+from domain.programmes.resettlement import orientation
 from domain.programmes.resettlement.state import data
 from domain.programmes.resettlement.tasks import ResettlementTask
 from domain.state import CaseState, TaskState
@@ -129,13 +130,3 @@ def tick(draft: Draft) -> None:
 def deadlines(state: CaseState) -> list[datetime]:
     d = data(state)
     return travel.deadlines(state) + exit_permission.deadlines(state, d.exit_permission_required, d.exit_permission)
-
-
-def cancel_booking(draft: Draft, command: Any) -> None:
-    """The journey's cancellation, which keeps an open exit permission task: the permission
-    is about leaving the host state, whichever flight."""
-    keep = [t for t in draft.s.open_tasks if t.task_type == ResettlementTask.RECORD_EXIT_PERMISSION]
-    if not keep:
-        travel.cancel_booking(draft, command)
-        return
-    travel.cancel_booking(draft, command, keep=frozenset(t.task_id for t in keep))

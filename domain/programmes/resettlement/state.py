@@ -9,8 +9,8 @@ from pydantic import BaseModel
 
 from domain import events as ev
 from domain.programmes.resettlement import events as resettlement_ev
-from domain.programmes.resettlement import exit_permission
-from domain.programmes.resettlement.exit_permission import ExitPermission
+from domain.programmes import exit_permission
+from domain.programmes.exit_permission import ExitPermission
 from domain.programmes import travel
 from domain.state import CaseState, MemberProgress
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from domain.programmes.resettlement import exit_permission, forms
+from domain.programmes import exit_permission
+from domain.programmes.resettlement import forms
 from domain.model import Role, Stage
 from domain.programmes.common import ENGINE_TASK_SPECS
 from domain.programmes.travel import travel_specs
@@ -17,7 +18,6 @@ class ResettlementTask(StrEnum):
     ASSESS_HEALTH = "assess_health"
     RECORD_ORIENTATION = "record_orientation"
     RECORD_VISA = "record_visa"
-    RECORD_EXIT_PERMISSION = "record_host_exit_permission"  # = exit_permission.TASK
 
 
 _OWN = (
@@ -33,8 +33,7 @@ _OWN = (
              Role.CASEWORKER, True, forms.RecordVisaForm),
     # Only where the host state requires one (exit_permission.py): beside the flow, so the
     # booking opens with it.
-    TaskSpec(ResettlementTask.RECORD_EXIT_PERMISSION, Stage.MOVEMENT, exit_permission.TITLE,
-             Role.MOVEMENT_OFFICER, False, exit_permission.RecordExitPermissionForm, beside_flow=True),
+    exit_permission.TASK_SPEC,
 )
 
 TASK_SPECS: dict[str, TaskSpec] = {s.task_type: s for s in _OWN} | travel_specs() | ENGINE_TASK_SPECS

@@ -1,7 +1,9 @@
-"""Resettlement's exit permission: the host state's permission for a refugee to leave it (issue 13).
+"""The host state's exit permission for refugees to leave it (issue 13), for the programmes
+whose cases leave a host state: resettlement and family reunification (AVRR's returnees have
+their own exit-permission decision, a step of their programme).
 
-Some host states require refugees resettled from them to hold an exit permission before they
-leave; Türkiye, for one, requires the exit permission of its Directorate General of Migration
+Some host states require refugees resettled or reunited from them to hold an exit permission
+before they leave; Türkiye, for one, requires the exit permission of its Directorate General of Migration
 Management (DGMM).  Which offices' host states do is data, not code: the setting
 ``ITINERA_EXIT_PERMISSIONS`` (office -> the permission's name; default
 ``domain.offices.EXIT_PERMISSIONS``: IST and IZM, the DGMM exit permission).
@@ -27,6 +29,7 @@ For a case that requires one:
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,11 +40,20 @@ from domain.engine.draft import Draft, reject
 from domain.errors import RejectionCode
 from domain.events import TaskCompletion, completed_by, register_event
 from domain.forms import DocumentNumber, Form, HappenedOn, NotBefore, not_before_field
-from domain.model import Notes, Stage
+from domain.model import Notes, Role, Stage
+from domain.programmes import travel
 from domain.state import CaseState
+from domain.tasks import TaskSpec
 from domain.text import Line
 
-TASK = "record_host_exit_permission"
+class ExitPermissionTask(StrEnum):
+    """The task, one type shared by the programmes that have it (each lists it in its
+    ``TASK_TYPES``: one member, registered once)."""
+
+    RECORD = "record_host_exit_permission"
+
+
+TASK = ExitPermissionTask.RECORD
 TITLE = "Record the exit permission"
 Authority = Line(min_length=2, max_length=200)
 
@@ -79,6 +91,12 @@ class ExitPermission(BaseModel):
     issued_on: date
     valid_until: date
     issuing_authority: str
+
+
+# The task as a programme lists it: in the movement stage, the movement officer's (who handles
+# the exit formalities), beside the flow (the booking opens with it), for the case (not per member).
+TASK_SPEC = TaskSpec(TASK, Stage.MOVEMENT, TITLE, Role.MOVEMENT_OFFICER, False, RecordExitPermissionForm,
+                     beside_flow=True)
 
 
 def referral_terms(command: Any) -> dict[str, Any]:
@@ -142,3 +160,9 @@ def tick(draft: Draft, required: str | None, permission: ExitPermission | None) 
     if state.stage == Stage.MOVEMENT and permission is not None and needs_task(state, required, permission,
                                                                               draft.ctx.now):
         flow.open_task(draft, TASK)
+
+
+def cancel_booking(draft: Draft, command: Any) -> None:
+    """The journey's cancellation (``travel.cancel_booking``), which keeps an open exit
+    permission task: the permission is about leaving the host state, whichever flight."""
+    travel.cancel_booking(draft, command, keep=frozenset(t.task_id for t in draft.s.open_tasks if t.task_type == TASK))
