@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import activity
-from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -63,6 +63,30 @@ async def update_case(client: Client, case_id: str, update: str, body: Any, upda
     ``RPCError`` when Temporal does."""
     return await _bounded(client.get_workflow_handle(case_id).execute_update(
         update, body, id=update_id, result_type=CommandOutcome), case_id, f"its {update} Update {update_id}")
+
+
+async def settled(client: Client, case_id: str, update_id: str) -> None:
+    """Wait (bounded) until the case's Update ``update_id``, if Temporal knows it (an earlier
+    attempt of this batch sent it), has finished, before the case is asked or sent anything else.
+
+    Why: a retried batch's first call used to be the case's ``state`` query.  A query that a
+    worker answers by replaying the case's history can include an activity result whose
+    workflow task is still pending (the in-flight Update finished in that replay); the next
+    Update sent on that answer is then delivered in the same workflow task as the first one's
+    completion, in an order a later replay of the history does not reproduce (the SDK's
+    "UpdateMachine ... transition is invalid": the case's workflow task then fails on every
+    worker, and the case is stuck).  Seen in CI: a worker killed mid-way through a delay's
+    fan-out (drop, then book).  Waiting for the earlier Update first keeps each Update of a
+    case in a workflow task of its own."""
+    handle = client.get_workflow_handle(case_id).get_update_handle(update_id)  # its answer is not read
+    try:
+        await _bounded(handle.result(), case_id, f"its earlier Update {update_id}")
+    except WorkflowUpdateFailedError:
+        return  # it finished, refused: the caller asks the case what it shows
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # Temporal does not know it (never sent, or the case's run has finished): nothing in flight
 
 
 async def heartbeating(work: Callable[[], Awaitable[T]]) -> T:

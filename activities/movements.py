@@ -17,7 +17,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.case_calls import case_state, heartbeating, update_case
+from activities.case_calls import case_state, heartbeating, settled, update_case
 from activities.case_records import _REFUSED_VALUES
 from domain.case import CancelBooking, CaseState
 from domain.engine.flow import skipped
@@ -102,6 +102,7 @@ class MovementActivities:
         if request.step == "delay":
             return await self._move_booking(request)
         case_id = request.case_id
+        await settled(self._client, case_id, request.update_id)  # an earlier attempt's, first
         outcome = "booked" if request.outcome == "book" else request.outcome
         task_id = request.task_id
         if task_id is None:  # not known from the lock / the confirmation: ask the case
@@ -152,6 +153,11 @@ class MovementActivities:
         def failed(reason: str) -> FanOutResult:
             return FanOutResult(case_id=case_id, outcome=outcome, applied=False, reason=reason)
 
+        # An earlier attempt's drop and book, if Temporal has them, finish before the case is
+        # asked or sent anything (case_calls.settled says why).
+        await settled(self._client, case_id, request.update_id)
+        if request.book_update_id is not None:
+            await settled(self._client, case_id, request.book_update_id)
         state = await self._case_state(case_id)
         if state is None:
             return failed("no such case")
@@ -176,6 +182,7 @@ class MovementActivities:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     raise
                 return failed("the case's workflow has finished (the case is closed)")
+            await settled(self._client, case_id, request.update_id)
             state = await self._case_state(case_id)
             if state is None:
                 return failed("no such case")

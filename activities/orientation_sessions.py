@@ -18,7 +18,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.case_calls import case_state, heartbeating, update_case
+from activities.case_calls import case_state, heartbeating, settled, update_case
 from activities.case_records import _REFUSED_VALUES
 from domain.case import CaseState
 from domain.records import CompleteTaskRequest
@@ -79,9 +79,22 @@ class OrientationSessionActivities:
         """Every attendee of the batch at once, each by their case's own Update.  It heartbeats
         while it runs, so a worker that dies is noticed within the heartbeat time-out and the
         batch runs again elsewhere: the cases it had reached already show the orientation, or
-        their Update (same id) answers with its first outcome."""
-        results = await heartbeating(lambda: asyncio.gather(*[self.record_orientation(r) for r in batch.requests]))
-        return OrientationResults(results=list(results))
+        their Update (same id) answers with its first outcome.
+
+        The cases at once, but one Update at a time per case (its members in turn): two
+        Updates in flight on one case can share a workflow task in an order that a replay of
+        its history does not reproduce (``case_calls.settled``)."""
+        by_case: dict[str, list[int]] = {}
+        for index, request in enumerate(batch.requests):
+            by_case.setdefault(request.case_id, []).append(index)
+        results: list[FanOutResult | None] = [None] * len(batch.requests)
+
+        async def one_case(indexes: list[int]) -> None:
+            for index in indexes:
+                results[index] = await self.record_orientation(batch.requests[index])
+
+        await heartbeating(lambda: asyncio.gather(*[one_case(indexes) for indexes in by_case.values()]))
+        return OrientationResults(results=[r for r in results if r is not None])
 
     async def record_orientation(self, request: OrientationRequest) -> FanOutResult:
         """Complete the attendee's ``record_orientation`` task on their case, once.
@@ -91,6 +104,7 @@ class OrientationSessionActivities:
         unknown then, the case's state is asked first.  A refused Update is checked against the
         case's state: orientation already attended is reported as applied, not sent again."""
         case_id, member_id = request.case_id, request.member_id
+        await settled(self._client, case_id, request.update_id)  # an earlier attempt's, first (case_calls.settled)
         task_id = request.task_id
         if task_id is None:
             state = await self._case_state(case_id)

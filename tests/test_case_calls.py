@@ -49,3 +49,22 @@ async def test_a_state_query_the_case_never_answers_fails_in_time(stack: Stack, 
 
 async def test_no_such_case_is_none(stack: Stack) -> None:
     assert await case_calls.case_state(stack.temporal, f"C-NONE-{uuid.uuid4().hex[:8]}") is None
+
+
+async def test_settled_passes_an_update_temporal_does_not_know_and_one_that_finished(stack: Stack, driver) -> None:
+    """``settled``: an Update this batch never sent is no wait (NOT_FOUND); one that finished
+    (here the case's referral and a caseworker's completion, by their update ids from the
+    case's history) answers at once; neither is an error."""
+    from tests.support.factories import referral
+
+    case = await driver.refer(referral(size=1))
+    await driver.complete(case["open_tasks"][0], "IST")
+    started = time.monotonic()
+    await case_calls.settled(stack.temporal, case["case_id"], "movement-never-sent-booking-x")
+    history = await stack.temporal.get_workflow_handle(case["case_id"]).fetch_history()
+    finished = [e.workflow_execution_update_completed_event_attributes.meta.update_id for e in history.events
+                if e.HasField("workflow_execution_update_completed_event_attributes")]
+    assert len(finished) >= 2
+    for update_id in finished:
+        await case_calls.settled(stack.temporal, case["case_id"], update_id)
+    assert time.monotonic() - started < 30
