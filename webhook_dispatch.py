@@ -34,9 +34,12 @@ from typing import Any
 import asyncpg
 import httpx
 
+from observability.logs import get_logger
 from store import webhooks as store
 from stored_secrets import SecretSealer
 from webhook_targets import Network, TargetRefused, check_target
+
+log = get_logger("itinera.webhooks")
 
 SIGNATURE_HEADER = "Itinera-Signature"
 TOLERANCE_SECONDS = 300
@@ -143,6 +146,8 @@ class WebhookDispatcher:
             error = f"not sent: the URL {exc}"[:500]
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+        except Exception as exc:  # noqa: BLE001 - one bad delivery (e.g. a URL httpx refuses) fails itself only
+            error = f"not sent: {type(exc).__name__}: {exc}"[:500]
         duration_ms = int((time.perf_counter() - started) * 1000)
         delivered = error is None
         async with self._pool.acquire() as conn:
@@ -164,6 +169,9 @@ class WebhookDispatcher:
                         attempted = await self.run_once(http)
                     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                         attempted = 0  # PostgreSQL away: the outbox waits for it
+                    except Exception:  # noqa: BLE001 - the dispatcher must outlive any one round's fault
+                        log.exception("webhook dispatch round failed; trying again after the poll interval")
+                        attempted = 0
                     if attempted < self.batch:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), self.poll_interval)

@@ -323,3 +323,43 @@ async def test_a_committed_event_wakes_the_dispatcher_without_waiting_for_its_po
         await sleepy.stop()
         await pool.close()
         await http.post(f"/api/v1/webhooks/subscriptions/{sub['subscription_id']}/deactivate", headers=fatma)
+
+
+async def test_a_url_that_cannot_be_sent_to_is_refused_and_never_stops_the_others(
+        stack, http: httpx.AsyncClient, driver: CaseDriver, receiver, dispatcher) -> None:
+    """A subscription URL with a line break or an impossible port is a 422 naming body.url (in
+    the served schema too); and a stored one httpx refuses (written before this rule) fails
+    its own delivery only: every other subscription's events keep arriving."""
+    rec, base = receiver
+    fatma = await driver.login("fatma")
+    body = {"event_types": ["case.stage_changed"], "offices": ["IST"]}
+    for url in (f"{base}/x\nInjected: 1", "http://example.com:99999/", "http://exa mple.com/"):
+        r = await http.post("/api/v1/webhooks/subscriptions", json={**body, "url": url}, headers=fatma)
+        assert r.status_code == 422, r.text
+        assert [d["field"] for d in r.json()["error"]["details"]] == ["body.url"], r.text
+    schema = (await http.get("/openapi.json")).json()["components"]["schemas"]["SubscriptionRequest"]
+    assert "pattern" in schema["properties"]["url"]
+
+    bad = await _subscribe(http, fatma, url=f"{base}/bad", **body)
+    good = await _subscribe(http, fatma, url=f"{base}/good", **body)
+    async with stack.pool.acquire() as conn:  # as a row stored before the rule would be
+        await conn.execute("UPDATE webhook_subscriptions SET url = $2 WHERE subscription_id = $1",
+                           bad["subscription_id"], f"{base}/bad\nInjected: 1")
+    try:
+        case = await driver.refer(referral(size=1))
+
+        def arrived(name: str) -> list[dict[str, Any]]:
+            return [r for r in rec.received.get(name, []) if r["json"]["case"]["case_id"] == case["case_id"]]
+        await eventually(lambda: arrived("good"), timeout=30, what="the good subscription's delivery")
+        case = await driver.complete(case["open_tasks"][0], "IST")  # a later event: the dispatcher is alive
+        await eventually(lambda: len(arrived("good")) >= 2, timeout=30, what="a second delivery after the bad one")
+
+        async def failed() -> list[dict[str, Any]]:
+            rows = (await http.get(f"/api/v1/webhooks/subscriptions/{bad['subscription_id']}/deliveries",
+                                   headers=fatma)).json()
+            return [d for d in rows if d["case_id"] == case["case_id"] and d["last_error"]]
+        await eventually(failed, timeout=30, what="the bad subscription's delivery to fail")
+        assert "InvalidURL" in (await failed())[0]["last_error"] and not arrived("bad")
+    finally:
+        for sub in (bad, good):
+            await http.post(f"/api/v1/webhooks/subscriptions/{sub['subscription_id']}/deactivate", headers=fatma)

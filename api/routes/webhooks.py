@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+import httpx
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -36,7 +37,9 @@ EventType = Literal["case.stage_changed", "case.arrived", "case.health_assessed"
 class SubscriptionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2000, description="http(s) URL that receives a POST per event; its host must "
+    url: str = Field(max_length=2000, pattern=r"^https?://[^\s\x00-\x1f\x7f]+$",
+                     description="http(s) URL that receives a POST per event (no spaces or control characters; a "
+                     "port, when given, 1-65535); its host must "
                      "resolve to public addresses only (no private, loopback or link-local ones, unless the "
                      "deployment allows that network: ITINERA_WEBHOOK_ALLOWED_NETWORKS).")
     description: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00-\x1f]*$")
@@ -51,6 +54,11 @@ class SubscriptionRequest(BaseModel):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
             raise ValueError("must be an http or https URL with a host and without credentials")
+        try:
+            parts.port  # noqa: B018 - urlsplit checks the port only when asked
+            httpx.URL(value)  # what the dispatcher will send to: refused here, not at the first event
+        except (ValueError, httpx.InvalidURL) as exc:
+            raise ValueError(f"is not a URL that can be sent to: {exc}") from None
         return value
 
 
