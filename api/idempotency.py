@@ -45,7 +45,12 @@ def key_of(request: Request) -> str | None:
 
 
 async def request_fingerprint(request: Request) -> str:
-    return store.fingerprint(request.method, route_template(request.scope) or request.url.path, await request.body())
+    """Method, route and the route's own values (the task, the case it names), and the body:
+    the same key sent to another task is another request (422), not a replay of the first."""
+    route = route_template(request.scope) or request.url.path
+    params = request.path_params
+    named = route + "?" + "&".join(f"{k}={params[k]}" for k in sorted(params)) if params else route
+    return store.fingerprint(request.method, named, await request.body())
 
 
 def answer_known(known: store.KnownKey, fingerprint: str) -> JSONResponse:

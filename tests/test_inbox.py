@@ -256,6 +256,11 @@ async def test_case_referrals_and_task_completions_honour_an_idempotency_key(
     assert replay.json() == applied[0].json()
     after = (await http.get(f"/api/v1/cases/{first.json()['case_id']}/events", headers=ayse)).json()
     assert len(after) == len(events)
+    # The same key and body sent to another task is another request: refused, not a replay that
+    # would tell the client a task was completed that was not.
+    elsewhere = await http.post(f"/api/v1/tasks/{task['task_id']}X/complete", json={"form": form},
+                                headers={**ayse, "Idempotency-Key": key})
+    assert elsewhere.status_code in (404, 422) and "idempotent-replayed" not in elsewhere.headers, elsewhere.text
 
 
 async def test_a_supervisor_works_rejected_messages_in_the_ui(stack, http: httpx.AsyncClient,
