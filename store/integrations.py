@@ -142,9 +142,17 @@ async def revoke_key(conn: asyncpg.Connection, key_id: str) -> IntegrationKey | 
     return (await _keys(conn, rows))[0] if rows else None
 
 
+class KeyRevoked(Exception):
+    """A revoked (or already rotated) key cannot be rotated: that would bring it back."""
+
+
 async def rotate_key(conn: asyncpg.Connection, key_id: str, created_by: str) -> IssuedKey | None:
-    """A new key with the same scopes; the old one stops working at once."""
+    """A new key with the same scopes; the old one stops working at once.  A key revoked (or
+    rotated) before raises ``KeyRevoked``: revoking is final."""
     async with conn.transaction():
+        revoked = await conn.fetchrow("SELECT revoked_at FROM integration_keys WHERE key_id = $1 FOR UPDATE", key_id)
+        if revoked is not None and revoked["revoked_at"] is not None:
+            raise KeyRevoked(key_id)
         old = await revoke_key(conn, key_id)
         if old is None:
             return None

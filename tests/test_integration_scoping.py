@@ -174,6 +174,11 @@ async def test_an_admins_key_writes_no_case_data_until_supervisors_of_its_office
     assert rotated["status"] == "active"
     await http.post(f"/api/v1/admin/integration-keys/{rotated['key_id']}/revoke", headers=await driver.login("admin"))
     assert (await _approve(http, driver, rotated, "fatma")).status_code == 409
+    # Revoking is final: neither the revoked key nor the one it replaced can be rotated back.
+    for gone in (rotated, key):
+        again = await http.post(f"/api/v1/admin/integration-keys/{gone['key_id']}/rotate",
+                                headers=await driver.login("admin"))
+        assert again.status_code == 409 and again.json()["error"]["code"] == "key_revoked", again.text
 
     kept = await _messages(http, await driver.login("fatma"), key)
     assert [m["error"]["code"] for m in kept if m["status"] == "rejected"] == ["key_not_approved"] * 2

@@ -63,7 +63,11 @@ async def revoke(key_id: str, principal: CurrentPrincipal, db: Db) -> Integratio
              summary="Replace a key with a new one of the same scopes and approvals; the old one stops working")
 async def rotate(key_id: str, principal: CurrentPrincipal, db: Db) -> IssuedKey:
     _admin(principal)
-    key = await store.rotate_key(db, key_id, principal.username)
+    try:
+        key = await store.rotate_key(db, key_id, principal.username)
+    except store.KeyRevoked:
+        raise ApiError(409, "key_revoked", f"integration key {key_id} is revoked (or was rotated): revoking is final; "
+                       "create a new key instead") from None
     if key is None:
         raise ApiError(404, "key_not_found", f"no integration key {key_id}")
     return key
