@@ -113,7 +113,15 @@ def _plausible_departure(value: datetime, info: ValidationInfo) -> datetime:
     return value
 
 
+def _within_calendar_dt(value: datetime) -> datetime:
+    _within_calendar(value.date())
+    return value
+
+
 HappenedOn = Annotated[date, AfterValidator(_not_in_future), Rule(f"Not in the future; {_RANGE}.")]
+# A moment a case plans (an appointment): any day a case can have (a year like 9999 would
+# overflow the deadline arithmetic: its task would be due past the calendar).
+PlannedAt = Annotated[AwareDatetime, AfterValidator(_within_calendar_dt), Rule(f"With its UTC offset; {_RANGE}.")]
 HappenedAt = Annotated[AwareDatetime, AfterValidator(_not_in_future_dt), Rule(f"Not in the future; {_RANGE}.")]
 NotBefore = Annotated[date, AfterValidator(_not_in_past), Rule(f"Not in the past; {_RANGE}.")]
 Departure = Annotated[AwareDatetime, AfterValidator(_plausible_departure),

@@ -247,3 +247,29 @@ async def test_the_demo_data_holds_families_joining_a_sponsor_in_germany(driver:
     missing = {m["member_id"]: m["missing_documents"] for m in karimi["programme_data"]["members"]}
     father = next(m["member_id"] for m in karimi["members"] if m["full_name"] == "Mahmoud Karimi")
     assert missing[father] == ["proof_of_relationship"] and sum(map(len, missing.values())) == 1
+
+
+async def test_a_correction_cannot_make_a_family_the_referral_would_refuse(http: httpx.AsyncClient,
+                                                                          driver: CaseDriver) -> None:
+    """Who may join the sponsor is judged at referral; a correction of a relationship or a
+    date of birth is judged by the same rule (422 naming the field, nothing recorded), and a
+    correction the rule allows goes through."""
+    case = await driver.refer(family())
+    spouse, son, _ = case["members"]
+    ayse = await driver.login("ayse")
+
+    async def correct(member: dict[str, Any], changes: dict[str, Any]) -> httpx.Response:
+        return await http.post(f"/api/v1/cases/{case['case_id']}/members/{member['member_id']}/corrections",
+                               json={"changes": changes, "reason": "Checked against the documents."}, headers=ayse)
+
+    for member, changes, field in ((son, {"relationship": "sibling"}, "changes.relationship"),
+                                   (son, {"relationship": "spouse"}, "changes.relationship"),
+                                   (spouse, {"relationship": "principal"}, "changes.relationship"),
+                                   (son, {"date_of_birth": _born(datetime.now(UTC).date(), 20)}, "changes.date_of_birth")):
+        r = await correct(member, changes)
+        assert r.status_code == 422, f"{changes}: {r.text}"
+        assert [d["field"] for d in r.json()["error"]["details"]] == [field], r.text
+    events = (await http.get(f"/api/v1/cases/{case['case_id']}/events", headers=ayse)).json()
+    assert "MemberDataCorrected" not in [e["type"] for e in events]
+    ok = await correct(son, {"date_of_birth": _born(datetime.now(UTC).date(), 9)})
+    assert ok.status_code == 200, ok.text

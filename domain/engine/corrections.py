@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from types import SimpleNamespace
+
 from pydantic import ValidationError
 
 from domain import events as ev
@@ -9,8 +12,8 @@ from domain.engine.commands import CorrectMember
 from domain.engine.draft import Draft, reject
 from domain.engine.form_validation import form_rejection
 from domain.errors import RejectionCode
-from domain.model import MemberIn, Relationship
-from domain.programmes.registry import profile_of
+from domain.model import EDGE_TODAY, MemberIn, ReferralFieldError, Relationship
+from domain.programmes.registry import definition_of, profile_of
 
 CORRECTABLE_MEMBER_FIELDS = ("full_name", "date_of_birth", "sex", "nationality", "relationship")
 
@@ -34,6 +37,8 @@ def decide_correction(draft: Draft, command: CorrectMember) -> None:
         corrected = MemberIn.model_validate({**current.model_dump(), **command.changes}, context=today)
     except ValidationError as exc:
         raise form_rejection("member correction", exc, prefix="changes") from None
+    if draft.ctx.admission_rules and {"relationship", "date_of_birth"} & set(command.changes):
+        _joins_as_referred(draft, member.member_id, corrected, set(command.changes))
     others = [m for m in state.members if m.member_id != member.member_id]
     principals = sum(m.relationship == Relationship.PRINCIPAL for m in others) + (
         corrected.relationship == Relationship.PRINCIPAL)
@@ -47,3 +52,34 @@ def decide_correction(draft: Draft, command: CorrectMember) -> None:
                      [{"field": "changes", "reason": "every value is already recorded"}])
     draft.emit(ev.MemberDataCorrected(member_id=member.member_id, changes=changed,
                                       previous={k: before[k] for k in changed}, reason=command.reason))
+
+
+def _joins_as_referred(draft: Draft, member_id: str, corrected: MemberIn, changed: set[str]) -> None:
+    """A programme whose members join a sponsor (family reunification) judges who may join
+    at referral (relationship, age on the day, one spouse); a correction of the relationship
+    or the date of birth is judged by the same rule, for the corrected member, so that it
+    cannot make a case the referral would have refused (an 11-year-old "spouse").  An
+    admission rule (validators only: corrections recorded before it replay as decided)."""
+    state = draft.s
+    if not profile_of(state).members_join_sponsor:
+        return
+    sponsor = getattr(state.programme_data, "sponsor", None) or {}
+    born = sponsor.get("date_of_birth")
+    as_referred = SimpleNamespace(
+        programme=state.programme, destination_country=state.destination_country, origin_country=None,
+        members=[corrected], sponsor=SimpleNamespace(date_of_birth=date.fromisoformat(born) if born else None))
+    token = EDGE_TODAY.set(draft.ctx.today(state.office_time_zone))
+    try:
+        definition_of(state.programme).check_referral(as_referred)
+    except ReferralFieldError as exc:
+        field = exc.loc[-1] if exc.loc[:1] == ("members",) else ".".join(map(str, exc.loc))
+        if field not in changed:  # the rule names the other half of the pair: name what was corrected
+            field = "relationship" if "relationship" in changed else "date_of_birth"
+        raise reject(RejectionCode.INVALID_FORM, f"the corrected member may not join the sponsor: {exc}",
+                     [{"field": f"changes.{field}", "reason": str(exc).split(": ", 1)[-1]}]) from None
+    finally:
+        EDGE_TODAY.reset(token)
+    spouses = [m for m in state.members if m.relationship == Relationship.SPOUSE and m.member_id != member_id]
+    if corrected.relationship == Relationship.SPOUSE and spouses:
+        raise reject(RejectionCode.INVALID_FORM, "only one spouse may join the sponsor",
+                     [{"field": "changes.relationship", "reason": f"{spouses[0].full_name} joins as the spouse"}])
