@@ -11,7 +11,7 @@ from api.auth import Principal
 from api.errors import ApiError
 from api.schemas import CaseDetail, EventView, TaskView
 from domain.programmes.registry import health_event_types
-from domain.model import Role
+from domain.model import Role, Stage
 
 REFERRING_ROLES = {Role.CASEWORKER, Role.SUPERVISOR}
 
@@ -66,6 +66,25 @@ def redact_event(event: EventView, principal: Principal) -> tuple[EventView, boo
         return event, False
     shown = {k: v for k, v in event.data.items() if k in HEALTH_SHARED_FIELDS}
     return event.model_copy(update={"data": shown}), len(shown) < len(event.data)
+
+
+def redact_events(events: list[EventView], principal: Principal) -> list[tuple[EventView, bool]]:
+    """Every event as this caller may read it (``redact_event``), in order; and a supervisor's
+    review of a medical outcome (an ``OutcomeReviewed`` in the health stage) keeps its free-text
+    reason from those who may not read health details: it is where a supervisor writes why the
+    person was not cleared (the decision stays shown)."""
+    shown: list[tuple[EventView, bool]] = []
+    stage: str | None = None
+    for event in events:
+        if event.type == "StageEntered":
+            stage = event.data.get("stage", stage)
+        redacted, withheld = redact_event(event, principal)
+        if (event.type == "OutcomeReviewed" and stage == Stage.HEALTH.value and "reason" in redacted.data
+                and not reads_health_details(principal)):
+            redacted = redacted.model_copy(update={"data": {k: v for k, v in redacted.data.items() if k != "reason"}})
+            withheld = True
+        shown.append((redacted, withheld))
+    return shown
 
 
 def redact_case(case: CaseDetail, principal: Principal) -> CaseDetail:

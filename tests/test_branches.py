@@ -114,8 +114,22 @@ async def test_member_not_cleared_goes_to_the_supervisor(driver: CaseDriver) -> 
     case = await driver.complete(review, "IST", form={"decision": "reassess", "reason": "Second opinion."})
     case = await driver.complete(_task(case, "assess_health"), "IST",
                                  form={"assessment_date": _day(), "outcome": "not_cleared"})
-    case = await driver.complete(_task(case, "review_outcome"), "IST", form={"decision": "close", "reason": "Final."})
+    case = await driver.complete(_task(case, "review_outcome"), "IST",
+                                 form={"decision": "close", "reason": "Final: active TB class A."})
     assert (case["status"], case["closure_reason"]) == ("closed", "medically_not_cleared")
+    # The supervisor's reason for a medical outcome is a health detail: a caseworker and a
+    # movement officer see that it was reviewed and decided, not why (events, history, UI).
+    for user in ("ayse", "emre"):
+        headers = await driver.login(user)
+        events = (await driver.client.get(f"/api/v1/cases/{case['case_id']}/events", headers=headers)).json()
+        reviews = [e for e in events if e["type"] == "OutcomeReviewed"]
+        assert [r["data"].get("decision") for r in reviews] == ["reassess", "close"]
+        assert all("reason" not in r["data"] for r in reviews), reviews
+        history = (await driver.client.get(f"/api/v1/cases/{case['case_id']}/history", headers=headers)).text
+        assert "TB class A" not in history and "Second opinion" not in history
+    fatma = await driver.login("fatma")
+    events = (await driver.client.get(f"/api/v1/cases/{case['case_id']}/events", headers=fatma)).json()
+    assert "TB class A" in [e for e in events if e["type"] == "OutcomeReviewed"][-1]["data"]["reason"]
 
 
 async def test_visa_refused_then_closed(http: httpx.AsyncClient, driver: CaseDriver) -> None:

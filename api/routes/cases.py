@@ -256,4 +256,4 @@ def _history_entry(entry: TimelineEntry) -> HistoryEntry:
             responses={404: ERROR_RESPONSES[404]})
 async def list_case_events(case_id: str, principal: CurrentPrincipal, db: Db) -> list[EventView]:
     policy.require_case_visible(principal, case_id, await readmodel.case_office(db, case_id))
-    return [policy.redact_event(e, principal)[0] for e in await readmodel.list_events(db, case_id)]
+    return [shown for shown, _ in policy.redact_events(await readmodel.list_events(db, case_id), principal)]

@@ -17,18 +17,12 @@ from typing import Any
 from api.auth import Principal
 from api.schemas import CaseDetail, EventView
 from api.ui.formatting import display_value, event_title, humanize
-from api.policy import redact_event
+from api.policy import redact_events
 from domain.model import Stage
 from domain.programmes.definition import ProgrammeDefinition
 from domain.programmes.registry import definition_of
 
 _NOT_SHOWN = frozenset({"task_id", "member_id", "type", "referral_fingerprint", "case_id", "members"})
-
-
-def redact(event: EventView, principal: Principal) -> tuple[dict[str, Any], bool]:
-    """The event's data this caller may read, and whether anything was withheld."""
-    shown, withheld = redact_event(event, principal)
-    return shown.data, withheld
 
 
 @dataclass
@@ -71,8 +65,8 @@ def timeline(events: list[EventView], case: CaseDetail, principal: Principal) ->
     task_types: dict[str, str] = {}
     entries = []
     stage: str | None = None
-    for event in events:
-        data, withheld = redact(event, principal)
+    for event, (shown, withheld) in zip(events, redact_events(events, principal), strict=True):
+        data = shown.data
         before = stage
         if event.type == "StageEntered":
             stage = data.get("stage", stage)
