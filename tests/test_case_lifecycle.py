@@ -30,3 +30,18 @@ async def test_full_case_runs_from_referral_to_closed(driver: CaseDriver, http: 
     assert events[0]["type"] == "CaseReferred" and events[-1]["type"] == "CaseClosed"
     assert {e["actor"]["id"] for e in events if e["type"] == "HealthAssessmentRecorded"} == {"selin"}
     assert case["version"] == len(events)
+
+
+async def test_resettlement_to_a_country_of_nationality_is_refused(driver: CaseDriver, http: httpx.AsyncClient) -> None:
+    """Resettlement is to a third country: a referral to a country a member is a national of is
+    a 422 naming destination_country, and nothing is created."""
+    headers = await driver.login("ayse")
+    body = referral(size=2)
+    body["destination_country"] = body["members"][1]["nationality"]
+    r = await http.post("/api/v1/cases", json=body, headers=headers)
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert [d["field"] for d in error["details"]] == ["body.destination_country"], error
+    assert body["members"][1]["full_name"] in error["message"] and "third country" in error["message"]
+    found = (await http.get("/api/v1/cases", params={"q": body["external_referral_id"]}, headers=headers)).json()
+    assert found["items"] == []

@@ -10,7 +10,7 @@ from domain.programmes.resettlement import events as resettlement_ev
 from domain.engine import flow
 from domain.engine.context import DecisionContext
 from domain.engine.draft import Draft, invalid
-from domain.model import Stage
+from domain.model import ReferralFieldError, Stage
 from domain.programmes import travel
 from domain.programmes.definition import Step
 from domain.programmes import exit_permission
@@ -39,6 +39,13 @@ STAGE_LABELS: dict[Stage, str] = {
 def check_referral(referral: Any) -> None:
     if referral.destination_country is None:
         raise ValueError("destination_country is required for resettlement")
+    # Resettlement moves refugees to a third country: never to a country one of them is a
+    # national of (that is return, AVRR's programme, or not a resettlement at all).
+    nationals = [m.full_name for m in referral.members if m.nationality == referral.destination_country]
+    if nationals:
+        raise ReferralFieldError(("destination_country",), f"resettlement is to a third country; "
+                                 f"{', '.join(nationals)} {'is a national' if len(nationals) == 1 else 'are nationals'} "
+                                 f"of {referral.destination_country}")
 
 
 def next_step(state: CaseState, stage: Stage, ctx: DecisionContext) -> Step:
