@@ -52,7 +52,7 @@ async def test_a_caseworker_refers_a_family_adding_and_removing_members(
             "members-0-full_name": "Leyla Karimi", "members-0-date_of_birth": "1990-04-02",
             "members-0-sex": "female", "members-0-nationality": "AF", "members-0-relationship": "principal"})).text)
         page = Page((await _post(ayse, page, _add="members", **{"members-1-full_name": "To be removed"})).text)
-        assert {n for n in page.controls("referral-form") if n.endswith("full_name")} == {
+        assert {n for n in page.controls("referral-form") if n.startswith("members-") and n.endswith("full_name")} == {
             "members-0-full_name", "members-1-full_name", "members-2-full_name"}
         page = Page((await _post(ayse, page, _remove="members-1", **{
             "members-2-full_name": "Omid Karimi", "members-2-date_of_birth": "2016-09-30",
@@ -91,7 +91,7 @@ async def test_an_avrr_referral_needs_its_country_of_return(stack: Stack) -> Non
     async with signed_in(stack, "fatma") as fatma:
         page = Page((await fatma.get("/ui/refer")).text)
         legends = [Page.text(e) for e in page.find("legend")]
-        assert "If the programme is AVRR" in legends and "If the programme is Resettlement" in legends
+        assert "If the programme is AVRR" in legends and "If the programme is Resettlement or Family reunification" in legends
         label = Page.text(next(e for e in page.find("label") if e.get("for") == "field-origin_country"))
         assert "(required)" in label and "(optional)" not in label
         refused = await _post(fatma, page, programme="avrr", external_referral_id=f"iom-ui-{uuid.uuid4().hex[:8]}",
@@ -107,3 +107,32 @@ async def test_a_medical_officer_may_not_refer(stack: Stack) -> None:
         assert (await selin.get("/ui/refer")).status_code == 403
         home = Page((await selin.get("/ui")).text)
         assert not any(a.get("href") == "/ui/refer" for a in home.find("a"))
+
+
+async def test_a_caseworker_refers_a_family_joining_its_sponsor(stack: Stack, http: httpx.AsyncClient,
+                                                                  driver: CaseDriver) -> None:
+    """Family reunification's sponsor is an object: its fields are one group of the form (not
+    one text box), sent only when that programme is chosen; a missing sponsor field is named
+    next to it."""
+    referral_id = f"FAP-UI-{uuid.uuid4().hex[:10].upper()}"
+    async with signed_in(stack, "ayse") as ayse:
+        page = Page((await ayse.get("/ui/refer")).text)
+        controls = page.controls("referral-form")
+        assert {"sponsor-0-full_name", "sponsor-0-protection_status", "sponsor-0-city"} <= set(controls)
+        assert "sponsor" not in controls
+        family = {"external_referral_id": referral_id, "programme": "family_reunification",
+                  "destination_country": "DE",
+                  "members-0-full_name": "Lina Haddad", "members-0-date_of_birth": "1991-03-02",
+                  "members-0-sex": "female", "members-0-nationality": "SY", "members-0-relationship": "spouse",
+                  "sponsor-0-full_name": "Yusuf Haddad", "sponsor-0-protection_status": "refugee",
+                  "sponsor-0-residence_permit": "DE-BER-AT-2025-118402", "sponsor-0-city": "Berlin"}
+        refused = await _post(ayse, page, **family)
+        assert refused.status_code == 422, refused.text[:2000]
+        assert Page(refused.text).field_error("sponsor-0-contact")  # named next to the sponsor's field
+        done = await _post(ayse, Page(refused.text), **family, **{"sponsor-0-contact": "+49 30 1234567"})
+        assert done.status_code == 200 and done.url.path.startswith("/ui/cases/"), Page(done.text).body_text[:2500]
+    case_id = done.url.path.rsplit("/", 1)[-1]
+    case = (await http.get(f"/api/v1/cases/{case_id}", headers=await driver.login("ayse"))).json()
+    assert case["programme"] == "family_reunification"
+    assert case["programme_data"]["sponsor"]["full_name"] == "Yusuf Haddad"
+    assert case["programme_data"]["sponsor"]["city"] == "Berlin"

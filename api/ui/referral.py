@@ -34,9 +34,10 @@ from domain.model import Referral
 
 router = APIRouter(route_class=UiRoute)
 
-# The field each programme's check_referral requires (and only that programme takes).
-REQUIRED_BY_PROGRAMME = {"destination_country": "resettlement", "origin_country": "avrr",
-                         "sponsor": "family_reunification"}
+# The field each programme's check_referral requires (and only those programmes take):
+# family reunification travels to the sponsor's country, like resettlement to its own.
+REQUIRED_BY_PROGRAMME = {"destination_country": ("resettlement", "family_reunification"), "origin_country": ("avrr",),
+                         "sponsor": ("family_reunification",)}
 
 
 def _schema() -> dict[str, Any]:
@@ -50,8 +51,9 @@ def _shaped(form: BoundForm, offices: tuple[str, ...] | list[str]) -> BoundForm:
     form.with_field("programme", is_choice=True, required=True)
     form.with_field("office", kind="select", options=tuple(Option(o, o) for o in offices), pattern=None)
     for name, needed_by in REQUIRED_BY_PROGRAMME.items():
-        if needed_by in known:
-            form.with_field(name, when=(needed_by,), required=True)
+        present = tuple(p for p in needed_by if p in known)
+        if present:
+            form.with_field(name, when=present, required=True)
     if len(offices) == 1 and "office" not in form.values:
         form.values["office"] = offices[0]
     return form

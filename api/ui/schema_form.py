@@ -92,6 +92,7 @@ class FormField:
     max_items: int | None = None
     row_label: str = "Row"
     scalar_items: bool = False  # a list of plain values (its row has one field, "value")
+    single: bool = False  # an object (e.g. a referral's sponsor): one row of its fields, sent as an object
 
     @property
     def id(self) -> str:
@@ -187,6 +188,10 @@ def _field(name: str, prop: dict[str, Any], root: dict[str, Any], required: bool
     kind: FieldKind
     if node.get("type") == "array" and isinstance(node.get("items"), dict):
         return _list_field(name, node, root, base)
+    if node.get("type") == "object" and node.get("properties"):
+        # An object: its fields as the one row of a list that neither grows nor shrinks.
+        return FormField(kind="list", items=_object_items(node, root), min_items=1, max_items=1,
+                         row_label=base["label"], single=True, **base)
     if codes is not None:
         return FormField(kind="select", options=tuple(Option(c, n) for c, n in codes), initial=_as_text(default),
                          **base)
@@ -235,16 +240,21 @@ def _needed_with(item: dict[str, Any]) -> dict[str, str]:
     return needed
 
 
+def _object_items(item: dict[str, Any], root: dict[str, Any]) -> tuple[FormField, ...]:
+    """The fields of an object (a list's row, or an object field's one row)."""
+    required = set(item.get("required", []))
+    needed = _needed_with(item)
+    labels = {n: _label(n, _resolve(p, root)) for n, p in item.get("properties", {}).items()}
+    return tuple(replace(_field(n, p, root, n in required),
+                         needed_with=labels.get(needed[n]) if n in needed else None)
+                 for n, p in item.get("properties", {}).items())
+
+
 def _list_field(name: str, node: dict[str, Any], root: dict[str, Any], base: dict[str, Any]) -> FormField:
     """A list of objects: the fields of one row; a list of plain values is one row field."""
     item = _resolve(node["items"], root)
     if item.get("type") == "object" or "properties" in item:
-        required = set(item.get("required", []))
-        needed = _needed_with(item)
-        labels = {n: _label(n, _resolve(p, root)) for n, p in item.get("properties", {}).items()}
-        items = tuple(replace(_field(n, p, root, n in required),
-                              needed_with=labels.get(needed[n]) if n in needed else None)
-                      for n, p in item.get("properties", {}).items())
+        items = _object_items(item, root)
     else:
         items = (_field("value", item, root, True),)
         base = {**base, "scalar_items": True}
@@ -455,6 +465,11 @@ class BoundForm:
             if f.kind == "list":
                 rows = [self._values_of(f.items, lambda n, r=row: row_key(f.name, r, n))
                         for row in range(self.rows.get(f.name, 0))]
+                if f.single:  # an object: its row, or nothing when left empty and not required
+                    filled = rows[0] if rows and any(v not in (None, False) for v in rows[0].values()) else None
+                    if filled is not None or f.required:
+                        result[f.name] = filled or {}
+                    continue
                 result[f.name] = [r.get("value") for r in rows] if f.scalar_items else rows
                 continue
             result.update(self._values_of([f], lambda n: n))
@@ -492,7 +507,11 @@ class BoundForm:
             path = str(detail.get("field", "")).removeprefix("body.").split(".")
             reason = str(detail.get("reason", "invalid"))
             top = by_name.get(path[0])
-            if top is not None and top.kind == "list" and len(path) > 1 and path[1].isdigit():
+            if top is not None and top.kind == "list" and top.single and len(path) > 1:
+                item = next((i for i in top.items if i.name == path[1]), None)
+                key = row_key(top.name, 0, item.name if item else None)
+                self.errors.setdefault(key, []).append(plain_reason(reason, item, self._labels(top.items)))
+            elif top is not None and top.kind == "list" and len(path) > 1 and path[1].isdigit():
                 item = next((i for i in top.items if len(path) > 2 and i.name == path[2]), None)
                 key = row_key(top.name, int(path[1]), item.name if item else None)
                 self.errors.setdefault(key, []).append(plain_reason(reason, item, self._labels(top.items)))
