@@ -182,8 +182,7 @@ class MovementActivities:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     raise
                 return failed("the case's workflow has finished (the case is closed)")
-            await settled(self._client, case_id, request.update_id)
-            state = await self._case_state(case_id)
+            state = await self._case_state(case_id)  # the drop above has finished: its Update was waited for
             if state is None:
                 return failed("no such case")
         if request.outcome == "postponed":

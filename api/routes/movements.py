@@ -164,8 +164,7 @@ class NeedsBody(BaseModel):
 def view(state: MovementState) -> MovementView:
     results: list[FanOutResult | None]
     if state.pending_releases:
-        step, results = "release", [r.release for r in state.removed
-                                    if r.release_task_id is not None or r.release_booking]
+        step, results = "release", [r.release for r in state.removed if r.releasing]
     elif state.arrived_on is not None:
         step, results = "arrival", [e.arrival for e in state.manifest if e.case_id not in state.pending_arrivals
                                     or e.arrival is not None]

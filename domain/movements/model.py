@@ -248,6 +248,12 @@ class RemovedEntry(BaseModel):
     # CancelBooking: whether it is to be dropped, that task, and what the case answered.
     release_task_id: str | None = None
     release_booking: bool = False
+
+    @property
+    def releasing(self) -> bool:
+        """Whether the case's booking on the flight is to be dropped (entries kept from before
+        ``release_booking`` say so by their task alone)."""
+        return self.release_task_id is not None or self.release_booking
     release: FanOutResult | None = None
     released_by: Actor | None = None
     delay: FanOutResult | None = None  # dropped by a delay: what the case answered
@@ -453,7 +459,7 @@ class MovementState(BaseModel):
     def pending_releases(self) -> list[str]:
         """Cases taken off the locked manifest whose booking is still to be dropped."""
         return [r.case_id for r in self.removed
-                if (r.release_task_id is not None or r.release_booking) and r.release is None]
+                if r.releasing and r.release is None]
 
     def removed_entry(self, case_id: str) -> RemovedEntry | None:
         return next((r for r in reversed(self.removed) if r.case_id == case_id), None)
