@@ -429,3 +429,26 @@ async def release_task(conn: asyncpg.Connection, task_id: str, username: str | N
     else:
         result = await conn.execute("DELETE FROM task_claims WHERE task_id = $1 AND claimed_by = $2", task_id, username)
     return result.endswith(" 1")
+
+
+async def workflow_offices(conn: asyncpg.Connection, workflow_ids: list[str]) -> dict[str, list[str]]:
+    """The offices that own each of these workflows (a case, movement, orientation session or
+    referral import); a workflow of none of them is absent.  For the codec endpoint's scoping."""
+    from workflows.referral_import import import_workflow_id
+
+    imports = {import_workflow_id(w.removeprefix(import_workflow_id(""))): w.removeprefix(import_workflow_id(""))
+               for w in workflow_ids if w.startswith(import_workflow_id(""))}
+    rows = await conn.fetch(
+        "SELECT case_id AS id, ARRAY[office] AS offices FROM cases WHERE case_id = ANY($1::text[]) "
+        "UNION ALL SELECT movement_id, ARRAY[office] FROM movements WHERE movement_id = ANY($1::text[]) "
+        "UNION ALL SELECT session_id, ARRAY[office] FROM orientation_sessions WHERE session_id = ANY($1::text[]) "
+        "UNION ALL SELECT $3 || import_id, offices FROM referral_imports WHERE import_id = ANY($2::text[])",
+        workflow_ids, list(imports.values()), import_workflow_id(""))
+    return {r["id"]: list(r["offices"]) for r in rows}
+
+
+async def deployment_offices(conn: asyncpg.Connection) -> set[str]:
+    """Every office that has a case, movement or orientation session."""
+    rows = await conn.fetch("SELECT office FROM cases GROUP BY office UNION SELECT office FROM movements "
+                            "UNION SELECT office FROM orientation_sessions")
+    return {r["office"] for r in rows}

@@ -9,6 +9,7 @@ import sqlite3
 import httpx
 import pytest
 from temporalio.api.common.v1 import Payload
+from temporalio.converter import WorkflowSerializationContext
 
 from domain.model import Stage
 from payload_encryption import EncryptionCodec
@@ -58,11 +59,69 @@ async def test_rotated_keys_still_decrypt_old_payloads() -> None:
         await without_old.decode([sealed])
 
 
+def _codec_json(payloads: list[Payload]) -> dict:
+    return {"payloads": [{"metadata": {k: base64.b64encode(v).decode() for k, v in p.metadata.items()},
+                          "data": base64.b64encode(p.data).decode()} for p in payloads]}
+
+
+async def test_a_payload_is_sealed_for_its_workflow_and_cannot_be_moved_to_another() -> None:
+    codec = EncryptionCodec(_keys(), "test-2").with_context(WorkflowSerializationContext("default", "case-a"))
+    [sealed] = await codec.encode([Payload(metadata={"encoding": b"json/plain"}, data=b'"Amina"')])
+    assert sealed.metadata["itinera-workflow-id"] == b"case-a"
+    [opened] = await EncryptionCodec(_keys(), "test-2").decode([sealed])  # no context needed to open it
+    assert opened.data == b'"Amina"'
+    moved = Payload()
+    moved.CopyFrom(sealed)
+    moved.metadata["itinera-workflow-id"] = b"case-b"  # passed off as another workflow's
+    with pytest.raises(Exception):
+        await codec.decode([moved])
+    del moved.metadata["itinera-workflow-id"]  # or as one sealed before binding
+    with pytest.raises(Exception):
+        await codec.decode([moved])
+
+
+async def test_the_codec_decrypts_only_the_callers_offices_payloads(stack, http: httpx.AsyncClient,
+                                                                   driver: CaseDriver) -> None:
+    """fatma supervises IST, ali IZM: a payload of an IZM case, taken from the Temporal UI
+    (which needs no login in `make dev`), is decrypted for ali and withheld from fatma."""
+    name = "Yasmin Qadri Izmirli"
+    case = await driver.refer(referral(office="IZM", members=[member(name, "1990-02-03", "principal")]),
+                              username="mehmet")
+    history = await stack.temporal.get_workflow_handle(case["case_id"]).fetch_history()
+    update = next(e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes"))
+    [sealed] = update.workflow_execution_update_accepted_event_attributes.accepted_request.input.args.payloads
+    assert sealed.metadata["itinera-workflow-id"] == case["case_id"].encode()
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'"not secret"')
+    [unbound] = await EncryptionCodec(_keys(), "test-2").encode([Payload(metadata={"encoding": b"json/plain"},
+                                                                         data=b'"sealed before binding"')])
+    body = _codec_json([sealed, plain, unbound])
+
+    def datas(r: httpx.Response) -> list[bytes]:
+        assert r.status_code == 200, r.text
+        return [base64.b64decode(p["data"]) for p in r.json()["payloads"]]
+
+    for_ali = datas(await http.post("/codec/decode", json=body, headers=await driver.login("ali")))
+    assert name.encode() in for_ali[0] and for_ali[1] == b'"not secret"'
+    assert b"withheld" in for_ali[2]  # ali does not supervise every office (IST has cases too)
+    for_fatma = datas(await http.post("/codec/decode", json=body, headers=await driver.login("fatma")))
+    assert name.encode() not in for_fatma[0]
+    assert json.loads(for_fatma[0]) == {"itinera": f"withheld: this payload belongs to {case['case_id']}, "
+                                                   "which is not in your offices"}
+    assert for_fatma[1] == b'"not secret"' and b"withheld" in for_fatma[2]
+    # Editing the metadata to name one of fatma's own cases does not open it.
+    own = await driver.refer(referral(office="IST"))
+    forged = Payload()
+    forged.CopyFrom(sealed)
+    forged.metadata["itinera-workflow-id"] = own["case_id"].encode()
+    r = await http.post("/codec/decode", json=_codec_json([forged]), headers=await driver.login("fatma"))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "undecryptable"
+
+
 async def test_codec_endpoints_decrypt_for_supervisors_only(stack, http: httpx.AsyncClient, driver: CaseDriver) -> None:
-    [sealed] = await EncryptionCodec(_keys(), "test-2").encode(
-        [Payload(metadata={"encoding": b"json/plain"}, data=b'{"full_name": "Amina"}')])
-    body = {"payloads": [{"metadata": {k: base64.b64encode(v).decode() for k, v in sealed.metadata.items()},
-                          "data": base64.b64encode(sealed.data).decode()}]}
+    ist_case = await driver.refer(referral(office="IST"))
+    sealer = EncryptionCodec(_keys(), "test-2").with_context(WorkflowSerializationContext("default", ist_case["case_id"]))
+    [sealed] = await sealer.encode([Payload(metadata={"encoding": b"json/plain"}, data=b'{"full_name": "Amina"}')])
+    body = _codec_json([sealed])
     origin = {"Origin": f"http://127.0.0.1:{stack.settings.temporal_ui_port}"}
     r = await http.post("/codec/decode", json=body, headers=await driver.login("fatma") | origin)
     assert r.status_code == 200
