@@ -326,3 +326,42 @@ async def test_a_caseworker_corrects_a_date_of_birth_from_the_case_page(
         await expect(page.locator(".notice--success").first).to_contain_text("The correction is recorded.")
     after = (await http.get(f"/api/v1/cases/{case['case_id']}", headers=await driver.login("ayse"))).json()
     assert after["members"][0]["date_of_birth"] == "1991-02-07"
+
+
+async def test_a_movement_officer_creates_a_charter_with_a_transit_point(
+        browser: Browser, stack: Stack, driver: CaseDriver, tmp_path) -> None:
+    """The form generated from the movement's schema, in a browser: the office's zone and
+    offset already chosen, a transit point row added (everything typed kept), created once."""
+    import os
+    from datetime import datetime, timedelta
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    flight = f"CH{uuid.uuid4().int % 9000 + 1000}"
+    departs = (datetime.now(ZoneInfo("Europe/Istanbul")) + timedelta(days=3)).replace(hour=9, minute=40)
+    async with browsing(browser, stack, "emre") as page:
+        await page.goto("/ui/movements")
+        assert await page.input_value("[name='departure_time_zone']") == "Europe/Istanbul"
+        await page.select_option("[name='kind']", "charter")
+        await page.fill("[name='flight_number']", "ch" + flight[2:].lower())  # typed in capitals by the page
+        await page.fill("[name='carrier']", "Corendon")
+        await page.fill("[name='departure_airport']", "ist")
+        await page.fill("[name='arrival_airport']", "OSL")
+        await page.fill("[name='departure_at']", departs.strftime("%Y-%m-%dT%H:%M"))
+        await page.fill("[name='seat_capacity']", "12")
+        await page.click("button[name='_add'][value='transit']")
+        assert await page.input_value("[name='carrier']") == "Corendon"  # kept across the added row
+        await page.fill("[name='transit-0-airport']", "ARN")
+        await page.fill("[name='transit-0-arrives_at']", (departs + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"))
+        await page.select_option("[name='transit-0-arrives_at__tz']", "+03:00")
+        await page.fill("[name='transit-0-departs_at']", (departs + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M"))
+        await page.select_option("[name='transit-0-departs_at__tz']", "+03:00")
+        folder = Path(os.environ.get("ITINERA_SCREENSHOTS_DIR") or tmp_path)
+        await page.screenshot(path=str(folder / "movement-form.png"), full_page=True)
+        await page.click("button:has-text('Create the movement')")
+        await page.wait_for_url("**/ui/movements/MV-*")
+        await expect(page.locator("h1")).to_contain_text(flight)
+    listed = await driver.client.get("/api/v1/movements", params={"limit": 200},
+                                     headers=await driver.login("emre"))
+    [created] = [m for m in listed.json()["items"] if m["flight_number"] == flight]
+    assert datetime.fromisoformat(created["departure_at"]) == departs.replace(second=0, microsecond=0)

@@ -7,14 +7,19 @@ route functions (same rules, same audit).
 The creation form carries a random token of its own (``submission``, made when the form is
 shown and kept when it comes back refused): it is the creation's ``Idempotency-Key``, so the
 same form sent twice (a double click, a reload) creates one movement, as the API does for a
-client that sends the same key again."""
+client that sends the same key again.  The form itself is generated from ``MovementDetails``'
+JSON Schema (``api.ui.schema_form``, as the referral and task forms are): its fields, limits,
+rows of transit points and escorts, date-times with their UTC offset (an arrival or a transit
+in another zone has its own) and errors in plain words next to their fields."""
 
 from __future__ import annotations
 
 import re
 import secrets
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any
+from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Path, Request
 from pydantic import ValidationError
@@ -24,61 +29,71 @@ from api.deps import Db
 from api.errors import ApiError
 from api.readmodel import office_time_zone
 from api.routes import movements as api
+from api.ui.formatting import utc_offset
 from api.ui.i18n import gettext as _
 from api.ui.i18n import ngettext
 from api.ui.rendering import UiRoute, redirect, render
+from api.ui.schema_form import UTC_OFFSETS, BoundForm, Option
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash
 from domain.movements import commands as c
-from domain.movements.model import MovementDetails, MovementKind
+from domain.movements.model import MovementDetails
 from domain.offices import time_zone
 
 router = APIRouter(route_class=UiRoute)
 MovementId = Annotated[str, Path(pattern=r"^MV-[0-9A-F]{16}$")]
 
-def _limit(schema: dict[str, Any], key: str) -> Any:
-    """``key`` (maxLength, minimum, ...) of a property's schema, a nullable one's too."""
-    return next((s[key] for s in (schema, *schema.get("anyOf", ())) if key in s), None)
-
-
-# The API's own limits, read from its models: a form never allows more than the route accepts.
-_DETAILS = MovementDetails.model_json_schema()
-_PROPERTIES = _DETAILS["properties"]
-REASON_MAX_LENGTH: int = _limit(api.ReasonBody.model_json_schema()["properties"]["reason"], "maxLength")
-LIMITS = {"reason": REASON_MAX_LENGTH,
-          "carrier": _limit(_PROPERTIES["carrier"], "maxLength"),
-          "charter_id": _limit(_PROPERTIES["charter_id"], "maxLength"),
-          "notes": _limit(_PROPERTIES["notes"], "maxLength"),
-          "escort_name": _limit(_DETAILS["$defs"]["Escort"]["properties"]["name"], "maxLength"),
-          "seats_min": _limit(_PROPERTIES["seat_capacity"], "minimum"),
-          "seats_max": _limit(_PROPERTIES["seat_capacity"], "maximum")}
-TRANSIT_ROWS = 2  # the form's rows (the API takes up to 6 transit points and 50 escorts)
-ESCORT_ROWS = 3
+# The API's own limit, read from its model: a form never allows more than the route accepts.
+REASON_MAX_LENGTH: int = api.ReasonBody.model_json_schema()["properties"]["reason"]["maxLength"]
 _SUBMISSION = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-_FIELD_LABELS = {"kind": "Kind", "flight_number": "Flight number", "charter_id": "Charter id", "carrier": "Carrier",
-                 "departure_airport": "Departure airport", "arrival_airport": "Arrival airport",
-                 "departure_at": "Departure", "departure_time_zone": "Time zone", "arrival_at": "Arrival",
-                 "transit": "Transit", "seat_capacity": "Seat capacity", "escorts": "Escorts", "office": "Office",
-                 "notes": "Notes"}
-_ROW_LABELS = {"transit": "Transit point", "escorts": "Escort"}
-_SUB_LABELS = {"airport": "airport", "arrives_at": "arrives", "departs_at": "departs", "name": "name", "kind": "kind"}
+OPTIONAL_LISTS = ("transit", "escorts")  # shown without rows until "Add" is pressed
 
 
-def _new_form(principal: Any) -> dict[str, str]:
-    """A blank creation form: the user's (first) office, its time zone, a fresh submission token."""
-    office = principal.offices[0] if principal.offices else ""
-    return {"office": office, "departure_time_zone": office_time_zone(office) if office else "",
-            "kind": MovementKind.CHARTER.value, "submission": secrets.token_urlsafe(18)}
+@cache
+def _zones() -> tuple[Option, ...]:
+    """Every IANA zone an airport can be in (the API takes any; the legacy aliases are left out)."""
+    names = sorted(z for z in available_timezones()
+                   if z == "UTC" or ("/" in z and not z.startswith(("Etc/", "SystemV/", "posix/", "right/"))))
+    return tuple(Option(z, z.replace("_", " ")) for z in names)
 
 
-def _list_page(request: Request, movements: list[Any], principal: Any, form: dict[str, str], *,
-               problem: str | None = None, errors: dict[str, list[str]] | None = None,
-               status: int = 200) -> Response:
-    zones = sorted({office_time_zone(o) for o in principal.offices} | {"UTC"})
+def _form(principal: Any, posted: Any = None) -> BoundForm:
+    """The creation form generated from ``MovementDetails``' JSON Schema (the one the API
+    serves), with the user's offices and the time zones to choose from; blank: the user's
+    first office and its zone, no transit point or escort rows until added."""
+    schema = MovementDetails.model_json_schema()
+    form = BoundForm.submitted(schema, posted) if posted is not None else BoundForm.blank(schema)
+    form.with_field("office", kind="select", options=tuple(Option(o, o) for o in principal.offices), pattern=None,
+                    help=None)
+    form.with_field("departure_time_zone", kind="select", options=_zones())
+    zone = next(f for f in form.fields if f.name == "departure_time_zone")  # asked before the times in it
+    form.fields.remove(zone)
+    form.fields.insert(next(i for i, f in enumerate(form.fields) if f.name == "departure_at"), zone)
+    if posted is None:
+        office = principal.offices[0] if principal.offices else ""
+        form.values.update({"office": office, "departure_time_zone": office_time_zone(office) if office else "UTC"})
+        for name in OPTIONAL_LISTS:
+            form.rows[name] = 0
+    return form
+
+
+def _submission(posted: Any) -> str:
+    """The form's own token (made when it is first shown, kept while it comes back refused): the
+    creation's Idempotency-Key."""
+    token = str(posted.get("submission", "")) if posted is not None else ""
+    return token if _SUBMISSION.match(token) else secrets.token_urlsafe(18)
+
+
+def _list_page(request: Request, movements: list[Any], form: BoundForm, submission: str, *,
+               problem: str | None = None, status: int = 200) -> Response:
+    zone = form.values.get("departure_time_zone", "")
+    try:
+        offset = utc_offset(zone) if zone else ""
+    except ValueError:
+        offset = ""
     return render(request, "movements.html",
-                  {"movements": movements, "form": form, "problem": problem, "errors": errors or {},
-                   "kinds": [k.value for k in MovementKind], "offices": list(principal.offices), "zones": zones,
-                   "transit_rows": range(TRANSIT_ROWS), "escort_rows": range(ESCORT_ROWS), "limits": LIMITS},
+                  {"movements": movements, "form": form, "submission": submission, "problem": problem,
+                   "utc_offsets": UTC_OFFSETS, "office_offset": offset},
                   status=status, title="Group movements")
 
 
@@ -90,80 +105,7 @@ async def _movements(principal: Any, db: Any) -> list[Any]:
 
 @router.get("/movements", summary="Group movements of my offices, and the form that creates one")
 async def movement_list(request: Request, principal: UiPrincipal, db: Db) -> Response:
-    return _list_page(request, await _movements(principal, db), principal, _new_form(principal))
-
-
-def _local(value: str, zone: str) -> str | None:
-    """A ``datetime-local`` field's value (no offset: local time in ``zone``) as an ISO date-time
-    with the zone's offset on that day; empty: None; unreadable, or no usable zone: as typed (the
-    model's validation names the field)."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-        return (moment if moment.tzinfo else moment.replace(tzinfo=time_zone(zone))).isoformat()
-    except ValueError:
-        return value
-
-
-def _count(value: str) -> int | str:
-    """A number field's digits as the integer the API's JSON would carry; anything else as typed
-    (the model names the field)."""
-    return int(value) if re.fullmatch(r"[0-9]{1,9}", value) else value
-
-
-def _filled_rows(posted: dict[str, str]) -> dict[str, list[int]]:
-    """The form's transit and escort rows that were filled in (an empty row is no row): the
-    body's n-th transit point is the form's row ``rows["transit"][n]``."""
-    return {"transit": [i for i in range(TRANSIT_ROWS)
-                        if any(posted.get(f"transit-{i}-{f}") for f in ("airport", "arrives_at", "departs_at"))],
-            "escorts": [i for i in range(ESCORT_ROWS) if posted.get(f"escorts-{i}-name")]}
-
-
-def _details_body(posted: dict[str, str]) -> dict[str, Any]:
-    """The create route's body from the form: every time the form's local time in its time zone."""
-    zone = posted.get("departure_time_zone", "")
-    rows = _filled_rows(posted)
-    upper = {name: posted.get(name, "").upper() for name in ("flight_number", "departure_airport", "arrival_airport")}
-    transit = [{"airport": posted.get(f"transit-{i}-airport", "").upper(),
-                "arrives_at": _local(posted.get(f"transit-{i}-arrives_at", ""), zone),
-                "departs_at": _local(posted.get(f"transit-{i}-departs_at", ""), zone)} for i in rows["transit"]]
-    escorts = [{"name": posted.get(f"escorts-{i}-name", ""), "kind": posted.get(f"escorts-{i}-kind") or "operational"}
-               for i in rows["escorts"]]
-    return {"kind": posted.get("kind", ""), **upper, "charter_id": posted.get("charter_id") or None,
-            "carrier": posted.get("carrier", ""), "departure_at": _local(posted.get("departure_at", ""), zone) or "",
-            "departure_time_zone": zone, "arrival_at": _local(posted.get("arrival_at", ""), zone),
-            "transit": transit, "seat_capacity": _count(posted.get("seat_capacity", "")), "escorts": escorts,
-            "office": posted.get("office", ""), "notes": posted.get("notes") or None}
-
-
-def _field_errors(exc: ValidationError, posted: dict[str, str]) -> tuple[list[str], dict[str, list[str]]]:
-    """Each problem as a reader sees it ("Transit point 2, arrives: ..."), and by the form field
-    it names (``transit-1-arrives_at``)."""
-    listed: list[str] = []
-    by_field: dict[str, list[str]] = {}
-    rows = _filled_rows(posted)
-    errors = exc.errors(include_url=False)
-    if any(e["loc"] == ("departure_time_zone",) for e in errors):
-        # no zone to place the local times in: that is the problem, not each time's missing offset
-        errors = [e for e in errors if e["type"] != "timezone_aware"]
-    for e in errors:
-        loc = [p for p in e["loc"] if not (isinstance(p, str) and (p.startswith("function-") or "[" in p))]
-        message = e["msg"].removeprefix("Value error, ")
-        if not loc:
-            listed.append(message)
-            continue
-        head = str(loc[0])
-        label, name = _FIELD_LABELS.get(head, head), head
-        if head in rows and len(loc) > 1 and isinstance(loc[1], int) and loc[1] < len(rows[head]):
-            row = rows[head][loc[1]]
-            label, name = f"{_ROW_LABELS[head]} {row + 1}", f"{head}-{row}"
-            if len(loc) > 2:
-                label += f", {_SUB_LABELS.get(str(loc[2]), str(loc[2]))}"
-                name += f"-{loc[2]}"
-        listed.append(f"{label}: {message}")
-        by_field.setdefault(name, []).append(message)
-    return listed, by_field
+    return _list_page(request, await _movements(principal, db), _form(principal), _submission(None))
 
 
 def _use_idempotency_key(request: Request, key: str) -> None:
@@ -176,27 +118,26 @@ def _use_idempotency_key(request: Request, key: str) -> None:
 @router.post("/movements", summary="Create a movement")
 async def create_movement(request: Request, principal: UiPrincipal, db: Db) -> Response:
     api._require_role(principal)  # like the page: movement officers and supervisors
-    posted = {k: str(v).strip() for k, v in (await request.form()).items() if k != "csrf_token"}
-    if not _SUBMISSION.match(posted.get("submission", "")):
-        posted["submission"] = secrets.token_urlsafe(18)
-    body = _details_body(posted)
+    posted = await request.form()
+    form, submission = _form(principal, posted), _submission(posted)
+    if form.row_action(posted):  # a transit point or escort added or removed: the same form, nothing sent
+        return _list_page(request, await _movements(principal, db), form, submission)
+    not_created = _("The movement was not created:")
     try:
-        details = MovementDetails.model_validate(body)
+        details = MovementDetails.model_validate(form.payload())
     except ValidationError as exc:
-        listed, by_field = _field_errors(exc, posted)
-        return _list_page(request, await _movements(principal, db), principal, posted, status=422,
-                          problem=_("The movement was not created:") + " " + "; ".join(listed), errors=by_field)
-    _use_idempotency_key(request, f"ui-movement-{posted['submission']}")
+        form.add_errors([{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()])
+        return _list_page(request, await _movements(principal, db), form, submission, status=422,
+                          problem=not_created + " " + _("correct the fields marked below and submit again."))
+    _use_idempotency_key(request, f"ui-movement-{submission}")
     try:
         created = await api.create_movement(details, principal, db, api._commands(request))
     except ApiError as exc:
         if exc.status not in (403, 409, 422, 503):
             raise
-        named = "; ".join(f"{d.get('field')}: {d.get('reason')}" for d in exc.details
-                          if isinstance(d, dict) and d.get("reason"))
-        return _list_page(request, await _movements(principal, db), principal, posted, status=exc.status,
-                          problem=_("The movement was not created:") + " " + exc.message
-                          + (f" ({named})" if named else ""))
+        form.add_errors([d for d in exc.details if isinstance(d, dict)])
+        return _list_page(request, await _movements(principal, db), form, submission, status=exc.status,
+                          problem=f"{not_created} {exc.message}.")
     response = redirect(f"{UI_PREFIX}/movements/{created.movement_id}")
     flash(request, response, "success", _("Movement %(flight)s created: add its cases, then lock the manifest.",
                                           flight=created.details.flight_number))

@@ -69,8 +69,8 @@ class TransitPoint(ShowsRules):
     model_config = _STRICT
 
     airport: Airport
-    arrives_at: FlightTime
-    departs_at: FlightTime
+    arrives_at: FlightTime = Field(title="Arrives")
+    departs_at: FlightTime = Field(title="Departs")
 
     @model_validator(mode="after")
     def _order(self) -> TransitPoint:
@@ -91,19 +91,21 @@ class MovementDetails(ShowsRules):
 
     model_config = _STRICT
 
-    kind: MovementKind
+    kind: MovementKind = Field(title="Kind")
     flight_number: FlightNumber
     charter_id: Line(max_length=64) | None = Field(  # type: ignore[valid-type]
         default=None, description="The charter's contract or reference number (charters).")
     carrier: Name
     departure_airport: Airport
     arrival_airport: Airport
-    departure_at: FlightTime = Field(description="Scheduled departure (an offset is required; "
-                                                 "departure_time_zone says whose local time it is).")
+    departure_at: FlightTime = Field(title="Departure", description=(
+        "Scheduled departure, in the departure airport's local time."))
     departure_time_zone: TimeZone
-    arrival_at: FlightTime | None = None
-    transit: list[TransitPoint] = Field(default_factory=list, max_length=6)
-    seat_capacity: Count = Field(ge=1, le=1000)
+    arrival_at: FlightTime | None = Field(default=None, title="Arrival", description=(
+        "Scheduled arrival, in the arrival airport's local time."))
+    transit: list[TransitPoint] = Field(default_factory=list, max_length=6, title="Transit points")
+    seat_capacity: Count = Field(ge=1, le=1000, description=(
+        "Seats for the manifest; infants under 2 travel on a lap and take none."))
     escorts: list[Escort] = Field(default_factory=list, max_length=50)
     office: Office
     notes: Notes | None = None
