@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # How long the API waits for the case engine to answer a command before it answers 503
     # (the command may still be applied, once; sending the same request again returns it).
     command_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    # How long a movement's or session's workflow whose creation was refused waits for the same
+    # request (its Idempotency-Key) to come back before it ends (workflows/creation.py).
+    nothing_created_grace_seconds: int = Field(default=3600, ge=1, le=30 * 86400)
 
     # Encryption of Temporal payloads (AES-256-GCM).  JSON {"key-id": "<base64 32 bytes>"};
     # unset: keys kept in data_dir/payload-keys.json.  The active key encrypts; every listed

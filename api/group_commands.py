@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.commands import _UNAVAILABLE, _digest, engine_unavailable
 from api.errors import ApiError
 from api.request_context import current_idempotency_key
+from workflows.creation import DEFAULT_GRACE_SECONDS
 from domain.model import Actor
 
 
@@ -42,10 +43,12 @@ class GroupCommands:
     finished_message: str  # ... and its message, with {id}
     detail_field: Callable[[dict[str, Any]], str]  # the field a refusal's detail names
 
-    def __init__(self, client: Client, task_queue: str, timeout: timedelta = timedelta(seconds=15)):
+    def __init__(self, client: Client, task_queue: str, timeout: timedelta = timedelta(seconds=15),
+                 nothing_created_grace_seconds: int = DEFAULT_GRACE_SECONDS):
         self._client = client
         self._task_queue = task_queue
         self._timeout = timeout.total_seconds()
+        self._grace = nothing_created_grace_seconds
 
     def _rpc_error(self, workflow_id: str, exc: RPCError) -> ApiError:
         if exc.status == RPCStatusCode.NOT_FOUND:
@@ -63,6 +66,17 @@ class GroupCommands:
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             raise engine_unavailable(f"the {self.noun} engine did not answer in time; the command may still be "
                                      "applied, once: send the same request again to get its outcome") from None
+
+    async def ended_empty(self, workflow_id: str, start: WithStartWorkflowOperation[Any, Any]) -> bool:
+        """Whether the finished workflow of this id is one whose creation was refused and never
+        came again (it ended with no result, ``workflows/creation.py``): the same key may then
+        start it anew."""
+        with contextlib.suppress(Exception):
+            await start.workflow_handle()
+        try:
+            return await self._client.get_workflow_handle(workflow_id).result(follow_runs=False) is None
+        except Exception:  # failed, terminated or unreadable: not an empty one
+            return False
 
     async def finished_already(self, workflow_id: str, start: WithStartWorkflowOperation[Any, Any]) -> ApiError:
         """A creation whose id (from its Idempotency-Key) names a workflow that has finished:

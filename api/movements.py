@@ -46,16 +46,19 @@ class MovementCommands(GroupCommands):
             return str(p["field"])
         return f"case {p['case_id']}" if p.get("case_id") not in (None, "*") else "manifest"
 
-    async def create(self, movement_id: str, details: MovementDetails, actor: Actor) -> MovementOutcome:
+    async def create(self, movement_id: str, details: MovementDetails, actor: Actor,
+                     reuse: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE) -> MovementOutcome:
         start = WithStartWorkflowOperation(
-            MovementWorkflow.run, MovementWorkflowInput(movement_id=movement_id), id=movement_id,
-            task_queue=self._task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+            MovementWorkflow.run, MovementWorkflowInput(movement_id=movement_id, nothing_created_grace_seconds=self._grace),
+            id=movement_id, task_queue=self._task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=reuse)
         request = MovementRequest(command=c.CreateMovement(details=details), actor=actor, audit=current_stamp(201))
         try:
             return await self._await(self._client.execute_update_with_start_workflow(
                 MovementWorkflow.create, request, start_workflow_operation=start))
         except WorkflowAlreadyStartedError:
+            if reuse == WorkflowIDReusePolicy.REJECT_DUPLICATE and await self.ended_empty(movement_id, start):
+                return await self.create(movement_id, details, actor, WorkflowIDReusePolicy.ALLOW_DUPLICATE)
             raise await self.finished_already(movement_id, start) from None
         except RPCError as exc:
             raise self._rpc_error(movement_id, exc) from None

@@ -42,16 +42,20 @@ class SessionCommands(GroupCommands):
         return (f"member {p['member_id']}" if p.get("member_id") else
                 (f"case {p['case_id']}" if p.get("case_id") not in (None, "*") else "session"))
 
-    async def schedule(self, session_id: str, details: SessionDetails, actor: Actor) -> SessionOutcome:
+    async def schedule(self, session_id: str, details: SessionDetails, actor: Actor,
+                       reuse: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE) -> SessionOutcome:
         start = WithStartWorkflowOperation(
-            OrientationSessionWorkflow.run, SessionWorkflowInput(session_id=session_id), id=session_id,
+            OrientationSessionWorkflow.run,
+            SessionWorkflowInput(session_id=session_id, nothing_created_grace_seconds=self._grace), id=session_id,
             task_queue=self._task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+            id_reuse_policy=reuse)
         request = SessionRequest(command=c.ScheduleSession(details=details), actor=actor, audit=current_stamp(201))
         try:
             return await self._await(self._client.execute_update_with_start_workflow(
                 OrientationSessionWorkflow.schedule, request, start_workflow_operation=start))
         except WorkflowAlreadyStartedError:
+            if reuse == WorkflowIDReusePolicy.REJECT_DUPLICATE and await self.ended_empty(session_id, start):
+                return await self.schedule(session_id, details, actor, WorkflowIDReusePolicy.ALLOW_DUPLICATE)
             raise await self.finished_already(session_id, start) from None
         except RPCError as exc:
             raise self._rpc_error(session_id, exc) from None

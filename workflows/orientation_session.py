@@ -28,6 +28,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, TemporalError
 
+from workflows.creation import created_in_time
 from workflows.failures import undecidable
 
 with workflow.unsafe.imports_passed_through():
@@ -73,7 +74,9 @@ class OrientationSessionWorkflow:
         self._lock = asyncio.Lock()
 
     @workflow.run
-    async def run(self, input: SessionWorkflowInput) -> SessionState:
+    async def run(self, input: SessionWorkflowInput) -> SessionState | None:
+        if not await created_in_time(lambda: self._state is not None, input.nothing_created_grace_seconds):
+            return None  # its creation was refused and never sent again: nothing to keep waiting for
         while True:
             await workflow.wait_condition(lambda: self._fan_out_due() or self._finished() or self._should_continue())
             if self._finished():

@@ -58,7 +58,8 @@ def _commands(request: Request) -> MovementCommands:
     if getattr(app.state, "movement_commands", None) is None:
         settings = app.state.settings
         app.state.movement_commands = MovementCommands(
-            app.state.temporal, settings.temporal_task_queue, timeout=timedelta(seconds=settings.command_timeout_seconds))
+            app.state.temporal, settings.temporal_task_queue, timeout=timedelta(seconds=settings.command_timeout_seconds),
+            nothing_created_grace_seconds=settings.nothing_created_grace_seconds)
     return app.state.movement_commands
 
 

@@ -34,6 +34,7 @@ from domain.sessions.model import (
     Reason,
     RemovedParticipant,
     SessionDetails,
+    SessionDetailsIn,
     SessionState,
     SessionStatus,
 )
@@ -52,7 +53,8 @@ def _commands(request: Request) -> SessionCommands:
     if getattr(app.state, "session_commands", None) is None:
         settings = app.state.settings
         app.state.session_commands = SessionCommands(
-            app.state.temporal, settings.temporal_task_queue, timeout=timedelta(seconds=settings.command_timeout_seconds))
+            app.state.temporal, settings.temporal_task_queue, timeout=timedelta(seconds=settings.command_timeout_seconds),
+            nothing_created_grace_seconds=settings.nothing_created_grace_seconds)
     return app.state.session_commands
 
 
@@ -175,9 +177,10 @@ _COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {404: ERROR_RESPONSES[404], 4
              responses={409: ERROR_RESPONSES[409], 422: ERROR_RESPONSES[422]},
              summary="Schedule an orientation session (date and time in the office's time zone, place or online, "
                      "language, destination, capacity, facilitator)")
-async def schedule_session(details: SessionDetails, request: Request, principal: CurrentPrincipal, db: Db,
+async def schedule_session(body: SessionDetailsIn, request: Request, principal: CurrentPrincipal, db: Db,
                            commands: Commands) -> SessionView:
     _require_role(principal)
+    details = body.as_details()  # the facilitator's name checked as typed; the workflow takes SessionDetails
     if details.office not in principal.offices:
         raise ApiError(403, "forbidden", f"you may schedule sessions only for your offices ({', '.join(principal.offices)})",
                        [{"field": "body.office", "reason": "not one of your offices", "allowed": principal.offices}])

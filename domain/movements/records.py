@@ -21,6 +21,9 @@ FAN_OUT = "movement_fan_out"
 class MovementWorkflowInput(BaseModel):
     movement_id: str
     state: MovementState | None = None
+    # How long a workflow whose creation was refused waits for another before it ends with no
+    # result (workflows/creation.py); the API's nothing_created_grace_seconds.
+    nothing_created_grace_seconds: int = 3600
 
 
 class MovementRequest(BaseModel):

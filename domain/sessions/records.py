@@ -20,6 +20,9 @@ SESSION_FAN_OUT = "orientation_session_fan_out"
 class SessionWorkflowInput(BaseModel):
     session_id: str
     state: SessionState | None = None
+    # How long a workflow whose creation was refused waits for another before it ends with no
+    # result (workflows/creation.py); the API's nothing_created_grace_seconds.
+    nothing_created_grace_seconds: int = 3600
 
 
 class SessionRequest(BaseModel):
