@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from domain.model import Referral
+from domain.referral_request import ReferralRequest
 from domain.text import unstorable
 
 CSV_COLUMNS = ("external_referral_id", "programme", "office", "priority", "destination_country", "origin_country",
@@ -86,7 +87,8 @@ def _details(exc: ValidationError, line_of_member: list[int] | None, first_line:
 
 def _validate(data: Any, today: date, lines: list[int], line_of_member: list[int] | None) -> tuple[Referral | None, list[dict[str, Any]]]:
     try:
-        return Referral.model_validate(data, context={"today": today}), []
+        context = {"today": today}
+        return ReferralRequest.model_validate(data, context=context).as_referral(context), []
     except ValidationError as exc:
         return None, _details(exc, line_of_member, lines[0])
 

@@ -203,10 +203,10 @@ async def test_case_action_texts_are_refused_when_they_cannot_be_stored(http: ht
              "body.changes.full_name")
     _refused(await _post(http, correction, {"changes": {"full_name": "Omar"}, "reason": "typo\u0000"}, ayse),
              "body.reason")
-    # the direction override is caught by the member model, which the workflow validates the correction with
+    # the direction override: a corrected name is a person's name as typed, refused at the edge
     r = await _post(http, correction, {"changes": {"full_name": "Omar \u202eradda"}, "reason": "typo"}, ayse)
     assert r.status_code == 422, r.text
-    assert "changes.full_name" in [d["field"] for d in r.json()["error"]["details"]]
+    assert "body.changes.full_name" in [d["field"] for d in r.json()["error"]["details"]]
     assert await _version(http, driver, case_id) == before
 
 
@@ -296,8 +296,9 @@ async def test_the_served_schemas_show_the_rule(http: httpx.AsyncClient, driver:
     notes = task["form_schema"]["properties"]["notes"]["anyOf"][0]
     assert notes["pattern"] == TEXT_PATTERN and "NUL" in notes["description"]
     spec = (await http.get("/openapi.json")).json()["components"]["schemas"]
-    name = spec["MemberIn"]["properties"]["full_name"]
-    assert name["pattern"] == LINE_PATTERN and "direction" in name["description"]
+    name = spec["MemberIn"]["properties"]["full_name"]  # a person's name: Line's rule and more (see below)
+    assert "direction" in name["description"]
+    assert re.compile(name["pattern"]).fullmatch("Amina Haddad") and not re.compile(name["pattern"]).search("a\u202eb")
     assert "1900-01-01" in spec["MemberIn"]["properties"]["date_of_birth"]["description"]
     assert "future" in spec["MemberIn"]["properties"]["date_of_birth"]["description"]
 
@@ -521,3 +522,134 @@ def test_dates_are_described_in_the_form_schemas() -> None:
     assert "year" in booking["description"]
     consent = RecordConsentForm.model_json_schema()["properties"]["given_by"]
     assert consent["pattern"] == LINE_PATTERN and "direction" in consent["description"]
+
+
+# --- a person's name as typed: no invisible characters (domain.person_names) -------------------
+
+INVISIBLE_NAMES = {
+    "zero width space": ("Amina\u200bHaddad", "U+200B ZERO WIDTH SPACE"),
+    "byte order mark": ("\ufeffAmina Haddad", "U+FEFF"),
+    "word joiner": ("Amina\u2060Haddad", "U+2060 WORD JOINER"),
+    "left-to-right mark": ("Amina\u200eHaddad", "U+200E LEFT-TO-RIGHT MARK"),
+    "soft hyphen": ("Ami\u00adna Haddad", "U+00AD SOFT HYPHEN"),
+    "tag character": ("Amina Haddad\U000e0041", "U+E0041 TAG LATIN CAPITAL LETTER A"),
+    "hangul filler": ("Amina\u3164Haddad", "U+3164 HANGUL FILLER"),
+    "combining mark first": ("\u0301Amina Haddad", "U+0301 COMBINING ACUTE ACCENT"),
+    "combining mark at a word's start": ("Amina \u0308Haddad", "U+0308 COMBINING DIAERESIS"),
+}
+INTERNATIONAL_NAMES = [
+    "أمينة حداد",  # Arabic
+    "زهرا محمدی\u200cنژاد",  # Persian, with the zero width non-joiner it is spelt with
+    "ئارام عەزیز",  # Kurdish (Sorani)
+    "ሰላም ተስፋይ",  # Tigrinya (Ge'ez script)
+    "Nguye\u0302\u0303n Thi\u0323 Minh",  # Vietnamese, decomposed: combining marks after their letters
+    "Nguyễn Văn An",  # Vietnamese, composed
+    "क्\u200dष्णा शर्मा",  # Hindi, with a zero width joiner
+    "山田\u3000太郎",  # Japanese, with the ideographic space
+    "Zoë O'Brien-Łukasiewicz",
+]
+
+
+@pytest.mark.parametrize("name,named", list(INVISIBLE_NAMES.values()), ids=list(INVISIBLE_NAMES))
+async def test_a_referral_with_an_invisible_character_in_a_name_opens_nothing(
+        http: httpx.AsyncClient, driver: CaseDriver, name: str, named: str) -> None:
+    body = referral(size=2)
+    body["members"][1]["full_name"] = name
+    error = _refused(await _post(http, "/api/v1/cases", body, await driver.login("ayse")), "body.members.1.full_name")
+    detail = next(d for d in error["details"] if d["field"] == "body.members.1.full_name")
+    assert named in detail["reason"] and "200C" in detail["allowed"], detail
+    await _no_case_for(http, driver, body)
+
+
+async def test_names_as_international_families_write_them_are_accepted(http: httpx.AsyncClient,
+                                                                      driver: CaseDriver) -> None:
+    body = referral(size=len(INTERNATIONAL_NAMES))
+    for person, name in zip(body["members"], INTERNATIONAL_NAMES):
+        person["full_name"] = name
+    case = await driver.refer(body)
+    assert [m["full_name"] for m in case["members"]] == INTERNATIONAL_NAMES
+
+
+async def test_an_invisible_character_in_an_integrations_referral_is_refused(http: httpx.AsyncClient,
+                                                                              driver: CaseDriver) -> None:
+    feed = await _key(http, driver, ["referral"])
+    body = referral(size=1)
+    body["members"][0]["full_name"] = "Amina\u200bHaddad"
+    r = await _post(http, "/api/v1/integrations/messages", {"event_type": "referral", "referral": body},
+                    {"X-API-Key": feed, "Idempotency-Key": f"zwsp-{body['external_referral_id']}"})
+    assert r.status_code == 422, r.text
+    assert any(d["field"].endswith("members.0.full_name") and "U+200B" in d["reason"]
+               for d in r.json()["error"]["details"])
+    await _no_case_for(http, driver, body)
+
+
+async def test_a_name_correction_with_an_invisible_character_is_refused(http: httpx.AsyncClient,
+                                                                        driver: CaseDriver) -> None:
+    case = await driver.refer(referral(size=2))
+    case_id, child = case["case_id"], case["members"][1]["member_id"]
+    before = await _version(http, driver, case_id)
+    ayse = await driver.login("ayse")
+    correction = f"/api/v1/cases/{case_id}/members/{child}/corrections"
+    r = await _post(http, correction, {"changes": {"full_name": "Omar\u2060Haddad"}, "reason": "typo"}, ayse)
+    error = _refused(r, "body.changes.full_name")
+    assert "U+2060 WORD JOINER" in error["details"][0]["reason"]
+    assert await _version(http, driver, case_id) == before
+    fine = await _post(http, correction, {"changes": {"full_name": "زهرا محمدی\u200cنژاد"}, "reason": "As spelt."},
+                       ayse)
+    assert fine.status_code == 200, fine.text
+    assert fine.json()["members"][1]["full_name"] == "زهرا محمدی\u200cنژاد"
+
+
+def test_the_name_rule_knows_every_format_character_python_does() -> None:
+    import unicodedata
+
+    from domain.person_names import KEPT_JOINERS, _INVISIBLE
+
+    format_characters = {c for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf"}
+    assert not (format_characters - KEPT_JOINERS) - _INVISIBLE
+    assert not KEPT_JOINERS & _INVISIBLE
+
+
+def test_the_name_pattern_means_the_rule_for_the_basic_plane() -> None:
+    from domain.person_names import PERSON_NAME_PATTERN
+
+    pattern = re.compile(PERSON_NAME_PATTERN)
+    assert all(pattern.fullmatch(name) for name in INTERNATIONAL_NAMES + ["𠮷野 家"])
+    for bad in ["Amina\u200bHaddad", "\ufeffAmina", "A\u2060B", "A\u200eB", "A\u00adB", *BAD_NAMES.values()]:
+        assert not pattern.fullmatch(bad), repr(bad)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run JavaScript's RegExp")
+def test_the_name_pattern_means_the_rule_in_javascript(tmp_path: Path) -> None:
+    from domain.person_names import PERSON_NAME_PATTERN
+
+    script = tmp_path / "names.js"
+    script.write_text("""
+const [pattern, good, bad] = JSON.parse(process.argv[2]);
+const out = {};
+for (const flags of ["", "u", "v"]) {
+  const p = new RegExp("^(?:" + pattern + ")$", flags);
+  out[flags] = [good.map(s => p.test(s)), bad.map(s => p.test(s))];
+}
+console.log(JSON.stringify(out));
+""")
+    bad = ["Amina\u200bHaddad", "\ufeffAmina", "A\u2060B", "A\u200eB", *BAD_NAMES.values()]
+    argument = json.dumps([PERSON_NAME_PATTERN, INTERNATIONAL_NAMES + ["𠮷野 家"], bad])
+    result = json.loads(subprocess.run(["node", str(script), argument], capture_output=True, text=True,
+                                       check=True).stdout)
+    for flags, (goods, bads) in result.items():
+        assert all(goods) and not any(bads), (flags, goods, bads)
+
+
+async def test_the_served_schemas_show_the_name_rule(http: httpx.AsyncClient) -> None:
+    from domain.person_names import PERSON_NAME_PATTERN
+
+    spec = (await http.get("/openapi.json")).json()["components"]["schemas"]
+    for schema in (spec["MemberIn"], spec["Sponsor"]):
+        name = schema["properties"]["full_name"]
+        assert name["pattern"] == PERSON_NAME_PATTERN and "U+200B" in name["description"]
+        assert "U+200C" in name["description"]  # what stays allowed is said too
+    correction = spec["CorrectionBody"]["properties"]["changes"]["properties"]["full_name"]
+    assert correction["pattern"] == PERSON_NAME_PATTERN
+    assert spec["ConsentWithdrawalBody"]["properties"]["withdrawn_by"]["pattern"] == PERSON_NAME_PATTERN
+    assert spec["SessionDetailsIn"]["properties"]["facilitator"]["pattern"] == PERSON_NAME_PATTERN

@@ -257,3 +257,25 @@ async def test_an_upload_whose_job_never_started_starts_on_the_next_read(stack, 
     headers = await driver.login("fatma")
     final = await _finished(http, headers, import_id, timeout=60)
     assert final["counts"]["created"] == 5 and final["status"] == "completed"
+
+
+async def test_an_import_row_with_an_invisible_character_in_a_name_is_an_invalid_row_naming_it(
+        http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    headers = await driver.login("fatma")
+    batch = uuid.uuid4().hex[:8].upper()
+    hidden = referral(size=2, external_referral_id=f"IMP-{batch}-ZWSP")
+    hidden["members"][1]["full_name"] = "Omar\u200bHaddad"
+    persian = referral(size=1, external_referral_id=f"IMP-{batch}-FA")
+    persian["members"][0]["full_name"] = "زهرا محمدی\u200cنژاد"
+    for content, kind in ((_csv([hidden, persian]), "text/csv"),
+                          (json.dumps({"referrals": [hidden, persian]}), "application/json")):
+        job = await _upload(http, headers, content, kind)
+        assert job["total"] == 2 and job["counts"]["invalid"] == 1, job
+        await _finished(http, headers, job["import_id"])
+        rows = {r["external_referral_id"]: r for r in await _all_rows(http, headers, job["import_id"])}
+        [error] = rows[hidden["external_referral_id"]]["errors"]
+        assert error["field"].endswith("full_name") and "U+200B ZERO WIDTH SPACE" in error["reason"], error
+        assert "U+200C" in error["allowed"]
+        assert rows[persian["external_referral_id"]]["outcome"] in ("created", "already_referred")
+    found = await http.get("/api/v1/cases", params={"q": hidden["external_referral_id"]}, headers=headers)
+    assert found.json()["items"] == []

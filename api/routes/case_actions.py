@@ -28,7 +28,8 @@ from domain.case import (
 )
 from domain.model import Role
 from domain.programmes.registry import definition_of
-from domain.text import Line, ShowsRules, Text
+from domain.person_names import PERSON_NAME_PATTERN, PERSON_NAME_RULE, PersonName, person_name_problem
+from domain.text import ShowsRules, Text
 from store.users import find_user
 
 router = APIRouter(tags=["case actions"], responses={
@@ -59,7 +60,7 @@ class ConsentWithdrawalBody(ShowsRules):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"withdrawn_by": "Karwan Aziz", "withdrawn_on": "2026-12-02", "language": "ku",
          "reason": "Decided to stay: found work in Istanbul."}]})
-    withdrawn_by: Line(min_length=1, max_length=200) = Field(
+    withdrawn_by: PersonName() = Field(  # type: ignore[valid-type]
         description="Who withdrew consent: the migrant, or the legal guardian of a minor.")
     withdrawn_on: date = Field(description="When the migrant told us; not in the future.")
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] = Field(
@@ -70,18 +71,33 @@ class ConsentWithdrawalBody(ShowsRules):
 class CorrectionBody(ShowsRules):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"changes": {"date_of_birth": "2014-07-12"}, "reason": "Birth certificate shows the 12th."}]})
-    changes: dict[str, Any] = Field(description="Fields to correct: full_name, date_of_birth, sex, nationality, "
-                                                "relationship.")
+    changes: dict[str, Any] = Field(
+        description="Fields to correct: full_name, date_of_birth, sex, nationality, relationship.",
+        json_schema_extra={"properties": {"full_name": {"type": "string", "minLength": 1, "maxLength": 200,
+                                                        "pattern": PERSON_NAME_PATTERN,
+                                                        "description": PERSON_NAME_RULE}}})
     reason: Reason
 
 
 async def perform_case_action(db: Db, commands: Commands, principal: Principal, case_id: str,
                               action: CaseAction) -> CaseDetail:
     """The one path of every case-level action, for the JSON API and the UI alike."""
+    if isinstance(action, CorrectMember):
+        _check_corrected_name(action)
     policy.require_case_visible(principal, case_id, await readmodel.case_office(db, case_id))
     policy.require_role(principal, set(policy.ACTION_ROLES[action.kind]), f"{action.kind.replace('_', ' ')} a case")
     await commands.act(case_id, action, principal.actor)
     return policy.redact_case(await case_after_command(db, case_id), principal)
+
+
+def _check_corrected_name(action: CorrectMember) -> None:
+    """A corrected name is typed in: held to ``PersonName`` here, at the edge (the engine
+    validates a correction as a whole member, whose recorded name may predate the rule)."""
+    name = action.changes.get("full_name")
+    problem = person_name_problem(name.strip()) if isinstance(name, str) else None
+    if problem is not None:
+        raise ApiError(422, "invalid_request", f"changes.full_name {problem}", [
+            {"field": "body.changes.full_name", "reason": problem, "allowed": PERSON_NAME_RULE}])
 
 
 @router.post("/api/v1/cases/{case_id}/withdraw", response_model=CaseDetail, summary="Withdraw the case (closes it)")

@@ -20,6 +20,7 @@ from api.schemas import CaseDetail, CaseSummary, EventView, Page, ReferralAccept
 from domain.case import referral_fingerprint
 from api.ui.timeline import TimelineEntry, timeline
 from domain.model import CaseStatus, Country, Priority, ProgrammeName, Referral, Stage
+from domain.referral_request import ReferralRequest
 from domain.programmes.registry import any_spec
 from store.projection import read_rebuilt_projection
 
@@ -49,7 +50,7 @@ async def _visible_case(db: Db, principal: CurrentPrincipal, case_id: str) -> Ca
                400: {"model": ErrorBody, "description": "An invalid Idempotency-Key header."},
                403: ERROR_RESPONSES[403], 409: ERROR_RESPONSES[409], 422: ERROR_RESPONSES[422]},
 )
-async def refer_case(referral: Referral, principal: CurrentPrincipal, db: Db, commands: Commands,
+async def refer_case(body: ReferralRequest, principal: CurrentPrincipal, db: Db, commands: Commands,
                      request: Request, response: Response,
                      idempotency_key: Annotated[str | None, Header(
                          description="Optional: the same key again with the same body returns the first answer; "
@@ -57,6 +58,7 @@ async def refer_case(referral: Referral, principal: CurrentPrincipal, db: Db, co
                      prefer: Annotated[str | None, Header(
                          description="`respond-async`: answer 202 once the referral is accepted, without waiting "
                                      "for it to be recorded (RFC 7240).")] = None) -> Any:
+    referral = body.as_referral()  # the names were checked as typed; the workflow takes the plain Referral
     policy.require_may_refer(principal, referral.office)
     idem = Idempotency(request, db, f"user:{principal.username}")
     replay = await idem.begin()

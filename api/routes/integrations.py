@@ -33,7 +33,8 @@ from api.errors import ERROR_RESPONSES, REJECTION_STATUS, ApiError, ErrorBody
 from domain.case import validate_form
 from api.office_time import edge_today
 from domain.errors import CommandRejected
-from domain.model import ActorKind, Referral, Role
+from domain.model import ActorKind, Role
+from domain.referral_request import ReferralRequest
 from domain.tasks import TaskType
 from store import inbox as inbox_store
 from store import integrations as store
@@ -68,7 +69,7 @@ class IntegrationMessage(BaseModel):
          "form": {"assessment_date": "2026-11-20", "outcome": "cleared", "clearance_valid_until": "2027-05-20"}},
     ]})
     event_type: IntegrationEventType
-    referral: Referral | None = Field(default=None, description="For event_type referral.")
+    referral: ReferralRequest | None = Field(default=None, description="For event_type referral.")
     case_id: str | None = Field(default=None, max_length=64)
     external_referral_id: str | None = Field(default=None, max_length=64, description="Instead of case_id.")
     member_id: str | None = Field(default=None, max_length=80, description="For per-member results.")

@@ -1,6 +1,6 @@
 """Refer a case from the UI: a family form built from the Referral's JSON Schema.
 
-The form is the Referral model's schema (``domain.model.Referral``) rendered like a task's
+The form is the Referral model's schema (``domain.referral_request.ReferralRequest``: ``Referral`` with names as typed) rendered like a task's
 form (``api.ui.schema_form``): the family's members are rows added and removed with buttons,
 countries chosen from a list of names.  What it submits goes through the API's own route
 function (``api.routes.cases.refer_case``: the same rights, idempotency on the referral id,
@@ -30,7 +30,7 @@ from api.ui.rendering import UiRoute, redirect, render
 from api.ui.schema_form import BoundForm, Option
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash
-from domain.model import Referral
+from domain.referral_request import ReferralRequest
 
 router = APIRouter(route_class=UiRoute)
 
@@ -41,7 +41,7 @@ REQUIRED_BY_PROGRAMME = {"destination_country": ("resettlement", "family_reunifi
 
 
 def _schema() -> dict[str, Any]:
-    return Referral.model_json_schema()
+    return ReferralRequest.model_json_schema()
 
 
 def _shaped(form: BoundForm, offices: tuple[str, ...] | list[str]) -> BoundForm:
@@ -78,7 +78,7 @@ async def refer(request: Request, principal: UiPrincipal, db: Db, commands: Comm
     if form.row_action(posted):  # a member added or removed: the same form again, nothing sent
         return _page(request, form)
     try:
-        referral = Referral.model_validate(form.payload())
+        referral = ReferralRequest.model_validate(form.payload())
     except ValidationError as exc:
         form.add_errors([{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()])
         return _page(request, form, status=422,

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.model import Actor, CaseStatus, Country, Name, Notes, Office, Stage
 from domain.offices import DEFAULT_TIME_ZONE, check_time_zone, time_zone
+from domain.person_names import PersonName
 from domain.text import Line, Rule, ShowsRules, Text
 
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$"),
@@ -55,13 +56,16 @@ class SessionDetails(ShowsRules):
                                                  "whose local time it is: the office's).")
     time_zone: TimeZone | None = Field(default=None, description="IANA time zone starts_at is local to; absent: "
                                                                 "the office's (filled in when scheduled).")
-    duration_minutes: int = Field(default=180, ge=30, le=8 * 60)
+    # Counts are JSON integers: not "30", not true (strict: a number typed as a string is a
+    # client's error to hear about; what was stored is an integer and reads back as one).
+    duration_minutes: int = Field(default=180, ge=30, le=8 * 60, strict=True)
     mode: Literal["in_person", "online"] = Field(description="Held at a place, or online.")
     place: Line(max_length=300, min_length=1) = Field(  # type: ignore[valid-type]
         description="The address and room, or the online meeting's link.")
     language: LanguageCode
     destination_country: Country = Field(description="The resettlement country the session prepares for.")
-    capacity: int = Field(ge=1, le=500, description="People the session takes (each participant is a person).")
+    capacity: int = Field(ge=1, le=500, strict=True,
+                          description="People the session takes (each participant is a person).")
     facilitator: Name
     office: Office
     notes: Notes | None = None
@@ -69,6 +73,18 @@ class SessionDetails(ShowsRules):
     def session_date(self) -> date:
         """The day of the session, in its time zone."""
         return self.starts_at.astimezone(time_zone(self.time_zone or DEFAULT_TIME_ZONE)).date()
+
+
+class SessionDetailsIn(SessionDetails):
+    """The details as an officer types them in (``POST /api/v1/orientation-sessions``): the
+    facilitator's name is a ``PersonName`` (no invisible characters).  A session's state keeps
+    ``SessionDetails``, whose ``Line`` still reads what sessions scheduled before recorded."""
+
+    facilitator: PersonName() = Field(examples=["Leyla Osman"])  # type: ignore[valid-type]
+
+    def as_details(self) -> SessionDetails:
+        """The plain ``SessionDetails`` the session's workflow takes (the same values)."""
+        return SessionDetails.model_validate(self.model_dump())
 
 
 # --- what the session learns about a case (from the case's workflow) ----------------------
