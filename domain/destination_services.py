@@ -41,7 +41,8 @@ class DestinationServicesIn(BaseModel):
         description="Stages the destination runs itself, so its cases skip them: 'health' (the destination "
         "screens health itself) and/or 'orientation' (it orients on arrival). Empty: every stage applies.")
     fit_to_travel_check: bool = Field(
-        default=True, description="Whether every member is checked fit to travel in the 72 hours before departure.")
+        default=True, strict=True,  # true or false, not "yes" or 1: an admin's typo is refused, named
+        description="Whether every member is checked fit to travel in the 72 hours before departure.")
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] = Field(
         description="Why the profile is what it is (kept with the version, for the audit).")
 

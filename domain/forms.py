@@ -62,6 +62,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from domain.countries import COUNTRY_CODES
+from domain.currencies import CURRENCY_CODES
 from domain.model import Country, Notes, ShortText, today_of
 from domain.text import Line, Rule, ShowsRules, Text
 
@@ -131,7 +132,12 @@ DocumentNumber = Line(min_length=3, max_length=40)
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$"),
                          Field(description="ISO 639 code of the language, e.g. ar, fa, ku, ur.")]
 Reference = Line(min_length=3, max_length=64)
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217 code, e.g. USD")]
+# A currency in use (``domain.currencies``): the schema lists them.  The form checks only the
+# shape, so completions recorded before the list replay as they were decided; the programme
+# refuses another code as an admission rule (``domain.programmes.avrr.flow.check``).
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(
+    description="ISO 4217 code of a currency in use, e.g. USD (not XXX, XTS, a metal or a fund code)",
+    json_schema_extra={"enum": sorted(CURRENCY_CODES)})]
 Reason = Text(max_length=4000, min_length=1)  # a reason a choice needs: not empty
 CountryCode = Annotated[Country, Field(json_schema_extra={"enum": sorted(COUNTRY_CODES)})]  # the codes, in the schema
 

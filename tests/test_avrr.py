@@ -373,3 +373,24 @@ def test_a_resettlement_case_records_exactly_what_it_did_before_avrr() -> None:
                                          monitoring_months=[2, 4]), ctx)
     assert avrr_events[0].event.model_dump(mode="json")["monitoring_months"] == [2, 4]
     assert fold(avrr_events).programme_data.monitoring_months == [2, 4]  # type: ignore[union-attr]
+
+
+async def test_a_reintegration_plan_in_a_code_that_is_not_money_is_refused_and_changes_nothing(
+        http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    case = await _at_reintegration(driver)
+    plan = _task(case, "record_reintegration_plan")
+    before = len(await _events(http, driver, case["case_id"]))
+    for code in ("XXX", "XTS", "XAU", "ABC"):
+        r = await _complete(http, driver, "ayse", plan, {"agreed_on": _day(), "items": [
+            {"kind": "psychosocial", "description": "Six counselling sessions"},
+            {"kind": "economic", "description": "Small business grant", "amount": "2000.00", "currency": code}]})
+        assert r.status_code == 422, r.text
+        detail = r.json()["error"]["details"][0]
+        assert detail["field"].endswith("items.1.currency") and code in detail["reason"], detail
+    assert len(await _events(http, driver, case["case_id"])) == before
+    schema = (await http.get(f"/api/v1/tasks/{plan['task_id']}", headers=await driver.login("ayse"))).json()
+    currency = schema["form_schema"]["$defs"]["ReintegrationItem"]["properties"]["currency"]["anyOf"][0]
+    assert "USD" in currency["enum"] and "XXX" not in currency["enum"]
+    case = await driver.complete(plan, "IST", form={"agreed_on": _day(), "items": [
+        {"kind": "economic", "description": "Small business grant", "amount": "2000.00", "currency": "IQD"}]})
+    assert case["avrr"]["reintegration_plan"][0]["currency"] == "IQD"

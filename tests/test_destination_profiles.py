@@ -166,3 +166,16 @@ async def test_many_referrals_at_once_each_read_their_profile_without_waiting_on
     cases = await asyncio.wait_for(asyncio.gather(*[driver.refer(referral(size=1, destination_country="IE"))
                                                     for _ in range(pool_size + 5)]), timeout=120)
     assert all(c["services"]["country"] == "IE" for c in cases)
+
+
+async def test_a_profile_with_a_flag_as_a_string_or_an_unknown_field_is_refused_and_changes_nothing(
+        http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    before = (await http.get("/api/v1/destination-profiles", headers=await driver.login("ayse"))).json()
+    for body, field in (({"fit_to_travel_check": "yes"}, "body.fit_to_travel_check"),
+                        ({"fit_to_travel_check": 1}, "body.fit_to_travel_check"),
+                        ({"skipped_stages": [], "fit_to_travel": False}, "body.fit_to_travel")):
+        r = await _change(http, driver, "NO", **body)
+        assert r.status_code == 422, r.text
+        assert [d["field"] for d in r.json()["error"]["details"]] == [field], r.text
+    after = (await http.get("/api/v1/destination-profiles", headers=await driver.login("ayse"))).json()
+    assert after == before

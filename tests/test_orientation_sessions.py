@@ -320,3 +320,36 @@ async def test_the_ui_lists_a_session_adds_the_proposed_and_prints_the_attendanc
         assert "@media print" in (await browser.get(css)).text
     await _fan_out_done(driver, sid)
     assert (await _case(driver, case["case_id"]))["stage"] == "visa"
+
+
+async def test_a_session_with_a_count_as_a_string_an_unknown_field_or_an_invisible_name_is_refused(
+        driver: CaseDriver) -> None:
+    """Counts are JSON integers ("30" or true is a client's error, named), an unknown field is
+    refused, the facilitator's name may hold no invisible character; nothing is scheduled."""
+    before = await _ok(driver, "GET", "/api/v1/orientation-sessions", params={"limit": 200})
+    cases = [
+        (_session(capacity="30"), "body.capacity"),  # type: ignore[arg-type]
+        (_session(capacity=True), "body.capacity"),  # type: ignore[arg-type]
+        (_session(capacity=30, duration_minutes="120"), "body.duration_minutes"),
+        (_session(capacity=30, duration_minutes=120.5), "body.duration_minutes"),
+        (_session(capacity=30, seats=30), "body.seats"),
+        (_session(capacity=30, facilitator="Leyla\u200bOsman"), "body.facilitator"),
+    ]
+    for body, field in cases:
+        r = await _call(driver, "POST", "/api/v1/orientation-sessions", json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert field in [d["field"] for d in r.json()["error"]["details"]], r.text
+    r = await _call(driver, "POST", "/api/v1/orientation-sessions",
+                    json=_session(capacity=30, facilitator="Leyla\u200bOsman"))
+    assert "U+200B ZERO WIDTH SPACE" in r.json()["error"]["details"][0]["reason"]
+    after = await _ok(driver, "GET", "/api/v1/orientation-sessions", params={"limit": 200})
+    assert {s["session_id"] for s in after["items"]} == {s["session_id"] for s in before["items"]}
+    # A facilitator named as Persian is written (with its zero width non-joiner) is fine.
+    session = await _ok(driver, "POST", "/api/v1/orientation-sessions",
+                        json=_session(capacity=30, facilitator="زهرا محمدی\u200cنژاد"))
+    assert session["details"]["facilitator"] == "زهرا محمدی\u200cنژاد" and session["details"]["capacity"] == 30
+    sid = session["session_id"]
+    # Attendance is a JSON boolean, not "yes".
+    r = await _call(driver, "POST", f"/api/v1/orientation-sessions/{sid}/attendance",
+                    json={"attendance": [{"member_id": "C-1-M1", "attended": "yes"}]})
+    assert r.status_code == 422 and "body.attendance.0.attended" in [d["field"] for d in r.json()["error"]["details"]]

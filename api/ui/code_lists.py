@@ -15,6 +15,7 @@ from typing import Any
 from babel import Locale
 
 from domain.countries import COUNTRY_CODES
+from domain.currencies import CURRENCY_CODES
 
 COUNTRY_PATTERN = "^[A-Z]{2}$"
 LANGUAGE_PATTERN = "^[a-z]{2,3}$"
@@ -45,10 +46,9 @@ def languages(language: str = "en") -> tuple[tuple[str, str], ...]:
 
 @cache
 def currencies(language: str = "en") -> tuple[tuple[str, str], ...]:
-    """(code, "name (code)") of the ISO 4217 currencies CLDR knows."""
+    """(code, "name (code)") of the ISO 4217 currencies in use (``domain.currencies``: what a form accepts)."""
     names = _locale(language).currencies
-    return tuple(sorted(((c, f"{n} ({c})") for c, n in names.items() if re.fullmatch("[A-Z]{3}", c)),
-                        key=lambda p: p[1].casefold()))
+    return tuple(sorted(((c, f"{names.get(c, c)} ({c})") for c in CURRENCY_CODES), key=lambda p: p[1].casefold()))
 
 
 def code_list(node: dict[str, Any]) -> tuple[tuple[str, str], ...] | None:

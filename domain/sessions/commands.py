@@ -45,7 +45,7 @@ class Attendance(ShowsRules):
 
     model_config = ConfigDict(extra="forbid")
     member_id: MemberId
-    attended: bool
+    attended: bool = Field(strict=True, description="true or false (a JSON boolean, not \"yes\" or 1).")
     absence_reason: Reason | None = Field(default=None, description="Required when attended is false.")
 
     @model_validator(mode="after")

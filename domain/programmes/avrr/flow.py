@@ -12,6 +12,7 @@ from domain.engine import flow
 from domain.engine.commands import WithdrawConsent
 from domain.engine.context import DecisionContext
 from domain.engine.draft import Draft, invalid, reject
+from domain.currencies import CURRENCY_CODES
 from domain.errors import RejectionCode
 from domain.model import CaseStatus, Priority, Stage
 from domain.programmes import travel
@@ -130,6 +131,12 @@ def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) ->
     if t == travel.TravelTask.RECORD_DEPARTURE and form.outcome == "departed" and a.consent_reconfirmed_on is None:
         raise reject(RejectionCode.CONSENT_NOT_RECONFIRMED,
                      "departure refused: the migrant's consent has not been reconfirmed for this travel")
+    if t == AvrrTask.RECORD_REINTEGRATION_PLAN and ctx.admission_rules:
+        # An admission rule (validators only): a plan recorded with another code replays as decided.
+        for index, plan_item in enumerate(form.items):
+            if plan_item.currency is not None and plan_item.currency not in CURRENCY_CODES:
+                raise invalid(t, f"items.{index}.currency", f"'{plan_item.currency}' is not the ISO 4217 code of a "
+                              "currency in use (such as USD, EUR, IQD); XXX, XTS, metals and fund codes are not money")
     if t == AvrrTask.RECORD_ASSISTANCE_DELIVERY:
         item = next((i for i in a.plan if i.number == form.item_number), None)
         if item is None:
