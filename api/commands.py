@@ -24,6 +24,7 @@ starts the one of its programme.  Both answer the same updates (``refer``,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -62,6 +63,7 @@ from domain.records import (
     ReferralOutcome,
 )
 from workflows.case_workflow import CaseWorkflow
+from workflows.creation import DEFAULT_GRACE_SECONDS
 from workflows.case_types import CASE_WORKFLOWS, workflow_type_name
 
 
@@ -120,13 +122,28 @@ def _update_id(kind: str, actor: Actor, *content: Any, natural: bool = False) ->
     return None
 
 
+async def ended_empty(client: Client, workflow_id: str, start: WithStartWorkflowOperation[Any, Any]) -> bool:
+    """Whether the finished workflow of this id is one whose creation (a referral, a movement,
+    a session) was refused and never came again: it ended with no result
+    (``workflows/creation.py``), so the same request may start it anew.  The start
+    operation's own outcome is read, so that its error is not logged later as "never retrieved"."""
+    with contextlib.suppress(Exception):
+        await start.workflow_handle()
+    try:
+        return await client.get_workflow_handle(workflow_id).result(follow_runs=False) is None
+    except Exception:  # failed, terminated or unreadable: not an empty one
+        return False
+
+
 class CaseCommands:
     def __init__(self, client: Client, task_queue: str, timeout: timedelta = timedelta(seconds=15),
                  arrival_confirmation_days: int = 3, avrr_monitoring_months: tuple[int, ...] = (3, 6, 12),
                  case_id_key: bytes | None = None, office_time_zones: Mapping[str, str] | None = None,
                  default_time_zone: str = DEFAULT_TIME_ZONE,
                  services_for: Callable[[str | None], Awaitable[CaseServices | None]] | None = None,
-                 exit_permissions: Mapping[str, str] | None = None):
+                 exit_permissions: Mapping[str, str] | None = None,
+                 nothing_created_grace_seconds: int = DEFAULT_GRACE_SECONDS):
+        self._grace = nothing_created_grace_seconds
         # office -> the exit permission its host state requires (domain.offices.EXIT_PERMISSIONS)
         self._exit_permissions = dict(EXIT_PERMISSIONS if exit_permissions is None else exit_permissions)
         self._client = client
@@ -154,11 +171,12 @@ class CaseCommands:
         referral the read model already knows: only the workflow's answer says that the
         case exists in history."""
         case_id = case_id or self.case_id_for(referral.external_referral_id)
-        start, request = await self._referral(referral, actor, case_id, audit or current_stamp(201))
-        outcome: ReferralOutcome = await self._with_start(case_id, self._client.execute_update_with_start_workflow(
+        outcome: ReferralOutcome = await self._with_start(
+            case_id, referral, actor, audit or current_stamp(201),
             # No fixed update id: a referral is idempotent in the workflow itself (the same
             # referral again decides nothing and answers created=False).
-            CaseWorkflow.refer, request, start_workflow_operation=start))
+            lambda start, request: self._client.execute_update_with_start_workflow(
+                CaseWorkflow.refer, request, start_workflow_operation=start))
         if outcome.created:
             mark_audited_with_command()
         return outcome
@@ -171,20 +189,20 @@ class CaseCommands:
         ``refer``.  The audit row is the request's own (the middleware's, 202): the recording
         writes none, since the request did not wait for it."""
         case_id = case_id or self.case_id_for(referral.external_referral_id)
-        start, request = await self._referral(referral, actor, case_id, None)
-        await self._with_start(case_id, self._client.start_update_with_start_workflow(
-            CaseWorkflow.refer, request, start_workflow_operation=start, wait_for_stage=WorkflowUpdateStage.ACCEPTED))
+        await self._with_start(case_id, referral, actor, None, lambda start, request: (
+            self._client.start_update_with_start_workflow(CaseWorkflow.refer, request, start_workflow_operation=start,
+                                                          wait_for_stage=WorkflowUpdateStage.ACCEPTED)))
         return case_id
 
-    async def _referral(self, referral: Referral, actor: Actor, case_id: str,
-                        audit: AuditStamp | None) -> tuple[WithStartWorkflowOperation[Any, Any], ReferCaseRequest]:
+    async def _referral(self, referral: Referral, actor: Actor, case_id: str, audit: AuditStamp | None,
+                        reuse: WorkflowIDReusePolicy) -> tuple[WithStartWorkflowOperation[Any, Any], ReferCaseRequest]:
         start = WithStartWorkflowOperation(
             WORKFLOW_TYPES[referral.programme].run,  # type: ignore[attr-defined]
-            CaseWorkflowInput(case_id=case_id),
+            CaseWorkflowInput(case_id=case_id, nothing_created_grace_seconds=self._grace),
             id=case_id,
             task_queue=self._task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_reuse_policy=reuse,
         )
         services = await self._services_for(referral.destination_country) if self._services_for else None
         request = ReferCaseRequest(referral=referral, actor=actor, audit=audit, services=services,
@@ -197,13 +215,22 @@ class CaseCommands:
                                    exit_permission=exit_permission_of(referral.office, self._exit_permissions))
         return start, request
 
-    async def _with_start(self, case_id: str, call: Any) -> Any:
-        try:
-            return await self._await(call)
-        except WorkflowAlreadyStartedError:
-            raise CaseAlreadyClosed(case_id) from None
-        except RPCError as exc:
-            raise await self._rpc_error(case_id, exc) from None
+    async def _with_start(self, case_id: str, referral: Referral, actor: Actor, audit: AuditStamp | None,
+                          send: Callable[[WithStartWorkflowOperation[Any, Any], ReferCaseRequest], Awaitable[Any]]) -> Any:
+        """The referral's update-with-start.  A finished workflow of this id is a closed case,
+        unless it ended empty (its referral was refused and not sent again in time,
+        ``workflows/creation.py``): the referral then starts it anew."""
+        for reuse in (WorkflowIDReusePolicy.REJECT_DUPLICATE, WorkflowIDReusePolicy.ALLOW_DUPLICATE):
+            start, request = await self._referral(referral, actor, case_id, audit, reuse)
+            try:
+                return await self._await(send(start, request))
+            except WorkflowAlreadyStartedError:
+                if reuse == WorkflowIDReusePolicy.REJECT_DUPLICATE and await ended_empty(self._client, case_id, start):
+                    continue
+                raise CaseAlreadyClosed(case_id) from None
+            except RPCError as exc:
+                raise await self._rpc_error(case_id, exc) from None
+        raise CaseAlreadyClosed(case_id)
 
     async def complete_task(self, case_id: str, task_id: str, form: dict[str, Any], actor: Actor,
                             audit: AuditStamp | None = None) -> CommandOutcome:

@@ -21,7 +21,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.commands import _UNAVAILABLE, _digest, engine_unavailable
+from api.commands import _UNAVAILABLE, _digest, ended_empty, engine_unavailable
 from api.errors import ApiError
 from api.request_context import current_idempotency_key
 from workflows.creation import DEFAULT_GRACE_SECONDS
@@ -68,15 +68,7 @@ class GroupCommands:
                                      "applied, once: send the same request again to get its outcome") from None
 
     async def ended_empty(self, workflow_id: str, start: WithStartWorkflowOperation[Any, Any]) -> bool:
-        """Whether the finished workflow of this id is one whose creation was refused and never
-        came again (it ended with no result, ``workflows/creation.py``): the same key may then
-        start it anew."""
-        with contextlib.suppress(Exception):
-            await start.workflow_handle()
-        try:
-            return await self._client.get_workflow_handle(workflow_id).result(follow_runs=False) is None
-        except Exception:  # failed, terminated or unreadable: not an empty one
-            return False
+        return await ended_empty(self._client, workflow_id, start)
 
     async def finished_already(self, workflow_id: str, start: WithStartWorkflowOperation[Any, Any]) -> ApiError:
         """A creation whose id (from its Idempotency-Key) names a workflow that has finished:

@@ -29,6 +29,9 @@ class CaseWorkflowInput(BaseModel):
 
     case_id: str
     state: CaseState | None = None
+    # How long a workflow whose referral was refused waits for it to come back before it ends
+    # with no result (workflows/creation.py); the API's nothing_created_grace_seconds.
+    nothing_created_grace_seconds: int = 3600
 
 
 class ReferCaseRequest(BaseModel):

@@ -23,5 +23,5 @@ with workflow.unsafe.imports_passed_through():
 @workflow.defn(name="AvrrCase")
 class AvrrCaseWorkflow(CaseWorkflow):
     @workflow.run
-    async def run(self, input: CaseWorkflowInput) -> CaseState:
+    async def run(self, input: CaseWorkflowInput) -> CaseState | None:
         return await self._run(input)

@@ -48,6 +48,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, TemporalError
 
 from workflows import search_attributes
+from workflows.creation import created_in_time
 from workflows.failures import undecidable
 
 with workflow.unsafe.imports_passed_through():
@@ -141,8 +142,10 @@ class CaseWorkflow:
         histories predate those rules answers with ``workflow.patched``."""
         return True
 
-    async def _run(self, input: CaseWorkflowInput) -> CaseState:
+    async def _run(self, input: CaseWorkflowInput) -> CaseState | None:
         self._arm_clock()
+        if not await created_in_time(lambda: self._state is not None, input.nothing_created_grace_seconds):
+            return None  # its referral was refused and never sent again: no case to wait for
         while True:
             await workflow.wait_condition(lambda: self._tick_due or self._finished() or self._should_continue())
             if self._finished():

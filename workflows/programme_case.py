@@ -21,5 +21,5 @@ with workflow.unsafe.imports_passed_through():
 @workflow.defn(name=GENERIC_WORKFLOW_TYPE)
 class ProgrammeCaseWorkflow(CaseWorkflow):
     @workflow.run
-    async def run(self, input: CaseWorkflowInput) -> CaseState:
+    async def run(self, input: CaseWorkflowInput) -> CaseState | None:
         return await self._run(input)

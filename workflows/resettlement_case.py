@@ -23,7 +23,7 @@ CLOCKS_AND_FIT_TO_TRAVEL_PATCH = "clocks-and-fit-to-travel-v1"
 @workflow.defn(name="ResettlementCase")
 class ResettlementCaseWorkflow(CaseWorkflow):
     @workflow.run
-    async def run(self, input: CaseWorkflowInput) -> CaseState:
+    async def run(self, input: CaseWorkflowInput) -> CaseState | None:
         return await self._run(input)
 
     def _clock_rules(self) -> bool:
