@@ -14,12 +14,8 @@ in another zone has its own) and errors in plain words next to their fields."""
 
 from __future__ import annotations
 
-import re
-import secrets
 from datetime import UTC, datetime
-from functools import cache
 from typing import Annotated, Any
-from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Path, Request
 from pydantic import ValidationError
@@ -29,7 +25,7 @@ from api.deps import Db
 from api.errors import ApiError
 from api.readmodel import office_time_zone
 from api.routes import movements as api
-from api.ui.formatting import utc_offset
+from api.ui.creation_forms import offset_of, submission_token, time_zones, use_idempotency_key
 from api.ui.i18n import gettext as _
 from api.ui.i18n import ngettext
 from api.ui.rendering import UiRoute, redirect, render
@@ -45,16 +41,7 @@ MovementId = Annotated[str, Path(pattern=r"^MV-[0-9A-F]{16}$")]
 
 # The API's own limit, read from its model: a form never allows more than the route accepts.
 REASON_MAX_LENGTH: int = api.ReasonBody.model_json_schema()["properties"]["reason"]["maxLength"]
-_SUBMISSION = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 OPTIONAL_LISTS = ("transit", "escorts")  # shown without rows until "Add" is pressed
-
-
-@cache
-def _zones() -> tuple[Option, ...]:
-    """Every IANA zone an airport can be in (the API takes any; the legacy aliases are left out)."""
-    names = sorted(z for z in available_timezones()
-                   if z == "UTC" or ("/" in z and not z.startswith(("Etc/", "SystemV/", "posix/", "right/"))))
-    return tuple(Option(z, z.replace("_", " ")) for z in names)
 
 
 def _form(principal: Any, posted: Any = None) -> BoundForm:
@@ -65,7 +52,7 @@ def _form(principal: Any, posted: Any = None) -> BoundForm:
     form = BoundForm.submitted(schema, posted) if posted is not None else BoundForm.blank(schema)
     form.with_field("office", kind="select", options=tuple(Option(o, o) for o in principal.offices), pattern=None,
                     help=None)
-    form.with_field("departure_time_zone", kind="select", options=_zones())
+    form.with_field("departure_time_zone", kind="select", options=time_zones())
     zone = next(f for f in form.fields if f.name == "departure_time_zone")  # asked before the times in it
     form.fields.remove(zone)
     form.fields.insert(next(i for i, f in enumerate(form.fields) if f.name == "departure_at"), zone)
@@ -77,23 +64,11 @@ def _form(principal: Any, posted: Any = None) -> BoundForm:
     return form
 
 
-def _submission(posted: Any) -> str:
-    """The form's own token (made when it is first shown, kept while it comes back refused): the
-    creation's Idempotency-Key."""
-    token = str(posted.get("submission", "")) if posted is not None else ""
-    return token if _SUBMISSION.match(token) else secrets.token_urlsafe(18)
-
-
 def _list_page(request: Request, movements: list[Any], form: BoundForm, submission: str, *,
                problem: str | None = None, status: int = 200) -> Response:
-    zone = form.values.get("departure_time_zone", "")
-    try:
-        offset = utc_offset(zone) if zone else ""
-    except ValueError:
-        offset = ""
     return render(request, "movements.html",
                   {"movements": movements, "form": form, "submission": submission, "problem": problem,
-                   "utc_offsets": UTC_OFFSETS, "office_offset": offset},
+                   "utc_offsets": UTC_OFFSETS, "office_offset": offset_of(form.values.get("departure_time_zone", ""))},
                   status=status, title="Group movements")
 
 
@@ -105,21 +80,14 @@ async def _movements(principal: Any, db: Any) -> list[Any]:
 
 @router.get("/movements", summary="Group movements of my offices, and the form that creates one")
 async def movement_list(request: Request, principal: UiPrincipal, db: Db) -> Response:
-    return _list_page(request, await _movements(principal, db), _form(principal), _submission(None))
-
-
-def _use_idempotency_key(request: Request, key: str) -> None:
-    """This request's ``Idempotency-Key``, as an API client would send it: the id of the movement
-    it creates is derived from it (``api.movements.new_movement_id``)."""
-    headers = request.scope["headers"]
-    headers[:] = [(n, v) for n, v in headers if n != b"idempotency-key"] + [(b"idempotency-key", key.encode())]
+    return _list_page(request, await _movements(principal, db), _form(principal), submission_token())
 
 
 @router.post("/movements", summary="Create a movement")
 async def create_movement(request: Request, principal: UiPrincipal, db: Db) -> Response:
     api._require_role(principal)  # like the page: movement officers and supervisors
     posted = await request.form()
-    form, submission = _form(principal, posted), _submission(posted)
+    form, submission = _form(principal, posted), submission_token(posted)
     if form.row_action(posted):  # a transit point or escort added or removed: the same form, nothing sent
         return _list_page(request, await _movements(principal, db), form, submission)
     not_created = _("The movement was not created:")
@@ -129,7 +97,7 @@ async def create_movement(request: Request, principal: UiPrincipal, db: Db) -> R
         form.add_errors([{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()])
         return _list_page(request, await _movements(principal, db), form, submission, status=422,
                           problem=not_created + " " + _("correct the fields marked below and submit again."))
-    _use_idempotency_key(request, f"ui-movement-{submission}")
+    use_idempotency_key(request, f"ui-movement-{submission}")
     try:
         created = await api.create_movement(details, principal, db, api._commands(request))
     except ApiError as exc:

@@ -2,7 +2,9 @@
 session's page (its people, the system's proposals, add / take off, cancel), the attendance
 form for the whole session, and a printable attendance sheet (print CSS) to sign on the day.
 The UI face of ``/api/v1/orientation-sessions``: every action goes through the same route
-functions (same rules, same audit)."""
+functions (same rules, same audit).  The list carries the form that schedules a session,
+generated from the route's own model (``SessionDetailsIn``), its submission token the
+scheduling's Idempotency-Key (``api.ui.creation_forms``)."""
 
 from __future__ import annotations
 
@@ -14,20 +16,73 @@ from starlette.responses import Response
 
 from api.deps import Db
 from api.errors import ApiError
+from api.readmodel import office_time_zone
 from api.routes import orientation_sessions as api
+from api.ui.creation_forms import offset_of, submission_token, time_zones, use_idempotency_key
+from api.ui.i18n import gettext as _
 from api.ui.rendering import UiRoute, redirect, render
+from api.ui.schema_form import UTC_OFFSETS, BoundForm, Option
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash
+from domain.sessions.model import SessionDetailsIn
 
 router = APIRouter(route_class=UiRoute)
 SessionId = Annotated[str, Path(pattern=r"^OS-[0-9A-F]{16}$")]
 
 
-@router.get("/orientation-sessions", summary="Orientation sessions of my offices")
-async def session_list(request: Request, principal: UiPrincipal, db: Db) -> Response:
+def _form(principal: Any, posted: Any = None) -> BoundForm:
+    """The scheduling form from ``SessionDetailsIn``'s JSON Schema, with the user's offices
+    and the time zones to choose from; blank: the user's first office and its zone."""
+    schema = SessionDetailsIn.model_json_schema()
+    form = BoundForm.submitted(schema, posted) if posted is not None else BoundForm.blank(schema)
+    form.with_field("office", kind="select", options=tuple(Option(o, o) for o in principal.offices), pattern=None,
+                    help=None)
+    form.with_field("time_zone", kind="select", options=time_zones())
+    if posted is None:
+        office = principal.offices[0] if principal.offices else ""
+        form.values.update({"office": office, "time_zone": office_time_zone(office) if office else "UTC"})
+    return form
+
+
+async def _list_page(request: Request, principal: Any, db: Any, form: BoundForm, submission: str, *,
+                     problem: str | None = None, status: int = 200) -> Response:
     sessions = await api.list_sessions(principal, db, status=None, language=None, destination_country=None,
                                        starts_from=None, starts_until=None, case_id=None, offset=0, limit=100)
-    return render(request, "orientation_sessions.html", {"sessions": sessions.items}, title="Orientation sessions")
+    return render(request, "orientation_sessions.html",
+                  {"sessions": sessions.items, "form": form, "submission": submission, "problem": problem,
+                   "utc_offsets": UTC_OFFSETS, "office_offset": offset_of(form.values.get("time_zone", ""))},
+                  status=status, title="Orientation sessions")
+
+
+@router.get("/orientation-sessions", summary="Orientation sessions of my offices, and the form that schedules one")
+async def session_list(request: Request, principal: UiPrincipal, db: Db) -> Response:
+    return await _list_page(request, principal, db, _form(principal), submission_token())
+
+
+@router.post("/orientation-sessions", summary="Schedule an orientation session")
+async def schedule_session(request: Request, principal: UiPrincipal, db: Db) -> Response:
+    api._require_role(principal)  # like the page: caseworkers and supervisors
+    posted = await request.form()
+    form, submission = _form(principal, posted), submission_token(posted)
+    not_scheduled = _("The session was not scheduled:")
+    try:
+        details = SessionDetailsIn.model_validate(form.payload())
+    except ValidationError as exc:
+        form.add_errors([{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()])
+        return await _list_page(request, principal, db, form, submission, status=422,
+                                problem=not_scheduled + " " + _("correct the fields marked below and submit again."))
+    use_idempotency_key(request, f"ui-session-{submission}")
+    try:
+        scheduled = await api.schedule_session(details, request, principal, db, api._commands(request))
+    except ApiError as exc:
+        if exc.status not in (403, 409, 422, 503):
+            raise
+        form.add_errors([d for d in exc.details if isinstance(d, dict)])
+        return await _list_page(request, principal, db, form, submission, status=exc.status,
+                                problem=f"{not_scheduled} {exc.message}.")
+    response = redirect(f"{UI_PREFIX}/orientation-sessions/{scheduled.session_id}")
+    flash(request, response, "success", _("Session scheduled: add its participants from the proposals."))
+    return response
 
 
 @router.get("/orientation-sessions/{session_id}", summary="An orientation session")

@@ -52,13 +52,13 @@ class SessionDetails(ShowsRules):
         "starts_at": "2026-12-10T10:00:00+03:00", "mode": "in_person", "place": "IOM Istanbul, training room 2",
         "language": "ar", "destination_country": "NO", "capacity": 30, "facilitator": "Leyla Osman", "office": "IST"}]})
 
-    starts_at: StartsAt = Field(description="When the session starts (an offset is required; time_zone says "
-                                                 "whose local time it is: the office's).")
-    time_zone: TimeZone | None = Field(default=None, description="IANA time zone starts_at is local to; absent: "
-                                                                "the office's (filled in when scheduled).")
+    starts_at: StartsAt = Field(title="Starts", description="When the session starts: the local time where it is "
+                                                            "held, with its UTC offset.")
+    time_zone: TimeZone | None = Field(default=None, description="IANA time zone of the session's start (e.g. "
+                                                                "Europe/Istanbul); absent: the office's.")
     # Counts are JSON integers: not "30", not true (strict: a number typed as a string is a
     # client's error to hear about; what was stored is an integer and reads back as one).
-    duration_minutes: int = Field(default=180, ge=30, le=8 * 60, strict=True)
+    duration_minutes: int = Field(default=180, ge=30, le=8 * 60, strict=True, title="Duration (minutes)")
     mode: Literal["in_person", "online"] = Field(description="Held at a place, or online.")
     place: Line(max_length=300, min_length=1) = Field(  # type: ignore[valid-type]
         description="The address and room, or the online meeting's link.")
