@@ -4,8 +4,11 @@
 ``external_referral_id`` are one referral (in file order; they need not be adjacent).  The
 referral's own columns (``programme``, ``office``, ``priority``, ``destination_country``,
 ``origin_country``) are read from its first line and may be left empty on the others; a
-later line that states another value makes the referral invalid.  An empty cell is an
-absent value (the default applies).  Columns: ``CSV_COLUMNS``.
+later line that states another value makes the referral invalid.  So are a family
+reunification referral's sponsor columns (``sponsor_full_name``, ``sponsor_protection_status``,
+... : ``SPONSOR_COLUMNS``, the ``Sponsor`` model's fields; optional in the header, so files
+without a sponsor keep their columns).  An empty cell is an absent value (the default
+applies).  Columns: ``CSV_COLUMNS``.
 
 **JSON**: a list of referrals, or ``{"referrals": [...]}``, each exactly the body of
 ``POST /api/v1/cases``.
@@ -26,22 +29,27 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from domain.model import Referral
+from domain.model import Referral, Sponsor
 from domain.referral_request import ReferralRequest
 from domain.text import unstorable
 
+SPONSOR_PREFIX = "sponsor_"
+SPONSOR_COLUMNS = tuple(SPONSOR_PREFIX + name for name in Sponsor.model_fields)
 CSV_COLUMNS = ("external_referral_id", "programme", "office", "priority", "destination_country", "origin_country",
-               "full_name", "date_of_birth", "sex", "nationality", "relationship")
-REFERRAL_COLUMNS = ("programme", "office", "priority", "destination_country", "origin_country")
+               "full_name", "date_of_birth", "sex", "nationality", "relationship", *SPONSOR_COLUMNS)
+REFERRAL_COLUMNS = ("programme", "office", "priority", "destination_country", "origin_country", *SPONSOR_COLUMNS)
 MEMBER_COLUMNS = ("full_name", "date_of_birth", "sex", "nationality", "relationship")
 MAX_REFERRALS = 20_000
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
 CSV_TEMPLATE = (
     ",".join(CSV_COLUMNS) + "\n"
-    "UNHCR-TUR-2026-004211,resettlement,IST,normal,NO,,Amina Haddad,1988-03-14,female,SY,principal\n"
-    "UNHCR-TUR-2026-004211,,,,,,Omar Haddad,2014-07-02,male,SY,child\n"
-    "IOM-TUR-AVRR-2026-0142,avrr,IST,normal,,IQ,Karwan Aziz,1991-02-17,male,IQ,principal\n"
+    "UNHCR-TUR-2026-004211,resettlement,IST,normal,NO,,Amina Haddad,1988-03-14,female,SY,principal,,,,,,\n"
+    "UNHCR-TUR-2026-004211,,,,,,Omar Haddad,2014-07-02,male,SY,child,,,,,,\n"
+    "IOM-TUR-AVRR-2026-0142,avrr,IST,normal,,IQ,Karwan Aziz,1991-02-17,male,IQ,principal,,,,,,\n"
+    "IOM-TUR-FR-2026-0031,family_reunification,IST,normal,DE,,Rania Haddad,1990-11-05,female,SY,spouse,"
+    "Yusuf Haddad,1987-04-20,refugee,DE-BER-AT-2025-118402,Berlin,+49 30 1234567\n"
+    "IOM-TUR-FR-2026-0031,,,,,,Lina Haddad,2016-02-11,female,SY,child,,,,,,\n"
 )
 JSON_TEMPLATE: dict[str, Any] = {"referrals": Referral.model_config["json_schema_extra"]["examples"]}  # type: ignore[index]
 
@@ -74,6 +82,8 @@ def _details(exc: ValidationError, line_of_member: list[int] | None, first_line:
             index = int(loc[1])
             line = line_of_member[index] if index < len(line_of_member) else first_line
             loc = loc[2:] or ["members"]
+        if line_of_member is not None and len(loc) >= 2 and loc[0] == "sponsor":
+            loc = [SPONSOR_PREFIX + loc[1]]  # the CSV's column
         detail: dict[str, Any] = {"line": line, "field": ".".join(loc) or "referral",
                                   "reason": error.get("msg", "invalid")}
         ctx = error.get("ctx") or {}
@@ -143,7 +153,10 @@ def read_csv(text: str, today: date) -> list[ImportItem]:
         data: dict[str, Any] = {"external_referral_id": key}
         for name in REFERRAL_COLUMNS:
             if first.get(name):
-                data[name] = first[name]
+                if name.startswith(SPONSOR_PREFIX):
+                    data.setdefault("sponsor", {})[name.removeprefix(SPONSOR_PREFIX)] = first[name]
+                else:
+                    data[name] = first[name]
             for line, row in rows[1:]:
                 if row.get(name) and row[name] != first.get(name):
                     errors.append({"line": line, "field": name,

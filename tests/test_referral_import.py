@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from api.case_ids import case_id_key
-from api.referral_import_file import CSV_COLUMNS, read_file
+from api.referral_import_file import CSV_COLUMNS, SPONSOR_COLUMNS, read_file
 from domain.identity import case_id_for
 from store import referral_imports as store
 from store.db import create_pool
@@ -31,10 +31,12 @@ def _csv(referrals: list[dict[str, Any]], extra_lines: list[list[str]] = ()) -> 
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for body in referrals:
+        sponsor = body.get("sponsor") or {}
         for i, m in enumerate(body["members"]):
             head = [body.get(c, "") if i == 0 else "" for c in CSV_COLUMNS[1:6]]
+            sponsored = [sponsor.get(c.removeprefix("sponsor_")) or "" if i == 0 else "" for c in SPONSOR_COLUMNS]
             writer.writerow([body["external_referral_id"], *head, m["full_name"], m["date_of_birth"], m["sex"],
-                             m["nationality"], m["relationship"]])
+                             m["nationality"], m["relationship"], *sponsored])
     for line in extra_lines:
         writer.writerow(line)
     return out.getvalue()
@@ -279,3 +281,33 @@ async def test_an_import_row_with_an_invisible_character_in_a_name_is_an_invalid
         assert rows[persian["external_referral_id"]]["outcome"] in ("created", "already_referred")
     found = await http.get("/api/v1/cases", params={"q": hidden["external_referral_id"]}, headers=headers)
     assert found.json()["items"] == []
+
+
+async def test_family_reunification_referrals_come_in_a_csv_with_their_sponsor(
+        http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    """The sponsor's columns (``sponsor_full_name``, ...) on a family's first line: the family
+    is referred with its sponsor; a sponsor column another line contradicts, a status the model
+    does not know, or no sponsor at all is an invalid row naming the column and the line."""
+    from tests.test_family_reunification import SPONSOR, family
+
+    headers = await driver.login("fatma")
+    batch = uuid.uuid4().hex[:8].upper()
+    good = family(external_referral_id=f"IMP-{batch}-FR")
+    bad_status = family(external_referral_id=f"IMP-{batch}-FR-STATUS", sponsor=SPONSOR | {"protection_status": "tourist"})
+    no_sponsor = family(external_referral_id=f"IMP-{batch}-FR-NONE", sponsor=None)
+    text = _csv([good, bad_status, no_sponsor])
+    lines = text.splitlines()
+    assert lines[0].endswith(",".join(SPONSOR_COLUMNS))
+    job = await _upload(http, headers, text)
+    assert job["total"] == 3 and job["counts"]["invalid"] == 2, job
+    await _finished(http, headers, job["import_id"])
+    rows = {r["external_referral_id"]: r for r in await _all_rows(http, headers, job["import_id"])}
+    assert rows[good["external_referral_id"]]["outcome"] == "created", rows[good["external_referral_id"]]
+    [status] = rows[bad_status["external_referral_id"]]["errors"]
+    assert (status["field"], status["line"]) == ("sponsor_protection_status", 5), status
+    [missing] = rows[no_sponsor["external_referral_id"]]["errors"]
+    assert "sponsor" in missing["field"] + missing["reason"], missing
+    case_id = rows[good["external_referral_id"]]["case_id"]
+    case = (await http.get(f"/api/v1/cases/{case_id}", headers=headers)).json()
+    assert case["programme"] == "family_reunification"
+    assert case["programme_data"]["sponsor"]["full_name"] == SPONSOR["full_name"]
