@@ -19,6 +19,7 @@ from temporalio.worker import (
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.case_records import CaseRecordActivities
+from activities.case_splits import CaseSplitActivities
 from activities.movements import MovementActivities
 from activities.orientation_sessions import OrientationSessionActivities
 from activities.referral_import import ReferralImportActivities
@@ -53,7 +54,8 @@ def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str,
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS,
                   activities=[records.record_case_events, *ReferralImportActivities(pool).activities(),
                               *MovementActivities(client, pool).all(),
-                              *OrientationSessionActivities(client, pool).all()],
+                              *OrientationSessionActivities(client, pool).all(),
+                              CaseSplitActivities(client).open_split_case],
                   graceful_shutdown_timeout=graceful_shutdown, deployment_config=deployment,
                   workflow_runner=workflow_runner(sandbox))
 
@@ -86,7 +88,8 @@ def build_workers(client: Client, pool: asyncpg.Pool, task_queue: str,
     activities = Worker(client, task_queue=task_queue,
                         activities=[records.record_case_events, *ReferralImportActivities(pool).activities(),
                                     *MovementActivities(client, pool).all(),
-                                    *OrientationSessionActivities(client, pool).all()],
+                                    *OrientationSessionActivities(client, pool).all(),
+                              CaseSplitActivities(client).open_split_case],
                         graceful_shutdown_timeout=graceful_shutdown, deployment_config=deployment)
     return workflows, activities
 

@@ -79,6 +79,12 @@ def redact_events(events: list[EventView], principal: Principal) -> list[tuple[E
         if event.type == "StageEntered":
             stage = event.data.get("stage", stage)
         redacted, withheld = redact_event(event, principal)
+        if event.type == "CaseSplitFrom" and not reads_health_details(principal):
+            # The moved members' records as the original held them (health, follow-up, the
+            # programme's per-member needs): what the case page shows to all is on the case.
+            redacted = redacted.model_copy(update={"data": {k: v for k, v in redacted.data.items()
+                                                            if k not in ("progress", "programme_data")}})
+            withheld = True
         if (event.type == "OutcomeReviewed" and stage == Stage.HEALTH.value and "reason" in redacted.data
                 and not reads_health_details(principal)):
             redacted = redacted.model_copy(update={"data": {k: v for k, v in redacted.data.items() if k != "reason"}})
@@ -105,6 +111,7 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "correct_member": frozenset({Role.CASEWORKER, Role.SUPERVISOR}),
     "reassign": frozenset({Role.SUPERVISOR}),
     "cancel_booking": frozenset({Role.MOVEMENT_OFFICER, Role.SUPERVISOR}),  # a group movement cancelled
+    "split": frozenset({Role.CASEWORKER, Role.SUPERVISOR}),  # part of a family into a case of its own
 }
 
 

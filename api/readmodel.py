@@ -252,6 +252,8 @@ async def get_case(conn: asyncpg.Connection, case_id: str) -> CaseDetail | None:
         avrr=AvrrView.model_validate(data) if row["programme"] == "avrr" else None,
         services=services,
         stages=_stages(row["programme"], services, row["destination_country"]),
+        split_from=row["split_from"],
+        split_into=[str(c) for c in _json_list(row["split_into_json"])],
     )
 
 
@@ -310,7 +312,10 @@ SELECT {_CASE_COLUMNS}, c.version, c.stage_entered_at, c.departure_at, c.departe
        FROM (SELECT position, {_MEMBER_COLUMNS} FROM case_members WHERE case_id = $1) m) AS members_json,
     (SELECT coalesce(json_agg(t ORDER BY t.task_id), '[]')
        FROM ({_TASK_SELECT} WHERE t.case_id = $1 AND t.status = 'open') t) AS tasks_json,
-    (SELECT e.payload->'services' FROM case_events e WHERE e.case_id = $1 AND e.seq = 1) AS services_json
+    (SELECT e.payload->'services' FROM case_events e WHERE e.case_id = $1 AND e.seq = 1) AS services_json,
+    (SELECT e.payload->>'from_case_id' FROM case_events e WHERE e.case_id = $1 AND e.seq = 1) AS split_from,
+    (SELECT coalesce(json_agg(e.payload->>'new_case_id' ORDER BY e.seq), '[]') FROM case_events e
+       WHERE e.case_id = $1 AND e.event_type = 'CaseSplit') AS split_into_json
 FROM cases c WHERE c.case_id = $1
 """
 

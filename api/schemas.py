@@ -174,6 +174,9 @@ class CaseDetail(CaseSummary):
                                   "profile does not change the case.")
     stages: list[StageStep] = Field(default_factory=list, description="The programme's stages in order, "
                                                                       "with those this case skips marked.")
+    split_from: str | None = Field(default=None, description="The case this one was split off (a family split: "
+                                                             "POST /api/v1/cases/{case_id}/split), or null.")
+    split_into: list[str] = Field(default_factory=list, description="The cases split off this one, in order.")
 
 
 class ActorView(BaseModel):

@@ -16,9 +16,11 @@ from domain.engine.commands import (
     CompleteTask,
     CorrectMember,
     HoldCase,
+    OpenSplitCase,
     ReassignTask,
     ReferCase,
     ResumeCase,
+    SplitCase,
     Tick,
     WithdrawCase,
     WithdrawConsent,
@@ -36,7 +38,7 @@ from domain.state import CaseState, MemberProgress, Movement, TaskState
 __all__ = [
     "CORRECTABLE_MEMBER_FIELDS", "ESCALATION_DUE", "FIT_TO_TRAVEL_WINDOW", "AddNote", "AvrrProgress", "CancelBooking", "CaseAction",
     "CaseState", "Command", "CompleteTask", "CorrectMember", "DecisionContext", "HoldCase", "MemberProgress",
-    "MonitoringVisit", "Movement", "PlanItem", "ReassignTask", "ReferCase", "ResumeCase", "RuleFlags", "TaskState",
+    "MonitoringVisit", "Movement", "OpenSplitCase", "PlanItem", "ReassignTask", "ReferCase", "ResumeCase", "RuleFlags", "SplitCase", "TaskState",
     "Tick", "WithdrawCase", "WithdrawConsent", "decide", "decision_context", "evolve", "fold", "next_deadline",
     "referral_fingerprint", "validate_form",
 ]

@@ -318,6 +318,68 @@ class CaseClosed(Event):
 
 
 @register_event
+class CaseSplit(Event):
+    """Part of the family left this case for a case of its own (``new_case_id``), which
+    ``CaseSplitFrom`` opens: their open per-member tasks were cancelled just before, and
+    their per-member records (health, visa or travel document, orientation) went with them."""
+
+    type: Literal["CaseSplit"] = "CaseSplit"
+    member_ids: list[str]
+    new_case_id: str
+    new_principal_member_id: str
+    reason: str
+
+
+class CarriedTask(BaseModel):
+    """An open task a split case opens again: the same work, for the same person, due as it was."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_type: TaskTypeName
+    stage: Stage
+    member_id: str | None = None
+    due_at: AwareDatetime
+    assignee: str | None = None
+
+
+@register_event
+class CaseSplitFrom(Event):
+    """The first event of a case split off another (``from_case_id``): the case as the split
+    left it, i.e. the moved members with their per-member records, the family's programme,
+    office, priority, destination and stage.  The open tasks it carries on with are the
+    ``TaskOpened`` events after it (``CarriedTask``)."""
+
+    type: Literal["CaseSplitFrom"] = "CaseSplitFrom"
+    case_id: str
+    from_case_id: str
+    reason: str
+    programme: str
+    office: str
+    office_time_zone: str | None = None
+    priority: Priority
+    destination_country: str | None
+    origin_country: str | None
+    external_referral_id: str
+    referral_fingerprint: str
+    arrival_confirmation_days: int = 3
+    members: list[RecordedMember]
+    progress: dict[str, dict[str, Any]] = Field(
+        description="Member id -> the member's records as the original case held them (MemberProgress).")
+    programme_data: dict[str, Any] | None = Field(
+        default=None, description="The programme's own state, with only the moved members' entries.")
+    stage: Stage
+    services: CaseServices | None = None
+
+    @field_validator("members", mode="before")
+    @classmethod
+    def _as_recorded(cls, members: Any) -> Any:
+        if isinstance(members, list):
+            return [m.model_dump() if isinstance(m, Member) and not isinstance(m, RecordedMember) else m
+                    for m in members]
+        return members
+
+
+@register_event
 class PriorityRaised(Event):
     """Tasks opened from now on are due by the new priority's SLAs; open ones keep their dates."""
 

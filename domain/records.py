@@ -8,7 +8,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from domain.destination_services import CaseServices
 from domain.case import CaseAction, CaseState
-from domain.events import RecordedEvent
+from domain.events import CarriedTask, CaseSplitFrom, RecordedEvent
 from domain.model import Actor, Referral, check_monitoring_months
 from domain.offices import DEFAULT_TIME_ZONE, check_time_zone
 
@@ -79,6 +79,20 @@ class CommandOutcome(BaseModel):
     case_id: str
     version: int
     event_types: list[str]
+    # A split (``SplitCase``): the case its members moved to, opened before the answer.
+    new_case_id: str | None = None
+
+
+class OpenSplitCaseRequest(BaseModel):
+    """The original case's workflow asks the new case's to open (``open_split``, update-with-
+    start), after ``CaseSplit`` is recorded; every attempt carries the same ids."""
+
+    case_id: str  # the new case (its workflow id)
+    workflow_type: str
+    opening: CaseSplitFrom
+    tasks: list[CarriedTask] = Field(default_factory=list)
+    actor: Actor
+    update_id: str
 
 
 class CaseEventsBatch(BaseModel):
@@ -94,3 +108,4 @@ class CaseEventsBatch(BaseModel):
 
 
 RECORD_CASE_EVENTS = "record_case_events"
+OPEN_SPLIT_CASE = "open_split_case"

@@ -96,6 +96,10 @@ class CaseState(BaseModel):
     programme_data: SerializeAsAny[BaseModel] | None = None
     # The destination's profile as the case recorded it at referral (None: every stage applies).
     services: CaseServices | None = None
+    # Splitting a family (``domain.engine.split``): the case this one was split off, and the
+    # cases split off this one, in order (the next is ``<case_id>-S<len + 1>``).
+    split_from: str | None = None
+    split_into: list[str] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod

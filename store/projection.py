@@ -78,7 +78,7 @@ FROM unnest($2::text[], $3::int[], $4::text[], $5::date[], $6::text[], $7::text[
     AS r(member_id, position, full_name, date_of_birth, sex, nationality, relationship, health_status,
     clearance_valid_until, follow_up_needed, orientation_status, visa_status, visa_valid_until)
 ON CONFLICT (member_id) DO UPDATE SET
-    position = EXCLUDED.position, full_name = EXCLUDED.full_name, date_of_birth = EXCLUDED.date_of_birth,
+    case_id = EXCLUDED.case_id, position = EXCLUDED.position, full_name = EXCLUDED.full_name, date_of_birth = EXCLUDED.date_of_birth,
     sex = EXCLUDED.sex, nationality = EXCLUDED.nationality, relationship = EXCLUDED.relationship,
     health_status = EXCLUDED.health_status, clearance_valid_until = EXCLUDED.clearance_valid_until,
     follow_up_needed = EXCLUDED.follow_up_needed, orientation_status = EXCLUDED.orientation_status,
@@ -236,6 +236,9 @@ async def _project(conn: asyncpg.Connection, state: CaseState) -> bool:
         return False
     members = state.members
     progress = [state.progress[m.member_id] for m in members]
+    if state.split_into:  # members split off to a case of their own are that case's rows now
+        await conn.execute("DELETE FROM case_members WHERE case_id = $1 AND NOT (member_id = ANY($2::text[]))",
+                           state.case_id, [m.member_id for m in members])
     await conn.execute(
         _UPSERT_MEMBERS,
         state.case_id,

@@ -65,18 +65,22 @@ with workflow.unsafe.imports_passed_through():
         CaseState,
         Command,
         CompleteTask,
+        OpenSplitCase,
         ReferCase,
         RuleFlags,
+        SplitCase,
         Tick,
         decide,
         decision_context,
         fold,
         next_deadline,
     )
+    from domain.engine.split import split_opening
     from domain.errors import CommandRejected
-    from domain.events import RecordedEvent
+    from domain.events import CaseSplit, RecordedEvent
     from domain.model import Actor, CaseStatus
     from domain.records import (
+        OPEN_SPLIT_CASE,
         RECORD_CASE_EVENTS,
         AuditStamp,
         CaseActionRequest,
@@ -84,6 +88,7 @@ with workflow.unsafe.imports_passed_through():
         CaseWorkflowInput,
         CommandOutcome,
         CompleteTaskRequest,
+        OpenSplitCaseRequest,
         ReferCaseRequest,
         ReferralOutcome,
     )
@@ -217,12 +222,63 @@ class CaseWorkflow:
     @workflow.update(name="act")
     async def act(self, request: CaseActionRequest) -> CommandOutcome:
         """Case-level actions at any stage: withdraw, hold, resume, reassign, note, correct,
-        and for AVRR the withdrawal of consent."""
+        split the family, and for AVRR the withdrawal of consent."""
+        if isinstance(request.action, SplitCase):
+            return await self._split(request)
         return await self._command(request.action, request.actor, request.audit)
 
     @act.validator
     def _validate_act(self, request: CaseActionRequest) -> None:
         self._validate(request.action, request.actor)
+
+    # --- splitting a family (domain.engine.split) ---------------------------------------------
+
+    async def _split(self, request: CaseActionRequest) -> CommandOutcome:
+        """Record ``CaseSplit`` here first, then open the new case through an activity.
+
+        The activity's input (derived id, what the new case opens with) is in this history
+        once scheduled, and it is scheduled on every replay of this handler after the split
+        was recorded: a crash anywhere in between is followed by the same opening, which the
+        new case's workflow applies once (``activities.case_splits``).  The Update answers only
+        when both cases are recorded.  No recorded history holds a split (a new command), so
+        this needs no ``workflow.patched``."""
+        async with self._lock:
+            before = self._state
+            recorded = await self._execute(request.action, request.actor, request.audit)
+        self._arm_clock()
+        split = next((r.event for r in recorded if isinstance(r.event, CaseSplit)), None)
+        if split is not None:
+            assert before is not None
+            opening = split_opening(before, split)
+            workflow_type = domain.programmes.registry.definition_of(before.programme).workflow_type
+            try:
+                await workflow.execute_activity(
+                    OPEN_SPLIT_CASE,
+                    OpenSplitCaseRequest(case_id=split.new_case_id, workflow_type=workflow_type,
+                                         opening=opening.opening, tasks=opening.tasks, actor=request.actor,
+                                         update_id=f"split-{self._case_id}-{split.new_case_id}"),
+                    start_to_close_timeout=timedelta(seconds=60), retry_policy=RECORDING_RETRY,
+                    summary=f"open {split.new_case_id}")
+            except ActivityError as exc:
+                cause = exc.cause if isinstance(exc.cause, ApplicationError) else None
+                raise ApplicationError(f"the split was recorded but case {split.new_case_id} could not be opened: "
+                                       f"{cause.message if cause else exc}", {"code": "split_open_failed",
+                                                                               "details": []},
+                                       type="split_open_failed", non_retryable=True) from None
+        assert self._state is not None
+        return CommandOutcome(case_id=self._case_id, version=self._state.version,
+                              event_types=[r.type for r in recorded],
+                              new_case_id=split.new_case_id if split is not None else None)
+
+    @workflow.update(name="open_split")
+    async def open_split(self, request: OpenSplitCaseRequest) -> CommandOutcome:
+        """Open this case as the part of a family split off another (sent once by the original's
+        workflow, ``_split``; a repeat decides nothing)."""
+        return await self._command(OpenSplitCase(opening=request.opening, tasks=request.tasks), request.actor, None)
+
+    @open_split.validator
+    def _validate_open_split(self, request: OpenSplitCaseRequest) -> None:
+        self._validate(OpenSplitCase(opening=request.opening, tasks=request.tasks), request.actor)
 
     # --- queries -----------------------------------------------------------------------
 

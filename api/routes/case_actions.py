@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api import policy, readmodel
 from api.after_command import case_after_command
@@ -23,6 +23,7 @@ from domain.case import (
     HoldCase,
     ReassignTask,
     ResumeCase,
+    SplitCase,
     WithdrawCase,
     WithdrawConsent,
 )
@@ -30,6 +31,7 @@ from domain.model import Role
 from domain.programmes.registry import definition_of
 from domain.person_names import PERSON_NAME_PATTERN, PERSON_NAME_RULE, PersonName, person_name_problem
 from domain.text import ShowsRules, Text
+from store.movements import other_open_movements
 from store.users import find_user
 
 router = APIRouter(tags=["case actions"], responses={
@@ -77,6 +79,25 @@ class CorrectionBody(ShowsRules):
                                                         "pattern": PERSON_NAME_PATTERN,
                                                         "description": PERSON_NAME_RULE}}})
     reason: Reason
+
+
+MemberId = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+class SplitBody(ShowsRules):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"member_ids": ["C-ABCD-EFGH-IJKL-M4"], "principal_member_id": "C-ABCD-EFGH-IJKL-M4",
+         "reason": "Not fit to travel for months; the rest of the family travels now."}]})
+    member_ids: list[MemberId] = Field(min_length=1, max_length=50, description=(
+        "The members who move to the new case: at least one, not all, not the case's principal, each once."))
+    principal_member_id: MemberId = Field(description=(
+        "The new case's principal: one of member_ids, an adult when one of them is an adult."))
+    reason: Reason
+
+
+class SplitOutcome(BaseModel):
+    case: CaseDetail = Field(description="The original case, without the members who moved.")
+    new_case: CaseDetail = Field(description="The case split off it (id <case_id>-S<n>), in the same stage.")
 
 
 async def perform_case_action(db: Db, commands: Commands, principal: Principal, case_id: str,
@@ -162,3 +183,34 @@ async def withdraw_consent(case_id: str, body: ConsentWithdrawalBody, principal:
     await commands.act(case_id, WithdrawConsent(withdrawn_by=body.withdrawn_by, withdrawn_on=body.withdrawn_on,
                                                 language=body.language, reason=body.reason), principal.actor)
     return policy.redact_case(await case_after_command(db, case_id), principal)
+
+
+async def perform_split(db: Db, commands: Commands, principal: Principal, case_id: str, body: SplitBody) -> SplitOutcome:
+    """The one path of a split, for the JSON API and the UI alike (``domain.engine.split``)."""
+    policy.require_case_visible(principal, case_id, await readmodel.case_office(db, case_id))
+    policy.require_role(principal, set(policy.ACTION_ROLES["split"]), "split a family")
+    on_movement = (await other_open_movements(db, [case_id], "")).get(case_id)
+    if on_movement is not None:
+        raise ApiError(409, "on_movement",
+                       f"case {case_id} is on the manifest of movement {on_movement}: a family travels together; take "
+                       f"the case off the manifest first (POST /api/v1/movements/{on_movement}/cases/{case_id}/remove), "
+                       "then split it", [{"field": "case_id", "reason": f"on movement {on_movement}"}])
+    outcome = await commands.act(case_id, SplitCase(member_ids=body.member_ids,
+                                                    principal_member_id=body.principal_member_id,
+                                                    reason=body.reason), principal.actor)
+    if outcome.new_case_id is None:  # cannot happen: a split always opens a case
+        raise ApiError(500, "split_failed", f"case {case_id} recorded no split")
+    return SplitOutcome(case=policy.redact_case(await case_after_command(db, case_id), principal),
+                        new_case=policy.redact_case(await case_after_command(db, outcome.new_case_id), principal))
+
+
+@router.post("/api/v1/cases/{case_id}/split", response_model=SplitOutcome,
+             summary="Split the family: move some members into a new case (caseworker, supervisor), with a reason")
+async def split(case_id: str, body: SplitBody, principal: CurrentPrincipal, db: Db, commands: Commands) -> SplitOutcome:
+    """The named members move to a new case, ``<case_id>-S<n>``, in the same stage, with their
+    per-member records and open tasks; the stage's case-level open tasks exist in both.
+    Refused (409/422, naming the field and the rule): an unknown member, every member, the
+    principal, a new principal who does not move (or a minor when an adult moves); a closed,
+    held, booked or departed case; a case on an open movement's manifest.  With the same
+    ``Idempotency-Key`` and body, a retry answers as the first request did: one new case."""
+    return await perform_split(db, commands, principal, case_id, body)

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from api.errors import ApiError
-from api.ui import audit, cases, consent, corrections, dashboard, inbox, language, login, messages, movements, referral, reports, tasks
+from api.ui import audit, cases, consent, corrections, dashboard, splits, inbox, language, login, messages, movements, referral, reports, tasks
 from api.ui import orientation_sessions
 from api.ui.rendering import STATIC_DIR, UiRoute
 from api.ui.security import STATIC_PREFIX, UI_PREFIX, SecurityHeadersMiddleware
@@ -37,7 +37,7 @@ def install(app: FastAPI) -> None:
     """Serve the UI from ``app``: security headers, static files, the pages, and / -> /ui."""
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="ui-static")
-    for module in (login, language, inbox, dashboard, referral, consent, cases, corrections, tasks, messages, reports, movements, orientation_sessions,
+    for module in (login, language, inbox, dashboard, referral, consent, cases, corrections, splits, tasks, messages, reports, movements, orientation_sessions,
                    audit):
         app.include_router(module.router, prefix=UI_PREFIX, include_in_schema=False)
     app.include_router(fallback, prefix=UI_PREFIX, include_in_schema=False)

@@ -55,6 +55,12 @@ async def case_page(request: Request, case_id: CaseId, principal: UiPrincipal, d
                     as_of: Annotated[str | None, Query(max_length=40)] = None) -> Response:
     """The case today, or (``as_of``, the office's time) as it stood then: the same page,
     read-only, with the history up to that moment."""
+    return await render_case_page(request, case_id, principal, db, as_of)
+
+
+async def render_case_page(request: Request, case_id: str, principal: UiPrincipal, db: Db, as_of: str | None = None,
+                           split: dict[str, object] | None = None, status_code: int = 200) -> Response:
+    """The case page; ``split``: the split form as it was sent back, with its errors by field."""
     case = await readmodel.get_case(db, case_id)
     policy.require_case_visible(principal, case_id, case.office if case else None)
     assert case is not None
@@ -78,7 +84,10 @@ async def case_page(request: Request, case_id: CaseId, principal: UiPrincipal, d
         "actions": {kind: moment is None and policy.may_act(principal, kind) for kind in UI_ACTIONS},
         "consent_link": moment is None and policy.may_act(principal, "withdraw_consent") and takes_consent(case.programme),
         "here": request.url.path,
-    }, title=f"{case.principal_name} · {case.case_id}")
+        "split": split or {"errors": {}, "member_ids": [], "principal_member_id": "", "reason": "", "problem": None},
+        "may_split": moment is None and policy.may_act(principal, "split") and len(case.members) > 1
+                     and case.key_dates.departed_at is None,
+    }, title=f"{case.principal_name} · {case.case_id}", status=status_code)
 
 
 async def _confirm_withdrawal(request: Request, principal: UiPrincipal, db: Db, case_id: str, reason: str) -> Response:

@@ -80,6 +80,15 @@ def timeline(events: list[EventView], case: CaseDetail, principal: Principal) ->
                        ("People", str(len(data.get("members", []))))]
         elif event.type == "StageEntered":
             details = [("Stage", labels[Stage(data["stage"])])]
+        elif event.type == "CaseSplit":  # the members who left are no longer on this case: their ids
+            details = [("Moved to", data.get("new_case_id", "")), ("People", ", ".join(data.get("member_ids", []))),
+                       ("New principal", data.get("new_principal_member_id", "")), ("Reason", data.get("reason", ""))]
+        elif event.type == "CaseSplitFrom":
+            details = [("Split from", data.get("from_case_id", "")),
+                       ("People", ", ".join(members.get(m.get("member_id", ""), m.get("member_id", ""))
+                                            for m in data.get("members", []))),
+                       ("Stage", labels[Stage(data["stage"])] if data.get("stage") else ""),
+                       ("Reason", data.get("reason", ""))]
         elif event.type == "TaskOpened":
             task_types[data["task_id"]] = data["task_type"]
             details = [("Task", _title(programme, data["task_type"]))]

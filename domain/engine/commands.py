@@ -95,6 +95,25 @@ class CancelBooking(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class SplitCase(BaseModel):
+    """Move some of the family into a case of their own (``domain.engine.split``): a reasoned,
+    explicit action; the rest stay on this case with its principal."""
+
+    kind: Literal["split"] = "split"
+    member_ids: list[str] = Field(min_length=1, max_length=50)
+    principal_member_id: str
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class OpenSplitCase(BaseModel):
+    """Open the case a split decided, from what the original case recorded (its ``CaseSplit``
+    and its state before it): sent by the original's workflow, never by a person."""
+
+    kind: Literal["open_split"] = "open_split"
+    opening: Any  # the CaseSplitFrom event (typed in domain.engine.split; Any keeps this module light)
+    tasks: list[Any] = Field(default_factory=list)  # CarriedTask
+
+
 CaseAction = (WithdrawCase | HoldCase | ResumeCase | ReassignTask | AddNote | CorrectMember | WithdrawConsent
-              | CancelBooking)
-Command = ReferCase | CompleteTask | Tick | CaseAction
+              | CancelBooking | SplitCase)
+Command = ReferCase | CompleteTask | Tick | CaseAction | OpenSplitCase

@@ -14,9 +14,11 @@ from domain.engine.commands import (
     CompleteTask,
     CorrectMember,
     HoldCase,
+    OpenSplitCase,
     ReassignTask,
     ReferCase,
     ResumeCase,
+    SplitCase,
     Tick,
     WithdrawCase,
 )
@@ -25,6 +27,7 @@ from domain.engine.corrections import decide_correction
 from domain.engine.draft import Draft, reject
 from domain.engine.flow import advance, cancel_escalations_of, close, end_of, enter_stage
 from domain.engine.form_validation import validate_form
+from domain.engine.split import decide_open_split, decide_split
 from domain.errors import RejectionCode
 from domain.model import CaseStatus, Member, Referral, Stage
 from domain.offices import DEFAULT_TIME_ZONE
@@ -42,6 +45,8 @@ def decide(state: CaseState | None, command: Command, ctx: DecisionContext) -> l
     """Decide which events a command produces, or raise ``CommandRejected``."""
     if isinstance(command, ReferCase):
         return _decide_referral(state, command, ctx)
+    if isinstance(command, OpenSplitCase):
+        return decide_open_split(state, command, ctx)
     if state is None:
         raise reject(RejectionCode.CASE_NOT_FOUND, "the case has not been referred")
     draft = Draft(state, ctx, state.case_id)
@@ -77,6 +82,8 @@ def _decide_action(draft: Draft, command: CaseAction) -> None:
         draft.emit(ev.NoteAdded(text=command.text))
     elif isinstance(command, CorrectMember):
         decide_correction(draft, command)
+    elif isinstance(command, SplitCase):
+        decide_split(draft, command)
     else:
         programme = profile_of(state)
         action = programme.actions.get(command.kind)

@@ -39,6 +39,8 @@ def apply(state: CaseState | None, recorded: ev.RecordedEvent) -> CaseState:
     event, at = recorded.event, recorded.occurred_at
     if isinstance(event, ev.CaseReferred):
         state = _referred(event, at)
+    elif isinstance(event, ev.CaseSplitFrom):
+        state = _split_from(event, at)
     elif state is None:
         raise ValueError(f"event {recorded.seq} ({event.type}) precedes the case's CaseReferred")
     else:
@@ -61,6 +63,21 @@ def _referred(event: ev.CaseReferred, at: datetime) -> CaseState:
         referred_at=at, stage_entered_at=at, updated_at=at,
         programme_data=programme.start(event),
         services=getattr(event, "services", None),
+    )
+
+
+def _split_from(event: ev.CaseSplitFrom, at: datetime) -> CaseState:
+    """A case split off another starts where the split left its members (``domain.engine.split``)."""
+    return CaseState(
+        case_id=event.case_id, programme=event.programme, office=event.office, priority=event.priority,
+        office_time_zone=event.office_time_zone or DEFAULT_TIME_ZONE,
+        destination_country=event.destination_country, origin_country=event.origin_country,
+        external_referral_id=event.external_referral_id, referral_fingerprint=event.referral_fingerprint,
+        arrival_confirmation_days=event.arrival_confirmation_days, members=list(event.members),
+        progress={m.member_id: MemberProgress.model_validate(event.progress.get(m.member_id, {}))
+                  for m in event.members},
+        stage=event.stage, referred_at=at, stage_entered_at=at, updated_at=at,
+        programme_data=event.programme_data, services=event.services, split_from=event.from_case_id,
     )
 
 
@@ -104,4 +121,9 @@ def _apply_to_case(state: CaseState, event: object, at: datetime, actor_id: str)
         task.status, task.completed_at, task.completed_by = "completed", at, actor_id
     elif isinstance(event, ev.PriorityRaised):
         state.priority = event.priority
+    elif isinstance(event, ev.CaseSplit):
+        from domain.engine.split import drop_members  # split decides with the flow: imported late
+
+        drop_members(state, set(event.member_ids))
+        state.split_into.append(event.new_case_id)
     # CaseWithdrawn, NoteAdded: history only (closure follows separately); the rest is the programme's
