@@ -7,21 +7,33 @@ each part travels on its own (a movement departs with part of a family)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from temporalio.testing import ActivityEnvironment
+from temporalio.worker import Replayer
+
+from activities.case_splits import CaseSplitActivities
+
 from consistency import check
-from domain.case import ReferCase, RuleFlags, SplitCase, decide, decision_context, fold
+from domain.case import CaseState, ReferCase, RuleFlags, SplitCase, decide, decision_context, fold
 from domain.engine.split import split_opening
 from domain.errors import CommandRejected
 from domain.events import CaseSplit
 from domain.model import Actor, Referral, Stage
+from domain.records import OpenSplitCaseRequest
 from tests.support.browser import signed_in
 from tests.support.driver import CaseDriver
 from tests.support.factories import member, referral
 from tests.support.pages import Page
-from tests.support.stack import Stack
+from tests.support.stack import Stack, stack_settings
+from temporal_client import data_converter
+from worker import WORKFLOWS, workflow_runner
 from tests.test_movements import _details, _fan_out_done, _ok, login_all
 
 CASEWORKER = "ayse"
@@ -370,3 +382,60 @@ async def test_the_case_page_splits_the_family_with_errors_next_to_the_fields(dr
         assert landed.one("a", id="split-from")["href"] == f"/ui/cases/{case_id}"
         assert "split off" in landed.body_text
     await _consistent(stack, case_id, f"{case_id}-S1")
+
+
+async def test_both_halves_of_a_split_replay(driver: CaseDriver, stack: Stack) -> None:
+    """The original's history (the split Update, its recording, the opening activity) and the
+    new case's (started by update-with-start, ``open_split``) replay against this code; each
+    case then runs to its end on its own.  With ITINERA_RECORD_HISTORIES=1 both are written to
+    tests/histories/ (split_original_case.json, split_new_case.json) for tests/test_replay.py."""
+    case = await _in_health(driver)
+    case_id = case["case_id"]
+    m4 = case["members"][3]["member_id"]
+    r = await _split(driver, case_id, {"member_ids": [m4], "principal_member_id": m4,
+                                       "reason": "Sami needs treatment before travelling."})
+    assert r.status_code == 200, r.text
+    original, new = r.json()["case"], r.json()["new_case"]
+    original = await driver.advance(original)
+    new = await driver.advance(new)
+    assert original["status"] == new["status"] == "closed", (original["stage"], new["stage"])
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(stack_settings()),
+                        workflow_runner=workflow_runner())
+    for workflow_id, name in ((case_id, "split_original_case.json"), (new["case_id"], "split_new_case.json")):
+        handle = stack.temporal.get_workflow_handle(workflow_id)
+        await handle.result()
+        history = await handle.fetch_history()
+        await replayer.replay_workflow(history)
+        if os.environ.get("ITINERA_RECORD_HISTORIES"):
+            path = Path(__file__).parent / "histories" / name
+            path.write_text(json.dumps({"workflow_id": workflow_id, "history": json.loads(history.to_json())}, indent=1))
+    await _consistent(stack, case_id, new["case_id"])
+
+
+async def test_the_opening_sent_again_after_a_crash_opens_one_case(driver: CaseDriver, stack: Stack) -> None:
+    """What a retry after a worker crash does: the opening activity runs again with the input
+    history holds (the same derived case id and update id); the new case is started once and
+    its ``open_split`` Update applied once, the second attempt answering as the first."""
+    case = await driver.refer(_family_of_four())
+    state = await stack.temporal.get_workflow_handle(case["case_id"]).query("state", result_type=CaseState)
+    ctx = decision_context(datetime.now(UTC), Actor.system(), RuleFlags(), new_event_id=lambda: str(uuid.uuid4()),
+                           admission=False)
+    m4 = case["members"][3]["member_id"]
+    decided = decide(state, SplitCase(member_ids=[m4], principal_member_id=m4, reason="Retry test."), ctx)
+    split = next(e.event for e in decided if isinstance(e.event, CaseSplit))
+    opening = split_opening(state, split)
+    request = OpenSplitCaseRequest(case_id=split.new_case_id, workflow_type="ResettlementCase",
+                                   opening=opening.opening, tasks=opening.tasks, actor=Actor.system(),
+                                   update_id=f"split-{case['case_id']}-{split.new_case_id}")
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, task_queue=stack.settings.temporal_task_queue)
+    activities = CaseSplitActivities(stack.temporal)
+    first = await env.run(activities.open_split_case, request)
+    again = await env.run(activities.open_split_case, request)
+    assert first == again and first.case_id == f"{case['case_id']}-S1" and first.event_types[0] == "CaseSplitFrom"
+    # A third attempt under another update id (a lost update id) decides nothing either.
+    other = await env.run(activities.open_split_case, request.model_copy(update={"update_id": "split-other"}))
+    assert other.event_types == [] and other.version == first.version
+    events = await _events(driver, first.case_id)
+    assert [e["type"] for e in events].count("CaseSplitFrom") == 1
+    await _consistent(stack, first.case_id)
