@@ -131,7 +131,7 @@ def decide_split(draft: Draft, command: SplitCase) -> None:
 
 def _for_members(data: dict[str, Any], keep: set[str], family: set[str]) -> dict[str, Any]:
     """The programme's data with only the ``keep`` members' entries in its per-member maps
-    (a map whose keys are member ids of the family, e.g. AVRR's ``medical_escort_by_member``)."""
+    (a map whose keys are member ids of the family, e.g. a medical escort need per member)."""
     out = {}
     for name, value in data.items():
         if isinstance(value, dict) and value and set(value) <= family:
