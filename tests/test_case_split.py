@@ -11,7 +11,7 @@ import dataclasses
 import json
 import os
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -439,3 +439,30 @@ async def test_the_opening_sent_again_after_a_crash_opens_one_case(driver: CaseD
     events = await _events(driver, first.case_id)
     assert [e["type"] for e in events].count("CaseSplitFrom") == 1
     await _consistent(stack, first.case_id)
+
+
+async def test_a_member_invited_to_an_orientation_session_is_taken_off_it_first(driver: CaseDriver,
+                                                                                 stack: Stack) -> None:
+    case = await driver.advance(await driver.refer(_family_of_four() | {"destination_country": "FI"}),
+                                until=Stage.ORIENTATION)
+    assert case["stage"] == "orientation", case["stage"]
+    case_id = case["case_id"]
+    m2 = case["members"][1]["member_id"]
+    starts = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    session = await _ok(driver, "POST", "/api/v1/orientation-sessions", CASEWORKER, json={
+        "starts_at": starts.isoformat(), "mode": "in_person", "place": "IOM Istanbul, room 2", "language": "ar",
+        "destination_country": "FI", "capacity": 10, "facilitator": "Leyla Osman", "office": "IST"})
+    sid = session["session_id"]
+    await _ok(driver, "POST", f"/api/v1/orientation-sessions/{sid}/participants", CASEWORKER,
+              json={"participants": [{"case_id": case_id}]})
+    body = {"member_ids": [m2], "principal_member_id": m2, "reason": "Omar moves to his brother's household."}
+    r = await _split(driver, case_id, body)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "on_orientation_session", r.text
+    assert sid in r.json()["error"]["message"] and r.json()["error"]["details"][0]["member_id"] == m2
+    await _ok(driver, "POST", f"/api/v1/orientation-sessions/{sid}/participants/{m2}/remove", CASEWORKER,
+              json={"reason": "Moves to another household."})
+    r = await _split(driver, case_id, body)
+    assert r.status_code == 200, r.text
+    assert r.json()["new_case"]["stage"] == "orientation"
+    assert [t["member_id"] for t in r.json()["new_case"]["open_tasks"]] == [m2]
+    await _consistent(stack, case_id, r.json()["new_case"]["case_id"])

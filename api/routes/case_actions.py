@@ -32,6 +32,7 @@ from domain.programmes.registry import definition_of
 from domain.person_names import PERSON_NAME_PATTERN, PERSON_NAME_RULE, PersonName, person_name_problem
 from domain.text import ShowsRules, Text
 from store.movements import other_open_movements
+from store.orientation_sessions import member_history
 from store.users import find_user
 
 router = APIRouter(tags=["case actions"], responses={
@@ -195,6 +196,15 @@ async def perform_split(db: Db, commands: Commands, principal: Principal, case_i
                        f"case {case_id} is on the manifest of movement {on_movement}: a family travels together; take "
                        f"the case off the manifest first (POST /api/v1/movements/{on_movement}/cases/{case_id}/remove), "
                        "then split it", [{"field": "case_id", "reason": f"on movement {on_movement}"}])
+    on_session = (await member_history(db, body.member_ids, ""))[1]
+    if on_session:
+        member_id, session_id = sorted(on_session.items())[0]
+        raise ApiError(409, "on_orientation_session",
+                       f"{member_id} is invited to orientation session {session_id}, which records attendance on this "
+                       f"case: take them off the session first (POST /api/v1/orientation-sessions/{session_id}/"
+                       f"participants/{member_id}/remove), then split the family",
+                       [{"field": "member_ids", "reason": f"on orientation session {s}", "member_id": m}
+                        for m, s in sorted(on_session.items())])
     outcome = await commands.act(case_id, SplitCase(member_ids=body.member_ids,
                                                     principal_member_id=body.principal_member_id,
                                                     reason=body.reason), principal.actor)
@@ -211,6 +221,7 @@ async def split(case_id: str, body: SplitBody, principal: CurrentPrincipal, db: 
     per-member records and open tasks; the stage's case-level open tasks exist in both.
     Refused (409/422, naming the field and the rule): an unknown member, every member, the
     principal, a new principal who does not move (or a minor when an adult moves); a closed,
-    held, booked or departed case; a case on an open movement's manifest.  With the same
+    held, booked or departed case; a case on an open movement's manifest, or a moving member
+    invited to an open orientation session (take them off it first).  With the same
     ``Idempotency-Key`` and body, a retry answers as the first request did: one new case."""
     return await perform_split(db, commands, principal, case_id, body)
