@@ -59,7 +59,7 @@ async def revoke(key_id: str, principal: CurrentPrincipal, db: Db) -> Integratio
     return key
 
 
-@router.post("/{key_id}/rotate", response_model=IssuedKey, status_code=201,
+@router.post("/{key_id}/rotate", response_model=IssuedKey, status_code=201, responses={409: ERROR_RESPONSES[409]},
              summary="Replace a key with a new one of the same scopes and approvals; the old one stops working")
 async def rotate(key_id: str, principal: CurrentPrincipal, db: Db) -> IssuedKey:
     _admin(principal)
