@@ -166,6 +166,26 @@ async def test_a_completion_form_with_a_nul_is_refused_and_the_task_stays_open(h
     assert done.status_code == 200, done.text
 
 
+async def test_a_yes_no_field_sent_as_a_number_or_text_is_refused(http: httpx.AsyncClient,
+                                                                   driver: CaseDriver) -> None:
+    """``documents_checked: 1`` (or "yes") is not a JSON boolean: refused naming the field,
+    the task stays open; ``true`` completes it."""
+    case = await driver.refer(referral(size=1))
+    task = case["open_tasks"][0]
+    headers = await driver.login("ayse")
+    assert (await http.post(f"/api/v1/tasks/{task['task_id']}/claim", headers=headers)).status_code == 200
+    before = await _version(http, driver, case["case_id"])
+    for value in (1, "yes", "true"):
+        r = await _post(http, f"/api/v1/tasks/{task['task_id']}/complete", {"form": {"documents_checked": value}},
+                        headers)
+        assert r.status_code == 422, (value, r.text)
+        assert "documents_checked" in json.dumps(r.json()["error"]["details"]), (value, r.text)
+    assert await _version(http, driver, case["case_id"]) == before
+    done = await _post(http, f"/api/v1/tasks/{task['task_id']}/complete", {"form": {"documents_checked": True}},
+                       headers)
+    assert done.status_code == 200, done.text
+
+
 async def test_an_integration_health_result_with_a_nul_is_refused(http: httpx.AsyncClient,
                                                                   driver: CaseDriver) -> None:
     clinic = await _key(http, driver, ["health_result"])

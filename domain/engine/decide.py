@@ -26,7 +26,7 @@ from domain.engine.context import DecisionContext
 from domain.engine.corrections import decide_correction
 from domain.engine.draft import Draft, reject
 from domain.engine.flow import advance, cancel_escalations_of, close, end_of, enter_stage
-from domain.engine.form_validation import validate_form
+from domain.engine.form_validation import check_json_booleans, validate_form
 from domain.engine.split import decide_open_split, decide_split
 from domain.errors import RejectionCode
 from domain.model import CaseStatus, Member, Referral, Stage
@@ -160,6 +160,8 @@ def _decide_completion(draft: Draft, command: CompleteTask) -> None:
     programme = profile_of(state)
     form = validate_form(task.task_type, command.form, today=draft.ctx.today(state.office_time_zone),
                          programme=state.programme)
+    if draft.ctx.admission_rules:
+        check_json_booleans(task.task_type, form, command.form)
     check_completion(state, task, form, draft.ctx)
     draft.emit(ev.completion_event(task.task_type, form, task_id=task.task_id, member_id=task.member_id,
                                    **programme.completion_context(state, task)))
