@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import ui
 from api.auth import LoginThrottle, TokenService
@@ -17,6 +17,7 @@ from api.inbox_delivery import InboxDelivery
 from api.audit import install_audit
 from api.limits import BodySizeLimit
 from api.outages import install_outage_handlers
+from api.query_guard import known_query_parameters
 from store.destination_profiles import DestinationServicesSource
 from api.request_context import RequestContext
 from api.routes import movements
@@ -90,14 +91,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url="/docs", openapi_url="/openapi.json")
     install_error_handlers(app)
     install_outage_handlers(app)
+    strict_query = [Depends(known_query_parameters)]  # an unknown or repeated query parameter is a 422
     for module in (auth, cases, case_actions, tasks, health, codec, audit, integrations, imports, webhooks, admin):
-        app.include_router(module.router)
-    app.include_router(movements.router)  # group movements (issue 13)
-    app.include_router(orientation_sessions.router)  # orientation as group sessions (issue 15)
-    app.include_router(report_routes.router)  # figures for supervisors (issue 16)
-    app.include_router(workflow_history.router)  # the raw Temporal history of a case (issue 16)
-    app.include_router(operations.router)  # cases whose workflow is in trouble (issue 16)
-    app.include_router(destination_profiles.router)  # the services each destination asks for (issue 15)
+        app.include_router(module.router, dependencies=strict_query)
+    app.include_router(movements.router, dependencies=strict_query)  # group movements (issue 13)
+    app.include_router(orientation_sessions.router, dependencies=strict_query)  # orientation as group sessions (issue 15)
+    app.include_router(report_routes.router, dependencies=strict_query)  # figures for supervisors (issue 16)
+    app.include_router(workflow_history.router, dependencies=strict_query)  # the raw Temporal history of a case (issue 16)
+    app.include_router(operations.router, dependencies=strict_query)  # cases whose workflow is in trouble (issue 16)
+    app.include_router(destination_profiles.router, dependencies=strict_query)  # the services each destination asks for
     app.include_router(health.probes)
     app.add_middleware(codec.CodecCors, origins=temporal_ui_origins(settings))  # only the Temporal Web UI, only /codec
     ui.install(app)  # the caseworker web UI under /ui, and / -> /ui
