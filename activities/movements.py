@@ -34,6 +34,7 @@ from domain.movements.records import (
     FanOutRequest,
     FanOutResults,
     RecordMovementRequest,
+    fan_out_update_id,
 )
 from domain.movements.rules import BOOKING_TASK, DEPARTURE_TASK
 from domain.records import CaseActionRequest, CompleteTaskRequest
@@ -101,6 +102,8 @@ class MovementActivities:
         the same way (an earlier attempt, or a person, may have done it)."""
         if request.step == "delay":
             return await self._move_booking(request)
+        if request.step == "release":
+            return await self._release(request)
         case_id = request.case_id
         await settled(self._client, case_id, request.update_id)  # an earlier attempt's, first
         outcome = "booked" if request.outcome == "book" else request.outcome
@@ -140,6 +143,59 @@ class MovementActivities:
             return FanOutResult(case_id=case_id, outcome=outcome, applied=False,
                                 reason="the case's workflow has finished (the case is closed)")
         return FanOutResult(case_id=case_id, outcome=outcome, applied=True)
+
+    async def _release(self, request: FanOutRequest) -> FanOutResult:
+        """A case taken off a locked manifest: its booking on the flight dropped, once.
+
+        Not on hold: its ``record_departure`` task completed as postponed (``update_id``), or,
+        before that task opens, the case's own ``CancelBooking`` (the same id).  On hold: a
+        hold stops the case's work going forward (a task completion is refused), but the
+        family is not taking this flight, and leaving the booking would let someone record a
+        departure on a flight the case did not take; the case's ``CancelBooking`` undoes the
+        booking and is taken on hold (it cancels the departure task and opens the rebooking,
+        which waits for the resume), with an id of its own (``held_update_id``: the refused
+        completion may have used the first).  Each is sent only when the case still shows the
+        booking, after any earlier attempt's Update has finished: one drop, however often the
+        batch runs."""
+        case_id = request.case_id
+        held_id = held_update_id(request)
+        await settled(self._client, case_id, request.update_id)
+        await settled(self._client, case_id, held_id)
+
+        def answer(applied: bool, reason: str | None = None) -> FanOutResult:
+            return FanOutResult(case_id=case_id, outcome="postponed", applied=applied, reason=reason)
+
+        state = await self._case_state(case_id)
+        if state is None:
+            return answer(False, "no such case")
+        if _already(state, request):
+            return answer(True)
+        if not _ours(state, request):  # it departed, on another flight or recorded by hand
+            return answer(False, "the case has departed")
+        if state.held_at is not None:
+            return await self._cancel_booking(request, "postponed", update_id=held_id)
+        open_ids = [t.task_id for t in state.open_tasks if t.task_type == DEPARTURE_TASK]
+        task_id = request.task_id if request.task_id in open_ids else next(iter(open_ids), None)
+        if task_id is None:  # booked more than 72 h ahead: the departure task is not open yet
+            return await self._cancel_booking(request, "postponed")
+        try:
+            await update_case(self._client, case_id, "complete_task",
+                              CompleteTaskRequest(task_id=task_id, form=_form(request), actor=request.actor,
+                                                  audit=request.audit), request.update_id)
+        except WorkflowUpdateFailedError as exc:
+            after = await self._case_state(case_id)
+            if after is not None and _already(after, request):
+                return answer(True)
+            if after is not None and after.held_at is not None and _ours(after, request):
+                # held between the look and the completion: dropped the held case's way
+                return await self._cancel_booking(request, "postponed", update_id=held_id)
+            cause = exc.cause
+            return answer(False, getattr(cause, "message", None) or str(cause or exc))
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return answer(False, "the case's workflow has finished (the case is closed)")
+        return answer(True)
 
     async def _move_booking(self, request: FanOutRequest) -> FanOutResult:
         """A delay on one case: drop its booking on the previous time (its record_departure task,
@@ -204,10 +260,12 @@ class MovementActivities:
             return failed(getattr(cause, "message", None) or str(cause or exc))
         return FanOutResult(case_id=case_id, outcome=outcome, applied=True)
 
-    async def _cancel_booking(self, request: FanOutRequest, outcome: str) -> FanOutResult:
-        """The case's ``act`` Update cancelling its booking, with the request's update id (once)."""
+    async def _cancel_booking(self, request: FanOutRequest, outcome: str,
+                              update_id: str | None = None) -> FanOutResult:
+        """The case's ``act`` Update cancelling its booking, with the request's update id (or
+        ``update_id``), once."""
         try:
-            await _send_cancellation(self._client, request)
+            await _send_cancellation(self._client, request, update_id)
         except WorkflowUpdateFailedError as exc:
             after = await self._case_state(request.case_id)
             if after is not None and _already(after, request):
@@ -218,10 +276,16 @@ class MovementActivities:
         return FanOutResult(case_id=request.case_id, outcome=outcome, applied=True)
 
 
-async def _send_cancellation(client: Client, request: FanOutRequest) -> None:
+async def _send_cancellation(client: Client, request: FanOutRequest, update_id: str | None = None) -> None:
     body = CaseActionRequest(action=CancelBooking(reason=request.reason or f"Group movement {request.movement_id}"
                                                   " was cancelled"), actor=request.actor, audit=request.audit)
-    await update_case(client, request.case_id, "act", body, request.update_id)
+    await update_case(client, request.case_id, "act", body, update_id or request.update_id)
+
+
+def held_update_id(request: FanOutRequest) -> str:
+    """The id of a release's ``CancelBooking`` on a case on hold: derived, like every fan-out
+    id, from the movement, the step and the case only."""
+    return fan_out_update_id(request.movement_id, f"{request.step}-held", request.case_id)
 
 
 def _case_needs(state: CaseState, member: Any) -> list[str]:

@@ -46,6 +46,12 @@ class MovementCommands(GroupCommands):
             return str(p["field"])
         return f"case {p['case_id']}" if p.get("case_id") not in (None, "*") else "manifest"
 
+    def refusal(self, code: str, message: str, raw: list[dict[str, Any]]) -> ApiError:
+        """As every group workflow's, but the named field wins over the problem's own (empty)
+        ``field``: a case's problem is at ``case C-...``, a command's at its field."""
+        details = [{**p, "field": self.detail_field(p), "reason": p.get("message", "")} for p in raw]
+        return ApiError(self.codes[code], code, message, details)
+
     async def create(self, movement_id: str, details: MovementDetails, actor: Actor,
                      reuse: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE) -> MovementOutcome:
         start = WithStartWorkflowOperation(

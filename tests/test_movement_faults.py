@@ -143,3 +143,43 @@ async def test_worker_killed_mid_fan_out_every_case_once(deployment: ProcessStac
         print(f"\nworker killed with {at_lock}/{CASES} bookings, {at_delay}/{CASES} delays, {at_departure}/{CASES} "
               f"departures and {at_arrival}/{CASES} arrivals recorded")
     await conn.close()
+
+
+async def test_worker_killed_mid_release_of_held_cases_drops_each_booking_once(deployment: ProcessStack) -> None:
+    """Cases on hold taken off a locked manifest (with one not on hold), the worker SIGKILLed as
+    soon as a first booking is dropped: each case's booking is dropped once (the held ones by
+    their CancelBooking, the other by its departure task, postponed), every release applied."""
+    conn = await asyncpg.connect(deployment.database_url)
+    async with httpx.AsyncClient(base_url=deployment.base_url, timeout=60) as http:
+        driver = CaseDriver(http)
+        await login_all(driver)
+        cases = list(await asyncio.gather(*[_case_in_movement_stage(driver, _family(1)) for _ in range(5)]))
+        case_ids = [c["case_id"] for c in cases]
+        mid = (await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9)))["movement_id"]
+        await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_ids": case_ids})
+        await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
+        await _fan_out_done(deployment, driver, mid, case_ids)
+        for case_id in case_ids:
+            detail = await _ok(driver, "GET", f"/api/v1/cases/{case_id}", "fatma")
+            for task in [t for t in detail["open_tasks"] if t["task_type"] == "check_fit_to_travel"]:
+                await driver.complete(task, "IST")
+        held, free = case_ids[:3], case_ids[3]
+        for case_id in held:
+            await _ok(driver, "POST", f"/api/v1/cases/{case_id}/hold", "fatma", json={"reason": "Security check."})
+
+        removals = asyncio.gather(*[_ok(driver, "POST", f"/api/v1/movements/{mid}/cases/{case_id}/remove",
+                                        json={"reason": "Not travelling on this flight."})
+                                    for case_id in [*held, free]])
+        at_release = await _kill_mid_fan_out(deployment, conn, held, "BookingCancelled")
+        await removals
+        released = await _fan_out_done(deployment, driver, mid, case_ids)
+        assert {r["case_id"]: r["release"]["applied"] for r in released["removed"]} == {c: True for c in [*held, free]}, \
+            released["removed"]
+        assert await _recorded(conn, held, "BookingCancelled") == Counter({c: 1 for c in held})
+        assert await _recorded(conn, [*held, free], "MovementPostponed") == Counter({free: 1})
+        for case_id in held:
+            detail = await _ok(driver, "GET", f"/api/v1/cases/{case_id}", "fatma")
+            assert detail["key_dates"]["departure_at"] is None
+            assert [t["task_type"] for t in detail["open_tasks"]] == ["book_movement"]
+        print(f"\nworker killed with {at_release}/{len(held)} held cases' bookings dropped")
+    await conn.close()

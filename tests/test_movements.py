@@ -462,18 +462,23 @@ async def test_movements_are_office_scoped_and_role_bound(driver: CaseDriver) ->
     r = await _call(driver, "POST", "/api/v1/movements", "ali", json=_details(capacity=10))
     assert r.status_code == 403  # not ali's office
 
+    # Another office's case is answered as an unknown one: neither its existence nor its office
+    # is revealed.
     izmir = await driver.refer(_family(2, office="IZM"), "mehmet")
     r = await _call(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": izmir["case_id"]})
-    assert r.status_code == 422 and r.json()["error"]["code"] == "other_office", r.text
-    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": "C-0000-0000-0000"})
+    unknown = await _call(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": "C-0000-0000-0000"})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "case_not_found", unknown.text
     assert r.status_code == 404 and r.json()["error"]["code"] == "case_not_found", r.text
+    assert r.json()["error"]["message"].replace(izmir["case_id"], "C-X") == \
+        unknown.json()["error"]["message"].replace("C-0000-0000-0000", "C-X")
+    assert [d["rule"] for d in r.json()["error"]["details"]] == ["case_not_found"] and "IZM" not in r.text
     early = await driver.refer(_family(2))
     r = await _call(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": early["case_id"]})
     assert r.status_code == 409 and "wrong_stage" in [d["rule"] for d in r.json()["error"]["details"]], r.text
     r = await _call(driver, "POST", f"/api/v1/movements/{mid}/cases",
                     json={"case_ids": [early["case_id"], izmir["case_id"]]})
     assert r.status_code == 409, r.text  # several at once: all join or none, each blocking one named
-    assert [(d["case_id"], d["rule"]) for d in r.json()["error"]["details"]][-1] == (izmir["case_id"], "other_office")
+    assert [(d["case_id"], d["rule"]) for d in r.json()["error"]["details"]][-1] == (izmir["case_id"], "case_not_found")
     assert (await _ok(driver, "GET", f"/api/v1/movements/{mid}"))["manifest"] == []
 
 
@@ -821,3 +826,95 @@ async def test_the_movement_page_boards_delays_departs_and_confirms_the_arrival(
     done = await _fan_out_done(driver, mid)
     assert done["manifest"][0]["arrival"]["applied"] is True
     assert [p["boarded"] for p in done["manifest"][0]["members"]] == [True, True]
+
+
+async def test_a_case_on_hold_taken_off_a_locked_manifest_drops_its_booking(driver: CaseDriver, stack: Stack) -> None:
+    """A hold stops a case's work going forward, not the undoing of a flight the family will not
+    take: a held case taken off a locked manifest has its booking dropped at once (the case's
+    CancelBooking: its departure task cancelled, the rebooking opened for after the resume),
+    once; the movement shows it applied; the departure of the others then leaves it untouched,
+    and after the resume it is back to rebooking, not booked on (or departed with) the flight."""
+    await login_all(driver)
+    held, going = await asyncio.gather(*[_case_in_movement_stage(driver, _family(1)) for _ in range(2)])
+    mid = (await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9)))["movement_id"]
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_ids": [held["case_id"], going["case_id"]]})
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
+    await _fan_out_done(driver, mid)
+    for case in (held, going):
+        await _check_fit_to_travel(driver, case["case_id"])
+    await _ok(driver, "POST", f"/api/v1/cases/{held['case_id']}/hold", "fatma", json={"reason": "Security check."})
+    assert [t["task_type"] for t in (await _case(driver, held["case_id"]))["open_tasks"]] == ["record_departure"]
+
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases/{held['case_id']}/remove",
+              json={"reason": "The family is not travelling."})
+    released = await _fan_out_done(driver, mid)
+    assert released["removed"][-1]["release"] == {"case_id": held["case_id"], "outcome": "postponed", "applied": True,
+                                                  "reason": None}, released["removed"]
+    back = await _case(driver, held["case_id"])
+    assert back["status"] == "on_hold" and back["key_dates"]["departure_at"] is None
+    assert [t["task_type"] for t in back["open_tasks"]] == ["book_movement"]
+    events = Counter(e["type"] for e in await _events(driver, held["case_id"]))
+    assert (events["BookingCancelled"], events["MovementPostponed"], events["CaseDeparted"]) == (1, 0, 0), events
+    from tests.support.browser import signed_in
+    async with signed_in(stack, OFFICER) as emre:
+        page = (await emre.get(f"/ui/movements/{mid}")).text
+        assert "dropped on the case" in page and "not applied" not in page
+
+    # The others depart; the case taken off is neither reached nor departed, before or after its resume.
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/departure",
+              json={"departed_at": datetime.now(UTC).replace(microsecond=0).isoformat()})
+    departed = await _fan_out_done(driver, mid)
+    assert [(e["case_id"], e["departure"]["outcome"]) for e in departed["manifest"]] == [(going["case_id"], "departed")]
+    await _ok(driver, "POST", f"/api/v1/cases/{held['case_id']}/resume", "fatma", json={"reason": "Cleared."})
+    after = await _case(driver, held["case_id"])
+    assert (after["status"], after["stage"], after["key_dates"]["departed_at"]) == ("active", "movement", None)
+    assert [t["task_type"] for t in after["open_tasks"]] == ["book_movement"]
+    assert Counter(e["type"] for e in await _events(driver, held["case_id"]))["BookingCancelled"] == 1
+    listed = await _ok(driver, "GET", f"/api/v1/movements?case_id={held['case_id']}")
+    assert listed["items"] == []  # not on the manifest of the departed movement
+    await stack.temporal.get_workflow_handle(mid).result()
+
+
+async def test_delay_and_creation_refusals_name_their_field(driver: CaseDriver, stack: Stack) -> None:
+    """Times that do not fit, a delay earlier than the flight or further ahead than a creation may
+    be: each a 422 naming the field with a plain reason (no validator internals); the same
+    airports twice is refused at arrival_airport.  Recorded: the delay limit's patch."""
+    await login_all(driver)
+
+    async def refused(path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        r = await _call(driver, "POST", path, json=body)
+        assert r.status_code == 422, f"{path} {body} -> {r.status_code}: {r.text}"
+        text = r.text
+        assert "pydantic" not in text and "input_value" not in text and "Value error" not in text, text
+        return r.json()["error"]["details"]
+
+    same = await refused("/api/v1/movements", _details(capacity=9) | {"arrival_airport": "IST"})
+    assert [d["field"] for d in same] == ["body.arrival_airport"] and "departure_airport" in same[0]["reason"], same
+    details = _details(capacity=9)
+    before = (datetime.fromisoformat(details["departure_at"]) - timedelta(hours=1)).isoformat()
+    early = await refused("/api/v1/movements", details | {"arrival_at": before})
+    assert [d["field"] for d in early] == ["body.arrival_at"], early
+
+    movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9, transit=[]))
+    mid, departs = movement["movement_id"], datetime.fromisoformat(movement["details"]["departure_at"])
+    later = departs + timedelta(days=2)
+    misfit = await refused(f"/api/v1/movements/{mid}/delay", {"departure_at": later.isoformat(),
+                                                             "arrival_at": (later - timedelta(days=1)).isoformat(),
+                                                             "reason": "Crew rest."})
+    assert [d["field"] for d in misfit] == ["arrival_at"] and "must be after departure_at" in misfit[0]["reason"], misfit
+    sooner = await refused(f"/api/v1/movements/{mid}/delay", {"departure_at": (departs - timedelta(hours=1)).isoformat(),
+                                                             "reason": "Earlier."})
+    assert [d["field"] for d in sooner] == ["departure_at"] and "later than the current" in sooner[0]["reason"], sooner
+    years = (datetime.now(UTC) + timedelta(days=3 * 366)).replace(microsecond=0)
+    far = await refused(f"/api/v1/movements/{mid}/delay", {"departure_at": years.isoformat(), "reason": "Typo."})
+    assert [d["field"] for d in far] == ["departure_at"] and "732 days ahead" in far[0]["reason"], far
+    assert (await _ok(driver, "GET", f"/api/v1/movements/{mid}"))["details"]["departure_at"] == \
+        movement["details"]["departure_at"]  # nothing applied
+
+    delayed = await _ok(driver, "POST", f"/api/v1/movements/{mid}/delay",
+                        json={"departure_at": later.isoformat(), "reason": "Crew rest."})
+    assert datetime.fromisoformat(delayed["details"]["departure_at"]) == later
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cancel", json={"reason": "The charter was cancelled."})
+    handle = stack.temporal.get_workflow_handle(mid)
+    await handle.result()
+    await _record_history(handle, "movement_delay_limit.json")

@@ -237,10 +237,17 @@ async def test_the_age_rule_scoping_and_bad_input(driver: CaseDriver) -> None:
                     json={"participants": [{"case_id": early["case_id"]}]})
     assert r.status_code == 409 and r.json()["error"]["details"][0]["rule"] == "not_in_orientation", r.text
     assert "referral stage" in r.json()["error"]["message"]
-    # Another office's case, and another office's session.
+    # Another office's case is answered as an unknown one (its existence and office are not
+    # revealed); another office's session is 404.
     r = await _call(driver, "POST", f"/api/v1/orientation-sessions/{sid}/participants",
                     json={"participants": [{"case_id": izmir["case_id"]}]})
-    assert r.status_code == 422 and r.json()["error"]["code"] == "other_office", r.text
+    unknown = await _call(driver, "POST", f"/api/v1/orientation-sessions/{sid}/participants",
+                          json={"participants": [{"case_id": "C-0000-0000-0000"}]})
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "case_not_found") == (
+        unknown.status_code, unknown.json()["error"]["code"]), r.text
+    assert r.json()["error"]["message"].replace(izmir["case_id"], "C-X") == \
+        unknown.json()["error"]["message"].replace("C-0000-0000-0000", "C-X")
+    assert "IZM" not in r.text
     assert (await _call(driver, "GET", f"/api/v1/orientation-sessions/{sid}", "mehmet")).status_code == 404
     assert (await _call(driver, "POST", f"/api/v1/orientation-sessions/{sid}/cancel", "mehmet",
                         json={"reason": "not mine"})).status_code == 404

@@ -81,6 +81,9 @@ REMOVAL_ALWAYS_POSSIBLE_PATCH = "removal-always-possible-v1"
 # a repeated departure / cancellation that says something else is refused instead of ignored,
 # and a movement is created at most two years ahead (domain.movements.decide, departure_rules).
 DEPARTURE_RULES_PATCH = "departure-rules-v1"
+# From this patch on, a delay moves the flight at most two years ahead, as a creation may
+# (domain.movements.decide, delay_limit); histories before it delayed without that limit.
+DELAY_LIMIT_PATCH = "delay-limit-v1"
 # A fan-out reaches its cases in batches of this many, one activity each (all batches at
 # once, every case of a batch at once): a 60-case charter is 3 activities in history.
 FAN_OUT_BATCH = 25
@@ -262,9 +265,11 @@ class MovementWorkflow:
             REMOVAL_ALWAYS_POSSIBLE_PATCH)
         departure_rules = not isinstance(command, (c.CreateMovement, c.ConfirmDeparture, c.CancelMovement)) \
             or workflow.patched(DEPARTURE_RULES_PATCH)
+        # Asked only for a delay, so that no other command's history gets the marker.
+        delay_limit = not isinstance(command, c.DelayMovement) or workflow.patched(DELAY_LIMIT_PATCH)
         try:
             events = decide(self._state, command, workflow.now(), actor, facts, removal_always_possible=always,
-                            departure_rules=departure_rules)
+                            departure_rules=departure_rules, delay_limit=delay_limit)
             new_state = fold(events, self._state, self._id) if events else None
         except MovementRejected as exc:
             raise _rejection(exc) from None

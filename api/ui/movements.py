@@ -136,8 +136,10 @@ async def movement_action(request: Request, movement_id: MovementId,
     except ApiError as exc:
         if exc.status not in (403, 404, 409, 422):
             raise
+        # each detail once: a refusal whose message names it already (a delay's times) is not repeated
         named = "; ".join(f"{d.get('member_name') or d.get('case_id') or d.get('field')}: {d.get('reason') or d.get('rule')}"
-                          for d in exc.details if isinstance(d, dict))
+                          for d in exc.details if isinstance(d, dict) and not (
+                              d.get("reason") and f"{d.get('field')}: {d['reason']}" in exc.message))
         flash(request, response, "error", exc.message + (f" ({named})" if named else ""))
         return response
     flash(request, response, "success", done)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from domain.model import Actor
 from domain.movements import commands as c
 from domain.movements import model as m
@@ -79,7 +81,6 @@ MOVEMENT_CODES: dict[str, int] = {
     "case_not_on_manifest": 404,
     "case_already_on_manifest": 409,
     "manifest_rules": 409,  # details: one entry per blocking case / member and rule
-    "other_office": 422,
     "case_not_found": 404,
     "invalid_command": 422,
     "unstorable_input": 422,  # a value PostgreSQL refuses: nothing was recorded
@@ -87,10 +88,10 @@ MOVEMENT_CODES: dict[str, int] = {
 
 
 def _refuse_problems(problems: list[m.Problem], what: str) -> MovementRejected:
-    # Another office's case, or one that does not exist, is 422 / 404 of its own; the
-    # rest conflict with the cases' or the movement's state.
+    # A case that does not exist (or is another office's: the same answer) is a 404 of its
+    # own; the rest conflict with the cases' or the movement's state.
     only = {p.rule for p in problems}
-    code = "other_office" if only == {"other_office"} else "case_not_found" if only == {"case_not_found"} else "manifest_rules"
+    code = "case_not_found" if only == {"case_not_found"} else "manifest_rules"
     names = "; ".join(p.message for p in problems[:20])
     more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
     return MovementRejected(code, f"{what}: {names}{more}", problems)
@@ -98,7 +99,7 @@ def _refuse_problems(problems: list[m.Problem], what: str) -> MovementRejected:
 
 def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Actor,
            facts: list[m.CaseFacts] | None = None, *, removal_always_possible: bool = True,
-           departure_rules: bool = True) -> list[Any]:
+           departure_rules: bool = True, delay_limit: bool = True) -> list[Any]:
     """The keyword flags are rules added later; False only where a recorded history decided
     the older way (``workflows.movement``'s patches):
 
@@ -106,7 +107,8 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
       (``_take_off_locked``);
     - ``departure_rules``: a departure is refused while a case is on hold or the manifest is
       empty, a repeated departure or cancellation that says something else is refused (not
-      silently ignored), and a movement departs at most ``LATEST_DEPARTURE`` ahead."""
+      silently ignored), and a movement departs at most ``LATEST_DEPARTURE`` ahead;
+    - ``delay_limit``: a delay moves the flight at most ``LATEST_DEPARTURE`` ahead too."""
     if isinstance(command, c.CreateMovement):
         if state is not None:
             if state.details == command.details:
@@ -182,7 +184,7 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
     if isinstance(command, c.DelayMovement):
         if finished:
             raise MovementRejected("movement_finished", f"movement {state.movement_id} is {state.status.value}")
-        return [_delay(state, command, now, actor, facts)]
+        return [_delay(state, command, now, actor, facts, limit=delay_limit)]
     if isinstance(command, c.CancelMovement):
         if state.status == m.MovementStatus.CANCELLED:
             if departure_rules and command.reason != state.cancellation_reason:
@@ -270,19 +272,38 @@ def _changed_boarding(state: m.MovementState, records: list[m.BoardingRecord], *
     return [m.BoardingRecorded(at=at, actor=actor or Actor.system(), records=changed)]
 
 
+def _times_refused(exc: ValidationError, *, moved: bool) -> MovementRejected:
+    """The new times' refusal, each problem at its field (``arrival_at``, ``transit.0.arrives_at``)
+    with its plain reason; a time the delay moved (not given) says so."""
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error.get("loc", ())) or "departure_at"
+        reason = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append(_field(field, reason))
+    said = "; ".join(f"{p.field}: {p.message}" for p in problems)
+    hint = (" (a time not given moves by as much as the departure: give arrival_at / transit to set them)"
+            if moved else "")
+    return MovementRejected("invalid_command", f"the new times do not fit: {said}{hint}", problems)
+
+
 def _delay(state: m.MovementState, command: c.DelayMovement, now: datetime, actor: Actor,
-           facts: list[m.CaseFacts] | None) -> m.MovementDelayed:
+           facts: list[m.CaseFacts] | None, limit: bool = True) -> m.MovementDelayed:
     """New times; on a locked manifest the cases whose documents do not reach the new day are
-    dropped (named per member), the others moved to the new time by the delay's fan-out."""
+    dropped (named per member), the others moved to the new time by the delay's fan-out.
+    ``limit``: the new departure at most ``LATEST_DEPARTURE`` ahead, as at creation (False only
+    for histories decided before that rule: ``workflows.movement``'s DELAY_LIMIT_PATCH)."""
     d = state.details
     if state.pending_bookings or state.pending_delays or state.pending_releases:
         raise MovementRejected("fan_out_pending", "the last change is still being recorded on the cases; "
                                                   "delay again in a moment")
     if command.departure_at <= d.departure_at:
-        raise MovementRejected("invalid_command", f"departure_at must be later than the current departure "
-                                                  f"({d.departure_at.isoformat()}): a delay moves the flight later")
+        later = f"must be later than the current departure ({d.departure_at.isoformat()}): a delay moves the flight later"
+        raise MovementRejected("invalid_command", f"departure_at: {later}", [_field("departure_at", later)])
     if command.departure_at <= now:
         raise MovementRejected("invalid_command", "departure_at is in the past", [_field("departure_at", "in the past")])
+    if limit and command.departure_at > now + LATEST_DEPARTURE:
+        ahead = f"more than {LATEST_DEPARTURE.days} days ahead: a movement departs at most that far ahead"
+        raise MovementRejected("invalid_command", f"departure_at: {ahead}", [_field("departure_at", ahead)])
     shift = command.departure_at - d.departure_at
     fields = d.model_dump(mode="python")
     fields["departure_at"] = command.departure_at
@@ -293,10 +314,10 @@ def _delay(state: m.MovementState, command: c.DelayMovement, now: datetime, acto
                                     "departs_at": t.departs_at + shift} for t in d.transit])
         details = m.MovementDetails.model_validate(fields)
     except OverflowError:
-        raise MovementRejected("invalid_command", "departure_at: the new times move the arrival or a transit "
-                                                  "past the year 9999") from None
-    except ValueError as exc:
-        raise MovementRejected("invalid_command", f"the new times do not fit: {exc}") from None
+        past = "the new times move the arrival or a transit past the year 9999"
+        raise MovementRejected("invalid_command", f"departure_at: {past}", [_field("departure_at", past)]) from None
+    except ValidationError as exc:
+        raise _times_refused(exc, moved=command.arrival_at is None or command.transit is None) from None
     problems: list[m.Problem] = []
     if facts is not None:
         for f in facts:

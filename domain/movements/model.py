@@ -10,7 +10,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Strict, StringConstraints,
+                      ValidationInfo, field_validator, model_validator)
+from pydantic_core import PydanticCustomError
 
 from domain.model import Actor, CaseStatus, Name, Notes, Office, Stage
 from domain.offices import check_time_zone, time_zone
@@ -72,11 +74,15 @@ class TransitPoint(ShowsRules):
     arrives_at: FlightTime = Field(title="Arrives")
     departs_at: FlightTime = Field(title="Departs")
 
-    @model_validator(mode="after")
-    def _order(self) -> TransitPoint:
-        if self.departs_at < self.arrives_at:
-            raise ValueError("a transit point's departs_at must not be before its arrives_at")
-        return self
+    @field_validator("departs_at")
+    @classmethod
+    def _order(cls, departs_at: datetime, info: ValidationInfo) -> datetime:
+        # A field's own validator, so that the refusal names departs_at (a model's names none).
+        arrives_at = info.data.get("arrives_at")
+        if arrives_at is not None and departs_at < arrives_at:
+            raise PydanticCustomError("flight_times", "must not be before arrives_at: the plane leaves the transit "
+                                                      "point after it lands")
+        return departs_at
 
 
 class Escort(BaseModel):
@@ -97,29 +103,50 @@ class MovementDetails(ShowsRules):
         default=None, description="The charter's contract or reference number (charters).")
     carrier: Name
     departure_airport: Airport
-    arrival_airport: Airport
+    arrival_airport: Airport = Field(description="IATA airport code of the destination, e.g. OSL; not the "
+                                                 "departure_airport.")
     departure_at: FlightTime = Field(title="Departure", description=(
         "Scheduled departure, in the departure airport's local time."))
     departure_time_zone: TimeZone
     arrival_at: FlightTime | None = Field(default=None, title="Arrival", description=(
-        "Scheduled arrival, in the arrival airport's local time."))
-    transit: list[TransitPoint] = Field(default_factory=list, max_length=6, title="Transit points")
+        "Scheduled arrival, in the arrival airport's local time; after the departure."))
+    transit: list[TransitPoint] = Field(default_factory=list, max_length=6, title="Transit points", description=(
+        "Each reached after the departure, and left no earlier than reached."))
     seat_capacity: Count = Field(ge=1, le=1000, description=(
         "Seats for the manifest; infants under 2 travel on a lap and take none."))
     escorts: list[Escort] = Field(default_factory=list, max_length=50)
     office: Office
     notes: Notes | None = None
 
-    @model_validator(mode="after")
-    def _route(self) -> MovementDetails:
-        if self.arrival_airport == self.departure_airport:
-            raise ValueError("arrival_airport must differ from departure_airport")
-        if self.arrival_at is not None and self.arrival_at <= self.departure_at:
-            raise ValueError("arrival_at must be after departure_at")
-        for point in self.transit:
-            if point.arrives_at <= self.departure_at:
-                raise ValueError("a transit point must be reached after the departure")
-        return self
+    # The route's rules, each a validator of the field it is about (after the fields it is
+    # compared with, declared before it), so that a refusal names that field, not the body.
+    @field_validator("arrival_airport")
+    @classmethod
+    def _other_airport(cls, arrival_airport: str, info: ValidationInfo) -> str:
+        if arrival_airport == info.data.get("departure_airport"):
+            raise PydanticCustomError("flight_route", "must differ from departure_airport: a flight lands at "
+                                                      "another airport")
+        return arrival_airport
+
+    @field_validator("arrival_at")
+    @classmethod
+    def _arrives_after(cls, arrival_at: datetime | None, info: ValidationInfo) -> datetime | None:
+        departure_at = info.data.get("departure_at")
+        if arrival_at is not None and departure_at is not None and arrival_at <= departure_at:
+            raise PydanticCustomError("flight_times", "must be after departure_at ({departure_at})",
+                                      {"departure_at": departure_at.isoformat()})
+        return arrival_at
+
+    @field_validator("transit")
+    @classmethod
+    def _transit_after(cls, transit: list[TransitPoint], info: ValidationInfo) -> list[TransitPoint]:
+        departure_at = info.data.get("departure_at")
+        for point in transit:
+            if departure_at is not None and point.arrives_at <= departure_at:
+                raise PydanticCustomError("flight_times", "transit point {airport} must be reached after "
+                                          "departure_at ({departure_at})",
+                                          {"airport": point.airport, "departure_at": departure_at.isoformat()})
+        return transit
 
     def travel_day(self) -> date:
         """The day of travel, in the departure airport's time zone."""

@@ -5,8 +5,7 @@ The facts come from the case's own workflow (``CaseFacts``), taken just before t
 
 | rule | blocks when |
 |---|---|
-| ``case_not_found`` | no case workflow has this id |
-| ``other_office`` | the case belongs to another office than the movement |
+| ``case_not_found`` | no case workflow has this id, or the case belongs to another office than the movement (said as for an unknown case: its existence is not revealed) |
 | ``case_closed`` | the case is closed (withdrawn, consent withdrawn, ...) |
 | ``case_on_hold`` | the case is on hold |
 | ``wrong_stage`` | the case is not in the movement stage waiting for a booking |
@@ -123,12 +122,11 @@ def case_problems(state: MovementState, facts: CaseFacts, *, seats_left: int,
                   listed: ManifestEntry | None = None) -> list[Problem]:
     """Why ``facts``' case may not travel on this movement (empty: it may)."""
     case_id = facts.case_id
-    if not facts.found:
-        return [Problem(case_id=case_id, rule="case_not_found", message=f"no case {case_id}")]
     details = state.details
-    if facts.office != details.office:
-        return [Problem(case_id=case_id, rule="other_office",
-                        message=f"case {case_id} belongs to office {facts.office}, the movement to {details.office}")]
+    if not facts.found or facts.office != details.office:
+        # Another office's case is answered as an unknown one: a movement officer of one
+        # office learns neither that it exists nor where (as everywhere in the API).
+        return [Problem(case_id=case_id, rule="case_not_found", message=f"no case {case_id}")]
     if facts.status == CaseStatus.CLOSED:
         why = f" ({facts.closure_reason})" if facts.closure_reason else ""
         return [Problem(case_id=case_id, rule="case_closed", message=f"case {case_id} is closed{why}")]

@@ -11,12 +11,9 @@ def invitee_problems(state: SessionState, facts: SessionCaseFacts, invitee: Invi
     """The problems of one invitee, and the members it brings (its member, or every member of
     the case whose orientation task is open)."""
     case_id = facts.case_id
-    if not facts.found:
+    if not facts.found or facts.office != state.details.office:
+        # Another office's case is answered as an unknown one: its existence is not revealed.
         return [Problem(case_id=case_id, rule="case_not_found", message=f"no case {case_id}")], []
-    if facts.office != state.details.office:
-        return [Problem(case_id=case_id, rule="other_office",
-                        message=f"case {case_id} belongs to office {facts.office}, the session to "
-                                f"{state.details.office}")], []
     if facts.status == CaseStatus.CLOSED:
         return [Problem(case_id=case_id, rule="case_closed", message=f"case {case_id} is closed")], []
     if facts.on_hold:
