@@ -37,7 +37,6 @@ SESSION_CODES: dict[str, int] = {
     "attendance_recorded": 409,  # recorded already, differently
     "capacity": 409,
     "session_rules": 409,  # details: one entry per blocking person and rule
-    "other_office": 422,
     "case_not_found": 404,
     "participant_not_found": 404,
     "invalid_command": 422,
@@ -47,8 +46,8 @@ SESSION_CODES: dict[str, int] = {
 
 def _refuse(problems: list[m.Problem], what: str) -> SessionRejected:
     only = {p.rule for p in problems}
-    code = "other_office" if only == {"other_office"} else "case_not_found" if only == {"case_not_found"} \
-        else "session_rules"
+    # A case that does not exist (or is another office's: the same answer) is a 404 of its own.
+    code = "case_not_found" if only == {"case_not_found"} else "session_rules"
     names = "; ".join(p.message for p in problems[:20])
     more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
     return SessionRejected(code, f"{what}: {names}{more}", problems)
