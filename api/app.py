@@ -17,6 +17,7 @@ from api.inbox_delivery import InboxDelivery
 from api.audit import install_audit
 from api.limits import BodySizeLimit
 from api.outages import install_outage_handlers
+from api import openapi_bodies
 from api.query_guard import known_query_parameters
 from store.destination_profiles import DestinationServicesSource
 from api.request_context import RequestContext
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(operations.router, dependencies=strict_query)  # cases whose workflow is in trouble (issue 16)
     app.include_router(destination_profiles.router, dependencies=strict_query)  # the services each destination asks for
     app.include_router(health.probes)
+    openapi_bodies.install(app)  # bodies a route reads itself, documented as their model
     app.add_middleware(codec.CodecCors, origins=temporal_ui_origins(settings))  # only the Temporal Web UI, only /codec
     ui.install(app)  # the caseworker web UI under /ui, and / -> /ui
     install_audit(app)

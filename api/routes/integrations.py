@@ -29,6 +29,7 @@ from api import idempotency, policy, readmodel
 from api.auth import CurrentPrincipal
 from api.case_ids import case_of_referral
 from api.deps import Commands, Db
+from api.openapi_bodies import raw_json_body
 from api.errors import ERROR_RESPONSES, REJECTION_STATUS, ApiError, ErrorBody
 from domain.case import validate_form
 from api.office_time import edge_today
@@ -165,6 +166,8 @@ async def _authenticate(request: Request, db: Db, api_key: str | None) -> Integr
 
 
 @router.post("/messages", response_model=MessageAccepted, status_code=202,
+             openapi_extra=raw_json_body(IntegrationMessage, "The event: an IntegrationMessage (validated by the "
+                                                             "route, so that a refused message is kept with its errors)."),
              summary="Send an event (API key, Idempotency-Key); committed to the inbox, then applied",
              responses={400: {"model": ErrorBody, "description": "No (or an invalid) Idempotency-Key header."}})
 async def receive(request: Request, db: Db, commands: Commands,
