@@ -343,7 +343,8 @@ async def test_a_departure_waits_for_a_case_on_hold_and_a_repeat_that_says_other
     """A case on hold cannot take a departure: the confirmation is refused naming it, before
     anything is sent; resumed, the departure goes.  Then the same confirmation again changes
     nothing, and one that says something else (another family not boarded, another time) is
-    a 409, not silently ignored; an empty manifest cannot depart."""
+    a 409, not silently ignored; an empty manifest cannot depart; a departure dated before the
+    fit-to-travel checks is refused naming each person."""
     await login_all(driver)
     held, other = await asyncio.gather(*[_case_in_movement_stage(driver, _family(1)) for _ in range(2)])
     mid = (await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9)))["movement_id"]
@@ -352,6 +353,15 @@ async def test_a_departure_waits_for_a_case_on_hold_and_a_repeat_that_says_other
     await _fan_out_done(driver, mid)
     for case in (held, other):
         await _check_fit_to_travel(driver, case["case_id"])
+    # A departure dated before the fit-to-travel checks (two days early): every case would refuse
+    # it, so the movement refuses it first, naming each person; nothing is recorded.
+    early = {"departed_at": (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0).isoformat()}
+    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/departure", json=early)
+    assert r.status_code == 409, r.text
+    details = r.json()["error"]["details"]
+    assert {(d["case_id"], d["field"]) for d in details} == {(held["case_id"], "departed_at"),
+                                                            (other["case_id"], "departed_at")}, details
+    assert (await _ok(driver, "GET", f"/api/v1/movements/{mid}"))["status"] == "locked"
     await _ok(driver, "POST", f"/api/v1/cases/{held['case_id']}/hold", "fatma", json={"reason": "Security check."})
 
     body = {"departed_at": datetime.now(UTC).replace(microsecond=0).isoformat()}

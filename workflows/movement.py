@@ -84,6 +84,10 @@ DEPARTURE_RULES_PATCH = "departure-rules-v1"
 # From this patch on, a delay moves the flight at most two years ahead, as a creation may
 # (domain.movements.decide, delay_limit); histories before it delayed without that limit.
 DELAY_LIMIT_PATCH = "delay-limit-v1"
+# From this patch on, a departure dated before a departing person's fit-to-travel check (or
+# more than 72 hours after it) is refused before anything is recorded: every case would refuse
+# it, leaving the movement departed and no case (domain.movements.rules.departure_time_problems).
+DEPARTURE_TIME_PATCH = "departure-time-v1"
 # A fan-out reaches its cases in batches of this many, one activity each (all batches at
 # once, every case of a batch at once): a 60-case charter is 3 activities in history.
 FAN_OUT_BATCH = 25
@@ -267,9 +271,13 @@ class MovementWorkflow:
             or workflow.patched(DEPARTURE_RULES_PATCH)
         # Asked only for a delay, so that no other command's history gets the marker.
         delay_limit = not isinstance(command, c.DelayMovement) or workflow.patched(DELAY_LIMIT_PATCH)
+        # Asked only for a departure checked against the cases' facts (the handler's decision).
+        departure_time = facts is None or not isinstance(command, c.ConfirmDeparture) or workflow.patched(
+            DEPARTURE_TIME_PATCH)
         try:
             events = decide(self._state, command, workflow.now(), actor, facts, removal_always_possible=always,
-                            departure_rules=departure_rules, delay_limit=delay_limit)
+                            departure_rules=departure_rules, delay_limit=delay_limit,
+                            departure_time=departure_time)
             new_state = fold(events, self._state, self._id) if events else None
         except MovementRejected as exc:
             raise _rejection(exc) from None

@@ -22,6 +22,7 @@ from domain.movements.rules import (
     DEPARTURE_TASK,
     case_problems,
     departure_problems,
+    departure_time_problems,
     exit_permission_problems,
     lock_problems,
     manifest_members,
@@ -99,7 +100,7 @@ def _refuse_problems(problems: list[m.Problem], what: str) -> MovementRejected:
 
 def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Actor,
            facts: list[m.CaseFacts] | None = None, *, removal_always_possible: bool = True,
-           departure_rules: bool = True, delay_limit: bool = True) -> list[Any]:
+           departure_rules: bool = True, delay_limit: bool = True, departure_time: bool = True) -> list[Any]:
     """The keyword flags are rules added later; False only where a recorded history decided
     the older way (``workflows.movement``'s patches):
 
@@ -108,7 +109,9 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
     - ``departure_rules``: a departure is refused while a case is on hold or the manifest is
       empty, a repeated departure or cancellation that says something else is refused (not
       silently ignored), and a movement departs at most ``LATEST_DEPARTURE`` ahead;
-    - ``delay_limit``: a delay moves the flight at most ``LATEST_DEPARTURE`` ahead too."""
+    - ``delay_limit``: a delay moves the flight at most ``LATEST_DEPARTURE`` ahead too;
+    - ``departure_time``: a departure is dated after every departing person's fit-to-travel
+      check, within its 72 hours (``departure_time_problems``)."""
     if isinstance(command, c.CreateMovement):
         if state is not None:
             if state.details == command.details:
@@ -173,6 +176,10 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
             if e.not_boarded_members:
                 who = "; ".join(f"{p.full_name} did not board: {p.not_boarded_reason}" for p in e.not_boarded_members)
                 not_boarded[e.case_id] = f"{not_boarded[e.case_id]}; {who}" if e.case_id in not_boarded else who
+        if facts is not None and departure_time:
+            problems = departure_time_problems(facts, command.departed_at, set(not_boarded))
+            if problems:
+                raise _refuse_problems(problems, "the departure time does not fit the fit-to-travel checks")
         return boarding + [m.DepartureConfirmed(at=now, actor=actor, departed_at=command.departed_at,
                                                 not_boarded=not_boarded, departure_tasks=tasks)]
     if isinstance(command, c.RecordBoarding):

@@ -31,7 +31,7 @@ And when the departure is confirmed, for every case the lock booked (``departure
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from domain.model import CaseStatus, Stage
 from domain.movements.model import (
@@ -49,6 +49,9 @@ from domain.movements.model import (
 BOOKING_TASK = "book_movement"
 ADULT_AGE_YEARS = 18
 DEPARTURE_TASK = "record_departure"
+# A departing person's fit-to-travel check lies within this window before the departure (the
+# case's own rule, domain.programmes.travel.FIT_TO_TRAVEL_WINDOW).
+FIT_TO_TRAVEL_WINDOW = timedelta(hours=72)
 
 
 def age_on(born: date, day: date) -> int:
@@ -228,4 +231,25 @@ def departure_problems(state: MovementState, facts: list[CaseFacts], *, on_hold_
                 problems.append(Problem(case_id=f.case_id, rule="not_ready_to_depart",
                                         message=f"case {f.case_id} is not ready to depart: open first "
                                                 f"{', '.join(sorted(f.open_tasks)) or 'nothing'}"))
+    return problems
+
+
+def departure_time_problems(facts: list[CaseFacts], departed_at: datetime, no_shows: set[str]) -> list[Problem]:
+    """Whether ``departed_at`` is a time every departing person can have left at: after their
+    fit-to-travel check and within its 72 hours, as each case judges its own departure.  A
+    departure dated before the checks (days early, before the lock) was recorded by the
+    movement and then refused by every case, which left the movement departed and no case so."""
+    problems: list[Problem] = []
+    for f in facts:
+        if f.departed_at is not None or f.case_id in no_shows:
+            continue
+        for member in f.members:
+            at = member.fit_to_travel_at
+            if at is not None and departed_at - FIT_TO_TRAVEL_WINDOW <= at <= departed_at:
+                continue
+            when = f"was checked fit to travel at {at.isoformat()}" if at else "has no fit-to-travel check"
+            problems.append(Problem(case_id=f.case_id, rule="not_ready_to_depart", member_id=member.member_id,
+                                    member_name=member.full_name, field="departed_at",
+                                    message=f"{member.full_name} {when}: a departure at {departed_at.isoformat()} "
+                                            "must come after the check, within 72 hours of it"))
     return problems
