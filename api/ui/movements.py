@@ -53,6 +53,8 @@ def _form(principal: Any, posted: Any = None) -> BoundForm:
     form.with_field("office", kind="select", options=tuple(Option(o, o) for o in principal.offices), pattern=None,
                     help=None)
     form.with_field("departure_time_zone", kind="select", options=time_zones())
+    form.with_field("departure_at", local_to="departure_time_zone",
+                    help=_("The departure airport's local time, in the time zone above."))
     zone = next(f for f in form.fields if f.name == "departure_time_zone")  # asked before the times in it
     form.fields.remove(zone)
     form.fields.insert(next(i for i, f in enumerate(form.fields) if f.name == "departure_at"), zone)

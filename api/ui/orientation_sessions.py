@@ -37,7 +37,8 @@ def _form(principal: Any, posted: Any = None) -> BoundForm:
     form = BoundForm.submitted(schema, posted) if posted is not None else BoundForm.blank(schema)
     form.with_field("office", kind="select", options=tuple(Option(o, o) for o in principal.offices), pattern=None,
                     help=None)
-    form.with_field("time_zone", kind="select", options=time_zones())
+    form.with_field("time_zone", kind="select", options=time_zones(), required=True)  # starts_at is its wall clock
+    form.with_field("starts_at", local_to="time_zone", help=_("The local time where it is held, in the time zone below."))
     if posted is None:
         office = principal.offices[0] if principal.offices else ""
         form.values.update({"office": office, "time_zone": office_time_zone(office) if office else "UTC"})

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -93,6 +95,9 @@ class FormField:
     row_label: str = "Row"
     scalar_items: bool = False  # a list of plain values (its row has one field, "value")
     single: bool = False  # an object (e.g. a referral's sponsor): one row of its fields, sent as an object
+    # A date-time typed as the wall clock of the IANA zone chosen in another field of the form
+    # (a flight's departure in its airport's zone): no offset to pick, the zone's on that day.
+    local_to: str | None = None
 
     @property
     def id(self) -> str:
@@ -492,6 +497,8 @@ class BoundForm:
                 result[f.name] = next((o.value for o in f.options if o.text == raw), raw)
             elif f.kind == "number":
                 result[f.name] = _number(raw, f.integer)
+            elif f.kind == "datetime" and f.local_to:
+                result[f.name] = _local_datetime(raw, self.values.get(f.local_to, ""))
             elif f.kind == "datetime":
                 result[f.name] = _datetime(raw, self.values.get(name + TZ_SUFFIX, ""))
             else:
@@ -555,3 +562,14 @@ def _datetime(local: str, offset: str) -> str:
     """``2026-12-10T09:40`` + ``+03:00``; without an offset the value stays naive and the
     form model refuses it ("should have timezone info")."""
     return local + offset if offset in UTC_OFFSETS else local
+
+
+def _local_datetime(local: str, zone: str) -> str:
+    """``2027-07-10T10:00`` in ``Europe/Oslo``: that wall clock there, with the offset the zone
+    has on that day (+02:00 in July), whatever today's is.  Unreadable, or no usable zone: as
+    typed (naive), and the form model refuses it naming the field."""
+    try:
+        moment = datetime.fromisoformat(local)
+        return moment.replace(tzinfo=ZoneInfo(zone)).isoformat() if moment.tzinfo is None else local
+    except (ValueError, OSError, ZoneInfoNotFoundError):
+        return local
