@@ -27,7 +27,7 @@ async def case_after_command(db: asyncpg.Connection, case_id: str) -> CaseDetail
         try:
             async with current_app().state.pool.acquire(timeout=5) as conn:
                 case = await readmodel.get_case(conn, case_id)
-        except DATABASE_OUTAGES:
+        except (TimeoutError, *DATABASE_OUTAGES):  # TimeoutError: no connection became free
             raise ApiError(503, "applied_but_unreadable",
                            f"the command was applied to case {case_id}, but the case cannot be read right now; "
                            "read it again shortly (sending the same request again changes nothing)",

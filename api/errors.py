@@ -6,7 +6,9 @@ and, for invalid input, which field, why, and what is allowed.
 
 That holds beyond the routes too: malformed input refused at the edge (``api.input_guard``)
 and a failure nobody expected (``UnexpectedErrors``: a 500 with this body, not Starlette's
-plain text, and the traceback in the log, never in the answer).
+plain text, and the traceback in the log, never in the answer).  A database outage that
+escaped the routes' handlers (raised while cleaning up, or chained to another error) is
+still an outage there: 503 with ``Retry-After``, never 500.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.input_guard import InputGuard
+from api.outages import DATABASE_OUTAGES, DATABASE_RETRY_AFTER_SECONDS, database_unavailable_body
 from domain.errors import RejectionCode
 
 log = logging.getLogger("itinera.api")
@@ -90,6 +93,29 @@ def internal_error_response() -> JSONResponse:
                         status_code=500)
 
 
+def database_outage_in(exc: BaseException) -> BaseException | None:
+    """The database outage behind ``exc``: itself, what it was raised from or during
+    (``__cause__`` / ``__context__``), or one of a group's; None if there is none."""
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, DATABASE_OUTAGES):
+            return current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return None
+
+
+def database_unavailable_response() -> JSONResponse:
+    return JSONResponse(database_unavailable_body(), status_code=503,
+                        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
 class UnexpectedErrors:
     """Pure ASGI middleware: an exception no handler took becomes the standard 500 body.
 
@@ -113,12 +139,18 @@ class UnexpectedErrors:
 
         try:
             await self.app(scope, receive, send_tracked)
-        except Exception:
+        except Exception as exc:
             route = getattr(scope.get("route"), "path", None) or "(no route)"
-            log.exception("unexpected error answering %s %s", scope.get("method"), route)
+            outage = database_outage_in(exc)
+            if outage is not None:
+                log.warning("database unavailable answering %s %s: %r", scope.get("method"), route, outage,
+                            exc_info=exc)
+            else:
+                log.exception("unexpected error answering %s %s", scope.get("method"), route)
             if started:
                 raise
-            await internal_error_response()(scope, receive, send)
+            answer = internal_error_response() if outage is None else database_unavailable_response()
+            await answer(scope, receive, send)
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:

@@ -9,13 +9,20 @@ completions.  Keys are per client (an integration key, or a user) and remembered
 * same key, another request: 422 ``idempotency_key_reused``;
 * same key while the first is still being served: 409 ``idempotency_key_in_progress``
   with ``Retry-After`` (the draft's answer to a concurrent duplicate);
-* a refused request (any 4xx or 5xx) frees its key: it applied nothing (a command whose
-  answer timed out still has a Temporal update id derived from the key, so sending it
-  again attaches to the first and is applied once).
+* a refused request (any 4xx or 5xx) frees its key: a 4xx applied nothing; a 503 may still
+  be applied, once (a command whose answer timed out has a Temporal update id derived from
+  the key, or for a completion from what it says, so sending it again attaches to the first
+  and answers with its outcome: ``api.task_actions``).
+
+The key's bookkeeping never turns an applied command into an error: if PostgreSQL cannot
+store the answer (its connection died while the command ran), the client still gets it,
+and the key's lock expires; the same request sent again then reaches Temporal, whose
+update-id deduplication answers with the first outcome.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import asyncpg
@@ -23,8 +30,11 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from api.errors import ApiError
+from api.outages import DATABASE_OUTAGES
 from api.request_context import route_template
 from store import inbox as store
+
+log = logging.getLogger("itinera.api")
 
 HEADER = "Idempotency-Key"
 _MAX_LENGTH = 255
@@ -89,12 +99,26 @@ class Idempotency:
         return answer_known(known, fingerprint)
 
     async def finish(self, status_code: int, body: Any) -> None:
+        """Remember the answer, with the request's connection or, if that one died while the
+        command ran, a fresh one; if PostgreSQL cannot be written, the answer goes out anyway."""
         if self.key is not None:
-            await store.answer_key(self.db, self.scope, self.key, status_code, body)
+            await self._with_a_connection(store.answer_key, status_code, body)
 
     async def abandon(self) -> None:
         if self.key is not None:
-            try:
-                await store.release_key(self.db, self.scope, self.key)
-            except (asyncpg.PostgresError, OSError):
-                pass  # its lock expires on its own
+            await self._with_a_connection(store.release_key)
+
+    async def _with_a_connection(self, step: Any, *args: Any) -> None:
+        assert self.key is not None
+        try:
+            await step(self.db, self.scope, self.key, *args)
+            return
+        except (*DATABASE_OUTAGES, asyncpg.PostgresError):
+            pass
+        try:
+            async with self.request.app.state.pool.acquire(timeout=5) as conn:
+                await step(conn, self.scope, self.key, *args)
+        except (TimeoutError, *DATABASE_OUTAGES, asyncpg.PostgresError) as exc:
+            # Its lock expires on its own; the same request sent again then gets its outcome
+            # from Temporal (the update id is derived from the key).
+            log.warning("Idempotency-Key %s of %s not updated: %r", self.key, self.scope, exc)

@@ -7,9 +7,13 @@ outages are mapped where commands are sent, in ``api.commands``.)
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+log = logging.getLogger("itinera.api")
 
 DATABASE_RETRY_AFTER_SECONDS = 3
 
@@ -20,11 +24,16 @@ DATABASE_OUTAGES: tuple[type[BaseException], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,  # "terminating connection because of crash of another server process"
+    asyncpg.exceptions.IdleSessionTimeoutError,
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.exceptions.ConnectionFailureError,
     # A pooled connection left half-way through an operation when PostgreSQL went away:
     # "cannot switch to state N; another operation is in progress" (seen in the fault tests).
     asyncpg.InternalClientError,
+    # A pooled connection that died under its request: "connection has been released back to
+    # the pool", "connection is closed" (asyncpg detaches a dead connection from its proxy).
+    asyncpg.InterfaceError,
 )
 
 
@@ -33,7 +42,8 @@ def database_unavailable_body(message: str = "the database is unavailable; try a
 
 
 def install_outage_handlers(app: FastAPI) -> None:
-    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable answering %s %s: %r", request.method, request.url.path, exc)
         return JSONResponse(database_unavailable_body(), status_code=503,
                             headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
 

@@ -5,6 +5,13 @@ form at ``/ui/tasks/{id}``; both must refuse exactly the same things with exactl
 errors (visibility, role, task open, claim, form), so the checks live here and both front
 doors call them.  Every refusal is an ``ApiError``; the JSON API renders it as JSON and
 the UI as a message on the page.
+
+A completion sent again after a 503 (the engine did not answer in time, PostgreSQL went
+away) must get the first one's outcome, not "task not open": a task the caller completed is
+therefore not refused from the read model but sent to the workflow again, whose update id
+is derived from the completion (actor, task, form), so Temporal answers with the first
+outcome; a completion with another form is refused by the workflow's own validator.  The
+request's connection is lent back to the pool while the workflow is awaited (``api.deps``).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from api import policy, readmodel
 from api.after_command import case_after_command
 from api.auth import Principal
 from api.commands import CaseCommands
+from api.deps import lent_back
 from api.errors import REJECTION_STATUS, ApiError
 from api.schemas import CaseDetail, ClaimResult, Page, TaskView
 from domain.case import validate_form
@@ -93,12 +101,33 @@ async def complete(db: asyncpg.Connection, commands: CaseCommands, principal: Pr
     """Complete a task with its form and answer with the case's new state."""
     task = await visible_task(db, principal, task_id)
     policy.require_may_work(principal, task)
-    require_open(task)
+    if task.status != "open":
+        await _complete_again(db, commands, principal, task, form)
+        return policy.redact_case(await case_after_command(db, task.case_id), principal)
     if task.claimed_by not in (None, principal.username):
         raise ApiError(409, "task_claimed", f"task {task_id} is claimed by {task.claimed_by}")
     try:  # the workflow validates again; checking here answers bad input without a round trip
         validate_form(task.task_type, form, today=edge_today(task.office), programme=task.programme)
     except CommandRejected as exc:
         raise ApiError(REJECTION_STATUS[exc.code], exc.code.value, exc.message, exc.details) from None
-    await commands.complete_task(task.case_id, task_id, form, principal.actor)
+    async with lent_back(db):
+        await commands.complete_task(task.case_id, task_id, form, principal.actor)
     return policy.redact_case(await case_after_command(db, task.case_id), principal)
+
+
+async def _complete_again(db: asyncpg.Connection, commands: CaseCommands, principal: Principal, task: TaskView,
+                          form: dict[str, Any]) -> None:
+    """A task that is no longer open: 409 ``task_not_open`` (naming who completed it), unless
+    the caller completed it, when this may be their completion sent again after a 503.  Then
+    the workflow decides: the same completion attaches to the first and answers as it did
+    (Temporal's update-id deduplication); another form is refused by its validator, which is
+    answered with the read model's 409, as any other completion of a completed task."""
+    if task.status != "completed" or task.completed_by != principal.actor.id:
+        require_open(task)
+    try:
+        async with lent_back(db):
+            await commands.complete_task(task.case_id, task.task_id, form, principal.actor)
+    except ApiError as refused:
+        if refused.status >= 500:  # an outage: the client sends it again
+            raise
+        require_open(task)  # task_not_open, or case_closed from a workflow that has finished

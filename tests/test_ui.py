@@ -340,7 +340,11 @@ async def test_conflicts_are_shown_as_a_clear_message(stack: Stack, http: httpx.
     async with signed_in(stack, "fatma") as fatma:
         page = Page((await fatma.get(f"/ui/tasks/{task_id}")).text)
         assert (await fatma.post(f"/ui/tasks/{task_id}", data=form | {"csrf_token": page.csrf})).status_code == 200
-        again = await fatma.post(f"/ui/tasks/{task_id}", data=form | {"csrf_token": page.csrf})
+        # The same completion sent again (a double submit, a retry) answers as the first did ...
+        same = await fatma.post(f"/ui/tasks/{task_id}", data=form | {"csrf_token": page.csrf})
+        assert same.status_code == 200 and same.url.path == f"/ui/cases/{case['case_id']}", same.text
+        # ... another one is refused, naming who completed the task.
+        again = await fatma.post(f"/ui/tasks/{task_id}", data=form | {"notes": "Seen again.", "csrf_token": page.csrf})
         assert again.status_code == 409
         assert "is already completed (by fatma)" in Page(again.text).body_text
     assert (await api_case(http, driver, case["case_id"]))["stage"] == "interview"

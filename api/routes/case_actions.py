@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from api import policy, readmodel
 from api.after_command import case_after_command
 from api.auth import CurrentPrincipal, Principal
-from api.deps import Commands, Db
+from api.deps import Commands, Db, lent_back
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas import CaseDetail
 from domain.case import (
@@ -65,7 +65,8 @@ class ConsentWithdrawalBody(ShowsRules):
          "reason": "Decided to stay: found work in Istanbul."}]})
     withdrawn_by: PersonName() = Field(  # type: ignore[valid-type]
         description="Who withdrew consent: the migrant, or the legal guardian of a minor.")
-    withdrawn_on: date = Field(description="When the migrant told us; not in the future.")
+    withdrawn_on: date = Field(description="When the migrant told us; not in the future, nor before the case "
+                                           "was referred (checked against the case).")
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] = Field(
         description="ISO 639 code of the language the decision was given in.")
     reason: Reason
@@ -108,7 +109,8 @@ async def perform_case_action(db: Db, commands: Commands, principal: Principal, 
         _check_corrected_name(action)
     policy.require_case_visible(principal, case_id, await readmodel.case_office(db, case_id))
     policy.require_role(principal, set(policy.ACTION_ROLES[action.kind]), f"{action.kind.replace('_', ' ')} a case")
-    await commands.act(case_id, action, principal.actor)
+    async with lent_back(db):  # not held while the workflow is awaited (api.deps)
+        await commands.act(case_id, action, principal.actor)
     return policy.redact_case(await case_after_command(db, case_id), principal)
 
 
@@ -181,8 +183,9 @@ async def withdraw_consent(case_id: str, body: ConsentWithdrawalBody, principal:
         raise ApiError(409, "wrong_programme",
                        f"case {case_id} is a {found[1]} case, which takes no consent to withdraw "
                        f"(to stop it, withdraw the case: POST /api/v1/cases/{case_id}/withdraw)")
-    await commands.act(case_id, WithdrawConsent(withdrawn_by=body.withdrawn_by, withdrawn_on=body.withdrawn_on,
-                                                language=body.language, reason=body.reason), principal.actor)
+    async with lent_back(db):
+        await commands.act(case_id, WithdrawConsent(withdrawn_by=body.withdrawn_by, withdrawn_on=body.withdrawn_on,
+                                                    language=body.language, reason=body.reason), principal.actor)
     return policy.redact_case(await case_after_command(db, case_id), principal)
 
 
@@ -205,9 +208,10 @@ async def perform_split(db: Db, commands: Commands, principal: Principal, case_i
                        f"participants/{member_id}/remove), then split the family",
                        [{"field": "member_ids", "reason": f"on orientation session {s}", "member_id": m}
                         for m, s in sorted(on_session.items())])
-    outcome = await commands.act(case_id, SplitCase(member_ids=body.member_ids,
-                                                    principal_member_id=body.principal_member_id,
-                                                    reason=body.reason), principal.actor)
+    async with lent_back(db):
+        outcome = await commands.act(case_id, SplitCase(member_ids=body.member_ids,
+                                                        principal_member_id=body.principal_member_id,
+                                                        reason=body.reason), principal.actor)
     if outcome.new_case_id is None:  # cannot happen: a split always opens a case
         raise ApiError(500, "split_failed", f"case {case_id} recorded no split")
     return SplitOutcome(case=policy.redact_case(await case_after_command(db, case_id), principal),

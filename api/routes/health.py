@@ -10,7 +10,9 @@ PostgreSQL answer; send it no traffic if not, 503).  The authenticated
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
+import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -30,16 +32,34 @@ class Liveness(BaseModel):
 class Readiness(BaseModel):
     status: str = Field(description="'ready', or 'not_ready' with the 503 answer.", examples=["ready"])
     temporal: bool = Field(description="The Temporal frontend answers its health check.")
-    database: bool = Field(description="PostgreSQL answers a query.")
+    database: bool = Field(description="PostgreSQL answers a query (through a connection of the probe's own when "
+                                       "every pooled one is busy: a busy pool is not a database outage).")
     down: list[str] = Field(description="The dependencies that do not answer: 'temporal', 'database'.")
 
 
 async def _database_ok(request: Request) -> bool:
+    """PostgreSQL answers: through a pooled connection when one is free at once, else through
+    a short-lived connection of the probe's own.  A pool whose connections are all busy (every
+    request waiting on a slow engine) is not a database outage: reporting it as one would make a
+    load balancer pull every replica while PostgreSQL is fine (explore3, finding 3)."""
     try:
-        async with request.app.state.pool.acquire(timeout=2) as conn:
+        async with request.app.state.pool.acquire(timeout=0.2) as conn:
             return await asyncio.wait_for(conn.fetchval("SELECT 1"), 2) == 1
+    except TimeoutError:
+        pass  # the pool is busy (or the query slow): ask PostgreSQL itself
     except Exception:  # any failure means "not answering": this is the probe's whole job
         return False
+    try:
+        conn = await asyncpg.connect(request.app.state.settings.database_url, timeout=2)
+    except Exception:  # idem
+        return False
+    try:
+        return await asyncio.wait_for(conn.fetchval("SELECT 1"), 2) == 1
+    except Exception:  # idem
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.close(), 2)
 
 
 async def _temporal_ok(request: Request) -> bool:
