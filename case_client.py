@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import httpx
 
 from domain.model import Stage
+from domain.offices import DEFAULT_TIME_ZONE, local_date
 
 # Every stage of every programme, in order (resettlement has no reintegration stage; family
 # reunification has documents and the embassy appointment, and no interview, health or orientation).
@@ -82,7 +83,9 @@ class CaseClient:
     async def withdraw_consent(self, case: dict[str, Any], withdrawn_by: str, language: str, reason: str, *,
                                username: str = "ayse") -> dict[str, Any]:
         """AVRR: record that the migrant withdrew consent (closes the case)."""
-        body = {"withdrawn_by": withdrawn_by, "withdrawn_on": datetime.now(UTC).date().isoformat(),
+        # Today in the case's office: the day it was referred there is the earliest allowed.
+        today = local_date(datetime.now(UTC), case.get("office_time_zone") or DEFAULT_TIME_ZONE)
+        body = {"withdrawn_by": withdrawn_by, "withdrawn_on": today.isoformat(),
                 "language": language, "reason": reason}
         r = await self.client.post(f"/api/v1/cases/{case['case_id']}/consent-withdrawal", json=body,
                                    headers=await self.login(username))

@@ -153,6 +153,7 @@ def facts_of(state: CaseState, absent: set[str] | None = None, other: dict[str, 
     return SessionCaseFacts(
         case_id=state.case_id, office=state.office, programme=str(state.programme), status=state.status,
         stage=state.stage, on_hold=state.held_at is not None, destination_country=state.destination_country,
+        referred_at=state.referred_at if state.split_from is None else None,
         members=[MemberFacts(member_id=m.member_id, full_name=m.full_name, date_of_birth=m.date_of_birth,
                              orientation=state.progress[m.member_id].orientation,
                              task_id=_open_task(state, m.member_id), absent_before=m.member_id in absent,

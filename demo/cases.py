@@ -58,7 +58,7 @@ DEMO_CASES: list[tuple[dict[str, Any], Stage, set[int]]] = [
     (_case("UNHCR-TUR-2026-004469", "IST", "NL", "urgent", [
         _m("Mustafa Darwish", "1985-12-12", "male", "SY", "principal"),
         _m("Aya Darwish", "2015-03-03", "female", "SY", "child"),
-    ]), Stage.MOVEMENT, set()),  # then: departed five days ago, arrival never confirmed (_situations)
+    ]), Stage.MOVEMENT, set()),  # then: booked on a flight three hours away, checked fit (_situations)
     (_case("UNHCR-TUR-2026-004471", "IST", "NO", "normal", [
         _m("Khaled Mansour", "1990-07-07", "male", "SY", "principal"),
         _m("Reem Mansour", "1993-01-19", "female", "SY", "spouse"),
@@ -281,7 +281,8 @@ async def seed_demo_cases(client: httpx.AsyncClient) -> int:
 
 
 async def _situations(driver: CaseClient) -> None:
-    """What real work has besides progress: a case on hold, an overdue task escalated."""
+    """What real work has besides progress: a case on hold, a family about to fly.  (No task of
+    the demo is overdue when it is seeded: an escalation needs time to pass.)"""
     headers = await driver.login("fatma")
     held = (await driver.client.get("/api/v1/cases", params={"q": "UNHCR-TUR-2026-004418"}, headers=headers)).json()
     for case in held["items"]:
@@ -293,18 +294,25 @@ async def _situations(driver: CaseClient) -> None:
     found = (await driver.client.get("/api/v1/cases", params={"q": "UNHCR-TUR-2026-004469"}, headers=headers)).json()
     for summary in found["items"]:
         case = (await driver.client.get(f"/api/v1/cases/{summary['case_id']}", headers=headers)).json()
-        if case["stage"] != "movement":
-            continue
-        now = datetime.now(UTC).replace(second=0, microsecond=0)
-        # Their DGMM exit permission is in hand (Türkiye requires one to leave).
-        for task in [t for t in case["open_tasks"] if t["task_type"] == "record_host_exit_permission"]:
-            case = await driver.complete(task, "IST")
-        book = next(t for t in case["open_tasks"] if t["task_type"] == "book_movement")
-        case = await driver.complete(book, "IST", form={
-            "flight_number": "KL1960", "departure_at": (now + timedelta(hours=3)).isoformat(),
-            "departure_airport": "IST", "arrival_airport": "AMS"})
-        for task in [t for t in case["open_tasks"] if t["task_type"] == "check_fit_to_travel"]:
-            case = await driver.complete(task, "IST", form={"checked_at": now.isoformat(), "outcome": "fit"})
+        if case["stage"] == "movement":
+            await fly_in_three_hours(driver, case)
+
+
+async def fly_in_three_hours(driver: CaseClient, case: dict[str, Any]) -> dict[str, Any]:
+    """Book a case in the movement stage on a flight three hours away and check every member
+    fit to travel now.  Its checks open due an hour later (a check's due, six hours before the
+    flight, is already past: ``domain.engine.flow.reachable_due``), so no escalation opens."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    # Their DGMM exit permission is in hand (Türkiye requires one to leave).
+    for task in [t for t in case["open_tasks"] if t["task_type"] == "record_host_exit_permission"]:
+        case = await driver.complete(task, "IST")
+    book = next(t for t in case["open_tasks"] if t["task_type"] == "book_movement")
+    case = await driver.complete(book, "IST", form={
+        "flight_number": "KL1960", "departure_at": (now + timedelta(hours=3)).isoformat(),
+        "departure_airport": "IST", "arrival_airport": "AMS"})
+    for task in [t for t in case["open_tasks"] if t["task_type"] == "check_fit_to_travel"]:
+        case = await driver.complete(task, "IST", form={"checked_at": now.isoformat(), "outcome": "fit"})
+    return case
 
 
 async def seed_avrr_demo(driver: CaseClient, demo: AvrrDemo) -> dict[str, Any]:

@@ -71,6 +71,8 @@ LATEST_CASE_DATE = date(2199, 12, 31)
 _RANGE = f"between {EARLIEST_CASE_DATE.isoformat()} and {LATEST_CASE_DATE.isoformat()}"
 DEPARTURE_WINDOW = (timedelta(days=366), timedelta(days=2 * 366))  # before and after today
 CASE_RULE = "(checked against the case)"
+ACTION_TAKEN_MIN_LENGTH = 3  # a resolved escalation says what was done: "" or "x" says nothing
+LONGEST_DUE_EXTENSION_DAYS = 90  # a resolved escalation gives an overdue task weeks, not centuries
 
 
 def _within_calendar(value: date) -> None:
@@ -356,12 +358,15 @@ def _line_error(error: Any) -> Any:
 FormType = type[Form] | type[ChoiceForm]
 
 
-def parse_form(form_type: FormType, data: Any, *, today: date) -> Form:
+def parse_form(form_type: FormType, data: Any, *, today: date, admission: bool = True) -> Form:
     """Validate a completion form: the model of the chosen branch for a ``ChoiceForm``.
 
     Raises pydantic's ``ValidationError``, located at field names.  ``today`` is the day the
-    date rules compare with (the workflow's clock, or the API's wall clock)."""
-    context = {"today": today}
+    date rules compare with (the workflow's clock, or the API's wall clock).  ``admission``
+    False (the workflow handler's decision, which replays recorded commands) leaves out the
+    form rules added as admission rules (``admission_rule``), so forms recorded before them
+    replay as decided."""
+    context = {"today": today, "admission": admission}
     if isinstance(form_type, type) and issubclass(form_type, ChoiceForm):
         return form_type.parse(data, context=context)
     return form_type.model_validate(data, context=context)
@@ -432,6 +437,18 @@ class ReviewOutcomeForm(ChoiceForm):
                     Field(discriminator="decision")]
 
 
+def admission_rule(info: ValidationInfo) -> bool:
+    """Whether a form rule added after forms were recorded applies: always, except in the
+    workflow handler's decision (``parse_form(admission=False)``)."""
+    return not (isinstance(info.context, dict) and info.context.get("admission") is False)
+
+
+def _says_what_was_done(value: str, info: ValidationInfo) -> str:
+    if admission_rule(info) and len(value) < ACTION_TAKEN_MIN_LENGTH:
+        raise ValueError(f"say what was done (at least {ACTION_TAKEN_MIN_LENGTH} characters)")
+    return value
+
+
 class ResolveEscalationForm(Form):
     """The supervisor's answer to an overdue task: what was done, and optionally a new due date."""
 
@@ -439,8 +456,16 @@ class ResolveEscalationForm(Form):
         json_schema_extra={"examples": [{"action_taken": "Called the clinic; results promised Friday.",
                                          "new_due_date": "2026-11-27"}]}
     )
-    action_taken: Notes = Field(min_length=1)
-    new_due_date: NotBefore | None = Field(default=None, description="Give the overdue task until this date.")
+    # The length is an admission rule of the form (``admission_rule``), the date bound one
+    # checked against the case (``domain.engine.escalations``): resolutions recorded before
+    # them replay as decided.  The schema says both.
+    action_taken: Annotated[Notes, AfterValidator(_says_what_was_done)] = Field(
+        description=f"What was done about the overdue task, in words (at least {ACTION_TAKEN_MIN_LENGTH} characters).",
+        json_schema_extra={"minLength": ACTION_TAKEN_MIN_LENGTH})
+    new_due_date: NotBefore | None = Field(
+        default=None, description="Give the overdue task until the end of this day in the case's office time zone: "
+                                  f"at most {LONGEST_DUE_EXTENSION_DAYS} days after today, and for a fit-to-travel "
+                                  f"check not after the day of its departure {CASE_RULE}.")
 
 
 class CheckFitToTravelForm(Form):

@@ -57,6 +57,9 @@ class TaskSpec:
     # stage's next step may still open, and the stage may still end.
     beside_flow: bool = False
     due: DueRule | None = None
+    # The latest its due may be, whatever the grace a task opened late is given
+    # (``domain.engine.flow.reachable_due``): a fit-to-travel check, the booked departure.
+    due_limit: Callable[["CaseState"], datetime | None] | None = None
     # Completing it releases a hold another person put on (a medical hold after treatment):
     # the four-eyes rule applies.
     releases_hold: bool = False

@@ -15,6 +15,7 @@ import pytest
 from api import readmodel
 from domain.programmes.avrr.state import AvrrProgress
 from domain.case import DecisionContext, ReferCase, decide, fold
+from domain.offices import local_date
 from domain.identity import case_id_for
 from domain.model import Actor, Referral, Stage
 from domain.sla import SLA_HOURS
@@ -40,6 +41,12 @@ def _months_ahead(months: int) -> str:
 
 def _day(n: int = 0) -> str:
     return (datetime.now(UTC).date() + timedelta(days=n)).isoformat()
+
+
+def _office_day() -> str:
+    """Today in the demo offices (Istanbul): a withdrawal of consent is not dated before the
+    day the case was referred there, which after 21:00 UTC is tomorrow's UTC date."""
+    return local_date(datetime.now(UTC), "Europe/Istanbul").isoformat()
 
 
 def _task(case: dict[str, Any], task_type: str) -> dict[str, Any]:
@@ -191,7 +198,7 @@ async def test_consent_withdrawn_stops_the_case_at_once_at_any_stage(http: httpx
         held = await http.post(f"/api/v1/cases/{case['case_id']}/hold", json={"reason": "Consulate closed."},
                                headers=await driver.login("fatma"))
         assert held.json()["status"] == "on_hold"
-    body = {"withdrawn_by": "Karwan Aziz", "withdrawn_on": _day(), "language": "ku",
+    body = {"withdrawn_by": "Karwan Aziz", "withdrawn_on": _office_day(), "language": "ku",
             "reason": "Found work in Istanbul; wants to stay."}
     r = await http.post(f"/api/v1/cases/{case['case_id']}/consent-withdrawal", json=body,
                         headers=await driver.login("ayse"))
@@ -212,7 +219,8 @@ async def test_consent_withdrawn_stops_the_case_at_once_at_any_stage(http: httpx
 
 async def test_consent_withdrawal_is_for_avrr_cases_and_caseworkers(http: httpx.AsyncClient,
                                                                     driver: CaseDriver) -> None:
-    body = {"withdrawn_by": "Amina Haddad", "withdrawn_on": _day(), "language": "ar", "reason": "Changed her mind."}
+    body = {"withdrawn_by": "Amina Haddad", "withdrawn_on": _office_day(), "language": "ar",
+            "reason": "Changed her mind."}
     resettlement = await driver.refer(referral(size=1))
     r = await http.post(f"/api/v1/cases/{resettlement['case_id']}/consent-withdrawal", json=body,
                         headers=await driver.login("ayse"))

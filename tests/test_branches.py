@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from domain.engine.flow import end_of
 from domain.model import Stage
 from tests.support.clocks import ClockCase
 from tests.support.driver import CaseDriver
@@ -34,7 +35,8 @@ async def test_deferred_interview_opens_a_follow_up_due_on_its_date(http: httpx.
                                                      "follow_up_date": _day(14), "notes": "Awaiting documents."})
     follow_up = _task(case, "conduct_interview")
     assert follow_up["task_id"] != first["task_id"] and case["stage"] == "interview"
-    assert follow_up["due_at"].startswith(_day(15))  # the end of the follow-up day
+    # The end of the follow-up day in the case's office: midnight in Istanbul (21:00 UTC).
+    assert datetime.fromisoformat(follow_up["due_at"]) == end_of(date.fromisoformat(_day(14)), "Europe/Istanbul")
     case = await driver.complete(follow_up, "IST", form={"interview_date": _day(), "outcome": "accepted"})
     assert case["stage"] == "health"
     outcomes = [e["data"]["outcome"] for e in await _events(http, driver, case["case_id"])

@@ -106,6 +106,13 @@ RECORDING_IN_HISTORY_PATCH = "recording-in-history-v1"
 # that meet such a decision pay its marker and search-attribute events.
 REVIEW_RULES_PATCH = "review-rules-v1"
 
+# Task dues a person can meet (``DecisionContext.reachable_dues``): a task whose own due rule
+# would open it overdue is due an hour after it opens (a fit check: before the flight); and a
+# date deadline ends with the day in the case's office time zone (``office_day_ends``).  Both
+# asked lazily, only by a decision they change.
+REACHABLE_DUES_PATCH = "reachable-dues-v1"
+OFFICE_DAY_ENDS_PATCH = "office-day-ends-v1"
+
 # From here on a case carries search attributes (workflows.search_attributes), upserted when
 # one of them changes.  A case whose history began before keeps running without them.
 SEARCH_ATTRIBUTES_PATCH = "search-attributes-v1"
@@ -310,7 +317,9 @@ class CaseWorkflow:
         self._flags = RuleFlags(fit_to_travel_checks=clocks)
         # The handler asks the review rules' patch lazily (a validator may not write a marker:
         # it judges by them, as every new decision does).
-        flags = RuleFlags(fit_to_travel_checks=clocks, review_rules=lambda: workflow.patched(REVIEW_RULES_PATCH))
+        flags = RuleFlags(fit_to_travel_checks=clocks, review_rules=lambda: workflow.patched(REVIEW_RULES_PATCH),
+                          reachable_dues=lambda: workflow.patched(REACHABLE_DUES_PATCH),
+                          office_day_ends=lambda: workflow.patched(OFFICE_DAY_ENDS_PATCH))
         ctx = decision_context(workflow.now(), actor, flags, new_event_id=lambda: str(workflow.uuid4()),
                                admission=False)
         try:
@@ -362,7 +371,8 @@ class CaseWorkflow:
 
     def _arm_clock(self) -> None:
         """Make sure a durable timer fires at (or before) the case's next deadline."""
-        deadline = next_deadline(self._state)
+        # The clock fires when the tick, decided by the same rule, finds a validity ended.
+        deadline = next_deadline(self._state, lambda: workflow.patched(OFFICE_DAY_ENDS_PATCH))
         if deadline is None or any(t <= deadline for t in self._timers):
             return
         if not self._clock_rules():

@@ -150,7 +150,7 @@ class OrientationSessionWorkflow:
     def _validate(self, request: SessionRequest) -> None:
         """What can be judged without the cases (adding people is judged on their facts by the handler)."""
         try:
-            decide(self._state, request.command, workflow.now(), request.actor)
+            decide(self._state, request.command, workflow.now(), request.actor, admission=True)
         except SessionRejected as exc:
             raise _rejection(exc) from None
 

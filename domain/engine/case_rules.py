@@ -13,6 +13,7 @@ from typing import Any
 
 from domain.engine.context import DecisionContext
 from domain.engine.draft import invalid, reject
+from domain.engine.escalations import check_resolution
 from domain.errors import RejectionCode
 from domain.programmes.registry import profile_of
 from domain.state import CaseState, TaskState
@@ -28,6 +29,7 @@ def check_completion(state: CaseState, task: TaskState, form: Any, ctx: Decision
     """Everything a completion must satisfy beyond its form: engine rules, then the programme's."""
     if ctx.admission_rules:
         check_four_eyes(state, task, form, ctx)  # admission rule: validators only
+        check_resolution(state, task, form, ctx)  # admission rule too
     if task.task_type == EngineTask.REVIEW_OUTCOME:
         allowed = profile_of(state).review_decisions(state)
         if form.decision not in allowed:

@@ -12,22 +12,23 @@ from datetime import datetime
 
 from domain import events as ev
 from domain.engine.draft import Draft
-from domain.engine.flow import open_task
+from domain.engine.flow import DayEnds, open_task
 from domain.model import CaseStatus
 from domain.programmes.registry import profile_of
 from domain.state import CaseState
 from domain.tasks import EngineTask
 
 
-def next_deadline(state: CaseState | None) -> datetime | None:
-    """When the case next needs the clock: the workflow sleeps until then, durably."""
+def next_deadline(state: CaseState | None, office_day_ends: DayEnds = True) -> datetime | None:
+    """When the case next needs the clock: the workflow sleeps until then, durably.
+    ``office_day_ends``: the rule its tick decides by (``DecisionContext.office_day_ends``)."""
     if state is None or state.status == CaseStatus.CLOSED:
         return None
     programme = profile_of(state)
     moments: list[datetime] = []
     if state.status != CaseStatus.ON_HOLD:  # SLA clocks pause on hold
         moments += [t.due_at for t in state.open_tasks if not t.overdue and programme.spec(t.task_type).escalates]
-    moments += programme.deadlines(state)
+    moments += programme.deadlines(state, office_day_ends)
     return min(moments) if moments else None
 
 

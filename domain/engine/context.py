@@ -33,6 +33,15 @@ class DecisionContext:
     # A bool, or a callable asked only when a decision depends on the rules (the workflow's
     # `workflow.patched`, whose marker is then paid for only by the cases that need it).
     review_rules: bool | Callable[[], bool] = True
+    # A task whose own due rule puts it in the past, or within the hour, when it opens (a
+    # fit-to-travel check opened for a flight less than six hours away) is due a grace after
+    # it opens instead, never after what it is for (the departure): not overdue at once.
+    # Asked (patched) only when such a due would otherwise be unreachable.
+    reachable_dues: bool | Callable[[], bool] = True
+    # A deadline given as a date (a resolved escalation's new due date, a follow-up interview)
+    # ends with that day in the case's office time zone, not in UTC.  Asked (patched) only for
+    # a case whose office is not in UTC.
+    office_day_ends: bool | Callable[[], bool] = True
     # Admission rules only refuse a command and never shape the events of an accepted one
     # (the four-eyes rule, a booking in the past).  The workflow applies them in its Update
     # validators, which run for every new command but not on replay, so adding one never
@@ -55,6 +64,8 @@ class RuleFlags:
 
     fit_to_travel_checks: bool = True
     review_rules: bool | Callable[[], bool] = True
+    reachable_dues: bool | Callable[[], bool] = True
+    office_day_ends: bool | Callable[[], bool] = True
 
 
 def decision_context(now: datetime, actor: Actor, flags: RuleFlags, *, new_event_id: Callable[[], str],
@@ -63,4 +74,5 @@ def decision_context(now: datetime, actor: Actor, flags: RuleFlags, *, new_event
     or of a handler (``admission=False``: the decision that is recorded)."""
     return DecisionContext(now=now, actor=actor, new_event_id=new_event_id,
                            fit_to_travel_checks=flags.fit_to_travel_checks, review_rules=flags.review_rules,
+                           reachable_dues=flags.reachable_dues, office_day_ends=flags.office_day_ends,
                            admission_rules=admission)

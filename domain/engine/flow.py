@@ -7,19 +7,25 @@ of the programme that has work, or closes the case when none is left.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 from domain import events as ev
 from domain.engine.context import DecisionContext, in_force
 from domain.engine.draft import Draft
 from domain.model import CaseStatus, Stage
+from domain.offices import DEFAULT_TIME_ZONE, time_zone
 from domain.programmes.definition import Step
 from domain.programmes.registry import profile_of
 from domain.sla import due_at
 from domain.state import CaseState, TaskState
-from domain.tasks import EngineTask
+from domain.tasks import EngineTask, TaskSpec
 
 ESCALATION_DUE = timedelta(hours=24)
+DUE_GRACE = timedelta(hours=1)
+"""The least time a person has for a task whose own due rule would make it due sooner (a
+fit-to-travel check opened for a flight less than six hours away): it is due this long after
+it opens, but never after its spec's ``due_limit`` (the departure)."""
 
 
 def next_step(state: CaseState, stage: Stage, ctx: DecisionContext) -> Step:
@@ -100,6 +106,8 @@ def open_task(draft: Draft, task_type: str, *, member_id: str | None = None, due
     stage = spec.stage or state.stage
     if due is None and spec.due is not None:
         due = spec.due(state, draft.ctx.now)
+        if due is not None:
+            due = reachable_due(state, spec, due, draft.ctx)
     if due is None:
         due = draft.ctx.now + ESCALATION_DUE if escalates is not None else due_at(stage, state.priority, draft.ctx.now)
     draft.emit(ev.TaskOpened(task_id=f"{state.case_id}-T{state.task_counter + 1:02d}", task_type=task_type,
@@ -147,6 +155,35 @@ def cancel_escalations_of(draft: Draft, task_id: str, reason: str) -> None:
             draft.emit(ev.TaskCancelled(task_id=task.task_id, reason=reason))
 
 
-def end_of(day: date) -> datetime:
-    """The end of a day (UTC), when a task due "on" that day is overdue."""
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+def reachable_due(state: CaseState, spec: TaskSpec, due: datetime, ctx: DecisionContext) -> datetime:
+    """A due a person can meet: not before the task opens plus ``DUE_GRACE``, and never after
+    the spec's ``due_limit`` (a task that could only open overdue was escalated at once, one
+    supervisor escalation per member).  Cases decided before the rule keep their dues."""
+    earliest = ctx.now + DUE_GRACE
+    if due >= earliest or not in_force(ctx.reachable_dues):
+        return due
+    limit = spec.due_limit(state) if spec.due_limit is not None else None
+    return min(earliest, limit) if limit is not None and limit > due else earliest
+
+
+def end_of(day: date, zone: str = DEFAULT_TIME_ZONE) -> datetime:
+    """The end of a day in ``zone`` (midnight after it there, in UTC), when a task due "on"
+    that day is overdue."""
+    local = datetime.combine(day + timedelta(days=1), time(0), tzinfo=time_zone(zone))
+    return local.astimezone(UTC)
+
+
+DayEnds = bool | Callable[[], bool]
+"""``DecisionContext.office_day_ends``: whether a day ends in the case's office or in UTC."""
+
+
+def day_end(state: CaseState, day: date, office_day_ends: DayEnds) -> datetime:
+    """The end of ``day`` as the case's office sees it (``CaseState.office_time_zone``): a due
+    date of 5 December ends at midnight in Istanbul, not at 03:00 the next day; a clearance,
+    visa or exit permission valid until a day is valid through that day there.  Cases decided
+    before the rule (``ctx.office_day_ends``, asked only for an office not in UTC) keep the
+    UTC day."""
+    zone = state.office_time_zone
+    if zone == DEFAULT_TIME_ZONE or not in_force(office_day_ends):
+        return end_of(day)
+    return end_of(day, zone)

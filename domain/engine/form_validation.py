@@ -15,12 +15,14 @@ from domain.errors import CommandRejected, RejectionCode
 from domain.programmes.registry import any_spec, spec_of
 
 
-def validate_form(task_type: str, data: dict[str, Any], *, today: date, programme: str | None = None) -> Any:
+def validate_form(task_type: str, data: dict[str, Any], *, today: date, programme: str | None = None,
+                  admission: bool = True) -> Any:
     """Validate a completion form of a task type as ``programme`` runs it (any programme's
-    form when not given: the form is the same wherever the programme does not matter)."""
+    form when not given: the form is the same wherever the programme does not matter).
+    ``admission``: with the form rules added as admission rules (``forms.parse_form``)."""
     spec = spec_of(programme, task_type) if programme is not None else any_spec(task_type)
     try:
-        return forms.parse_form(spec.form, data, today=today)
+        return forms.parse_form(spec.form, data, today=today, admission=admission)
     except ValidationError as exc:
         raise form_rejection(f"{task_type} form", exc) from None
 

@@ -110,16 +110,18 @@ def recorded(event: ExitPermissionRecorded) -> ExitPermission:
                           issuing_authority=event.issuing_authority)
 
 
-def _expires_at(permission: ExitPermission) -> datetime:
-    return flow.end_of(permission.valid_until)  # valid through its last day, as clearances and visas
+def _expires_at(state: CaseState, permission: ExitPermission, office_day_ends: flow.DayEnds) -> datetime:
+    # valid through its last day in the case's office, as clearances and visas
+    return flow.day_end(state, permission.valid_until, office_day_ends)
 
 
-def needs_task(state: CaseState, required: str | None, permission: ExitPermission | None, now: datetime) -> bool:
+def needs_task(state: CaseState, required: str | None, permission: ExitPermission | None, now: datetime,
+               office_day_ends: flow.DayEnds) -> bool:
     """Whether the movement stage should open the task now: required, not departed, none
     valid recorded, and no such task open."""
     if required is None or state.departed_at is not None:
         return False
-    if permission is not None and _expires_at(permission) > now:
+    if permission is not None and _expires_at(state, permission, office_day_ends) > now:
         return False
     return not any(t.task_type == TASK for t in state.open_tasks)
 
@@ -127,11 +129,11 @@ def needs_task(state: CaseState, required: str | None, permission: ExitPermissio
 def step(state: CaseState, required: str | None, permission: ExitPermission | None,
          ctx: DecisionContext) -> tuple[str, list[str | None]] | None:
     """The task as a step of the movement stage (beside the flow: the booking opens with it)."""
-    return (TASK, [None]) if needs_task(state, required, permission, ctx.now) else None
+    return (TASK, [None]) if needs_task(state, required, permission, ctx.now, ctx.office_day_ends) else None
 
 
 def check_departure(state: CaseState, required: str | None, permission: ExitPermission | None,
-                    departed_at: datetime) -> None:
+                    departed_at: datetime, office_day_ends: flow.DayEnds) -> None:
     """No departure without the permission, nor on an expired one."""
     if required is None:
         return
@@ -139,26 +141,27 @@ def check_departure(state: CaseState, required: str | None, permission: ExitPerm
         raise reject(RejectionCode.EXIT_PERMISSION_MISSING,
                      f"departure refused: the {required} of case {state.case_id} is not recorded; "
                      f"complete the task '{TITLE}' first")
-    if departed_at > _expires_at(permission):
+    if departed_at > _expires_at(state, permission, office_day_ends):
         raise reject(RejectionCode.EXIT_PERMISSION_MISSING,
                      f"departure refused: the {required} of case {state.case_id} ({permission.reference}) was valid "
                      f"until {permission.valid_until.isoformat()}, before the departure; record the renewed one")
 
 
-def deadlines(state: CaseState, required: str | None, permission: ExitPermission | None) -> list[datetime]:
+def deadlines(state: CaseState, required: str | None, permission: ExitPermission | None,
+              office_day_ends: flow.DayEnds) -> list[datetime]:
     """The expiry of the recorded permission, while the case waits in the movement stage with
     no task for it open (once the tick has opened the task, the moment is past and dropped)."""
     if (required is None or permission is None or state.departed_at is not None or state.stage != Stage.MOVEMENT
             or any(t.task_type == TASK for t in state.open_tasks)):
         return []
-    return [_expires_at(permission)]
+    return [_expires_at(state, permission, office_day_ends)]
 
 
 def tick(draft: Draft, required: str | None, permission: ExitPermission | None) -> None:
     """A permission that expired before departure: the task opens again, for the renewed one."""
     state = draft.s
     if state.stage == Stage.MOVEMENT and permission is not None and needs_task(state, required, permission,
-                                                                              draft.ctx.now):
+                                                                              draft.ctx.now, draft.ctx.office_day_ends):
         flow.open_task(draft, TASK)
 
 

@@ -124,6 +124,11 @@ def _fit_check_due(state: CaseState, _: datetime) -> datetime | None:
     return state.movement.departure_at - timedelta(hours=6) if state.movement else None
 
 
+def _departure(state: CaseState) -> datetime | None:
+    """A check opened for a flight less than six hours away is due before the flight leaves."""
+    return state.movement.departure_at if state.movement else None
+
+
 def schedule_fit_to_travel_checks(draft: Draft) -> bool:
     """The checks open 72 hours before the booked departure: until then, a timer."""
     assert draft.s.movement is not None
@@ -148,7 +153,7 @@ def travel_specs(*, arrival_form: Any = forms.ConfirmArrivalForm) -> dict[str, T
                  Role.MOVEMENT_OFFICER, False, forms.BookMovementForm),
         TaskSpec(TravelTask.CHECK_FIT_TO_TRAVEL, Stage.MOVEMENT, "Check fit to travel (72 h before departure)",
                  Role.MEDICAL_OFFICER, True, forms.CheckFitToTravelForm, health_data=True, due=_fit_check_due,
-                 opens_later=schedule_fit_to_travel_checks),
+                 due_limit=_departure, opens_later=schedule_fit_to_travel_checks),
         TaskSpec(TravelTask.RECORD_DEPARTURE, Stage.MOVEMENT, "Record departure",
                  Role.MOVEMENT_OFFICER, False, forms.RecordDepartureForm, due=_departure_due),
         TaskSpec(TravelTask.CONFIRM_ARRIVAL, Stage.ARRIVAL, "Confirm arrival",

@@ -9,10 +9,11 @@ that is what makes retries and a repeated recording harmless.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from domain.model import Actor
+from domain.offices import DEFAULT_TIME_ZONE, time_zone
 from domain.sessions import commands as c
 from domain.sessions import model as m
 from domain.sessions.rules import invitee_problems
@@ -54,12 +55,19 @@ def _refuse(problems: list[m.Problem], what: str) -> SessionRejected:
 
 
 def decide(state: m.SessionState | None, command: Any, now: datetime, actor: Actor,
-           facts: list[m.SessionCaseFacts] | None = None) -> list[Any]:
+           facts: list[m.SessionCaseFacts] | None = None, *, admission: bool = False) -> list[Any]:
+    """``admission``: the Update validator's decision, which also applies the admission rules."""
     if isinstance(command, c.ScheduleSession):
         if state is not None:
             if state.details == command.details:
                 return []  # the same scheduling again
             raise SessionRejected("session_exists", f"session {state.session_id} already exists with other details")
+        if admission and command.details.starts_at < now - m.LONGEST_PAST_START:
+            raise SessionRejected("invalid_command", (
+                f"starts_at: {command.details.starts_at.isoformat()} is more than {m.LONGEST_PAST_START.days} days "
+                f"in the past (now {now.isoformat(timespec='minutes')}): schedule a session held within the last "
+                f"{m.LONGEST_PAST_START.days} days or a future one"),
+                [m.Problem(case_id="*", rule="starts_at", message=f"more than {m.LONGEST_PAST_START.days} days ago")])
         return [m.SessionScheduled(at=now, actor=actor, details=command.details)]
     if state is None:
         raise SessionRejected("session_not_found", "no such session")
@@ -113,7 +121,7 @@ def _add(state: m.SessionState, command: c.AddParticipants, now: datetime, actor
         if invitee.member_id is not None and state.participant(invitee.member_id) is not None:
             continue  # on the session already (a retry)
         found, members = invitee_problems(state, f, invitee)
-        problems += found
+        problems += found + _referred_after(state, f, [mm.member_id for mm in members])
         for member in members:
             if member.task_id is None or state.participant(member.member_id) is not None:
                 continue
@@ -163,6 +171,10 @@ def _record_attendance(state: m.SessionState, command: c.RecordAttendance, now: 
                      for p in missing]
         e = _refuse(problems, "every participant's attendance is recorded at once, and only theirs")
         raise SessionRejected("invalid_command", e.message, problems)
+    late = [problem for f in facts or [] for problem in _referred_after(
+        state, f, [p.member_id for p in state.participants if p.case_id == f.case_id])]
+    if late:
+        raise _refuse(late, "attendance cannot be recorded for people whose case was referred after the session")
     tasks: dict[str, str] = {}
     for f in facts or []:
         for member in f.members:
@@ -172,6 +184,26 @@ def _record_attendance(state: m.SessionState, command: c.RecordAttendance, now: 
         m.AttendanceEntry(case_id=p.case_id, member_id=p.member_id, attended=given[p.member_id].attended,
                           absence_reason=given[p.member_id].absence_reason, task_id=tasks.get(p.member_id))
         for p in state.participants])]
+
+
+def _referred_after(state: m.SessionState, facts: m.SessionCaseFacts, member_ids: list[str]) -> list[m.Problem]:
+    """The members of a case referred after the session had ended: none of them was there (a
+    session dated years back would count their orientation then).  Facts recorded before the
+    rule carry no referral moment and pass, so sessions replay as decided."""
+    details = state.details
+    ended = details.starts_at + timedelta(minutes=details.duration_minutes)
+    if facts.referred_at is None or facts.referred_at <= ended:
+        return []
+    zone = time_zone(details.time_zone or DEFAULT_TIME_ZONE)
+    referred = facts.referred_at.astimezone(zone)
+    names = {mm.member_id: mm.full_name for mm in facts.members}
+    names.update({p.member_id: p.full_name for p in state.participants})
+    return [m.Problem(case_id=facts.case_id, rule="referred_after_session", member_id=member_id,
+                      member_name=names.get(member_id),
+                      message=f"{names.get(member_id, member_id)} (case {facts.case_id}, referred "
+                              f"{referred:%Y-%m-%d %H:%M}) cannot have attended the session of "
+                              f"{details.starts_at.astimezone(zone):%Y-%m-%d %H:%M}, which ended before")
+            for member_id in member_ids]
 
 
 def evolve(state: m.SessionState | None, event: Any, session_id: str) -> m.SessionState:

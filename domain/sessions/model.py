@@ -7,7 +7,7 @@ input): fields may be added with defaults, never renamed.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -25,6 +25,13 @@ TimeZone = Annotated[str, AfterValidator(check_time_zone),
                      Field(description="IANA time zone the session's date and time are given in (the office's).")]
 Reason = Text(max_length=1000, min_length=1)
 EARLIEST_START, LATEST_START = date(2000, 1, 1), date(2199, 12, 31)
+
+
+LONGEST_PAST_START = timedelta(days=30)
+"""How far in the past a session may still be scheduled: one held recently and entered late
+is recorded; a date years back is a typing error (its attendance would be counted in a month
+in which the cases did not exist).  An admission rule (``domain.sessions.decide``, in the
+Update validator): sessions scheduled before it replay as decided."""
 
 
 def _plausible_start(value: datetime) -> datetime:
@@ -53,7 +60,8 @@ class SessionDetails(ShowsRules):
         "language": "ar", "destination_country": "NO", "capacity": 30, "facilitator": "Leyla Osman", "office": "IST"}]})
 
     starts_at: StartsAt = Field(title="Starts", description="When the session starts: the local time where it is "
-                                                            "held, with its UTC offset.")
+                                                            "held, with its UTC offset; not more than "
+                                                            f"{LONGEST_PAST_START.days} days ago when it is scheduled.")
     time_zone: TimeZone | None = Field(default=None, description="IANA time zone of the session's start (e.g. "
                                                                 "Europe/Istanbul); absent: the office's.")
     # Counts are JSON integers: not "30", not true (strict: a number typed as a string is a
@@ -112,6 +120,9 @@ class SessionCaseFacts(BaseModel):
     on_hold: bool = False
     destination_country: str | None = None
     members: list[MemberFacts] = Field(default_factory=list)
+    referred_at: datetime | None = Field(default=None, description=(
+        "when the case was referred: no one of it was on a session that had ended before; None for a case "
+        "split off another (its family was referred earlier) and in facts recorded before"))
 
     def member(self, member_id: str) -> MemberFacts | None:
         return next((m for m in self.members if m.member_id == member_id), None)

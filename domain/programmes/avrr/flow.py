@@ -15,6 +15,7 @@ from domain.engine.draft import Draft, invalid, reject
 from domain.currencies import CURRENCY_CODES
 from domain.errors import RejectionCode
 from domain.model import CaseStatus, Priority, Stage
+from domain.offices import local_date
 from domain.programmes import travel
 from domain.programmes.avrr.state import DEFAULT_MONITORING_MONTHS, MonitoringVisit, data, visit_opens_at
 from domain.programmes.avrr.tasks import AvrrTask
@@ -212,8 +213,17 @@ def _schedule_monitoring(draft: Draft) -> None:
 def withdraw_consent(draft: Draft, command: WithdrawConsent) -> None:
     """The migrant withdrew their consent to return: the case closes at once, whatever its stage."""
     today = draft.ctx.today(draft.s.office_time_zone)
+    referred_on = local_date(draft.s.referred_at, draft.s.office_time_zone)
     if command.withdrawn_on > today:
         reason = f"must not be in the future (today is {today.isoformat()})"
+    elif draft.ctx.admission_rules and draft.s.split_from is None and command.withdrawn_on < referred_on:
+        # An admission rule: withdrawals recorded before it replay as decided.  (A case split off
+        # another was "referred" at the split; its family's consent is older: no bound there.)
+        reason = (f"must not be before the case was referred ({referred_on.isoformat()}): consent given "
+                  "to this case cannot have been withdrawn before it")
+    else:
+        reason = None
+    if reason is not None:
         raise reject(RejectionCode.INVALID_FORM, f"the consent withdrawal is invalid: withdrawn_on: {reason}",
                      [{"field": "withdrawn_on", "reason": reason}])
     draft.emit(avrr_ev.ConsentWithdrawn(withdrawn_by=command.withdrawn_by, withdrawn_on=command.withdrawn_on,
@@ -228,8 +238,8 @@ def _visits_to_open(state: CaseState) -> list[MonitoringVisit]:
     return [v for v in data(state).monitoring if v.task_id is None]
 
 
-def deadlines(state: CaseState) -> list[datetime]:
-    moments = travel.deadlines(state)
+def deadlines(state: CaseState, office_day_ends: flow.DayEnds) -> list[datetime]:
+    moments = travel.deadlines(state, office_day_ends)
     if state.status != CaseStatus.ON_HOLD:  # a held case opens no monitoring visit; resume catches up
         moments += [v.opens_at for v in _visits_to_open(state)]
     return moments

@@ -150,7 +150,8 @@ def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) ->
     departure without the host state's exit permission, where it requires one."""
     if task.task_type == travel.TravelTask.RECORD_DEPARTURE and form.outcome == "departed":
         f = data(state)
-        exit_permission.check_departure(state, f.exit_permission_required, f.exit_permission, form.departed_at)
+        exit_permission.check_departure(state, f.exit_permission_required, f.exit_permission, form.departed_at,
+                                        ctx.office_day_ends)
     travel.check(state, task, form, _no_fit_checks(ctx))
     t = task.task_type
     if t == FamilyTask.BOOK_EMBASSY_APPOINTMENT:
@@ -215,10 +216,10 @@ def _turning_adult(state: CaseState) -> list[tuple[str, datetime]]:
             and state.progress[m].visa in ("pending", "expired")]
 
 
-def deadlines(state: CaseState) -> list[datetime]:
+def deadlines(state: CaseState, office_day_ends: flow.DayEnds) -> list[datetime]:
     f = data(state)
-    moments = travel.deadlines(state) + exit_permission.deadlines(state, f.exit_permission_required,
-                                                                  f.exit_permission)
+    moments = travel.deadlines(state, office_day_ends) + exit_permission.deadlines(
+        state, f.exit_permission_required, f.exit_permission, office_day_ends)
     if state.status == CaseStatus.ACTIVE:  # a held case flags nobody; resume catches up
         moments += [at for _, at in _turning_adult(state)]
     return moments

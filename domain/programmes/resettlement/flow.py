@@ -97,7 +97,8 @@ def review_closure_reason(state: CaseState) -> str:
 def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) -> None:
     if task.task_type == travel.TravelTask.RECORD_DEPARTURE and form.outcome == "departed":
         d = data(state)
-        exit_permission.check_departure(state, d.exit_permission_required, d.exit_permission, form.departed_at)
+        exit_permission.check_departure(state, d.exit_permission_required, d.exit_permission, form.departed_at,
+                                        ctx.office_day_ends)
     travel.check(state, task, form, ctx)
     if (task.task_type == EngineTask.REVIEW_OUTCOME and form.decision == "resubmit"
             and form.destination_country == state.destination_country):
@@ -109,7 +110,8 @@ def follow_up(draft: Draft, task: TaskState, form: Any) -> None:
     state = draft.s
     t = task.task_type
     if t == ResettlementTask.CONDUCT_INTERVIEW and form.outcome == "deferred":
-        flow.open_task(draft, ResettlementTask.CONDUCT_INTERVIEW, due=flow.end_of(form.follow_up_date))
+        flow.open_task(draft, ResettlementTask.CONDUCT_INTERVIEW, due=flow.day_end(state, form.follow_up_date,
+                                                                                   draft.ctx.office_day_ends))
     elif t == ResettlementTask.CONDUCT_INTERVIEW and form.outcome == "rejected":
         flow.open_review(draft)
     elif t == ResettlementTask.ASSESS_HEALTH and form.outcome == "treatment_required":
@@ -134,6 +136,7 @@ def tick(draft: Draft) -> None:
     exit_permission.tick(draft, d.exit_permission_required, d.exit_permission)
 
 
-def deadlines(state: CaseState) -> list[datetime]:
+def deadlines(state: CaseState, office_day_ends: flow.DayEnds) -> list[datetime]:
     d = data(state)
-    return travel.deadlines(state) + exit_permission.deadlines(state, d.exit_permission_required, d.exit_permission)
+    return travel.deadlines(state, office_day_ends) + exit_permission.deadlines(
+        state, d.exit_permission_required, d.exit_permission, office_day_ends)
