@@ -928,3 +928,24 @@ async def test_delay_and_creation_refusals_name_their_field(driver: CaseDriver, 
     handle = stack.temporal.get_workflow_handle(mid)
     await handle.result()
     await _record_history(handle, "movement_delay_limit.json")
+
+
+async def test_a_movement_whose_flight_time_has_passed_takes_no_case_and_no_lock_until_delayed(
+        driver: CaseDriver) -> None:
+    """After the scheduled departure an open movement refuses a case and the lock (every booking
+    would fail and the cases would stay on it, kept off any other): 409 departure_passed naming
+    departure_at; given new times (a delay), it takes them again."""
+    await login_all(driver)
+    family = await _case_in_movement_stage(driver, _family(1))
+    body = _details(capacity=9, hours=3 / 3600, arrival_at=None, transit=[])
+    mid = (await _ok(driver, "POST", "/api/v1/movements", json=body))["movement_id"]
+    await asyncio.sleep(4)
+    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": family["case_id"]})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "departure_passed", r.text
+    assert r.json()["error"]["details"][0]["field"] == "departure_at"
+    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/lock")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "departure_passed", r.text
+    later = (datetime.now(UTC) + timedelta(hours=30)).replace(microsecond=0).isoformat()
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/delay", json={"departure_at": later, "reason": "Slot moved."})
+    added = await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": family["case_id"]})
+    assert [e["case_id"] for e in added["manifest"]] == [family["case_id"]]

@@ -52,7 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.model import Actor
     from domain.movements import commands as c
     from domain.movements.decide import MovementRejected, decide, fold, new_cases
-    from domain.movements.model import CaseFacts, FanOutResult, MovementState, MovementStatus
+    from domain.movements.model import CaseFacts, FanOutResult, MovementState, MovementStatus, Problem
     from domain.movements.records import (
         CASE_FACTS,
         FAN_OUT,
@@ -232,6 +232,16 @@ class MovementWorkflow:
                 raise _rejection(MovementRejected("movement_not_open" if self._state.status == MovementStatus.LOCKED
                                                   else "movement_finished",
                                                   f"the manifest of movement {self._id} is {self._state.status.value}"))
+            departs = self._state.details.departure_at
+            if departs <= workflow.now():
+                # Every booking on a flight that has left fails, and the cases would stay on this
+                # manifest, kept off any other.  Judged here only (validators do not run on
+                # replay): a history that added or locked late replays as it ran.
+                raise _rejection(MovementRejected(
+                    "departure_passed", f"movement {self._id}'s flight was to leave at {departs.isoformat()}: "
+                                        "give it new times (delay) or cancel it",
+                    [Problem(case_id="*", rule="departure_passed", field="departure_at",
+                             message="the scheduled departure has passed")]))
             return
         try:
             decide(self._state, command, workflow.now(), request.actor)

@@ -73,6 +73,7 @@ MOVEMENT_CODES: dict[str, int] = {
     "movement_not_found": 404,
     "movement_exists": 409,
     "movement_not_open": 409,
+    "departure_passed": 409,  # cases added or the manifest locked after the scheduled departure
     "movement_not_locked": 409,
     "movement_not_departed": 409,
     "fan_out_pending": 409,  # the last lock / delay / departure is still being recorded on the cases
