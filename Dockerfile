@@ -65,6 +65,12 @@ LABEL org.opencontainers.image.title="itinera" \
       org.opencontainers.image.description="Durable case workflows for refugee resettlement and AVRR on Temporal" \
       org.opencontainers.image.version="0.1.0"
 
+# A Unicode font for the manifest PDF (api/manifest_pdf.py): without it, names in Arabic
+# script print as "????".
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core=2.37-6 \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 itinera \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin itinera

@@ -2,12 +2,16 @@
 same rows as the CSV (``domain.movements.export``).
 
 Names are printed with a Unicode TrueType font (DejaVu Sans, where the system has it: Debian's
-``fonts-dejavu-core``); without one, the PDF's built-in Helvetica takes Latin-1 only and other
-letters are printed without their accents (``Ş`` -> ``S``) rather than dropped.
+``fonts-dejavu-core``, installed in the image), shaped by HarfBuzz (``uharfbuzz``) with fpdf2's
+bidirectional text: an Arabic name is printed joined and right to left, as it is written,
+not as isolated letters in the wrong order.  Without the font, the PDF's built-in Helvetica
+takes Latin-1 only and other letters are printed without their accents (``Ş`` -> ``S``).
+Scripts DejaVu has no glyphs for (Chinese, Japanese, Korean) print blank: the CSV has them.
 """
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from domain.movements.export import ManifestRow
 from domain.movements.model import MovementState
 from domain.offices import time_zone
 
+logging.getLogger("fontTools").setLevel(logging.WARNING)  # ~30 INFO lines of subsetting per PDF otherwise
 _FONT_DIRS = [Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"),
               Path("/usr/local/share/fonts")]
 _HEADINGS = ["#", "Case", "Name", "Date of birth", "Sex", "Nationality", "Document", "Seat needs", "Escort",
@@ -38,6 +43,7 @@ def manifest_pdf(state: MovementState, rows: list[ManifestRow], *, printed_by: s
     if fonts is not None:
         pdf.add_font("manifest", "", str(fonts / "DejaVuSans.ttf"))
         pdf.add_font("manifest", "B", str(fonts / "DejaVuSans-Bold.ttf"))  # the table's headings
+        pdf.set_text_shaping(True)  # joined Arabic letters, right-to-left runs in their order
         family, text = "manifest", (lambda s: s)
     else:
         family, text = "helvetica", _latin1
