@@ -180,6 +180,22 @@ def test_a_fit_check_may_not_be_given_a_day_after_its_flight() -> None:
     assert "not after 2026-12-03" in refused.value.details[0]["reason"]
 
 
+def test_a_fit_check_given_the_day_of_its_flight_is_due_at_the_departure() -> None:
+    departure = NOW + timedelta(hours=2)
+    state = booked(departure, reachable_dues=False)  # opened overdue, as before the rule
+    state = fold(decide(state, Tick(), ctx(NOW + timedelta(minutes=1))), start=state)
+    escalation = next(t for t in state.open_tasks if t.task_type == "resolve_escalation")
+    form = {"action_taken": "Asked the clinic.", "new_due_date": "2026-12-03"}
+    after = complete(state, escalation, form, **supervisor())
+    assert after.tasks[escalation.escalated_task_id].due_at == departure  # not midnight after the flight
+    before_the_rule = complete(state, escalation, form, **supervisor(reachable_dues=False))
+    assert before_the_rule.tasks[escalation.escalated_task_id].due_at == end_of(date(2026, 12, 3), ISTANBUL)
+    # Once the flight has left, no new due date helps: rebook.
+    with pytest.raises(CommandRejected) as refused:
+        complete(state, escalation, form, departure + timedelta(minutes=5), **supervisor())
+    assert refused.value.details[0]["field"] == "new_due_date" and "has passed" in refused.value.details[0]["reason"]
+
+
 def test_the_served_schema_says_the_rules() -> None:
     from domain.forms import ResolveEscalationForm, form_json_schema
     schema = form_json_schema(ResolveEscalationForm)["properties"]

@@ -25,7 +25,7 @@ from domain.engine.commands import (
 from domain.engine.context import DecisionContext
 from domain.engine.corrections import decide_correction
 from domain.engine.draft import Draft, reject
-from domain.engine.flow import advance, cancel_escalations_of, close, day_end, enter_stage
+from domain.engine.flow import advance, cancel_escalations_of, close, day_end, enter_stage, within_limit
 from domain.engine.form_validation import check_json_booleans, validate_form
 from domain.engine.split import decide_open_split, decide_split
 from domain.errors import RejectionCode
@@ -181,8 +181,8 @@ def _follow_up(draft: Draft, task: TaskState, form: object) -> None:
         if new_due and task.escalated_task_id:
             escalated = state.tasks[task.escalated_task_id]
             if escalated.status == "open":
-                draft.emit(ev.TaskDueDateChanged(task_id=escalated.task_id,
-                                                 due_at=day_end(state, new_due, draft.ctx.office_day_ends),
+                due = within_limit(state, escalated, day_end(state, new_due, draft.ctx.office_day_ends), draft.ctx)
+                draft.emit(ev.TaskDueDateChanged(task_id=escalated.task_id, due_at=due,
                                                  reason=form.action_taken))  # type: ignore[attr-defined]
     else:
         profile_of(state).follow_up(draft, task, form)

@@ -38,6 +38,10 @@ def check_resolution(state: CaseState, task: TaskState, form: Any, ctx: Decision
     if escalated is not None:
         spec = profile_of(state).spec(escalated.task_type)
         limit = spec.due_limit(state) if spec.due_limit is not None else None
+        if limit is not None and limit <= ctx.now:
+            raise invalid(task.task_type, "new_due_date",
+                          f"the {escalated.task_type} task was for {limit.isoformat()}, which has passed: give it "
+                          "no new due date (rebook the flight, and new checks open)")
         if limit is not None and local_date(limit, zone) < latest:
             latest = local_date(limit, zone)
             why = f"not after {latest.isoformat()}, the day the {escalated.task_type} task is for (its departure)"

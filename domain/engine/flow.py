@@ -166,6 +166,17 @@ def reachable_due(state: CaseState, spec: TaskSpec, due: datetime, ctx: Decision
     return min(earliest, limit) if limit is not None and limit > due else earliest
 
 
+def within_limit(state: CaseState, task: TaskState, due: datetime, ctx: DecisionContext) -> datetime:
+    """A new due date given to ``task`` (a resolved escalation's) ends no later than its spec's
+    ``due_limit``: a fit-to-travel check given the day of its flight is due at the departure,
+    not at midnight after it (under ``ctx.reachable_dues``, asked only then)."""
+    spec = profile_of(state).spec(task.task_type)
+    limit = spec.due_limit(state) if spec.due_limit is not None else None
+    if limit is None or due <= limit or not in_force(ctx.reachable_dues):
+        return due
+    return limit
+
+
 def end_of(day: date, zone: str = DEFAULT_TIME_ZONE) -> datetime:
     """The end of a day in ``zone`` (midnight after it there, in UTC), when a task due "on"
     that day is overdue."""
