@@ -223,3 +223,38 @@ async def test_a_withdrawal_sent_again_after_a_503_gets_its_first_outcome(deploy
         again = await client.post(path, headers=fatma, json={"reason": "The family withdrew."})
         assert again.status_code == 200, again.text
         assert again.json()["status"] == "closed"
+
+
+async def test_with_temporal_stopped_reads_answer_and_readiness_names_only_temporal(deployment: ProcessStack) -> None:
+    """Completions waiting on a stopped Temporal hold no database connection: /readyz says the
+    engine is down and PostgreSQL is not, the case list answers, and once Temporal is back
+    each completion sent again answers 200."""
+    cases = await _open_cases(deployment, 14)
+    async with httpx.AsyncClient(base_url=deployment.base_url, timeout=60) as client:
+        ayse = {"Authorization": f"Bearer {await _token(client, 'ayse')}"}
+
+        async def complete(case: dict[str, Any]) -> httpx.Response:
+            task, form = _first_task(case)
+            return await client.post(f"/api/v1/tasks/{task['task_id']}/complete", headers=ayse, json={"form": form})
+
+        deployment.temporal.stop()
+        try:
+            waiting = [asyncio.create_task(complete(c)) for c in cases]
+            await asyncio.sleep(1.5)
+            async with httpx.AsyncClient(base_url=deployment.base_url, timeout=5) as reader:
+                ready = await reader.get("/readyz")
+                listed = await reader.get("/api/v1/cases?limit=5", headers=ayse)
+            answers = await asyncio.gather(*waiting)
+        finally:
+            await deployment.temporal.start()
+    assert ready.status_code == 503 and ready.json()["down"] == ["temporal"], ready.text
+    assert ready.json()["database"] is True
+    assert listed.status_code == 200, listed.text
+    assert all(_is_clean_outage(r) for r in answers), [(r.status_code, r.text) for r in answers]
+    retry = ResilientClient(deployment.base_url)
+    for case in cases:
+        task, form = _first_task(case)
+        again = await retry.send("POST", f"/api/v1/tasks/{task['task_id']}/complete", user="ayse",
+                                 json={"form": form})
+        assert again.status_code == 200, again.text
+    assert not retry.server_errors(), retry.server_errors()
