@@ -39,6 +39,8 @@ class SessionCommands(GroupCommands):
 
     @staticmethod
     def detail_field(p: dict[str, Any]) -> str:
+        if p.get("case_id") == "*" and p.get("rule") in SessionDetails.model_fields:
+            return str(p["rule"])  # a rule of the session's own details (starts_at): that field
         return (f"member {p['member_id']}" if p.get("member_id") else
                 (f"case {p['case_id']}" if p.get("case_id") not in (None, "*") else "session"))
 

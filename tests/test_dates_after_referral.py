@@ -142,6 +142,7 @@ async def test_the_api_refuses_a_session_years_back_and_a_case_referred_after_a_
                       json=_session(5, starts_at="2020-01-01T10:00:00+03:00"))
     assert old.status_code == 422, old.text
     assert "starts_at" in old.json()["error"]["message"] and "30 days" in old.json()["error"]["message"]
+    assert [d["field"] for d in old.json()["error"]["details"]] == ["starts_at"]
     held = await _call(driver, "POST", "/api/v1/orientation-sessions", json=_session(5, hours=-20 * 24))
     assert held.status_code == 201, held.text
     case = await _in_orientation(driver, _family(1))
