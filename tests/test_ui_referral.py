@@ -120,6 +120,10 @@ async def test_a_caseworker_refers_a_family_joining_its_sponsor(stack: Stack, ht
         controls = page.controls("referral-form")
         assert {"sponsor-0-full_name", "sponsor-0-protection_status", "sponsor-0-city"} <= set(controls)
         assert "sponsor" not in controls
+        # Shown for family reunification only: without JavaScript the browser must not require
+        # the sponsor's fields of a resettlement referral (ui.js requires them when chosen).
+        sponsor_name = page.field("sponsor-0-full_name")
+        assert "required" not in sponsor_name and "data-required" in sponsor_name
         family = {"external_referral_id": referral_id, "programme": "family_reunification",
                   "destination_country": "DE",
                   "members-0-full_name": "Lina Haddad", "members-0-date_of_birth": "1991-03-02",

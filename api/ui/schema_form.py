@@ -118,6 +118,16 @@ class FormField:
         return replace(self, name=row_key(list_name, row, self.name))
 
 
+def _changed(f: FormField, changes: dict[str, Any]) -> FormField:
+    """``f`` with ``changes``; a group of fields (an object, a list's rows) shown only for some
+    choices passes that on to its fields, so that the browser does not require them while
+    another choice is made (a resettlement referral names no sponsor)."""
+    changed = replace(f, **changes)
+    if "when" in changes and changed.items:
+        changed = replace(changed, items=tuple(replace(i, when=changed.when) for i in changed.items))
+    return changed
+
+
 def row_key(list_name: str, row: int, name: str | None = None) -> str:
     return f"{list_name}-{row}" + (f"-{name}" if name else "")
 
@@ -425,7 +435,7 @@ class BoundForm:
     def with_field(self, name: str, **changes: Any) -> BoundForm:
         """The same form with one field changed (a page that knows more than the schema, e.g.
         the offices a user may refer to)."""
-        self.fields = [replace(f, **changes) if f.name == name else f for f in self.fields]
+        self.fields = [_changed(f, changes) if f.name == name else f for f in self.fields]
         return self
 
     @property
