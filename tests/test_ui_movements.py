@@ -95,6 +95,11 @@ async def test_a_movement_is_created_from_the_form_once_however_often_it_is_sent
         assert f"Movement {flight} created" in created.body_text
         assert Page.text(created.one("h1")).startswith(flight)
 
+        # the same form sent back changed (the browser's Back after the creation): said, and a new form
+        back = await emre.post("/ui/movements", data=sent | {"carrier": "Pegasus"})
+        assert back.status_code == 409 and "This form already created one" in Page(back.text).body_text
+        assert Page(back.text).field("submission")["value"] != sent["submission"]
+
         # a fresh form is a new movement, even with the same flight
         again = Page((await emre.get("/ui/movements")).text)
         assert again.field("submission")["value"] != page.field("submission")["value"]

@@ -17,6 +17,7 @@ from zoneinfo import available_timezones
 from fastapi import Request
 
 from api.ui.formatting import utc_offset
+from api.ui.i18n import gettext as _
 from api.ui.schema_form import Option
 
 _SUBMISSION = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -33,6 +34,13 @@ def use_idempotency_key(request: Request, key: str) -> None:
     creates is derived from it (``api.group_commands.new_group_id``)."""
     headers = request.scope["headers"]
     headers[:] = [(n, v) for n, v in headers if n != b"idempotency-key"] + [(b"idempotency-key", key.encode())]
+
+
+def already_created(message: str) -> str:
+    """Said when a form that created something already comes back changed (the browser's Back):
+    the page then carries a new token, so the next submission creates another."""
+    return _("This form already created one (%(what)s). It is a new form now: submit it again to create "
+             "another, or open the one it created from the list.", what=message)
 
 
 @cache

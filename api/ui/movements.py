@@ -25,7 +25,7 @@ from api.deps import Db
 from api.errors import ApiError
 from api.readmodel import office_time_zone
 from api.routes import movements as api
-from api.ui.creation_forms import offset_of, submission_token, time_zones, use_idempotency_key
+from api.ui.creation_forms import already_created, offset_of, submission_token, time_zones, use_idempotency_key
 from api.ui.i18n import gettext as _
 from api.ui.i18n import ngettext
 from api.ui.rendering import UiRoute, redirect, render
@@ -105,6 +105,9 @@ async def create_movement(request: Request, principal: UiPrincipal, db: Db) -> R
     except ApiError as exc:
         if exc.status not in (403, 409, 422, 503):
             raise
+        if exc.code == "movement_exists":  # this form created one already (sent back changed): a new form now
+            return _list_page(request, await _movements(principal, db), form, submission_token(), status=409,
+                              problem=already_created(exc.message))
         form.add_errors([d for d in exc.details if isinstance(d, dict)])
         return _list_page(request, await _movements(principal, db), form, submission, status=exc.status,
                           problem=f"{not_created} {exc.message}.")

@@ -18,7 +18,7 @@ from api.deps import Db
 from api.errors import ApiError
 from api.readmodel import office_time_zone
 from api.routes import orientation_sessions as api
-from api.ui.creation_forms import offset_of, submission_token, time_zones, use_idempotency_key
+from api.ui.creation_forms import already_created, offset_of, submission_token, time_zones, use_idempotency_key
 from api.ui.i18n import gettext as _
 from api.ui.rendering import UiRoute, redirect, render
 from api.ui.schema_form import UTC_OFFSETS, BoundForm, Option
@@ -78,6 +78,9 @@ async def schedule_session(request: Request, principal: UiPrincipal, db: Db) -> 
     except ApiError as exc:
         if exc.status not in (403, 409, 422, 503):
             raise
+        if exc.code == "session_exists":  # this form scheduled one already (sent back changed): a new form now
+            return await _list_page(request, principal, db, form, submission_token(), status=409,
+                                    problem=already_created(exc.message))
         form.add_errors([d for d in exc.details if isinstance(d, dict)])
         return await _list_page(request, principal, db, form, submission, status=exc.status,
                                 problem=f"{not_scheduled} {exc.message}.")
