@@ -13,7 +13,7 @@ from api import policy, readmodel
 from api.auth import CurrentPrincipal
 from api.case_filters import CaseListFilter, Day, Instant
 from api.commands import CaseAlreadyClosed
-from api.deps import Commands, Db
+from api.deps import Commands, Db, lent_back
 from api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from api.idempotency import Idempotency
 from api.schemas import CaseDetail, CaseSummary, EventView, Page, ReferralAccepted
@@ -66,8 +66,11 @@ async def refer_case(body: ReferralRequest, principal: CurrentPrincipal, db: Db,
         return replay
     try:
         known = await readmodel.find_case_by_referral(db, referral.external_referral_id)
-        if known is None and _respond_async(prefer) and (
-                accepted := await _accept(referral, principal, commands, request)) is not None:
+        accepted: ReferralAccepted | None = None
+        if known is None and _respond_async(prefer):
+            async with lent_back(db):  # not held while the workflow is awaited (api.deps)
+                accepted = await _accept(referral, principal, commands, request)
+        if accepted is not None:
             body = accepted.model_dump(mode="json")
             await idem.finish(202, body)
             return JSONResponse(body, status_code=202, headers={"Location": accepted.case_url,
@@ -110,7 +113,8 @@ async def _refer(referral: Referral, known: readmodel.KnownReferral | None, prin
     # read model alone cannot say that history holds the case (a referral whose first try
     # was lost in a Temporal outage must be sent again, not answered from PostgreSQL).
     try:
-        created = (await commands.refer(referral, principal.actor, case_id)).created
+        async with lent_back(db):
+            created = (await commands.refer(referral, principal.actor, case_id)).created
     except CaseAlreadyClosed:
         created = False
         if known is not None and known.fingerprint != referral_fingerprint(referral):
