@@ -443,7 +443,8 @@ async def test_the_opening_sent_again_after_a_crash_opens_one_case(driver: CaseD
 
 async def test_a_member_invited_to_an_orientation_session_is_taken_off_it_first(driver: CaseDriver,
                                                                                  stack: Stack) -> None:
-    case = await driver.advance(await driver.refer(_family_of_four() | {"destination_country": "FI"}),
+    """Its own destination (Luxembourg): tests/test_orientation_sessions.py proposes every Finland-bound person."""
+    case = await driver.advance(await driver.refer(_family_of_four() | {"destination_country": "LU"}),
                                 until=Stage.ORIENTATION)
     assert case["stage"] == "orientation", case["stage"]
     case_id = case["case_id"]
@@ -451,7 +452,7 @@ async def test_a_member_invited_to_an_orientation_session_is_taken_off_it_first(
     starts = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
     session = await _ok(driver, "POST", "/api/v1/orientation-sessions", CASEWORKER, json={
         "starts_at": starts.isoformat(), "mode": "in_person", "place": "IOM Istanbul, room 2", "language": "ar",
-        "destination_country": "FI", "capacity": 10, "facilitator": "Leyla Osman", "office": "IST"})
+        "destination_country": "LU", "capacity": 10, "facilitator": "Leyla Osman", "office": "IST"})
     sid = session["session_id"]
     await _ok(driver, "POST", f"/api/v1/orientation-sessions/{sid}/participants", CASEWORKER,
               json={"participants": [{"case_id": case_id}]})
