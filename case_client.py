@@ -45,6 +45,11 @@ def _check(response: httpx.Response) -> None:
                             f"{response.text}")
 
 
+def _office_today(zone: str | None) -> date:
+    """Today as the office of a case sees it (UTC for a case without a zone)."""
+    return local_date(datetime.now(UTC), zone or DEFAULT_TIME_ZONE)
+
+
 class CaseClient:
     """Works cases through ``client`` (an ``httpx.AsyncClient`` on the API's base URL) as the
     accounts that share ``password``; logs each account in once."""
@@ -84,7 +89,7 @@ class CaseClient:
                                username: str = "ayse") -> dict[str, Any]:
         """AVRR: record that the migrant withdrew consent (closes the case)."""
         # Today in the case's office: the day it was referred there is the earliest allowed.
-        today = local_date(datetime.now(UTC), case.get("office_time_zone") or DEFAULT_TIME_ZONE)
+        today = _office_today(case.get("office_time_zone"))
         body = {"withdrawn_by": withdrawn_by, "withdrawn_on": today.isoformat(),
                 "language": language, "reason": reason}
         r = await self.client.post(f"/api/v1/cases/{case['case_id']}/consent-withdrawal", json=body,

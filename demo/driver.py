@@ -13,6 +13,7 @@ import httpx
 from case_client import CaseClient
 from demo.users import DEMO_PASSWORD, demo_worker_for
 from domain.tasks import TaskType
+from domain.offices import DEFAULT_TIME_ZONE, local_date
 
 
 def demo_client(client: httpx.AsyncClient) -> CaseClient:
@@ -144,7 +145,10 @@ def family_example(task_type: TaskType, task: dict[str, Any], day: Any) -> dict[
         return {"appointment_at": (datetime.now(UTC) + timedelta(minutes=5)).isoformat(timespec="seconds"),
                 "place": "German Embassy Beirut", "reference": f"DE-BEY-{ref}"}
     if task_type == TaskType.RECORD_APPOINTMENT_OUTCOME:
-        return {"outcome": "attended", "attended_on": day(0)}
+        # The appointment (a few minutes from now) falls on the office's day, which after 21:00
+        # UTC is already tomorrow in Istanbul: attended that day, as the case judges it.
+        attended = local_date(datetime.now(UTC), task.get("office_time_zone") or DEFAULT_TIME_ZONE)
+        return {"outcome": "attended", "attended_on": attended.isoformat()}
     if task_type == TaskType.RECORD_FAMILY_VISA:
         return {"outcome": "issued", "visa_number": f"DE-D-{ref}", "issued_on": day(0), "valid_until": day(90)}
     if task_type == TaskType.REVIEW_AGE_OUT:

@@ -138,14 +138,16 @@ def test_attendance_is_not_recorded_for_a_case_referred_after_the_session() -> N
 async def test_the_api_refuses_a_session_years_back_and_a_case_referred_after_a_session(driver: Any) -> None:
     from tests.test_orientation_sessions import _call, _family, _in_orientation, _session
 
+    # Its own destination (Latvia): tests/test_orientation_sessions.py proposes every Finland-bound person.
+    own = {"destination_country": "LV"}
     old = await _call(driver, "POST", "/api/v1/orientation-sessions",
-                      json=_session(5, starts_at="2020-01-01T10:00:00+03:00"))
+                      json=_session(5, starts_at="2020-01-01T10:00:00+03:00", **own))
     assert old.status_code == 422, old.text
     assert "starts_at" in old.json()["error"]["message"] and "30 days" in old.json()["error"]["message"]
     assert [d["field"] for d in old.json()["error"]["details"]] == ["starts_at"]
-    held = await _call(driver, "POST", "/api/v1/orientation-sessions", json=_session(5, hours=-20 * 24))
+    held = await _call(driver, "POST", "/api/v1/orientation-sessions", json=_session(5, hours=-20 * 24, **own))
     assert held.status_code == 201, held.text
-    case = await _in_orientation(driver, _family(1))
+    case = await _in_orientation(driver, _family(1) | own)
     added = await _call(driver, "POST", f"/api/v1/orientation-sessions/{held.json()['session_id']}/participants",
                         json={"participants": [{"case_id": case["case_id"]}]})
     assert added.status_code == 409, added.text

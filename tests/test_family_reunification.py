@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from demo.cases import FAMILY_DEMO_CASES, seed_family_demo
+from domain.offices import local_date
 from domain.programmes.family_reunification.state import birthday
 from tests.support.browser import signed_in
 from tests.support.clocks import Clock, ClockCase
@@ -39,7 +40,8 @@ def family(today: date | None = None, **overrides: Any) -> dict[str, Any]:
 
 
 def _day(n: int = 0) -> str:
-    return (datetime.now(UTC).date() + timedelta(days=n)).isoformat()
+    """A day counted from today in the cases' office (Istanbul), where their date rules judge."""
+    return (local_date(datetime.now(UTC), "Europe/Istanbul") + timedelta(days=n)).isoformat()
 
 
 def _tasks(case: dict[str, Any], task_type: str) -> list[dict[str, Any]]:
