@@ -7,7 +7,6 @@ land on both sides of the new case's start; how many landed before it is printed
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -18,7 +17,7 @@ from consistency import wait_until_consistent
 from store.db import connect
 from temporal_client import connect_temporal
 from tests.support.driver import CaseDriver
-from tests.support.fault_stack import ProcessStack
+from tests.support.fault_stack import ProcessStack, started_process_stack
 from tests.support.stack import stack_settings
 from tests.support.waiting import eventually
 from tests.test_case_split import _family_of_four
@@ -26,14 +25,7 @@ from tests.test_case_split import _family_of_four
 FAMILIES = 4
 
 
-@pytest.fixture(scope="module")
-async def deployment() -> AsyncIterator[ProcessStack]:
-    stack = ProcessStack()
-    try:
-        await stack.start()
-        yield stack
-    finally:
-        stack.stop()
+deployment = pytest.fixture(scope="module")(started_process_stack)  # real processes, one stack per module
 
 
 async def _split_retrying(driver: CaseDriver, case_id: str, body: dict[str, Any], key: str) -> httpx.Response:

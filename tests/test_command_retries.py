@@ -18,7 +18,7 @@ import asyncio
 import os
 import signal
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +29,7 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from tests.support.factories import referral
-from tests.support.fault_stack import ProcessStack, ResilientClient
+from tests.support.fault_stack import ProcessStack, ResilientClient, started_process_stack
 from tests.support.forms import example_form
 from tests.support.users import TEST_PASSWORD
 from tests.support.waiting import eventually
@@ -37,14 +37,7 @@ from tests.support.waiting import eventually
 TODAY = datetime.now(UTC).date()
 
 
-@pytest.fixture(scope="module")
-async def deployment() -> AsyncIterator[ProcessStack]:
-    stack = ProcessStack()
-    try:
-        await stack.start()
-        yield stack
-    finally:
-        stack.stop()
+deployment = pytest.fixture(scope="module")(started_process_stack)  # real processes, one stack per module
 
 
 @contextmanager

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -24,7 +23,7 @@ from consistency import CheckReport, wait_until_consistent
 from store.db import connect
 from temporal_client import connect_temporal
 from tests.support.factories import referral
-from tests.support.fault_stack import ProcessStack, ResilientClient, work_case_to_the_end
+from tests.support.fault_stack import ProcessStack, ResilientClient, started_process_stack, work_case_to_the_end
 from tests.support.stack import stack_settings
 from tests.support.waiting import eventually
 
@@ -32,14 +31,7 @@ from tests.support.waiting import eventually
 CASES_PER_SCENARIO = 6
 
 
-@pytest.fixture(scope="module")
-async def deployment() -> AsyncIterator[ProcessStack]:
-    stack = ProcessStack()
-    try:
-        await stack.start()
-        yield stack
-    finally:
-        stack.stop()
+deployment = pytest.fixture(scope="module")(started_process_stack)  # real processes, one stack per module
 
 
 async def _engine(stack: ProcessStack) -> tuple[asyncpg.Connection, Client]:

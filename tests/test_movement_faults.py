@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,21 +15,14 @@ import httpx
 import pytest
 
 from tests.support.driver import CaseDriver
-from tests.support.fault_stack import ProcessStack
+from tests.support.fault_stack import ProcessStack, started_process_stack
 from tests.support.waiting import eventually
 from tests.test_movements import _case_in_movement_stage, _details, _family, login_all
 
 CASES = 8
 
 
-@pytest.fixture(scope="module")
-async def deployment() -> AsyncIterator[ProcessStack]:
-    stack = ProcessStack()
-    try:
-        await stack.start()
-        yield stack
-    finally:
-        stack.stop()
+deployment = pytest.fixture(scope="module")(started_process_stack)  # real processes, one stack per module
 
 
 async def _recorded(conn: asyncpg.Connection, case_ids: list[str], event_type: str) -> Counter:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,20 +17,13 @@ import pytest
 from domain.model import Stage
 from tests.support.driver import CaseDriver
 from tests.support.factories import referral
-from tests.support.fault_stack import ProcessStack
+from tests.support.fault_stack import ProcessStack, started_process_stack
 from tests.support.waiting import eventually
 
 CASES = 8
 
 
-@pytest.fixture(scope="module")
-async def deployment() -> AsyncIterator[ProcessStack]:
-    stack = ProcessStack()
-    try:
-        await stack.start()
-        yield stack
-    finally:
-        stack.stop()
+deployment = pytest.fixture(scope="module")(started_process_stack)  # real processes, one stack per module
 
 
 async def _recorded(conn: asyncpg.Connection, case_ids: list[str]) -> Counter[str]:

@@ -21,6 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -276,3 +277,14 @@ async def work_case_to_the_end(client: ResilientClient, referral: dict[str, Any]
         assert read.status_code == 200, read.text
         case = read.json()
     raise AssertionError(f"case {case['case_id']} did not close: {case['stage']}")
+
+
+async def started_process_stack() -> AsyncIterator[ProcessStack]:
+    """A ``ProcessStack`` started for a test module and stopped after it (each fault-test
+    module's ``deployment`` fixture)."""
+    stack = ProcessStack()
+    try:
+        await stack.start()
+        yield stack
+    finally:
+        stack.stop()
