@@ -21,6 +21,15 @@ def demo_client(client: httpx.AsyncClient) -> CaseClient:
     return CaseClient(client, password=DEMO_PASSWORD, worker_for=demo_worker_for, form_for=example_form)
 
 
+def _moment(today: date) -> datetime:
+    """When a form for ``today`` says something happened: a minute ago when that is today (at
+    midnight a fit-to-travel check was up to 24 hours old, and a flight 72 hours after that
+    midnight refused it late in the day), else the day's first minutes."""
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    return now if now.date() == today else datetime.combine(today, datetime.min.time(), UTC) + \
+        timedelta(minutes=10)
+
+
 def example_form(task: dict[str, Any], today: date, *, follow_up: bool = False,
                  case: dict[str, Any] | None = None) -> dict[str, Any]:
     """Realistic form data for a task, dated relative to ``today``.  ``case`` (the API's case
@@ -51,12 +60,12 @@ def example_form(task: dict[str, Any], today: date, *, follow_up: bool = False,
         return {"flight_number": "TK1751", "departure_at": f"{day(1)}T12:00:00+00:00",
                 "departure_airport": "IST", "arrival_airport": "OSL"}
     if task_type == TaskType.CHECK_FIT_TO_TRAVEL:
-        return {"checked_at": f"{day(0)}T00:00:00+00:00", "outcome": "fit"}
+        return {"checked_at": (_moment(today) - timedelta(minutes=5)).isoformat(), "outcome": "fit"}
     if task_type == TaskType.RECORD_HOST_EXIT_PERMISSION:  # the host state's (Türkiye: DGMM), where required
         return {"reference": f"DGMM-{task['task_id'][-12:]}", "issued_on": day(0), "valid_until": day(90),
                 "issuing_authority": "DGMM, Provincial Directorate of Migration Management"}
     if task_type == TaskType.RECORD_DEPARTURE:
-        return {"outcome": "departed", "departed_at": f"{day(0)}T00:10:00+00:00"}
+        return {"outcome": "departed", "departed_at": _moment(today).isoformat()}
     if task_type == TaskType.RECORD_TREATMENT:
         return {"completed_on": day(0), "notes": "Treatment course completed."}
     if task_type == TaskType.REVIEW_OUTCOME:
