@@ -42,11 +42,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 
+from domain.arrival_day import earliest_arrival_day
 from domain.programmes.avrr.state import AvrrProgress
 from domain.programmes.family_reunification.flow import CLOSURE_REASONS as FAMILY_CLOSURE_REASONS
 from domain.programmes.family_reunification.state import FamilyReunificationData
@@ -220,7 +222,7 @@ def check_state(state: CaseState, history: list[ev.RecordedEvent]) -> None:
     if state.departed_at is not None:
         assert rank(state.stage) > rank(Stage.MOVEMENT)
     if state.arrived_on is not None:
-        assert state.departed_at is not None and state.arrived_on >= state.departed_at.date()
+        assert state.departed_at is not None and state.arrived_on >= earliest_arrival_day(state.departed_at)
     if rank(state.stage) > rank(Stage.ARRIVAL):
         assert state.arrived_on is not None
     if state.movement is None:
@@ -756,6 +758,30 @@ def test_a_departure_needs_a_fit_to_travel_check_within_72_hours_of_it() -> None
                    at=later)
     assert refused.value.code == RejectionCode.FIT_TO_TRAVEL_MISSING
     assert "Amina Haddad" in refused.value.message
+
+
+def test_an_arrival_west_of_the_departure_may_carry_the_day_before() -> None:
+    """Istanbul 01:30 on the 24th is 22:30 UTC on the 23rd; the family lands in New York that
+    evening, local date the 23rd: a real arrival, dated before the departure's Istanbul date
+    (it was refused, and the suite failed, when a test departed just after midnight UTC).
+    No calendar on Earth is behind UTC−12, so a day before that is still refused."""
+    from domain.errors import CommandRejected
+
+    c = Case(size=1)
+    for task_type in ("verify_referral", "conduct_interview", "assess_health", "record_orientation", "record_visa"):
+        c.complete(TaskType(task_type))
+    departed = datetime(2026, 11, 24, 1, 30, tzinfo=ZoneInfo("Europe/Istanbul"))
+    at = departed + timedelta(hours=12)
+    c.complete(TaskType.BOOK_MOVEMENT, {"flight_number": "TK1", "departure_at": departed.isoformat(),
+                                        "departure_airport": "IST", "arrival_airport": "JFK"})
+    c.complete(TaskType.CHECK_FIT_TO_TRAVEL, {"checked_at": T0.isoformat(), "outcome": "fit"}, who="selin")
+    c.complete(TaskType.RECORD_DEPARTURE, {"outcome": "departed", "departed_at": departed.isoformat()}, at=at)
+    arrival = {"place": "New York", "receiving_partner": "IRC New York"}
+    with pytest.raises(CommandRejected) as too_early:
+        c.complete(TaskType.CONFIRM_ARRIVAL, {"arrived_on": "2026-11-22", **arrival}, at=at)
+    assert too_early.value.details[0]["field"] == "arrived_on" and "2026-11-23" in too_early.value.message
+    c.complete(TaskType.CONFIRM_ARRIVAL, {"arrived_on": "2026-11-23", **arrival}, at=at)
+    assert c.state.arrived_on == date(2026, 11, 23)
 
 
 def test_a_cancelled_booking_sends_the_case_back_to_booking() -> None:

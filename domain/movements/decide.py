@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from domain.arrival_day import before_departure
 from domain.model import Actor
 from domain.movements import commands as c
 from domain.movements import model as m
@@ -353,9 +354,8 @@ def _confirm_arrival(state: m.MovementState, command: c.ConfirmArrival, now: dat
         raise MovementRejected("fan_out_pending", f"the departure is still being recorded on "
                                                   f"{len(state.pending_departures)} cases; confirm again in a moment")
     assert state.departed_at is not None
-    if command.arrived_on < state.departed_at.date():
-        raise MovementRejected("invalid_command", f"arrived_on must not be before the departure "
-                                                  f"({state.departed_at.date().isoformat()})")
+    if why := before_departure(command.arrived_on, state.departed_at):
+        raise MovementRejected("invalid_command", f"arrived_on {why}", [_field("arrived_on", why)])
     if command.arrived_on > (now + timedelta(days=1)).date():
         raise MovementRejected("invalid_command", "arrived_on is in the future", [_field("arrived_on", "in the future")])
     return [m.ArrivalConfirmed(at=now, actor=actor, arrived_on=command.arrived_on, place=command.place,

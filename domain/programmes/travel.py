@@ -15,6 +15,7 @@ from typing import Any
 
 from domain import events as ev
 from domain import forms
+from domain.arrival_day import before_departure
 from domain.engine import flow
 from domain.engine.context import DecisionContext, in_force
 from domain.engine.draft import Draft, invalid, reject
@@ -191,8 +192,9 @@ def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) ->
                 "departure refused: no fit-to-travel check within the 72 hours before departure for "
                 f"{', '.join(stale)}; record the flight as postponed and rebook, so new checks open",
             )
-    if t == TravelTask.CONFIRM_ARRIVAL and state.departed_at and form.arrived_on < state.departed_at.date():
-        raise invalid(t, "arrived_on", f"must not be before the departure ({state.departed_at.date().isoformat()})")
+    if t == TravelTask.CONFIRM_ARRIVAL and state.departed_at and (
+            why := before_departure(form.arrived_on, state.departed_at)):
+        raise invalid(t, "arrived_on", why)
 
 
 def follow_up(draft: Draft, task: TaskState, form: Any, *, health_assessment: str) -> bool:

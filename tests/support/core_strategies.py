@@ -24,6 +24,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from domain.arrival_day import earliest_arrival_day
 from domain.programmes.avrr.state import AvrrProgress
 from domain import case as core
 from domain.model import Actor, ActorKind, Priority, Programme, Referral, Relationship, Sex
@@ -287,7 +288,7 @@ def _record_departure(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
 
 @st.composite
 def _confirm_arrival(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
-    departed = fc.state.departed_at.date() if fc.state.departed_at else None
+    departed = earliest_arrival_day(fc.state.departed_at) if fc.state.departed_at else None
     partner = (draw(st.sampled_from(("IOM Iraq, Erbil", "Oslo municipality")))
                if isinstance(fc.state.programme_data, AvrrProgress) else draw(st.one_of(st.none(), st.just("Oslo municipality"))))
     if isinstance(fc.state.programme_data, AvrrProgress) and draw(st.integers(0, 9)) == 0:
