@@ -20,7 +20,7 @@ import signal
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -153,6 +153,35 @@ async def test_reads_and_readiness_answer_while_commands_wait_on_a_stopped_worke
             again = await retry.send("POST", f"/api/v1/tasks/{task['task_id']}/complete", user="ayse",
                                      json={"form": form})
             assert again.status_code == 200, again.text
+
+
+def _charter(number: int) -> dict[str, Any]:
+    departs = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    return {"kind": "charter", "flight_number": f"XC{4400 + number}", "carrier": "Corendon",
+            "departure_airport": "IST", "arrival_airport": "OSL", "departure_at": departs.isoformat(),
+            "departure_time_zone": "Europe/Istanbul", "seat_capacity": 40,
+            "escorts": [{"name": "Elif Arslan", "kind": "operational"}], "office": "IST"}
+
+
+async def test_movement_commands_waiting_on_a_stopped_worker_hold_no_connection(deployment: ProcessStack) -> None:
+    """More movements being created than the API has connections, their workflow's worker
+    frozen: each request gives its connection back while it waits on Temporal, so reads and
+    readiness still answer; afterwards every creation answered 201 or a clean 503."""
+    async with httpx.AsyncClient(base_url=deployment.base_url, timeout=60) as client:
+        emre = {"Authorization": f"Bearer {await _token(client, 'emre')}"}
+        with worker_stopped(deployment):
+            waiting = [asyncio.create_task(client.post("/api/v1/movements", headers=emre, json=_charter(n)))
+                       for n in range(14)]
+            await asyncio.sleep(1.5)  # let every creation reach its wait on the workflow
+            async with httpx.AsyncClient(base_url=deployment.base_url, timeout=5) as reader:
+                ready = await reader.get("/readyz")
+                listed = await reader.get("/api/v1/movements?limit=5", headers=emre)
+            still_waiting = sum(not w.done() for w in waiting)
+        answers = await asyncio.gather(*waiting)
+    assert ready.status_code == 200 and ready.json()["database"] is True, ready.text
+    assert listed.status_code == 200, listed.text
+    assert still_waiting == len(waiting), "the reads were answered only after the commands"
+    assert all(r.status_code == 201 or _is_clean_outage(r) for r in answers), [r.text for r in answers]
 
 
 async def _app_backends(stack: ProcessStack) -> list[int]:

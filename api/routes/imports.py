@@ -23,7 +23,7 @@ from temporalio.service import RPCError
 
 from api import policy
 from api.auth import CurrentPrincipal, Principal
-from api.deps import Commands, Db
+from api.deps import Commands, Db, lent_back
 from api.errors import ERROR_RESPONSES, ApiError
 from api.referral_import_file import CSV_TEMPLATE, JSON_TEMPLATE, MAX_FILE_BYTES, FileUnreadable, read_file
 from domain.case import referral_fingerprint
@@ -195,7 +195,8 @@ async def upload(request: Request, response: Response, principal: CurrentPrincip
             source_ip=getattr(request.state, "client_ip", None) or (client.host if client else None),
             file_name=file_name, file_format=file_format, file_sha256=hashlib.sha256(raw).hexdigest(), terms=terms,
             rows=rows)
-    await _start(request, import_id, len(rows))
+    async with lent_back(db):  # not held while Temporal answers (api.deps)
+        await _start(request, import_id, len(rows))
     job = await store.get_import(db, import_id)
     response.headers["Location"] = f"/api/v1/imports/{import_id}"
     return _view(job, await store.counts(db, import_id))
@@ -226,7 +227,8 @@ async def list_imports(principal: CurrentPrincipal, db: Db,
 async def get_import(import_id: str, request: Request, principal: CurrentPrincipal, db: Db) -> ImportView:
     job = await _visible_job(db, principal, import_id)
     if job["status"] == "queued":
-        await _start(request, import_id, job["total"])  # stored, but its job may not have started (an outage)
+        async with lent_back(db):
+            await _start(request, import_id, job["total"])  # stored, but its job may not have started (an outage)
     return _view(job, await store.counts(db, import_id))
 
 

@@ -22,7 +22,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from api import policy
 from api.auth import CurrentPrincipal, Principal
-from api.deps import Db
+from api.deps import Db, lent_back
 from api.errors import ERROR_RESPONSES, ApiError
 from api.manifest_pdf import manifest_pdf
 from api.movements import MovementCommands, new_movement_id
@@ -219,7 +219,8 @@ async def create_movement(details: MovementDetails, principal: CurrentPrincipal,
         raise ApiError(403, "forbidden", f"you may create movements only for your offices ({', '.join(principal.offices)})",
                        [{"field": "body.office", "reason": "not one of your offices", "allowed": principal.offices}])
     movement_id = new_movement_id(principal.actor)
-    await commands.create(movement_id, details, principal.actor)
+    async with lent_back(db):  # not held while the workflow is awaited (api.deps)
+        await commands.create(movement_id, details, principal.actor)
     return view(await _visible(db, principal, movement_id))
 
 
@@ -250,7 +251,8 @@ async def get_movement(movement_id: MovementId, principal: CurrentPrincipal, db:
 async def _send(db: Db, principal: Principal, commands: MovementCommands, movement_id: str,
                 command: Any) -> MovementView:
     await _visible(db, principal, movement_id)
-    await commands.send(movement_id, command, principal.actor)
+    async with lent_back(db):
+        await commands.send(movement_id, command, principal.actor)
     return view(await _visible(db, principal, movement_id))
 
 
@@ -350,7 +352,8 @@ async def confirm_arrival(movement_id: MovementId, body: c.ConfirmArrival, princ
     if state.arrived_on is not None and (state.arrived_on, state.arrival_place, state.receiving_partner) == (
             body.arrived_on, body.place, body.receiving_partner):
         return view(state)  # confirmed already (its workflow may have finished): nothing changes
-    await commands.confirm_arrival(movement_id, body, principal.actor)
+    async with lent_back(db):
+        await commands.confirm_arrival(movement_id, body, principal.actor)
     return view(await _visible(db, principal, movement_id))
 
 

@@ -22,7 +22,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from api import policy
 from api.auth import CurrentPrincipal, Principal
-from api.deps import Db
+from api.deps import Db, lent_back
 from api.errors import ERROR_RESPONSES, ApiError
 from api.orientation_sessions import SessionCommands, new_session_id
 from domain.model import Country, Role
@@ -189,7 +189,8 @@ async def schedule_session(body: SessionDetailsIn, request: Request, principal: 
         details = details.model_copy(update={"time_zone": office_time_zone(
             details.office, settings.office_time_zones, settings.default_time_zone)})
     session_id = new_session_id(principal.actor)
-    await commands.schedule(session_id, details, principal.actor)
+    async with lent_back(db):  # not held while the workflow is awaited (api.deps)
+        await commands.schedule(session_id, details, principal.actor)
     return view(await _visible(db, principal, session_id))
 
 
@@ -236,7 +237,8 @@ async def propose(session_id: SessionId, principal: CurrentPrincipal, db: Db) ->
 
 async def _send(db: Db, principal: Principal, commands: SessionCommands, session_id: str, command: Any) -> SessionView:
     await _visible(db, principal, session_id)
-    await commands.send(session_id, command, principal.actor)
+    async with lent_back(db):
+        await commands.send(session_id, command, principal.actor)
     return view(await _visible(db, principal, session_id))
 
 
