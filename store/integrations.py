@@ -20,11 +20,11 @@ import hashlib
 import hmac
 import json
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import asyncpg
-from pydantic import BaseModel, computed_field
+from pydantic import BaseModel, Field, computed_field
 
 # Event types that write no case data, so their keys need no supervisor's approval.  None
 # yet: a new event type needs approval unless it is listed here.
@@ -44,7 +44,9 @@ class IntegrationKey(BaseModel):
     offices: list[str]
     created_by: str
     created_at: datetime
-    revoked_at: datetime | None
+    revoked_at: datetime | None = Field(description=(
+        "When the key stopped working; after a rotation with an overlap, when it stops (a moment still ahead: "
+        "the key works until then, status active)."))
     replaces: str | None
     last_used_at: datetime | None
     approvals: list[KeyApproval] = []
@@ -61,7 +63,7 @@ class IntegrationKey(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def status(self) -> Literal["pending_approval", "active", "revoked"]:
-        if self.revoked_at is not None:
+        if self.revoked_at is not None and self.revoked_at <= datetime.now(UTC):
             return "revoked"
         return "pending_approval" if self.pending_offices else "active"
 
@@ -111,7 +113,8 @@ async def _approvals(conn: asyncpg.Connection, key_ids: list[str]) -> dict[str, 
 
 async def _keys(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[IntegrationKey]:
     approvals = await _approvals(conn, [r["key_id"] for r in rows])
-    return [IntegrationKey(**{k: r[k] for k in r.keys() if k != "secret_hash"}, approvals=approvals[r["key_id"]])
+    return [IntegrationKey(**{k: r[k] for k in r.keys() if k not in ("secret_hash", "revoked")},
+                           approvals=approvals[r["key_id"]])
             for r in rows]
 
 
@@ -136,9 +139,10 @@ async def approve_key(conn: asyncpg.Connection, key_id: str, offices: list[str],
 
 
 async def revoke_key(conn: asyncpg.Connection, key_id: str) -> IntegrationKey | None:
+    """Revoke at once, also a rotated key still in its overlap (``rotate_key``)."""
     rows = await conn.fetch(
-        f"UPDATE integration_keys SET revoked_at = coalesce(revoked_at, now()) WHERE key_id = $1 RETURNING {_COLUMNS}",
-        key_id)
+        f"""UPDATE integration_keys SET revoked_at = least(coalesce(revoked_at, now()), now())
+             WHERE key_id = $1 RETURNING {_COLUMNS}""", key_id)
     return (await _keys(conn, rows))[0] if rows else None
 
 
@@ -146,16 +150,20 @@ class KeyRevoked(Exception):
     """A revoked (or already rotated) key cannot be rotated: that would bring it back."""
 
 
-async def rotate_key(conn: asyncpg.Connection, key_id: str, created_by: str) -> IssuedKey | None:
-    """A new key with the same scopes; the old one stops working at once.  A key revoked (or
-    rotated) before raises ``KeyRevoked``: revoking is final."""
+async def rotate_key(conn: asyncpg.Connection, key_id: str, created_by: str,
+                     overlap: timedelta = timedelta(0)) -> IssuedKey | None:
+    """A new key with the same scopes; the old one keeps working for ``overlap`` (the partner
+    deploys the new key meanwhile; none: it stops at once).  A key revoked (or rotated) before
+    raises ``KeyRevoked``: revoking is final, and a key has one successor."""
     async with conn.transaction():
         revoked = await conn.fetchrow("SELECT revoked_at FROM integration_keys WHERE key_id = $1 FOR UPDATE", key_id)
         if revoked is not None and revoked["revoked_at"] is not None:
             raise KeyRevoked(key_id)
-        old = await revoke_key(conn, key_id)
-        if old is None:
+        rows = await conn.fetch(f"""UPDATE integration_keys SET revoked_at = now() + $2::interval
+                                      WHERE key_id = $1 RETURNING {_COLUMNS}""", key_id, overlap)
+        if not rows:
             return None
+        old = (await _keys(conn, rows))[0]
         new = await create_key(conn, name=old.name, event_types=old.event_types, offices=old.offices,
                                created_by=created_by, replaces=key_id)
         await conn.execute(
@@ -171,9 +179,9 @@ async def verify_key(conn: asyncpg.Connection, api_key: str) -> IntegrationKey |
         return None
     if not parts[1].isalnum():
         return None
-    rows = await conn.fetch(f"SELECT {_COLUMNS}, secret_hash FROM integration_keys WHERE key_id = $1", parts[1])
-    if not rows or rows[0]["revoked_at"] is not None or not hmac.compare_digest(rows[0]["secret_hash"],
-                                                                               _hash(parts[2])):
+    rows = await conn.fetch(f"""SELECT {_COLUMNS}, secret_hash, (revoked_at <= now()) IS TRUE AS revoked
+                                FROM integration_keys WHERE key_id = $1""", parts[1])
+    if not rows or rows[0]["revoked"] or not hmac.compare_digest(rows[0]["secret_hash"], _hash(parts[2])):
         return None
     await conn.execute("UPDATE integration_keys SET last_used_at = now() WHERE key_id = $1", parts[1])
     return (await _keys(conn, rows))[0]

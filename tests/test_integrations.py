@@ -3,7 +3,7 @@ rotatable; every message kept, rejected ones visible to the office's supervisors
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -88,12 +88,46 @@ async def test_feed_refers_and_clinic_records_results_within_scope(http: httpx.A
     assert (await http.get("/api/v1/integrations/messages", headers=await driver.login("ayse"))).status_code == 403
 
 
+async def test_a_rotated_key_keeps_working_for_its_overlap_until_revoked(http: httpx.AsyncClient,
+                                                                         driver: CaseDriver) -> None:
+    """The airline deploys the new key over a day: the old one works beside it meanwhile (24 h
+    unless the admin says otherwise), is listed active with the moment it stops, cannot be
+    rotated a second time, and revoking it ends the overlap at once."""
+    admin = await driver.login("admin")
+    key = await _key(http, driver, "Airline", ["departure"], ["IST"])
+    message = {"event_type": "departure", "case_id": "C-NONE-NONE-NONE", "form": {}}
+    before = datetime.now(UTC)
+    rotated = await http.post(f"/api/v1/admin/integration-keys/{key['key_id']}/rotate", headers=admin)
+    assert rotated.status_code == 201, rotated.text
+    assert (await send(http, key["api_key"], message)).status_code == 404  # still authenticated
+    assert (await send(http, rotated.json()["api_key"], message)).status_code == 404
+    listed = {k["key_id"]: k for k in (await http.get("/api/v1/admin/integration-keys", headers=admin)).json()}
+    old = listed[key["key_id"]]
+    stops = datetime.fromisoformat(old["revoked_at"])
+    assert old["status"] == "active" and timedelta(hours=23) < stops - before < timedelta(hours=25), old
+    again = await http.post(f"/api/v1/admin/integration-keys/{key['key_id']}/rotate", headers=admin)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "key_revoked"
+
+    revoked = await http.post(f"/api/v1/admin/integration-keys/{key['key_id']}/revoke", headers=admin)
+    assert revoked.json()["status"] == "revoked"
+    assert (await send(http, key["api_key"], message)).status_code == 401
+    assert (await send(http, rotated.json()["api_key"], message)).status_code == 404  # the successor works
+
+    for bad in ({"old_key_valid_hours": 169}, {"old_key_valid_hours": -1}, {"old_key_valid_hours": "24"},
+                {"overlap": 3}):
+        refused = await http.post(f"/api/v1/admin/integration-keys/{rotated.json()['key_id']}/rotate",
+                                  headers=admin, json=bad)
+        assert refused.status_code == 422, (bad, refused.text)
+        assert refused.json()["error"]["details"][0]["field"].startswith("body"), refused.text
+    assert (await send(http, rotated.json()["api_key"], message)).status_code == 404  # refusals changed nothing
+
+
 async def test_revoked_and_rotated_keys_stop_working(http: httpx.AsyncClient, driver: CaseDriver) -> None:
     key = await _key(http, driver, "Airline", ["departure"], ["IST"])
     message = {"event_type": "departure", "case_id": "C-NONE-NONE-NONE", "form": {}}
     assert (await send(http, key["api_key"], message)).status_code == 404  # authenticated; the case is unknown
     rotated = (await http.post(f"/api/v1/admin/integration-keys/{key['key_id']}/rotate",
-                               headers=await driver.login("admin"))).json()
+                               headers=await driver.login("admin"), json={"old_key_valid_hours": 0})).json()
     assert rotated["replaces"] == key["key_id"] and rotated["event_types"] == ["departure"]
     old = await send(http, key["api_key"], message)
     assert old.status_code == 401

@@ -3,13 +3,17 @@
 A key an admin creates is ``pending_approval`` until a supervisor of each of its offices
 approves it (``POST /api/v1/integrations/keys/{id}/approve``): minting a key must not be a
 way for an admin to write case data.  Revoking works at once, without anyone's approval.
+Rotating keeps the old key working beside the new one for an overlap (24 hours unless the
+admin says otherwise), as a webhook secret's rotation does: a clinic or an airline cannot
+deploy a new key the second it is minted, and a rotation must not cut their messages off.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api import policy
@@ -31,6 +35,10 @@ class NewKey(BaseModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     event_types: list[IntegrationEventType] = Field(min_length=1)
     offices: list[Office] = Field(min_length=1)
+
+
+# An overlap longer than a week is a second live key, not a rotation.
+MAX_OVERLAP_HOURS = 168
 
 
 def _admin(principal: CurrentPrincipal) -> None:
@@ -59,12 +67,25 @@ async def revoke(key_id: str, principal: CurrentPrincipal, db: Db) -> Integratio
     return key
 
 
+class RotateKey(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"old_key_valid_hours": 24},
+                                                                             {"old_key_valid_hours": 0}]})
+    old_key_valid_hours: int = Field(
+        24, ge=0, le=MAX_OVERLAP_HOURS, strict=True,
+        description=f"How long the old key keeps working beside the new one, so the partner can deploy it "
+                    f"(0 to {MAX_OVERLAP_HOURS}; 0: it stops at once, as after a leak; revoking it later ends "
+                    "the overlap at once).")
+
+
 @router.post("/{key_id}/rotate", response_model=IssuedKey, status_code=201, responses={409: ERROR_RESPONSES[409]},
-             summary="Replace a key with a new one of the same scopes and approvals; the old one stops working")
-async def rotate(key_id: str, principal: CurrentPrincipal, db: Db) -> IssuedKey:
+             summary="Replace a key with a new one of the same scopes and approvals; the old one keeps working "
+                     "for old_key_valid_hours (24 unless given; 0 for at once)")
+async def rotate(key_id: str, principal: CurrentPrincipal, db: Db,
+                 body: Annotated[RotateKey | None, Body()] = None) -> IssuedKey:
     _admin(principal)
+    overlap = timedelta(hours=(body or RotateKey()).old_key_valid_hours)
     try:
-        key = await store.rotate_key(db, key_id, principal.username)
+        key = await store.rotate_key(db, key_id, principal.username, overlap)
     except store.KeyRevoked:
         raise ApiError(409, "key_revoked", f"integration key {key_id} is revoked (or was rotated): revoking is final; "
                        "create a new key instead") from None
