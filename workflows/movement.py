@@ -88,6 +88,16 @@ DELAY_LIMIT_PATCH = "delay-limit-v1"
 # more than 72 hours after it) is refused before anything is recorded: every case would refuse
 # it, leaving the movement departed and no case (domain.movements.rules.departure_time_problems).
 DEPARTURE_TIME_PATCH = "departure-time-v1"
+# From this patch on, a delay recounts every case's seats and age-related needs for the new day
+# of travel (a baby who turns 2 before it takes a seat; a case of minors only in which one turns
+# 18 is no longer unaccompanied), from the facts of every case on the manifest (an open one's
+# too: one more activity), and records them on ``MovementDelayed.recount``.  Before it, the
+# seats stayed as counted on the day each case joined (domain.movements.decide._delay).
+DELAY_RECOUNT_PATCH = "delay-recount-v1"
+# From this patch on, a departure is refused while the departing cases need more seats than
+# the movement has or a case has more lap infants than seats (the recount's consequence:
+# domain.movements.rules.seat_problems); the officer takes a case off or records it not boarded.
+DEPARTURE_SEATS_PATCH = "departure-seats-v1"
 # A fan-out reaches its cases in batches of this many, one activity each (all batches at
 # once, every case of a batch at once): a 60-case charter is 3 activities in history.
 FAN_OUT_BATCH = 25
@@ -257,10 +267,19 @@ class MovementWorkflow:
     async def _execute(self, command: object, actor: Actor, audit: AuditStamp | None = None) -> bool:
         facts: list[CaseFacts] | None = None
         state = self._state
+        # Asked only for a delay that goes ahead (a pending fan-out refuses it first), before its
+        # facts are asked for: histories that delayed without the recount replay as before.
+        recount = False
+        if isinstance(command, c.DelayMovement) and state is not None and state.manifest \
+                and state.status in (MovementStatus.OPEN, MovementStatus.LOCKED) and not state.pending_bookings \
+                and not state.pending_delays and not state.pending_releases:
+            recount = workflow.patched(DELAY_RECOUNT_PATCH)
         if state is not None and state.status == MovementStatus.OPEN:
             if isinstance(command, c.AddCase) and (new := new_cases(state, command)):
                 facts = await self._facts(new)
             elif isinstance(command, c.LockManifest):
+                facts = await self._facts([e.case_id for e in state.manifest])
+            elif recount:  # every case's needs for the new day of travel
                 facts = await self._facts([e.case_id for e in state.manifest])
         elif state is not None and state.status == MovementStatus.LOCKED and not state.pending_bookings:
             if isinstance(command, c.ConfirmDeparture):
@@ -270,9 +289,10 @@ class MovementWorkflow:
                     and entry.booking is not None and entry.booking.applied:
                 facts = await self._facts([command.case_id])
             elif isinstance(command, c.DelayMovement) and not state.pending_delays and not state.pending_releases:
-                # whether each booked case's documents reach the new day of travel
+                # whether each booked case's documents reach the new day of travel (and, with
+                # the recount, every case's seats and needs on it)
                 facts = await self._facts([e.case_id for e in state.manifest
-                                           if e.booking is not None and e.booking.applied])
+                                           if recount or (e.booking is not None and e.booking.applied)])
         # Asked only where it matters (a case leaving a locked manifest), so the marker is
         # written there and nowhere else: histories that refused such a removal replay as before.
         always = facts is None or not isinstance(command, c.RemoveCase) or workflow.patched(
@@ -284,10 +304,14 @@ class MovementWorkflow:
         # Asked only for a departure checked against the cases' facts (the handler's decision).
         departure_time = facts is None or not isinstance(command, c.ConfirmDeparture) or workflow.patched(
             DEPARTURE_TIME_PATCH)
+        # The same: the departure's seats on the (delayed) day of travel.
+        departure_seats = facts is None or not isinstance(command, c.ConfirmDeparture) or workflow.patched(
+            DEPARTURE_SEATS_PATCH)
         try:
             events = decide(self._state, command, workflow.now(), actor, facts, removal_always_possible=always,
                             departure_rules=departure_rules, delay_limit=delay_limit,
-                            departure_time=departure_time)
+                            departure_time=departure_time, delay_recount=recount,
+                            departure_seats=departure_seats)
             new_state = fold(events, self._state, self._id) if events else None
         except MovementRejected as exc:
             raise _rejection(exc) from None

@@ -41,7 +41,7 @@ from domain.movements.model import (
 )
 from domain.movements.export import COLUMNS, ManifestRow, manifest_rows
 from domain.movements.decide import MovementRejected, decide
-from domain.movements.rules import needs_problems
+from domain.movements.rules import needs_problems, seat_problems
 from store import audit as audit_store
 from store import movements as store
 
@@ -103,7 +103,12 @@ class MovementView(BaseModel):
     arrived_on: date | None
     arrival_place: str | None
     rule_check: list[Problem] = Field(description="The special-needs rule for every person on the manifest "
-                                                  "against the movement's escorts (checked again at lock).")
+                                                  "against the movement's escorts (checked again at lock), and, "
+                                                  "while the movement is open or locked, its seats on the current "
+                                                  "day of travel: infant_without_adult per case, capacity (the "
+                                                  "whole, then each person a delay made 2, no longer on a lap), "
+                                                  "which refuse the lock and the departure until a case is taken "
+                                                  "off.")
 
 
 class MovementSummary(BaseModel):
@@ -191,7 +196,8 @@ def view(state: MovementState) -> MovementView:
         cancellation_reason=state.cancellation_reason, delays=state.delays,
         previous_departure_at=state.previous_departure_at, delay_reason=state.delay_reason,
         delay_problems=state.delay_problems, arrived_on=state.arrived_on, arrival_place=state.arrival_place,
-        rule_check=[p for e in state.manifest for p in needs_problems(e.case_id, e.members, state.details)])
+        rule_check=[p for e in state.manifest for p in needs_problems(e.case_id, e.members, state.details)]
+        + (seat_problems(state) if state.status in (MovementStatus.OPEN, MovementStatus.LOCKED) else []))
 
 
 def _require_role(principal: Principal) -> None:

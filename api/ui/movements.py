@@ -198,8 +198,10 @@ async def _act(action: str, posted: dict[str, Any], movement_id: str, principal:
                                                   "reason": posted.get("reason", "")})
         view = await api.delay_movement(movement_id, delayed, principal, db, commands)
         named = "; ".join(p.message for p in view.delay_problems)
+        # The seats recounted for the new day (a baby who turned 2): the officer takes a case off.
+        seats = "; ".join(p.message for p in view.rule_check if p.rule in ("capacity", "infant_without_adult"))
         return "The flight is delayed: every booked case is being moved to the new time." + (
-            f" Back to rebooking: {named}" if named else "")
+            f" Back to rebooking: {named}" if named else "") + (f" Seats on the new day: {seats}" if seats else "")
     if action == "arrival":
         arrived = c.ConfirmArrival.model_validate({"arrived_on": posted.get("arrived_on", ""),
                                                    "place": posted.get("place", ""),

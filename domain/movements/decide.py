@@ -27,6 +27,8 @@ from domain.movements.rules import (
     exit_permission_problems,
     lock_problems,
     manifest_members,
+    recount_members,
+    seat_problems,
     validity_problems,
 )
 
@@ -102,7 +104,8 @@ def _refuse_problems(problems: list[m.Problem], what: str) -> MovementRejected:
 
 def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Actor,
            facts: list[m.CaseFacts] | None = None, *, removal_always_possible: bool = True,
-           departure_rules: bool = True, delay_limit: bool = True, departure_time: bool = True) -> list[Any]:
+           departure_rules: bool = True, delay_limit: bool = True, departure_time: bool = True,
+           delay_recount: bool = True, departure_seats: bool = True) -> list[Any]:
     """The keyword flags are rules added later; False only where a recorded history decided
     the older way (``workflows.movement``'s patches):
 
@@ -113,7 +116,12 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
       silently ignored), and a movement departs at most ``LATEST_DEPARTURE`` ahead;
     - ``delay_limit``: a delay moves the flight at most ``LATEST_DEPARTURE`` ahead too;
     - ``departure_time``: a departure is dated after every departing person's fit-to-travel
-      check, within its 72 hours (``departure_time_problems``)."""
+      check, within its 72 hours (``departure_time_problems``);
+    - ``delay_recount``: a delay recounts every case's seats and age-related needs for the new
+      day of travel (``_delay``);
+    - ``departure_seats``: a departure is refused while the departing cases need more seats
+      than the movement has, or a departing case has more lap infants than seats
+      (``seat_problems``: after a delay made a lap infant 2)."""
     if isinstance(command, c.CreateMovement):
         if state is not None:
             if state.details == command.details:
@@ -165,12 +173,6 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
             raise MovementRejected("case_not_on_manifest", f"not on the manifest: {', '.join(unknown)}")
         boarding = _changed_boarding(state, command.boarding, now=now, actor=actor)
         boarded_state = fold(boarding, state, state.movement_id) if boarding else state
-        tasks: dict[str, str] = {}
-        if facts is not None:
-            problems = departure_problems(state, facts, on_hold_blocks=departure_rules)
-            if problems:
-                raise _refuse_problems(problems, "the departure cannot be recorded on every case")
-            tasks = {f.case_id: f.open_tasks[DEPARTURE_TASK] for f in facts if DEPARTURE_TASK in f.open_tasks}
         not_boarded = {n.case_id: n.reason for n in command.not_boarded}
         for e in boarded_state.manifest:
             # One person not boarding takes the whole case back to rebooking: a family travels
@@ -178,6 +180,21 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
             if e.not_boarded_members:
                 who = "; ".join(f"{p.full_name} did not board: {p.not_boarded_reason}" for p in e.not_boarded_members)
                 not_boarded[e.case_id] = f"{not_boarded[e.case_id]}; {who}" if e.case_id in not_boarded else who
+        # The seats of the families that fly, counted for the (delayed) day of travel: a flight
+        # does not leave with more people in seats than it has (judged on the state alone, so
+        # the validator refuses it before anything is sent).
+        seats = seat_problems(state, [e for e in state.manifest if e.case_id not in not_boarded
+                                      and e.booking is not None and e.booking.applied],
+                              resolve="take a case off the manifest, or record the family that did not board "
+                                      "(not_boarded)") if departure_seats else []
+        tasks: dict[str, str] = {}
+        if facts is not None:
+            problems = departure_problems(state, facts, on_hold_blocks=departure_rules) + seats
+            if problems:
+                raise _refuse_problems(problems, "the departure cannot be recorded on every case")
+            tasks = {f.case_id: f.open_tasks[DEPARTURE_TASK] for f in facts if DEPARTURE_TASK in f.open_tasks}
+        elif seats:
+            raise _refuse_problems(seats, "the departure cannot be recorded on every case")
         if facts is not None and departure_time:
             problems = departure_time_problems(facts, command.departed_at, set(not_boarded))
             if problems:
@@ -193,7 +210,7 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
     if isinstance(command, c.DelayMovement):
         if finished:
             raise MovementRejected("movement_finished", f"movement {state.movement_id} is {state.status.value}")
-        return [_delay(state, command, now, actor, facts, limit=delay_limit)]
+        return [_delay(state, command, now, actor, facts, limit=delay_limit, recount=delay_recount)]
     if isinstance(command, c.CancelMovement):
         if state.status == m.MovementStatus.CANCELLED:
             if departure_rules and command.reason != state.cancellation_reason:
@@ -296,11 +313,22 @@ def _times_refused(exc: ValidationError, *, moved: bool) -> MovementRejected:
 
 
 def _delay(state: m.MovementState, command: c.DelayMovement, now: datetime, actor: Actor,
-           facts: list[m.CaseFacts] | None, limit: bool = True) -> m.MovementDelayed:
+           facts: list[m.CaseFacts] | None, limit: bool = True, recount: bool = True) -> m.MovementDelayed:
     """New times; on a locked manifest the cases whose documents do not reach the new day are
     dropped (named per member), the others moved to the new time by the delay's fan-out.
     ``limit``: the new departure at most ``LATEST_DEPARTURE`` ahead, as at creation (False only
-    for histories decided before that rule: ``workflows.movement``'s DELAY_LIMIT_PATCH)."""
+    for histories decided before that rule: ``workflows.movement``'s DELAY_LIMIT_PATCH).
+
+    ``recount``: every case's seats are counted again for the new day of travel (``recount``
+    on the event: a baby who turns 2 before it needs a seat; a case of minors only in which one
+    turns 18 is no longer unaccompanied), from the cases' facts (``facts``: every case of the
+    manifest then).  A delay is the airline's fact, so it is never refused for what the new
+    day does to the seats, and which family gives up its seats is the movement officer's
+    choice, not the delay's: seats that no longer fit (or a lap infant without a seat beside
+    it) are named in the movement's ``rule_check`` (``seat_problems``), and the lock and the
+    departure are refused until a case is taken off (at the departure: or recorded as not
+    boarded).  False only for histories decided before it (DELAY_RECOUNT_PATCH): their delays
+    kept the seats counted for the day each case joined."""
     d = state.details
     if state.pending_bookings or state.pending_delays or state.pending_releases:
         raise MovementRejected("fan_out_pending", "the last change is still being recorded on the cases; "
@@ -328,16 +356,26 @@ def _delay(state: m.MovementState, command: c.DelayMovement, now: datetime, acto
     except ValidationError as exc:
         raise _times_refused(exc, moved=command.arrival_at is None or command.transit is None) from None
     problems: list[m.Problem] = []
+    locked = state.status == m.MovementStatus.LOCKED
+    booked = {e.case_id for e in state.manifest if e.booking is not None and e.booking.applied}
     if facts is not None:
         for f in facts:
-            if f.found:  # what the new day of travel may outrun: documents, clearances, the exit permission
+            # what the new day of travel may outrun: documents, clearances, the exit permission
+            # (a booked case of a locked manifest: the others' are checked at the lock)
+            if f.found and (not recount or (locked and f.case_id in booked)):
                 problems += validity_problems(f, details) + exit_permission_problems(f, details)
+    seats: dict[str, list[m.SeatRecount]] = {}
+    if recount:
+        known = {f.case_id: f for f in facts or []}
+        for e in state.manifest:
+            if changed := recount_members(e, known.get(e.case_id), details):
+                seats[e.case_id] = changed
     drop: dict[str, str] = {}
     for p in problems:
         drop[p.case_id] = f"{drop[p.case_id]}; {p.message}" if p.case_id in drop else p.message
     return m.MovementDelayed(at=now, actor=actor, details=details, previous_departure_at=d.departure_at,
                              reason=command.reason, drop=drop if state.status == m.MovementStatus.LOCKED else {},
-                             problems=problems)
+                             problems=problems, recount=seats)
 
 
 def _confirm_arrival(state: m.MovementState, command: c.ConfirmArrival, now: datetime, actor: Actor) -> list[Any]:
@@ -466,6 +504,14 @@ def _apply(s: m.MovementState, event: Any) -> None:
         s.delays += 1
         s.delayed_by = event.actor
         s.delay_problems = event.problems
+        for case_id, changed in event.recount.items():
+            entry = s.entry(case_id)
+            for r in changed:
+                person = entry.member(r.member_id) if entry is not None else None
+                if person is not None:
+                    # A lap infant whom the new day makes 2 needs a seat "since the delay".
+                    person.seat_since_delay = (person.seat_since_delay or person.lap_infant) and not r.lap_infant
+                    person.lap_infant, person.needs, person.case_needs = r.lap_infant, list(r.needs), list(r.case_needs)
         if s.status == m.MovementStatus.LOCKED:
             for e in s.manifest:
                 if e.booking is not None and e.booking.applied:

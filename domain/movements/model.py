@@ -208,7 +208,12 @@ class ManifestMember(BaseModel):
     date_of_birth: date
     sex: str | None = None
     nationality: str | None = None
-    lap_infant: bool = False
+    lap_infant: bool = Field(default=False, description=(
+        "Under 2 on the day of travel (the departure airport's zone): on an adult's lap, no seat.  Counted for "
+        "the current day of travel: a delay recounts it (a baby who turns 2 before the new day takes a seat)."))
+    seat_since_delay: bool = Field(default=False, description=(
+        "A lap infant before a delay that made the person 2 on the new day of travel: now needs a seat "
+        "(named in rule_check when the seats no longer fit)."))
     needs: list[SpecialNeed] = Field(default_factory=list, description="Seat and escort needs on board: those the "
                                                                       "case knows and those the movement officer "
                                                                       "listed, each once.")
@@ -372,6 +377,15 @@ class NeedsRecorded(MovementEvent):
     needs: list[SpecialNeed]
 
 
+class SeatRecount(BaseModel):
+    """One person's seat and age-related needs on the new day of travel, where a delay changed them."""
+
+    member_id: str
+    lap_infant: bool
+    needs: list[SpecialNeed]
+    case_needs: list[SpecialNeed]
+
+
 class MovementDelayed(MovementEvent):
     type: Literal["movement_delayed"] = "movement_delayed"
     details: MovementDetails = Field(description="The movement's details with the new times.")
@@ -379,6 +393,10 @@ class MovementDelayed(MovementEvent):
     reason: str
     drop: dict[str, str] = Field(default_factory=dict, description="case id -> why the new time is too late for it")
     problems: list[Problem] = Field(default_factory=list)
+    recount: dict[str, list[SeatRecount]] = Field(default_factory=dict, description=(
+        "case id -> each member whose lap seat or age-related needs (a case of minors only: unaccompanied) "
+        "differ on the new day of travel, as recounted (empty: nothing changed, or a delay decided before the "
+        "recount, DELAY_RECOUNT_PATCH)."))
 
 
 class CaseDelayRecorded(MovementEvent):

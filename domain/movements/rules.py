@@ -21,12 +21,21 @@ The facts come from the case's own workflow (``CaseFacts``), taken just before t
 A delay checks, for every booked case, the rules a later day of travel may break
 (``medical_clearance``, ``travel_document``: ``validity_problems``; ``exit_permission``) on the
 new day: a case they block is dropped from the flight (back to rebooking), each member named.
+It also recounts every case's seats for the new day (``recount_members``): a baby who turns 2
+before the new day of travel takes a seat, and a case of minors only in which one turns 18 is
+no longer unaccompanied.  The delay itself is never refused for that (it is the airline's
+fact, not the officer's choice), nor does it choose which family to drop: the seats that no
+longer fit are named (``seat_problems``: the movement's ``rule_check``, each case and member)
+and the lock and the departure are refused on them until the officer takes a case off the
+manifest (or, at the departure, records the family that did not board).
 
 And when the departure is confirmed, for every case the lock booked (``departure_problems``):
 
 | ``not_ready_to_depart`` | the case cannot take its departure yet: no fit-to-travel check within the 72 hours before the flight for a member (named), or another step first (e.g. AVRR's consent reconfirmation) |
 | ``booking_changed`` | the case is no longer booked on this movement's flight |
 | ``case_on_hold`` | the case is on hold (a supervisor resumes it first, or it is taken off) |
+| ``capacity`` | the cases that depart need more seats than the movement has (after a delay made a lap infant 2: ``seat_problems``) |
+| ``infant_without_adult`` | a departing case has more lap infants than people with a seat |
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ from domain.movements.model import (
     MovementDetails,
     MovementState,
     Problem,
+    SeatRecount,
 )
 
 BOOKING_TASK = "book_movement"
@@ -79,6 +89,59 @@ def manifest_members(facts: CaseFacts, details: MovementDetails,
                                       case_needs=sorted(known),  # type: ignore[arg-type]
                                       lap_infant=age_on(m.date_of_birth, day) < LAP_INFANT_AGE_YEARS))
     return members
+
+
+def recount_members(entry: ManifestEntry, facts: CaseFacts | None, details: MovementDetails) -> list[SeatRecount]:
+    """The members of ``entry`` whose lap seat or needs differ on ``details``' day of travel
+    (a delay's new day), as the manifest would list them now: the lap from the date of birth,
+    the needs (a case of minors only is unaccompanied) from the case's facts as at add and
+    lock (``manifest_members``).  Without the case's facts (not found) only the lap is
+    recounted."""
+    day = details.travel_day()
+    fresh = ({m.member_id: m for m in manifest_members(facts, details, entry)}
+             if facts is not None and facts.found else {})
+    changed = []
+    for member in entry.members:
+        now = fresh.get(member.member_id)
+        lap = age_on(member.date_of_birth, day) < LAP_INFANT_AGE_YEARS
+        needs = list(now.needs) if now is not None else list(member.needs)
+        case_needs = list(now.case_needs) if now is not None else list(member.case_needs)
+        if (lap, sorted(needs), sorted(case_needs)) != (member.lap_infant, sorted(member.needs),
+                                                        sorted(member.case_needs)):
+            changed.append(SeatRecount(member_id=member.member_id, lap_infant=lap, needs=needs,  # type: ignore[arg-type]
+                                       case_needs=case_needs))  # type: ignore[arg-type]
+    return changed
+
+
+def seat_problems(state: MovementState, entries: list[ManifestEntry] | None = None, *,
+                  resolve: str = "take a case off the manifest") -> list[Problem]:
+    """Whether the seats of ``entries`` (default: the whole manifest) fit the movement, as the
+    manifest counts them for the current day of travel: a case with more lap infants than
+    people with a seat (``infant_without_adult``), and seats over capacity (``capacity``: the
+    whole, then each person a delay took off a lap, by case).  ``resolve`` says what the officer
+    does about it."""
+    entries = state.manifest if entries is None else entries
+    day = state.details.travel_day()
+    problems: list[Problem] = []
+    for e in entries:
+        infants = len(e.members) - e.seats
+        if infants > e.seats:
+            problems.append(Problem(case_id=e.case_id, rule="infant_without_adult",
+                                    message=f"case {e.case_id} has {infants} infants under 2 on the day of travel "
+                                            f"{day.isoformat()} and only {e.seats} people with a seat to hold them"))
+    seats = sum(e.seats for e in entries)
+    capacity = state.details.seat_capacity
+    if seats > capacity:
+        people = sum(len(e.members) for e in entries)
+        problems.append(Problem(case_id="*", rule="capacity",
+                                message=f"the manifest needs {seats} seats on the day of travel {day.isoformat()} "
+                                        f"({people} people, {people - seats} infants on a lap); the movement has "
+                                        f"{capacity}: {resolve}"))
+        problems += [Problem(case_id=e.case_id, rule="capacity", member_id=m.member_id, member_name=m.full_name,
+                             message=f"{m.full_name} (case {e.case_id}, born {m.date_of_birth.isoformat()}) is 2 on "
+                                     f"the delayed day of travel {day.isoformat()}: no longer on a lap, needs a seat")
+                     for e in entries for m in e.members if m.seat_since_delay and not m.lap_infant]
+    return problems
 
 
 def needs_problems(case_id: str, members: list[ManifestMember], details: MovementDetails) -> list[Problem]:
@@ -198,6 +261,8 @@ def lock_problems(state: MovementState, facts: list[CaseFacts]) -> list[Problem]
     if total > state.details.seat_capacity:
         problems.append(Problem(case_id="*", rule="capacity",
                                 message=f"the manifest needs {total} seats; the movement has {state.details.seat_capacity}"))
+        # Who a delay took off a lap, named (the message only: the same refusal as before).
+        problems += [p for p in seat_problems(state) if p.rule == "capacity" and p.member_id is not None]
     return problems
 
 
