@@ -15,6 +15,10 @@ The workflow's state comes from its ``state`` query while it runs and from its r
 it has finished (a closed case's workflow completes with its final state).  Querying needs
 a worker polling the case task queue.  Nothing is written: the checker reads and rolls back.
 
+Movements and orientation sessions are checked the same way (``consistency_groups``): each
+workflow's state against its read-model rows, and a movement's recorded departures and
+arrivals against its cases.
+
 It is meant for operators (run it in production: it only reads) and for the fault tests
 and the benchmark, which run it after killing processes mid-load.
 """
@@ -29,6 +33,7 @@ import asyncpg
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from consistency_groups import MOVEMENTS, SESSIONS, GroupDifference, all_group_ids, check_group
 from domain.case import CaseState, fold
 from domain.programmes.registry import workflow_types
 from store.projection import load_events, read_rebuilt_projection
@@ -55,7 +60,9 @@ class Difference:
 @dataclass
 class CheckReport:
     cases_checked: int = 0
-    differences: list[Difference] = field(default_factory=list)
+    differences: list[Difference | GroupDifference] = field(default_factory=list)
+    movements_checked: int = 0
+    sessions_checked: int = 0
 
     @property
     def clean(self) -> bool:
@@ -167,22 +174,34 @@ async def all_case_ids(conn: asyncpg.Connection, client: Client) -> list[str]:
     return sorted(ids)
 
 
-async def check(conn: asyncpg.Connection, client: Client, case_ids: list[str] | None = None) -> CheckReport:
-    """Check the named cases (all when None) and report every difference."""
-    ids = case_ids if case_ids else await all_case_ids(conn, client)
+async def check(conn: asyncpg.Connection, client: Client, case_ids: list[str] | None = None,
+                movement_ids: list[str] | None = None, session_ids: list[str] | None = None) -> CheckReport:
+    """Check what is named (nothing named: every case, movement and orientation session; only
+    cases named: those cases) and report every difference."""
+    everything = not (case_ids or movement_ids or session_ids)
+    ids = case_ids if case_ids else (await all_case_ids(conn, client) if everything else [])
     report = CheckReport(cases_checked=len(ids))
     for case_id in ids:
         report.differences += await check_case(conn, client, case_id)
+    for kind, named in ((MOVEMENTS, movement_ids), (SESSIONS, session_ids)):
+        group_ids = named if named else (await all_group_ids(conn, client, kind) if everything else [])
+        for group_id in group_ids:
+            report.differences += await check_group(conn, client, kind, group_id)
+        if kind is MOVEMENTS:
+            report.movements_checked = len(group_ids)
+        else:
+            report.sessions_checked = len(group_ids)
     return report
 
 
 async def wait_until_consistent(conn: asyncpg.Connection, client: Client, case_ids: list[str] | None = None,
-                                timeout: float = 60.0) -> CheckReport:
+                                timeout: float = 60.0, *, movement_ids: list[str] | None = None,
+                                session_ids: list[str] | None = None) -> CheckReport:
     """Check again until clean or ``timeout``: commands still in flight after a fault
     (an activity retrying until PostgreSQL is back) settle by themselves."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        report = await check(conn, client, case_ids)
+        report = await check(conn, client, case_ids, movement_ids, session_ids)
         if report.clean or asyncio.get_running_loop().time() > deadline:
             return report
         await asyncio.sleep(1.0)

@@ -8,7 +8,7 @@
     itinera users set-role NAME --role ROLE [--office OFFICE ...]   (effective on the next request)
     itinera users deactivate NAME   (locked out, every token refused from the next request)
     itinera rebuild-projection   rebuild the read model from case_events
-    itinera check                compare workflow state, event stream and read model of every case
+    itinera check                compare workflow state, event stream and read model of every case, movement, session
     itinera import FILE          upload a CSV/JSON file of referrals to the API, follow the job (progress bar)
     itinera rollout BUILD_ID [--ramp PERCENT]   make a worker build current (worker versioning)
 
@@ -231,10 +231,14 @@ def users_deactivate(username: str) -> None:
 
 @app.command("check")
 def check(
-    case: list[str] = typer.Option([], help="Check only this case id (repeat for several); default: every case"),
+    case: list[str] = typer.Option([], help="Check only this case id (repeat for several); default: everything"),
+    movement: list[str] = typer.Option([], help="Check only this movement (repeat for several)"),
+    session: list[str] = typer.Option([], help="Check only this orientation session (repeat for several)"),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
 ) -> None:
-    """Compare every case's workflow state, event stream and read model; exit 1 on any difference.
+    """Compare every case's workflow state, event stream and read model, and every movement's
+    and orientation session's workflow with its read model (a movement's recorded departures
+    also with its cases); exit 1 on any difference.
 
     Read-only (a trial rebuild of the projection is rolled back), so safe in production.
     Needs the database and Temporal (ITINERA_DATABASE_URL and ITINERA_TEMPORAL_ADDRESS, or
@@ -250,18 +254,21 @@ def check(
     async def run():  # type: ignore[no-untyped-def]
         conn = await connect(database_url(settings))
         try:
-            return await run_check(conn, await connect_temporal(settings), case or None)
+            return await run_check(conn, await connect_temporal(settings), case or None, movement or None,
+                                   session or None)
         finally:
             await conn.close()
 
     report = asyncio.run(run())
     if as_json:
-        typer.echo(json.dumps({"cases_checked": report.cases_checked, "clean": report.clean,
+        typer.echo(json.dumps({"cases_checked": report.cases_checked, "movements_checked": report.movements_checked,
+                               "sessions_checked": report.sessions_checked, "clean": report.clean,
                                "differences": [d.__dict__ for d in report.differences]}, indent=1))
     else:
         for difference in report.differences:
             typer.echo(str(difference))
-        typer.echo(f"{report.cases_checked} cases checked, {len(report.differences)} differences")
+        typer.echo(f"{report.cases_checked} cases, {report.movements_checked} movements, {report.sessions_checked} "
+                   f"orientation sessions checked, {len(report.differences)} differences")
     raise typer.Exit(0 if report.clean else 1)
 
 

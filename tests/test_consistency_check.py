@@ -15,12 +15,13 @@ from tests.support.factories import referral
 from tests.support.stack import TEST_PAYLOAD_KEYS
 
 
-async def _itinera_check(stack, *case_ids: str) -> subprocess.CompletedProcess[str]:
+async def _itinera_check(stack, *case_ids: str, movement: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the command as an operator would, without blocking the event loop: the test
     session's in-process worker must stay free to answer the command's queries."""
     env = cli_env(database_url=stack.database_url, temporal_address=stack.settings.temporal_address,
                   payload_keys=TEST_PAYLOAD_KEYS, payload_active_key="test-2")
-    return await itinera("check", "--json", *[a for c in case_ids for a in ("--case", c)], env=env)
+    args = [a for c in case_ids for a in ("--case", c)] + (["--movement", movement] if movement else [])
+    return await itinera("check", "--json", *args, env=env)
 
 
 async def _case_at_interview(driver: CaseDriver) -> dict:
@@ -34,7 +35,8 @@ async def test_a_consistent_case_passes_and_the_command_exits_0(stack, driver: C
     assert closed["status"] == "closed"
     done = await _itinera_check(stack, running["case_id"], closed["case_id"])
     assert done.returncode == 0, done.stdout + done.stderr
-    assert json.loads(done.stdout) == {"cases_checked": 2, "clean": True, "differences": []}
+    assert json.loads(done.stdout) == {"cases_checked": 2, "movements_checked": 0, "sessions_checked": 0,
+                                       "clean": True, "differences": []}
 
 
 async def test_a_read_model_row_that_the_events_do_not_give_is_reported(stack, driver: CaseDriver) -> None:
@@ -138,3 +140,46 @@ async def test_stage_stays_are_derived_from_the_events_and_checked(stack, driver
     finally:
         await conn.close()
 
+
+
+async def test_a_movement_is_checked_against_its_read_model_and_its_cases(stack, driver: CaseDriver) -> None:
+    """``itinera check`` covers movements: a clean one passes; a manifest row or a stored state
+    that the workflow does not give is reported; a departure the movement recorded but its case
+    does not show is reported against the case."""
+    from consistency_groups import MOVEMENTS, check_group
+    from domain.movements.model import FanOutResult, MovementState
+    from tests.test_movements import _case_in_movement_stage, _details, _family, _ok
+
+    case = await _case_in_movement_stage(driver, _family(2))
+    movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=10))
+    mid = movement["movement_id"]
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": case["case_id"]})
+    done = await _itinera_check(stack, movement=mid)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["movements_checked"] == 1
+
+    conn = await connect(stack.database_url)
+    try:
+        await conn.execute("UPDATE movement_cases SET on_manifest = false WHERE movement_id = $1", mid)
+        report = await check(conn, stack.temporal, movement_ids=[mid])
+        assert [(d.where, d.what) for d in report.differences] == [
+            ("read model", f"movement_cases row of {case['case_id']} does not show it on the manifest (open)")]
+        await conn.execute("UPDATE movement_cases SET on_manifest = true WHERE movement_id = $1", mid)
+        assert (await check(conn, stack.temporal, movement_ids=[mid])).clean
+
+        await conn.execute("UPDATE movements SET state = jsonb_set(state, '{version}', '99') WHERE movement_id = $1",
+                           mid)
+        report = await check(conn, stack.temporal, movement_ids=[mid])
+        assert len(report.differences) == 1 and "differing fields: version" in report.differences[0].what
+        done = await _itinera_check(stack, movement=mid)
+        assert done.returncode == 1 and json.loads(done.stdout)["differences"][0]["group_id"] == mid
+
+        # What a lost fan-out would leave: the movement says the family departed, the case does not.
+        raw = await conn.fetchval("SELECT state FROM movements WHERE movement_id = $1", mid)
+        state = MovementState.model_validate_json(raw) if isinstance(raw, str) else MovementState.model_validate(raw)
+        state.manifest[0].departure = FanOutResult(case_id=case["case_id"], outcome="departed", applied=True)
+        found = await MOVEMENTS.derived(conn, state)
+        assert found == [f"case {case['case_id']}: the movement recorded its departure, the case shows none"]
+        assert await check_group(conn, stack.temporal, MOVEMENTS, "MV-NOT-THERE") == []  # neither record has it
+    finally:
+        await conn.close()

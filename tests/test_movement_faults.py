@@ -14,8 +14,12 @@ import asyncpg
 import httpx
 import pytest
 
+from consistency import wait_until_consistent
+from store.db import connect
+from temporal_client import connect_temporal
 from tests.support.driver import CaseDriver
 from tests.support.fault_stack import ProcessStack, started_process_stack
+from tests.support.stack import stack_settings
 from tests.support.waiting import eventually
 from tests.test_movements import _case_in_movement_stage, _details, _family, login_all
 
@@ -132,6 +136,15 @@ async def test_worker_killed_mid_fan_out_every_case_once(deployment: ProcessStac
         assert (await _ok(driver, "POST", f"/api/v1/movements/{mid}/arrival", json=arrival))["version"] == \
             arrived["version"]
         assert await _recorded(conn, case_ids, "ArrivalConfirmed") == Counter({c: 1 for c in case_ids})
+        # itinera check: every case, and the movement against its read model and its cases.
+        temporal = await connect_temporal(stack_settings(temporal_address=deployment.temporal.address,
+                                                         temporal_task_queue=deployment.task_queue))
+        checking = await connect(deployment.database_url)  # with the store's JSON codecs
+        try:
+            report = await wait_until_consistent(checking, temporal, case_ids, timeout=60, movement_ids=[mid])
+        finally:
+            await checking.close()
+        assert report.clean and report.movements_checked == 1, [str(d) for d in report.differences]
         print(f"\nworker killed with {at_lock}/{CASES} bookings, {at_delay}/{CASES} delays, {at_departure}/{CASES} "
               f"departures and {at_arrival}/{CASES} arrivals recorded")
     await conn.close()
