@@ -3,6 +3,7 @@
 Order of start: PostgreSQL, Temporal, migrations, demo accounts, worker and API (each its
 own process, so each can use a core), then demo cases through the API.  A worker or API
 that crashes is started again with a back-off (``Supervised``); the others keep running.
+The embedded PostgreSQL and Temporal are looked after the same way (``SupervisedServer``).
 Order of stop is the reverse, and every child is waited for, so nothing is left running.
 """
 
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import httpx
@@ -74,6 +76,60 @@ class Supervised:
         if self.process is None and self.restart_at is not None and now >= self.restart_at:
             self.process, self.restart_at, self.started = _spawn(self.command, self.env), None, now
             print(f"itinera: the {self.command} is starting again (pid {self.process.pid})", flush=True)
+
+
+class SupervisedServer:
+    """The embedded Temporal or PostgreSQL, started again when it dies.
+
+    Workers and the API outlive an outage of either (they retry, answer 503 meanwhile), but
+    nobody else brings the server back on a developer's machine: before this, a Temporal
+    killed under ``itinera dev`` left the banner saying "running" and every command 503
+    until the whole stack was restarted.  Same data (Temporal's SQLite file, PostgreSQL's
+    folder) and port, so nothing accepted is lost; the same back-off as ``Supervised``."""
+
+    MIN_BACKOFF, MAX_BACKOFF, HEALTHY_AFTER = 1.0, 30.0, 60.0
+
+    def __init__(self, name: str, alive: Callable[[], bool], start: Callable[[], Awaitable[object]]):
+        self.name, self._alive, self._start = name, alive, start
+        self.started = time.monotonic()
+        self.backoff = self.MIN_BACKOFF
+        self.restart_at: float | None = None
+
+    async def look_after(self) -> None:
+        now = time.monotonic()
+        if self.restart_at is None:
+            if self._alive():
+                return
+            if now - self.started > self.HEALTHY_AFTER:
+                self.backoff = self.MIN_BACKOFF
+            print(f"itinera: {self.name} stopped; starting it again in {self.backoff:.0f} s", flush=True)
+            self.restart_at = now + self.backoff
+            self.backoff = min(self.backoff * 2, self.MAX_BACKOFF)
+        if now < self.restart_at:
+            return
+        try:
+            await self._start()
+        except Exception as exc:  # noqa: BLE001 (a failed start is retried after the back-off)
+            print(f"itinera: {self.name} did not start again ({exc}); trying again in {self.backoff:.0f} s",
+                  flush=True)
+            self.restart_at = time.monotonic() + self.backoff
+            self.backoff = min(self.backoff * 2, self.MAX_BACKOFF)
+            return
+        self.restart_at, self.started = None, time.monotonic()
+        print(f"itinera: {self.name} is running again", flush=True)
+
+
+def _servers(postgres: EmbeddedPostgres | None, temporal: EmbeddedTemporal | None) -> list[SupervisedServer]:
+    servers = []
+    if postgres is not None:
+        async def start_postgres() -> None:
+            await asyncio.to_thread(postgres.restart)
+        servers.append(SupervisedServer("PostgreSQL", postgres.running, start_postgres))
+    if temporal is not None:
+        servers.append(SupervisedServer(
+            "the Temporal dev server", lambda: temporal.process is not None and temporal.process.poll() is None,
+            temporal.start))
+    return servers
 
 
 async def _wait_for_api(base_url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
@@ -148,7 +204,10 @@ async def run_dev(settings: Settings) -> None:
 
         _print_banner(settings, base_url, bool(seeded_users) or settings.seed_demo)
         supervisors = [Supervised(child, env) for child in children]
+        servers = _servers(postgres, temporal)
         while not stop.is_set():
+            for server in servers:
+                await server.look_after()
             for supervisor in supervisors:
                 supervisor.look_after()
             children[:] = [s.process for s in supervisors if s.process is not None]

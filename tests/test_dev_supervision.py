@@ -1,4 +1,4 @@
-"""``itinera dev`` looks after its children: a killed worker or API comes back by itself,
+"""``itinera dev`` looks after its children: a killed worker, API, Temporal or PostgreSQL comes back by itself,
 the rest keeps running, and Ctrl-C still stops everything.  Beside it, `itinera users add`
 finds its database with nothing but the data folder."""
 
@@ -8,11 +8,14 @@ import asyncio
 import os
 import signal
 import sys
+from pathlib import Path
 
 import httpx
 import psutil
 
+from embedded.postgres import database_folder
 from tests.support.cli import PROJECT, cli_env, itinera
+from tests.support.factories import referral
 from tests.support.stack import TEST_PAYLOAD_KEYS, data_folder, free_port
 from tests.support.waiting import eventually
 
@@ -29,6 +32,10 @@ def _child(dev: psutil.Process, command: str) -> psutil.Process | None:
         except psutil.Error:
             continue
     return None
+
+
+async def _said(log_path: Path, line: str) -> bool:
+    return line in log_path.read_text()
 
 
 async def test_a_killed_worker_and_api_are_restarted_and_ctrl_c_stops_everything() -> None:
@@ -75,6 +82,29 @@ async def test_a_killed_worker_and_api_are_restarted_and_ctrl_c_stops_everything
 
             await _wait_for(restarted, 60, f"the {command} to be restarted")
             await _wait_for(ready, 60, f"the system to be ready again after the {command} was killed")
+        # Temporal and PostgreSQL killed: `itinera dev` starts each again on its own data, and
+        # a referral made after both came back is worked by the restarted worker.
+        temporal = next(c for c in dev.children(recursive=True) if "start-dev" in c.cmdline())
+        temporal.kill()
+        await _wait_for(lambda: _said(log_path, "the Temporal dev server is running again"), 60,
+                        "Temporal to be started again")
+        await _wait_for(ready, 60, "the system to be ready again after Temporal was killed")
+        os.kill(int((database_folder(data_dir) / "postmaster.pid").read_text().split()[0]), signal.SIGKILL)
+        await _wait_for(lambda: _said(log_path, "PostgreSQL is running again"), 90, "PostgreSQL to be started again")
+        await _wait_for(ready, 60, "the system to be ready again after PostgreSQL was killed")
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            body = referral(office="IZM", size=1)
+
+            async def referred() -> bool:  # the first requests after the outage may still answer 503
+                token = await client.post("/api/v1/auth/token", data={"username": "zeynep",
+                                                                      "password": "a long enough secret"})
+                if token.status_code != 200:
+                    return False
+                r = await client.post("/api/v1/cases", json=body,
+                                      headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+                assert r.status_code in (200, 201, 503), r.text
+                return r.status_code in (200, 201) and r.json()["stage"] == "referral"
+            await _wait_for(referred, 60, "a referral to be accepted after both servers came back")
         text = log_path.read_text()
         assert "the worker exited with code -9; restarting it" in text, text[-2000:]
         assert "the api exited with code -9; restarting it" in text, text[-2000:]
