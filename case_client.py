@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import httpx
 
 from domain.model import Stage
-from domain.offices import DEFAULT_TIME_ZONE, local_date
+from domain.offices import DEFAULT_TIME_ZONE, local_date, office_time_zone
 
 # Every stage of every programme, in order (resettlement has no reintegration stage; family
 # reunification has documents and the embassy appointment, and no interview, health or orientation).
@@ -80,7 +80,10 @@ class CaseClient:
         headers = await self.login(self._worker_for(task, office))
         if claim:
             (await self.client.post(f"/api/v1/tasks/{task['task_id']}/claim", headers=headers)).raise_for_status()
-        body = {"form": form or self._form_for(task, datetime.now(UTC).date(), follow_up=follow_up, case=case)}
+        # Dated on the office's day: a case judges its dates there (not before its referral, not in the future).
+        today = _office_today((case or {}).get("office_time_zone") or task.get("office_time_zone")
+                              or office_time_zone(office))
+        body = {"form": form or self._form_for(task, today, follow_up=follow_up, case=case)}
         r = await self.client.post(f"/api/v1/tasks/{task['task_id']}/complete", json=body, headers=headers)
         _check(r)
         return r.json()

@@ -64,7 +64,7 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 from domain.countries import COUNTRY_CODES
 from domain.currencies import CURRENCY_CODES
 from domain.model import Country, Notes, ShortText, today_of
-from domain.text import Line, Rule, ShowsRules, Text
+from domain.text import Line, Rule, ShowsRules, Text, _rules_in
 
 EARLIEST_CASE_DATE = date(2000, 1, 1)
 LATEST_CASE_DATE = date(2199, 12, 31)
@@ -122,6 +122,28 @@ def _within_calendar_dt(value: datetime) -> datetime:
 
 
 HappenedOn = Annotated[date, AfterValidator(_not_in_future), Rule(f"Not in the future; {_RANGE}.")]
+
+
+@dataclass(frozen=True)
+class SinceReferral(Rule):
+    """The rule of a day of the case's own work (an interview, an assessment, a session, a
+    visit): not before the day the case was referred, in its office's time zone.  It needs
+    the case, so the engine checks it (``domain.engine.case_rules.check_since_referral``) for
+    every field marked so; a document's issue date or an authority's decision may be older
+    than the case and stays ``HappenedOn``."""
+
+
+# A day of the case's own work: as ``HappenedOn``, and not before the case was referred.
+HappenedSinceReferral = Annotated[date, AfterValidator(_not_in_future), SinceReferral(
+    f"Not in the future, nor before the day the case was referred (in its office's time zone) {CASE_RULE}; "
+    f"{_RANGE}.")]
+
+
+@functools.cache
+def since_referral_fields(form_type: type[Form]) -> tuple[str, ...]:
+    """The fields of a form (the chosen branch of a ``ChoiceForm``) that are ``HappenedSinceReferral``."""
+    return tuple(name for name, field in form_type.model_fields.items()
+                 if any(isinstance(r, SinceReferral) for r in _rules_in(field.annotation, field.metadata)))
 # A moment a case plans (an appointment): any day a case can have (a year like 9999 would
 # overflow the deadline arithmetic: its task would be due past the calendar).
 PlannedAt = Annotated[AwareDatetime, AfterValidator(_within_calendar_dt), Rule(f"With its UTC offset; {_RANGE}.")]
@@ -390,7 +412,7 @@ class RecordTreatmentForm(Form):
     member on hold may not record it (four-eyes rule, checked against the case)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"completed_on": "2026-11-20", "notes": "Course completed."}]})
-    completed_on: HappenedOn
+    completed_on: HappenedSinceReferral
     notes: Notes | None = Field(default=None, description="Clinical notes; visible to medical staff only.")
 
 

@@ -143,7 +143,8 @@ def test_validity_dates_must_follow_the_assessment() -> None:
         state = fold(decide(state, CompleteTask(task_id=task.task_id, form=example_form(task.model_dump(), NOW.date())),
                             ctx()), start=state)
     task = state.open_tasks[0]
-    form = {"assessment_date": "2026-11-20", "outcome": "cleared", "clearance_valid_until": "2026-11-24"}
+    # Assessed on the day of the referral (NOW): not before it (a case rule).
+    form = {"assessment_date": "2026-11-23", "outcome": "cleared", "clearance_valid_until": "2026-11-24"}
     ok = decide(state, CompleteTask(task_id=task.task_id, form=form), ctx())
     assert ok[0].type == "HealthAssessmentRecorded"
     with pytest.raises(CommandRejected):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import httpx
 
 from domain.model import Stage
+from domain.offices import local_date
 from tests.support.driver import CaseDriver
 from tests.support.factories import referral
 from tests.support.forms import example_form
@@ -52,7 +53,7 @@ async def test_each_event_with_actor_stage_and_task(http: httpx.AsyncClient, dri
 async def test_health_details_only_for_those_allowed(http: httpx.AsyncClient, driver: CaseDriver) -> None:
     case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.HEALTH)
     task = case["open_tasks"][0]
-    form = example_form(task, datetime.now(UTC).date()) | {"notes": "Latent TB: follow up on arrival."}
+    form = example_form(task, local_date(datetime.now(UTC), case["office_time_zone"])) | {"notes": "Latent TB: follow up on arrival."}
     await driver.complete(task, "IST", form=form)
 
     def assessment(page: dict) -> dict:

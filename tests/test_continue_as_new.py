@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -18,6 +18,7 @@ from temporalio.api.enums.v1 import EventType
 from api.commands import CaseCommands
 from api.errors import ApiError
 from domain.model import Actor, Referral
+from domain.offices import local_date, office_time_zone
 from embedded.temporal_server import EmbeddedTemporal
 from temporal_client import connect_temporal
 from tests.support.factories import referral
@@ -54,7 +55,7 @@ async def test_case_continues_as_new_mid_way_and_finishes(eager_commands: CaseCo
                                        "ORDER BY task_id LIMIT 1", case_id)
             if task is None:
                 break
-            today = await conn.fetchval("SELECT current_date")
+            today = local_date(datetime.now(UTC), office_time_zone(body.office))  # the office's day
         await eager_commands.complete_task(case_id, task["task_id"], example_form(dict(task), today),
                                            Actor(id=worker_for(task, body.office), role=task["role"]))
         completed += 1
@@ -91,7 +92,7 @@ async def test_the_first_validator_after_continue_as_new_judges_by_the_same_rule
         async with stack.pool.acquire() as conn:
             task = await conn.fetchrow("SELECT task_id, task_type, role FROM tasks WHERE case_id = $1 AND status = 'open' "
                                        "ORDER BY task_id LIMIT 1", case_id)
-            today = await conn.fetchval("SELECT current_date")
+            today = local_date(datetime.now(UTC), office_time_zone(body.office))  # the office's day
         if task["task_type"] == "record_departure":
             break
         await eager_commands.complete_task(case_id, task["task_id"], example_form(dict(task), today),

@@ -9,11 +9,13 @@ workflows auto-upgrade, which the replay suite makes safe) and finishes there.""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from temporalio.client import WorkflowHandle
 
 from api.commands import CaseCommands
 from domain.model import Actor, Referral
+from domain.offices import local_date, office_time_zone
 from tests.support.factories import referral
 from tests.support.forms import example_form
 from tests.support.users import worker_for
@@ -30,7 +32,7 @@ async def _work_one_task(commands: CaseCommands, stack, case_id: str, office: st
     async with stack.pool.acquire() as conn:
         task = await conn.fetchrow("SELECT task_id, task_type, role FROM tasks WHERE case_id = $1 AND status = 'open' "
                                    "ORDER BY task_id LIMIT 1", case_id)
-        today = await conn.fetchval("SELECT current_date")
+        today = local_date(datetime.now(UTC), office_time_zone(office))  # the office's day
     if task is None:
         return False
     await commands.complete_task(case_id, task["task_id"], example_form(dict(task), today),

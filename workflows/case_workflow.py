@@ -112,6 +112,10 @@ REVIEW_RULES_PATCH = "review-rules-v1"
 # asked lazily, only by a decision they change.
 REACHABLE_DUES_PATCH = "reachable-dues-v1"
 OFFICE_DAY_ENDS_PATCH = "office-day-ends-v1"
+# What a clock opens on a day (an AVRR monitoring visit, a child's 18th birthday in family
+# reunification) opens at the start of that day in the case's office time zone
+# (``DecisionContext.office_day_starts``); asked lazily, only for an office not in UTC.
+OFFICE_DAY_STARTS_PATCH = "office-day-starts-v1"
 
 # From here on a case carries search attributes (workflows.search_attributes), upserted when
 # one of them changes.  A case whose history began before keeps running without them.
@@ -319,7 +323,8 @@ class CaseWorkflow:
         # it judges by them, as every new decision does).
         flags = RuleFlags(fit_to_travel_checks=clocks, review_rules=lambda: workflow.patched(REVIEW_RULES_PATCH),
                           reachable_dues=lambda: workflow.patched(REACHABLE_DUES_PATCH),
-                          office_day_ends=lambda: workflow.patched(OFFICE_DAY_ENDS_PATCH))
+                          office_day_ends=lambda: workflow.patched(OFFICE_DAY_ENDS_PATCH),
+                          office_day_starts=lambda: workflow.patched(OFFICE_DAY_STARTS_PATCH))
         ctx = decision_context(workflow.now(), actor, flags, new_event_id=lambda: str(workflow.uuid4()),
                                admission=False)
         try:
@@ -372,7 +377,8 @@ class CaseWorkflow:
     def _arm_clock(self) -> None:
         """Make sure a durable timer fires at (or before) the case's next deadline."""
         # The clock fires when the tick, decided by the same rule, finds a validity ended.
-        deadline = next_deadline(self._state, lambda: workflow.patched(OFFICE_DAY_ENDS_PATCH))
+        deadline = next_deadline(self._state, lambda: workflow.patched(OFFICE_DAY_ENDS_PATCH),
+                                 lambda: workflow.patched(OFFICE_DAY_STARTS_PATCH))
         if deadline is None or any(t <= deadline for t in self._timers):
             return
         if not self._clock_rules():

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain import forms
 from domain.engine.context import DecisionContext
 from domain.engine.draft import invalid, reject
 from domain.engine.escalations import check_resolution
 from domain.errors import RejectionCode
+from domain.offices import local_date
 from domain.programmes.registry import profile_of
 from domain.state import CaseState, TaskState
 from domain.tasks import EngineTask
@@ -30,11 +32,32 @@ def check_completion(state: CaseState, task: TaskState, form: Any, ctx: Decision
     if ctx.admission_rules:
         check_four_eyes(state, task, form, ctx)  # admission rule: validators only
         check_resolution(state, task, form, ctx)  # admission rule too
+        check_since_referral(state, task, form, ctx)  # admission rule too
     if task.task_type == EngineTask.REVIEW_OUTCOME:
         allowed = profile_of(state).review_decisions(state)
         if form.decision not in allowed:
             raise invalid(task.task_type, "decision", f"'{form.decision}' is not possible here; allowed: {', '.join(allowed)}")
     profile_of(state).check(state, task, form, ctx)
+
+
+def check_since_referral(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) -> None:
+    """A day of the case's own work (an interview, a health assessment, an orientation session,
+    a monitoring visit: the form's ``HappenedSinceReferral`` fields) is not before the day the
+    case was referred, in its office's time zone: a caseworker who types 2024 for 2026 is told
+    so, with the field and the referral day.  A document's issue date or an authority's decision
+    may be older than the case and is not bound.  An admission rule (validators only): forms
+    recorded before it replay as decided.  A case split off another was "referred" at the split,
+    while its family's work is older: no bound there (as for a withdrawal of consent)."""
+    if state.split_from is not None:
+        return
+    referred_on = local_date(state.referred_at, state.office_time_zone)
+    for name in forms.since_referral_fields(type(form)):
+        day = getattr(form, name)
+        if day is not None and day < referred_on:
+            raise invalid(task.task_type, name,
+                          f"must not be before the case was referred ({referred_on.isoformat()} in "
+                          f"{state.office_time_zone}): allowed are {referred_on.isoformat()} to "
+                          f"{ctx.today(state.office_time_zone).isoformat()}")
 
 
 def opened_by(state: CaseState, task: TaskState) -> TaskState | None:

@@ -19,16 +19,18 @@ from domain.state import CaseState
 from domain.tasks import EngineTask
 
 
-def next_deadline(state: CaseState | None, office_day_ends: DayEnds = True) -> datetime | None:
+def next_deadline(state: CaseState | None, office_day_ends: DayEnds = True,
+                  office_day_starts: DayEnds = True) -> datetime | None:
     """When the case next needs the clock: the workflow sleeps until then, durably.
-    ``office_day_ends``: the rule its tick decides by (``DecisionContext.office_day_ends``)."""
+    ``office_day_ends``, ``office_day_starts``: the rules its tick decides by
+    (``DecisionContext.office_day_ends`` and ``office_day_starts``)."""
     if state is None or state.status == CaseStatus.CLOSED:
         return None
     programme = profile_of(state)
     moments: list[datetime] = []
     if state.status != CaseStatus.ON_HOLD:  # SLA clocks pause on hold
         moments += [t.due_at for t in state.open_tasks if not t.overdue and programme.spec(t.task_type).escalates]
-    moments += programme.deadlines(state, office_day_ends)
+    moments += programme.deadlines(state, office_day_ends, office_day_starts)
     return min(moments) if moments else None
 
 

@@ -42,6 +42,10 @@ class DecisionContext:
     # ends with that day in the case's office time zone, not in UTC.  Asked (patched) only for
     # a case whose office is not in UTC.
     office_day_ends: bool | Callable[[], bool] = True
+    # A day a clock opens something on (an AVRR monitoring visit, a child's 18th birthday)
+    # starts at midnight in the case's office time zone, not in UTC.  Asked (patched) only for
+    # a case whose office is not in UTC.
+    office_day_starts: bool | Callable[[], bool] = True
     # Admission rules only refuse a command and never shape the events of an accepted one
     # (the four-eyes rule, a booking in the past).  The workflow applies them in its Update
     # validators, which run for every new command but not on replay, so adding one never
@@ -66,6 +70,7 @@ class RuleFlags:
     review_rules: bool | Callable[[], bool] = True
     reachable_dues: bool | Callable[[], bool] = True
     office_day_ends: bool | Callable[[], bool] = True
+    office_day_starts: bool | Callable[[], bool] = True
 
 
 def decision_context(now: datetime, actor: Actor, flags: RuleFlags, *, new_event_id: Callable[[], str],
@@ -75,4 +80,4 @@ def decision_context(now: datetime, actor: Actor, flags: RuleFlags, *, new_event
     return DecisionContext(now=now, actor=actor, new_event_id=new_event_id,
                            fit_to_travel_checks=flags.fit_to_travel_checks, review_rules=flags.review_rules,
                            reachable_dues=flags.reachable_dues, office_day_ends=flags.office_day_ends,
-                           admission_rules=admission)
+                           office_day_starts=flags.office_day_starts, admission_rules=admission)

@@ -198,3 +198,14 @@ def day_end(state: CaseState, day: date, office_day_ends: DayEnds) -> datetime:
     if zone == DEFAULT_TIME_ZONE or not in_force(office_day_ends):
         return end_of(day)
     return end_of(day, zone)
+
+
+def day_start(state: CaseState, day: date, office_day_starts: DayEnds) -> datetime:
+    """The start of ``day`` as the case's office sees it: an AVRR monitoring visit due on
+    5 March opens, and a child born on 5 March turns 18, at midnight in Istanbul, not at
+    03:00 there.  Cases decided before the rule (``ctx.office_day_starts``, asked only for an
+    office not in UTC) keep the UTC day."""
+    zone = state.office_time_zone
+    if zone == DEFAULT_TIME_ZONE or not in_force(office_day_starts):
+        return end_of(day - timedelta(days=1))
+    return end_of(day - timedelta(days=1), zone)

@@ -24,9 +24,11 @@ The hooks, and when the engine calls them:
 * ``review_decisions`` / ``review_closure_reason``: the supervisor's options after a
   negative outcome, and the closure reason of "close".
 * ``apply(state, event, at)``: the programme's part of folding an event (after the engine's).
-* ``deadlines(state, office_day_ends)`` / ``tick(draft)``: the programme's clocks (a date
-  deadline ends with the day in the case's office when ``office_day_ends`` is in force, as
-  ``tick`` judges it by ``draft.ctx.office_day_ends``: ``domain.engine.flow.day_end``).
+* ``deadlines(state, office_day_ends, office_day_starts)`` / ``tick(draft)``: the programme's
+  clocks (a date deadline ends with the day in the case's office when ``office_day_ends`` is
+  in force, as ``tick`` judges it by ``draft.ctx.office_day_ends``: ``domain.engine.flow.day_end``;
+  what opens on a day, such as a child's 18th birthday, starts with the day there when
+  ``office_day_starts`` is: ``domain.engine.flow.day_start``).
 * ``actions``: case actions only this programme has (kind -> decide function).
 * ``read_model_data(state)``: the JSON the read model keeps in ``cases.programme_data``.
 
@@ -62,7 +64,7 @@ def _nothing(*_: Any) -> None:
     return None
 
 
-def _no_deadlines(_: CaseState, __: Any) -> list[datetime]:
+def _no_deadlines(_: CaseState, __: Any, ___: Any = True) -> list[datetime]:
     return []
 
 
@@ -94,7 +96,7 @@ class ProgrammeDefinition:
     completion_context: Callable[[CaseState, TaskState], dict[str, Any]] = lambda _s, _t: {}
     follow_up: Callable[[Draft, TaskState, Any], None] = _nothing
     apply: Callable[[CaseState, Any, datetime], None] = _nothing
-    deadlines: Callable[[CaseState, Any], list[datetime]] = _no_deadlines
+    deadlines: Callable[..., list[datetime]] = _no_deadlines
     tick: Callable[[Draft], None] = _nothing
     actions: Mapping[str, Callable[[Draft, Any], None]] = field(default_factory=dict)
     read_model_data: Callable[[CaseState], dict[str, Any]] = lambda _: {}

@@ -25,6 +25,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from domain.arrival_day import earliest_arrival_day
+from domain.forms import ChoiceForm, since_referral_fields
+from domain.offices import local_date
 from domain.programmes.avrr.state import AvrrProgress
 from domain import case as core
 from domain.model import Actor, ActorKind, Priority, Programme, Referral, Relationship, Sex
@@ -204,7 +206,18 @@ class FormContext:
 def valid_form(fc: FormContext) -> st.SearchStrategy[dict[str, Any]]:
     """A form the task's own validation accepts, with any of its outcomes.  Most are accepted by
     the case as well; some meet a case rule (four-eyes, a departure before its checks are due)."""
-    return _VALID[fc.task.task_type](fc)
+    return _VALID[fc.task.task_type](fc).map(functools.partial(_since_referral, fc))
+
+
+def _since_referral(fc: FormContext, form: dict[str, Any]) -> dict[str, Any]:
+    """A day of the case's own work (``forms.HappenedSinceReferral``) not before the case's
+    referral day in its office (the case refuses it): moved up to that day."""
+    model = profile_of(fc.state).spec(fc.task.task_type).form
+    if isinstance(model, type) and issubclass(model, ChoiceForm):
+        model = model.branches().get(form.get(model.choice_field()), model)
+    referred_on = local_date(fc.state.referred_at, fc.state.office_time_zone).isoformat()
+    late = {n: referred_on for n in since_referral_fields(model) if isinstance(form.get(n), str) and form[n] < referred_on}
+    return form | late
 
 
 def _drop_none(form: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from domain.offices import local_date, office_time_zone
 from embedded.postgres import EmbeddedPostgres, application_url
 from embedded.temporal_server import EmbeddedTemporal
 from store.migrations import apply_migrations
@@ -257,7 +258,7 @@ async def work_case_to_the_end(client: ResilientClient, referral: dict[str, Any]
     response = await client.send("POST", "/api/v1/cases", user="ayse", json=referral)
     assert response.status_code in (200, 201), response.text
     case = response.json()
-    today = datetime.now(UTC).date()
+    today = local_date(datetime.now(UTC), office_time_zone(office))  # the office's day: the case judges dates there
     forms: dict[str, dict[str, Any]] = {}
     for _ in range(200):
         if case["status"] == "closed":

@@ -17,7 +17,7 @@ from domain.errors import RejectionCode
 from domain.model import CaseStatus, Priority, Stage
 from domain.offices import local_date
 from domain.programmes import travel
-from domain.programmes.avrr.state import DEFAULT_MONITORING_MONTHS, MonitoringVisit, data, visit_opens_at
+from domain.programmes.avrr.state import DEFAULT_MONITORING_MONTHS, MonitoringVisit, add_months, data
 from domain.programmes.avrr.tasks import AvrrTask
 from domain.programmes.definition import Step
 from domain.state import CaseState, TaskState
@@ -202,10 +202,12 @@ def _priority_after_screening(form: Any) -> Priority | None:
 
 def _schedule_monitoring(draft: Draft) -> None:
     """Monitoring visits fall due at the configured months after the confirmed arrival; each
-    one's task opens on the case's durable clock at the start of that day (UTC)."""
+    one's task opens on the case's durable clock at the start of that day in the office's time
+    zone (in UTC for a case decided before ``office_day_starts``)."""
     state = draft.s
     assert state.arrived_on is not None
-    visits = [avrr_ev.ScheduledVisit(number=n, months_after_arrival=months, opens_at=visit_opens_at(state.arrived_on, months))
+    visits = [avrr_ev.ScheduledVisit(number=n, months_after_arrival=months, opens_at=flow.day_start(
+                  state, add_months(state.arrived_on, months), draft.ctx.office_day_starts))
               for n, months in enumerate(data(state).monitoring_months, start=1)]
     draft.emit(avrr_ev.MonitoringVisitsScheduled(visits=visits))
 
@@ -238,7 +240,8 @@ def _visits_to_open(state: CaseState) -> list[MonitoringVisit]:
     return [v for v in data(state).monitoring if v.task_id is None]
 
 
-def deadlines(state: CaseState, office_day_ends: flow.DayEnds) -> list[datetime]:
+def deadlines(state: CaseState, office_day_ends: flow.DayEnds, _office_day_starts: flow.DayEnds = True) -> list[datetime]:
+    """The journey's deadlines and the visits' recorded openings (each placed in its day when scheduled)."""
     moments = travel.deadlines(state, office_day_ends)
     if state.status != CaseStatus.ON_HOLD:  # a held case opens no monitoring visit; resume catches up
         moments += [v.opens_at for v in _visits_to_open(state)]

@@ -12,6 +12,7 @@ from domain.forms import (
     DocumentNumber,
     Form,
     HappenedOn,
+    HappenedSinceReferral,
     LanguageCode,
     NotBefore,
     Reason,
@@ -66,7 +67,7 @@ class RecordConsentForm(Form):
 
 
 class _Eligibility(Form):
-    assessed_on: HappenedOn
+    assessed_on: HappenedSinceReferral
     outcome: str
     notes: Notes | None = None
 
@@ -104,7 +105,7 @@ class ScreenVulnerabilityForm(Form):
         "if": {"properties": {"unaccompanied_minor": {"const": True}}, "required": ["unaccompanied_minor"]},
         "then": {"properties": {"escort_required": {"const": True}}, "required": ["escort_required"]},
     })
-    screened_on: HappenedOn
+    screened_on: HappenedSinceReferral
     unaccompanied_minor: bool = False
     medical_needs: bool = False
     victim_of_trafficking: bool = False
@@ -135,7 +136,7 @@ class AssessFitToTravelForm(Form):
         {"assessment_date": "2026-11-20", "outcome": "fit"},
         {"assessment_date": "2026-11-20", "outcome": "fit", "medical_escort_required": True,
          "notes": "Insulin-dependent; travels with a medical escort."}]})
-    assessment_date: HappenedOn
+    assessment_date: HappenedSinceReferral
     outcome: Literal["fit", "treatment_required", "not_fit"] = Field(
         description="fit; treatment_required: medical hold until treatment is recorded, then a re-assessment; "
         "not_fit: a supervisor decides.")
@@ -146,7 +147,7 @@ class AssessFitToTravelForm(Form):
 class RecordPredepartureCounsellingForm(Form):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"session_date": "2026-11-20", "language": "ar", "reintegration_support_explained": True}]})
-    session_date: HappenedOn
+    session_date: HappenedSinceReferral
     language: LanguageCode
     reintegration_support_explained: Literal[True] = Field(
         description="The reintegration support at origin (economic, social, psychosocial) and how to reach the "
@@ -228,7 +229,7 @@ class ReconfirmConsentForm(Form):
 
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"reconfirmed_on": "2026-12-09", "language": "ar", "consent_reconfirmed": True}]})
-    reconfirmed_on: HappenedOn = Field(description=f"Not before the consent {CASE_RULE}.")
+    reconfirmed_on: HappenedSinceReferral = Field(description=f"Not before the consent {CASE_RULE}.")
     language: LanguageCode
     consent_reconfirmed: Literal[True] = Field(description="The migrant confirmed their decision to return.")
     notes: Notes | None = None

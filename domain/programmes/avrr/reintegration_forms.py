@@ -12,7 +12,7 @@ from domain.forms import (
     CASE_RULE,
     Currency,
     Form,
-    HappenedOn,
+    HappenedSinceReferral,
 )
 from domain.model import Notes, ShortText
 from domain.text import ShowsRules
@@ -51,7 +51,7 @@ class RecordReintegrationPlanForm(Form):
          "items": [{"kind": "economic", "description": "Small business grant: grocery shop", "amount": "2000.00",
                     "currency": "USD"},
                    {"kind": "psychosocial", "description": "Six counselling sessions"}]}]})
-    agreed_on: HappenedOn
+    agreed_on: HappenedSinceReferral
     partner: ShortText | None = Field(default=None, description="Office or partner at origin delivering the plan.")
     items: list[ReintegrationItem] = Field(min_length=1, max_length=20)
     notes: Notes | None = None
@@ -62,7 +62,7 @@ class RecordAssistanceDeliveryForm(Form):
         {"item_number": 1, "delivered_on": "2027-02-01", "notes": "Grant paid; shop opened."}]})
     item_number: int = Field(ge=1, le=20, description="Which item of the plan was delivered (1 = the first); an "
                                                       f"item of the plan not delivered yet {CASE_RULE}.")
-    delivered_on: HappenedOn = Field(description=f"Not before the plan was agreed {CASE_RULE}.")
+    delivered_on: HappenedSinceReferral = Field(description=f"Not before the plan was agreed {CASE_RULE}.")
     notes: Notes | None = None
 
 
@@ -73,7 +73,7 @@ class RecordMonitoringVisitForm(Form):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"visited_on": "2027-04-12", "method": "in_person", "reintegration_score": 0.62, "economic_score": 0.5,
          "social_score": 0.7, "psychosocial_score": 0.66}]})
-    visited_on: HappenedOn = Field(description=f"Not before the arrival {CASE_RULE}.")
+    visited_on: HappenedSinceReferral = Field(description=f"Not before the arrival {CASE_RULE}.")
     method: Literal["in_person", "phone", "video"] = "in_person"
     reintegration_score: float = Field(ge=0, le=1, description="Composite reintegration score, 0 to 1.")
     economic_score: float | None = Field(default=None, ge=0, le=1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -145,11 +145,6 @@ def add_months(day: date, months: int) -> date:
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def visit_opens_at(arrived_on: date, months: int) -> datetime:
-    """A monitoring visit's task opens at the start of its day (UTC)."""
-    return datetime.combine(add_months(arrived_on, months), time(0), tzinfo=UTC)
 
 
 def read_model_data(state: CaseState) -> dict[str, Any]:

@@ -4,7 +4,7 @@ and the age-out clock (a child turning 18 before the visa decision)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from domain import events as ev
@@ -17,7 +17,7 @@ from domain.offices import time_zone
 from domain.programmes import exit_permission, travel
 from domain.programmes.definition import Step
 from domain.programmes.family_reunification import events as fr_ev
-from domain.programmes.family_reunification.state import ADULT_AGE, adult_moment, age_on, data
+from domain.programmes.family_reunification.state import ADULT_AGE, age_on, data
 from domain.programmes.family_reunification.tasks import FamilyTask
 from domain.state import CaseState, TaskState
 
@@ -209,19 +209,22 @@ def _ask_for_missing_documents(draft: Draft) -> None:
 # --- the age-out clock -------------------------------------------------------------------------
 
 
-def _turning_adult(state: CaseState) -> list[tuple[str, datetime]]:
-    """Children whose visa is not decided yet, not flagged yet: when each turns 18."""
-    return [(m, adult_moment(file.turns_adult_on)) for m, file in data(state).members.items()
+def _turning_adult(state: CaseState, office_day_starts: flow.DayEnds) -> list[tuple[str, date, datetime]]:
+    """Children whose visa is not decided yet, not flagged yet: each one's 18th birthday, and
+    the moment it starts in the office's time zone (in UTC for a case decided before
+    ``office_day_starts``)."""
+    return [(m, file.turns_adult_on, flow.day_start(state, file.turns_adult_on, office_day_starts))
+            for m, file in data(state).members.items()
             if file.turns_adult_on is not None and file.age_out == "none"
             and state.progress[m].visa in ("pending", "expired")]
 
 
-def deadlines(state: CaseState, office_day_ends: flow.DayEnds) -> list[datetime]:
+def deadlines(state: CaseState, office_day_ends: flow.DayEnds, office_day_starts: flow.DayEnds = True) -> list[datetime]:
     f = data(state)
     moments = travel.deadlines(state, office_day_ends) + exit_permission.deadlines(
         state, f.exit_permission_required, f.exit_permission, office_day_ends)
     if state.status == CaseStatus.ACTIVE:  # a held case flags nobody; resume catches up
-        moments += [at for _, at in _turning_adult(state)]
+        moments += [at for _, _, at in _turning_adult(state, office_day_starts)]
     return moments
 
 
@@ -231,7 +234,7 @@ def tick(draft: Draft) -> None:
     exit_permission.tick(draft, f.exit_permission_required, f.exit_permission)
     if draft.s.status != CaseStatus.ACTIVE:
         return
-    for member_id, at in _turning_adult(draft.s):
+    for member_id, birthday, at in _turning_adult(draft.s, draft.ctx.office_day_starts):
         if at <= draft.ctx.now:
-            draft.emit(fr_ev.MinorTurnedEighteen(member_id=member_id, birthday=at.date()))
+            draft.emit(fr_ev.MinorTurnedEighteen(member_id=member_id, birthday=birthday))
             flow.open_task(draft, FamilyTask.REVIEW_AGE_OUT, member_id=member_id)

@@ -13,6 +13,7 @@ from domain.forms import (
     DocumentNumber,
     Form,
     HappenedOn,
+    HappenedSinceReferral,
     NotBefore,
     Reason,
     Reference,
@@ -26,7 +27,7 @@ CHECKLIST = ("passport", "civil_documents", "proof_of_relationship")
 
 
 class _Relationship(Form):
-    assessed_on: HappenedOn
+    assessed_on: HappenedSinceReferral
     outcome: str
     notes: Notes | None = None
 
@@ -85,7 +86,7 @@ class BookEmbassyAppointmentForm(Form):
 
 class AppointmentAttendedForm(Form):
     outcome: Literal["attended"] = choice("the family attended: on to the visa decisions")
-    attended_on: HappenedOn
+    attended_on: HappenedSinceReferral
 
 
 class AppointmentMissedForm(Form):

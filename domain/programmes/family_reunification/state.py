@@ -3,7 +3,7 @@ member's eligibility and document checklist, the embassy appointment), and how i
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -77,11 +77,6 @@ def start(referred: ev.CaseReferred) -> FamilyReunificationData:
 
 def data(state: CaseState) -> FamilyReunificationData:
     return state.data(FamilyReunificationData)
-
-
-def adult_moment(day: date) -> datetime:
-    """The age-out flag is raised at the start of the 18th birthday (UTC)."""
-    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def apply(state: CaseState, event: Any, at: datetime) -> None:

@@ -136,7 +136,7 @@ def tick(draft: Draft) -> None:
     exit_permission.tick(draft, d.exit_permission_required, d.exit_permission)
 
 
-def deadlines(state: CaseState, office_day_ends: flow.DayEnds) -> list[datetime]:
+def deadlines(state: CaseState, office_day_ends: flow.DayEnds, _office_day_starts: flow.DayEnds = True) -> list[datetime]:
     d = data(state)
     return travel.deadlines(state, office_day_ends) + exit_permission.deadlines(
         state, d.exit_permission_required, d.exit_permission, office_day_ends)

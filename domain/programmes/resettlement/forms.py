@@ -11,6 +11,7 @@ from domain.forms import (
     DocumentNumber,
     Form,
     HappenedOn,
+    HappenedSinceReferral,
     NotBefore,
     Reason,
     after_field,
@@ -32,7 +33,7 @@ class VerifyReferralForm(Form):
 
 
 class _Interview(Form):
-    interview_date: HappenedOn
+    interview_date: HappenedSinceReferral
     outcome: str
     interpreter_language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] | None = Field(
         default=None, description="ISO 639 language code of the interpreter, if one was used."
@@ -73,7 +74,7 @@ class ConductInterviewForm(ChoiceForm):
 
 
 class _HealthAssessment(Form):
-    assessment_date: HappenedOn
+    assessment_date: HappenedSinceReferral
     outcome: str
     tb_classification: Literal["none", "class_a", "class_b1", "class_b2", "class_b3"] = "none"
     follow_up_needed: bool = Field(default=False, description="Needs medical follow-up on arrival.")
@@ -114,7 +115,7 @@ class AssessHealthForm(ChoiceForm):
 
 class RecordOrientationForm(Form):
     model_config = ConfigDict(json_schema_extra={"examples": [{"session_date": "2026-11-20", "language": "ar"}]})
-    session_date: HappenedOn
+    session_date: HappenedSinceReferral
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] = Field(
         description="ISO 639 code of the language the session was held in."
     )
