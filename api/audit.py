@@ -6,6 +6,8 @@ like a referral, names it in ``request.state.audit_case_id``): after the route h
 action (``GET /api/v1/cases/{case_id}``), the case (from the path; a task id names its
 case), the outcome and the caller's address.  Liveness, docs and static files are not
 case data and are not recorded, unless they fail: every 5xx is recorded, routed or not.
+An answer that shows other cases' people (a movement's manifest, a session's participants)
+names them (``record_cases_shown``) and gets a row in each of those cases' trails too.
 A route that raises unexpectedly reaches this middleware as a 500 answer
 (``api.errors.UnexpectedErrors`` runs inside it), and a request the edge refuses
 (``api.input_guard``, also inside) as a 422 on its route: both are recorded like any other.
@@ -52,10 +54,13 @@ def install_audit(app: FastAPI) -> None:
                                            or (request.method == "GET" and route_path.startswith("/ui/login"))):
             return response
         route_path = route_path or "(no route)"  # every 5xx is recorded, routed or not
-        if response.status_code < 400 and getattr(request.state, "audit_written_with_command", False):
-            return response  # the recording activity wrote it with the command's events
+        with_command = response.status_code < 400 and getattr(request.state, "audit_written_with_command", False)
+        # (the command's own row: the recording activity wrote it with the command's events)
+        shown = getattr(request.state, "audit_cases_shown", None) if response.status_code < 400 else None
+        if with_command and not shown:
+            return response
         try:
-            await _append(request, response, route_path)
+            await _append(request, response, route_path, own_row=not with_command, shown=shown or {})
         except DATABASE_OUTAGES:
             if response.status_code >= 400:
                 return response  # a refusal carries no case data: it goes out, unaudited, in an outage
@@ -66,12 +71,23 @@ def install_audit(app: FastAPI) -> None:
         return response
 
 
-async def _append(request: Request, response: Response, route_path: str) -> None:
+async def _append(request: Request, response: Response, route_path: str, *, own_row: bool = True,
+                  shown: dict[str, str] | None = None) -> None:
+    """The request's row (unless its command wrote it), and one per case whose data the answer
+    showed besides (``request_context.record_cases_shown``)."""
     principal = getattr(request.state, "principal", None)
     actor = getattr(request.state, "audit_actor", None) or (
         {"kind": principal.kind.value, "id": principal.username, "role": principal.role.value,
          "offices": list(principal.offices)} if principal else
         {"kind": "anonymous", "id": "anonymous", "role": None, "offices": []})
+    if shown:
+        await audit_store.append_for_cases(
+            request.app.state.audit_pool, actor_kind=actor["kind"], actor_id=actor["id"], actor_role=actor["role"],
+            actor_offices=actor["offices"], action=f"{request.method} {route_path}", shown=shown,
+            outcome=_outcome(response.status_code), status=response.status_code,
+            source_ip=request.client.host if request.client else None)
+    if not own_row:
+        return
     await audit_store.append(
         request.app.state.audit_pool,
         actor_kind=actor["kind"],

@@ -10,6 +10,7 @@ JSON API, the UI or an integration, without every caller passing the request alo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any
 
@@ -59,6 +60,19 @@ def current_stamp(status: int = 200) -> AuditStamp | None:
     client = scope.get("client")
     return AuditStamp(action=f"{scope.get('method', '')} {route}", status=status,
                       source_ip=state.get("client_ip") or (client[0] if client else None))
+
+
+def record_cases_shown(case_ids: Iterable[str], context: str) -> None:
+    """This answer shows personal data of these cases beyond its own (a movement's manifest, a
+    session's participants): the audit middleware writes a row in each case's trail, the
+    action naming ``context`` (the movement or session), so a case's audit answers "who saw
+    this family's names on which flight"."""
+    scope = _scope.get()
+    if scope is None:
+        return
+    shown: dict[str, str] = scope.setdefault("state", {}).setdefault("audit_cases_shown", {})
+    for case_id in case_ids:
+        shown.setdefault(case_id, context)
 
 
 def mark_audited_with_command() -> None:

@@ -36,6 +36,24 @@ async def append(conn: asyncpg.Connection | asyncpg.Pool, *, actor_kind: str, ac
     )
 
 
+async def append_for_cases(conn: asyncpg.Connection | asyncpg.Pool, *, actor_kind: str, actor_id: str,
+                           actor_role: str | None, actor_offices: list[str], action: str, shown: dict[str, str],
+                           outcome: str, status: int, source_ip: str | None) -> None:
+    """One row per case in ``shown`` (case id -> what showed it, added to the action), each
+    with its case's office, in one statement."""
+    if not shown:
+        return
+    await conn.execute(
+        """INSERT INTO audit_log (actor_kind, actor_id, actor_role, actor_offices, action, case_id, office,
+                                  outcome, status, source_ip)
+           SELECT $1, $2, $3, $4, $5 || ' (' || s.context || ')', s.case_id,
+                  (SELECT office FROM cases c WHERE c.case_id = s.case_id), $6, $7, $8
+           FROM unnest($9::text[], $10::text[]) AS s (case_id, context)""",
+        actor_kind, actor_id, actor_role, actor_offices, action, outcome, status, source_ip,
+        list(shown), list(shown.values()),
+    )
+
+
 async def read(conn: asyncpg.Connection, *, offices: list[str], case_id: str | None = None,
                actor_id: str | None = None, outcome: str | None = None, before_id: int | None = None,
                limit: int = 100) -> list[AuditEntry]:

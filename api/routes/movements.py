@@ -26,6 +26,7 @@ from api.deps import Db, lent_back
 from api.errors import ERROR_RESPONSES, ApiError
 from api.manifest_pdf import manifest_pdf
 from api.movements import MovementCommands, new_movement_id
+from api.request_context import record_cases_shown
 from domain.model import Role
 from domain.movements import commands as c
 from domain.movements.model import (
@@ -42,7 +43,6 @@ from domain.movements.model import (
 from domain.movements.export import COLUMNS, ManifestRow, manifest_rows
 from domain.movements.decide import MovementRejected, decide
 from domain.movements.rules import needs_problems, seat_problems
-from store import audit as audit_store
 from store import movements as store
 
 MOVEMENT_ROLES = {Role.MOVEMENT_OFFICER, Role.SUPERVISOR}
@@ -168,6 +168,9 @@ class NeedsBody(BaseModel):
 
 
 def view(state: MovementState) -> MovementView:
+    """The movement as the API and the UI show it; its people's names go in each of their
+    cases' audit trails (``record_cases_shown``)."""
+    record_cases_shown([e.case_id for e in state.manifest] + [r.case_id for r in state.removed], state.movement_id)
     results: list[FanOutResult | None]
     if state.pending_releases:
         step, results = "release", [r.release for r in state.removed if r.releasing]
@@ -377,17 +380,12 @@ def _cell(value: object) -> str:
 
 async def _export(db: Db, request: Request, principal: Principal, movement_id: str,
                   name: str) -> tuple[MovementState, list[ManifestRow]]:
-    """The manifest's rows, each export of a case's personal data recorded in that case's audit
-    trail (the middleware adds the request's own row)."""
+    """The manifest's rows; each export of a case's personal data goes in that case's audit
+    trail (``record_cases_shown``: the middleware writes those rows with the request's own)."""
     state = await _visible(db, principal, movement_id)
     case_ids = [e.case_id for e in state.manifest]
     rows = manifest_rows(state, await store.travel_documents(db, case_ids))
-    for case_id in case_ids:
-        await audit_store.append(
-            db, actor_kind=principal.kind.value, actor_id=principal.username, actor_role=principal.role.value,
-            actor_offices=list(principal.offices), action=f"GET /api/v1/movements/{{movement_id}}/{name} "
-                                                          f"({movement_id})",
-            case_id=case_id, outcome="allowed", status=200, source_ip=request.client.host if request.client else None)
+    record_cases_shown(case_ids, movement_id)
     return state, rows
 
 

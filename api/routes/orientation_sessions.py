@@ -25,6 +25,7 @@ from api.auth import CurrentPrincipal, Principal
 from api.deps import Db, lent_back
 from api.errors import ERROR_RESPONSES, ApiError
 from api.orientation_sessions import SessionCommands, new_session_id
+from api.request_context import record_cases_shown
 from domain.model import Country, Role
 from domain.offices import office_time_zone
 from domain.sessions import commands as c
@@ -145,6 +146,10 @@ class AttendanceBody(BaseModel):
 
 
 def view(state: SessionState) -> SessionView:
+    """The session as the API and the UI show it; its participants' names go in each of their
+    cases' audit trails (``record_cases_shown``)."""
+    record_cases_shown(list(dict.fromkeys([p.case_id for p in state.participants]
+                                          + [r.case_id for r in state.removed])), state.session_id)
     done = [p.result for p in state.participants if p.result is not None]
     return SessionView(
         session_id=state.session_id, status=state.status, details=state.details,
@@ -229,6 +234,7 @@ async def propose(session_id: SessionId, principal: CurrentPrincipal, db: Db) ->
     if state.status != SessionStatus.SCHEDULED:
         return ProposalList(items=[], places_left=0)
     rows = await store.proposals(db, state, max(state.seats_left, 0))
+    record_cases_shown(list(dict.fromkeys(r["case_id"] for r in rows)), f"proposed for {session_id}")
     return ProposalList(items=[Proposal(case_id=r["case_id"], member_id=r["member_id"], full_name=r["full_name"],
                                         date_of_birth=r["date_of_birth"], reinvited=r["reinvited"],
                                         waiting_since=r["opened_at"]) for r in rows],
