@@ -326,7 +326,11 @@ def facts_of(state: CaseState, other_movement_id: str | None = None) -> CaseFact
         open_tasks={str(t.task_type): t.task_id for t in state.open_tasks},
         booked_flight=state.movement.flight_number if state.movement else None,
         booked_departure_at=state.movement.departure_at if state.movement else None,
-        departed_at=state.departed_at, other_movement_id=other_movement_id)
+        departed_at=state.departed_at, other_movement_id=other_movement_id,
+        # Where the case travels to (the manifest's destination rule): AVRR's origin_country is
+        # its country of return; another programme's origin_country is where the family fled.
+        destination_country=state.destination_country,
+        return_country=state.origin_country if str(state.programme) == "avrr" else None)
 
 
 def _exit_permission_until(state: CaseState) -> date | None:

@@ -44,10 +44,10 @@ def _permission(valid_until: date, **overrides: Any) -> dict[str, Any]:
             "issuing_authority": "DGMM, İzmir Provincial Directorate of Migration Management"} | overrides
 
 
-def _movement(office: str = "IZM", hours: float = 30) -> dict[str, Any]:
+def _movement(office: str = "IZM", hours: float = 30, arrival_airport: str = "OSL") -> dict[str, Any]:
     departs = (datetime.now(UTC) + timedelta(hours=hours)).replace(microsecond=0)
     return {"kind": "scheduled_block", "flight_number": "TK2321", "carrier": "Turkish Airlines",
-            "departure_airport": "ADB", "arrival_airport": "OSL", "departure_at": departs.isoformat(),
+            "departure_airport": "ADB", "arrival_airport": arrival_airport, "departure_at": departs.isoformat(),
             "departure_time_zone": "Europe/Istanbul", "arrival_at": (departs + timedelta(hours=5)).isoformat(),
             "seat_capacity": 20, "escorts": [{"name": "Elif Arslan", "kind": "operational"}], "office": office}
 
@@ -273,7 +273,8 @@ async def test_a_family_leaving_izmir_to_join_its_sponsor_needs_the_exit_permiss
     assert sorted(t["task_type"] for t in case["open_tasks"]) == ["book_movement", TASK]
     assert case["programme_data"]["exit_permission_required"] == PERMISSION
 
-    movement = await _ok(driver, "POST", "/api/v1/movements", json=_movement())
+    # to Berlin: the family joins its sponsor in Germany (the manifest's destination rule)
+    movement = await _ok(driver, "POST", "/api/v1/movements", json=_movement(arrival_airport="BER"))
     r = await _call(driver, "POST", f"/api/v1/movements/{movement['movement_id']}/cases",
                     json={"case_id": case["case_id"]})
     assert r.status_code == 409, r.text

@@ -21,6 +21,7 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from api import policy
+from api.airports import with_arrival_country
 from api.auth import CurrentPrincipal, Principal
 from api.deps import Db, lent_back
 from api.errors import ERROR_RESPONSES, ApiError
@@ -220,13 +221,17 @@ _COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {404: ERROR_RESPONSES[404], 4
 
 
 @router.post("", response_model=MovementView, status_code=201, responses={422: ERROR_RESPONSES[422]},
-             summary="Create a movement (a charter, a block of seats, a commercial group booking)")
+             summary="Create a movement (a charter, a block of seats, a commercial group booking); every airport "
+                     "a known IATA code, the arrival's country derived from it (arrival_country)")
 async def create_movement(details: MovementDetails, principal: CurrentPrincipal, db: Db,
                           commands: Commands) -> MovementView:
     _require_role(principal)
     if details.office not in principal.offices:
         raise ApiError(403, "forbidden", f"you may create movements only for your offices ({', '.join(principal.offices)})",
                        [{"field": "body.office", "reason": "not one of your offices", "allowed": principal.offices}])
+    # Every airport known, and the country the flight lands in (the manifest's destination
+    # rule), from the IATA airports table: looked up here, not in the workflow (file I/O).
+    details = await with_arrival_country(details)
     movement_id = new_movement_id(principal.actor)
     async with lent_back(db):  # not held while the workflow is awaited (api.deps)
         await commands.create(movement_id, details, principal.actor)
@@ -267,7 +272,9 @@ async def _send(db: Db, principal: Principal, commands: MovementCommands, moveme
 
 @router.post("/{movement_id}/cases", response_model=MovementView, responses=_COMMAND_ERRORS,
              summary="Add whole cases (every member travels together; one, or several at once) to the manifest; "
-                     "the manifest rules are checked and each blocking case, member and rule named")
+                     "the manifest rules are checked and each blocking case, member and rule named (destination: "
+                     "a case travels only to the country its flight lands in, arrival_country: its resettlement "
+                     "or family reunification destination, AVRR's country of return)")
 async def add_case(movement_id: MovementId, body: AddCaseBody, principal: CurrentPrincipal, db: Db,
                    commands: Commands) -> MovementView:
     return await _send(db, principal, commands, movement_id, c.AddCase(case_ids=body.ids()))

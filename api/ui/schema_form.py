@@ -315,6 +315,8 @@ def form_fields(schema: dict[str, Any]) -> list[FormField]:
     required = set(schema.get("required", []))
     fields = []
     for name, prop in properties.items():
+        if prop.get("readOnly"):  # derived by the server (a movement's arrival_country): not an input
+            continue
         when: tuple[str, ...] = ()
         needed = name in required
         if choice is not None and name != choice.name:

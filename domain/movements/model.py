@@ -14,14 +14,15 @@ from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Fiel
                       ValidationInfo, field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
-from domain.model import Actor, CaseStatus, Name, Notes, Office, Stage
+from domain.model import Actor, CaseStatus, Country, Name, Notes, Office, Stage
 from domain.offices import check_time_zone, time_zone
 from domain.forms import EARLIEST_CASE_DATE, LATEST_CASE_DATE
 from domain.text import Line, Rule, ShowsRules, Text
 
 FlightNumber = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2}[0-9]{1,4}[A-Z]?$"),
                          Field(description="IATA flight designator, e.g. TK1751 (a charter's too).")]
-Airport = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="IATA airport code, e.g. IST")]
+Airport = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"),
+                    Field(description="IATA airport code of a known airport (the IATA airports table), e.g. IST")]
 TimeZone = Annotated[str, AfterValidator(check_time_zone),
                      Field(description="IANA time zone of the departure airport, e.g. Europe/Istanbul.")]
 Reason = Text(max_length=1000, min_length=1)
@@ -103,8 +104,18 @@ class MovementDetails(ShowsRules):
         default=None, description="The charter's contract or reference number (charters).")
     carrier: Name
     departure_airport: Airport
-    arrival_airport: Airport = Field(description="IATA airport code of the destination, e.g. OSL; not the "
-                                                 "departure_airport.")
+    arrival_airport: Airport = Field(description="IATA airport code of the destination (a known airport), e.g. "
+                                                 "OSL; not the departure_airport.  Its country is arrival_country.")
+    # Derived, never typed: the API looks ``arrival_airport`` up in the IATA airports table
+    # (``api.airports``: file I/O, so not here, where the workflow decides) and fills it in.
+    # The destination rule compares it with each case's country (``rules.destination_problems``).
+    # None: a movement created before it was derived (recorded histories), which the rule skips.
+    arrival_country: Country | None = Field(
+        default=None, title="Arrival country", json_schema_extra={"readOnly": True}, description=(
+            "ISO 3166-1 alpha-2 country of arrival_airport, derived from it by the server (IATA airports "
+            "table): leave it out; one that is not the airport's country is refused.  Every case on the "
+            "manifest travels to it: its resettlement / family reunification destination, or its AVRR "
+            "country of return."))
     departure_at: FlightTime = Field(title="Departure", description=(
         "Scheduled departure, in the departure airport's local time."))
     departure_time_zone: TimeZone
@@ -197,6 +208,11 @@ class CaseFacts(BaseModel):
     booked_departure_at: datetime | None = None
     departed_at: datetime | None = None
     other_movement_id: str | None = Field(default=None, description="another open movement holding this case")
+    # Where the case travels to (None: facts taken before the destination rule, or not known):
+    # resettlement's and family reunification's destination country (as now: a resubmission
+    # changes it), and AVRR's country of return (the referral's origin_country).
+    destination_country: str | None = None
+    return_country: str | None = None
 
 
 # --- the manifest ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ The facts come from the case's own workflow (``CaseFacts``), taken just before t
 | ``travel_document`` | a member's visa or travel document is not valid on the day of travel |
 | ``consent`` | AVRR: the migrant's consent is not given (or withdrawn) |
 | ``exit_permission`` | resettlement or family reunification from a host state that requires an exit permission (the case's office's, recorded at referral): it is not recorded, or expires before the day of travel |
+| ``destination`` | the case travels to another country than the flight lands in: its destination country (resettlement, family reunification) or its country of return (AVRR) is not the country of the movement's arrival_airport (``arrival_country``); only where both are known (``destination_problems``) |
 | ``special_needs`` | a member needs a stretcher or a medical escort and the movement has no medical escort, or is an unaccompanied minor and it has no operational escort (the needs the case knows, e.g. AVRR's fit-to-travel assessment asking for a medical escort, and those the movement officer listed) |
 
 A delay checks, for every booked case, the rules a later day of travel may break
@@ -230,7 +231,35 @@ def case_problems(state: MovementState, facts: CaseFacts, *, seats_left: int,
         problems.append(Problem(case_id=case_id, rule="consent",
                                 message=f"case {case_id}: the migrant's consent is {facts.consent_status}"))
     problems += exit_permission_problems(facts, details)
+    problems += destination_problems(facts, details)
     return problems
+
+
+def destination_problems(facts: CaseFacts, details: MovementDetails) -> list[Problem]:
+    """Whether the flight lands in the country the case travels to: its destination country
+    (resettlement, family reunification; as the case has it now, after any resubmission) or its
+    country of return (AVRR), against the country of the movement's ``arrival_airport``.  A
+    family bound for Norway is not put on a return charter to Erbil.
+
+    Judged only where both are known.  The movement's ``arrival_country`` is derived by the API
+    from the IATA airports table when the movement is created, and the case's country comes in
+    its facts (``activities.movements.facts_of``); a movement created before the rule has no
+    ``arrival_country`` (its recorded ``MovementCreated`` carries none) and facts recorded before
+    it carry no country, so every recorded history decides as it did: no ``workflow.patched``
+    gate is needed (tests/test_replay.py replays them).  A movement created before the rule is
+    not checked, even for a case added after it."""
+    flight = details.arrival_country
+    if facts.destination_country is not None:
+        country, what = facts.destination_country, "is bound for"
+    elif facts.return_country is not None:
+        country, what = facts.return_country, "returns to"
+    else:
+        return []
+    if flight is None or country == flight:
+        return []
+    return [Problem(case_id=facts.case_id, rule="destination",
+                    message=f"case {facts.case_id} {what} {country}; the flight lands at {details.arrival_airport} "
+                            f"in {flight}")]
 
 
 def exit_permission_problems(facts: CaseFacts, details: MovementDetails) -> list[Problem]:

@@ -1,0 +1,74 @@
+"""IATA airport codes -> their country, at the API's edge.
+
+The table is ``airportsdata``'s (MIT licence, a maintained package of the world's airports,
+updated several times a year, read from the CSV it ships): no network, no data of our own
+to keep.  Reading it is file I/O, so it is never done in ``domain/`` or ``workflows/`` (they
+decide deterministically, tests/test_determinism_boundary.py): the API looks the airports up
+here and carries the result into the command (``MovementDetails.arrival_country``), which
+the movement's workflow then judges as given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import cache
+from typing import Any
+
+import airportsdata
+
+from api.errors import ApiError
+from domain.countries import COUNTRY_CODES
+from domain.movements.model import MovementDetails
+
+
+@cache
+def _table() -> dict[str, dict[str, Any]]:
+    return airportsdata.load("IATA")  # ~8,000 airports, keyed by IATA code
+
+
+def known(code: str) -> bool:
+    """Whether ``code`` is an airport's IATA code."""
+    return code in _table()
+
+
+def country_of(code: str) -> str | None:
+    """The ISO 3166-1 alpha-2 country of an IATA airport code; None for no such airport, and for
+    an airport in a place without an ISO 3166-1 code (the table says XK for Pristina, which no
+    case can have as its country either: the destination rule then does not apply)."""
+    airport = _table().get(code)
+    country = str(airport.get("country") or "") if airport else ""
+    return country if country in COUNTRY_CODES else None
+
+
+async def _loaded() -> None:
+    """The table, read once, off the event loop (a fraction of a second)."""
+    await asyncio.to_thread(_table)
+
+
+def _unknown(field: str, code: str) -> dict[str, str]:
+    return {"field": field, "reason": f"{code} is not a known IATA airport code",
+            "allowed": "an airport's three-letter IATA code (e.g. IST, OSL, EBL)"}
+
+
+async def with_arrival_country(details: MovementDetails, prefix: str = "body.") -> MovementDetails:
+    """``details`` with ``arrival_country`` derived from ``arrival_airport``; a 422 naming each
+    unknown airport (departure, arrival, transit point) or an ``arrival_country`` sent that is
+    not the arrival airport's."""
+    await _loaded()
+    airports = [(f"{prefix}departure_airport", details.departure_airport),
+                (f"{prefix}arrival_airport", details.arrival_airport)]
+    airports += [(f"{prefix}transit.{i}.airport", p.airport) for i, p in enumerate(details.transit)]
+    unknown = [_unknown(field, code) for field, code in airports if not known(code)]
+    if unknown:
+        raise ApiError(422, "invalid_request", "the request is invalid: " + "; ".join(
+            f"{d['field']}: {d['reason']}" for d in unknown), unknown)
+    country = country_of(details.arrival_airport)
+    if details.arrival_country is not None and details.arrival_country != country:
+        where = f"in {country}" if country else "in no ISO 3166-1 country"
+        raise ApiError(422, "invalid_request", f"the request is invalid: {prefix}arrival_country: "
+                       f"{details.arrival_airport} is {where}, not {details.arrival_country}", [{
+                           "field": f"{prefix}arrival_country",
+                           "reason": f"{details.arrival_airport} is {where}, not {details.arrival_country}: "
+                                     "derived from arrival_airport, leave it out",
+                           "allowed": country or "nothing (leave it out)"}])
+    return details.model_copy(update={"arrival_country": country})
