@@ -242,9 +242,14 @@ def check(
 
     Read-only (a trial rebuild of the projection is rolled back), so safe in production.
     Needs the database and Temporal (ITINERA_DATABASE_URL and ITINERA_TEMPORAL_ADDRESS, or
-    those of a running `itinera dev`) and a running worker (running workflows answer a query)."""
+    those of a running `itinera dev`) and a running worker (running workflows answer a query).
+    Exit codes: 0 clean, 1 differences found, 2 the check could not be made (PostgreSQL or
+    Temporal away: tried three times), so monitoring never reads an outage as a difference."""
     import json
 
+    from temporalio.service import RPCError
+
+    from api.outages import DATABASE_OUTAGES
     from consistency import check as run_check
     from store.db import connect
     from temporal_client import connect_temporal
@@ -252,12 +257,23 @@ def check(
     settings = get_settings()
 
     async def run():  # type: ignore[no-untyped-def]
-        conn = await connect(database_url(settings))
-        try:
-            return await run_check(conn, await connect_temporal(settings), case or None, movement or None,
-                                   session or None)
-        finally:
-            await conn.close()
+        for attempt in range(1, 4):
+            try:
+                conn = await connect(database_url(settings))
+                try:
+                    return await run_check(conn, await connect_temporal(settings), case or None, movement or None,
+                                           session or None)
+                finally:
+                    if not conn.is_closed():
+                        await conn.close()
+            except (*DATABASE_OUTAGES, RPCError, RuntimeError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                if attempt == 3:
+                    typer.echo(f"itinera check could not be made: {reason}; nothing was judged. Run it again once "
+                               "PostgreSQL and Temporal answer.", err=True)
+                    raise typer.Exit(2) from None
+                typer.echo(f"itinera check: {reason}; starting again in {2 * attempt} s", err=True)
+                await asyncio.sleep(2 * attempt)
 
     report = asyncio.run(run())
     if as_json:

@@ -183,3 +183,17 @@ async def test_a_movement_is_checked_against_its_read_model_and_its_cases(stack,
         assert await check_group(conn, stack.temporal, MOVEMENTS, "MV-NOT-THERE") == []  # neither record has it
     finally:
         await conn.close()
+
+
+async def test_a_check_that_cannot_reach_postgresql_exits_2_not_1(stack) -> None:
+    """Monitoring reads exit 1 as "the records disagree": an outage must not look like that.
+    (A tester restarted PostgreSQL mid-check: a traceback and exit 1.)"""
+    from tests.support.stack import free_port
+
+    env = cli_env(database_url=f"postgresql://itinera@127.0.0.1:{free_port()}/itinera",
+                  temporal_address=stack.settings.temporal_address, payload_keys=TEST_PAYLOAD_KEYS,
+                  payload_active_key="test-2")
+    done = await itinera("check", "--json", env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "could not be made" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout == ""
