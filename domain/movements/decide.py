@@ -360,9 +360,10 @@ def _delay(state: m.MovementState, command: c.DelayMovement, now: datetime, acto
     booked = {e.case_id for e in state.manifest if e.booking is not None and e.booking.applied}
     if facts is not None:
         for f in facts:
-            # what the new day of travel may outrun: documents, clearances, the exit permission
-            # (a booked case of a locked manifest: the others' are checked at the lock)
-            if f.found and (not recount or (locked and f.case_id in booked)):
+            # what the new day of travel may outrun: documents, clearances, the exit permission,
+            # named for every case of an open manifest (checked again at the lock) and for the
+            # booked cases of a locked one (dropped back to rebooking with the finding)
+            if f.found and (not recount or not locked or f.case_id in booked):
                 problems += validity_problems(f, details) + exit_permission_problems(f, details)
     seats: dict[str, list[m.SeatRecount]] = {}
     if recount:
