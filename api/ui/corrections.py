@@ -21,6 +21,8 @@ from domain.case import CorrectMember
 router = APIRouter(route_class=UiRoute)
 CORRECTABLE = ("full_name", "date_of_birth", "sex", "nationality", "relationship")
 CaseId = Annotated[str, Path(max_length=64)]
+VALUE_MAX_LENGTH = 200  # a person's name (PersonName); the other fields are shorter
+REASON_MAX_LENGTH = 2000  # CorrectMember.reason
 
 
 @router.post("/cases/{case_id}/correction", summary="Correct one detail of a person on the case")
@@ -28,12 +30,20 @@ async def correct(request: Request, case_id: CaseId, principal: UiPrincipal, db:
     posted = await request.form()
     member_id = str(posted.get("member_id", ""))[:80]
     field = str(posted.get("field", ""))
-    value = str(posted.get("value", "")).strip()[:200]
-    reason = str(posted.get("reason", "")).strip()[:2000]
+    value = str(posted.get("value", "")).strip()
+    reason = str(posted.get("reason", "")).strip()
     response = redirect(f"{UI_PREFIX}/cases/{case_id}")
     if field not in CORRECTABLE or not member_id or not value or not reason:
         flash(request, response, "error", _("Choose the person and the detail, and give the new value and a reason."))
         return response
+    # Refused, never cut: a name cut mid-word would go on the record and to the airline.
+    for what, text, limit in ((_("The new value"), value, VALUE_MAX_LENGTH), (_("The reason"), reason,
+                                                                              REASON_MAX_LENGTH)):
+        if len(text) > limit:
+            flash(request, response, "error", _("%(what)s is %(length)s characters long; at most %(limit)s are "
+                                                "allowed. Nothing was changed.", what=what, length=len(text),
+                                                limit=limit))
+            return response
     if field == "nationality":
         value = value.upper()
     try:
