@@ -136,3 +136,30 @@ async def test_revoked_and_rotated_keys_stop_working(http: httpx.AsyncClient, dr
     await http.post(f"/api/v1/admin/integration-keys/{rotated['key_id']}/revoke", headers=await driver.login("admin"))
     revoked = await send(http, rotated["api_key"], message)
     assert revoked.status_code == 401
+
+
+async def test_a_result_for_a_person_split_off_follows_them_to_their_new_case(http: httpx.AsyncClient,
+                                                                              driver: CaseDriver) -> None:
+    """The clinic knows the referral and the person, not the split: a health result for a member
+    who moved to a split-off case is applied there (member ids stay with the person), not
+    refused as "not a member" of the case it was referred as."""
+    clinic = await _key(http, driver, "Istanbul clinic", ["health_result"], ["IST"])
+    body = referral(size=2)
+    case = await driver.advance(await driver.refer(body), until=Stage.HEALTH)
+    case_id, moving = case["case_id"], case["members"][1]["member_id"]
+    split = await http.post(f"/api/v1/cases/{case_id}/split", headers=await driver.login("ayse"), json={
+        "member_ids": [moving], "principal_member_id": moving, "reason": "Travels later, with her sister."})
+    assert split.status_code == 200, split.text
+    new_case = split.json()["new_case"]["case_id"]
+
+    result = {"event_type": "health_result", "external_referral_id": body["external_referral_id"],
+              "member_id": moving, "form": {"assessment_date": TODAY, "outcome": "cleared",
+                                            "clearance_valid_until": "2099-01-01"}}
+    sent = await send(http, clinic["api_key"], result)
+    assert sent.status_code == 202, sent.text
+    applied = await settled(http, clinic["api_key"], sent.json()["inbox_id"])
+    assert applied["status"] == "applied", applied
+    events = (await http.get(f"/api/v1/cases/{new_case}/events", headers=await driver.login("fatma"))).json()
+    assert [e["data"]["member_id"] for e in events if e["type"] == "HealthAssessmentRecorded"] == [moving]
+    stranger = await send(http, clinic["api_key"], {**result, "member_id": f"{case_id}-M9"})
+    assert stranger.status_code == 422 and stranger.json()["error"]["code"] == "unknown_member"

@@ -217,6 +217,24 @@ async def receive(request: Request, db: Db, commands: Commands,
     return JSONResponse(body, status_code=202, headers={"Location": body["status_url"]})
 
 
+
+async def _case_holding(db: Db, case: Any, member_id: str, offices: list[str]) -> Any | None:
+    """The case split off ``case`` (or off one split from it) that now holds ``member_id``, in
+    one of the key's offices; None when no split moved the person."""
+    pending, seen = list(case.split_into), {case.case_id}
+    while pending:
+        split_id = pending.pop(0)
+        if split_id in seen or len(seen) > 50:
+            continue
+        seen.add(split_id)
+        split = await readmodel.get_case(db, split_id)
+        if split is None or split.office not in offices:
+            continue
+        if member_id in {m.member_id for m in split.members}:
+            return split
+        pending += split.split_into
+    return None
+
 async def _intake(db: Db, commands: Commands, key: IntegrationKey, raw: Any) -> tuple[str, str]:
     """What is checked before a message is accepted (refused at once otherwise): the key's
     approval and scope, the body, the case (one of the key's offices'), the member, the form.
@@ -249,8 +267,13 @@ async def _intake(db: Db, commands: Commands, key: IntegrationKey, raw: Any) -> 
     if case_id is None or case is None or case.office not in key.offices:
         raise ApiError(404, "case_not_found", "no such case for this key (give case_id or external_referral_id)")
     if message.member_id is not None and message.member_id not in {m.member_id for m in case.members}:
-        raise ApiError(422, "unknown_member", f"case {case_id} has no member {message.member_id}",
-                       [{"field": "member_id", "reason": "not a member of this case"}])
+        # A member keeps their id when a family is split: the message follows the person to
+        # the case they are in now (the partner knows the referral, not the split).
+        moved = await _case_holding(db, case, message.member_id, key.offices)
+        if moved is None:
+            raise ApiError(422, "unknown_member", f"case {case_id} has no member {message.member_id}",
+                           [{"field": "member_id", "reason": "not a member of this case"}])
+        case_id, case = moved.case_id, moved
     task_type = TASK_FOR_EVENT[message.event_type]
     try:
         validate_form(task_type, message.form or {}, today=edge_today(case.office), programme=case.programme)
