@@ -153,7 +153,25 @@ async def _body_problem(scope: Scope, body: bytes) -> Problem | None:
         return _pairs_problem(urllib.parse.parse_qsl(body.decode("latin-1"), keep_blank_values=True), "body")
     if content_type == "multipart/form-data":
         return await _multipart_problem(headers, body)
+    if content_type in CSV_TYPES:
+        return _text_problem(body)
     return _json_problem(body)
+
+
+# A referral file (``POST /api/v1/imports``): the route reads it and names each bad cell by
+# line; the guard only says, in a spreadsheet user's words, when it is not UTF-8 at all.
+CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+
+
+def _text_problem(body: bytes) -> Problem | None:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = body.count(b"\n", 0, exc.start) + 1
+        return Problem("body", f"is not valid UTF-8 (byte 0x{body[exc.start]:02X} on line {line}): the file was "
+                               "saved in another encoding (e.g. Windows-1254)",
+                       'UTF-8 encoded text (in Excel: Save As "CSV UTF-8 (Comma delimited)")')
+    return None
 
 
 async def _multipart_problem(headers: Headers, body: bytes) -> Problem | None:

@@ -39,6 +39,7 @@ CSV_COLUMNS = ("external_referral_id", "programme", "office", "priority", "desti
                "full_name", "date_of_birth", "sex", "nationality", "relationship", *SPONSOR_COLUMNS)
 REFERRAL_COLUMNS = ("programme", "office", "priority", "destination_country", "origin_country", *SPONSOR_COLUMNS)
 MEMBER_COLUMNS = ("full_name", "date_of_birth", "sex", "nationality", "relationship")
+COUNTRY_COLUMNS = ("destination_country", "origin_country", "nationality")
 MAX_REFERRALS = 20_000
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
@@ -87,7 +88,9 @@ def _details(exc: ValidationError, line_of_member: list[int] | None, first_line:
         detail: dict[str, Any] = {"line": line, "field": ".".join(loc) or "referral",
                                   "reason": error.get("msg", "invalid")}
         ctx = error.get("ctx") or {}
-        if "expected" in ctx:
+        if error.get("type", "").startswith(("date_", "datetime_")) and error.get("type") != "date_future":
+            detail["allowed"] = "a date written YYYY-MM-DD, e.g. 1988-03-14 (not 14/03/1988)"
+        elif "expected" in ctx:
             detail["allowed"] = ctx["expected"]
         elif "pattern" in ctx:
             detail["allowed"] = f"text matching {ctx['pattern']}"
@@ -112,6 +115,14 @@ def read_csv(text: str, today: date) -> list[ImportItem]:
                              f"({','.join(CSV_COLUMNS)})") from None
     if header and header[0].startswith("\ufeff"):
         header[0] = header[0].lstrip("\ufeff")
+    if len(header) == 1 and (separator := next((s for s in (";", "\t", "|") if s in header[0]), None)):
+        shown = "a tab" if separator == "\t" else f"'{separator}'"
+        raise FileUnreadable(f"CSV header: the columns are separated by {shown}, not by commas (Excel writes that in "
+                             'some languages): save the file as "CSV UTF-8 (Comma delimited)"; expected '
+                             f"{','.join(CSV_COLUMNS)}")
+    twice = sorted({h for h in header if header.count(h) > 1 and h})
+    if twice:
+        raise FileUnreadable(f"CSV header: column {', '.join(twice)} appears more than once; each column once")
     unknown = [h for h in header if h not in CSV_COLUMNS]
     missing = [c for c in ("external_referral_id", "office", *MEMBER_COLUMNS) if c not in header]
     if unknown or missing:
@@ -126,6 +137,9 @@ def read_csv(text: str, today: date) -> list[ImportItem]:
         if not any(cell.strip() for cell in record):
             continue
         row = {name: (record[i].strip() if i < len(record) else "") for i, name in enumerate(header)}
+        for name in COUNTRY_COLUMNS:  # "sy" as the forms take it: country codes are upper case
+            if name in row and len(row[name]) == 2 and row[name].isascii():
+                row[name] = row[name].upper()
         if len(record) > len(header):
             row["__extra__"] = "x"
         key = row.get("external_referral_id", "")

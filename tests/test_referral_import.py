@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -311,3 +312,44 @@ async def test_family_reunification_referrals_come_in_a_csv_with_their_sponsor(
     case = (await http.get(f"/api/v1/cases/{case_id}", headers=headers)).json()
     assert case["programme"] == "family_reunification"
     assert case["programme_data"]["sponsor"]["full_name"] == SPONSOR["full_name"]
+
+
+def test_what_a_spreadsheet_user_sends_gets_an_answer_in_their_words() -> None:
+    """Files as Excel writes them (a tester's): separated by semicolons, a column twice, dates
+    as 14/03/1988, country codes in lower case."""
+    import pytest
+
+    from api.referral_import_file import FileUnreadable
+
+    today = datetime.now(UTC).date()
+    body = referral(size=1)
+    text = _csv([body])
+    with pytest.raises(FileUnreadable, match="separated by ';', not by commas"):
+        read_file(text.replace(",", ";").encode(), "csv", today)
+    header, line = text.splitlines()
+    with pytest.raises(FileUnreadable, match="column office appears more than once"):
+        read_file(f"{header},office\n{line},IZM\n".encode(), "csv", today)
+
+    born = body["members"][0]["date_of_birth"]  # YYYY-MM-DD
+    day_first = f"{born[8:10]}/{born[5:7]}/{born[:4]}"
+    [item] = read_file(text.replace(born, day_first).encode(), "csv", today)
+    [error] = item.errors
+    assert (error["field"], error["allowed"]) == ("date_of_birth", "a date written YYYY-MM-DD, e.g. 1988-03-14 "
+                                                                   "(not 14/03/1988)"), error
+    nationality = body["members"][0]["nationality"]
+    lowered = text.replace(f",{nationality},", f",{nationality.lower()},")
+    [item] = read_file(lowered.encode(), "csv", today)
+    assert item.valid and item.referral.members[0].nationality == nationality, item.errors
+
+
+async def test_a_file_saved_in_a_turkish_windows_encoding_is_refused_naming_the_line(
+        http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    headers = await driver.login("fatma")
+    body = referral(size=1)
+    body["members"][0]["full_name"] = "Şükrü Yılmaz"
+    raw = _csv([body]).encode("cp1254")
+    answer = await http.post("/api/v1/imports", content=raw, params={"file_name": "excel.csv"},
+                             headers={**headers, "Content-Type": "text/csv"})
+    assert answer.status_code == 422, answer.text
+    [detail] = answer.json()["error"]["details"]
+    assert "on line 2" in detail["reason"] and "CSV UTF-8" in detail["allowed"], detail
