@@ -120,7 +120,8 @@ class OrientationSessionActivities:
         body = CompleteTaskRequest(task_id=task_id, form={
             "session_date": request.session_date.isoformat(), "language": request.language,
             "notes": f"Orientation session {request.session_id} (facilitator {request.facilitator})"},
-            actor=request.actor, audit=request.audit)
+            actor=request.actor, audit=request.audit,
+            group=f"orientation session {request.session_id}")  # a fact: a case on hold records it too
         try:
             await update_case(self._client, case_id, "complete_task", body, request.update_id)
         except WorkflowUpdateFailedError as exc:

@@ -67,6 +67,9 @@ class CompleteTaskRequest(BaseModel):
     form: dict[str, Any]
     actor: Actor
     audit: AuditStamp | None = None
+    # Set only by a group workflow's fan-out (activities/movements.py, activities/orientation_sessions.py):
+    # the fact it records reaches a case on hold too (``CompleteTask.group``).  The API never sets it.
+    group: str | None = None
 
 
 class CaseActionRequest(BaseModel):

@@ -117,6 +117,13 @@ OFFICE_DAY_ENDS_PATCH = "office-day-ends-v1"
 # (``DecisionContext.office_day_starts``); asked lazily, only for an office not in UTC.
 OFFICE_DAY_STARTS_PATCH = "office-day-starts-v1"
 
+# A fact a movement or an orientation session fans out to a case (a departure, a cancellation, an
+# arrival, an attendance: ``DecisionContext.facts_on_hold``) is recorded on a case on hold too,
+# which stays on hold.  Asked lazily, only by such a completion on a held case: before it, the
+# handler refused it (a hold placed while the Update waited for the case's lock), and a history
+# that did replays as it ran.  (The validator, not run on replay, accepts it without the marker.)
+FACTS_ON_HOLD_PATCH = "facts-on-hold-v1"
+
 # From here on a case carries search attributes (workflows.search_attributes), upserted when
 # one of them changes.  A case whose history began before keeps running without them.
 SEARCH_ATTRIBUTES_PATCH = "search-attributes-v1"
@@ -223,12 +230,12 @@ class CaseWorkflow:
 
     @workflow.update(name="complete_task")
     async def complete_task(self, request: CompleteTaskRequest) -> CommandOutcome:
-        return await self._command(CompleteTask(task_id=request.task_id, form=request.form), request.actor,
-                                   request.audit)
+        return await self._command(CompleteTask(task_id=request.task_id, form=request.form, group=request.group),
+                                   request.actor, request.audit)
 
     @complete_task.validator
     def _validate_complete_task(self, request: CompleteTaskRequest) -> None:
-        self._validate(CompleteTask(task_id=request.task_id, form=request.form), request.actor)
+        self._validate(CompleteTask(task_id=request.task_id, form=request.form, group=request.group), request.actor)
 
     @workflow.update(name="act")
     async def act(self, request: CaseActionRequest) -> CommandOutcome:
@@ -324,7 +331,8 @@ class CaseWorkflow:
         flags = RuleFlags(fit_to_travel_checks=clocks, review_rules=lambda: workflow.patched(REVIEW_RULES_PATCH),
                           reachable_dues=lambda: workflow.patched(REACHABLE_DUES_PATCH),
                           office_day_ends=lambda: workflow.patched(OFFICE_DAY_ENDS_PATCH),
-                          office_day_starts=lambda: workflow.patched(OFFICE_DAY_STARTS_PATCH))
+                          office_day_starts=lambda: workflow.patched(OFFICE_DAY_STARTS_PATCH),
+                          facts_on_hold=lambda: workflow.patched(FACTS_ON_HOLD_PATCH))
         ctx = decision_context(workflow.now(), actor, flags, new_event_id=lambda: str(workflow.uuid4()),
                                admission=False)
         try:

@@ -58,6 +58,10 @@ RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coeffi
                     maximum_interval=timedelta(seconds=30), maximum_attempts=0)
 # Attendees reached per activity (all batches at once, every case of a batch at once).
 FAN_OUT_BATCH = 25
+# From this patch on, an attendance recording as attended a person whose case has closed since the
+# invitation is refused, naming them (domain.sessions.decide._closed_attendees).  Asked only then:
+# sessions that recorded such people replay as they ran.
+CLOSED_CASES_PATCH = "attendance-closed-cases-v1"
 
 
 def _rejection(exc: SessionRejected) -> ApplicationError:
@@ -169,7 +173,8 @@ class OrientationSessionWorkflow:
             elif isinstance(command, c.RecordAttendance) and state.participants:
                 facts = await self._facts(list(dict.fromkeys(p.case_id for p in state.participants)))
         try:
-            events = decide(self._state, command, workflow.now(), actor, facts)
+            events = decide(self._state, command, workflow.now(), actor, facts,
+                            closed_cases_refused=lambda: workflow.patched(CLOSED_CASES_PATCH))
             new_state = fold(events, self._state, self._id) if events else None
         except SessionRejected as exc:
             raise _rejection(exc) from None

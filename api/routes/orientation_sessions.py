@@ -142,7 +142,10 @@ class AttendanceBody(BaseModel):
     """The whole session's attendance in one form: every participant once, attended or absent with the reason."""
 
     model_config = ConfigDict(extra="forbid")
-    attendance: list[c.Attendance] = Field(min_length=1, max_length=500)
+    attendance: list[c.Attendance] = Field(min_length=1, max_length=500, description=(
+        "Every participant once. A person whose case has closed since the invitation (withdrawn, ...) "
+        "cannot be recorded as attended (409 session_rules, rule case_closed, naming them): record them "
+        "absent, or take them off the session first."))
 
 
 def view(state: SessionState) -> SessionView:

@@ -34,6 +34,10 @@ class ReferCase(BaseModel):
 class CompleteTask(BaseModel):
     task_id: str
     form: dict[str, Any]
+    # The group workflow whose fact this completion records ("movement MV-...", "orientation
+    # session OS-..."), set only by its fan-out, never by a person's request: a fact
+    # (``decide.GROUP_FACT_TASKS``) is recorded on a case on hold too.  None: a person's completion.
+    group: str | None = None
 
 
 class Tick(BaseModel):

@@ -46,6 +46,11 @@ class DecisionContext:
     # starts at midnight in the case's office time zone, not in UTC.  Asked (patched) only for
     # a case whose office is not in UTC.
     office_day_starts: bool | Callable[[], bool] = True
+    # A fact a group workflow records on a case (a movement's departure, no-show, cancellation
+    # or arrival; an orientation session's attendance: ``CompleteTask.group``) is recorded on a
+    # case on hold too, which stays on hold: the hold pauses the case's work and clocks, it does
+    # not undo what happened.  Asked (patched) only by such a completion on a held case.
+    facts_on_hold: bool | Callable[[], bool] = True
     # Admission rules only refuse a command and never shape the events of an accepted one
     # (the four-eyes rule, a booking in the past).  The workflow applies them in its Update
     # validators, which run for every new command but not on replay, so adding one never
@@ -71,6 +76,7 @@ class RuleFlags:
     reachable_dues: bool | Callable[[], bool] = True
     office_day_ends: bool | Callable[[], bool] = True
     office_day_starts: bool | Callable[[], bool] = True
+    facts_on_hold: bool | Callable[[], bool] = True
 
 
 def decision_context(now: datetime, actor: Actor, flags: RuleFlags, *, new_event_id: Callable[[], str],
@@ -80,4 +86,5 @@ def decision_context(now: datetime, actor: Actor, flags: RuleFlags, *, new_event
     return DecisionContext(now=now, actor=actor, new_event_id=new_event_id,
                            fit_to_travel_checks=flags.fit_to_travel_checks, review_rules=flags.review_rules,
                            reachable_dues=flags.reachable_dues, office_day_ends=flags.office_day_ends,
-                           office_day_starts=flags.office_day_starts, admission_rules=admission)
+                           office_day_starts=flags.office_day_starts, facts_on_hold=flags.facts_on_hold,
+                           admission_rules=admission)

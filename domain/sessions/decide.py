@@ -9,10 +9,11 @@ that is what makes retries and a repeated recording harmless.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.model import Actor
+from domain.model import Actor, CaseStatus
 from domain.offices import DEFAULT_TIME_ZONE, time_zone
 from domain.sessions import commands as c
 from domain.sessions import model as m
@@ -55,8 +56,12 @@ def _refuse(problems: list[m.Problem], what: str) -> SessionRejected:
 
 
 def decide(state: m.SessionState | None, command: Any, now: datetime, actor: Actor,
-           facts: list[m.SessionCaseFacts] | None = None, *, admission: bool = False) -> list[Any]:
-    """``admission``: the Update validator's decision, which also applies the admission rules."""
+           facts: list[m.SessionCaseFacts] | None = None, *, admission: bool = False,
+           closed_cases_refused: bool | Callable[[], bool] = True) -> list[Any]:
+    """``admission``: the Update validator's decision, which also applies the admission rules.
+    ``closed_cases_refused``: an attendance that records as attended a person whose case has
+    closed since the invitation is refused, naming them (``_closed_attendees``); a callable is
+    asked only then (the workflow's ``workflow.patched``: sessions decided before replay as they ran)."""
     if isinstance(command, c.ScheduleSession):
         if state is not None:
             if state.details == command.details:
@@ -74,7 +79,7 @@ def decide(state: m.SessionState | None, command: Any, now: datetime, actor: Act
     if isinstance(command, c.RecordFanOut):
         return [m.OrientationReached(at=now, actor=actor, result=r) for r in command.results]
     if isinstance(command, c.RecordAttendance):
-        return _record_attendance(state, command, now, actor, facts)
+        return _record_attendance(state, command, now, actor, facts, closed_cases_refused)
     if isinstance(command, c.CancelSession):
         if state.status == m.SessionStatus.CANCELLED:
             return []
@@ -143,7 +148,8 @@ def _add(state: m.SessionState, command: c.AddParticipants, now: datetime, actor
 
 
 def _record_attendance(state: m.SessionState, command: c.RecordAttendance, now: datetime, actor: Actor,
-                       facts: list[m.SessionCaseFacts] | None) -> list[Any]:
+                       facts: list[m.SessionCaseFacts] | None,
+                       closed_cases_refused: bool | Callable[[], bool] = True) -> list[Any]:
     given = {a.member_id: a for a in command.attendance}
     if len(given) != len(command.attendance):
         raise SessionRejected("invalid_command", "a participant is listed more than once")
@@ -175,6 +181,10 @@ def _record_attendance(state: m.SessionState, command: c.RecordAttendance, now: 
         state, f, [p.member_id for p in state.participants if p.case_id == f.case_id])]
     if late:
         raise _refuse(late, "attendance cannot be recorded for people whose case was referred after the session")
+    closed = _closed_attendees(state, facts or [], {k for k, a in given.items() if a.attended})
+    if closed and (closed_cases_refused() if callable(closed_cases_refused) else closed_cases_refused):
+        raise _refuse(closed, "attendance cannot be recorded as attended for people whose case is closed (it "
+                              "would reach no case): record them absent, or take them off the session")
     tasks: dict[str, str] = {}
     for f in facts or []:
         for member in f.members:
@@ -184,6 +194,16 @@ def _record_attendance(state: m.SessionState, command: c.RecordAttendance, now: 
         m.AttendanceEntry(case_id=p.case_id, member_id=p.member_id, attended=given[p.member_id].attended,
                           absence_reason=given[p.member_id].absence_reason, task_id=tasks.get(p.member_id))
         for p in state.participants])]
+
+
+def _closed_attendees(state: m.SessionState, facts: list[m.SessionCaseFacts], attended: set[str]) -> list[m.Problem]:
+    """The people recorded as attended whose case has closed (withdrawn, ...) since they were
+    invited: their case records nothing more, so the session would count an orientation that no
+    case holds."""
+    closed = {f.case_id for f in facts if f.found and f.status == CaseStatus.CLOSED}
+    return [m.Problem(case_id=p.case_id, rule="case_closed", member_id=p.member_id, member_name=p.full_name,
+                      message=f"{p.full_name}: case {p.case_id} is closed")
+            for p in state.participants if p.case_id in closed and p.member_id in attended]
 
 
 def _referred_after(state: m.SessionState, facts: m.SessionCaseFacts, member_ids: list[str]) -> list[m.Problem]:
