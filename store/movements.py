@@ -99,14 +99,35 @@ async def list_movements(conn: asyncpg.Connection, *, offices: list[str], status
 
 async def travel_documents(conn: asyncpg.Connection, case_ids: list[str]) -> dict[str, str]:
     """member id -> the number of the member's latest visa or travel document, from the cases'
-    recorded events (the manifest export reads them; the Movement workflow never does)."""
+    recorded events (the manifest export reads them; the Movement workflow never does).
+
+    A case split off another (``CaseSplitFrom``) keeps its members' ids, but the documents
+    issued before the split are events of the case it was split from: those cases are read
+    too, back through every split.  A member with numbers in several cases gets the latest
+    recorded (by ``occurred_at``, then the stream's order), whichever case holds it."""
     rows = await conn.fetch(
         """
+        WITH RECURSIVE lineage(case_id) AS (
+            SELECT unnest($1::text[])
+            UNION
+            SELECT e.payload->>'from_case_id' FROM case_events e JOIN lineage l ON e.case_id = l.case_id
+            WHERE e.event_type = 'CaseSplitFrom' AND e.payload->>'from_case_id' IS NOT NULL
+        )
         SELECT DISTINCT ON (payload->>'member_id') payload->>'member_id' AS member_id,
                coalesce(payload->>'visa_number', payload->>'document_number') AS number
         FROM case_events
-        WHERE case_id = ANY($1::text[]) AND payload->>'member_id' IS NOT NULL
+        WHERE case_id IN (SELECT case_id FROM lineage) AND payload->>'member_id' IS NOT NULL
           AND coalesce(payload->>'visa_number', payload->>'document_number') IS NOT NULL
-        ORDER BY payload->>'member_id', case_id, seq DESC
+        ORDER BY payload->>'member_id', occurred_at DESC, recorded_at DESC, seq DESC
         """, case_ids)
     return {r["member_id"]: r["number"] for r in rows}
+
+
+async def current_identities(conn: asyncpg.Connection, member_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """member id -> the person's name, date of birth, sex and nationality as their case has them
+    now (the read model, ``case_members``: corrections included; a member split off to another
+    case keeps the id), for the manifest export."""
+    rows = await conn.fetch(
+        "SELECT member_id, full_name, date_of_birth, sex, nationality FROM case_members "
+        "WHERE member_id = ANY($1::text[])", member_ids)
+    return {r["member_id"]: dict(r) for r in rows}

@@ -98,6 +98,12 @@ DELAY_RECOUNT_PATCH = "delay-recount-v1"
 # the movement has or a case has more lap infants than seats (the recount's consequence:
 # domain.movements.rules.seat_problems); the officer takes a case off or records it not boarded.
 DEPARTURE_SEATS_PATCH = "departure-seats-v1"
+# From this patch on, the manifest lists each person once, under the case they are in now: an
+# add is refused for a member listed already under another case (a family split after that case
+# joined), the lock and the departure are refused for a case whose members changed since it was
+# added, and the lock refreshes each entry's people (name, date of birth, sex, nationality) from
+# the case's facts (``ManifestLocked.members``): domain.movements.rules.members_changed_problems.
+MANIFEST_MEMBERS_PATCH = "manifest-members-v1"
 # A fan-out reaches its cases in batches of this many, one activity each (all batches at
 # once, every case of a batch at once): a 60-case charter is 3 activities in history.
 FAN_OUT_BATCH = 25
@@ -307,11 +313,14 @@ class MovementWorkflow:
         # The same: the departure's seats on the (delayed) day of travel.
         departure_seats = facts is None or not isinstance(command, c.ConfirmDeparture) or workflow.patched(
             DEPARTURE_SEATS_PATCH)
+        # Asked only for an add, a lock or a departure decided with the cases' facts.
+        member_rules = facts is None or not isinstance(command, (c.AddCase, c.LockManifest, c.ConfirmDeparture)) \
+            or workflow.patched(MANIFEST_MEMBERS_PATCH)
         try:
             events = decide(self._state, command, workflow.now(), actor, facts, removal_always_possible=always,
                             departure_rules=departure_rules, delay_limit=delay_limit,
                             departure_time=departure_time, delay_recount=recount,
-                            departure_seats=departure_seats)
+                            departure_seats=departure_seats, member_rules=member_rules)
             new_state = fold(events, self._state, self._id) if events else None
         except MovementRejected as exc:
             raise _rejection(exc) from None

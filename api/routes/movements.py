@@ -43,7 +43,7 @@ from domain.movements.model import (
 )
 from domain.movements.export import COLUMNS, ManifestRow, manifest_rows
 from domain.movements.decide import MovementRejected, decide
-from domain.movements.rules import needs_problems, seat_problems
+from domain.movements.rules import listed_twice_problems, needs_problems, seat_problems
 from store import movements as store
 
 MOVEMENT_ROLES = {Role.MOVEMENT_OFFICER, Role.SUPERVISOR}
@@ -109,7 +109,8 @@ class MovementView(BaseModel):
                                                   "day of travel: infant_without_adult per case, capacity (the "
                                                   "whole, then each person a delay made 2, no longer on a lap), "
                                                   "which refuse the lock and the departure until a case is taken "
-                                                  "off.")
+                                                  "off; and member_on_manifest for a person listed under two "
+                                                  "cases (a family split after a case joined).")
 
 
 class MovementSummary(BaseModel):
@@ -201,6 +202,7 @@ def view(state: MovementState) -> MovementView:
         previous_departure_at=state.previous_departure_at, delay_reason=state.delay_reason,
         delay_problems=state.delay_problems, arrived_on=state.arrived_on, arrival_place=state.arrival_place,
         rule_check=[p for e in state.manifest for p in needs_problems(e.case_id, e.members, state.details)]
+        + (listed_twice_problems(state) if state.status in (MovementStatus.OPEN, MovementStatus.LOCKED) else [])
         + (seat_problems(state) if state.status in (MovementStatus.OPEN, MovementStatus.LOCKED) else []))
 
 
@@ -388,10 +390,20 @@ def _cell(value: object) -> str:
 async def _export(db: Db, request: Request, principal: Principal, movement_id: str,
                   name: str) -> tuple[MovementState, list[ManifestRow]]:
     """The manifest's rows; each export of a case's personal data goes in that case's audit
-    trail (``record_cases_shown``: the middleware writes those rows with the request's own)."""
+    trail (``record_cases_shown``: the middleware writes those rows with the request's own).
+
+    Which source wins: each person's name, date of birth, sex and nationality come from their
+    case as it is now (the read model's ``case_members``), not from the manifest's copy, which
+    was taken when the case joined and refreshed at the lock.  A correction the caseworker
+    records afterwards (the passport's spelling) reaches the airline with the next export; the
+    manifest's copy is the fallback for a person the read model no longer has.  The document
+    numbers are read from the cases' events, the split-off cases' origins included
+    (``store.movements.travel_documents``)."""
     state = await _visible(db, principal, movement_id)
     case_ids = [e.case_id for e in state.manifest]
-    rows = manifest_rows(state, await store.travel_documents(db, case_ids))
+    member_ids = [p.member_id for e in state.manifest for p in e.members]
+    rows = manifest_rows(state, await store.travel_documents(db, case_ids),
+                         await store.current_identities(db, member_ids))
     record_cases_shown(case_ids, movement_id)
     return state, rows
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from domain.model import ShortText
 from domain.text import ShowsRules
@@ -21,6 +22,20 @@ from domain.movements.model import (
 
 # A command with a field it does not know is refused, naming the field (never half-understood).
 STRICT = ConfigDict(extra="forbid")
+
+
+def _each_person_once(records: list[BoardingRecord]) -> list[BoardingRecord]:
+    """A boarding sheet lists every person once: the same person twice (with the same answer or
+    opposite ones) is refused, naming them, instead of the last row silently winning."""
+    seen: set[tuple[str, str]] = set()
+    for r in records:
+        key = (r.case_id, r.member_id)
+        if key in seen:
+            raise PydanticCustomError("repeated_person", "lists {member_id} (case {case_id}) more than once: "
+                                      "every person once, boarded or not", {"member_id": r.member_id,
+                                                                            "case_id": r.case_id})
+        seen.add(key)
+    return records
 
 
 class CreateMovement(BaseModel):
@@ -70,7 +85,13 @@ class RecordBoarding(BaseModel):
     model_config = STRICT
 
     kind: Literal["record_boarding"] = "record_boarding"
-    records: list[BoardingRecord] = Field(min_length=1, max_length=1000)
+    records: list[BoardingRecord] = Field(min_length=1, max_length=1000, description=(
+        "Every person once: a sheet that lists a person twice is refused, naming them."))
+
+    @field_validator("records")
+    @classmethod
+    def _once(cls, records: list[BoardingRecord]) -> list[BoardingRecord]:
+        return _each_person_once(records)
 
 
 class ConfirmDeparture(ShowsRules):
@@ -80,7 +101,13 @@ class ConfirmDeparture(ShowsRules):
     departed_at: FlightTime
     not_boarded: list[NotBoarded] = Field(default_factory=list, max_length=1000)
     boarding: list[BoardingRecord] = Field(default_factory=list, max_length=1000, description=(
-        "Per-person boarding records given with the confirmation (added to those recorded before)."))
+        "Per-person boarding records given with the confirmation (added to those recorded before); every "
+        "person once."))
+
+    @field_validator("boarding")
+    @classmethod
+    def _once(cls, records: list[BoardingRecord]) -> list[BoardingRecord]:
+        return _each_person_once(records)
 
 
 class DelayMovement(ShowsRules):

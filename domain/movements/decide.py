@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from domain.arrival_day import before_departure
-from domain.model import Actor
+from domain.arrival_day import arrival_too_early
+from domain.model import Actor, CaseStatus
 from domain.movements import commands as c
 from domain.movements import model as m
 from domain.movements.rules import (
@@ -27,6 +27,9 @@ from domain.movements.rules import (
     exit_permission_problems,
     lock_problems,
     manifest_members,
+    member_on_manifest_problems,
+    members_changed_problems,
+    refreshed_members,
     recount_members,
     seat_problems,
     validity_problems,
@@ -105,7 +108,7 @@ def _refuse_problems(problems: list[m.Problem], what: str) -> MovementRejected:
 def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Actor,
            facts: list[m.CaseFacts] | None = None, *, removal_always_possible: bool = True,
            departure_rules: bool = True, delay_limit: bool = True, departure_time: bool = True,
-           delay_recount: bool = True, departure_seats: bool = True) -> list[Any]:
+           delay_recount: bool = True, departure_seats: bool = True, member_rules: bool = True) -> list[Any]:
     """The keyword flags are rules added later; False only where a recorded history decided
     the older way (``workflows.movement``'s patches):
 
@@ -121,7 +124,13 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
       day of travel (``_delay``);
     - ``departure_seats``: a departure is refused while the departing cases need more seats
       than the movement has, or a departing case has more lap infants than seats
-      (``seat_problems``: after a delay made a lap infant 2)."""
+      (``seat_problems``: after a delay made a lap infant 2);
+    - ``member_rules``: the manifest lists each person once, under the case they are in now.  An
+      add is refused for a member listed already under another case (``member_on_manifest``: a
+      family split after that case joined); the lock and the departure are refused for a case
+      whose members are no longer those listed (``members_changed``); and the lock refreshes
+      each entry's people from the case's facts (a corrected name, date of birth, sex: the
+      ``members`` of ``ManifestLocked``)."""
     if isinstance(command, c.CreateMovement):
         if state is not None:
             if state.details == command.details:
@@ -190,6 +199,9 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
         tasks: dict[str, str] = {}
         if facts is not None:
             problems = departure_problems(state, facts, on_hold_blocks=departure_rules) + seats
+            if member_rules:
+                problems += [p for f in facts if f.departed_at is None and (e := state.entry(f.case_id)) is not None
+                             for p in members_changed_problems(e, f)]
             if problems:
                 raise _refuse_problems(problems, "the departure cannot be recorded on every case")
             tasks = {f.case_id: f.open_tasks[DEPARTURE_TASK] for f in facts if DEPARTURE_TASK in f.open_tasks}
@@ -261,6 +273,8 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
                                     added_at=now, added_by=actor.id)
             seats_left -= entry.seats
             events.append(m.CaseAdded(at=now, actor=actor, entry=entry))
+        if member_rules:
+            problems += member_on_manifest_problems(state, facts)
         if problems:
             what = f"case {new[0]} cannot join the manifest" if len(new) == 1 else "these cases cannot join the manifest"
             raise _refuse_problems(problems, what)
@@ -270,10 +284,22 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
             raise MovementRejected("invalid_command", "an empty manifest cannot be locked", [_field("manifest", "empty")])
         assert facts is not None
         problems = lock_problems(state, facts)
+        refreshed: dict[str, list[m.ManifestMember]] = {}
+        if member_rules:
+            for f in facts:
+                entry = state.entry(f.case_id)
+                if entry is None or not f.found:
+                    continue
+                changed = members_changed_problems(entry, f)
+                problems += changed
+                if not changed and f.status != CaseStatus.CLOSED and (
+                        fresh := refreshed_members(entry, f, state.details)) is not None:
+                    refreshed[f.case_id] = fresh
         if problems:
             raise _refuse_problems(problems, "the manifest cannot be locked")
         return [m.ManifestLocked(at=now, actor=actor, booking_tasks={
-            f.case_id: f.open_tasks[BOOKING_TASK] for f in facts if BOOKING_TASK in f.open_tasks})]
+            f.case_id: f.open_tasks[BOOKING_TASK] for f in facts if BOOKING_TASK in f.open_tasks},
+            members=refreshed)]
     raise MovementRejected("invalid_command", f"unknown command {type(command).__name__}")
 
 
@@ -393,7 +419,7 @@ def _confirm_arrival(state: m.MovementState, command: c.ConfirmArrival, now: dat
         raise MovementRejected("fan_out_pending", f"the departure is still being recorded on "
                                                   f"{len(state.pending_departures)} cases; confirm again in a moment")
     assert state.departed_at is not None
-    if why := before_departure(command.arrived_on, state.departed_at):
+    if why := arrival_too_early(command.arrived_on, state.departed_at):
         raise MovementRejected("invalid_command", f"arrived_on {why}", [_field("arrived_on", why)])
     if command.arrived_on > (now + timedelta(days=1)).date():
         raise MovementRejected("invalid_command", "arrived_on is in the future", [_field("arrived_on", "in the future")])
@@ -468,6 +494,8 @@ def _apply(s: m.MovementState, event: Any) -> None:
         s.status, s.locked_at, s.locked_by = m.MovementStatus.LOCKED, event.at, event.actor
         for e in s.manifest:
             e.booking_task_id = event.booking_tasks.get(e.case_id)
+            if e.case_id in event.members:  # the people as the case had them at the lock
+                e.members = [p.model_copy(deep=True) for p in event.members[e.case_id]]
     elif isinstance(event, m.DepartureConfirmed):
         s.status, s.departed_at, s.confirmed_by = m.MovementStatus.DEPARTED, event.departed_at, event.actor
         for e in s.manifest:

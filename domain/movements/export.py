@@ -9,6 +9,9 @@ treatments and follow-up behind them never appear.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pydantic import BaseModel
 
 from domain.movements.model import NEEDS_MEDICAL_ESCORT, NEEDS_OPERATIONAL_ESCORT, ManifestMember, MovementState
@@ -55,16 +58,30 @@ def _escort(m: ManifestMember, state: MovementState) -> str:
     return "; ".join(named)
 
 
-def manifest_rows(state: MovementState, documents: dict[str, str]) -> list[ManifestRow]:
-    """``documents``: member id -> the number of the member's visa or travel document."""
+def manifest_rows(state: MovementState, documents: dict[str, str],
+                  identities: dict[str, Mapping[str, Any]] | None = None) -> list[ManifestRow]:
+    """``documents``: member id -> the number of the member's visa or travel document.
+
+    ``identities``: member id -> the person's ``full_name``, ``date_of_birth``, ``sex`` and
+    ``nationality`` as their case has them now (the API reads the case read model).  Where
+    given, the case wins over the manifest's copy: the manifest took each person's identity when
+    the case joined it (and again at the lock), but a caseworker's correction made since (the
+    spelling on the passport, a date of birth) is what the airline and the receiving country must
+    get; a name they do not find in the passport can cost the person the flight.  The seat column
+    stays as the manifest counted it (the booking's seats)."""
     rows: list[ManifestRow] = []
+    identities = identities or {}
     for entry in state.manifest:
         for m in entry.members:
             boarded = m.boarded if m.boarded is not None else entry.boarded
+            now = identities.get(m.member_id) or {}
+            born = now.get("date_of_birth") or m.date_of_birth
             rows.append(ManifestRow(
                 row=len(rows) + 1, kind="passenger", case_id=entry.case_id, member_id=m.member_id,
-                full_name=m.full_name, date_of_birth=m.date_of_birth.isoformat(), sex=m.sex or "",
-                nationality=m.nationality or "", document_number=documents.get(m.member_id, ""), seat=_seat(m),
+                full_name=now.get("full_name") or m.full_name,
+                date_of_birth=born.isoformat() if hasattr(born, "isoformat") else str(born),
+                sex=now.get("sex") or m.sex or "", nationality=now.get("nationality") or m.nationality or "",
+                document_number=documents.get(m.member_id, ""), seat=_seat(m),
                 escort=_escort(m, state), boarded="" if boarded is None else ("yes" if boarded else "no")))
     for escort in state.details.escorts:
         rows.append(ManifestRow(row=len(rows) + 1, kind="escort", full_name=escort.name, escort=escort.kind))

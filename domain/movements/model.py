@@ -10,8 +10,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Strict, StringConstraints,
-                      ValidationInfo, field_validator, model_validator)
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Strict, StrictBool,
+                      StringConstraints, ValidationInfo, field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
 from domain.model import Actor, CaseStatus, Country, Name, Notes, Office, Stage
@@ -352,6 +352,11 @@ class CaseRemoved(MovementEvent):
 class ManifestLocked(MovementEvent):
     type: Literal["manifest_locked"] = "manifest_locked"
     booking_tasks: dict[str, str] = Field(default_factory=dict, description="case id -> its open book_movement task")
+    members: dict[str, list[ManifestMember]] = Field(default_factory=dict, description=(
+        "case id -> its people as the case had them at the lock, where that differs from what the manifest listed "
+        "(a correction of a name, date of birth, sex or nationality since the case was added; the lap seat and "
+        "the needs the case knows follow).  Empty: nothing changed, or a lock decided before the refresh "
+        "(workflows.movement's MANIFEST_MEMBERS_PATCH)."))
 
 
 class DepartureConfirmed(MovementEvent):
@@ -371,7 +376,7 @@ class BoardingRecord(BaseModel):
 
     case_id: str
     member_id: str
-    boarded: bool
+    boarded: StrictBool = Field(description="true or false (a JSON boolean: not \"yes\", 1 or \"true\").")
     reason: Reason | None = Field(default=None, description="Why the person did not board (required then).")
 
     @model_validator(mode="after")

@@ -17,6 +17,8 @@ The facts come from the case's own workflow (``CaseFacts``), taken just before t
 | ``consent`` | AVRR: the migrant's consent is not given (or withdrawn) |
 | ``exit_permission`` | resettlement or family reunification from a host state that requires an exit permission (the case's office's, recorded at referral): it is not recorded, or expires before the day of travel |
 | ``destination`` | the case travels to another country than the flight lands in: its destination country (resettlement, family reunification) or its country of return (AVRR) is not the country of the movement's arrival_airport (``arrival_country``); only where both are known (``destination_problems``) |
+| ``member_on_manifest`` | a member of the case is on this manifest already under another case (the family was split after that case was added: its entry still lists the people who left it); named with both cases |
+| ``members_changed`` | at lock: the case's members are not those listed when it was added (a split took people off it since): take the case off and add it again (``members_changed_problems``) |
 | ``special_needs`` | a member needs a stretcher or a medical escort and the movement has no medical escort, or is an unaccompanied minor and it has no operational escort (the needs the case knows, e.g. AVRR's fit-to-travel assessment asking for a medical escort, and those the movement officer listed) |
 
 A delay checks, for every booked case, the rules a later day of travel may break
@@ -35,6 +37,7 @@ And when the departure is confirmed, for every case the lock booked (``departure
 | ``not_ready_to_depart`` | the case cannot take its departure yet: no fit-to-travel check within the 72 hours before the flight for a member (named), or another step first (e.g. AVRR's consent reconfirmation) |
 | ``booking_changed`` | the case is no longer booked on this movement's flight |
 | ``case_on_hold`` | the case is on hold (a supervisor resumes it first, or it is taken off) |
+| ``members_changed`` | the case's members are not those the manifest lists for it (a split since the lock's check) |
 | ``capacity`` | the cases that depart need more seats than the movement has (after a delay made a lap infant 2: ``seat_problems``) |
 | ``infant_without_adult`` | a departing case has more lap infants than people with a seat |
 """
@@ -90,6 +93,82 @@ def manifest_members(facts: CaseFacts, details: MovementDetails,
                                       case_needs=sorted(known),  # type: ignore[arg-type]
                                       lap_infant=age_on(m.date_of_birth, day) < LAP_INFANT_AGE_YEARS))
     return members
+
+
+def refreshed_members(entry: ManifestEntry, facts: CaseFacts, details: MovementDetails) -> list[ManifestMember] | None:
+    """The entry's people as the case has them now (name, date of birth, sex, nationality, and
+    so the lap seat and the needs the case knows), when that differs from what the manifest
+    lists (None: the same).  Used at lock, after ``members_changed_problems`` found the same
+    people: a correction made after the case was added reaches the manifest the airline gets.
+    What the movement officer listed stays (``manifest_members``), and a seat a delay gave stays
+    while the person is still no lap infant."""
+    fresh = manifest_members(facts, details, entry)
+    for m in fresh:
+        before = entry.member(m.member_id)
+        m.seat_since_delay = bool(before is not None and before.seat_since_delay and not m.lap_infant)
+    if [m.model_dump() for m in fresh] == [m.model_dump() for m in entry.members]:
+        return None
+    return fresh
+
+
+def members_changed_problems(entry: ManifestEntry, facts: CaseFacts) -> list[Problem]:
+    """Each person the manifest lists under ``entry``'s case who is no longer in it (split off
+    to a case of their own since the case was added), and each person of the case the manifest
+    does not list: the manifest must list the people who fly under the case that books them."""
+    if not facts.found or facts.status == CaseStatus.CLOSED:
+        return []  # said by the case's own rules (case_not_found, case_closed)
+    now = {m.member_id: m for m in facts.members}
+    listed = {m.member_id for m in entry.members}
+    problems = [Problem(case_id=entry.case_id, rule="members_changed", member_id=m.member_id, member_name=m.full_name,
+                        message=f"{m.full_name} ({m.member_id}) left case {entry.case_id} (split) since it was added: "
+                                f"take the case off the manifest and add it again")
+                for m in entry.members if m.member_id not in now]
+    problems += [Problem(case_id=entry.case_id, rule="members_changed", member_id=m.member_id,
+                         member_name=m.full_name,
+                         message=f"{m.full_name} ({m.member_id}) is in case {entry.case_id} but not on the manifest "
+                                 "with it: take the case off the manifest and add it again")
+                 for m in facts.members if m.member_id not in listed]
+    return problems
+
+
+def member_on_manifest_problems(state: MovementState, facts: list[CaseFacts]) -> list[Problem]:
+    """Each member of the cases being added (``facts``) whom the manifest lists already under
+    another case, or whom two of the added cases list: a family split after one of its cases was
+    added leaves the people who left it on that case's entry, and adding the split-off case
+    would list them twice on one flight."""
+    where = {m.member_id: (e.case_id, m.full_name) for e in state.manifest for m in e.members}
+    problems: list[Problem] = []
+    for f in facts:
+        if not f.found:
+            continue
+        for m in f.members:
+            other = where.get(m.member_id)
+            if other is not None and other[0] != f.case_id:
+                problems.append(Problem(
+                    case_id=f.case_id, rule="member_on_manifest", member_id=m.member_id, member_name=m.full_name,
+                    message=f"{m.full_name} ({m.member_id}) of case {f.case_id} is on this manifest already under "
+                            f"case {other[0]} (a split since it was added): take case {other[0]} off the manifest "
+                            f"and add it again, then add case {f.case_id}"))
+            else:
+                where[m.member_id] = (f.case_id, m.full_name)
+    return problems
+
+
+def listed_twice_problems(state: MovementState) -> list[Problem]:
+    """Each person the manifest lists under two cases (a manifest added to before the
+    ``member_on_manifest`` rule, or a history recorded before it): named for the movement
+    officer in ``rule_check``; the lock refuses such a manifest (``members_changed``)."""
+    seen: dict[str, str] = {}
+    problems: list[Problem] = []
+    for e in state.manifest:
+        for m in e.members:
+            if m.member_id in seen and seen[m.member_id] != e.case_id:
+                problems.append(Problem(case_id=e.case_id, rule="member_on_manifest", member_id=m.member_id,
+                                        member_name=m.full_name,
+                                        message=f"{m.full_name} ({m.member_id}) is listed twice: under case "
+                                                f"{seen[m.member_id]} and case {e.case_id}"))
+            seen.setdefault(m.member_id, e.case_id)
+    return problems
 
 
 def recount_members(entry: ManifestEntry, facts: CaseFacts | None, details: MovementDetails) -> list[SeatRecount]:
