@@ -125,7 +125,7 @@ class MovementActivities:
                                     reason=f"the case has no open {task_type} task ({_where(state)}); "
                                            "a caseworker records it on the case")
         # A departure (departed, not boarded), a cancellation and an arrival are facts: a case on
-        # hold records them too (domain.engine.decide.GROUP_FACT_TASKS); a booking is new work.
+        # hold records them too (tasks their programme marks ``group_fact``); a booking is new work.
         group = None if request.step == "booking" else f"movement {request.movement_id}"
         request_body = CompleteTaskRequest(task_id=task_id, form=_form(request), actor=request.actor,
                                            audit=request.audit, group=group)

@@ -20,10 +20,10 @@ def earliest_arrival_day(departed_at: datetime) -> date:
     return departed_at.astimezone(EARLIEST_CALENDAR).date()
 
 
-def before_departure(arrived_on: date, departed_at: datetime) -> str | None:
-    """Why ``arrived_on`` cannot follow ``departed_at``, or None when it can."""
-    earliest = earliest_arrival_day(departed_at)
-    if arrived_on >= earliest:
+def arrival_too_early(arrived_on: date, departed_at: datetime | None) -> str | None:
+    """Why ``arrived_on`` cannot follow ``departed_at``, or None when it can (or no departure
+    is known to judge it by)."""
+    if departed_at is None or arrived_on >= (earliest := earliest_arrival_day(departed_at)):
         return None
     return (f"must not be before the departure ({departed_at.isoformat()}): {earliest.isoformat()} is the "
             "earliest day an arrival after it can carry in any time zone")

@@ -66,6 +66,10 @@ class TaskSpec:
     # A task that opens on a clock: given the decision's draft, schedules its opening and
     # answers True instead of letting it open now (fit-to-travel checks, 72 h before a flight).
     opens_later: Callable[[Any], bool] | None = None
+    # A fact a group workflow (a movement, an orientation session) records on its cases that
+    # has already happened (a departure, an arrival, an attendance): from its fan-out it is
+    # recorded on a case on hold too (``domain.engine.decide``).
+    group_fact: bool = False
 
 
 # --- task type names ---------------------------------------------------------------------

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import calendar
 import itertools
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -144,8 +145,10 @@ async def test_a_full_avrr_case_end_to_end_through_the_api(http: httpx.AsyncClie
         "reintegration", "Reintegration", ["record_reintegration_plan"])
     visits = case["avrr"]["monitoring_visits"]
     assert [v["months_after_arrival"] for v in visits] == [3, 6, 12]
-    assert [v["opens_at"][:10] for v in visits] == [_months_ahead(n) for n in (3, 6, 12)]
-    assert all(v["opens_at"].endswith("T00:00:00Z") and v["visited_on"] is None for v in visits)
+    # each opens at midnight of its day in the office's zone (Istanbul), not in UTC
+    opens = [datetime.fromisoformat(v["opens_at"]).astimezone(ZoneInfo("Europe/Istanbul")) for v in visits]
+    assert [o.date().isoformat() for o in opens] == [_months_ahead(n) for n in (3, 6, 12)]
+    assert all(o.time() == time(0) for o in opens) and all(v["visited_on"] is None for v in visits)
     case = await driver.complete(case["open_tasks"][0], "IST", form={
         "agreed_on": _day(), "partner": "IOM Iraq, Erbil", "items": [
             {"kind": "economic", "description": "Small business grant: grocery shop", "amount": "2000.00",

@@ -179,9 +179,13 @@ def test_stored_events_load_and_fold_after_every_form_rule_is_tightened() -> Non
     for row in [*history_rows(), *({"event_id": "e", "case_id": "C-1", "seq": 1, "occurred_at": "2026-11-23T09:00:00Z",
                                     "actor": {"id": "ayse"}, "event": r["event"]} for r in before_rows())]:
         ev.RecordedEvent.model_validate(row)
+    closed = 0
     for case_id, rows in _cases(history_rows()).items():
         state = fold([ev.RecordedEvent.model_validate(r) for r in rows])
-        assert state is not None and state.status == "closed", case_id
+        # every event folded (some histories end mid-way: a case on hold, a split's new half)
+        assert state is not None and state.version == rows[-1]["seq"], case_id
+        closed += state.status == "closed"
+    assert closed >= 5  # the full cases of every programme fold to their closure
 
 
 def test_a_tightened_visa_form_refuses_what_it_once_took_and_the_event_still_loads(
@@ -224,9 +228,9 @@ async def test_the_projection_rebuilds_from_stored_events_after_every_form_rule_
                 [datetime.fromisoformat(r["occurred_at"]) for r in rows],
                 payloads)
             state = await rebuild_case_projection(conn, case_id)
-            assert state is not None and state.status == "closed", old_id
+            assert state is not None and state.version == rows[-1]["seq"], old_id
             stored = await conn.fetchrow("SELECT status, stage, member_count FROM cases WHERE case_id = $1", case_id)
-            assert (stored["status"], stored["stage"]) == ("closed", "closed")
+            assert (stored["status"], stored["stage"]) == (state.status.value, state.stage.value), old_id
             assert stored["member_count"] == len(state.members)
 
 

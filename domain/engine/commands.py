@@ -36,7 +36,7 @@ class CompleteTask(BaseModel):
     form: dict[str, Any]
     # The group workflow whose fact this completion records ("movement MV-...", "orientation
     # session OS-..."), set only by its fan-out, never by a person's request: a fact
-    # (``decide.GROUP_FACT_TASKS``) is recorded on a case on hold too.  None: a person's completion.
+    # (a task its programme marks ``group_fact``) is recorded on a case on hold too.  None: a person's completion.
     group: str | None = None
 
 

@@ -42,7 +42,7 @@ class DecisionContext:
     # ends with that day in the case's office time zone, not in UTC.  Asked (patched) only for
     # a case whose office is not in UTC.
     office_day_ends: bool | Callable[[], bool] = True
-    # A day a clock opens something on (an AVRR monitoring visit, a child's 18th birthday)
+    # A day a clock opens something on (a monitoring visit after a return, a child's 18th birthday)
     # starts at midnight in the case's office time zone, not in UTC.  Asked (patched) only for
     # a case whose office is not in UTC.
     office_day_starts: bool | Callable[[], bool] = True

@@ -146,25 +146,22 @@ def _open_task(state: CaseState, task_id: str) -> TaskState:
     return task
 
 
-# What a group workflow records on its cases that has already happened: a movement's departure
-# (departed or not boarded) or cancellation (``record_departure``), its arrival
-# (``confirm_arrival``), an orientation session's attendance (``record_orientation``).  Sent by
-# its fan-out (``CompleteTask.group``), such a fact is recorded on a case on hold too, which stays
-# on hold (its SLA clocks paused, its next work waiting for the resume): a hold pauses the case,
-# it does not erase what happened.  New work, such as a booking at a movement's lock, and
-# everything a person does by hand, still waits for the resume.
-GROUP_FACT_TASKS = frozenset({"record_departure", "confirm_arrival", "record_orientation"})
-
-
-def _fact_on_hold(ctx: DecisionContext, task: TaskState, command: CompleteTask) -> bool:
+# What a group workflow records on its cases that has already happened (a task its programme
+# marks ``group_fact``: a movement's departure or cancellation, its arrival, a session's
+# attendance).  Sent by its fan-out (``CompleteTask.group``), such a fact is recorded on a case
+# on hold too, which stays on hold (its SLA clocks paused, its next work waiting for the
+# resume): a hold pauses the case, it does not erase what happened.  New work, such as a
+# booking at a movement's lock, and everything a person does by hand, still waits for the resume.
+def _fact_on_hold(ctx: DecisionContext, state: CaseState, task: TaskState, command: CompleteTask) -> bool:
     # The rule's flag is asked (in a workflow: patched) only by a completion it decides.
-    return command.group is not None and str(task.task_type) in GROUP_FACT_TASKS and in_force(ctx.facts_on_hold)
+    return (command.group is not None and profile_of(state).spec(task.task_type).group_fact
+            and in_force(ctx.facts_on_hold))
 
 
 def _decide_completion(draft: Draft, command: CompleteTask) -> None:
     state = draft.s
     task = _open_task(state, command.task_id)
-    if state.status == CaseStatus.ON_HOLD and not _fact_on_hold(draft.ctx, task, command):
+    if state.status == CaseStatus.ON_HOLD and not _fact_on_hold(draft.ctx, state, task, command):
         raise reject(RejectionCode.CASE_ON_HOLD,
                      f"case {state.case_id} is on hold ({state.hold_reason}); a supervisor must resume it first")
     if task.stage != state.stage and task.task_type != EngineTask.RESOLVE_ESCALATION:

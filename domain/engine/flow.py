@@ -201,7 +201,7 @@ def day_end(state: CaseState, day: date, office_day_ends: DayEnds) -> datetime:
 
 
 def day_start(state: CaseState, day: date, office_day_starts: DayEnds) -> datetime:
-    """The start of ``day`` as the case's office sees it: an AVRR monitoring visit due on
+    """The start of ``day`` as the case's office sees it: a monitoring visit due on
     5 March opens, and a child born on 5 March turns 18, at midnight in Istanbul, not at
     03:00 there.  Cases decided before the rule (``ctx.office_day_starts``, asked only for an
     office not in UTC) keep the UTC day."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from domain import events as ev
 from domain import forms
-from domain.arrival_day import before_departure
+from domain.arrival_day import arrival_too_early
 from domain.engine import flow
 from domain.engine.context import DecisionContext, in_force
 from domain.engine.draft import Draft, invalid, reject
@@ -156,9 +156,9 @@ def travel_specs(*, arrival_form: Any = forms.ConfirmArrivalForm) -> dict[str, T
                  Role.MEDICAL_OFFICER, True, forms.CheckFitToTravelForm, health_data=True, due=_fit_check_due,
                  due_limit=_departure, opens_later=schedule_fit_to_travel_checks),
         TaskSpec(TravelTask.RECORD_DEPARTURE, Stage.MOVEMENT, "Record departure",
-                 Role.MOVEMENT_OFFICER, False, forms.RecordDepartureForm, due=_departure_due),
+                 Role.MOVEMENT_OFFICER, False, forms.RecordDepartureForm, due=_departure_due, group_fact=True),
         TaskSpec(TravelTask.CONFIRM_ARRIVAL, Stage.ARRIVAL, "Confirm arrival",
-                 Role.CASEWORKER, False, arrival_form, due=_arrival_due),
+                 Role.CASEWORKER, False, arrival_form, due=_arrival_due, group_fact=True),
     )
     return {s.task_type: s for s in specs}
 
@@ -192,8 +192,7 @@ def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) ->
                 "departure refused: no fit-to-travel check within the 72 hours before departure for "
                 f"{', '.join(stale)}; record the flight as postponed and rebook, so new checks open",
             )
-    if t == TravelTask.CONFIRM_ARRIVAL and state.departed_at and (
-            why := before_departure(form.arrived_on, state.departed_at)):
+    if t == TravelTask.CONFIRM_ARRIVAL and (why := arrival_too_early(form.arrived_on, state.departed_at)):
         raise invalid(t, "arrived_on", why)
 
 
@@ -298,5 +297,4 @@ def apply(state: CaseState, event: Any, at: datetime) -> bool:
 
 
 from domain.programmes.travel_clocks import deadlines, tick  # noqa: E402  (the journey's clocks)
-
 __all__ = ["deadlines", "tick"]

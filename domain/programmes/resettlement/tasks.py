@@ -28,7 +28,7 @@ _OWN = (
     TaskSpec(ResettlementTask.ASSESS_HEALTH, Stage.HEALTH, "Record health assessment",
              Role.MEDICAL_OFFICER, True, forms.AssessHealthForm, health_data=True),
     TaskSpec(ResettlementTask.RECORD_ORIENTATION, Stage.ORIENTATION, "Record orientation attendance",
-             Role.CASEWORKER, True, forms.RecordOrientationForm),
+             Role.CASEWORKER, True, forms.RecordOrientationForm, group_fact=True),
     TaskSpec(ResettlementTask.RECORD_VISA, Stage.VISA, "Record visa decision",
              Role.CASEWORKER, True, forms.RecordVisaForm),
     # Only where the host state requires one (exit_permission.py): beside the flow, so the
