@@ -338,10 +338,12 @@ async def test_any_case_leaves_a_locked_manifest_with_a_reason_and_the_rest_depa
     await _record_history(handle, "movement_removals_after_lock.json")
 
 
-async def test_a_departure_waits_for_a_case_on_hold_and_a_repeat_that_says_otherwise_is_refused(
+async def test_a_case_on_hold_departs_with_the_movement_and_a_repeat_that_says_otherwise_is_refused(
         driver: CaseDriver, stack: Stack) -> None:
-    """A case on hold cannot take a departure: the confirmation is refused naming it, before
-    anything is sent; resumed, the departure goes.  Then the same confirmation again changes
+    """A case put on hold before the flight still departs with it: the departure is a fact the
+    held case records (it stays on hold; before patch held-cases-depart-v1 the confirmation was
+    refused naming it: tests/histories/movement_held_case_then_departed.json replays that).  Then
+    the same confirmation again changes
     nothing, and one that says something else (another family not boarded, another time) is
     a 409, not silently ignored; an empty manifest cannot depart; a departure dated before the
     fit-to-travel checks is refused naming each person."""
@@ -365,17 +367,12 @@ async def test_a_departure_waits_for_a_case_on_hold_and_a_repeat_that_says_other
     await _ok(driver, "POST", f"/api/v1/cases/{held['case_id']}/hold", "fatma", json={"reason": "Security check."})
 
     body = {"departed_at": datetime.now(UTC).replace(microsecond=0).isoformat()}
-    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/departure", json=body)
-    assert r.status_code == 409, r.text
-    assert [(d["case_id"], d["rule"]) for d in r.json()["error"]["details"]] == [(held["case_id"], "case_on_hold")]
-    assert (await _ok(driver, "GET", f"/api/v1/movements/{mid}"))["status"] == "locked"
-    assert (await _case(driver, other["case_id"]))["key_dates"]["departed_at"] is None  # nothing was sent
-
-    await _ok(driver, "POST", f"/api/v1/cases/{held['case_id']}/resume", "fatma", json={"reason": "Cleared."})
     departed = await _ok(driver, "POST", f"/api/v1/movements/{mid}/departure", json=body)
     assert departed["status"] == "departed"
     done = await _fan_out_done(driver, mid)
     assert [e["departure"]["applied"] for e in done["manifest"]] == [True, True]
+    on_hold = await _case(driver, held["case_id"])
+    assert (on_hold["status"], on_hold["stage"]) == ("on_hold", "arrival") and on_hold["key_dates"]["departed_at"]
     assert (await _ok(driver, "POST", f"/api/v1/movements/{mid}/departure", json=body))["version"] == done["version"]
     changed = {**body, "not_boarded": [{"case_id": other["case_id"], "reason": "It was the other family."}]}
     r = await _call(driver, "POST", f"/api/v1/movements/{mid}/departure", json=changed)
@@ -384,7 +381,7 @@ async def test_a_departure_waits_for_a_case_on_hold_and_a_repeat_that_says_other
     assert (await _call(driver, "POST", f"/api/v1/movements/{mid}/departure", json=later)).status_code == 409
     handle = stack.temporal.get_workflow_handle(mid)
     await handle.result()
-    await _record_history(handle, "movement_held_case_then_departed.json")
+    await _record_history(handle, "movement_held_case_departs.json")
 
     # An empty manifest: nothing to depart (cancel it instead).
     empty = (await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9)))["movement_id"]

@@ -98,6 +98,10 @@ DELAY_RECOUNT_PATCH = "delay-recount-v1"
 # the movement has or a case has more lap infants than seats (the recount's consequence:
 # domain.movements.rules.seat_problems); the officer takes a case off or records it not boarded.
 DEPARTURE_SEATS_PATCH = "departure-seats-v1"
+# From this patch on, a case on hold departs with its movement: its workflow records a
+# departure the movement fans out even on hold (a fact: the case's facts-on-hold-v1), so the
+# movement no longer refuses the whole departure for it (domain.movements.rules.departure_problems).
+HELD_CASES_DEPART_PATCH = "held-cases-depart-v1"
 # From this patch on, the manifest lists each person once, under the case they are in now: an
 # add is refused for a member listed already under another case (a family split after that case
 # joined), the lock and the departure are refused for a case whose members changed since it was
@@ -316,11 +320,15 @@ class MovementWorkflow:
         # Asked only for an add, a lock or a departure decided with the cases' facts.
         member_rules = facts is None or not isinstance(command, (c.AddCase, c.LockManifest, c.ConfirmDeparture)) \
             or workflow.patched(MANIFEST_MEMBERS_PATCH)
+        # Asked only for a departure with a case on hold among its cases.
+        held_depart = facts is None or not isinstance(command, c.ConfirmDeparture) or not any(
+            f.on_hold and f.departed_at is None for f in facts) or workflow.patched(HELD_CASES_DEPART_PATCH)
         try:
             events = decide(self._state, command, workflow.now(), actor, facts, removal_always_possible=always,
                             departure_rules=departure_rules, delay_limit=delay_limit,
                             departure_time=departure_time, delay_recount=recount,
-                            departure_seats=departure_seats, member_rules=member_rules)
+                            departure_seats=departure_seats, member_rules=member_rules,
+                            held_cases_depart=held_depart)
             new_state = fold(events, self._state, self._id) if events else None
         except MovementRejected as exc:
             raise _rejection(exc) from None

@@ -108,7 +108,8 @@ def _refuse_problems(problems: list[m.Problem], what: str) -> MovementRejected:
 def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Actor,
            facts: list[m.CaseFacts] | None = None, *, removal_always_possible: bool = True,
            departure_rules: bool = True, delay_limit: bool = True, departure_time: bool = True,
-           delay_recount: bool = True, departure_seats: bool = True, member_rules: bool = True) -> list[Any]:
+           delay_recount: bool = True, departure_seats: bool = True, member_rules: bool = True,
+           held_cases_depart: bool = True) -> list[Any]:
     """The keyword flags are rules added later; False only where a recorded history decided
     the older way (``workflows.movement``'s patches):
 
@@ -130,7 +131,9 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
       family split after that case joined); the lock and the departure are refused for a case
       whose members are no longer those listed (``members_changed``); and the lock refreshes
       each entry's people from the case's facts (a corrected name, date of birth, sex: the
-      ``members`` of ``ManifestLocked``)."""
+      ``members`` of ``ManifestLocked``);
+    - ``held_cases_depart``: a case on hold departs with the movement (its workflow records the
+      departure, a fact, on a held case); before, the departure was refused while one was held."""
     if isinstance(command, c.CreateMovement):
         if state is not None:
             if state.details == command.details:
@@ -198,7 +201,7 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
                                       "(not_boarded)") if departure_seats else []
         tasks: dict[str, str] = {}
         if facts is not None:
-            problems = departure_problems(state, facts, on_hold_blocks=departure_rules) + seats
+            problems = departure_problems(state, facts, on_hold_blocks=departure_rules and not held_cases_depart) + seats
             if member_rules:
                 problems += [p for f in facts if f.departed_at is None and (e := state.entry(f.case_id)) is not None
                              for p in members_changed_problems(e, f)]

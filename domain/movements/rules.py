@@ -377,9 +377,9 @@ def lock_problems(state: MovementState, facts: list[CaseFacts]) -> list[Problem]
 def departure_problems(state: MovementState, facts: list[CaseFacts], *, on_hold_blocks: bool = True) -> list[Problem]:
     """Whether every booked case can take the departure (a no-show too: both complete its
     ``record_departure`` task).  A case that already shows its departure is no problem.  A
-    case on hold cannot take it (its workflow refuses every command until a supervisor resumes
-    it): refused here, named, before anything is sent (``on_hold_blocks``; histories decided
-    before the rule say False)."""
+    case on hold is one only for histories decided between the departure rules and
+    ``held-cases-depart-v1`` (``on_hold_blocks``): since then its workflow records a departure
+    its movement fans out even on hold, a fact, so the family departs with its flight."""
     problems: list[Problem] = []
     for f in facts:
         if f.departed_at is not None:
