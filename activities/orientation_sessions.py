@@ -36,6 +36,9 @@ from domain.sessions.records import (
 )
 from store import orientation_sessions as store
 
+# Cases split off the asked ones that the facts activity reads at most (a family split many times over).
+MAX_FOLLOWED = 50
+
 
 class OrientationSessionActivities:
     """Holds the Temporal client (to reach the cases' workflows) and the connection pool."""
@@ -53,14 +56,28 @@ class OrientationSessionActivities:
     @activity.defn(name=SESSION_CASE_FACTS)
     async def case_facts(self, request: SessionFactsRequest) -> SessionFactsList:
         """The cases as their workflows show them (their ``state`` queries, at once), and, from
-        the sessions' own read model, who was absent before and who is on another session."""
+        the sessions' own read model, who was absent before and who is on another session.
+
+        Then the cases split off them (each case's ``split_into``, and theirs in turn), after
+        those asked for: a person the session invited under a case a family split has left is
+        found in the case that holds them now (``domain.sessions.decide._holders``).  Sessions
+        decided before read only the cases they asked for."""
         states = await asyncio.gather(*[self._case_state(case_id) for case_id in request.case_ids])
-        member_ids = [m.member_id for s in states if s is not None for m in s.members]
+        found: dict[str, CaseState | None] = dict(zip(request.case_ids, states, strict=True))
+        frontier = [c for s in states if s is not None for c in s.split_into if c not in found]
+        while frontier and len(found) < MAX_FOLLOWED + len(request.case_ids):
+            frontier = list(dict.fromkeys(frontier))
+            more = await asyncio.gather(*[self._case_state(case_id) for case_id in frontier])
+            found.update(zip(frontier, more, strict=True))
+            frontier = [c for s in more if s is not None for c in s.split_into if c not in found]
+        split_off = [s for case_id, s in found.items() if case_id not in request.case_ids and s is not None]
+        member_ids = [m.member_id for s in [*states, *split_off] if s is not None for m in s.members]
         async with self._pool.acquire() as conn:
             absent, other = await store.member_history(conn, member_ids, request.session_id)
         return SessionFactsList(facts=[facts_of(state, absent, other) if state is not None
                                        else SessionCaseFacts(case_id=case_id, found=False)
-                                       for case_id, state in zip(request.case_ids, states, strict=True)])
+                                       for case_id, state in zip(request.case_ids, states, strict=True)]
+                                + [facts_of(state, absent, other) for state in split_off])
 
     @activity.defn(name=RECORD_SESSION)
     async def record_session(self, request: RecordSessionRequest) -> bool:
@@ -110,6 +127,8 @@ class OrientationSessionActivities:
             state = await self._case_state(case_id)
             if state is None:
                 return FanOutResult(case_id=case_id, member_id=member_id, applied=False, reason="no such case")
+            if state.member(member_id) is None and (moved := await self._holder(state, member_id)) is not None:
+                return await self.record_orientation(_to(request, moved.case_id))
             if _attended(state, member_id):
                 return FanOutResult(case_id=case_id, member_id=member_id, applied=True)
             task_id = _open_task(state, member_id)
@@ -128,6 +147,9 @@ class OrientationSessionActivities:
             after = await self._case_state(case_id)
             if after is not None and _attended(after, member_id):
                 return FanOutResult(case_id=case_id, member_id=member_id, applied=True)
+            if after is not None and after.member(member_id) is None and (
+                    moved := await self._holder(after, member_id)) is not None:
+                return await self.record_orientation(_to(request, moved.case_id))
             cause = exc.cause
             return FanOutResult(case_id=case_id, member_id=member_id, applied=False,
                                 reason=getattr(cause, "message", None) or str(cause or exc))
@@ -137,6 +159,31 @@ class OrientationSessionActivities:
             return FanOutResult(case_id=case_id, member_id=member_id, applied=False,
                                 reason="the case's workflow has finished (the case is closed)")
         return FanOutResult(case_id=case_id, member_id=member_id, applied=True)
+
+
+    async def _holder(self, state: CaseState, member_id: str) -> CaseState | None:
+        """The case split off ``state`` (or off one split off it, ...) that holds ``member_id``
+        now: a family split after the invitation (or after the attendance was recorded) took the
+        person to a case of their own, where their orientation belongs."""
+        seen, frontier = {state.case_id}, list(state.split_into)
+        while frontier and len(seen) < MAX_FOLLOWED:
+            case_id = frontier.pop(0)
+            if case_id in seen:
+                continue
+            seen.add(case_id)
+            found = await self._case_state(case_id)
+            if found is None:
+                continue
+            if found.member(member_id) is not None:
+                return found
+            frontier += found.split_into
+        return None
+
+
+def _to(request: OrientationRequest, case_id: str) -> OrientationRequest:
+    """The same attendee's orientation, for the case that holds them now (its task asked there;
+    the same update id: each case applies it once)."""
+    return request.model_copy(update={"case_id": case_id, "task_id": None})
 
 
 def _attended(state: CaseState, member_id: str) -> bool:

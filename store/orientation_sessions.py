@@ -40,7 +40,8 @@ async def record_session(conn: asyncpg.Connection, state: SessionState) -> bool:
             INSERT INTO orientation_participants (session_id, member_id, case_id, on_session, open, reinvited,
                 attendance, absence_reason, applied)
             VALUES ($1, $2, $3, true, $4, $5, $6, $7, $8)
-            ON CONFLICT (session_id, member_id) DO UPDATE SET on_session = true, open = EXCLUDED.open,
+            ON CONFLICT (session_id, member_id) DO UPDATE SET case_id = EXCLUDED.case_id, on_session = true,
+                open = EXCLUDED.open,
                 reinvited = EXCLUDED.reinvited, attendance = EXCLUDED.attendance,
                 absence_reason = EXCLUDED.absence_reason, applied = EXCLUDED.applied
             """,
@@ -51,6 +52,15 @@ async def record_session(conn: asyncpg.Connection, state: SessionState) -> bool:
             "WHERE session_id = $1 AND member_id = $2",
             [(state.session_id, r.member_id) for r in state.removed])
         return True
+
+
+async def current_members(conn: asyncpg.Connection, member_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """member id -> the case that holds the person now, their name and date of birth as that
+    case has them (the read model, ``case_members``: corrections included; a member split off
+    to another case keeps the id and its row moves to the new case)."""
+    rows = await conn.fetch("SELECT member_id, case_id, full_name, date_of_birth FROM case_members "
+                            "WHERE member_id = ANY($1::text[])", member_ids)
+    return {r["member_id"]: dict(r) for r in rows}
 
 
 async def member_history(conn: asyncpg.Connection, member_ids: list[str],

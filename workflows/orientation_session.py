@@ -17,6 +17,11 @@ against the case's state: orientation attended already is reported as applied, n
 again.  What each case answered is recorded (``OrientationReached``).  Absentees' cases get
 nothing: their task stays open and the case keeps waiting in orientation.  The same
 attendance recorded again decides nothing.
+
+A family split after the invitation moves people to a case of their own (member ids stay with
+the person): the facts activity reads the cases split off those asked for, the recording sends
+each attendee's orientation to the case that holds them then (``FOLLOW_SPLITS_PATCH``), and the
+fan-out follows a split made after the recording (``activities.orientation_sessions``).
 """
 
 from __future__ import annotations
@@ -62,6 +67,11 @@ FAN_OUT_BATCH = 25
 # invitation is refused, naming them (domain.sessions.decide._closed_attendees).  Asked only then:
 # sessions that recorded such people replay as they ran.
 CLOSED_CASES_PATCH = "attendance-closed-cases-v1"
+# From this patch on, the session follows a person a family split moved to another case since the
+# invitation: their attendance is recorded under, and sent to, the case that holds them now, and an
+# invitation of them under that case is refused naming them (domain.sessions.decide, follow_splits).
+# Asked only when a person has moved: sessions decided before replay as they ran.
+FOLLOW_SPLITS_PATCH = "session-follows-split-v1"
 
 
 def _rejection(exc: SessionRejected) -> ApplicationError:
@@ -174,7 +184,8 @@ class OrientationSessionWorkflow:
                 facts = await self._facts(list(dict.fromkeys(p.case_id for p in state.participants)))
         try:
             events = decide(self._state, command, workflow.now(), actor, facts,
-                            closed_cases_refused=lambda: workflow.patched(CLOSED_CASES_PATCH))
+                            closed_cases_refused=lambda: workflow.patched(CLOSED_CASES_PATCH),
+                            follow_splits=lambda: workflow.patched(FOLLOW_SPLITS_PATCH))
             new_state = fold(events, self._state, self._id) if events else None
         except SessionRejected as exc:
             raise _rejection(exc) from None

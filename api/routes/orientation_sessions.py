@@ -68,12 +68,23 @@ class FanOutProgress(BaseModel):
     not_applied: int = Field(description="Attendees whose case could not take it (each participant's result says why).")
 
 
+class ParticipantView(Participant):
+    """A participant as the session shows them: the person as their case has them now
+    (``current_view``): ``case_id``, ``full_name`` and ``date_of_birth`` are the case's."""
+
+    name_on_invitation: str | None = Field(default=None, description=(
+        "The name the session recorded when the person was invited, when their case has corrected it since "
+        "(full_name is the case's now); None: the same."))
+
+
 class SessionView(BaseModel):
     session_id: str
     status: SessionStatus
     details: SessionDetails
     session_date: date = Field(description="The day of the session in its time zone.")
-    participants: list[Participant] = Field(description="Re-invited people first.")
+    participants: list[ParticipantView] = Field(description=(
+        "Re-invited people first; each under the case that holds them now, with the name and date of birth it "
+        "has for them (a split or a correction since the invitation: invited_case_id, name_on_invitation)."))
     removed: list[RemovedParticipant]
     places_left: int
     attended: int
@@ -148,15 +159,41 @@ class AttendanceBody(BaseModel):
         "absent, or take them off the session first."))
 
 
-def view(state: SessionState) -> SessionView:
-    """The session as the API and the UI show it; its participants' names go in each of their
+def current_view(p: Participant, now: dict[str, Any] | None) -> ParticipantView:
+    """``p`` as their case has them now.
+
+    Which source wins: the case's read model (``case_members``, by member id) for the case that
+    holds the person, their name and their date of birth; the session's copy, taken when they
+    were invited, only where the read model has no row for them.  The case is where a
+    caseworker corrects a name to match the passport (``MemberDataCorrected``) and where a
+    family split moves a person (member ids stay with the person), and the session never hears
+    of either: its copy is a snapshot, and the name people sign against on the sheet must be the
+    one their papers carry.  What the session recorded stays in the view: ``invited_case_id``
+    (the case they were invited under) and ``name_on_invitation``."""
+    shown = ParticipantView.model_validate(p.model_dump())
+    if now is None:
+        return shown
+    if now["case_id"] != p.case_id:
+        shown.follow(now["case_id"])
+    if now["full_name"] != p.full_name:
+        shown.name_on_invitation = p.full_name
+    shown.full_name, shown.date_of_birth = now["full_name"], now["date_of_birth"]
+    return shown
+
+
+def view(state: SessionState, current: dict[str, dict[str, Any]] | None = None) -> SessionView:
+    """The session as the API and the UI show it, each person as their case has them now
+    (``current``: ``store.current_members``; ``current_view``); their names go in each of their
     cases' audit trails (``record_cases_shown``)."""
-    record_cases_shown(list(dict.fromkeys([p.case_id for p in state.participants]
+    current = current or {}
+    participants = [current_view(p, current.get(p.member_id)) for p in state.participants]
+    record_cases_shown(list(dict.fromkeys([p.case_id for p in participants]
+                                          + [p.invited_case_id for p in participants if p.invited_case_id]
                                           + [r.case_id for r in state.removed])), state.session_id)
     done = [p.result for p in state.participants if p.result is not None]
     return SessionView(
         session_id=state.session_id, status=state.status, details=state.details,
-        session_date=state.details.session_date(), participants=state.participants, removed=state.removed,
+        session_date=state.details.session_date(), participants=participants, removed=state.removed,
         places_left=state.seats_left, attended=state.attended, absent=state.absent,
         fan_out=FanOutProgress(pending=len(state.pending_fan_out), applied=sum(r.applied for r in done),
                                not_applied=sum(not r.applied for r in done)),
@@ -167,6 +204,10 @@ def view(state: SessionState) -> SessionView:
 
 def _require_role(principal: Principal) -> None:
     policy.require_role(principal, SESSION_ROLES, "run orientation sessions")
+
+
+async def _view(db: Db, state: SessionState) -> SessionView:
+    return view(state, await store.current_members(db, [p.member_id for p in state.participants]))
 
 
 async def _visible(db: Db, principal: Principal, session_id: str) -> SessionState:
@@ -199,7 +240,7 @@ async def schedule_session(body: SessionDetailsIn, request: Request, principal: 
     session_id = new_session_id(principal.actor)
     async with lent_back(db):  # not held while the workflow is awaited (api.deps)
         await commands.schedule(session_id, details, principal.actor)
-    return view(await _visible(db, principal, session_id))
+    return await _view(db, await _visible(db, principal, session_id))
 
 
 @router.get("", response_model=SessionList, summary="Orientation sessions of your offices, latest first")
@@ -226,7 +267,7 @@ async def list_sessions(
 @router.get("/{session_id}", response_model=SessionView, responses={404: ERROR_RESPONSES[404]},
             summary="A session with its participants, their attendance and what their cases answered")
 async def get_session(session_id: SessionId, principal: CurrentPrincipal, db: Db) -> SessionView:
-    return view(await _visible(db, principal, session_id))
+    return await _view(db, await _visible(db, principal, session_id))
 
 
 @router.get("/{session_id}/proposals", response_model=ProposalList, responses={404: ERROR_RESPONSES[404]},
@@ -248,7 +289,7 @@ async def _send(db: Db, principal: Principal, commands: SessionCommands, session
     await _visible(db, principal, session_id)
     async with lent_back(db):
         await commands.send(session_id, command, principal.actor)
-    return view(await _visible(db, principal, session_id))
+    return await _view(db, await _visible(db, principal, session_id))
 
 
 @router.post("/{session_id}/participants", response_model=SessionView, responses=_COMMAND_ERRORS,
@@ -281,7 +322,7 @@ async def record_attendance(session_id: SessionId, body: AttendanceBody, princip
         # Recorded already (the workflow may have finished): the same recording changes nothing.
         recorded = {p.member_id: (p.attendance == "attended", p.absence_reason) for p in state.participants}
         if recorded == {a.member_id: (a.attended, a.absence_reason) for a in body.attendance}:
-            return view(state)
+            return await _view(db, state)
         raise ApiError(409, "attendance_recorded", f"the attendance of session {session_id} is recorded already, "
                                                    "differently; it cannot be changed")
     return await _send(db, principal, commands, session_id, command)
@@ -293,5 +334,5 @@ async def cancel_session(session_id: SessionId, body: ReasonBody, principal: Cur
                          commands: Commands) -> SessionView:
     state = await _visible(db, principal, session_id)
     if state.status == SessionStatus.CANCELLED:
-        return view(state)
+        return await _view(db, state)
     return await _send(db, principal, commands, session_id, c.CancelSession(reason=body.reason))

@@ -99,6 +99,9 @@ async def session_page(request: Request, session_id: SessionId, principal: UiPri
 
 @router.get("/orientation-sessions/{session_id}/sheet", summary="The session's attendance sheet, to print")
 async def attendance_sheet(request: Request, session_id: SessionId, principal: UiPrincipal, db: Db) -> Response:
+    """The sheet people sign on the day: each person under the name, date of birth and case
+    their case has now (a correction or a split since the invitation wins over the session's
+    copy: ``api.routes.orientation_sessions.current_view`` says why)."""
     session = await api.get_session(session_id, principal, db)
     return render(request, "orientation_session_sheet.html", {"session": session},
                   title=f"Attendance sheet · {session.session_id}")

@@ -9,6 +9,7 @@ that is what makes retries and a repeated recording harmless.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,13 +56,33 @@ def _refuse(problems: list[m.Problem], what: str) -> SessionRejected:
     return SessionRejected(code, f"{what}: {names}{more}", problems)
 
 
+Flag = bool | Callable[[], bool]
+
+
+def _asked(flag: Flag) -> Callable[[], bool]:
+    """A rule's flag asked at most once, and only when the rule would decide otherwise."""
+    answer: list[bool] = []
+
+    def ask() -> bool:
+        if not answer:
+            answer.append(flag() if callable(flag) else flag)
+        return answer[0]
+    return ask
+
+
 def decide(state: m.SessionState | None, command: Any, now: datetime, actor: Actor,
            facts: list[m.SessionCaseFacts] | None = None, *, admission: bool = False,
-           closed_cases_refused: bool | Callable[[], bool] = True) -> list[Any]:
+           closed_cases_refused: Flag = True, follow_splits: Flag = True) -> list[Any]:
     """``admission``: the Update validator's decision, which also applies the admission rules.
     ``closed_cases_refused``: an attendance that records as attended a person whose case has
     closed since the invitation is refused, naming them (``_closed_attendees``); a callable is
-    asked only then (the workflow's ``workflow.patched``: sessions decided before replay as they ran)."""
+    asked only then (the workflow's ``workflow.patched``: sessions decided before replay as they ran).
+    ``follow_splits``: the session follows a person a family split moved to another case since
+    the invitation (``facts`` list the case that holds them now: the facts activity follows each
+    case's ``split_into``).  Their attendance is recorded under, and sent to, the case that holds
+    them (``_holders``); and an invitation of them under their new case, while they are on the
+    session under the old one, is refused naming them (``on_this_session``: nobody twice).  A
+    callable is asked only when a person has moved."""
     if isinstance(command, c.ScheduleSession):
         if state is not None:
             if state.details == command.details:
@@ -79,7 +100,7 @@ def decide(state: m.SessionState | None, command: Any, now: datetime, actor: Act
     if isinstance(command, c.RecordFanOut):
         return [m.OrientationReached(at=now, actor=actor, result=r) for r in command.results]
     if isinstance(command, c.RecordAttendance):
-        return _record_attendance(state, command, now, actor, facts, closed_cases_refused)
+        return _record_attendance(state, command, now, actor, facts, closed_cases_refused, follow_splits)
     if isinstance(command, c.CancelSession):
         if state.status == m.SessionStatus.CANCELLED:
             return []
@@ -101,7 +122,7 @@ def decide(state: m.SessionState | None, command: Any, now: datetime, actor: Act
         _require_open(state)
         if facts is None:  # the validator: the handler decides with the cases' facts
             return [m.ParticipantsAdded(at=now, actor=actor, participants=[])]
-        return _add(state, command, now, actor, facts)
+        return _add(state, command, now, actor, facts, follow_splits)
     raise SessionRejected("invalid_command", f"unknown command {type(command).__name__}")
 
 
@@ -116,19 +137,43 @@ def new_case_ids(state: m.SessionState, command: c.AddParticipants) -> list[str]
     return list(dict.fromkeys(i.case_id for i in command.invitees))
 
 
+def _holders(facts: list[m.SessionCaseFacts] | None) -> dict[str, m.SessionCaseFacts]:
+    """member id -> the facts of the case that lists them now.  A split takes the people who
+    move off the case they leave, so one case lists each person; the facts activity adds the
+    cases split off those asked for."""
+    return {mm.member_id: f for f in facts or [] if f.found for mm in f.members}
+
+
+def _on_this_session(p: m.Participant, f: m.SessionCaseFacts, member: m.MemberFacts) -> m.Problem:
+    return m.Problem(case_id=f.case_id, rule="on_this_session", member_id=member.member_id,
+                     member_name=member.full_name,
+                     message=f"{member.full_name} ({member.member_id}) of case {f.case_id} is on this session "
+                             f"already, invited under case {p.case_id} (the family was split since): nobody is "
+                             f"listed twice; the session records their attendance on case {f.case_id}")
+
+
 def _add(state: m.SessionState, command: c.AddParticipants, now: datetime, actor: Actor,
-         facts: list[m.SessionCaseFacts]) -> list[Any]:
+         facts: list[m.SessionCaseFacts], follow_splits: Flag = True) -> list[Any]:
     by_case = {f.case_id: f for f in facts}
     problems: list[m.Problem] = []
     joining: dict[str, m.Participant] = {}
+    follow = _asked(follow_splits)
     for invitee in command.invitees:
         f = by_case[invitee.case_id]
-        if invitee.member_id is not None and state.participant(invitee.member_id) is not None:
+        if invitee.member_id is not None and (p := state.participant(invitee.member_id)) is not None:
+            member = f.member(invitee.member_id)
+            if (p.case_id != f.case_id and member is not None and f.found and f.office == state.details.office
+                    and follow()):
+                problems.append(_on_this_session(p, f, member))
             continue  # on the session already (a retry)
         found, members = invitee_problems(state, f, invitee)
         problems += found + _referred_after(state, f, [mm.member_id for mm in members])
         for member in members:
-            if member.task_id is None or state.participant(member.member_id) is not None:
+            if member.task_id is None:
+                continue
+            if (p := state.participant(member.member_id)) is not None:
+                if p.case_id != f.case_id and follow():
+                    problems.append(_on_this_session(p, f, member))
                 continue
             joining.setdefault(member.member_id, m.Participant(
                 case_id=f.case_id, member_id=member.member_id, full_name=member.full_name,
@@ -138,21 +183,42 @@ def _add(state: m.SessionState, command: c.AddParticipants, now: datetime, actor
     if not joining:
         return []  # everyone is on the session already
     if len(joining) > state.seats_left:
-        raise SessionRejected("capacity", f"the session has {state.seats_left} places left of "
-                                          f"{state.details.capacity}; {len(joining)} people would join",
-                              [m.Problem(case_id="*", rule="capacity",
-                                         message=f"{len(joining)} people for {state.seats_left} places")])
+        places, people = _count(state.seats_left, "place", "places"), _count(len(joining), "person", "people")
+        raise SessionRejected("capacity", f"the session has {places} left of {state.details.capacity}; "
+                                          f"{people} would join",
+                              [m.Problem(case_id="*", rule="capacity", message=f"{people} for {places}")])
     # Re-invited people first, then in the order asked.
     ordered = sorted(joining.values(), key=lambda p: not p.reinvited)
     return [m.ParticipantsAdded(at=now, actor=actor, participants=ordered)]
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _listed_twice(state: m.SessionState, command: c.RecordAttendance) -> SessionRejected | None:
+    """The people the attendance lists more than once, named (a form sent with a row twice)."""
+    counts = Counter(a.member_id for a in command.attendance)
+    repeated = [member_id for member_id, n in counts.items() if n > 1]
+    if not repeated:
+        return None
+    problems = []
+    for member_id in repeated:
+        p = state.participant(member_id)
+        name = f"{p.full_name} ({member_id})" if p is not None else member_id
+        problems.append(m.Problem(case_id=p.case_id if p is not None else "*", rule="listed_twice",
+                                  member_id=member_id, member_name=p.full_name if p is not None else None,
+                                  message=f"{name} is listed more than once"))
+    return SessionRejected("invalid_command", "the attendance lists every participant once: "
+                                              + "; ".join(p.message for p in problems), problems)
+
+
 def _record_attendance(state: m.SessionState, command: c.RecordAttendance, now: datetime, actor: Actor,
                        facts: list[m.SessionCaseFacts] | None,
-                       closed_cases_refused: bool | Callable[[], bool] = True) -> list[Any]:
+                       closed_cases_refused: Flag = True, follow_splits: Flag = True) -> list[Any]:
     given = {a.member_id: a for a in command.attendance}
-    if len(given) != len(command.attendance):
-        raise SessionRejected("invalid_command", "a participant is listed more than once")
+    if (twice := _listed_twice(state, command)) is not None:
+        raise twice
     if state.status == m.SessionStatus.HELD:
         recorded = {p.member_id: (p.attendance == "attended", p.absence_reason) for p in state.participants}
         asked = {k: (a.attended, a.absence_reason) for k, a in given.items()}
@@ -181,7 +247,16 @@ def _record_attendance(state: m.SessionState, command: c.RecordAttendance, now: 
         state, f, [p.member_id for p in state.participants if p.case_id == f.case_id])]
     if late:
         raise _refuse(late, "attendance cannot be recorded for people whose case was referred after the session")
-    closed = _closed_attendees(state, facts or [], {k for k, a in given.items() if a.attended})
+    # Each person under the case that holds them now, when a split moved them since the invitation.
+    holders = _holders(facts)
+    moved = {p.member_id: holders[p.member_id].case_id for p in state.participants
+             if p.member_id in holders and holders[p.member_id].case_id != p.case_id}
+    if not (moved and _asked(follow_splits)()):
+        moved = {}
+
+    def case_of(p: m.Participant) -> str:
+        return moved.get(p.member_id, p.case_id)
+    closed = _closed_attendees(state, facts or [], {k for k, a in given.items() if a.attended}, case_of)
     if closed and (closed_cases_refused() if callable(closed_cases_refused) else closed_cases_refused):
         raise _refuse(closed, "attendance cannot be recorded as attended for people whose case is closed (it "
                               "would reach no case): record them absent, or take them off the session")
@@ -191,19 +266,20 @@ def _record_attendance(state: m.SessionState, command: c.RecordAttendance, now: 
             if member.task_id is not None:
                 tasks[member.member_id] = member.task_id
     return [m.AttendanceRecorded(at=now, actor=actor, entries=[
-        m.AttendanceEntry(case_id=p.case_id, member_id=p.member_id, attended=given[p.member_id].attended,
+        m.AttendanceEntry(case_id=case_of(p), member_id=p.member_id, attended=given[p.member_id].attended,
                           absence_reason=given[p.member_id].absence_reason, task_id=tasks.get(p.member_id))
         for p in state.participants])]
 
 
-def _closed_attendees(state: m.SessionState, facts: list[m.SessionCaseFacts], attended: set[str]) -> list[m.Problem]:
-    """The people recorded as attended whose case has closed (withdrawn, ...) since they were
-    invited: their case records nothing more, so the session would count an orientation that no
-    case holds."""
+def _closed_attendees(state: m.SessionState, facts: list[m.SessionCaseFacts], attended: set[str],
+                      case_of: Callable[[m.Participant], str] = lambda p: p.case_id) -> list[m.Problem]:
+    """The people recorded as attended whose case (``case_of``: the one that holds them now)
+    has closed (withdrawn, ...) since they were invited: their case records nothing more, so the
+    session would count an orientation that no case holds."""
     closed = {f.case_id for f in facts if f.found and f.status == CaseStatus.CLOSED}
-    return [m.Problem(case_id=p.case_id, rule="case_closed", member_id=p.member_id, member_name=p.full_name,
-                      message=f"{p.full_name}: case {p.case_id} is closed")
-            for p in state.participants if p.case_id in closed and p.member_id in attended]
+    return [m.Problem(case_id=case_of(p), rule="case_closed", member_id=p.member_id, member_name=p.full_name,
+                      message=f"{p.full_name}: case {case_of(p)} is closed")
+            for p in state.participants if case_of(p) in closed and p.member_id in attended]
 
 
 def _referred_after(state: m.SessionState, facts: m.SessionCaseFacts, member_ids: list[str]) -> list[m.Problem]:
@@ -249,6 +325,7 @@ def evolve(state: m.SessionState | None, event: Any, session_id: str) -> m.Sessi
         for entry in event.entries:
             p = s.participant(entry.member_id)
             if p is not None:
+                p.follow(entry.case_id)  # the case that holds them now (a split since the invitation)
                 p.attendance = "attended" if entry.attended else "absent"
                 p.absence_reason = entry.absence_reason
                 p.task_id = entry.task_id
@@ -257,6 +334,7 @@ def evolve(state: m.SessionState | None, event: Any, session_id: str) -> m.Sessi
     elif isinstance(event, m.OrientationReached):
         p = s.participant(event.result.member_id)
         if p is not None:
+            p.follow(event.result.case_id)  # where the fan-out found them (a split after the recording)
             p.result = event.result
     return s
 

@@ -154,6 +154,15 @@ class Participant(BaseModel):
     # the attendance was recorded (None: the fan-out asks the case first).
     task_id: str | None = None
     result: FanOutResult | None = None
+    invited_case_id: str | None = Field(default=None, description=(
+        "The case the person was invited under, when a family split has moved them to another case since "
+        "(``case_id`` is then the case that holds them, where their attendance is recorded); None: the same case."))
+
+    def follow(self, case_id: str) -> None:
+        """The person is now in ``case_id`` (a family split moved them): the session follows them."""
+        if case_id != self.case_id:
+            self.invited_case_id = self.invited_case_id or self.case_id
+            self.case_id = case_id
 
 
 class RemovedParticipant(BaseModel):
