@@ -165,6 +165,14 @@ async def check_case(conn: asyncpg.Connection, client: Client, case_id: str) -> 
     return differences
 
 
+async def _unknown_case(conn: asyncpg.Connection, client: Client, case_id: str) -> bool:
+    """A named case that no record knows (a typo must not read as "checked, clean")."""
+    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM cases WHERE case_id = $1) "
+                           "OR EXISTS (SELECT 1 FROM case_events WHERE case_id = $1)", case_id):
+        return False
+    return (await workflow_state(client, case_id))[0] == "missing"
+
+
 async def all_case_ids(conn: asyncpg.Connection, client: Client) -> list[str]:
     """Every case any of the three records knows of."""
     ids = {r["case_id"] for r in await conn.fetch("SELECT case_id FROM cases UNION SELECT DISTINCT case_id FROM case_events")}
@@ -182,11 +190,14 @@ async def check(conn: asyncpg.Connection, client: Client, case_ids: list[str] | 
     ids = case_ids if case_ids else (await all_case_ids(conn, client) if everything else [])
     report = CheckReport(cases_checked=len(ids))
     for case_id in ids:
-        report.differences += await check_case(conn, client, case_id)
+        found = await check_case(conn, client, case_id)
+        if not found and case_ids and await _unknown_case(conn, client, case_id):
+            found = [Difference(case_id, "workflow", f"no case {case_id} in Temporal, the events or the read model")]
+        report.differences += found
     for kind, named in ((MOVEMENTS, movement_ids), (SESSIONS, session_ids)):
         group_ids = named if named else (await all_group_ids(conn, client, kind) if everything else [])
         for group_id in group_ids:
-            report.differences += await check_group(conn, client, kind, group_id)
+            report.differences += await check_group(conn, client, kind, group_id, named=bool(named))
         if kind is MOVEMENTS:
             report.movements_checked = len(group_ids)
         else:

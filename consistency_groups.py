@@ -71,6 +71,12 @@ async def _movement_rows(conn: asyncpg.Connection, state: MovementState) -> list
     for case_id, row in sorted(rows.items()):
         if row["on_manifest"] and case_id not in on_manifest:
             found.append(f"movement_cases shows {case_id} on the manifest, the movement does not")
+    if state.status == MovementStatus.DEPARTED and state.fan_out_done:
+        for e in state.manifest:
+            if e.boarded and (e.departure is None or not e.departure.applied):
+                why = e.departure.reason if e.departure is not None else "never sent"
+                found.append(f"case {e.case_id}: the movement says it boarded the flight, the case has no departure "
+                             f"from it ({why})")
     departed = [e.case_id for e in state.manifest
                 if e.departure is not None and e.departure.applied and e.departure.outcome == "departed"]
     arrived = [e.case_id for e in state.manifest if e.arrival is not None and e.arrival.applied]
@@ -128,7 +134,10 @@ def _state_fields(have: dict[str, Any], want: dict[str, Any]) -> str:
     return ", ".join([k for k in sorted(set(have) | set(want)) if have.get(k) != want.get(k)][:6])
 
 
-async def check_group(conn: asyncpg.Connection, client: Client, kind: GroupKind, group_id: str) -> list[GroupDifference]:
+async def check_group(conn: asyncpg.Connection, client: Client, kind: GroupKind, group_id: str,
+                      named: bool = False) -> list[GroupDifference]:
+    """``named``: the operator asked for this id, so one that neither record knows is said
+    (a typo must not read as "checked, clean")."""
     raw = await conn.fetchval(f"SELECT state FROM {kind.table} WHERE {kind.id_column} = $1", group_id)
     stored = None if raw is None else (kind.state_type.model_validate_json(raw) if isinstance(raw, str)
                                        else kind.state_type.model_validate(raw))
@@ -136,6 +145,8 @@ async def check_group(conn: asyncpg.Connection, client: Client, kind: GroupKind,
     differ = lambda where, what: [GroupDifference(group_id, where, what)]  # noqa: E731
     if state is None:
         if stored is None:
+            if named and status == "missing":
+                return differ("workflow", f"no {kind.noun} {group_id} in Temporal or the read model")
             return []  # a refused creation: nothing on either side
         if status in ("missing", "running", "completed"):
             return differ("workflow", f"the read model holds the {kind.noun} (version {stored.version}), "  # type: ignore[attr-defined]

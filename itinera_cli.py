@@ -270,7 +270,8 @@ def check(
                 reason = f"{type(exc).__name__}: {exc}"
                 if attempt == 3:
                     typer.echo(f"itinera check could not be made: {reason}; nothing was judged. Run it again once "
-                               "PostgreSQL and Temporal answer.", err=True)
+                               "PostgreSQL, Temporal and a worker answer (running workflows answer the check's "
+                               "queries through a worker).", err=True)
                     raise typer.Exit(2) from None
                 typer.echo(f"itinera check: {reason}; starting again in {2 * attempt} s", err=True)
                 await asyncio.sleep(2 * attempt)

@@ -180,7 +180,18 @@ async def test_a_movement_is_checked_against_its_read_model_and_its_cases(stack,
         state.manifest[0].departure = FanOutResult(case_id=case["case_id"], outcome="departed", applied=True)
         found = await MOVEMENTS.derived(conn, state)
         assert found == [f"case {case['case_id']}: the movement recorded its departure, the case shows none"]
+        # A departed movement that calls a family boarded whose case never took the departure.
+        from domain.movements.model import MovementStatus
+        state.manifest[0].departure, state.manifest[0].boarded = None, True
+        state.status = MovementStatus.DEPARTED
+        found = await MOVEMENTS.derived(conn, state)
+        assert any(f"case {case['case_id']}: the movement says it boarded" in f for f in found), found
         assert await check_group(conn, stack.temporal, MOVEMENTS, "MV-NOT-THERE") == []  # neither record has it
+        # ... but one the operator names is said, as is a named case no record knows (a typo)
+        typo = await check(conn, stack.temporal, ["C-NOPE-NOPE-NOPE"], movement_ids=["MV-NOT-THERE"])
+        assert sorted(str(d) for d in typo.differences) == [
+            "C-NOPE-NOPE-NOPE: [workflow] no case C-NOPE-NOPE-NOPE in Temporal, the events or the read model",
+            "MV-NOT-THERE: [workflow] no movement MV-NOT-THERE in Temporal or the read model"]
     finally:
         await conn.close()
 

@@ -121,13 +121,14 @@ def test_a_departure_from_a_movement_is_recorded_on_a_held_case_which_stays_on_h
     # Its SLA clock is paused: no timer for the arrival confirmation's due while on hold.
     assert next_deadline(after) != arrival.due_at
 
-    # The arrival by hand waits for the resume; the movement's arrival is a fact too.
+    # The arrival by hand waits for the resume; the movement's arrival too, since it would close
+    # the case: a fact moves a held case on, but never ends its hold unseen.
     arrival_form = {"arrived_on": now.date().isoformat(), "place": "Oslo", "notes": "Group movement MV-TEST"}
     with pytest.raises(CommandRejected):
         decide(after, CompleteTask(task_id=arrival.task_id, form=arrival_form), _ctx(now))
-    arrived = fold(decide(after, CompleteTask(task_id=arrival.task_id, form=arrival_form, group=MOVEMENT),
-                          _ctx(now)), start=after)
-    assert arrived.arrived_on == now.date()
+    with pytest.raises(CommandRejected) as closing:
+        decide(after, CompleteTask(task_id=arrival.task_id, form=arrival_form, group=MOVEMENT), _ctx(now))
+    assert closing.value.code == RejectionCode.CASE_ON_HOLD and "would close it" in closing.value.message
 
     # Resumed instead: the case goes on as usual, the arrival confirmed by hand.
     later = now + timedelta(hours=5)
@@ -250,7 +251,7 @@ async def test_a_movements_departure_cancellation_and_arrival_reach_held_cases(d
                                  json={"form": {"arrived_on": departed_at.date().isoformat(), "place": "Oslo"}})
     assert r.status_code == 409 and r.json()["error"]["code"] == "case_on_hold", r.text
 
-    # Resumed for the movement's own departure (it refuses to depart a held case), then held again:
+    # Resumed, the movement departs; then held again:
     # the movement's departure finds the departure there, and its arrival reaches the held case.
     await _ok(driver, "POST", f"/api/v1/cases/{flying['case_id']}/resume", "fatma", json={"reason": "Cleared."})
     await _ok(driver, "POST", f"/api/v1/movements/{mid}/departure", "emre",
@@ -263,8 +264,15 @@ async def test_a_movements_departure_cancellation_and_arrival_reach_held_cases(d
     await _ok(driver, "POST", f"/api/v1/movements/{mid}/arrival", "emre",
               json={"arrived_on": departed_at.date().isoformat(), "place": "Oslo"})
     arrived = await _movement_fanned_out(driver, mid)
-    assert arrived["manifest"][0]["arrival"] == {"case_id": flying["case_id"], "outcome": "arrived", "applied": True,
-                                                 "reason": None}
+    # The arrival would close the held case: not applied, said why; the hold stays, and the
+    # arrival is confirmed on the case once a supervisor has resumed it.
+    arrival = arrived["manifest"][0]["arrival"]
+    assert (arrival["applied"], "would close it" in (arrival["reason"] or "")) == (False, True), arrival
+    assert (await _case(driver, flying["case_id"]))["status"] == "on_hold"
+    await _ok(driver, "POST", f"/api/v1/cases/{flying['case_id']}/resume", "fatma", json={"reason": "Cleared."})
+    confirm = next(t for t in (await _case(driver, flying["case_id"]))["open_tasks"]
+                   if t["task_type"] == "confirm_arrival")
+    await driver.complete(confirm, "IST", form={"arrived_on": departed_at.date().isoformat(), "place": "Oslo"})
     assert (await _event_types(driver, flying["case_id"]))["ArrivalConfirmed"] == 1
     assert (await _case(driver, flying["case_id"]))["key_dates"]["arrived_on"] == departed_at.date().isoformat()
 

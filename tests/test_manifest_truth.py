@@ -285,3 +285,49 @@ async def test_a_split_off_case_flies_with_the_document_numbers_issued_before_th
     assert [r["member_id"] for r in rows] == members[1:]
     assert all(r["document_number"] for r in rows), rows
     assert original[members[0]] and original[members[0]] not in {r["document_number"] for r in rows}
+
+
+async def test_a_case_whose_booking_a_hold_stopped_is_named_at_the_departure_not_skipped(
+        driver: CaseDriver, stack: Stack) -> None:
+    """A supervisor holds a case while a delay moves everyone to the new flight: the drop is
+    recorded (a fact), the new booking is not (new work on a held case).  The departure then
+    refuses to call that family boarded (it skipped the case while the manifest and the CSV
+    said it flew, explore6 #1), naming it; taken off, the others depart, and ``itinera check``
+    holds the movement and its cases to one story."""
+    from consistency import check
+    from store.db import connect
+    from tests.test_movements import _check_fit_to_travel, _family
+
+    await login_all(driver)
+    flying, held = await asyncio.gather(*[_case_in_movement_stage(driver, _family(1)) for _ in range(2)])
+    mid = (await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9)))["movement_id"]
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_ids": [flying["case_id"], held["case_id"]]})
+    locked = await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
+    await _fan_out_done(driver, mid)
+    await _ok(driver, "POST", f"/api/v1/cases/{held['case_id']}/hold", "fatma", json={"reason": "Protection concern."})
+    later = datetime.fromisoformat(locked["details"]["departure_at"]) + timedelta(hours=3)
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/delay", json={"departure_at": later.isoformat(),
+                                                                    "reason": "Crew rest."})
+    delayed = await _fan_out_done(driver, mid)
+    entry = next(e for e in delayed["manifest"] if e["case_id"] == held["case_id"])
+    assert entry["booking"]["applied"] is False, entry
+    await _check_fit_to_travel(driver, flying["case_id"])
+
+    body = {"departed_at": datetime.now(UTC).replace(microsecond=0).isoformat()}
+    refused = await driver.client.post(f"/api/v1/movements/{mid}/departure", json=body,
+                                       headers=await driver.login("emre"))
+    assert refused.status_code == 409, refused.text
+    assert [(d["case_id"], d["rule"]) for d in refused.json()["error"]["details"]] == [(held["case_id"], "not_booked")]
+    assert (await _ok(driver, "GET", f"/api/v1/movements/{mid}"))["status"] == "locked"
+
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases/{held['case_id']}/remove",
+              json={"reason": "Held by the supervisor; rebooked later."})
+    departed = await _ok(driver, "POST", f"/api/v1/movements/{mid}/departure", json=body)
+    assert departed["status"] == "departed" and [e["case_id"] for e in departed["manifest"]] == [flying["case_id"]]
+    await _fan_out_done(driver, mid)
+    conn = await connect(stack.database_url)
+    try:
+        report = await check(conn, stack.temporal, movement_ids=[mid])
+    finally:
+        await conn.close()
+    assert report.clean, [str(d) for d in report.differences]

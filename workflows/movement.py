@@ -263,6 +263,16 @@ class MovementWorkflow:
                     [Problem(case_id="*", rule="departure_passed", field="departure_at",
                              message="the scheduled departure has passed")]))
             return
+        if isinstance(command, c.ConfirmDeparture) and self._state is not None \
+                and self._state.status == MovementStatus.LOCKED and self._state.fan_out_done:
+            # Judged here only (validators do not run on replay): a departure that skipped an
+            # unbooked case before this rule replays as it ran.
+            skipped = domain.movements.rules.unbooked_problems(
+                self._state, {n.case_id for n in command.not_boarded})
+            if skipped:
+                raise _rejection(MovementRejected("manifest_rules", "the departure cannot be recorded on every "
+                                                                    "case: " + "; ".join(p.message for p in skipped),
+                                                  skipped))
         try:
             decide(self._state, command, workflow.now(), request.actor)
         except MovementRejected as exc:

@@ -161,7 +161,8 @@ def _fact_on_hold(ctx: DecisionContext, state: CaseState, task: TaskState, comma
 def _decide_completion(draft: Draft, command: CompleteTask) -> None:
     state = draft.s
     task = _open_task(state, command.task_id)
-    if state.status == CaseStatus.ON_HOLD and not _fact_on_hold(draft.ctx, state, task, command):
+    held = state.status == CaseStatus.ON_HOLD
+    if held and not _fact_on_hold(draft.ctx, state, task, command):
         raise reject(RejectionCode.CASE_ON_HOLD,
                      f"case {state.case_id} is on hold ({state.hold_reason}); a supervisor must resume it first")
     if task.stage != state.stage and task.task_type != EngineTask.RESOLVE_ESCALATION:
@@ -180,6 +181,12 @@ def _decide_completion(draft: Draft, command: CompleteTask) -> None:
     cancel_escalations_of(draft, task.task_id, "the overdue task was completed")
     _follow_up(draft, task, form)
     advance(draft)
+    if held and draft.s.status == CaseStatus.CLOSED:
+        # A fact recorded on a held case moves it on, but never closes it: closing would end
+        # the hold with no one resuming it (the supervisor's concern gone unseen).
+        raise reject(RejectionCode.CASE_ON_HOLD,
+                     f"case {state.case_id} is on hold ({state.hold_reason}) and this {task.task_type} would close "
+                     "it: a supervisor resumes it first, then it is recorded on the case")
 
 
 def _follow_up(draft: Draft, task: TaskState, form: object) -> None:

@@ -36,7 +36,8 @@ And when the departure is confirmed, for every case the lock booked (``departure
 
 | ``not_ready_to_depart`` | the case cannot take its departure yet: no fit-to-travel check within the 72 hours before the flight for a member (named), or another step first (e.g. AVRR's consent reconfirmation) |
 | ``booking_changed`` | the case is no longer booked on this movement's flight |
-| ``case_on_hold`` | the case is on hold (a supervisor resumes it first, or it is taken off) |
+| ``case_on_hold`` | the case is on hold (only histories before ``held-cases-depart-v1``: a held case departs since) |
+| ``not_booked`` | the lock's (or a delay's) booking was not applied on the case (held during the fan-out): take it off or record it not boarded (``unbooked_problems``, judged by the update's validator) |
 | ``members_changed`` | the case's members are not those the manifest lists for it (a split since the lock's check) |
 | ``capacity`` | the cases that depart need more seats than the movement has (after a delay made a lap infant 2: ``seat_problems``) |
 | ``infant_without_adult`` | a departing case has more lap infants than people with a seat |
@@ -372,6 +373,19 @@ def lock_problems(state: MovementState, facts: list[CaseFacts]) -> list[Problem]
         # Who a delay took off a lap, named (the message only: the same refusal as before).
         problems += [p for p in seat_problems(state) if p.rule == "capacity" and p.member_id is not None]
     return problems
+
+
+def unbooked_problems(state: MovementState, not_boarded: set[str]) -> list[Problem]:
+    """Each case of a locked manifest whose booking on the flight was not applied (its case
+    refused it: on hold during the lock's or a delay's fan-out, say), unless recorded as not
+    boarded: the departure would skip it while the manifest and its exports said it flew.
+    The officer takes it off (nothing to undo on the case) or records it not boarded."""
+    return [Problem(case_id=e.case_id, rule="not_booked",
+                    message=f"case {e.case_id} is not booked on the flight ("
+                            f"{(e.booking.reason if e.booking else None) or 'its booking was not recorded'}): take it "
+                            "off the manifest, or record it as not boarded")
+            for e in state.manifest
+            if (e.booking is None or not e.booking.applied) and e.case_id not in not_boarded]
 
 
 def departure_problems(state: MovementState, facts: list[CaseFacts], *, on_hold_blocks: bool = True) -> list[Problem]:
