@@ -161,16 +161,20 @@ async def _body_problem(scope: Scope, body: bytes) -> Problem | None:
 # A referral file (``POST /api/v1/imports``): the route reads it and names each bad cell by
 # line; the guard only says, in a spreadsheet user's words, when it is not UTF-8 at all.
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+WORKBOOK_SIGNATURE = b"PK\x03\x04"  # a zip archive: what an .xlsx file is
+SAVE_AS_CSV = 'in Excel: Save As "CSV UTF-8 (Comma delimited)"'
 
 
 def _text_problem(body: bytes) -> Problem | None:
+    if body.startswith(WORKBOOK_SIGNATURE):
+        return Problem("body", "is an Excel workbook (.xlsx), not a CSV file", SAVE_AS_CSV)
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = body.count(b"\n", 0, exc.start) + 1
         return Problem("body", f"is not valid UTF-8 (byte 0x{body[exc.start]:02X} on line {line}): the file was "
                                "saved in another encoding (e.g. Windows-1254)",
-                       'UTF-8 encoded text (in Excel: Save As "CSV UTF-8 (Comma delimited)")')
+                       f"UTF-8 encoded text ({SAVE_AS_CSV})")
     return None
 
 

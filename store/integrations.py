@@ -163,6 +163,12 @@ async def rotate_key(conn: asyncpg.Connection, key_id: str, created_by: str,
                                       WHERE key_id = $1 RETURNING {_COLUMNS}""", key_id, overlap)
         if not rows:
             return None
+        # The keys this one replaced, still in their own overlap, stop no later than it does: a
+        # rotation with no overlap after a leak ends the whole line at once.
+        await conn.execute(
+            """UPDATE integration_keys SET revoked_at = least(revoked_at, now() + $2::interval)
+               WHERE key_id = ANY($1::text[]) AND revoked_at > now()""",
+            [k for k in await key_lineage(conn, key_id) if k != key_id], overlap)
         old = (await _keys(conn, rows))[0]
         new = await create_key(conn, name=old.name, event_types=old.event_types, offices=old.offices,
                                created_by=created_by, replaces=key_id)
@@ -171,6 +177,18 @@ async def rotate_key(conn: asyncpg.Connection, key_id: str, created_by: str,
                SELECT $1, office, approved_by, approved_at FROM integration_key_approvals WHERE key_id = $2""",
             new.key_id, key_id)
         return new.model_copy(update={"approvals": old.approvals})
+
+
+async def key_lineage(conn: asyncpg.Connection, key_id: str) -> set[str]:
+    """The key and every key it replaced, back through its rotations."""
+    rows = await conn.fetch(
+        """WITH RECURSIVE line (key_id, replaces, depth) AS (
+               SELECT key_id, replaces, 0 FROM integration_keys WHERE key_id = $1
+               UNION ALL
+               SELECT k.key_id, k.replaces, line.depth + 1 FROM integration_keys k
+               JOIN line ON k.key_id = line.replaces WHERE line.depth < 1000)
+           SELECT key_id FROM line""", key_id)
+    return {r["key_id"] for r in rows}
 
 
 async def verify_key(conn: asyncpg.Connection, api_key: str) -> IntegrationKey | None:

@@ -121,6 +121,18 @@ async def test_a_rotated_key_keeps_working_for_its_overlap_until_revoked(http: h
         assert refused.json()["error"]["details"][0]["field"].startswith("body"), refused.text
     assert (await send(http, rotated.json()["api_key"], message)).status_code == 404  # refusals changed nothing
 
+    # A line of rotations: A -> B with a day's overlap, then B -> C at once (a leak): A and B
+    # both stop at once, and C still reads what A sent.
+    a = await _key(http, driver, "Clinic line", ["departure"], ["IST"])
+    real = {"event_type": "departure", "case_id": "C-NONE-NONE-NONE", "form": {}}
+    b = (await http.post(f"/api/v1/admin/integration-keys/{a['key_id']}/rotate", headers=admin)).json()
+    c_ = (await http.post(f"/api/v1/admin/integration-keys/{b['key_id']}/rotate", headers=admin,
+                          json={"old_key_valid_hours": 0})).json()
+    assert [(await send(http, k["api_key"], real)).status_code for k in (a, b, c_)] == [401, 401, 404]
+    states = {k["key_id"]: k["status"] for k in (await http.get("/api/v1/admin/integration-keys",
+                                                                 headers=admin)).json()}
+    assert [states[k["key_id"]] for k in (a, b, c_)] == ["revoked", "revoked", "active"]
+
 
 async def test_revoked_and_rotated_keys_stop_working(http: httpx.AsyncClient, driver: CaseDriver) -> None:
     key = await _key(http, driver, "Airline", ["departure"], ["IST"])

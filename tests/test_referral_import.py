@@ -353,3 +353,11 @@ async def test_a_file_saved_in_a_turkish_windows_encoding_is_refused_naming_the_
     assert answer.status_code == 422, answer.text
     [detail] = answer.json()["error"]["details"]
     assert "on line 2" in detail["reason"] and "CSV UTF-8" in detail["allowed"], detail
+
+    # A workbook renamed .csv: said so, not its bytes.
+    workbook = b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb5U\x80[Content_Types].xml"
+    answer = await http.post("/api/v1/imports", content=workbook, params={"file_name": "referrals.csv"},
+                             headers={**headers, "Content-Type": "text/csv"})
+    assert answer.status_code == 422, answer.text
+    [detail] = answer.json()["error"]["details"]
+    assert "Excel workbook" in detail["reason"] and "Content_Types" not in answer.text, answer.text

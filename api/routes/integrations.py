@@ -292,7 +292,7 @@ async def inbox_status(inbox_id: InboxId, request: Request, db: Db,
                        ) -> InboxStatus:
     key = await _authenticate(request, db, x_api_key)
     message = await inbox_store.get(db, inbox_id)
-    if message is None or message.key_id not in (key.key_id, key.replaces):
+    if message is None or message.key_id not in await store.key_lineage(db, key.key_id):
         raise ApiError(404, "message_not_found", f"no message {inbox_id} of this key")
     return _status(message)
 
