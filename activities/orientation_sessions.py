@@ -34,10 +34,8 @@ from domain.sessions.records import (
     SessionFactsList,
     SessionFactsRequest,
 )
+from domain.split_lineage import MAX_FOLLOWED, case_holding
 from store import orientation_sessions as store
-
-# Cases split off the asked ones that the facts activity reads at most (a family split many times over).
-MAX_FOLLOWED = 50
 
 
 class OrientationSessionActivities:
@@ -160,24 +158,11 @@ class OrientationSessionActivities:
                                 reason="the case's workflow has finished (the case is closed)")
         return FanOutResult(case_id=case_id, member_id=member_id, applied=True)
 
-
     async def _holder(self, state: CaseState, member_id: str) -> CaseState | None:
-        """The case split off ``state`` (or off one split off it, ...) that holds ``member_id``
-        now: a family split after the invitation (or after the attendance was recorded) took the
-        person to a case of their own, where their orientation belongs."""
-        seen, frontier = {state.case_id}, list(state.split_into)
-        while frontier and len(seen) < MAX_FOLLOWED:
-            case_id = frontier.pop(0)
-            if case_id in seen:
-                continue
-            seen.add(case_id)
-            found = await self._case_state(case_id)
-            if found is None:
-                continue
-            if found.member(member_id) is not None:
-                return found
-            frontier += found.split_into
-        return None
+        """The case split off ``state`` that holds ``member_id`` now: a family split after the
+        invitation (or after the attendance was recorded) took the person to a case of their
+        own, where their orientation belongs."""
+        return await case_holding(state, member_id, self._case_state)
 
 
 def _to(request: OrientationRequest, case_id: str) -> OrientationRequest:

@@ -33,6 +33,7 @@ from domain.movements.model import CaseFacts, FanOutResult, MemberFacts, Movemen
 from tests.support.driver import CaseDriver
 from tests.support.factories import member, referral
 from tests.support.stack import Stack
+from tests.test_movements import _fan_out_done, _ok
 
 OFFICER = Actor(id="emre", role="movement_officer")
 NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)
@@ -168,25 +169,6 @@ def test_a_locked_movement_delayed_past_the_birthday_cannot_depart_until_the_sea
 
 
 # --- through the API, on the real stack ---------------------------------------------------------
-
-
-async def _ok(driver: CaseDriver, method: str, path: str, username: str = "emre", **kwargs: Any) -> dict[str, Any]:
-    r = await driver.client.request(method, path, headers=await driver.login(username), **kwargs)
-    assert r.status_code < 300, f"{method} {path} -> {r.status_code}: {r.text}"
-    return r.json()
-
-
-async def _fan_out_done(driver: CaseDriver, movement_id: str) -> dict[str, Any]:
-    from tests.support.waiting import eventually
-
-    seen: dict[str, Any] = {}
-
-    async def done() -> bool:
-        seen.update(await _ok(driver, "GET", f"/api/v1/movements/{movement_id}"))
-        return seen["fan_out"]["pending"] == 0
-    await eventually(done, timeout=90, interval=0.2,
-                     what=lambda: f"the fan-out of {movement_id}: {seen.get('fan_out')}")
-    return seen
 
 
 async def test_a_delayed_charter_through_the_api_names_the_baby_and_departs_without_the_family_left_behind(

@@ -37,6 +37,7 @@ from domain.errors import CommandRejected
 from domain.model import ActorKind, Role
 from domain.referral_request import ReferralRequest
 from domain.tasks import TaskType
+from domain.split_lineage import case_holding
 from store import inbox as inbox_store
 from store import integrations as store
 from store.integrations import IntegrationKey, IntegrationMessageRecord, message_office
@@ -217,24 +218,6 @@ async def receive(request: Request, db: Db, commands: Commands,
     return JSONResponse(body, status_code=202, headers={"Location": body["status_url"]})
 
 
-
-async def _case_holding(db: Db, case: Any, member_id: str, offices: list[str]) -> Any | None:
-    """The case split off ``case`` (or off one split from it) that now holds ``member_id``, in
-    one of the key's offices; None when no split moved the person."""
-    pending, seen = list(case.split_into), {case.case_id}
-    while pending:
-        split_id = pending.pop(0)
-        if split_id in seen or len(seen) > 50:
-            continue
-        seen.add(split_id)
-        split = await readmodel.get_case(db, split_id)
-        if split is None or split.office not in offices:
-            continue
-        if member_id in {m.member_id for m in split.members}:
-            return split
-        pending += split.split_into
-    return None
-
 async def _intake(db: Db, commands: Commands, key: IntegrationKey, raw: Any) -> tuple[str, str]:
     """What is checked before a message is accepted (refused at once otherwise): the key's
     approval and scope, the body, the case (one of the key's offices'), the member, the form.
@@ -269,7 +252,10 @@ async def _intake(db: Db, commands: Commands, key: IntegrationKey, raw: Any) -> 
     if message.member_id is not None and message.member_id not in {m.member_id for m in case.members}:
         # A member keeps their id when a family is split: the message follows the person to
         # the case they are in now (the partner knows the referral, not the split).
-        moved = await _case_holding(db, case, message.member_id, key.offices)
+        async def of_key(case_id: str) -> Any | None:
+            split = await readmodel.get_case(db, case_id)
+            return split if split is not None and split.office in key.offices else None
+        moved = await case_holding(case, message.member_id, of_key)
         if moved is None:
             raise ApiError(422, "unknown_member", f"case {case_id} has no member {message.member_id}",
                            [{"field": "member_id", "reason": "not a member of this case"}])
