@@ -222,6 +222,16 @@ async def case_office_and_programme(conn: asyncpg.Connection, case_id: str) -> t
     return (row["office"], row["programme"]) if row else None
 
 
+async def current_members(conn: asyncpg.Connection, member_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """member id -> the case that holds the person now and who they are there (name, date of
+    birth, sex, nationality: corrections included; a member split off to another case keeps
+    the id, and its row moves to the new case).  A movement's export and a session's view show
+    people by this, not by the copy their group took when they joined."""
+    rows = await conn.fetch("SELECT member_id, case_id, full_name, date_of_birth, sex, nationality FROM case_members "
+                            "WHERE member_id = ANY($1::text[])", member_ids)
+    return {r["member_id"]: dict(r) for r in rows}
+
+
 async def get_case(conn: asyncpg.Connection, case_id: str) -> CaseDetail | None:
     row = await conn.fetchrow(_GET_CASE, case_id)
     if row is None:

@@ -121,13 +121,3 @@ async def travel_documents(conn: asyncpg.Connection, case_ids: list[str]) -> dic
         ORDER BY payload->>'member_id', occurred_at DESC, recorded_at DESC, seq DESC
         """, case_ids)
     return {r["member_id"]: r["number"] for r in rows}
-
-
-async def current_identities(conn: asyncpg.Connection, member_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """member id -> the person's name, date of birth, sex and nationality as their case has them
-    now (the read model, ``case_members``: corrections included; a member split off to another
-    case keeps the id), for the manifest export."""
-    rows = await conn.fetch(
-        "SELECT member_id, full_name, date_of_birth, sex, nationality FROM case_members "
-        "WHERE member_id = ANY($1::text[])", member_ids)
-    return {r["member_id"]: dict(r) for r in rows}

@@ -54,15 +54,6 @@ async def record_session(conn: asyncpg.Connection, state: SessionState) -> bool:
         return True
 
 
-async def current_members(conn: asyncpg.Connection, member_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """member id -> the case that holds the person now, their name and date of birth as that
-    case has them (the read model, ``case_members``: corrections included; a member split off
-    to another case keeps the id and its row moves to the new case)."""
-    rows = await conn.fetch("SELECT member_id, case_id, full_name, date_of_birth FROM case_members "
-                            "WHERE member_id = ANY($1::text[])", member_ids)
-    return {r["member_id"]: dict(r) for r in rows}
-
-
 async def member_history(conn: asyncpg.Connection, member_ids: list[str],
                          session_id: str) -> tuple[set[str], dict[str, str]]:
     """(members absent from an earlier session, member -> another scheduled session holding them)."""

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from api import policy
+from api import policy, readmodel
 from api.airports import with_arrival_country
 from api.auth import CurrentPrincipal, Principal
 from api.deps import Db, lent_back
@@ -403,7 +403,7 @@ async def _export(db: Db, request: Request, principal: Principal, movement_id: s
     case_ids = [e.case_id for e in state.manifest]
     member_ids = [p.member_id for e in state.manifest for p in e.members]
     rows = manifest_rows(state, await store.travel_documents(db, case_ids),
-                         await store.current_identities(db, member_ids))
+                         await readmodel.current_members(db, member_ids))
     record_cases_shown(case_ids, movement_id)
     return state, rows
 

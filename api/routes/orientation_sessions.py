@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from api import policy
+from api import policy, readmodel
 from api.auth import CurrentPrincipal, Principal
 from api.deps import Db, lent_back
 from api.errors import ERROR_RESPONSES, ApiError
@@ -183,7 +183,7 @@ def current_view(p: Participant, now: dict[str, Any] | None) -> ParticipantView:
 
 def view(state: SessionState, current: dict[str, dict[str, Any]] | None = None) -> SessionView:
     """The session as the API and the UI show it, each person as their case has them now
-    (``current``: ``store.current_members``; ``current_view``); their names go in each of their
+    (``current``: ``readmodel.current_members``; ``current_view``); their names go in each of their
     cases' audit trails (``record_cases_shown``)."""
     current = current or {}
     participants = [current_view(p, current.get(p.member_id)) for p in state.participants]
@@ -207,7 +207,7 @@ def _require_role(principal: Principal) -> None:
 
 
 async def _view(db: Db, state: SessionState) -> SessionView:
-    return view(state, await store.current_members(db, [p.member_id for p in state.participants]))
+    return view(state, await readmodel.current_members(db, [p.member_id for p in state.participants]))
 
 
 async def _visible(db: Db, principal: Principal, session_id: str) -> SessionState:
