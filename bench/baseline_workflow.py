@@ -57,10 +57,15 @@ class BaselineCaseWorkflow:
 
     @complete_stage.validator
     def _validate_complete_stage(self, request: StageCompletion) -> None:
-        if self._done >= len(STAGES):
-            raise ApplicationError("the case is closed", type="case_closed", non_retryable=True)
-        if request.stage != STAGES[self._done]:
-            raise ApplicationError(f"the case is in stage '{STAGES[self._done]}', not '{request.stage}'",
-                                   type="wrong_stage", non_retryable=True)
-        if not request.form:
-            raise ApplicationError("the form is empty", type="invalid_form", non_retryable=True)
+        check_stage(self._done, request)
+
+
+def check_stage(done: int, request: StageCompletion) -> None:
+    """The validator every benchmark workflow shares: the stage in order, a form given."""
+    if done >= len(STAGES):
+        raise ApplicationError("the case is closed", type="case_closed", non_retryable=True)
+    if request.stage != STAGES[done]:
+        raise ApplicationError(f"the case is in stage '{STAGES[done]}', not '{request.stage}'",
+                               type="wrong_stage", non_retryable=True)
+    if not request.form:
+        raise ApplicationError("the form is empty", type="invalid_form", non_retryable=True)

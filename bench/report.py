@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench import recording_price
 from bench.baseline_workflow import STAGES
 from bench.stats import percentile, ratio
 
@@ -162,6 +163,7 @@ def summarize(*, plan: Any, quick: bool, members: int, started_at: datetime, dur
             "read_model_p99_ratio": _keys(rm_ratio),
         },
         "history_events": history,
+        "recording_price": _keys(recording_price.summarize(phases, conc, history)),
         "read_your_writes": ryw,
         "consistency": extra.get("consistency"),
         "bulk_import": extra.get("bulk_import"),
@@ -170,6 +172,8 @@ def summarize(*, plan: Any, quick: bool, members: int, started_at: datetime, dur
         "workloads": {
             "baseline": {str(c): ph.as_dict() for c, ph in base.items()},
             "itinera_http": {str(c): ph.as_dict() for c, ph in it.items()},
+            **{kind: {str(c): ph.as_dict() for c, ph in phases.get(kind, {}).items()}
+               for kind in ("recorded_baseline", "recorded_local_baseline", "caller_recorded_baseline")},
             "bulk_referral": {"baseline": {str(c): ph.as_dict("starts") for c, ph in bulk_b.items()},
                               "itinera": {str(c): ph.as_dict("referrals") for c, ph in bulk_i.items()},
                               "itinera_respond_async": {str(c): ph.as_dict("referrals") for c, ph in bulk_a.items()}},
@@ -405,6 +409,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines += ["", f"Per query at concurrency {first} (p50 / p99 ms):", ""]
         lines += _table(["query"] + [f"{int(lv):,} cases" for lv in rm["levels"]], rows)
 
+    lines += recording_price.render(results.get("recording_price", {}))
     ryw = results["read_your_writes"]
     lines += ["", "**Temporal history events per case**", ""]
     lines += _table(["case", "history events", "Updates"], [

@@ -34,7 +34,7 @@ from bench.stack import REPO_ROOT, BenchStack
 from bench.phase import Phase
 from bench.charter import charter
 from bench.webhook_lag import webhook_lag
-from bench.workloads import Bench, PhaseFailed
+from bench.workloads import CALLER_RECORDED, RECORDED_BASELINES, Bench, PhaseFailed
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results"
 
@@ -109,14 +109,15 @@ def with_options(plan: Plan, concurrency: str | None) -> Plan:
 
 
 async def run(plan: Plan, *, quick: bool, members: int, keep: bool, console: Console,
-              workloads: set[int] = frozenset({1, 2, 3, 4, 5, 6, 7}),  # type: ignore[assignment]
+              workloads: set[int] = frozenset({1, 2, 3, 4, 5, 6, 7, 8}),  # type: ignore[assignment]
               profile_dir: Path | None = None) -> dict[str, Any]:
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     stack = BenchStack(keep=keep)
     monitor = ProcessMonitor()
     phases: dict[str, dict[int, Phase]] = {"baseline": {}, "itinera_http": {}, "bulk_baseline": {},
-                                           "bulk_itinera": {}, "bulk_itinera_async": {}}
+                                           "bulk_itinera": {}, "bulk_itinera_async": {},
+                                           **{kind: {} for kind in (*RECORDED_BASELINES, CALLER_RECORDED)}}
     extra: dict[str, Any] = {}
     readmodel: dict[str, Any] = {"levels": {}, "seed": []}
     bench: Bench | None = None
@@ -139,9 +140,12 @@ async def run(plan: Plan, *, quick: bool, members: int, keep: bool, console: Con
                               measure=False)
             await bench.phase("itinera_http", "warm-up: Itinera", plan.warmup, plan.warmup, bench.itinera_case,
                               measure=False)
+            for kind, workflow in RECORDED_BASELINES.items() if 8 in workloads else ():
+                await bench.phase(kind, f"warm-up: {kind}", plan.warmup, plan.warmup,
+                                  lambda ph, i, w=workflow: bench.baseline_case(ph, i, w), measure=False)
 
-            # 1 + 2, interleaved per concurrency so both see the same server state.
-            for c in plan.concurrency if workloads & {1, 2} else ():
+            # 1 + 2 (+ 8), interleaved per concurrency so all see the same server state.
+            for c in plan.concurrency if workloads & {1, 2, 8} else ():
                 if 1 in workloads:
                     phases["baseline"][c] = await bench.phase(
                         "baseline", f"1 baseline, bare Temporal      c={c:<3}", plan.cases[c], c, bench.baseline_case)
@@ -149,12 +153,22 @@ async def run(plan: Plan, *, quick: bool, members: int, keep: bool, console: Con
                     phases["itinera_http"][c] = await bench.phase(
                         "itinera_http", f"2 Itinera through HTTP         c={c:<3}", plan.cases[c], c,
                         bench.itinera_case)
+                for n, (kind, workflow) in enumerate(RECORDED_BASELINES.items() if 8 in workloads else ()):
+                    label = ("8 recorded by an activity", "8 recorded by a local activity")[n]
+                    phases[kind][c] = await bench.phase(kind, f"{label:<30} c={c:<3}", plan.cases[c], c,
+                                                        lambda ph, i, w=workflow: bench.baseline_case(ph, i, w))
+                if 8 in workloads:
+                    phases[CALLER_RECORDED][c] = await bench.phase(
+                        CALLER_RECORDED, f"{'8 recorded by the caller':<30} c={c:<3}", plan.cases[c], c,
+                        bench.caller_recorded_case)
 
             # History events per full case (outside any timing).
             first = plan.concurrency[0]
             extra["history"] = {
                 "baseline": await bench.history(phases["baseline"][first].ids if 1 in workloads else []),
                 "itinera": await bench.history(phases["itinera_http"][first].ids if 2 in workloads else []),
+                **{kind: await bench.history(phases[kind][first].ids) for kind in (*RECORDED_BASELINES, CALLER_RECORDED)
+                   if 8 in workloads},
             }
             if 2 in workloads:
                 family = await bench.phase("itinera_http", "   Itinera, one family of 7 (history)", 1, 1,
@@ -289,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-readme", action="store_true", help="do not update the results block of bench/README.md")
     parser.add_argument("--keep", action="store_true", help="keep the stack's data folder (logs, databases)")
     parser.add_argument("--concurrency", help="comma-separated levels instead of 1,20,50 (for experiments)")
-    parser.add_argument("--workloads", default="1,2,3,4,5,6,7", help="which workloads to run (default 1,2,3,4,5,6,7)")
+    parser.add_argument("--workloads", default="1,2,3,4,5,6,7,8", help="which workloads to run (default 1,2,3,4,5,6,7,8)")
     parser.add_argument("--import-rows", type=int, help="referrals in the bulk import file (default 5000; quick 60)")
     parser.add_argument("--charter-cases", type=int, help="cases on the charter of workload 6 (default 60; quick 6)")
     parser.add_argument("--charter-people", type=int, help="people on that charter (default 200; quick 20)")
@@ -317,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     except PhaseFailed as exc:
         console.print(f"[red]benchmark stopped: {exc}[/red]")
         return 1
-    partial = (bool(args.concurrency) or workloads != {1, 2, 3, 4, 5, 6, 7} or args.members != 1 or bool(args.import_rows)
+    partial = (bool(args.concurrency) or workloads != {1, 2, 3, 4, 5, 6, 7, 8} or args.members != 1 or bool(args.import_rows)
                or bool(args.charter_cases or args.charter_people))
     tag = "quick" if args.quick else ("partial" if partial else "")
     results["mode"] = tag or "full"

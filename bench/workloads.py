@@ -2,6 +2,9 @@
 case as soon as its previous one finished, until ``total`` cases (or requests) are done.
 
 1. baseline       bare Temporal: start a BaselineCase workflow, then 7 updates (one per stage).
+8. recorded       the same with each update's row written to PostgreSQL by a regular activity
+                  before it answers, again by a local activity (``bench.recorded_baseline``), and
+                  by the caller after the answer.
 2. itinera_http   a full resettlement case through the HTTP API: POST /api/v1/cases, then for
                   each open task: claim, complete with a realistic form, and GET the case
                   at once to check read-your-writes; until the case is closed.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import statistics
 import time
@@ -29,6 +33,7 @@ from temporalio.client import Client
 
 from bench import profile
 from bench.baseline_workflow import STAGES, BaselineCaseWorkflow, StageCompletion
+from bench.recorded_baseline import LocalRecordedCaseWorkflow, RecordedCaseWorkflow
 from bench.http import Http
 from bench.phase import Phase, ReadYourWrites
 from bench.procmon import ProcessMonitor
@@ -68,6 +73,13 @@ def referral_body(external_id: str, office: str, members: int, n: int) -> dict[s
             "external_referral_id": external_id, "members": people}
 
 
+# The baseline workflows a case can run as (workloads 1 and 8).
+BaselineKind = type[BaselineCaseWorkflow] | type[RecordedCaseWorkflow] | type[LocalRecordedCaseWorkflow]
+RECORDED_BASELINES: dict[str, BaselineKind] = {"recorded_baseline": RecordedCaseWorkflow,
+                                               "recorded_local_baseline": LocalRecordedCaseWorkflow}
+CALLER_RECORDED = "caller_recorded_baseline"  # the bare workflow; the caller writes the row after the answer
+
+
 class PhaseFailed(RuntimeError):
     """Most of a phase failed: the run stops (non-zero exit) rather than measure a broken stack."""
 
@@ -88,10 +100,13 @@ class Bench:
         self.tokens: dict[tuple[str, str], dict[str, str]] = {}
         self.ryw = ReadYourWrites()
         self._serial = itertools.count(1)
+        self._pool: asyncpg.Pool | None = None  # workload 8's caller-recorded variant
 
     async def close(self) -> None:
         await self.http.close()
         await self.rm_http.close()
+        if self._pool is not None:
+            await self._pool.close()
 
     @property
     def bare(self) -> Client:
@@ -155,18 +170,37 @@ class Bench:
 
     # --- 1. baseline ----------------------------------------------------------------------------
 
-    async def baseline_case(self, phase: Phase, i: int) -> None:
-        wf_id = f"bench-{self.run}-baseline-{next(self._serial):06d}"
+    async def caller_recorded_case(self, phase: Phase, i: int) -> None:
+        """Workload 8's fourth variant: the bare workflow, and the caller writes each Update's row
+        after the answer (the "record after the answer" design: history first, PostgreSQL just
+        after, by whoever sent the command; its CPU is in the bench client's column here)."""
+        if self._pool is None:
+            self._pool = await asyncpg.create_pool(self.stack.database_url, min_size=1, max_size=20)
+
+        async def record(wf_id: str, seq: int, done: StageCompletion) -> None:
+            assert self._pool is not None
+            await self._pool.execute(
+                "INSERT INTO bench_recorded_stages (case_id, seq, stage, actor, form) "
+                "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (case_id, seq) DO NOTHING",
+                wf_id, seq, done.stage, done.actor, json.dumps(done.form))
+
+        await self.baseline_case(phase, i, after_update=record)
+
+    async def baseline_case(self, phase: Phase, i: int, kind: BaselineKind = BaselineCaseWorkflow,
+                            after_update: Callable[[str, int, StageCompletion], Awaitable[None]] | None = None
+                            ) -> None:
+        """A baseline case: bare (workload 1), or recorded by a regular or a local activity (8)."""
+        wf_id = f"bench-{self.run}-{phase.workload}-{next(self._serial):06d}"
         lat = phase.latencies
         started = time.perf_counter()
-        handle = await self.bare.start_workflow(BaselineCaseWorkflow.run, wf_id, id=wf_id,
-                                                task_queue=self.stack.baseline_queue)
+        handle = await self.bare.start_workflow(kind.run, wf_id, id=wf_id, task_queue=self.stack.baseline_queue)
         lat.add("start", time.perf_counter() - started)
         for stage in STAGES:
             t = time.perf_counter()
-            outcome = await handle.execute_update(BaselineCaseWorkflow.complete_stage,
-                                                  StageCompletion(stage=stage, form=BASELINE_FORMS[stage],
-                                                                  actor="ayse"))
+            completion = StageCompletion(stage=stage, form=BASELINE_FORMS[stage], actor="ayse")
+            outcome = await handle.execute_update(kind.complete_stage, completion)  # type: ignore[arg-type]
+            if after_update is not None:
+                await after_update(wf_id, outcome.version, completion)
             lat.add(f"update:{stage}", time.perf_counter() - t)
         lat.add("case", time.perf_counter() - started)
         if outcome.stage != "closed":
