@@ -12,7 +12,8 @@ only ever moved forward.  After a crash they must tell one story again:
   cases / people the state has on it, open while the group is;
 - **movement vs its cases** (what a family would feel): every case whose departure the
   movement recorded as applied shows the departure in the case's read model, and likewise
-  its arrival.
+  its arrival; an open or locked manifest lists no one under a case that no longer holds them
+  (split off since it was added: the lock's ``members_changed``, ``left_case_problems``).
 
 Like ``consistency``, it only reads.
 """
@@ -28,7 +29,9 @@ from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.readmodel import current_members
 from domain.movements.model import MovementState, MovementStatus
+from domain.movements.rules import left_case_problems
 from domain.movements.records import MOVEMENT_WORKFLOW_TYPE
 from domain.sessions.model import SessionState, SessionStatus
 from domain.sessions.records import SESSION_WORKFLOW_TYPE
@@ -71,6 +74,10 @@ async def _movement_rows(conn: asyncpg.Connection, state: MovementState) -> list
     for case_id, row in sorted(rows.items()):
         if row["on_manifest"] and case_id not in on_manifest:
             found.append(f"movement_cases shows {case_id} on the manifest, the movement does not")
+    if is_open and state.manifest:
+        holders = await current_members(conn, [p.member_id for e in state.manifest for p in e.members])
+        found += [f"case {p.case_id}: {p.message}"
+                  for p in left_case_problems(state, {m: r["case_id"] for m, r in holders.items()})]
     if state.status == MovementStatus.DEPARTED and state.fan_out_done:
         for e in state.manifest:
             if e.boarded and (e.departure is None or not e.departure.applied):

@@ -100,6 +100,7 @@ class MovementActivities:
         known (a cancellation), the case's state is asked first, and an effect already there
         is reported, not sent again.  A refused Update is checked against the case's state
         the same way (an earlier attempt, or a person, may have done it)."""
+        request = with_movement_in_audit(request)
         if request.step == "delay":
             return await self._move_booking(request)
         if request.step == "release":
@@ -283,6 +284,20 @@ async def _send_cancellation(client: Client, request: FanOutRequest, update_id: 
     body = CaseActionRequest(action=CancelBooking(reason=request.reason or f"Group movement {request.movement_id}"
                                                   " was cancelled"), actor=request.actor, audit=request.audit)
     await update_case(client, request.case_id, "act", body, update_id or request.update_id)
+
+
+def with_movement_in_audit(request: FanOutRequest) -> FanOutRequest:
+    """The request whose audit stamp names its movement: the workflow stamps the route's
+    template (``POST /api/v1/movements/{movement_id}/delay``), and each case's audit row then
+    did not say which movement.  Filled here, where the request carries the id, as the
+    movement's own answer names it in the case's trail (``record_cases_shown``:
+    ``... (MV-...)``); the workflow and what it decides are unchanged (its recorded histories
+    replay as before)."""
+    stamp = request.audit
+    if stamp is None or request.movement_id in stamp.action:
+        return request
+    return request.model_copy(update={"audit": stamp.model_copy(
+        update={"action": f"{stamp.action} ({request.movement_id})"})})
 
 
 def held_update_id(request: FanOutRequest) -> str:

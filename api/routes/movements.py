@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -41,9 +42,15 @@ from domain.movements.model import (
     SpecialNeed,
     RemovedEntry,
 )
-from domain.movements.export import COLUMNS, ManifestRow, manifest_rows
+from domain.movements.export import COLUMNS, ManifestRow, current_manifest, manifest_rows
 from domain.movements.decide import MovementRejected, decide
-from domain.movements.rules import listed_twice_problems, needs_problems, seat_problems
+from domain.movements.rules import (
+    lap_or_seat_problems,
+    left_case_problems,
+    listed_twice_problems,
+    needs_problems,
+    seat_problems,
+)
 from store import movements as store
 
 MOVEMENT_ROLES = {Role.MOVEMENT_OFFICER, Role.SUPERVISOR}
@@ -84,7 +91,10 @@ class MovementView(BaseModel):
     people: int = Field(description="Everyone on the manifest, infants included.")
     seats_taken: int = Field(description="Seats the manifest needs: infants under 2 travel on a lap.")
     seats_left: int
-    manifest: list[ManifestEntry]
+    manifest: list[ManifestEntry] = Field(description="Each person's name, date of birth, sex and nationality as "
+                                                      "their case has them now (a correction made after the lock "
+                                                      "too, as in the CSV and PDF exports); the seats (lap_infant) "
+                                                      "as the manifest counted them.")
     removed: list[RemovedEntry]
     fan_out: FanOutProgress
     version: int
@@ -109,8 +119,14 @@ class MovementView(BaseModel):
                                                   "day of travel: infant_without_adult per case, capacity (the "
                                                   "whole, then each person a delay made 2, no longer on a lap), "
                                                   "which refuse the lock and the departure until a case is taken "
-                                                  "off; and member_on_manifest for a person listed under two "
-                                                  "cases (a family split after a case joined).")
+                                                  "off; member_on_manifest for a person listed under two "
+                                                  "cases (a family split after a case joined); members_changed "
+                                                  "for a person listed under a case that no longer holds them "
+                                                  "(split off since it was added: the lock and the departure "
+                                                  "refuse it); and lap_or_seat for a person whose seat no longer "
+                                                  "fits the date of birth their case has now on the day of travel "
+                                                  "(a child corrected to under 2 with a seat, or to 2 or more on "
+                                                  "a lap).")
 
 
 class MovementSummary(BaseModel):
@@ -169,9 +185,12 @@ class NeedsBody(BaseModel):
                                                               "the case knows stay, each listed once).")
 
 
-def view(state: MovementState) -> MovementView:
+def view(state: MovementState, identities: Mapping[str, Mapping[str, Any]] | None = None) -> MovementView:
     """The movement as the API and the UI show it; its people's names go in each of their
-    cases' audit trails (``record_cases_shown``)."""
+    cases' audit trails (``record_cases_shown``).  ``identities``: who each person is now and
+    which case holds them (``readmodel.current_members``, ``shown``): the manifest shows them
+    as the exports do, and ``rule_check`` names who left their case and whose seat no longer
+    fits their date of birth."""
     record_cases_shown([e.case_id for e in state.manifest] + [r.case_id for r in state.removed], state.movement_id)
     results: list[FanOutResult | None]
     if state.pending_releases:
@@ -190,10 +209,13 @@ def view(state: MovementState) -> MovementView:
     pending = (len(state.pending_bookings) + len(state.pending_departures) + len(state.pending_releases)
                + len(state.pending_delays) + len(state.pending_arrivals))
     done = [r for r in results if r is not None]
+    identities = identities or {}
+    now = state.model_copy(update={"manifest": current_manifest(state, identities)}) if identities else state
+    live = state.status in (MovementStatus.OPEN, MovementStatus.LOCKED)
     return MovementView(
         movement_id=state.movement_id, status=state.status, details=state.details, people=state.people,
         seats_taken=state.seats_taken, seats_left=state.details.seat_capacity - state.seats_taken,
-        manifest=state.manifest, removed=state.removed,
+        manifest=now.manifest, removed=state.removed,
         fan_out=FanOutProgress(step=step if pending or done else None, pending=pending,
                                applied=sum(r.applied for r in done), not_applied=sum(not r.applied for r in done)),
         version=state.version, created_at=state.created_at, created_by=state.created_by, updated_at=state.updated_at,
@@ -201,9 +223,16 @@ def view(state: MovementState) -> MovementView:
         cancellation_reason=state.cancellation_reason, delays=state.delays,
         previous_departure_at=state.previous_departure_at, delay_reason=state.delay_reason,
         delay_problems=state.delay_problems, arrived_on=state.arrived_on, arrival_place=state.arrival_place,
-        rule_check=[p for e in state.manifest for p in needs_problems(e.case_id, e.members, state.details)]
-        + (listed_twice_problems(state) if state.status in (MovementStatus.OPEN, MovementStatus.LOCKED) else [])
-        + (seat_problems(state) if state.status in (MovementStatus.OPEN, MovementStatus.LOCKED) else []))
+        rule_check=[p for e in now.manifest for p in needs_problems(e.case_id, e.members, state.details)]
+        + (listed_twice_problems(now) + seat_problems(now) if live else [])
+        + (left_case_problems(now, {m: str(r["case_id"]) for m, r in identities.items() if r.get("case_id")})
+           + lap_or_seat_problems(now, locked=state.status == MovementStatus.LOCKED) if live else []))
+
+
+async def shown(db: Db, state: MovementState) -> MovementView:
+    """``view`` with each person as their case has them now: the read of the exports
+    (``readmodel.current_members``)."""
+    return view(state, await readmodel.current_members(db, [p.member_id for e in state.manifest for p in e.members]))
 
 
 def _require_role(principal: Principal) -> None:
@@ -237,7 +266,7 @@ async def create_movement(details: MovementDetails, principal: CurrentPrincipal,
     movement_id = new_movement_id(principal.actor)
     async with lent_back(db):  # not held while the workflow is awaited (api.deps)
         await commands.create(movement_id, details, principal.actor)
-    return view(await _visible(db, principal, movement_id))
+    return await shown(db, await _visible(db, principal, movement_id))
 
 
 @router.get("", response_model=MovementList, summary="Movements of your offices, latest departure first")
@@ -261,7 +290,7 @@ async def list_movements(
 @router.get("/{movement_id}", response_model=MovementView, responses={404: ERROR_RESPONSES[404]},
             summary="A movement with its manifest and the progress of its fan-out")
 async def get_movement(movement_id: MovementId, principal: CurrentPrincipal, db: Db) -> MovementView:
-    return view(await _visible(db, principal, movement_id))
+    return await shown(db, await _visible(db, principal, movement_id))
 
 
 async def _send(db: Db, principal: Principal, commands: MovementCommands, movement_id: str,
@@ -269,7 +298,7 @@ async def _send(db: Db, principal: Principal, commands: MovementCommands, moveme
     await _visible(db, principal, movement_id)
     async with lent_back(db):
         await commands.send(movement_id, command, principal.actor)
-    return view(await _visible(db, principal, movement_id))
+    return await shown(db, await _visible(db, principal, movement_id))
 
 
 @router.post("/{movement_id}/cases", response_model=MovementView, responses=_COMMAND_ERRORS,
@@ -304,7 +333,7 @@ async def confirm_departure(movement_id: MovementId, body: c.ConfirmDeparture, p
                             commands: Commands) -> MovementView:
     state = await _visible(db, principal, movement_id)
     if state.status == MovementStatus.DEPARTED:  # its workflow may have finished: judged on its last state
-        return _repeated(state, body, principal, commands)
+        return await _repeated(db, state, body, principal, commands)
     return await _send(db, principal, commands, movement_id, body)
 
 
@@ -315,11 +344,12 @@ async def cancel_movement(movement_id: MovementId, body: ReasonBody, principal: 
     state = await _visible(db, principal, movement_id)
     command = c.CancelMovement(reason=body.reason)
     if state.status == MovementStatus.CANCELLED:
-        return _repeated(state, command, principal, commands)
+        return await _repeated(db, state, command, principal, commands)
     return await _send(db, principal, commands, movement_id, command)
 
 
-def _repeated(state: MovementState, command: Any, principal: Principal, commands: MovementCommands) -> MovementView:
+async def _repeated(db: Db, state: MovementState, command: Any, principal: Principal,
+                    commands: MovementCommands) -> MovementView:
     """A departure / cancellation sent to a movement that has it already, whose workflow may
     have finished: the movement's own rules judge it on the recorded state (pure, nothing is
     sent): the same one again changes nothing; one that says something else is refused."""
@@ -327,7 +357,7 @@ def _repeated(state: MovementState, command: Any, principal: Principal, commands
         decide(state, command, datetime.now(UTC), principal.actor)
     except MovementRejected as exc:
         raise commands.refusal(exc.code, exc.message, exc.details) from None
-    return view(state)
+    return await shown(db, state)
 
 
 @router.post("/{movement_id}/boarding", response_model=MovementView, responses=_COMMAND_ERRORS,
@@ -369,10 +399,10 @@ async def confirm_arrival(movement_id: MovementId, body: c.ConfirmArrival, princ
                                                      "is confirmed after the departure")
     if state.arrived_on is not None and (state.arrived_on, state.arrival_place, state.receiving_partner) == (
             body.arrived_on, body.place, body.receiving_partner):
-        return view(state)  # confirmed already (its workflow may have finished): nothing changes
+        return await shown(db, state)  # confirmed already (its workflow may have finished): nothing changes
     async with lent_back(db):
         await commands.confirm_arrival(movement_id, body, principal.actor)
-    return view(await _visible(db, principal, movement_id))
+    return await shown(db, await _visible(db, principal, movement_id))
 
 
 # The export (CSV and PDF, the same rows: domain/movements/export.py): what an airline and a

@@ -14,7 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from domain.movements.model import NEEDS_MEDICAL_ESCORT, NEEDS_OPERATIONAL_ESCORT, ManifestMember, MovementState
+from domain.movements.model import (
+    NEEDS_MEDICAL_ESCORT,
+    NEEDS_OPERATIONAL_ESCORT,
+    ManifestEntry,
+    ManifestMember,
+    MovementState,
+)
 
 COLUMNS = ["row", "kind", "case_id", "member_id", "full_name", "date_of_birth", "sex", "nationality",
            "document_number", "seat", "escort", "boarded"]
@@ -58,29 +64,45 @@ def _escort(m: ManifestMember, state: MovementState) -> str:
     return "; ".join(named)
 
 
+IDENTITY = ("full_name", "date_of_birth", "sex", "nationality")
+
+
+def current_manifest(state: MovementState, identities: Mapping[str, Mapping[str, Any]]) -> list[ManifestEntry]:
+    """The manifest with each person's identity (``IDENTITY``) as their case has it now
+    (``identities``: member id -> those fields, from the case read model; the API's
+    ``readmodel.current_members``), the manifest's copy where the case has no value.  The
+    manifest took each person's identity when the case joined it (and again at the lock), but a
+    caseworker's correction made since (the spelling on the passport, a date of birth) is what
+    the airline, the receiving country and the movement officer must see.  The seats (a lap
+    infant) stay as the manifest counted them: the booking's (``rules.lap_or_seat_problems``
+    names a person whose corrected date of birth no longer fits them)."""
+    entries = []
+    for entry in state.manifest:
+        members = []
+        for m in entry.members:
+            now = identities.get(m.member_id) or {}
+            changed = {k: now[k] for k in IDENTITY if now.get(k) and now[k] != getattr(m, k)}
+            members.append(ManifestMember.model_validate({**m.model_dump(), **changed}) if changed else m)
+        entries.append(entry.model_copy(update={"members": members}))
+    return entries
+
+
 def manifest_rows(state: MovementState, documents: dict[str, str],
-                  identities: dict[str, Mapping[str, Any]] | None = None) -> list[ManifestRow]:
+                  identities: Mapping[str, Mapping[str, Any]] | None = None) -> list[ManifestRow]:
     """``documents``: member id -> the number of the member's visa or travel document.
 
-    ``identities``: member id -> the person's ``full_name``, ``date_of_birth``, ``sex`` and
-    ``nationality`` as their case has them now (the API reads the case read model).  Where
-    given, the case wins over the manifest's copy: the manifest took each person's identity when
-    the case joined it (and again at the lock), but a caseworker's correction made since (the
-    spelling on the passport, a date of birth) is what the airline and the receiving country must
-    get; a name they do not find in the passport can cost the person the flight.  The seat column
+    ``identities``: member id -> the person's identity as their case has it now
+    (``current_manifest``): where given, the case wins over the manifest's copy; a name the
+    airline does not find in the passport can cost the person the flight.  The seat column
     stays as the manifest counted it (the booking's seats)."""
     rows: list[ManifestRow] = []
-    identities = identities or {}
-    for entry in state.manifest:
+    for entry in current_manifest(state, identities or {}):
         for m in entry.members:
             boarded = m.boarded if m.boarded is not None else entry.boarded
-            now = identities.get(m.member_id) or {}
-            born = now.get("date_of_birth") or m.date_of_birth
             rows.append(ManifestRow(
                 row=len(rows) + 1, kind="passenger", case_id=entry.case_id, member_id=m.member_id,
-                full_name=now.get("full_name") or m.full_name,
-                date_of_birth=born.isoformat() if hasattr(born, "isoformat") else str(born),
-                sex=now.get("sex") or m.sex or "", nationality=now.get("nationality") or m.nationality or "",
+                full_name=m.full_name, date_of_birth=m.date_of_birth.isoformat(),
+                sex=m.sex or "", nationality=m.nationality or "",
                 document_number=documents.get(m.member_id, ""), seat=_seat(m),
                 escort=_escort(m, state), boarded="" if boarded is None else ("yes" if boarded else "no")))
     for escort in state.details.escorts:

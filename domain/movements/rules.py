@@ -18,7 +18,7 @@ The facts come from the case's own workflow (``CaseFacts``), taken just before t
 | ``exit_permission`` | resettlement or family reunification from a host state that requires an exit permission (the case's office's, recorded at referral): it is not recorded, or expires before the day of travel |
 | ``destination`` | the case travels to another country than the flight lands in: its destination country (resettlement, family reunification) or its country of return (AVRR) is not the country of the movement's arrival_airport (``arrival_country``); only where both are known (``destination_problems``) |
 | ``member_on_manifest`` | a member of the case is on this manifest already under another case (the family was split after that case was added: its entry still lists the people who left it); named with both cases |
-| ``members_changed`` | at lock: the case's members are not those listed when it was added (a split took people off it since): take the case off and add it again (``members_changed_problems``) |
+| ``members_changed`` | at lock: the case's members are not those listed when it was added (a split took people off it since): take the case off and add it again (``members_changed_problems``; named before the lock in the movement's ``rule_check``, from the read model: ``left_case_problems``) |
 | ``special_needs`` | a member needs a stretcher or a medical escort and the movement has no medical escort, or is an unaccompanied minor and it has no operational escort (the needs the case knows, e.g. AVRR's fit-to-travel assessment asking for a medical escort, and those the movement officer listed) |
 
 A delay checks, for every booked case, the rules a later day of travel may break
@@ -45,6 +45,7 @@ And when the departure is confirmed, for every case the lock booked (``departure
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 from domain.model import CaseStatus, Stage
@@ -118,17 +119,66 @@ def members_changed_problems(entry: ManifestEntry, facts: CaseFacts) -> list[Pro
     does not list: the manifest must list the people who fly under the case that books them."""
     if not facts.found or facts.status == CaseStatus.CLOSED:
         return []  # said by the case's own rules (case_not_found, case_closed)
-    now = {m.member_id: m for m in facts.members}
+    return changed_members_problems(entry, {m.member_id: m.full_name for m in facts.members})
+
+
+def changed_members_problems(entry: ManifestEntry, now: Mapping[str, str]) -> list[Problem]:
+    """``members_changed_problems`` against ``now``: member id -> name of each person the
+    entry's case holds now (its facts at the lock and the departure; the read model's in the
+    movement's ``rule_check``, ``left_case_problems``)."""
     listed = {m.member_id for m in entry.members}
     problems = [Problem(case_id=entry.case_id, rule="members_changed", member_id=m.member_id, member_name=m.full_name,
                         message=f"{m.full_name} ({m.member_id}) left case {entry.case_id} (split) since it was added: "
                                 f"take the case off the manifest and add it again")
                 for m in entry.members if m.member_id not in now]
-    problems += [Problem(case_id=entry.case_id, rule="members_changed", member_id=m.member_id,
-                         member_name=m.full_name,
-                         message=f"{m.full_name} ({m.member_id}) is in case {entry.case_id} but not on the manifest "
+    problems += [Problem(case_id=entry.case_id, rule="members_changed", member_id=member_id, member_name=name,
+                         message=f"{name} ({member_id}) is in case {entry.case_id} but not on the manifest "
                                  "with it: take the case off the manifest and add it again")
-                 for m in facts.members if m.member_id not in listed]
+                 for member_id, name in now.items() if member_id not in listed]
+    return problems
+
+
+def left_case_problems(state: MovementState, holders: Mapping[str, str]) -> list[Problem]:
+    """The lock's ``members_changed`` rule, for the movement's ``rule_check`` before the lock
+    refuses (and after it, before the departure does): each person listed under a case that no
+    longer holds them (``holders``: member id -> the case that holds the person now, the read
+    model's ``case_members``; a person it does not know is taken to be where the manifest says).
+    A case gains no people (a split only takes them off), so only those who left are named."""
+    return [p for e in state.manifest for p in changed_members_problems(
+        e, {m.member_id: m.full_name for m in e.members if holders.get(m.member_id, e.case_id) == e.case_id})]
+
+
+def _age_in_words(born: date, day: date) -> str:
+    """``3 years`` or, under 2, ``14 months``: the age a seat is counted for."""
+    years = age_on(born, day)
+    if years >= LAP_INFANT_AGE_YEARS:
+        return f"{years} years old"
+    months = (day.year - born.year) * 12 + day.month - born.month - (day.day < born.day)
+    return f"{months} month{'s' if months != 1 else ''} old"
+
+
+def lap_or_seat_problems(state: MovementState, *, locked: bool) -> list[Problem]:
+    """Each person whose seat no longer fits their date of birth on the day of travel: a
+    correction made since the manifest counted the seats (``state``'s manifest with each
+    person's identity as their case has it now, ``export.current_manifest``) made a child under
+    2 who has a seat, or a person of 2 or more on a lap.  The count is the delay's
+    (``recount_members``, the lap only).  Before the lock it says that the lock counts again;
+    after it, the booking has the old count, so the officer tells the airline."""
+    day = state.details.travel_day()
+    what = ("the booking counted it otherwise (the date of birth was corrected since the lock): tell the airline"
+            if locked else "the lock counts the seats again from the corrected date of birth")
+    problems: list[Problem] = []
+    for e in state.manifest:
+        for r in recount_members(e, None, state.details):
+            m = e.member(r.member_id)
+            assert m is not None
+            has = ("a lap infant (under 2), and the manifest gives them a seat" if r.lap_infant
+                   else "not a lap infant (2 or more: a seat of their own), and the manifest has them on a lap")
+            problems.append(Problem(case_id=e.case_id, rule="lap_or_seat", member_id=m.member_id,
+                                    member_name=m.full_name,
+                                    message=f"{m.full_name} (case {e.case_id}, born {m.date_of_birth.isoformat()}) "
+                                            f"is {_age_in_words(m.date_of_birth, day)} on the day of travel "
+                                            f"{day.isoformat()}: {has}; {what}"))
     return problems
 
 
