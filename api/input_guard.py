@@ -32,7 +32,7 @@ import json
 import math
 import urllib.parse
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +48,7 @@ from domain.text import describe, unstorable
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ALLOWED = "text as UTF-8, without NUL (U+0000) or unpaired surrogates (U+D800-U+DFFF)"
+FILE_UNREADABLE = "file_unreadable"  # the code of every refusal of a referral file that cannot be read
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Problem:
     field: str
     reason: str
     allowed: str | None = ALLOWED
+    code: str = "invalid_request"
 
 
 class _NotJson(ValueError):
@@ -155,27 +157,66 @@ async def _body_problem(scope: Scope, body: bytes) -> Problem | None:
         return await _multipart_problem(headers, body)
     if content_type in CSV_TYPES:
         return _text_problem(body)
+    if scope.get("path") == IMPORTS_PATH:
+        return _json_file_problem(body)
     return _json_problem(body)
 
 
 # A referral file (``POST /api/v1/imports``): the route reads it and names each bad cell by
-# line; the guard only says, in a spreadsheet user's words, when it is not UTF-8 at all.
+# line; the guard only says, in a spreadsheet user's words, when it is not UTF-8 at all.  Such
+# a refusal has the code the route gives a file it cannot read (``file_unreadable``).
+IMPORTS_PATH = "/api/v1/imports"
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 WORKBOOK_SIGNATURE = b"PK\x03\x04"  # a zip archive: what an .xlsx file is
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian
 SAVE_AS_CSV = 'in Excel: Save As "CSV UTF-8 (Comma delimited)"'
+UTF16_REASON = 'is UTF-16 text (what Excel saves as "Unicode Text"), not UTF-8'
+
+
+def is_utf16(body: bytes) -> bool:
+    """Whether ``body`` is UTF-16 text: it starts with a UTF-16 byte order mark, or (without
+    one) a NUL is every other byte, as in Latin text written two bytes a letter.  UTF-8 text
+    has no NUL at all, so a quarter of the bytes at one parity being NUL is no accident."""
+    if body.startswith(UTF16_BOMS) and not body.startswith(b"\xff\xfe\x00\x00"):  # not UTF-32
+        return True
+    sample = body[:4096]
+    pairs = len(sample) // 2
+    if pairs < 2:
+        return False
+    even, odd = sample[0:2 * pairs:2].count(0), sample[1:2 * pairs:2].count(0)
+    return max(even, odd) * 4 >= pairs and min(even, odd) * 4 < max(even, odd)
 
 
 def _text_problem(body: bytes) -> Problem | None:
     if body.startswith(WORKBOOK_SIGNATURE):
-        return Problem("body", "is an Excel workbook (.xlsx), not a CSV file", SAVE_AS_CSV)
+        return Problem("body", "is an Excel workbook (.xlsx), not a CSV file", SAVE_AS_CSV, FILE_UNREADABLE)
+    if is_utf16(body):
+        return Problem("body", f"{UTF16_REASON}: {SAVE_AS_CSV}", f"UTF-8 encoded text ({SAVE_AS_CSV})",
+                       FILE_UNREADABLE)
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = body.count(b"\n", 0, exc.start) + 1
         return Problem("body", f"is not valid UTF-8 (byte 0x{body[exc.start]:02X} on line {line}): the file was "
                                "saved in another encoding (e.g. Windows-1254)",
-                       f"UTF-8 encoded text ({SAVE_AS_CSV})")
+                       f"UTF-8 encoded text ({SAVE_AS_CSV})", FILE_UNREADABLE)
     return None
+
+
+def _json_file_problem(body: bytes) -> Problem | None:
+    """A JSON referral file: what cannot be read as UTF-8 JSON at all is ``file_unreadable``
+    (a string in it that could not be stored stays ``invalid_request``, named by its field)."""
+    if body.startswith(WORKBOOK_SIGNATURE):
+        return Problem("body", "is an Excel workbook (.xlsx), not a JSON file",
+                       f"a JSON file, or a CSV file sent as text/csv ({SAVE_AS_CSV})", FILE_UNREADABLE)
+    if is_utf16(body):
+        return Problem("body", UTF16_REASON, "UTF-8 encoded JSON", FILE_UNREADABLE)
+    problem = _json_problem(body)
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return problem if problem is None else replace(problem, code=FILE_UNREADABLE)
+    return replace(problem, code=FILE_UNREADABLE) if problem is not None and problem.field == "body" else problem
 
 
 async def _multipart_problem(headers: Headers, body: bytes) -> Problem | None:
@@ -316,8 +357,9 @@ async def _refuse(send: Send, problem: Problem) -> None:
     detail: dict[str, Any] = {"field": problem.field, "reason": problem.reason}
     if problem.allowed is not None:
         detail["allowed"] = problem.allowed
-    body = json.dumps({"error": {"code": "invalid_request",
-                                 "message": f"the request is invalid: {problem.field}: {problem.reason}",
+    what = "the file cannot be read" if problem.code == FILE_UNREADABLE else "the request is invalid"
+    body = json.dumps({"error": {"code": problem.code,
+                                 "message": f"{what}: {problem.field}: {problem.reason}",
                                  "details": [detail]}}).encode()
     await send({"type": "http.response.start", "status": 422,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})

@@ -29,6 +29,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from api.input_guard import SAVE_AS_CSV, UTF16_REASON, is_utf16
 from domain.model import Referral, Sponsor
 from domain.referral_request import ReferralRequest
 from domain.text import unstorable
@@ -211,11 +212,15 @@ def read_json(raw: bytes, today: date) -> list[ImportItem]:
 
 def read_file(raw: bytes, file_format: str, today: date) -> list[ImportItem]:
     """The referrals of a file, each judged; repeats of a referral within the file marked."""
+    if is_utf16(raw):  # Excel's "Unicode Text" (Python's json would even read it): not what the file is to be
+        save_as = SAVE_AS_CSV if file_format == "csv" else "save it as UTF-8"
+        raise FileUnreadable(f"the file {UTF16_REASON}: {save_as}")
     if file_format == "csv":
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise FileUnreadable(f"the CSV file is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+            raise FileUnreadable(
+                f"the CSV file is not UTF-8 ({exc.reason} at byte {exc.start}): {SAVE_AS_CSV}") from None
         items = read_csv(text, today)
     else:
         items = read_json(raw, today)

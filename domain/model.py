@@ -184,6 +184,50 @@ def _plausible_birth(value: date, info: ValidationInfo) -> date:
 DateOfBirth = Annotated[date, AfterValidator(_plausible_birth),
                         Rule(f"Not in the future and not before {EARLIEST_BIRTH.isoformat()}.")]
 
+# A date of birth typed in (a referral, a member's correction) is also not more than
+# OLDEST_AGE_YEARS before the day it is entered: 1900-01-01 is a placeholder, not a person.
+# That bound moves with the calendar, so it is an ADMISSION rule only: the request models
+# (``domain.referral_request``) and the correction's validator (``domain.engine.corrections``,
+# ``ctx.admission_rules``) check it; a recorded member, a case's state and a replayed history
+# are never judged by it (what was plausible when entered stays valid).
+OLDEST_AGE_YEARS = 120
+ENTERED_BIRTH_RULE = f"When entered, not more than {OLDEST_AGE_YEARS} years before that day."
+
+
+def earliest_birth_entered_on(today: date) -> date:
+    """The earliest date of birth a person entered on ``today`` may have: ``OLDEST_AGE_YEARS``
+    years before it (1 March when ``today`` is 29 February and that year has none)."""
+    year = today.year - OLDEST_AGE_YEARS
+    try:
+        return today.replace(year=year)
+    except ValueError:
+        return date(year, 3, 1)
+
+
+def entered_birth_problem(value: date, today: date) -> tuple[str, str] | None:
+    """Why a date of birth entered on ``today`` is refused, and what is allowed (``None``: it is not)."""
+    earliest = earliest_birth_entered_on(today)
+    if value >= earliest:
+        return None
+    return (f"{value.isoformat()} is more than {OLDEST_AGE_YEARS} years before today ({today.isoformat()}): not a "
+            f"plausible date of birth; the earliest a date of birth entered today may be is {earliest.isoformat()}",
+            f"a date from {earliest.isoformat()} to {today.isoformat()}: at most {OLDEST_AGE_YEARS} years before the "
+            "day it is entered, and not in the future")
+
+
+def _entered_birth(value: date, info: ValidationInfo) -> date:
+    # Only on the request models (what is typed in now): the day is the request's.
+    today = today_of(info, edge=True)
+    problem = entered_birth_problem(value, today) if today is not None else None
+    if problem is not None:
+        # "expected" is the context key the API's and the import's error details show as "allowed"
+        raise PydanticCustomError("birth_implausible", "{reason}", {"reason": problem[0], "expected": problem[1]})
+    return value
+
+
+EnteredDateOfBirth = Annotated[DateOfBirth, AfterValidator(_entered_birth), Rule(ENTERED_BIRTH_RULE)]
+"""A date of birth as a request types it in: ``DateOfBirth`` and the admission rule above."""
+
 
 def check_monitoring_months(months: tuple[int, ...] | list[int]) -> tuple[int, ...]:
     """AVRR monitoring visits: months after arrival, strictly increasing, within five years."""

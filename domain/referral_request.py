@@ -5,8 +5,10 @@ replays, and ``MemberIn`` is how the engine reads a recorded member back for a
 correction: both keep ``Line`` names, so what an earlier version accepted stays readable.
 A referral typed in now (``POST /api/v1/cases``, the UI's form, an import file, an
 integration's message) is validated by these subclasses instead, which refuse invisible
-characters in the members' and the sponsor's names (``domain.person_names``); every other
-rule is ``Referral``'s own, inherited.
+characters in the members' and the sponsor's names (``domain.person_names``) and a date of
+birth more than ``OLDEST_AGE_YEARS`` before the day it is entered (``EnteredDateOfBirth``, an
+admission rule: the day moves, so a recorded member is never judged by it); every other rule
+is ``Referral``'s own, inherited.
 
 The subclasses keep the names of their parents in the JSON Schema (``__qualname__``):
 the served schemas stay ``Referral``, ``MemberIn`` and ``Sponsor`` (the parents are not
@@ -20,7 +22,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from domain.model import MemberIn, Referral, Sponsor
+from domain.model import EnteredDateOfBirth, MemberIn, Referral, Sponsor
 from domain.person_names import PersonName
 
 
@@ -31,6 +33,7 @@ class ReferredMember(MemberIn):
     model_config = ConfigDict(title="MemberIn")
 
     full_name: PersonName() = Field(examples=["Amina Haddad"])  # type: ignore[valid-type]
+    date_of_birth: EnteredDateOfBirth = Field(examples=["1988-03-14"])
 
 
 class SponsorRequest(Sponsor):
@@ -40,6 +43,8 @@ class SponsorRequest(Sponsor):
     model_config = ConfigDict(title="Sponsor")
 
     full_name: PersonName() = Field(examples=["Yusuf Haddad"])  # type: ignore[valid-type]
+    date_of_birth: EnteredDateOfBirth | None = Field(
+        default=None, description=Sponsor.model_fields["date_of_birth"].description)
 
 
 class ReferralRequest(Referral):

@@ -27,7 +27,7 @@ from domain.case import (
     WithdrawCase,
     WithdrawConsent,
 )
-from domain.model import Role
+from domain.model import EARLIEST_BIRTH, ENTERED_BIRTH_RULE, Role
 from domain.programmes.registry import definition_of
 from domain.person_names import PERSON_NAME_PATTERN, PERSON_NAME_RULE, PersonName, person_name_problem
 from domain.text import ShowsRules, Text
@@ -79,7 +79,11 @@ class CorrectionBody(ShowsRules):
         description="Fields to correct: full_name, date_of_birth, sex, nationality, relationship.",
         json_schema_extra={"properties": {"full_name": {"type": "string", "minLength": 1, "maxLength": 200,
                                                         "pattern": PERSON_NAME_PATTERN,
-                                                        "description": PERSON_NAME_RULE}}})
+                                                        "description": PERSON_NAME_RULE},
+                                          # the rules of a date of birth typed in (domain.engine.corrections)
+                                          "date_of_birth": {"type": "string", "format": "date", "description": (
+                                              f"Not in the future and not before {EARLIEST_BIRTH.isoformat()}. "
+                                              f"{ENTERED_BIRTH_RULE}")}}})
     reason: Reason
 
 

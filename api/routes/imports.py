@@ -121,7 +121,13 @@ _BODY_DOC = {"requestBody": {"required": True, "content": {
 
 @router.post("", status_code=202, response_model=ImportView, openapi_extra=_BODY_DOC,
              summary="Upload a CSV or JSON file of referrals: judged now, referred by a durable job",
-             responses={413: {"description": "File over 16 MiB."}, 422: ERROR_RESPONSES[422]})
+             responses={413: {"description": "File over 16 MiB."}, 422: {**ERROR_RESPONSES[422], "description": (
+                 "file_unreadable: the file as a whole cannot be read (not UTF-8: e.g. UTF-16, Excel's \"Unicode "
+                 "Text\", or Windows-1254; an Excel workbook; another separator than commas; a column twice; a "
+                 "header that is not the template's; not JSON; more than 20,000 referrals); unsupported_file: "
+                 "another Content-Type; file_empty: no referral in it; invalid_request: a string in a JSON file "
+                 "that cannot be stored, named by its field. A bad cell does not refuse the file: its referral is "
+                 "invalid, named by line and field.")}})
 async def upload(request: Request, response: Response, principal: CurrentPrincipal, db: Db, commands: Commands,
                  file_name: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f]*$",
                                                         description="The file's name, for the record.")] = None

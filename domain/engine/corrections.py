@@ -12,7 +12,7 @@ from domain.engine.commands import CorrectMember
 from domain.engine.draft import Draft, reject
 from domain.engine.form_validation import form_rejection
 from domain.errors import RejectionCode
-from domain.model import EDGE_TODAY, MemberIn, ReferralFieldError, Relationship
+from domain.model import EDGE_TODAY, MemberIn, ReferralFieldError, Relationship, entered_birth_problem
 from domain.programmes.registry import definition_of, profile_of
 
 CORRECTABLE_MEMBER_FIELDS = ("full_name", "date_of_birth", "sex", "nationality", "relationship")
@@ -37,6 +37,11 @@ def decide_correction(draft: Draft, command: CorrectMember) -> None:
         corrected = MemberIn.model_validate({**current.model_dump(), **command.changes}, context=today)
     except ValidationError as exc:
         raise form_rejection("member correction", exc, prefix="changes") from None
+    if draft.ctx.admission_rules and "date_of_birth" in command.changes:
+        # A corrected date of birth is typed in now: not more than OLDEST_AGE_YEARS before today.
+        # An admission rule (its bound moves with the day): corrections recorded before it, and
+        # the recorded member's other fields, are never judged by it.
+        _plausible_when_entered(corrected.date_of_birth, draft.ctx.today(state.office_time_zone))
     if draft.ctx.admission_rules and {"relationship", "date_of_birth"} & set(command.changes):
         _joins_as_referred(draft, member.member_id, corrected, set(command.changes))
     others = [m for m in state.members if m.member_id != member.member_id]
@@ -52,6 +57,14 @@ def decide_correction(draft: Draft, command: CorrectMember) -> None:
                      [{"field": "changes", "reason": "every value is already recorded"}])
     draft.emit(ev.MemberDataCorrected(member_id=member.member_id, changes=changed,
                                       previous={k: before[k] for k in changed}, reason=command.reason))
+
+
+def _plausible_when_entered(born: date, today: date) -> None:
+    problem = entered_birth_problem(born, today)
+    if problem is not None:
+        reason, allowed = problem
+        raise reject(RejectionCode.INVALID_FORM, f"changes.date_of_birth: {reason}",
+                     [{"field": "changes.date_of_birth", "reason": reason, "allowed": allowed}])
 
 
 def _joins_as_referred(draft: Draft, member_id: str, corrected: MemberIn, changed: set[str]) -> None:
