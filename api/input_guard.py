@@ -33,7 +33,6 @@ import math
 import urllib.parse
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.routing import iter_route_contexts
@@ -43,6 +42,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.limits import MAX_JSON_DEPTH
+from api.office_time import edge_today_anywhere
 from domain.model import EDGE_TODAY
 from domain.text import describe, unstorable
 
@@ -73,7 +73,7 @@ class InputGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        token = EDGE_TODAY.set(datetime.now(UTC).date())
+        token = EDGE_TODAY.set(edge_today_anywhere())
         try:
             problem = _path_problem(scope) or _query_problem(scope)
             if problem is None and scope["method"] in _WITH_BODY:

@@ -15,3 +15,14 @@ def edge_today(office: str) -> date:
     accept is never refused here (what the edge lets through, the workflow still checks)."""
     now = datetime.now(UTC)
     return max(now.date(), local_date(now, get_settings().time_zone_of(office)))
+
+
+def edge_today_anywhere(now: datetime | None = None) -> date:
+    """Today at the edge when the office is not known yet (a request body checked before it is
+    read, a file of referrals to several offices): the latest of today in UTC and in every
+    configured office's zone.  At 00:30 in Istanbul (21:30 UTC the day before) a baby born that
+    day is not "in the future"; as in ``edge_today``, never stricter than the workflow."""
+    now = now or datetime.now(UTC)
+    settings = get_settings()
+    zones = {*settings.office_time_zones.values(), settings.default_time_zone}
+    return max(now.date(), *(local_date(now, zone) for zone in zones))

@@ -243,6 +243,31 @@ def test_a_date_entered_at_0018_istanbul_time_is_today_not_the_future() -> None:
     assert after.stage == "health"
 
 
+def test_a_baby_born_today_in_istanbul_is_referred_at_0018_not_refused_as_born_in_the_future() -> None:
+    """The API's edge checks a referral before it knows the office: its "today" is the latest of
+    UTC's and every office's, never stricter than the office's own day."""
+    from api.office_time import edge_today_anywhere
+    from domain.model import EDGE_TODAY
+    from domain.referral_request import ReferralRequest
+
+    today = edge_today_anywhere(LATE_EVENING_UTC)
+    assert today == ISTANBUL_TODAY == LATE_EVENING_UTC.date() + timedelta(days=1)
+    body = {"programme": "resettlement", "office": "IST", "destination_country": "NO",
+            "external_referral_id": "EDGE-BORN-TODAY",
+            "members": [{"full_name": "Leyla Haddad", "date_of_birth": "1990-03-01", "sex": "female",
+                         "nationality": "SY", "relationship": "principal"},
+                        {"full_name": "Nur Haddad", "date_of_birth": ISTANBUL_TODAY.isoformat(), "sex": "female",
+                         "nationality": "SY", "relationship": "child"}]}
+    token = EDGE_TODAY.set(today)
+    try:
+        assert ReferralRequest.model_validate(body).members[1].date_of_birth == ISTANBUL_TODAY
+        body["members"][1]["date_of_birth"] = (ISTANBUL_TODAY + timedelta(days=1)).isoformat()
+        with pytest.raises(ValidationError, match="future"):
+            ReferralRequest.model_validate(body)
+    finally:
+        EDGE_TODAY.reset(token)
+
+
 def test_the_day_after_the_offices_today_is_still_the_future() -> None:
     from domain.errors import CommandRejected, RejectionCode
     state = _interview(_referred(LATE_EVENING_UTC - timedelta(hours=1)), LATE_EVENING_UTC)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -25,6 +25,7 @@ from api import policy
 from api.auth import CurrentPrincipal, Principal
 from api.deps import Commands, Db, lent_back
 from api.errors import ERROR_RESPONSES, ApiError
+from api.office_time import edge_today_anywhere
 from api.referral_import_file import CSV_TEMPLATE, JSON_TEMPLATE, MAX_FILE_BYTES, FileUnreadable, read_file
 from domain.case import referral_fingerprint
 from domain.model import Role
@@ -146,7 +147,7 @@ async def upload(request: Request, response: Response, principal: CurrentPrincip
     if len(raw) > MAX_FILE_BYTES:
         raise ApiError(413, "body_too_large", f"file over {MAX_FILE_BYTES} bytes")
     try:
-        items = read_file(raw, file_format, datetime.now(UTC).date())
+        items = read_file(raw, file_format, edge_today_anywhere())
     except FileUnreadable as exc:
         raise ApiError(422, "file_unreadable", str(exc), [{"field": "body", "reason": str(exc)}]) from None
     if not items:
