@@ -70,6 +70,17 @@ def database_url(settings: Settings, *, owner: bool = False) -> str:
     return owner_url if owner else application_url(owner_url)
 
 
+def _with_temporal(settings: Settings) -> Settings:
+    """``settings`` with the Temporal of a running `itinera dev` of ITINERA_DATA_DIR when neither
+    ITINERA_TEMPORAL_ADDRESS nor ITINERA_TEMPORAL_PORT is set (a `make dev` on other ports)."""
+    if settings.temporal_address or "temporal_port" in settings.model_fields_set:
+        return settings
+    from embedded.temporal_server import running_address
+
+    address = running_address(settings.data_dir / "temporal")
+    return settings.model_copy(update={"temporal_address": address}) if address else settings
+
+
 def _with_database(settings: Settings) -> Settings:
     """``settings`` with the database found (see ``database_url``), for the worker and the API."""
     return settings.model_copy(update={"database_url": database_url(settings)})
@@ -254,7 +265,7 @@ def check(
     from store.db import connect
     from temporal_client import connect_temporal
 
-    settings = get_settings()
+    settings = _with_temporal(get_settings())
 
     async def run():  # type: ignore[no-untyped-def]
         for attempt in range(1, 4):
@@ -390,7 +401,7 @@ def rollout(
     from worker_versioning import current_build_id
     from worker_versioning import rollout as roll_out
 
-    settings = get_settings()
+    settings = _with_temporal(get_settings())
 
     async def run() -> str | None:
         client = await connect_temporal(settings)

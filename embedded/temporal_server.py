@@ -35,6 +35,18 @@ def temporal_executable() -> str:
     return venv_executable("temporal")
 
 
+ADDRESS_FILE = "address"
+
+
+def running_address(data_dir: Path) -> str | None:
+    """The address the embedded Temporal of ``data_dir`` (its ``temporal`` folder) last listened
+    on, or None if it never ran there."""
+    try:
+        return (data_dir / ADDRESS_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
 class EmbeddedTemporal:
     """The Temporal CLI dev server, with the case search attributes registered."""
 
@@ -77,6 +89,9 @@ class EmbeddedTemporal:
             try:
                 client = await Client.connect(self.address, namespace=self.namespace)
                 await client.service_client.check_health()
+                # Where it listens, for commands run beside it (`itinera check`, `rollout`): they
+                # find PostgreSQL through the data folder, and Temporal through this file.
+                (self.data_dir / ADDRESS_FILE).write_text(self.address + "\n")
                 return self.address
             except Exception:
                 if asyncio.get_running_loop().time() > deadline:

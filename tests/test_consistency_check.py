@@ -208,3 +208,16 @@ async def test_a_check_that_cannot_reach_postgresql_exits_2_not_1(stack) -> None
     assert done.returncode == 2, done.stdout + done.stderr
     assert "could not be made" in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert done.stdout == ""
+
+
+async def test_beside_a_dev_stack_on_other_ports_the_check_finds_its_temporal_through_the_data_folder(
+        stack, driver: CaseDriver) -> None:
+    """`make dev` on another Temporal port: the check found PostgreSQL through ITINERA_DATA_DIR
+    but tried Temporal at 127.0.0.1:7233 and exited 2 (explore7 #11)."""
+    assert not stack.settings.temporal_address.endswith(":7233")
+    case = await _case_at_interview(driver)
+    env = cli_env(data_dir=str(stack.data_dir), database_url=stack.database_url, payload_keys=TEST_PAYLOAD_KEYS,
+                  payload_active_key="test-2")
+    done = await itinera("check", "--json", "--case", case["case_id"], env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["cases_checked"] == 1
