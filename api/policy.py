@@ -10,7 +10,7 @@ from __future__ import annotations
 from api.auth import Principal
 from api.errors import ApiError
 from api.schemas import CaseDetail, EventView, TaskView
-from domain.programmes.registry import health_event_types
+from domain.programmes.registry import definition_of, health_event_types, protection_event_types
 from domain.model import Role, Stage
 
 REFERRING_ROLES = {Role.CASEWORKER, Role.SUPERVISOR}
@@ -21,6 +21,14 @@ REFERRING_ROLES = {Role.CASEWORKER, Role.SUPERVISOR}
 HEALTH_READERS = frozenset({Role.MEDICAL_OFFICER, Role.SUPERVISOR})
 HEALTH_SHARED_FIELDS = frozenset({"task_id", "member_id", "outcome", "assessment_date", "clearance_valid_until",
                                   "checked_at", "completed_on"})
+
+
+# Protection details (``TaskSpec.protection_data``: a victim of trafficking, a minor alone,
+# medical needs, in AVRR's vulnerability screening) are for those who work with the person;
+# a movement officer sees what the travel needs (``escort_required``) and that a screening
+# happened.  An allow-list, like the health one.
+PROTECTION_READERS = frozenset({Role.CASEWORKER, Role.MEDICAL_OFFICER, Role.SUPERVISOR})
+PROTECTION_SHARED_FIELDS = frozenset({"task_id", "member_id", "screened_on", "escort_required"})
 
 
 def with_article(role: str) -> str:
@@ -60,11 +68,19 @@ def reads_health_details(principal: Principal) -> bool:
     return principal.role in HEALTH_READERS
 
 
+def reads_protection_details(principal: Principal) -> bool:
+    return principal.role in PROTECTION_READERS
+
+
 def redact_event(event: EventView, principal: Principal) -> tuple[EventView, bool]:
     """The event as this caller may read it, and whether anything was withheld."""
-    if event.type not in health_event_types() or reads_health_details(principal):
+    if event.type in health_event_types() and not reads_health_details(principal):
+        shared = HEALTH_SHARED_FIELDS
+    elif event.type in protection_event_types() and not reads_protection_details(principal):
+        shared = PROTECTION_SHARED_FIELDS
+    else:
         return event, False
-    shown = {k: v for k, v in event.data.items() if k in HEALTH_SHARED_FIELDS}
+    shown = {k: v for k, v in event.data.items() if k in shared}
     return event.model_copy(update={"data": shown}), len(shown) < len(event.data)
 
 
@@ -75,10 +91,18 @@ def redact_events(events: list[EventView], principal: Principal) -> list[tuple[E
     person was not cleared (the decision stays shown)."""
     shown: list[tuple[EventView, bool]] = []
     stage: str | None = None
+    screened_at = None  # when the last protection details were recorded (one command's events share it)
     for event in events:
         if event.type == "StageEntered":
             stage = event.data.get("stage", stage)
+        if event.type in protection_event_types():
+            screened_at = event.occurred_at
         redacted, withheld = redact_event(event, principal)
+        if (event.type == "PriorityRaised" and event.occurred_at == screened_at and "reason" in redacted.data
+                and not reads_protection_details(principal)):
+            # A priority raised by a screening names the vulnerabilities in its reason.
+            redacted = redacted.model_copy(update={"data": {k: v for k, v in redacted.data.items() if k != "reason"}})
+            withheld = True
         if event.type == "CaseSplitFrom" and not reads_health_details(principal):
             # The moved members' records as the original held them (health, follow-up, the
             # programme's per-member needs): what the case page shows to all is on the case.
@@ -94,11 +118,18 @@ def redact_events(events: list[EventView], principal: Principal) -> list[tuple[E
 
 
 def redact_case(case: CaseDetail, principal: Principal) -> CaseDetail:
-    """Members' medical follow-up flags are health details too."""
-    if reads_health_details(principal):
-        return case
-    members = [m.model_copy(update={"follow_up_needed": None}) for m in case.members]
-    return case.model_copy(update={"members": members})
+    """Members' medical follow-up flags are health details too; the programme's protection
+    details (``ProgrammeDefinition.protected_data_keys``) are kept from those who may not read them."""
+    update: dict[str, object] = {}
+    if not reads_health_details(principal):
+        update["members"] = [m.model_copy(update={"follow_up_needed": None}) for m in case.members]
+    try:
+        protected = definition_of(case.programme).protected_data_keys
+    except ValueError:  # a programme no longer registered keeps nothing back it never declared
+        protected = frozenset()
+    if not reads_protection_details(principal) and protected & case.programme_data.keys():
+        update["programme_data"] = {k: v for k, v in case.programme_data.items() if k not in protected}
+    return case.model_copy(update=update) if update else case
 
 
 # Who may take each case-level action (on a case of their offices).

@@ -53,6 +53,10 @@ class TaskSpec:
     # Its form carries health details: shown to medical staff and supervisors only (the one
     # place the need-to-know policy learns which task types those are).
     health_data: bool = False
+    # Its form carries protection details (who is a victim of trafficking, a minor alone, has
+    # medical needs): shown to those who work the case with the person (caseworkers, medical
+    # officers, supervisors), not to movement officers, who see what the travel needs (an escort).
+    protection_data: bool = False
     # Opened beside the stage's flow (by an escalation or a clock), so while it is open the
     # stage's next step may still open, and the stage may still end.
     beside_flow: bool = False

@@ -72,6 +72,7 @@ async def render_case_page(request: Request, case_id: str, principal: UiPrincipa
         if then is None:
             raise ApiError(404, "case_not_found", f"case {case_id} had not been referred by {fmt_datetime(moment, zone)}")
         case, events = then, [e for e in events if e.occurred_at <= moment]
+    case = policy.redact_case(case, principal)
     return render(request, "case.html", {
         "case": case,
         "as_of": moment,

@@ -100,6 +100,9 @@ class ProgrammeDefinition:
     tick: Callable[[Draft], None] = _nothing
     actions: Mapping[str, Callable[[Draft, Any], None]] = field(default_factory=dict)
     read_model_data: Callable[[CaseState], dict[str, Any]] = lambda _: {}
+    # Keys of read_model_data that are protection details (``TaskSpec.protection_data``): kept
+    # from the roles that may not read them.
+    protected_data_keys: frozenset[str] = frozenset()
     # Which task's outcome opened a review (for the four-eyes rule), where it is not simply the
     # last task completed before it: (state, review task, tasks done before it) -> narrowed list.
     review_openers: Callable[[CaseState, TaskState, list[TaskState]], list[TaskState]] = (

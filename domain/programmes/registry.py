@@ -7,6 +7,7 @@ without import cycles; ``domain.programmes`` registers the built-in ones.
 from __future__ import annotations
 
 from enum import StrEnum
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from domain.tasks import TaskSpec, register_task_types
@@ -49,8 +50,7 @@ def unregister(name: str) -> None:
 
 
 def _forget_derived() -> None:
-    global _HEALTH_EVENTS
-    _HEALTH_EVENTS = None
+    _EVENT_CLASSES.clear()
 
 
 def definition_of(programme: str) -> ProgrammeDefinition:
@@ -94,22 +94,28 @@ def health_task_types() -> frozenset[str]:
 def health_event_types() -> frozenset[str]:
     """Event types whose data carries health details: those that complete a task whose spec
     says ``health_data`` (the one place the classification lives; the policy asks here)."""
-    global _HEALTH_EVENTS
-    if _HEALTH_EVENTS is None:
-        _HEALTH_EVENTS = _health_event_types()
-    return _HEALTH_EVENTS
+    if "health" not in _EVENT_CLASSES:
+        _EVENT_CLASSES["health"] = _completion_event_types(lambda spec: spec.health_data)
+    return _EVENT_CLASSES["health"]
 
 
-_HEALTH_EVENTS: frozenset[str] | None = None
+def protection_event_types() -> frozenset[str]:
+    """Event types whose data carries protection details (``TaskSpec.protection_data``)."""
+    if "protection" not in _EVENT_CLASSES:
+        _EVENT_CLASSES["protection"] = _completion_event_types(lambda spec: spec.protection_data)
+    return _EVENT_CLASSES["protection"]
 
 
-def _health_event_types() -> frozenset[str]:
+_EVENT_CLASSES: dict[str, frozenset[str]] = {}
+
+
+def _completion_event_types(classified: Callable[[TaskSpec], bool]) -> frozenset[str]:
     from domain import events, forms
 
     found: set[str] = set()
     for definition in _PROGRAMMES.values():
         for spec in definition.task_specs.values():
-            if spec.health_data:
+            if classified(spec):
                 branches = spec.form.branches().values() if isinstance(spec.form, type) and issubclass(
                     spec.form, forms.ChoiceForm) else [spec.form]
                 found.update(events.completion_event_type(form).model_fields["type"].default for form in branches)

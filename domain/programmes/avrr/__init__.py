@@ -55,6 +55,7 @@ PROGRAMME = ProgrammeDefinition(
     tick=tick,
     actions={"withdraw_consent": withdraw_consent, "cancel_booking": travel.cancel_booking},
     read_model_data=read_model_data,
+    protected_data_keys=frozenset({"vulnerabilities"}),
     review_openers=travel.review_openers(AvrrTask.RECORD_TRAVEL_DOCUMENT),
 )
 TASK_TYPES = (AvrrTask, travel.TravelTask)

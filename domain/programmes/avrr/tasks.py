@@ -42,7 +42,7 @@ _OWN = (
     TaskSpec(AvrrTask.ASSESS_ELIGIBILITY, Stage.INTERVIEW, "Decide eligibility",
              Role.CASEWORKER, False, forms.AssessEligibilityForm),
     TaskSpec(AvrrTask.SCREEN_VULNERABILITY, Stage.INTERVIEW, "Screen vulnerability",
-             Role.CASEWORKER, False, forms.ScreenVulnerabilityForm),
+             Role.CASEWORKER, False, forms.ScreenVulnerabilityForm, protection_data=True),
     TaskSpec(AvrrTask.ASSESS_FIT_TO_TRAVEL, Stage.HEALTH, "Assess fitness to travel",
              Role.MEDICAL_OFFICER, True, forms.AssessFitToTravelForm, health_data=True),
     TaskSpec(AvrrTask.RECORD_PREDEPARTURE_COUNSELLING, Stage.ORIENTATION, "Record pre-departure counselling",
