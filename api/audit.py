@@ -11,6 +11,9 @@ names them (``record_cases_shown``) and gets a row in each of those cases' trail
 A route that raises unexpectedly reaches this middleware as a 500 answer
 (``api.errors.UnexpectedErrors`` runs inside it), and a request the edge refuses
 (``api.input_guard``, also inside) as a 422 on its route: both are recorded like any other.
+A UI action refused with a redirect and an error message (``request_context.record_refusal``)
+is recorded as the refusal it is: denied (403, 404) or failed (409, 422), with that status,
+not "allowed 303".
 """
 
 from __future__ import annotations
@@ -54,15 +57,16 @@ def install_audit(app: FastAPI) -> None:
                                            or (request.method == "GET" and route_path.startswith("/ui/login"))):
             return response
         route_path = route_path or "(no route)"  # every 5xx is recorded, routed or not
-        with_command = response.status_code < 400 and getattr(request.state, "audit_written_with_command", False)
+        status = _status_of(request, response)
+        with_command = status < 400 and getattr(request.state, "audit_written_with_command", False)
         # (the command's own row: the recording activity wrote it with the command's events)
-        shown = getattr(request.state, "audit_cases_shown", None) if response.status_code < 400 else None
+        shown = getattr(request.state, "audit_cases_shown", None) if status < 400 else None
         if with_command and not shown:
             return response
         try:
-            await _append(request, response, route_path, own_row=not with_command, shown=shown or {})
+            await _append(request, status, route_path, own_row=not with_command, shown=shown or {})
         except DATABASE_OUTAGES:
-            if response.status_code >= 400:
+            if status >= 400:
                 return response  # a refusal carries no case data: it goes out, unaudited, in an outage
             # No answer without its audit row: while PostgreSQL cannot take the row, the
             # answer (which may carry case data) is withheld and the client told to retry.
@@ -71,7 +75,13 @@ def install_audit(app: FastAPI) -> None:
         return response
 
 
-async def _append(request: Request, response: Response, route_path: str, *, own_row: bool = True,
+def _status_of(request: Request, response: Response) -> int:
+    """The answer's status, or, for a refusal the UI answered with a redirect, the refusal's."""
+    refused = getattr(request.state, "audit_refused_status", None)
+    return refused if isinstance(refused, int) and response.status_code < 400 else response.status_code
+
+
+async def _append(request: Request, status: int, route_path: str, *, own_row: bool = True,
                   shown: dict[str, str] | None = None) -> None:
     """The request's row (unless its command wrote it), and one per case whose data the answer
     showed besides (``request_context.record_cases_shown``)."""
@@ -84,7 +94,7 @@ async def _append(request: Request, response: Response, route_path: str, *, own_
         await audit_store.append_for_cases(
             request.app.state.audit_pool, actor_kind=actor["kind"], actor_id=actor["id"], actor_role=actor["role"],
             actor_offices=actor["offices"], action=f"{request.method} {route_path}", shown=shown,
-            outcome=_outcome(response.status_code), status=response.status_code,
+            outcome=_outcome(status), status=status,
             source_ip=request.client.host if request.client else None)
     if not own_row:
         return
@@ -96,7 +106,7 @@ async def _append(request: Request, response: Response, route_path: str, *, own_
         actor_offices=actor["offices"],
         action=f"{request.method} {route_path}",
         case_id=getattr(request.state, "audit_case_id", None) or _case_of(request.scope.get("path_params", {})),
-        outcome=_outcome(response.status_code),
-        status=response.status_code,
+        outcome=_outcome(status),
+        status=status,
         source_ip=request.client.host if request.client else None,
     )

@@ -82,6 +82,15 @@ def mark_audited_with_command() -> None:
         scope.setdefault("state", {})["audit_written_with_command"] = True
 
 
+def record_refusal(status: int) -> None:
+    """The request was refused with this status (403, 404, 409, 422), though its answer says
+    otherwise: the UI answers a refused action with a redirect and an error message.  The
+    audit middleware records the refusal (denied or failed, with this status), not the redirect."""
+    scope = _scope.get()
+    if scope is not None:
+        scope.setdefault("state", {})["audit_refused_status"] = status
+
+
 def current_idempotency_key() -> str | None:
     """The request's ``Idempotency-Key`` header, if it sent one."""
     scope = _scope.get()

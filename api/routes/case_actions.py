@@ -158,10 +158,12 @@ async def correct_member(case_id: str, member_id: str, body: CorrectionBody, pri
                                      CorrectMember(member_id=member_id, changes=body.changes, reason=body.reason))
 
 
-@router.post("/api/v1/tasks/{task_id}/reassign", response_model=CaseDetail,
-             summary="Reassign an open task to another user of the office (supervisor)")
-async def reassign(task_id: str, body: ReassignBody, principal: CurrentPrincipal, db: Db,
-                   commands: Commands) -> CaseDetail:
+async def perform_reassign(db: Db, commands: Commands, principal: Principal, task_id: str,
+                           body: ReassignBody) -> CaseDetail:
+    """The one path of a reassignment, for the JSON API and the UI alike: the task must be
+    visible to the supervisor, and the assignee an active user of the task's office with the
+    task's role (or a supervisor); otherwise 404, 403 or 422 naming the assignee, and nothing
+    changes."""
     task = policy.require_task_visible(principal, task_id, await readmodel.get_task(db, task_id))
     policy.require_role(principal, set(policy.ACTION_ROLES["reassign"]), "reassign a task")
     assignee = await find_user(db, body.assignee)
@@ -173,6 +175,13 @@ async def reassign(task_id: str, body: ReassignBody, principal: CurrentPrincipal
                        [{"field": "body.assignee", "reason": f"must be a {task.role}"}])
     return await perform_case_action(db, commands, principal, task.case_id,
                                      ReassignTask(task_id=task_id, assignee=body.assignee, reason=body.reason))
+
+
+@router.post("/api/v1/tasks/{task_id}/reassign", response_model=CaseDetail,
+             summary="Reassign an open task to another user of the office (supervisor)")
+async def reassign(task_id: str, body: ReassignBody, principal: CurrentPrincipal, db: Db,
+                   commands: Commands) -> CaseDetail:
+    return await perform_reassign(db, commands, principal, task_id, body)
 
 
 @router.post("/api/v1/cases/{case_id}/consent-withdrawal", response_model=CaseDetail,

@@ -6,19 +6,21 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from api import policy, readmodel, task_actions
 from api.deps import Commands, Db
 from api.errors import ApiError
-from api.routes.case_actions import perform_case_action
+from api.routes.case_actions import NoteBody, ReasonBody, perform_case_action
 from api.ui.consent import takes_consent
+from api.ui.creation_forms import submission_token, use_idempotency_key
 from api.ui.filters import CaseFilters
 from api.ui.formatting import fmt_datetime
 from api.ui.i18n import N_, gettext as _
 from api.ui.rendering import UiRoute, redirect, render
 from api.ui.security import UI_PREFIX
-from api.ui.session import UiPrincipal, flash
+from api.ui.session import UiPrincipal, flash, flash_refusal
 from domain.case import AddNote, HoldCase, ResumeCase, WithdrawCase
 from domain.model import Role
 from domain.offices import local_time, time_zone, zone_label
@@ -59,8 +61,10 @@ async def case_page(request: Request, case_id: CaseId, principal: UiPrincipal, d
 
 
 async def render_case_page(request: Request, case_id: str, principal: UiPrincipal, db: Db, as_of: str | None = None,
-                           split: dict[str, object] | None = None, status_code: int = 200) -> Response:
-    """The case page; ``split``: the split form as it was sent back, with its errors by field."""
+                           split: dict[str, object] | None = None, status_code: int = 200,
+                           kept: dict[str, str] | None = None) -> Response:
+    """The case page; ``split``: the split form as it was sent back, with its errors by field;
+    ``kept``: a case action's form as it was sent back (kind, text, submission, problem)."""
     case = await readmodel.get_case(db, case_id)
     policy.require_case_visible(principal, case_id, case.office if case else None)
     assert case is not None
@@ -86,19 +90,22 @@ async def render_case_page(request: Request, case_id: str, principal: UiPrincipa
         "consent_link": moment is None and policy.may_act(principal, "withdraw_consent") and takes_consent(case.programme),
         "here": request.url.path,
         "split": split or {"errors": {}, "member_ids": [], "principal_member_id": "", "reason": "", "problem": None},
+        "action_forms": _action_forms(kept),
         "may_split": moment is None and policy.may_act(principal, "split") and len(case.members) > 1
                      and case.key_dates.departed_at is None,
     }, title=f"{case.principal_name} · {case.case_id}", status=status_code)
 
 
-async def _confirm_withdrawal(request: Request, principal: UiPrincipal, db: Db, case_id: str, reason: str) -> Response:
-    """A withdrawal closes the case for good: first say what will happen, and ask."""
+async def _confirm_withdrawal(request: Request, principal: UiPrincipal, db: Db, case_id: str, reason: str,
+                              submission: str) -> Response:
+    """A withdrawal closes the case for good: first say what will happen, and ask (the form's
+    submission token goes along, so the confirmed withdrawal is the form's one command)."""
     case = await readmodel.get_case(db, case_id)
     policy.require_case_visible(principal, case_id, case.office if case else None)
     assert case is not None
     if not policy.may_act(principal, "withdraw"):
         raise ApiError(403, "forbidden", f"{with_article(principal.role.value)} may not withdraw cases")
-    return render(request, "confirm_withdrawal.html", {"case": case, "reason": reason},
+    return render(request, "confirm_withdrawal.html", {"case": case, "reason": reason, "submission": submission},
                   title=f"Withdraw {case.case_id}?")
 
 
@@ -126,25 +133,74 @@ _DONE = {"note": N_("Note added."), "hold": N_("The case is on hold: SLA clocks 
          "withdraw": N_("The case is withdrawn and closed.")}
 
 
+# The longest text each action takes: the API's own bodies (NoteBody, ReasonBody).
+_BODIES = {"note": NoteBody, "hold": ReasonBody, "resume": ReasonBody, "withdraw": ReasonBody}
+_WHAT = {"note": N_("The note"), "hold": N_("The reason"), "resume": N_("The reason"), "withdraw": N_("The reason")}
+
+
+def _action_forms(kept: dict[str, str] | None) -> dict[str, dict[str, str | None]]:
+    """Each case action's form: its one-time submission token (``api.ui.creation_forms``),
+    which becomes the command's ``Idempotency-Key`` (a double click, or the same form sent
+    again after "try again", is one command), and what was typed when it came back refused."""
+    forms: dict[str, dict[str, str | None]] = {
+        kind: {"text": "", "submission": submission_token(), "problem": None} for kind in _BODIES}
+    if kept is not None and kept.get("kind") in forms:
+        forms[kept["kind"]] = {"text": kept.get("text", ""), "submission": kept.get("submission") or submission_token(),
+                               "problem": kept.get("problem")}
+    return forms
+
+
+def _max_length(body: type[NoteBody] | type[ReasonBody]) -> int:
+    return int(body.model_json_schema()["properties"]["text" if body is NoteBody else "reason"]["maxLength"])
+
+
+_LIMITS = {kind: _max_length(body) for kind, body in _BODIES.items()}  # note 4,000; a reason 2,000
+
+
 @router.post("/cases/{case_id}/actions/{kind}", summary="A case-level action")
 async def case_action(request: Request, case_id: CaseId, kind: Annotated[str, Path(pattern="^(note|hold|resume|withdraw)$")],
                       principal: UiPrincipal, db: Db, commands: Commands) -> Response:
+    """Through the API's own path (``perform_case_action``), with the form's submission token
+    as the ``Idempotency-Key``.  Text over the limit is refused with the limit, never cut,
+    and the form comes back with what was typed."""
     posted = await request.form()
-    text = str(posted.get("text", "")).strip()[:4000]
+    text, submission = str(posted.get("text", "")).strip(), submission_token(posted)
     response = redirect(f"{UI_PREFIX}/cases/{case_id}")
+
+    async def sent_back(problem: str, status: int) -> Response:
+        return await render_case_page(request, case_id, principal, db, status_code=status, kept={
+            "kind": kind, "text": text, "submission": submission, "problem": problem})
+
     if not text:
-        flash(request, response, "error", _("Please give a reason (or the note's text)."))
+        flash_refusal(request, response, 422, _("Please give a reason (or the note's text)."))
         return response
+    body, limit = _BODIES[kind], _LIMITS[kind]
+    if len(text) > limit:  # Refused, never cut (as the correction form)
+        return await sent_back(_("%(what)s is %(length)s characters long; at most %(limit)s are allowed. Nothing "
+                                 "was changed.", what=_(_WHAT[kind]), length=len(text), limit=limit), 422)
+    try:  # the API's own rules for the text
+        checked = body.model_validate({"text": text} if body is NoteBody else {"reason": text})
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        return await sent_back(f"{_(_WHAT[kind])}: {reason}.", 422)
+    text = checked.text if isinstance(checked, NoteBody) else checked.reason
     if kind == "withdraw" and posted.get("confirmed") != "yes":
-        return await _confirm_withdrawal(request, principal, db, case_id, text)
+        return await _confirm_withdrawal(request, principal, db, case_id, text, submission)
     action = {"note": lambda: AddNote(text=text), "hold": lambda: HoldCase(reason=text),
               "resume": lambda: ResumeCase(reason=text), "withdraw": lambda: WithdrawCase(reason=text)}[kind]()
+    use_idempotency_key(request, f"ui-case-action-{submission}")
     try:
         await perform_case_action(db, commands, principal, case_id, action)
     except ApiError as exc:
+        if exc.status == 503:  # the form again, as typed, with its token: sending it again is the same command
+            return await sent_back(_sentence(exc.message), 503)
         if exc.status not in (403, 409, 422):
             raise
-        flash(request, response, "error", exc.message)
+        flash_refusal(request, response, exc.status, exc.message)
         return response
     flash(request, response, "success", _(_DONE[kind]))
     return response
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")

@@ -15,7 +15,7 @@ from api.routes.case_actions import perform_case_action
 from api.ui.i18n import gettext as _
 from api.ui.rendering import UiRoute, redirect
 from api.ui.security import UI_PREFIX
-from api.ui.session import UiPrincipal, flash
+from api.ui.session import UiPrincipal, flash, flash_refusal
 from domain.case import CorrectMember
 
 router = APIRouter(route_class=UiRoute)
@@ -34,15 +34,15 @@ async def correct(request: Request, case_id: CaseId, principal: UiPrincipal, db:
     reason = str(posted.get("reason", "")).strip()
     response = redirect(f"{UI_PREFIX}/cases/{case_id}")
     if field not in CORRECTABLE or not member_id or not value or not reason:
-        flash(request, response, "error", _("Choose the person and the detail, and give the new value and a reason."))
+        flash_refusal(request, response, 422, _("Choose the person and the detail, and give the new value and a reason."))
         return response
     # Refused, never cut: a name cut mid-word would go on the record and to the airline.
     for what, text, limit in ((_("The new value"), value, VALUE_MAX_LENGTH), (_("The reason"), reason,
                                                                               REASON_MAX_LENGTH)):
         if len(text) > limit:
-            flash(request, response, "error", _("%(what)s is %(length)s characters long; at most %(limit)s are "
-                                                "allowed. Nothing was changed.", what=what, length=len(text),
-                                                limit=limit))
+            flash_refusal(request, response, 422, _("%(what)s is %(length)s characters long; at most %(limit)s "
+                                                    "are allowed. Nothing was changed.", what=what, length=len(text),
+                                                    limit=limit))
             return response
     if field == "nationality":
         value = value.upper()
@@ -53,7 +53,7 @@ async def correct(request: Request, case_id: CaseId, principal: UiPrincipal, db:
         if exc.status not in (403, 404, 409, 422):
             raise
         details = "; ".join(d.get("reason", "") for d in (exc.details or []) if d.get("reason"))
-        flash(request, response, "error", f"{exc.message}{': ' + details if details else ''}")
+        flash_refusal(request, response, exc.status, f"{exc.message}{': ' + details if details else ''}")
         return response
     flash(request, response, "success", _("The correction is recorded."))
     return response

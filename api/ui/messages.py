@@ -16,7 +16,7 @@ from api.routes.integrations import dismiss_message, retry_message
 from api.ui.i18n import gettext as _
 from api.ui.rendering import UiRoute, redirect, render
 from api.ui.security import UI_PREFIX
-from api.ui.session import UiPrincipal, flash
+from api.ui.session import UiPrincipal, flash, flash_refusal
 from domain.model import Role
 from store import inbox as inbox_store
 
@@ -43,7 +43,7 @@ async def retry(request: Request, inbox_id: InboxId, principal: UiPrincipal, db:
     except ApiError as exc:
         if exc.status not in (403, 404, 409):
             raise
-        flash(request, response, "error", exc.message)
+        flash_refusal(request, response, exc.status, exc.message)
         return response
     flash(request, response, "success", f"Message {inbox_id} is sent to its case again.")
     return response
@@ -54,14 +54,14 @@ async def dismiss(request: Request, inbox_id: InboxId, principal: UiPrincipal, d
     reason = str((await request.form()).get("reason", "")).strip()[:1000]
     response = redirect(f"{UI_PREFIX}/messages")
     if not reason:
-        flash(request, response, "error", "Please give a reason for dismissing the message.")
+        flash_refusal(request, response, 422, "Please give a reason for dismissing the message.")
         return response
     try:
         await dismiss_message(db, principal, request, inbox_id, reason)
     except ApiError as exc:
         if exc.status not in (403, 404, 409):
             raise
-        flash(request, response, "error", exc.message)
+        flash_refusal(request, response, exc.status, exc.message)
         return response
     flash(request, response, "success", f"Message {inbox_id} is dismissed.")
     return response

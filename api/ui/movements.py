@@ -31,7 +31,7 @@ from api.ui.i18n import ngettext
 from api.ui.rendering import UiRoute, redirect, render
 from api.ui.schema_form import UTC_OFFSETS, BoundForm, Option
 from api.ui.security import UI_PREFIX
-from api.ui.session import UiPrincipal, flash
+from api.ui.session import UiPrincipal, flash, flash_refusal
 from domain.movements import commands as c
 from domain.movements.model import MovementDetails
 from domain.offices import time_zone
@@ -136,7 +136,7 @@ async def movement_action(request: Request, movement_id: MovementId,
     try:
         done = await _act(action, posted, movement_id, principal, db, commands)
     except ValidationError as exc:
-        flash(request, response, "error", "; ".join(e["msg"] for e in exc.errors(include_url=False)))
+        flash_refusal(request, response, 422, "; ".join(e["msg"] for e in exc.errors(include_url=False)))
         return response
     except ApiError as exc:
         if exc.status not in (403, 404, 409, 422):
@@ -145,7 +145,7 @@ async def movement_action(request: Request, movement_id: MovementId,
         named = "; ".join(f"{d.get('member_name') or d.get('case_id') or d.get('field')}: {d.get('reason') or d.get('rule')}"
                           for d in exc.details if isinstance(d, dict) and not (
                               d.get("reason") and f"{d.get('field')}: {d['reason']}" in exc.message))
-        flash(request, response, "error", exc.message + (f" ({named})" if named else ""))
+        flash_refusal(request, response, exc.status, exc.message + (f" ({named})" if named else ""))
         return response
     flash(request, response, "success", done)
     return response

@@ -23,7 +23,7 @@ from api.ui.i18n import gettext as _
 from api.ui.rendering import UiRoute, redirect, render
 from api.ui.schema_form import UTC_OFFSETS, BoundForm, Option
 from api.ui.security import UI_PREFIX
-from api.ui.session import UiPrincipal, flash
+from api.ui.session import UiPrincipal, flash, flash_refusal
 from domain.sessions.model import SessionDetailsIn
 
 router = APIRouter(route_class=UiRoute)
@@ -117,14 +117,14 @@ async def session_action(request: Request, session_id: SessionId,
     try:
         done = await _act(action, form, session_id, principal, db, commands)
     except ValidationError as exc:
-        flash(request, response, "error", "; ".join(e["msg"] for e in exc.errors(include_url=False)))
+        flash_refusal(request, response, 422, "; ".join(e["msg"] for e in exc.errors(include_url=False)))
         return response
     except ApiError as exc:
         if exc.status not in (403, 404, 409, 422):
             raise
         named = "; ".join(f"{d.get('member_name') or d.get('member_id') or d.get('field')}: {d.get('reason') or d.get('rule')}"
                           for d in exc.details if isinstance(d, dict))
-        flash(request, response, "error", exc.message + (f" ({named})" if named else ""))
+        flash_refusal(request, response, exc.status, exc.message + (f" ({named})" if named else ""))
         return response
     flash(request, response, "success", done)
     return response

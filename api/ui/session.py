@@ -20,6 +20,7 @@ from starlette.responses import Response
 from api.auth import Principal, TokenResponse, principal_from_token
 from api.deps import Db
 from api.errors import ApiError
+from api.request_context import record_refusal
 from api.ui.security import UI_PREFIX
 
 SESSION_COOKIE = "itinera_session"
@@ -90,6 +91,13 @@ def flash(request: Request, response: Response, kind: FlashKind, message: str) -
     raw = json.dumps({"kind": kind, "message": message[:300]}).encode()
     response.set_cookie(FLASH_COOKIE, base64.urlsafe_b64encode(raw).decode(), path=UI_PREFIX, httponly=True,
                         samesite="strict", secure=request.url.scheme == "https")
+
+
+def flash_refusal(request: Request, response: Response, status: int, message: str) -> None:
+    """A refused action answered the UI's way, with a redirect and an error message: the
+    audit row records the refusal (denied for 403/404, failed for 409/422), not the redirect."""
+    record_refusal(status)
+    flash(request, response, "error", message)
 
 
 def take_flash(request: Request) -> tuple[FlashKind, str] | None:

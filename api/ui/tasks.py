@@ -16,15 +16,15 @@ from api import readmodel, task_actions
 from api.auth import Principal
 from api.deps import Commands, Db
 from api.errors import ApiError
-from api.routes.case_actions import perform_case_action
+from api.routes.case_actions import ReassignBody, perform_reassign
 from api.schemas import TaskView
 from api.ui.formatting import utc_offset
 from api.ui.i18n import gettext as _
 from api.ui.rendering import UiRoute, redirect, render
 from api.ui.schema_form import UTC_OFFSETS, BoundForm
 from api.ui.security import UI_PREFIX
-from api.ui.session import UiPrincipal, flash, safe_next
-from domain.case import ReassignTask, fold
+from api.ui.session import UiPrincipal, flash, flash_refusal, safe_next
+from domain.case import fold
 from domain.model import Role
 from domain.engine.case_rules import opened_by
 from domain.programmes.registry import spec_of
@@ -148,7 +148,7 @@ async def claim_task(request: Request, task_id: TaskId, principal: UiPrincipal, 
     except ApiError as exc:
         if exc.status not in (403, 409):
             raise
-        flash(request, response, "error", _sentence(exc.message) + ".")
+        flash_refusal(request, response, exc.status, _sentence(exc.message) + ".")
         return response
     task = await task_actions.visible_task(db, principal, task_id)
     flash(request, response, "success", _("You claimed “%(task)s” (%(case)s).", task=task.title, case=task.case_id))
@@ -158,22 +158,24 @@ async def claim_task(request: Request, task_id: TaskId, principal: UiPrincipal, 
 @router.post("/tasks/{task_id}/reassign", summary="Reassign the task (supervisors)")
 async def reassign_task(request: Request, task_id: TaskId, principal: UiPrincipal, db: Db,
                         commands: Commands) -> Response:
+    """Through the API's own path (``perform_reassign``): the same checks of who may reassign
+    and who may receive the task, the same refusals."""
     posted = await request.form()
     assignee, reason = str(posted.get("assignee", "")).strip().lower(), str(posted.get("reason", "")).strip()
     response = redirect(_task_url(task_id))
     task = await task_actions.visible_task(db, principal, task_id)
     try:
-        action = ReassignTask(task_id=task_id, assignee=assignee, reason=reason)
+        body = ReassignBody(assignee=assignee, reason=reason)
     except ValidationError:
-        flash(request, response, "error", "Give the username to reassign to (lower case letters, digits, . _ -) "
-                                          "and a reason.")
+        flash_refusal(request, response, 422, "Give the username to reassign to (lower case letters, digits, . _ -) "
+                                              "and a reason.")
         return response
     try:
-        await perform_case_action(db, commands, principal, task.case_id, action)
+        await perform_reassign(db, commands, principal, task_id, body)
     except ApiError as exc:
-        if exc.status not in (403, 409, 422):
+        if exc.status not in (403, 404, 409, 422):
             raise
-        flash(request, response, "error", _sentence(exc.message) + ".")
+        flash_refusal(request, response, exc.status, _sentence(exc.message) + ".")
         return response
     flash(request, response, "success", f"“{task.title}” is now {assignee}'s.")
     return response
@@ -187,7 +189,7 @@ async def release_task(request: Request, task_id: TaskId, principal: UiPrincipal
     except ApiError as exc:
         if exc.status != 409:
             raise
-        flash(request, response, "error", _sentence(exc.message) + ".")
+        flash_refusal(request, response, exc.status, _sentence(exc.message) + ".")
         return response
     flash(request, response, "success", _("Task %(task)s released: it is back in the inbox for anyone to take.", task=task_id))
     return response
