@@ -264,11 +264,20 @@ class CaseHeld(Event):
 
 @register_event
 class CaseResumed(Event):
-    """SLA clocks resume with the time they had left: open tasks' due dates move by the hold."""
+    """SLA clocks resume with the time they had left: open tasks' due dates move by the hold
+    (``from_opening``: each by the part of the hold it was open, for a task opened during it)."""
 
     type: Literal["CaseResumed"] = "CaseResumed"
     reason: str
     held_since: AwareDatetime
+    from_opening: bool = False
+
+    @model_serializer(mode="wrap")
+    def _as_recorded_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if not self.from_opening:
+            data.pop("from_opening", None)  # as resumes were recorded before the rule
+        return data
 
 
 @register_event

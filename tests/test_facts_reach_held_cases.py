@@ -50,7 +50,7 @@ from tests.test_movements import _check_fit_to_travel, _details, _family
 from tests.test_movements import _fan_out_done as _movement_fanned_out
 from temporal_client import data_converter
 from worker import WORKFLOWS, workflow_runner
-from workflows.case_workflow import FACTS_ON_HOLD_PATCH
+from workflows.case_workflow import FACTS_ON_HOLD_PATCH, HOLD_FROM_OPENING_PATCH
 from workflows.orientation_session import CLOSED_CASES_PATCH
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -351,6 +351,10 @@ async def test_an_orientation_attendance_reaches_a_held_case(driver: CaseDriver,
 
     # Both rules are behind their patches; the histories replay (and are recorded for tests/test_replay.py).
     await _replays_and_is_recorded(stack, case["case_id"], FACTS_ON_HOLD_PATCH, "resettlement_orientation_on_hold.json")
+    # The visa tasks the attendance opened during the hold were moved by the time since they
+    # opened (tests/test_hold_from_opening.py): that rule is behind its patch too.
+    await _replays_and_is_recorded(stack, case["case_id"], HOLD_FROM_OPENING_PATCH,
+                                   "resettlement_hold_from_opening.json")
     session_handle = stack.temporal.get_workflow_handle(sid)
     await session_handle.result()
     await _replays_and_is_recorded(stack, sid, CLOSED_CASES_PATCH, "orientation_session_closed_case.json")

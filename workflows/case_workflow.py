@@ -124,6 +124,11 @@ OFFICE_DAY_STARTS_PATCH = "office-day-starts-v1"
 # that did replays as it ran.  (The validator, not run on replay, accepts it without the marker.)
 FACTS_ON_HOLD_PATCH = "facts-on-hold-v1"
 
+# A resume moves a task opened during the hold by the time since it opened, not by the whole
+# hold (``DecisionContext.hold_from_opening``).  Asked lazily, only by a resume that finds such
+# a task; a history resumed before keeps the dues it recorded.
+HOLD_FROM_OPENING_PATCH = "hold-from-opening-v1"
+
 # From here on a case carries search attributes (workflows.search_attributes), upserted when
 # one of them changes.  A case whose history began before keeps running without them.
 SEARCH_ATTRIBUTES_PATCH = "search-attributes-v1"
@@ -332,7 +337,8 @@ class CaseWorkflow:
                           reachable_dues=lambda: workflow.patched(REACHABLE_DUES_PATCH),
                           office_day_ends=lambda: workflow.patched(OFFICE_DAY_ENDS_PATCH),
                           office_day_starts=lambda: workflow.patched(OFFICE_DAY_STARTS_PATCH),
-                          facts_on_hold=lambda: workflow.patched(FACTS_ON_HOLD_PATCH))
+                          facts_on_hold=lambda: workflow.patched(FACTS_ON_HOLD_PATCH),
+                          hold_from_opening=lambda: workflow.patched(HOLD_FROM_OPENING_PATCH))
         ctx = decision_context(workflow.now(), actor, flags, new_event_id=lambda: str(workflow.uuid4()),
                                admission=False)
         try:

@@ -51,6 +51,10 @@ class DecisionContext:
     # case on hold too, which stays on hold: the hold pauses the case's work and clocks, it does
     # not undo what happened.  Asked (patched) only by such a completion on a held case.
     facts_on_hold: bool | Callable[[], bool] = True
+    # A resume moves each open task's due date by the part of the hold the task lived through:
+    # a task opened during the hold (by a group's fact, a clock) by the time since it opened,
+    # not by the whole hold.  Asked (patched) only when a task opened during the hold.
+    hold_from_opening: bool | Callable[[], bool] = True
     # Admission rules only refuse a command and never shape the events of an accepted one
     # (the four-eyes rule, a booking in the past).  The workflow applies them in its Update
     # validators, which run for every new command but not on replay, so adding one never
@@ -77,6 +81,7 @@ class RuleFlags:
     office_day_ends: bool | Callable[[], bool] = True
     office_day_starts: bool | Callable[[], bool] = True
     facts_on_hold: bool | Callable[[], bool] = True
+    hold_from_opening: bool | Callable[[], bool] = True
 
 
 def decision_context(now: datetime, actor: Actor, flags: RuleFlags, *, new_event_id: Callable[[], str],
@@ -87,4 +92,4 @@ def decision_context(now: datetime, actor: Actor, flags: RuleFlags, *, new_event
                            fit_to_travel_checks=flags.fit_to_travel_checks, review_rules=flags.review_rules,
                            reachable_dues=flags.reachable_dues, office_day_ends=flags.office_day_ends,
                            office_day_starts=flags.office_day_starts, facts_on_hold=flags.facts_on_hold,
-                           admission_rules=admission)
+                           hold_from_opening=flags.hold_from_opening, admission_rules=admission)

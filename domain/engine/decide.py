@@ -74,7 +74,10 @@ def _decide_action(draft: Draft, command: CaseAction) -> None:
     elif isinstance(command, ResumeCase):
         if state.status != CaseStatus.ON_HOLD or state.held_at is None:
             raise reject(RejectionCode.NOT_ON_HOLD, f"case {state.case_id} is not on hold")
-        draft.emit(ev.CaseResumed(reason=command.reason, held_since=state.held_at))
+        held_since = state.held_at
+        from_opening = (any(t.opened_at > held_since for t in state.open_tasks)
+                        and in_force(draft.ctx.hold_from_opening))
+        draft.emit(ev.CaseResumed(reason=command.reason, held_since=held_since, from_opening=from_opening))
     elif isinstance(command, ReassignTask):
         task = _open_task(state, command.task_id)
         draft.emit(ev.TaskReassigned(task_id=task.task_id, assignee=command.assignee, reason=command.reason))

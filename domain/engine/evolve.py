@@ -103,10 +103,10 @@ def _apply_to_case(state: CaseState, event: object, at: datetime, actor_id: str)
     elif isinstance(event, ev.CaseHeld):
         state.status, state.held_at, state.hold_reason = CaseStatus.ON_HOLD, at, event.reason
     elif isinstance(event, ev.CaseResumed):
-        paused = at - event.held_since
         for task in state.open_tasks:
             if not task.overdue:
-                task.due_at = task.due_at + paused
+                since = max(event.held_since, task.opened_at) if event.from_opening else event.held_since
+                task.due_at = task.due_at + (at - since)
         state.status, state.held_at, state.hold_reason = CaseStatus.ACTIVE, None, None
     elif isinstance(event, ev.MemberDataCorrected):
         member = state.member(event.member_id)
