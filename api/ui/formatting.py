@@ -158,7 +158,17 @@ def display_value(value: Any, zone: str | None = None) -> str:
     return str(value)
 
 
+def say(value: Any) -> str:
+    """A value's word in the page's language where the catalogs have it (``api/ui/words.py``
+    marks them: stage labels, programmes, relationships, statuses, event titles); else as it is.
+    Labels joined with " / " (a stage each programme names its own way) are said one by one."""
+    if value in (None, ""):
+        return ""
+    return " / ".join(gettext(part) for part in str(value).split(" / "))
+
+
 FILTERS = {
+    "say": say,
     "date": fmt_date,
     "datetime": fmt_datetime,
     "iso": iso,

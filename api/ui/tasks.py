@@ -134,9 +134,11 @@ async def complete_task(request: Request, task_id: TaskId, principal: UiPrincipa
         fresh = await task_actions.visible_task(db, principal, task_id)
         return await _task_page(request, db, principal, fresh, form, problem=problem, status=exc.status)
     response = redirect(f"{UI_PREFIX}/cases/{case.case_id}")
-    who = f" for {task.member_name}" if task.member_name else ""
+    stage = _(case.stage_label)  # marked in api/ui/words.py
     flash(request, response, "success",
-          f"“{task.title}”{who} completed. The case is now at stage {case.stage_label}.")
+          _("“%(task)s” for %(name)s completed. The case is now at stage %(stage)s.",
+            task=task.title, name=task.member_name, stage=stage) if task.member_name else
+          _("“%(task)s” completed. The case is now at stage %(stage)s.", task=task.title, stage=stage))
     return response
 
 
