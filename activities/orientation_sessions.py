@@ -118,6 +118,7 @@ class OrientationSessionActivities:
         every attempt.  The task is the one the case showed when the attendance was recorded;
         unknown then, the case's state is asked first.  A refused Update is checked against the
         case's state: orientation already attended is reported as applied, not sent again."""
+        request = with_session_in_audit(request)
         case_id, member_id = request.case_id, request.member_id
         await settled(self._client, case_id, request.update_id)  # an earlier attempt's, first (case_calls.settled)
         task_id = request.task_id
@@ -163,6 +164,20 @@ class OrientationSessionActivities:
         invitation (or after the attendance was recorded) took the person to a case of their
         own, where their orientation belongs."""
         return await case_holding(state, member_id, self._case_state)
+
+
+def with_session_in_audit(request: OrientationRequest) -> OrientationRequest:
+    """The request whose audit stamp names its session: the workflow stamps the route's template
+    (``POST /api/v1/orientation-sessions/{session_id}/attendance``), and each case's audit row
+    then did not say which session.  Filled here, where the request carries the id, as the
+    session's own answers name it in the case's trail (``... (OS-...)``) and as a movement's
+    fan-out does (``activities.movements.with_movement_in_audit``); the workflow and what it
+    decides are unchanged (its recorded histories replay as before)."""
+    stamp = request.audit
+    if stamp is None or request.session_id in stamp.action:
+        return request
+    return request.model_copy(update={"audit": stamp.model_copy(
+        update={"action": f"{stamp.action} ({request.session_id})"})})
 
 
 def _to(request: OrientationRequest, case_id: str) -> OrientationRequest:

@@ -1,4 +1,4 @@
-"""IATA airport codes -> their country, at the API's edge.
+"""IATA airport codes -> their country and time zone, at the API's edge.
 
 The table is ``airportsdata``'s (MIT licence, a maintained package of the world's airports,
 updated several times a year, read from the CSV it ships): no network, no data of our own
@@ -11,8 +11,10 @@ the movement's workflow then judges as given.
 from __future__ import annotations
 
 import asyncio
+from datetime import date, datetime
 from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import airportsdata
 
@@ -38,6 +40,40 @@ def country_of(code: str) -> str | None:
     airport = _table().get(code)
     country = str(airport.get("country") or "") if airport else ""
     return country if country in COUNTRY_CODES else None
+
+
+def time_zone_of(code: str) -> ZoneInfo | None:
+    """The IANA time zone of an IATA airport code (the table's ``tz``); None for no such airport,
+    an airport without one, or a zone name this machine's zone database does not know."""
+    airport = _table().get(code)
+    name = str(airport.get("tz") or "") if airport else ""
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+async def arrival_day_refusal(arrived_on: date, departed_at: datetime | None, arrival_airport: str,
+                              field: str = "arrived_on") -> ApiError | None:
+    """A 422 for an ``arrived_on`` earlier than the day the departure instant falls on in the
+    arrival airport's time zone (IST -> OSL departed 2026-12-04T01:46Z: it is the 4th in Oslo, so
+    no arrival there is dated the 3rd), or None.  Judged here, before the arrival is sent: the
+    zone is the table's (file I/O), which the workflow does not read; the workflow keeps its own
+    bound (the day in UTC-12, ``domain.arrival_day``) for an airport without a zone."""
+    if departed_at is None:
+        return None
+    await _loaded()
+    zone = time_zone_of(arrival_airport)
+    if zone is None:
+        return None
+    earliest = departed_at.astimezone(zone).date()
+    if arrived_on >= earliest:
+        return None
+    reason = (f"{arrived_on.isoformat()} is before the departure ({departed_at.isoformat()}), which was already "
+              f"{earliest.isoformat()} at the arrival airport {arrival_airport} (time zone {zone.key}): an arrival "
+              f"there is dated {earliest.isoformat()} or later")
+    return ApiError(422, "invalid_command", f"arrived_on: {reason}", [{
+        "field": field, "reason": reason, "allowed": f"{earliest.isoformat()} or later (in {zone.key})"}])
 
 
 async def _loaded() -> None:

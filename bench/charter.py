@@ -91,7 +91,9 @@ async def charter(bench: Any, cases: int, people: int, *, lanes: int = 10) -> di
                 raise RuntimeError(f"{method} {path} -> {r.status_code}: {r.text[:500]}")
             return r.json()
 
-        departs = (datetime.now(UTC) + timedelta(hours=30)).replace(microsecond=0)
+        # Leaves within the hours ahead that a departure may be recorded in (at most 12 hours before
+        # the scheduled time): the charter departs right after its families are checked fit to travel.
+        departs = (datetime.now(UTC) + timedelta(hours=6)).replace(microsecond=0)
         movement = await call("POST", "/api/v1/movements", json={
             "kind": "charter", "flight_number": "XC4401", "charter_id": f"BENCH-{run}", "carrier": "Bench Air",
             "departure_airport": "IST", "arrival_airport": "OSL", "departure_at": departs.isoformat(),

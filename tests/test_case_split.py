@@ -284,7 +284,7 @@ async def test_after_a_split_part_of_the_family_departs_on_a_movement(driver: Ca
     assert [t["task_type"] for t in r.json()["new_case"]["open_tasks"]] == ["book_movement"]
     assert [t["task_type"] for t in r.json()["case"]["open_tasks"]] == ["book_movement"]
 
-    movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=3, hours=30))
+    movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=3, hours=8))
     movement_id = movement["movement_id"]
     movement = await _ok(driver, "POST", f"/api/v1/movements/{movement_id}/cases", json={"case_id": case_id})
     assert movement["people"] == 3

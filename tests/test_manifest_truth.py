@@ -300,7 +300,7 @@ async def test_a_case_whose_booking_a_hold_stopped_is_named_at_the_departure_not
 
     await login_all(driver)
     flying, held = await asyncio.gather(*[_case_in_movement_stage(driver, _family(1)) for _ in range(2)])
-    mid = (await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9)))["movement_id"]
+    mid = (await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9, hours=6)))["movement_id"]
     await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_ids": [flying["case_id"], held["case_id"]]})
     locked = await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
     await _fan_out_done(driver, mid)

@@ -171,7 +171,7 @@ def test_a_locked_movement_delayed_past_the_birthday_cannot_depart_until_the_sea
 # --- through the API, on the real stack ---------------------------------------------------------
 
 
-async def test_a_delayed_charter_through_the_api_names_the_baby_and_departs_without_the_family_left_behind(
+async def test_a_delayed_charter_through_the_api_names_the_baby_and_refuses_the_seats_and_an_early_departure(
         driver: CaseDriver, stack: Stack) -> None:
     for username in ("ayse", "selin", "deniz", "emre", "fatma"):
         await driver.login(username)
@@ -225,13 +225,20 @@ async def test_a_delayed_charter_through_the_api_names_the_baby_and_departs_with
     assert [(d["case_id"], d["rule"], d["member_name"]) for d in r.json()["error"]["details"]] == [
         ("*", "capacity", None), (cases[0]["case_id"], "capacity", baby["full_name"])]
 
-    # The single traveller did not board: the family departs, the traveller goes back to rebooking.
-    await _ok(driver, "POST", f"/api/v1/movements/{mid}/departure", json={
+    # With the single traveller not boarded the seats fit, but the flight now leaves a day later:
+    # a departure recorded now, more than 12 hours before it, is refused naming departed_at (the
+    # family departing without the traveller is decided above, purely, at the new time).  The
+    # airline offers no earlier flight: the movement is cancelled, both cases back to rebooking.
+    r = await driver.client.post(f"/api/v1/movements/{mid}/departure", headers=await driver.login("emre"), json={
         "departed_at": departed_at.isoformat(), "not_boarded": [{"case_id": cases[1]["case_id"],
                                                                  "reason": "No seat left after the delay."}]})
-    done = await _fan_out_done(driver, mid)
-    assert [(e["departure"]["outcome"], e["departure"]["applied"]) for e in done["manifest"]] == [
-        ("departed", True), ("no_show", True)], done["manifest"]
+    assert r.status_code == 422 and [d["field"] for d in r.json()["error"]["details"]] == ["departed_at"], r.text
+    assert later.isoformat() in r.json()["error"]["message"], r.text
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cancel", json={"reason": "No aircraft until next week."})
+    assert (await _fan_out_done(driver, mid))["status"] == "cancelled"
+    for case in cases:
+        back = await _ok(driver, "GET", f"/api/v1/cases/{case['case_id']}", "fatma")
+        assert [t["task_type"] for t in back["open_tasks"]] == ["book_movement"], back["open_tasks"]
     handle = stack.temporal.get_workflow_handle(mid)
     await asyncio.wait_for(handle.result(), timeout=60)
     if os.environ.get("ITINERA_RECORD_HISTORIES"):  # replayed by tests/test_replay.py from then on

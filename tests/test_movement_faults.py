@@ -9,6 +9,7 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -82,7 +83,7 @@ async def test_worker_killed_mid_fan_out_every_case_once(deployment: ProcessStac
         await login_all(driver)
         cases = list(await asyncio.gather(*[_case_in_movement_stage(driver, _family(1 + i % 4)) for i in range(CASES)]))
         case_ids = [c["case_id"] for c in cases]
-        movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=40))
+        movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=40, hours=6))
         mid = movement["movement_id"]
         for case_id in case_ids:
             await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": case_id})
@@ -101,7 +102,7 @@ async def test_worker_killed_mid_fan_out_every_case_once(deployment: ProcessStac
         await check_fit_to_travel()
 
         # A delay: each case's booking dropped and made again on the new time, once each.
-        later = datetime.fromisoformat(locked["details"]["departure_at"]) + timedelta(hours=10)
+        later = datetime.fromisoformat(locked["details"]["departure_at"]) + timedelta(hours=4)
         await _ok(driver, "POST", f"/api/v1/movements/{mid}/delay",
                   json={"departure_at": later.isoformat(), "reason": "Late inbound aircraft."})
         at_delay = await _kill_mid_fan_out(deployment, conn, case_ids, "MovementPostponed")
@@ -126,7 +127,7 @@ async def test_worker_killed_mid_fan_out_every_case_once(deployment: ProcessStac
         assert all(e["departure"]["applied"] for e in departed["manifest"])
         assert await _recorded(conn, case_ids, "CaseDeparted") == Counter({c: 1 for c in case_ids})
 
-        arrival = {"arrived_on": datetime.now(UTC).date().isoformat(), "place": "Oslo"}
+        arrival = {"arrived_on": datetime.now(ZoneInfo("Europe/Oslo")).date().isoformat(), "place": "Oslo"}
         await _ok(driver, "POST", f"/api/v1/movements/{mid}/arrival", json=arrival)
         at_arrival = await _kill_mid_fan_out(deployment, conn, case_ids, "ArrivalConfirmed")
         await _ok(driver, "POST", f"/api/v1/movements/{mid}/arrival", json=arrival)  # sent again meanwhile

@@ -102,7 +102,7 @@ async def test_a_charter_departs_every_case_recorded_exactly_once(driver: CaseDr
         cases += await asyncio.gather(*[_case_in_movement_stage(driver, _family(n, infant=(i == 0)))
                                         for i, n in enumerate(sizes[batch:batch + 5], start=batch)])
     people = sum(sizes)
-    movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=people - 1))
+    movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=people - 1, hours=8))
     movement_id = movement["movement_id"]
     assert movement["status"] == "open" and movement["people"] == 0
     for case in cases[:5]:  # one at a time, then the rest at once
@@ -294,7 +294,7 @@ async def test_any_case_leaves_a_locked_manifest_with_a_reason_and_the_rest_depa
     lock blocks the departure, by name, until it is taken off; the others then depart."""
     await login_all(driver)
     early, withdrawn, going = await asyncio.gather(*[_case_in_movement_stage(driver, _family(1)) for _ in range(3)])
-    movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9))
+    movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9, hours=8))
     mid = movement["movement_id"]
     for case in (early, withdrawn, going):
         await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": case["case_id"]})
@@ -349,15 +349,16 @@ async def test_a_case_on_hold_departs_with_the_movement_and_a_repeat_that_says_o
     fit-to-travel checks is refused naming each person."""
     await login_all(driver)
     held, other = await asyncio.gather(*[_case_in_movement_stage(driver, _family(1)) for _ in range(2)])
-    mid = (await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9)))["movement_id"]
+    mid = (await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9, hours=8)))["movement_id"]
     await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_ids": [held["case_id"], other["case_id"]]})
     await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
     await _fan_out_done(driver, mid)
     for case in (held, other):
         await _check_fit_to_travel(driver, case["case_id"])
-    # A departure dated before the fit-to-travel checks (two days early): every case would refuse
-    # it, so the movement refuses it first, naming each person; nothing is recorded.
-    early = {"departed_at": (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0).isoformat()}
+    # A departure dated before the fit-to-travel checks (three hours ago; 11 before the scheduled
+    # time, within its 12): every case would refuse it, so the movement refuses it first, naming
+    # each person; nothing is recorded.
+    early = {"departed_at": (datetime.now(UTC) - timedelta(hours=3)).replace(microsecond=0).isoformat()}
     r = await _call(driver, "POST", f"/api/v1/movements/{mid}/departure", json=early)
     assert r.status_code == 409, r.text
     details = r.json()["error"]["details"]
@@ -384,7 +385,7 @@ async def test_a_case_on_hold_departs_with_the_movement_and_a_repeat_that_says_o
     await _record_history(handle, "movement_held_case_departs.json")
 
     # An empty manifest: nothing to depart (cancel it instead).
-    empty = (await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9)))["movement_id"]
+    empty = (await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9, hours=8)))["movement_id"]
     lone = await _case_in_movement_stage(driver, _family(1))
     await _ok(driver, "POST", f"/api/v1/movements/{empty}/cases", json={"case_id": lone["case_id"]})
     await _ok(driver, "POST", f"/api/v1/movements/{empty}/lock")
@@ -682,7 +683,8 @@ async def _check_fit_to_travel(driver: CaseDriver, case_id: str) -> dict[str, An
 async def test_needs_delay_boarding_arrival_and_the_pdf(driver: CaseDriver, stack: Stack) -> None:
     """A locked charter is delayed (the case whose visa ends before the new day goes back to
     rebooking, its members named; the others move to the new time with their fit-to-travel
-    checks open again), boards per person (a family with one absent person goes back to
+    checks open again); it cannot depart now, a day before its new time, so it is cancelled and
+    the families fly on an evening charter, which boards per person (a family with one absent person goes back to
     rebooking; the sheet recorded twice changes nothing), departs, and its arrival reaches the
     departed case once (after the movement's workflow had finished).  The manifest's PDF and
     CSV are audited per case; the movement page shows the boarding sheet, delay and arrival."""
@@ -742,11 +744,35 @@ async def test_needs_delay_boarding_arrival_and_the_pdf(driver: CaseDriver, stac
     for case in (staying, absent):
         await _check_fit_to_travel(driver, case["case_id"])
 
+    # Delayed to tomorrow, the flight does not leave now: a departure more than 12 hours before its
+    # scheduled time is refused, naming departed_at (tests/test_movement_time_bounds.py).  The airline
+    # offers an evening charter instead: this movement is cancelled (its cases back to rebooking) and
+    # the families fly on a new one (a delay only moves a flight later).
+    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/departure",
+                    json={"departed_at": datetime.now(UTC).replace(microsecond=0).isoformat()})
+    assert r.status_code == 422 and [d["field"] for d in r.json()["error"]["details"]] == ["departed_at"], r.text
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cancel", json={"reason": "Families moved to the evening charter."})
+    assert (await _fan_out_done(driver, mid))["status"] == "cancelled"
+    delayed_handle = stack.temporal.get_workflow_handle(mid)
+    await delayed_handle.result()
+    await _record_history(delayed_handle, "movement_delay_then_cancel.json")
+    evening = _details(capacity=9, hours=8, flight_number="XC4412") | {
+        "escorts": [{"name": "Elif Arslan", "kind": "operational"}]}
+    mid = (await _ok(driver, "POST", "/api/v1/movements", json=evening))["movement_id"]
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_ids": [staying["case_id"], absent["case_id"]]})
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases/{staying['case_id']}/members/"
+                              f"{staying['members'][0]['member_id']}/needs", json={"needs": ["wheelchair"]})
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
+    locked = await _fan_out_done(driver, mid)
+    assert [e["booking"]["applied"] for e in locked["manifest"]] == [True, True], locked["manifest"]
+    for case in (staying, absent):
+        await _check_fit_to_travel(driver, case["case_id"])
+
     # The boarding sheet: one of the second family did not board.  Recorded twice: nothing changes.
     gone = absent["members"][1]
     sheet = {"records": [{"case_id": e["case_id"], "member_id": p["member_id"], "boarded": p["member_id"] != gone["member_id"],
                           "reason": None if p["member_id"] != gone["member_id"] else "Refused boarding: fever."}
-                         for e in delayed["manifest"] for p in e["members"]]}
+                         for e in locked["manifest"] for p in e["members"]]}
     boarded = await _ok(driver, "POST", f"/api/v1/movements/{mid}/boarding", json=sheet)
     assert (await _ok(driver, "POST", f"/api/v1/movements/{mid}/boarding", json=sheet))["version"] == boarded["version"]
     r = await _call(driver, "POST", f"/api/v1/movements/{mid}/boarding",
@@ -766,11 +792,12 @@ async def test_needs_delay_boarding_arrival_and_the_pdf(driver: CaseDriver, stac
     # The arrival, after the movement's workflow has finished: reaches the departed case, once.
     handle = stack.temporal.get_workflow_handle(mid)
     await handle.result()
-    await _record_history(handle, "movement_delay_boarding_departure.json")
-    arrival = {"arrived_on": date.today().isoformat(), "place": "Oslo", "receiving_partner": "Oslo municipality"}
+    await _record_history(handle, "movement_boarding_departure.json")
+    landed = datetime.now(ZoneInfo("Europe/Oslo")).date()  # the day in Oslo's calendar (not before the departure's there)
+    arrival = {"arrived_on": landed.isoformat(), "place": "Oslo", "receiving_partner": "Oslo municipality"}
     await _ok(driver, "POST", f"/api/v1/movements/{mid}/arrival", json=arrival)
     arrived = await _fan_out_done(driver, mid)
-    assert arrived["arrived_on"] == date.today().isoformat()
+    assert arrived["arrived_on"] == landed.isoformat()
     assert [e["arrival"] for e in arrived["manifest"]] == [
         {"case_id": staying["case_id"], "outcome": "arrived", "applied": True, "reason": None}, None]
     before = Counter(e["type"] for e in await _events(driver, staying["case_id"]))
@@ -801,7 +828,7 @@ async def test_the_movement_page_boards_delays_departs_and_confirms_the_arrival(
 
     await login_all(driver)
     family = await _case_in_movement_stage(driver, _family(2))
-    movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9, flight_number="XC4403"))
+    movement = await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9, hours=8, flight_number="XC4403"))
     mid = movement["movement_id"]
     await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_id": family["case_id"]})
     await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
@@ -827,7 +854,8 @@ async def test_the_movement_page_boards_delays_departs_and_confirms_the_arrival(
         assert "Departure confirmed" in departed.text
         await _fan_out_done(driver, mid)
         page = Page((await emre.get(url)).text)
-        arrived = await emre.post(f"{url}/arrival", data={"csrf_token": page.csrf, "arrived_on": date.today().isoformat(),
+        landed = datetime.now(ZoneInfo("Europe/Oslo")).date()  # Oslo's day: not before the departure's there
+        arrived = await emre.post(f"{url}/arrival", data={"csrf_token": page.csrf, "arrived_on": landed.isoformat(),
                                                           "place": "Oslo"})
         assert "Arrival confirmed" in arrived.text, arrived.text
     done = await _fan_out_done(driver, mid)
@@ -843,7 +871,7 @@ async def test_a_case_on_hold_taken_off_a_locked_manifest_drops_its_booking(driv
     and after the resume it is back to rebooking, not booked on (or departed with) the flight."""
     await login_all(driver)
     held, going = await asyncio.gather(*[_case_in_movement_stage(driver, _family(1)) for _ in range(2)])
-    mid = (await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9)))["movement_id"]
+    mid = (await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9, hours=8)))["movement_id"]
     await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", json={"case_ids": [held["case_id"], going["case_id"]]})
     await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock")
     await _fan_out_done(driver, mid)

@@ -147,10 +147,13 @@ async def test_a_30_person_session_with_two_absentees_re_invited(driver: CaseDri
         else:
             assert detail["stage"] == "visa", detail["stage"]
 
-    # Audited like other actions: the request, and on each case every attendee's completion, as the officer.
+    # Audited like other actions: the request, and on each case every attendee's completion, as the
+    # officer, naming the session (the fan-out's rows: no address, the worker writes them; the
+    # answer's row in each shown case's trail has the request's).
     audited = await stack.pool.fetch(
-        "SELECT case_id, actor_id FROM audit_log WHERE action = 'POST /api/v1/orientation-sessions/{session_id}"
-        "/attendance' AND case_id = ANY($1::text[])", [c["case_id"] for c in cases])
+        "SELECT case_id, actor_id FROM audit_log WHERE action = $2 AND case_id = ANY($1::text[]) "
+        "AND source_ip IS NULL",
+        [c["case_id"] for c in cases], f"POST /api/v1/orientation-sessions/{{session_id}}/attendance ({sid})")
     assert Counter(a["case_id"] for a in audited) == Counter(ours[m] for m in ours if m not in absent), audited
     assert {a["actor_id"] for a in audited} == {OFFICER}
 

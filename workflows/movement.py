@@ -277,6 +277,15 @@ class MovementWorkflow:
             decide(self._state, command, workflow.now(), request.actor)
         except MovementRejected as exc:
             raise _rejection(exc) from None
+        if isinstance(command, c.ConfirmDeparture) and self._state is not None \
+                and self._state.status == MovementStatus.LOCKED:
+            # A departure dated more than 12 hours before the scheduled one (a flight does not
+            # leave half a day early), once the movement's state lets it depart at all.  Judged
+            # here only (validators do not run on replay): a history that departed early
+            # replays as it ran.
+            early = domain.movements.rules.early_departure_problems(self._state.details, command.departed_at)
+            if early:
+                raise _rejection(MovementRejected("invalid_command", f"departed_at {early[0].message}", early))
 
     async def _command(self, request: MovementRequest) -> MovementOutcome:
         async with self._lock:

@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from api import policy, readmodel
-from api.airports import with_arrival_country
+from api.airports import arrival_day_refusal, with_arrival_country
 from api.auth import CurrentPrincipal, Principal
 from api.deps import Db, lent_back
 from api.errors import ERROR_RESPONSES, ApiError
@@ -400,6 +400,11 @@ async def confirm_arrival(movement_id: MovementId, body: c.ConfirmArrival, princ
     if state.arrived_on is not None and (state.arrived_on, state.arrival_place, state.receiving_partner) == (
             body.arrived_on, body.place, body.receiving_partner):
         return await shown(db, state)  # confirmed already (its workflow may have finished): nothing changes
+    # The day the flight left in the arrival airport's own zone (the IATA table's, read here: the
+    # workflow bounds it by UTC-12 only, the earliest calendar on Earth, as it reads no table).
+    if state.arrived_on is None and (refused := await arrival_day_refusal(
+            body.arrived_on, state.departed_at, state.details.arrival_airport)) is not None:
+        raise refused
     async with lent_back(db):
         await commands.confirm_arrival(movement_id, body, principal.actor)
     return await shown(db, await _visible(db, principal, movement_id))

@@ -98,7 +98,11 @@ class ConfirmDeparture(ShowsRules):
     model_config = STRICT
 
     kind: Literal["confirm_departure"] = "confirm_departure"
-    departed_at: FlightTime
+    departed_at: FlightTime = Field(description=(
+        "When the flight left: not in the future, and not more than 12 hours before the movement's scheduled "
+        "departure_at (a flight does not leave half a day early; a delay only moves a flight later, so one "
+        "brought forward is cancelled and created again with the earlier time before it leaves).  Every "
+        "departing person needs a fit-to-travel check within the 72 hours before it."))
     not_boarded: list[NotBoarded] = Field(default_factory=list, max_length=1000)
     boarding: list[BoardingRecord] = Field(default_factory=list, max_length=1000, description=(
         "Per-person boarding records given with the confirmation (added to those recorded before); every "
@@ -131,7 +135,11 @@ class ConfirmArrival(BaseModel):
     model_config = STRICT
 
     kind: Literal["confirm_arrival"] = "confirm_arrival"
-    arrived_on: date
+    arrived_on: date = Field(description=(
+        "The day the flight landed, in the arrival airport's calendar: not before the day the departure "
+        "instant (departed_at) falls on in the arrival airport's time zone (from the IATA airports table; "
+        "where the airport has none, not before its day in UTC-12, the earliest calendar on Earth), and at "
+        "most tomorrow (UTC)."))
     place: ShortText
     receiving_partner: ShortText | None = Field(default=None, description="Required by AVRR cases (the "
                                                                           "receiving office or partner).")

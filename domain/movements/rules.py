@@ -32,7 +32,9 @@ longer fit are named (``seat_problems``: the movement's ``rule_check``, each cas
 and the lock and the departure are refused on them until the officer takes a case off the
 manifest (or, at the departure, records the family that did not board).
 
-And when the departure is confirmed, for every case the lock booked (``departure_problems``):
+And when the departure is confirmed, its time first (``early_departure_problems``, judged by the
+departure Update's validator): ``departure_too_early``, a ``departed_at`` more than 12 hours
+before the scheduled ``departure_at``.  Then for every case the lock booked (``departure_problems``):
 
 | ``not_ready_to_depart`` | the case cannot take its departure yet: no fit-to-travel check within the 72 hours before the flight for a member (named), or another step first (e.g. AVRR's consent reconfirmation) |
 | ``booking_changed`` | the case is no longer booked on this movement's flight |
@@ -68,6 +70,10 @@ DEPARTURE_TASK = "record_departure"
 # A departing person's fit-to-travel check lies within this window before the departure (the
 # case's own rule, domain.programmes.travel.FIT_TO_TRAVEL_WINDOW).
 FIT_TO_TRAVEL_WINDOW = timedelta(hours=72)
+# A departure is dated at most this long before the scheduled departure_at: a flight does not
+# leave half a day early (one brought forward is given its new time first:
+# ``early_departure_problems``).
+EARLIEST_DEPARTURE_BEFORE_SCHEDULE = timedelta(hours=12)
 
 
 def age_on(born: date, day: date) -> int:
@@ -436,6 +442,29 @@ def unbooked_problems(state: MovementState, not_boarded: set[str]) -> list[Probl
                             "off the manifest, or record it as not boarded")
             for e in state.manifest
             if (e.booking is None or not e.booking.applied) and e.case_id not in not_boarded]
+
+
+def early_departure_problems(details: MovementDetails, departed_at: datetime) -> list[Problem]:
+    """A ``departed_at`` more than ``EARLIEST_DEPARTURE_BEFORE_SCHEDULE`` before the scheduled
+    ``departure_at`` (a slip of the day, or a flight brought forward whose new time was never
+    recorded): refused, naming the field, the scheduled time and what to do.  A delay only moves
+    a flight later (``decide._delay``), so a flight brought forward is a new movement: this one
+    cancelled (its cases back to rebooking) and one created with the earlier time, before it
+    leaves (a movement is created before its flight).  Judged by the departure Update's
+    validator only (``workflows.movement``): histories that departed early replay as they ran."""
+    scheduled = details.departure_at
+    earliest = scheduled - EARLIEST_DEPARTURE_BEFORE_SCHEDULE
+    if departed_at >= earliest:
+        return []
+    hours = (scheduled - departed_at).total_seconds() / 3600
+    hours_text = f"{hours:.0f}" if hours >= 10 else f"{hours:.1f}"
+    hours_limit = int(EARLIEST_DEPARTURE_BEFORE_SCHEDULE.total_seconds() // 3600)
+    return [Problem(case_id="*", rule="departure_too_early", field="departed_at", message=(
+        f"{departed_at.isoformat()} is {hours_text} hours before the scheduled departure "
+        f"({scheduled.isoformat()}): a flight does not leave more than {hours_limit} hours early, so "
+        f"departed_at must be {earliest.isoformat()} or later.  Check the date; if the flight was brought "
+        "forward, a delay cannot record that (it only moves a flight later): cancel this movement and create "
+        "one with the earlier time before it leaves, then add and lock its cases again"))]
 
 
 def departure_problems(state: MovementState, facts: list[CaseFacts], *, on_hold_blocks: bool = True) -> list[Problem]:
