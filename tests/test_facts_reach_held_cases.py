@@ -18,6 +18,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio.worker import Replayer
@@ -219,7 +220,7 @@ async def test_a_movements_departure_cancellation_and_arrival_reach_held_cases(d
     for username in ("ayse", "selin", "deniz", "emre", "fatma"):
         await driver.login(username)
     flying, staying = await asyncio.gather(_in_movement_stage(driver), _in_movement_stage(driver))
-    mid = (await _ok(driver, "POST", "/api/v1/movements", "emre", json=_details(capacity=9)))["movement_id"]
+    mid = (await _ok(driver, "POST", "/api/v1/movements", "emre", json=_details(capacity=9, hours=8)))["movement_id"]
     await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases", "emre", json={"case_id": flying["case_id"]})
     await _ok(driver, "POST", f"/api/v1/movements/{mid}/lock", "emre")
     locked = await _movement_fanned_out(driver, mid)
@@ -261,8 +262,9 @@ async def test_a_movements_departure_cancellation_and_arrival_reach_held_cases(d
     assert (await _event_types(driver, flying["case_id"]))["CaseDeparted"] == 1
     await _ok(driver, "POST", f"/api/v1/cases/{flying['case_id']}/hold", "fatma", json={"reason": "Second concern."})
     await stack.temporal.get_workflow_handle(mid).result()
+    landed = departed_at.astimezone(ZoneInfo("Europe/Oslo")).date()  # not before the departure's day in Oslo
     await _ok(driver, "POST", f"/api/v1/movements/{mid}/arrival", "emre",
-              json={"arrived_on": departed_at.date().isoformat(), "place": "Oslo"})
+              json={"arrived_on": landed.isoformat(), "place": "Oslo"})
     arrived = await _movement_fanned_out(driver, mid)
     # The arrival would close the held case: not applied, said why; the hold stays, and the
     # arrival is confirmed on the case once a supervisor has resumed it.
