@@ -113,3 +113,18 @@ async def test_sessions_movements_and_figures_pages_in_french_arabic_turkish(sta
         fatma.cookies.set("itinera_lang", "tr")
         text = Page((await fatma.get("/ui/reports")).text).body_text
         assert "dosyaların durumu" in text and "where cases stand" not in text
+
+
+async def test_the_reassign_flash_and_its_refusal_in_turkish(stack: Stack, driver: CaseDriver) -> None:
+    case = await driver.refer(_family())
+    task_id = case["open_tasks"][0]["task_id"]
+    async with signed_in(stack, "fatma") as fatma:
+        fatma.cookies.set("itinera_lang", "tr")
+        page = Page((await fatma.get(f"/ui/tasks/{task_id}")).text)
+        refused = Page((await fatma.post(f"/ui/tasks/{task_id}/reassign", data={
+            "csrf_token": page.csrf, "assignee": "Not A Name!", "reason": ""})).text)
+        assert "kullanıcı adını" in refused.body_text and "Give the username" not in refused.body_text
+        moved = Page((await fatma.post(f"/ui/tasks/{task_id}/reassign", data={
+            "csrf_token": refused.csrf, "assignee": "ayse", "reason": "Aileyi tanıyor."})).text)
+        notice = Page.text(moved.one("div", role="status"))
+        assert notice == "“Verify referral and identity documents” artık ayse kullanıcısında.", notice

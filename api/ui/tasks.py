@@ -169,8 +169,8 @@ async def reassign_task(request: Request, task_id: TaskId, principal: UiPrincipa
     try:
         body = ReassignBody(assignee=assignee, reason=reason)
     except ValidationError:
-        flash_refusal(request, response, 422, "Give the username to reassign to (lower case letters, digits, . _ -) "
-                                              "and a reason.")
+        flash_refusal(request, response, 422, _("Give the username to reassign to (lower case letters, digits, "
+                                                ". _ -) and a reason."))
         return response
     try:
         await perform_reassign(db, commands, principal, task_id, body)
@@ -179,7 +179,7 @@ async def reassign_task(request: Request, task_id: TaskId, principal: UiPrincipa
             raise
         flash_refusal(request, response, exc.status, _sentence(exc.message) + ".")
         return response
-    flash(request, response, "success", f"“{task.title}” is now {assignee}'s.")
+    flash(request, response, "success", _("“%(task)s” is now %(user)s’s.", task=task.title, user=assignee))
     return response
 
 
