@@ -1,10 +1,10 @@
-""""Today" at the API's edge, for checking a form before it goes to the workflow."""
+""""Today" and "now" at the API's edge, for checking a form before it goes to the workflow."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from domain.offices import local_date
+from domain.offices import local_date, local_time
 from settings import get_settings
 
 
@@ -15,6 +15,14 @@ def edge_today(office: str) -> date:
     accept is never refused here (what the edge lets through, the workflow still checks)."""
     now = datetime.now(UTC)
     return max(now.date(), local_date(now, get_settings().time_zone_of(office)))
+
+
+def edge_now(office: str) -> datetime:
+    """Now, on the office's clock (its zone, which a refusal names).  The workflow's validator
+    judges with its own now, a little later than the request's (it runs after it), so what the
+    edge accepts the workflow accepts too; a form is never refused here that the workflow would
+    take but for the moment between them, which the rule's clock skew covers."""
+    return local_time(datetime.now(UTC), get_settings().time_zone_of(office))
 
 
 def edge_today_anywhere(now: datetime | None = None) -> date:

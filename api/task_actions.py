@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 
 from api import policy, readmodel
+from api.airports import _loaded, _unknown, country_of, known
 from api.after_command import case_after_command
 from api.auth import Principal
 from api.commands import CaseCommands
@@ -28,9 +29,10 @@ from api.deps import lent_back
 from api.errors import REJECTION_STATUS, ApiError
 from api.schemas import CaseDetail, ClaimResult, Page, TaskView
 from domain.case import validate_form
-from api.office_time import edge_today
+from api.office_time import edge_now, edge_today
 from domain.errors import CommandRejected
 from domain.model import Role, Stage
+from domain.tasks import TaskType
 
 
 async def visible_task(db: asyncpg.Connection, principal: Principal, task_id: str) -> TaskView:
@@ -107,9 +109,12 @@ async def complete(db: asyncpg.Connection, commands: CaseCommands, principal: Pr
     if task.claimed_by not in (None, principal.username):
         raise ApiError(409, "task_claimed", f"task {task_id} is claimed by {task.claimed_by}")
     try:  # the workflow validates again; checking here answers bad input without a round trip
-        validate_form(task.task_type, form, today=edge_today(task.office), programme=task.programme)
+        validate_form(task.task_type, form, today=edge_today(task.office), now=edge_now(task.office),
+                      programme=task.programme)
     except CommandRejected as exc:
         raise ApiError(REJECTION_STATUS[exc.code], exc.code.value, exc.message, exc.details) from None
+    if task.task_type == TaskType.BOOK_MOVEMENT:
+        await _check_airports(db, task, form)
     async with lent_back(db):
         await commands.complete_task(task.case_id, task_id, form, principal.actor)
     return policy.redact_case(await case_after_command(db, task.case_id), principal)
@@ -131,3 +136,29 @@ async def _complete_again(db: asyncpg.Connection, commands: CaseCommands, princi
         if refused.status >= 500:  # an outage: the client sends it again
             raise
         require_open(task)  # task_not_open, or case_closed from a workflow that has finished
+
+
+async def _check_airports(db: asyncpg.Connection, task: TaskView, form: dict[str, Any]) -> None:
+    """A case's own booking, as a group movement's (``api.airports``: the IATA table is file
+    I/O, so it is read here, never where the workflow decides): both airports known, and the
+    arrival airport in the country the case travels to, its destination country (resettlement,
+    family reunification) or its AVRR country of return, where both are known (an airport in a
+    place without an ISO 3166-1 code, such as Pristina, is not judged).  A 422 naming the
+    field, why and what is allowed; nothing is sent."""
+    await _loaded()
+    airports = [("departure_airport", form["departure_airport"]), ("arrival_airport", form["arrival_airport"])]
+    problems = [_unknown(field, code) for field, code in airports if not known(code)]
+    case = await readmodel.get_case(db, task.case_id) if not problems else None
+    if case is not None:
+        avrr = case.programme == "avrr"
+        country = case.origin_country if avrr else case.destination_country
+        arrival = form["arrival_airport"]
+        lands_in = country_of(arrival)
+        if country is not None and lands_in is not None and lands_in != country:
+            what = "returns to" if avrr else "is bound for"
+            problems.append({"field": "arrival_airport",
+                             "reason": f"{arrival} is in {lands_in}, but case {case.case_id} {what} {country}",
+                             "allowed": f"an airport in {country}"})
+    if problems:
+        raise ApiError(422, "invalid_form", f"the {task.task_type} form is invalid: " + "; ".join(
+            f"{p['field']}: {p['reason']}" for p in problems), [p | {"type": "airport"} for p in problems])

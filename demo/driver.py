@@ -24,10 +24,15 @@ def demo_client(client: httpx.AsyncClient) -> CaseClient:
 def _moment(today: date) -> datetime:
     """When a form for ``today`` says something happened: a minute ago when that is today (at
     midnight a fit-to-travel check was up to 24 hours old, and a flight 72 hours after that
-    midnight refused it late in the day), else the day's first minutes."""
+    midnight refused it late in the day), or when ``today`` is the office's and already
+    tomorrow in UTC (21:00 UTC is the next day in Istanbul: that day's first minutes are still
+    ahead, and an instant that happened is not in the future); else the day's first five
+    minutes in UTC, which a clock on that day (a test's time-skipping one) is never more than
+    the allowed clock skew behind (``forms.CLOCK_SKEW``)."""
     now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
-    return now if now.date() == today else datetime.combine(today, datetime.min.time(), UTC) + \
-        timedelta(minutes=10)
+    if today - timedelta(days=1) <= now.date() <= today:
+        return now
+    return datetime.combine(today, datetime.min.time(), UTC) + timedelta(minutes=5)
 
 
 def example_form(task: dict[str, Any], today: date, *, follow_up: bool = False,

@@ -23,7 +23,10 @@ against the case".
 Dates that record something that happened ("interview held on") may not lie in the
 future, and dates that bound a validity ("valid until") must lie after the event; the
 "today" they compare with is passed in the validation context (``{"today": date}``) so
-that the workflow can supply its deterministic clock and the API the wall clock.  Every
+that the workflow can supply its deterministic clock and the API the wall clock.  An
+instant that happened ("departed at") is judged against the instant ``now`` (``{"now":
+datetime}``), with a few minutes for clocks that differ: an admission rule, so a form recorded
+under the day rule alone replays as it was decided.  Every
 date also lies between 2000-01-01 and 2199-12-31, whatever the context: a case date outside
 them cannot be right, and one near the end of the calendar would overflow the deadline
 arithmetic of the case core.  Each rule is in the field's JSON Schema description.
@@ -71,6 +74,8 @@ LATEST_CASE_DATE = date(2199, 12, 31)
 _RANGE = f"between {EARLIEST_CASE_DATE.isoformat()} and {LATEST_CASE_DATE.isoformat()}"
 DEPARTURE_WINDOW = (timedelta(days=366), timedelta(days=2 * 366))  # before and after today
 CASE_RULE = "(checked against the case)"
+CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of now an instant that happened may be (clocks differ)
+_SKEW_MINUTES = int(CLOCK_SKEW.total_seconds() // 60)
 ACTION_TAKEN_MIN_LENGTH = 3  # a resolved escalation says what was done: "" or "x" says nothing
 LONGEST_DUE_EXTENSION_DAYS = 90  # a resolved escalation gives an overdue task weeks, not centuries
 
@@ -92,11 +97,27 @@ def _not_in_future(value: date, info: ValidationInfo) -> date:
 
 
 def _not_in_future_dt(value: datetime, info: ValidationInfo) -> datetime:
+    # An instant is judged against the current instant (an admission rule: the moment it is
+    # entered; a recorded form replays as decided).  The day rule below is the one forms were
+    # recorded under, kept for every decision: it alone let a departure later the same day, or
+    # a day and a half ahead with a -12:00 offset, through.
+    now = now_of(info)
+    if now is not None and admission_rule(info) and value > now + CLOCK_SKEW:
+        zone = getattr(now.tzinfo, "key", None) or str(now.tzinfo)
+        raise PydanticCustomError("in_future", "{reason}", {
+            "reason": f"must not be in the future: {value.isoformat()} is after now ({now:%Y-%m-%d %H:%M} in {zone})",
+            "expected": f"{(now + CLOCK_SKEW).isoformat(timespec='minutes')} or earlier"})
     today = today_of(info)
     if today is not None and value.date() > today:
         raise ValueError(f"must not be in the future (today is {today.isoformat()})")
     _within_calendar(value.date())
     return value
+
+
+def now_of(info: ValidationInfo) -> datetime | None:
+    """The instant a validation runs at (``parse_form(now=...)``, in the office's zone), if given."""
+    context = info.context
+    return context.get("now") if isinstance(context, dict) else None
 
 
 def _not_in_past(value: date, info: ValidationInfo) -> date:
@@ -147,7 +168,9 @@ def since_referral_fields(form_type: type[Form]) -> tuple[str, ...]:
 # A moment a case plans (an appointment): any day a case can have (a year like 9999 would
 # overflow the deadline arithmetic: its task would be due past the calendar).
 PlannedAt = Annotated[AwareDatetime, AfterValidator(_within_calendar_dt), Rule(f"With its UTC offset; {_RANGE}.")]
-HappenedAt = Annotated[AwareDatetime, AfterValidator(_not_in_future_dt), Rule(f"Not in the future; {_RANGE}.")]
+HappenedAt = Annotated[AwareDatetime, AfterValidator(_not_in_future_dt), Rule(
+    f"With its UTC offset; not in the future: not after the moment it is entered (up to {_SKEW_MINUTES} minutes "
+    f"ahead, for clocks that differ), nor dated (in its own offset) after today in the case's office time zone; {_RANGE}.")]
 NotBefore = Annotated[date, AfterValidator(_not_in_past), Rule(f"Not in the past; {_RANGE}.")]
 Departure = Annotated[AwareDatetime, AfterValidator(_plausible_departure),
                       Rule("Within a year before and two years after today.")]
@@ -380,15 +403,18 @@ def _line_error(error: Any) -> Any:
 FormType = type[Form] | type[ChoiceForm]
 
 
-def parse_form(form_type: FormType, data: Any, *, today: date, admission: bool = True) -> Form:
+def parse_form(form_type: FormType, data: Any, *, today: date, now: datetime | None = None,
+               admission: bool = True) -> Form:
     """Validate a completion form: the model of the chosen branch for a ``ChoiceForm``.
 
     Raises pydantic's ``ValidationError``, located at field names.  ``today`` is the day the
-    date rules compare with (the workflow's clock, or the API's wall clock).  ``admission``
-    False (the workflow handler's decision, which replays recorded commands) leaves out the
-    form rules added as admission rules (``admission_rule``), so forms recorded before them
-    replay as decided."""
-    context = {"today": today, "admission": admission}
+    date rules compare with (the workflow's clock, or the API's wall clock); ``now`` the
+    instant (aware, best in the office's zone, which the refusals name) an instant that
+    happened (``HappenedAt``) may not be after, by more than ``CLOCK_SKEW``: an admission
+    rule, not judged without it.  ``admission`` False (the workflow handler's decision, which
+    replays recorded commands) leaves out the form rules added as admission rules
+    (``admission_rule``), so forms recorded before them replay as decided."""
+    context = {"today": today, "now": now, "admission": admission}
     if isinstance(form_type, type) and issubclass(form_type, ChoiceForm):
         return form_type.parse(data, context=context)
     return form_type.model_validate(data, context=context)
@@ -520,8 +546,12 @@ class BookMovementForm(Form):
         description="IATA flight designator, e.g. TK1751"
     )
     departure_at: Departure = Field(description="Scheduled departure, with time zone offset.")
-    departure_airport: Iata
-    arrival_airport: Iata = Field(description="IATA airport code, e.g. OSL; not the departure_airport.")
+    departure_airport: Iata = Field(description="IATA code of a known airport (checked against the IATA airports "
+                                                "table when the form is sent), e.g. IST.")
+    arrival_airport: Iata = Field(description=(
+        "IATA code of a known airport, e.g. OSL; not the departure_airport; in the country the case travels to: its "
+        "destination country (resettlement, family reunification) or its country of return (AVRR), as a group "
+        f"movement's arrival airport {CASE_RULE}.  Both checked against the IATA airports table when the form is sent."))
     notes: Notes | None = None
 
     @field_validator("arrival_airport")

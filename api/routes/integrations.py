@@ -32,7 +32,7 @@ from api.deps import Commands, Db
 from api.openapi_bodies import raw_json_body
 from api.errors import ERROR_RESPONSES, REJECTION_STATUS, ApiError, ErrorBody
 from domain.case import validate_form
-from api.office_time import edge_today
+from api.office_time import edge_now, edge_today
 from domain.errors import CommandRejected
 from domain.model import ActorKind, Role
 from domain.referral_request import ReferralRequest
@@ -262,7 +262,8 @@ async def _intake(db: Db, commands: Commands, key: IntegrationKey, raw: Any) -> 
         case_id, case = moved.case_id, moved
     task_type = TASK_FOR_EVENT[message.event_type]
     try:
-        validate_form(task_type, message.form or {}, today=edge_today(case.office), programme=case.programme)
+        validate_form(task_type, message.form or {}, today=edge_today(case.office), now=edge_now(case.office),
+                      programme=case.programme)
     except CommandRejected as exc:
         raise ApiError(REJECTION_STATUS[exc.code], exc.code.value, exc.message, exc.details) from None
     except KeyError:  # the case's programme has no such task

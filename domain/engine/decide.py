@@ -30,7 +30,7 @@ from domain.engine.form_validation import check_json_booleans, validate_form
 from domain.engine.split import decide_open_split, decide_split
 from domain.errors import RejectionCode
 from domain.model import CaseStatus, Member, Referral, Stage
-from domain.offices import DEFAULT_TIME_ZONE
+from domain.offices import DEFAULT_TIME_ZONE, local_time
 from domain.programmes.registry import definition_of, profile_of
 from domain.state import CaseState, TaskState
 from domain.tasks import EngineTask
@@ -175,6 +175,7 @@ def _decide_completion(draft: Draft, command: CompleteTask) -> None:
         )
     programme = profile_of(state)
     form = validate_form(task.task_type, command.form, today=draft.ctx.today(state.office_time_zone),
+                         now=local_time(draft.ctx.now, state.office_time_zone),
                          programme=state.programme, admission=draft.ctx.admission_rules)
     if draft.ctx.admission_rules:
         check_json_booleans(task.task_type, form, command.form)

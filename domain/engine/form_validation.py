@@ -3,7 +3,7 @@ field, the reason and what is allowed."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from types import NoneType, UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -15,14 +15,15 @@ from domain.errors import CommandRejected, RejectionCode
 from domain.programmes.registry import any_spec, spec_of
 
 
-def validate_form(task_type: str, data: dict[str, Any], *, today: date, programme: str | None = None,
-                  admission: bool = True) -> Any:
+def validate_form(task_type: str, data: dict[str, Any], *, today: date, now: datetime | None = None,
+                  programme: str | None = None, admission: bool = True) -> Any:
     """Validate a completion form of a task type as ``programme`` runs it (any programme's
     form when not given: the form is the same wherever the programme does not matter).
+    ``now``: the instant an instant that happened may not be after (``forms.parse_form``).
     ``admission``: with the form rules added as admission rules (``forms.parse_form``)."""
     spec = spec_of(programme, task_type) if programme is not None else any_spec(task_type)
     try:
-        return forms.parse_form(spec.form, data, today=today, admission=admission)
+        return forms.parse_form(spec.form, data, today=today, now=now, admission=admission)
     except ValidationError as exc:
         raise form_rejection(f"{task_type} form", exc) from None
 

@@ -293,7 +293,10 @@ def _record_departure(draw: st.DrawFn, fc: FormContext) -> dict[str, Any]:
         checks = [p.fit_to_travel_at for p in fc.state.progress.values() if p.fit_to_travel_at]
         start = max([fc.state.movement.departure_at] if fc.state.movement else [fc.now - timedelta(hours=1)])
         start = max([start, *checks])
-        form["departed_at"] = draw(_between(start, start + timedelta(hours=3))).isoformat()
+        # Not after now (the case refuses a departure in the future): unless the flight is still
+        # ahead, when the form is refused as in the future (that refusal is covered too).
+        latest = min(start + timedelta(hours=3), fc.now) if start <= fc.now else start + timedelta(hours=3)
+        form["departed_at"] = draw(_between(start, latest)).isoformat()
     else:
         form["reason"] = draw(words)
     return _drop_none(form)
