@@ -62,7 +62,7 @@ async def arrival_day_refusal(arrived_on: date, departed_at: datetime | None, ar
     bound (the day in UTC-12, ``domain.arrival_day``) for an airport without a zone."""
     if departed_at is None:
         return None
-    await _loaded()
+    await loaded()
     zone = time_zone_of(arrival_airport)
     if zone is None:
         return None
@@ -76,12 +76,12 @@ async def arrival_day_refusal(arrived_on: date, departed_at: datetime | None, ar
         "field": field, "reason": reason, "allowed": f"{earliest.isoformat()} or later (in {zone.key})"}])
 
 
-async def _loaded() -> None:
+async def loaded() -> None:
     """The table, read once, off the event loop (a fraction of a second)."""
     await asyncio.to_thread(_table)
 
 
-def _unknown(field: str, code: str) -> dict[str, str]:
+def unknown_airport(field: str, code: str) -> dict[str, str]:
     return {"field": field, "reason": f"{code} is not a known IATA airport code",
             "allowed": "an airport's three-letter IATA code (e.g. IST, OSL, EBL)"}
 
@@ -90,11 +90,11 @@ async def with_arrival_country(details: MovementDetails, prefix: str = "body.") 
     """``details`` with ``arrival_country`` derived from ``arrival_airport``; a 422 naming each
     unknown airport (departure, arrival, transit point) or an ``arrival_country`` sent that is
     not the arrival airport's."""
-    await _loaded()
+    await loaded()
     airports = [(f"{prefix}departure_airport", details.departure_airport),
                 (f"{prefix}arrival_airport", details.arrival_airport)]
     airports += [(f"{prefix}transit.{i}.airport", p.airport) for i, p in enumerate(details.transit)]
-    unknown = [_unknown(field, code) for field, code in airports if not known(code)]
+    unknown = [unknown_airport(field, code) for field, code in airports if not known(code)]
     if unknown:
         raise ApiError(422, "invalid_request", "the request is invalid: " + "; ".join(
             f"{d['field']}: {d['reason']}" for d in unknown), unknown)

@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 
 from api import policy, readmodel
-from api.airports import _loaded, _unknown, country_of, known
+from api.airports import loaded, unknown_airport, country_of, known
 from api.after_command import case_after_command
 from api.auth import Principal
 from api.commands import CaseCommands
@@ -145,9 +145,9 @@ async def _check_airports(db: asyncpg.Connection, task: TaskView, form: dict[str
     family reunification) or its AVRR country of return, where both are known (an airport in a
     place without an ISO 3166-1 code, such as Pristina, is not judged).  A 422 naming the
     field, why and what is allowed; nothing is sent."""
-    await _loaded()
+    await loaded()
     airports = [("departure_airport", form["departure_airport"]), ("arrival_airport", form["arrival_airport"])]
-    problems = [_unknown(field, code) for field, code in airports if not known(code)]
+    problems = [unknown_airport(field, code) for field, code in airports if not known(code)]
     case = await readmodel.get_case(db, task.case_id) if not problems else None
     if case is not None:
         avrr = case.programme == "avrr"
