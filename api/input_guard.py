@@ -83,11 +83,22 @@ class InputGuard:
                 problem = await _body_problem(scope, body)
             if problem is not None:
                 _name_the_route(scope)
-                await _refuse(send, problem)
+                if _on_a_page(scope, problem):
+                    from api.ui.rendering import refuse_unstorable  # the UI is built on the API: late
+
+                    await refuse_unstorable(scope, receive, send, problem.field, problem.reason)
+                else:
+                    await _refuse(send, problem)
                 return
             await self.app(scope, receive, send)
         finally:
             EDGE_TODAY.reset(token)
+
+
+def _on_a_page(scope: Scope, problem: Problem) -> bool:
+    """A UI page (``/ui/...``) is refused with a page, not the API's JSON body."""
+    path = scope["path"]
+    return (path == "/ui" or path.startswith("/ui/")) and problem.code != FILE_UNREADABLE
 
 
 # --- path and query ------------------------------------------------------------------------------

@@ -128,3 +128,74 @@ async def test_the_reassign_flash_and_its_refusal_in_turkish(stack: Stack, drive
             "csrf_token": refused.csrf, "assignee": "ayse", "reason": "Aileyi tanıyor."})).text)
         notice = Page.text(moved.one("div", role="status"))
         assert notice == "“Verify referral and identity documents” artık ayse kullanıcısında.", notice
+
+
+# --- section 8: no validator or machine text on a page ------------------------------------------
+
+
+async def test_a_refused_address_is_a_page_in_plain_words(stack: Stack) -> None:
+    async with signed_in(stack, "fatma") as fatma:
+        fatma.cookies.set("itinera_lang", "fr")
+        nul = await fatma.get("/ui/audit?user=%00")
+        assert nul.status_code == 422 and nul.headers["content-type"].startswith("text/html"), nul.text[:300]
+        assert "L’adresse contient une valeur que cette page n’accepte pas." in Page(nul.text).body_text
+        fatma.cookies.set("itinera_lang", "en")
+        day = Page((await fatma.get("/ui/reports?from=2026-02-29")).text).body_text
+        assert "“2026-02-29” is not a valid date" in day and "Input should be" not in day, day[-600:]
+        stage = Page((await fatma.get("/ui/cases?stage=bogus")).text).body_text
+        assert "“bogus” is not one of the values allowed here: referral" in stage and "Input should be" not in stage
+
+
+async def test_movement_refusals_in_plain_words_and_a_typed_case_id_upper_cased(stack: Stack, driver: CaseDriver) -> None:
+    from tests.test_ui_movements import OFFICER, _departs, _flight
+    from tests.test_ui_movements import _typed as movement_typed
+    from tests.test_ui_referral import _posted
+
+    case = await driver.refer(_family())  # not in its movement stage: it cannot join
+    async with signed_in(stack, OFFICER) as emre:
+        page = Page((await emre.get("/ui/movements")).text)
+        created = await emre.post("/ui/movements", data=_posted(page) | movement_typed(_flight(), _departs()))
+        here = created.url.path
+        page = Page(created.text)
+        delayed = Page((await emre.post(f"{here}/delay", data={
+            "csrf_token": page.csrf, "departure_at": "2026-12-11T25:00", "reason": "crew rest"})).text)
+        said = delayed.body_text
+        assert "Departure at: “2026-12-11T25:00” is not a valid date and time." in said, said[:1500]
+        assert "Input should be" not in said
+        added = Page((await emre.post(f"{here}/add", data={"csrf_token": delayed.csrf,
+                                                             "case_id": case["case_id"].lower()})).text)
+        said = Page.text(added.one("div", role="alert"))
+        assert case["case_id"] in said and case["case_id"].lower() not in said, said
+        assert said.count(case["case_id"]) <= 2, said  # said once, not repeated in brackets
+
+
+async def test_the_referral_forms_sponsor_is_one_group_with_plain_labels(stack: Stack) -> None:
+    async with signed_in(stack, "ayse") as ayse:
+        page = Page((await ayse.get("/ui/refer")).text)
+        label = next(Page.text(e) for e in page.find("label") if e.get("for") == "field-sponsor-0-protection_status")
+        assert label.startswith("Protection status") and "ProtectionStatus" not in page.body_text, label
+        refused = await ayse.post("/ui/refer", data=_posted_refer(page))
+        assert refused.status_code == 422
+        text = Page(refused.text).body_text
+        assert "Sponsor:" in text and "Sponsor 1" not in text, text[:3000]
+
+
+def _posted_refer(page: Page) -> dict[str, str]:
+    from tests.test_ui_referral import _posted
+
+    return _posted(page) | {
+        "external_referral_id": "FAP-UI-CHROME-1", "programme": "family_reunification", "destination_country": "DE",
+        "members-0-full_name": "Lina Haddad", "members-0-date_of_birth": "1991-03-02", "members-0-sex": "female",
+        "members-0-nationality": "SY", "members-0-relationship": "spouse", "sponsor-0-full_name": "Yusuf Haddad",
+        "sponsor-0-protection_status": "refugee", "sponsor-0-city": "Berlin"}
+
+
+# --- section 9: times in the office's zone -------------------------------------------------------
+
+
+async def test_audit_rows_without_an_office_are_in_the_supervisors_zone(stack: Stack) -> None:
+    async with signed_in(stack, "fatma") as fatma:
+        await fatma.get("/ui/reports")  # a report: a row without an office
+        page = Page((await fatma.get("/ui/audit")).text)
+        times = [Page.text(t) for t in page.find("time")]
+        assert times and all(t.endswith("(Istanbul)") for t in times), times[:10]

@@ -27,7 +27,9 @@ from api.readmodel import office_time_zone
 from api.routes import movements as api
 from api.ui.creation_forms import already_created, offset_of, submission_token, time_zones, use_idempotency_key
 from api.ui.i18n import gettext as _
+from api.ui.formatting import humanize
 from api.ui.i18n import ngettext
+from api.ui.plain_errors import plain_query_reason
 from api.ui.rendering import UiRoute, redirect, render
 from api.ui.schema_form import UTC_OFFSETS, BoundForm, Option
 from api.ui.security import UI_PREFIX
@@ -136,19 +138,26 @@ async def movement_action(request: Request, movement_id: MovementId,
     try:
         done = await _act(action, posted, movement_id, principal, db, commands)
     except ValidationError as exc:
-        flash_refusal(request, response, 422, "; ".join(e["msg"] for e in exc.errors(include_url=False)))
+        flash_refusal(request, response, 422, _plain(exc))
         return response
     except ApiError as exc:
         if exc.status not in (403, 404, 409, 422):
             raise
-        # each detail once: a refusal whose message names it already (a delay's times) is not repeated
+        # each detail once: a refusal whose message says it already (a delay's times, a case that
+        # cannot join) is not repeated
         named = "; ".join(f"{d.get('member_name') or d.get('case_id') or d.get('field')}: {d.get('reason') or d.get('rule')}"
                           for d in exc.details if isinstance(d, dict) and not (
-                              d.get("reason") and f"{d.get('field')}: {d['reason']}" in exc.message))
+                              (said := d.get("reason") or d.get("rule")) and str(said) in exc.message))
         flash_refusal(request, response, exc.status, exc.message + (f" ({named})" if named else ""))
         return response
     flash(request, response, "success", done)
     return response
+
+
+def _plain(exc: ValidationError) -> str:
+    """A refused field in plain words (api/ui/plain_errors.py), named by its label."""
+    return "; ".join(f"{humanize(e['loc'][-1]) if e.get('loc') else ''}: {plain_query_reason(e)}".lstrip(": ")
+                     for e in exc.errors(include_url=False))
 
 
 def _in_zone(value: str, zone: str) -> str:
@@ -162,16 +171,17 @@ def _in_zone(value: str, zone: str) -> str:
 
 async def _act(action: str, posted: dict[str, Any], movement_id: str, principal: Any, db: Any, commands: Any) -> str:
     if action == "add":
-        body = api.AddCaseBody.model_validate({"case_id": posted.get("case_id", "")})
+        case_id = posted.get("case_id", "").upper()  # typed as c-563p-...: case ids are upper case
+        body = api.AddCaseBody.model_validate({"case_id": case_id})
         await api.add_case(movement_id, body, principal, db, commands)
-        return f"Case {posted.get('case_id')} is on the manifest."
+        return _("Case %(case)s is on the manifest.", case=case_id)
     if action == "remove":
         reason = api.ReasonBody.model_validate({"reason": posted.get("reason", "")})
         await api.remove_case(movement_id, posted.get("case_id", ""), reason, principal, db, commands)
-        return f"Case {posted.get('case_id')} is off the manifest."
+        return _("Case %(case)s is off the manifest.", case=posted.get("case_id", ""))
     if action == "lock":
         await api.lock_manifest(movement_id, principal, db, commands)
-        return "The manifest is locked: every case is being booked on the flight."
+        return _("The manifest is locked: every case is being booked on the flight.")
     if action == "boarding":
         movement = await api.get_movement(movement_id, principal, db)
         records = [{"case_id": e.case_id, "member_id": p.member_id, "boarded": posted[f"boarded-{p.member_id}"] == "yes",
@@ -190,7 +200,7 @@ async def _act(action: str, posted: dict[str, Any], movement_id: str, principal:
         case_id = next((e.case_id for e in movement.manifest if e.member(member_id) is not None), "")
         await api.record_needs(movement_id, case_id, member_id,
                                api.NeedsBody.model_validate({"needs": needs}), principal, db, commands)
-        return "Needs recorded."
+        return _("Needs recorded.")
     if action == "delay":
         movement = await api.get_movement(movement_id, principal, db)
         delayed = c.DelayMovement.model_validate({"departure_at": _in_zone(posted.get("departure_at", ""),
@@ -200,19 +210,20 @@ async def _act(action: str, posted: dict[str, Any], movement_id: str, principal:
         named = "; ".join(p.message for p in view.delay_problems)
         # The seats recounted for the new day (a baby who turned 2): the officer takes a case off.
         seats = "; ".join(p.message for p in view.rule_check if p.rule in ("capacity", "infant_without_adult"))
-        return "The flight is delayed: every booked case is being moved to the new time." + (
-            f" Back to rebooking: {named}" if named else "") + (f" Seats on the new day: {seats}" if seats else "")
+        return _("The flight is delayed: every booked case is being moved to the new time.") + (
+            " " + _("Back to rebooking: %(cases)s", cases=named) if named else "") + (
+            " " + _("Seats on the new day: %(problems)s", problems=seats) if seats else "")
     if action == "arrival":
         arrived = c.ConfirmArrival.model_validate({"arrived_on": posted.get("arrived_on", ""),
                                                    "place": posted.get("place", ""),
                                                    "receiving_partner": posted.get("receiving_partner") or None})
         await api.confirm_arrival(movement_id, arrived, principal, db, commands)
-        return "Arrival confirmed: it is being recorded on every case that departed."
+        return _("Arrival confirmed: it is being recorded on every case that departed.")
     if action == "departure":
         departed = posted.get("departed_at") or datetime.now(UTC).isoformat()
         await api.confirm_departure(movement_id, c.ConfirmDeparture.model_validate({"departed_at": departed}),
                                     principal, db, commands)
-        return "Departure confirmed: it is being recorded on every case of the manifest."
+        return _("Departure confirmed: it is being recorded on every case of the manifest.")
     reason = api.ReasonBody.model_validate({"reason": posted.get("reason", "")})
     await api.cancel_movement(movement_id, reason, principal, db, commands)
-    return "The movement is cancelled: its cases go back to booking."
+    return _("The movement is cancelled: its cases go back to booking.")

@@ -9,7 +9,7 @@ the choices' names instead of codes.  The rule stays the model's: this module on
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from api.ui.formatting import humanize
 from api.ui.i18n import gettext as _
@@ -102,3 +102,17 @@ def plain_reason(reason: str, f: FormField | None, labels: dict[str, str] | None
     if f is not None:  # next to its field: as the rule says it ("must not be in the future (today is ...)")
         return text
     return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?", ")")) else ".")
+
+
+def plain_query_reason(error: dict[str, Any]) -> str:
+    """A refused value of a page's address (``?stage=bogus``, ``?from=2026-02-29``) in plain
+    words: the values allowed, a date that does not exist; pydantic's sentence never."""
+    kind, ctx, given = str(error.get("type", "")), error.get("ctx") or {}, error.get("input")
+    if kind in ("enum", "literal_error") and ctx.get("expected"):
+        return _("“%(value)s” is not one of the values allowed here: %(allowed)s.", value=given,
+                 allowed=str(ctx["expected"]).replace("'", ""))
+    if kind.startswith("datetime"):
+        return _("“%(value)s” is not a valid date and time.", value=given)
+    if kind.startswith("date"):
+        return _("“%(value)s” is not a valid date (a day that exists, written year-month-day).", value=given)
+    return plain_reason(str(error.get("msg", "")), None)

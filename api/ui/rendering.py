@@ -27,6 +27,7 @@ from api.errors import ApiError
 from api.ui.filters import CHOICES
 from api.ui.formatting import FILTERS
 from api.ui.i18n import LANGUAGES, chosen_language, direction, gettext, ngettext, use_language
+from api.ui.plain_errors import plain_query_reason
 from api.ui.security import CSRF_FIELD, STATIC_PREFIX, UI_PREFIX, csrf_token, require_csrf, set_csrf_cookie
 from api.ui.session import LoginRequired, clear_flash, login_url, take_flash
 
@@ -94,6 +95,24 @@ def render_error(request: Request, status: int, message: str, details: list[dict
                   status=status, title=titles.get(status, gettext("Something went wrong")))
 
 
+def _shown_field(loc: Any) -> str:
+    """``("query", "stage")`` -> ``stage``: the name as the address has it."""
+    parts = [str(p) for p in loc]
+    return ".".join(parts[1:] if len(parts) > 1 and parts[0] in ("query", "path", "body") else parts)
+
+
+async def refuse_unstorable(scope: Any, receive: Any, send: Any, field: str, reason: str) -> None:
+    """The edge's refusal of a character that cannot be stored (``api.input_guard``) on a UI
+    address: a page in the user's language, not the API's JSON body."""
+    request = Request(scope, receive)
+    use_language(chosen_language(request))
+    on_address = field.split(".", 1)[0] in ("path", "query")
+    message = (gettext("The address contains a value this page does not accept.") if on_address
+               else gettext("The form contains a character that cannot be stored: nothing was changed."))
+    response = render_error(request, 422, message, [{"field": _shown_field(field.split(".")), "reason": reason}])
+    await response(scope, receive, send)
+
+
 def redirect(url: str) -> RedirectResponse:
     """303 See Other: after a POST the browser follows with a GET, so reloading never re-posts."""
     return RedirectResponse(url, status_code=303)
@@ -113,10 +132,9 @@ class UiRoute(APIRoute):
                 return redirect(login_url(exc.next_path, exc.expired))
             except ApiError as exc:
                 return render_error(request, exc.status, exc.message, exc.details)
-            except RequestValidationError as exc:
-                details = [{"field": ".".join(str(p) for p in e.get("loc", ())), "reason": e.get("msg", "invalid")}
-                           for e in exc.errors()]
-                return render_error(request, 422, "The address contains a value this page does not accept.",
-                                    details)
+            except RequestValidationError as exc:  # said in plain words, not pydantic's
+                return render_error(request, 422, gettext("The address contains a value this page does not accept."),
+                                    [{"field": _shown_field(e.get("loc", ())), "reason": plain_query_reason(e)}
+                                     for e in exc.errors()])
 
         return ui_handler

@@ -153,10 +153,15 @@ def _resolve(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
+_CLASS_NAME = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+$")
+
+
 def _label(name: str, node: dict[str, Any]) -> str:
+    """The schema's title where a person wrote one; else the field's name in words.  The title
+    of a referenced model or enum is its class name ("ProtectionStatus"): not a label."""
     auto_title = name.replace("_", " ").title()
     title = node.get("title")
-    return title if title and title != auto_title else humanize(name)
+    return title if title and title != auto_title and not _CLASS_NAME.match(title) else humanize(name)
 
 
 def _choice_help(node: dict[str, Any], root: dict[str, Any]) -> str | None:
@@ -558,7 +563,8 @@ class BoundForm:
             if f.kind == "list" and name.startswith(f.name + "-"):
                 _, row, *rest = name[len(f.name):].split("-", 2)
                 item = next((i.label for i in f.items if rest and i.name == rest[0]), None)
-                where = f"{f.row_label} {int(row) + 1}" if row.isdigit() else f.label
+                # an object (the sponsor) is one row: "Sponsor", never "Sponsor 1"
+                where = f"{f.row_label} {int(row) + 1}" if row.isdigit() and not f.single else f.label
                 return f"{where}: {item}" if item else where
         return name
 
