@@ -199,3 +199,27 @@ async def test_audit_rows_without_an_office_are_in_the_supervisors_zone(stack: S
         page = Page((await fatma.get("/ui/audit")).text)
         times = [Page.text(t) for t in page.find("time")]
         assert times and all(t.endswith("(Istanbul)") for t in times), times[:10]
+
+
+async def test_a_task_completed_already_names_the_time_on_the_offices_clock(stack: Stack, driver: CaseDriver) -> None:
+    """The workflow's refusal (reached when a completion races past the API's own check) says
+    when the task was completed as the office's clock read it, not an ISO instant in UTC."""
+    import re
+
+    import pytest
+
+    from api.commands import CaseCommands
+    from api.errors import ApiError
+    from domain.model import Actor
+
+    case = await driver.refer(_family())
+    task = case["open_tasks"][0]
+    await driver.complete(task, "IST")
+    commands = CaseCommands(stack.temporal, stack.settings.temporal_task_queue)
+    with pytest.raises(ApiError) as refused:
+        await commands.complete_task(case["case_id"], task["task_id"], {"documents_checked": True},
+                                     Actor(id="ayse", role="caseworker"))
+    message = refused.value.message
+    assert (refused.value.status, refused.value.code) == (409, "task_not_open")
+    assert re.search(r"is already completed \(by \w+ at \d{4}-\d\d-\d\d \d\d:\d\d Istanbul time\)", message), message
+    assert "+00:00" not in message

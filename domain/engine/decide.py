@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 from domain import events as ev
 from domain.engine.case_rules import check_completion
@@ -30,7 +31,7 @@ from domain.engine.form_validation import check_json_booleans, validate_form
 from domain.engine.split import decide_open_split, decide_split
 from domain.errors import RejectionCode
 from domain.model import CaseStatus, Member, Referral, Stage
-from domain.offices import DEFAULT_TIME_ZONE, local_time
+from domain.offices import DEFAULT_TIME_ZONE, local_time, zone_label
 from domain.programmes.registry import definition_of, profile_of
 from domain.state import CaseState, TaskState
 from domain.tasks import EngineTask
@@ -136,6 +137,13 @@ def _decide_referral(state: CaseState | None, command: ReferCase, ctx: DecisionC
     return draft.recorded
 
 
+def _office_clock(moment: datetime, zone: str) -> str:
+    """``2026-12-04 07:16 Istanbul time``: a moment as the case's office reads it (a refusal's
+    message is shown to people; the exact moment stays in the case's events)."""
+    label = zone_label(zone)
+    return f"{local_time(moment, zone):%Y-%m-%d %H:%M} {label if label == 'UTC' else label + ' time'}"
+
+
 def _open_task(state: CaseState, task_id: str) -> TaskState:
     task = state.tasks.get(task_id)
     if task is None:
@@ -144,7 +152,8 @@ def _open_task(state: CaseState, task_id: str) -> TaskState:
         raise reject(
             RejectionCode.TASK_NOT_OPEN,
             f"task {task.task_id} is already {task.status}"
-            + (f" (by {task.completed_by} at {task.completed_at.isoformat()})" if task.completed_at else ""),
+            + (f" (by {task.completed_by} at {_office_clock(task.completed_at, state.office_time_zone)})"
+               if task.completed_at else ""),
         )
     return task
 
