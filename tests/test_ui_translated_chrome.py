@@ -30,16 +30,17 @@ async def test_french_task_page_case_page_and_completion_flash(stack: Stack, dri
         assert "Ouverte · non attribuée" in text and "Ouvrir ·" not in text  # the status, not the button
         assert "Orientation" in text  # the stage Referral
         hidden = [Page.text(s) for s in page.find("span", **{"class": "visually-hidden"}) if "tâche" in Page.text(s)]
-        assert hidden == ["la tâche Verify referral and identity documents"], hidden
+        assert hidden == ["la tâche Vérifier l’orientation et les pièces d’identité"], hidden
 
         claimed = await ayse.post(f"/ui/tasks/{verify['task_id']}/claim", data={"csrf_token": page.csrf})
         page = Page(claimed.text)
         assert "Ouverte · prise par vous" in page.body_text
+        assert Page.text(page.one("h1")).startswith("Vérifier l’orientation et les pièces d’identité")
         done = await ayse.post(f"/ui/tasks/{verify['task_id']}", data={
             "csrf_token": page.csrf, "documents_checked": "true", "notes": "Passports seen."})
         assert done.url.path == f"/ui/cases/{case['case_id']}"
         notice = Page.text(Page(done.text).one("div", role="status"))
-        assert notice == ("« Verify referral and identity documents » terminée. "
+        assert notice == ("« Vérifier l’orientation et les pièces d’identité » terminée. "
                           "Le dossier est maintenant à l’étape Entretien."), notice
 
         text = Page((await ayse.get(done.url.path)).text).body_text
@@ -127,7 +128,7 @@ async def test_the_reassign_flash_and_its_refusal_in_turkish(stack: Stack, drive
         moved = Page((await fatma.post(f"/ui/tasks/{task_id}/reassign", data={
             "csrf_token": refused.csrf, "assignee": "ayse", "reason": "Aileyi tanıyor."})).text)
         notice = Page.text(moved.one("div", role="status"))
-        assert notice == "“Verify referral and identity documents” artık ayse kullanıcısında.", notice
+        assert notice == "“Sevki ve kimlik belgelerini doğrula” artık ayse kullanıcısında.", notice
 
 
 # --- section 8: no validator or machine text on a page ------------------------------------------
@@ -139,6 +140,8 @@ async def test_a_refused_address_is_a_page_in_plain_words(stack: Stack) -> None:
         nul = await fatma.get("/ui/audit?user=%00")
         assert nul.status_code == 422 and nul.headers["content-type"].startswith("text/html"), nul.text[:300]
         assert "L’adresse contient une valeur que cette page n’accepte pas." in Page(nul.text).body_text
+        missing = Page((await fatma.get("/ui/no-such-page")).text).body_text
+        assert "Il n’y a pas de page à cette adresse." in missing and "There is no page" not in missing
         fatma.cookies.set("itinera_lang", "en")
         day = Page((await fatma.get("/ui/reports?from=2026-02-29")).text).body_text
         assert "“2026-02-29” is not a valid date" in day and "Input should be" not in day, day[-600:]

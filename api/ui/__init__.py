@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from api.errors import ApiError
 from api.ui import audit, cases, consent, corrections, dashboard, splits, inbox, language, login, messages, movements, referral, reports, tasks
 from api.ui import orientation_sessions
+from api.ui.i18n import gettext
 from api.ui.rendering import STATIC_DIR, UiRoute
 from api.ui.security import STATIC_PREFIX, UI_PREFIX, SecurityHeadersMiddleware
 from api.ui.session import UiPrincipal
@@ -26,7 +27,7 @@ fallback = APIRouter(route_class=UiRoute)
 @fallback.get("/{path:path}")
 async def page_not_found(principal: UiPrincipal) -> Response:
     """Any other address under /ui: an HTML "not found" page rather than the API's JSON error."""
-    raise ApiError(404, "not_found", "There is no page at this address.")
+    raise ApiError(404, "not_found", gettext("There is no page at this address."))
 
 
 async def _home() -> Response:

@@ -81,7 +81,7 @@ async def _task_page(request: Request, db: Db, principal: Principal, task: TaskV
         "utc_offsets": UTC_OFFSETS,
         "office_offset": utc_offset(task.office_time_zone),
         "here": request.url.path,
-    }, status=status, title=" · ".join(p for p in (task.title, task.member_name or task.case_name, task.case_id) if p))
+    }, status=status, title=" · ".join(p for p in (_(task.title), task.member_name or task.case_name, task.case_id) if p))
 
 
 # A decision that closes the case ("close" of a review, of the reintegration, of an age-out review).
@@ -137,8 +137,8 @@ async def complete_task(request: Request, task_id: TaskId, principal: UiPrincipa
     stage = _(case.stage_label)  # marked in api/ui/words.py
     flash(request, response, "success",
           _("“%(task)s” for %(name)s completed. The case is now at stage %(stage)s.",
-            task=task.title, name=task.member_name, stage=stage) if task.member_name else
-          _("“%(task)s” completed. The case is now at stage %(stage)s.", task=task.title, stage=stage))
+            task=_(task.title), name=task.member_name, stage=stage) if task.member_name else
+          _("“%(task)s” completed. The case is now at stage %(stage)s.", task=_(task.title), stage=stage))
     return response
 
 
@@ -153,7 +153,7 @@ async def claim_task(request: Request, task_id: TaskId, principal: UiPrincipal, 
         flash_refusal(request, response, exc.status, _sentence(exc.message) + ".")
         return response
     task = await task_actions.visible_task(db, principal, task_id)
-    flash(request, response, "success", _("You claimed “%(task)s” (%(case)s).", task=task.title, case=task.case_id))
+    flash(request, response, "success", _("You claimed “%(task)s” (%(case)s).", task=_(task.title), case=task.case_id))
     return response
 
 
@@ -179,7 +179,7 @@ async def reassign_task(request: Request, task_id: TaskId, principal: UiPrincipa
             raise
         flash_refusal(request, response, exc.status, _sentence(exc.message) + ".")
         return response
-    flash(request, response, "success", _("“%(task)s” is now %(user)s’s.", task=task.title, user=assignee))
+    flash(request, response, "success", _("“%(task)s” is now %(user)s’s.", task=_(task.title), user=assignee))
     return response
 
 

@@ -77,3 +77,21 @@ MOVEMENT_AND_SESSION_WORDS = (
     N_("Open for cases"), N_("Locked"), N_("Departed"), N_("Charter"), N_("Scheduled block"), N_("Commercial"),
     N_("Scheduled"), N_("Held"), N_("In person"), N_("Online"), N_("Arrived"),
 )
+
+# Every programme's task titles (TaskSpec.title): the task pages, lists, flashes and buttons say
+# them through ``say`` / ``gettext``.
+TASK_TITLES = (
+    N_("A child turned 18 before the visa decision: decide"), N_("Arrange escort"), N_("Assess fitness to travel"),
+    N_("Assess the relationship to the sponsor"), N_("Book flight"), N_("Book the embassy appointment"),
+    N_("Check fit to travel (72 h before departure)"), N_("Complete the missing documents"),
+    N_("Conduct interview"), N_("Confirm arrival"), N_("Decide after a negative outcome"),
+    N_("Decide eligibility"), N_("Overdue task: act on the escalation"),
+    N_("Plan delivered: close the case or keep monitoring"), N_("Reconfirm consent before departure"),
+    N_("Record assistance delivered"), N_("Record departure"), N_("Record exit permission"),
+    N_("Record health assessment"), N_("Record informed consent"), N_("Record monitoring visit"),
+    N_("Record orientation attendance"), N_("Record pre-departure counselling"), N_("Record reintegration plan"),
+    N_("Record return counselling"), N_("Record the document checklist"), N_("Record the embassy appointment"),
+    N_("Record the exit permission"), N_("Record the visa decision"), N_("Record travel document"),
+    N_("Record treatment (medical hold)"), N_("Record visa decision"), N_("Screen vulnerability"),
+    N_("Verify referral and identity documents"),
+)
