@@ -21,8 +21,10 @@ from domain.model import check_monitoring_months
 from domain.offices import (
     DEFAULT_TIME_ZONE,
     EXIT_PERMISSIONS,
+    OFFICE_COUNTRIES,
     OFFICE_TIME_ZONES,
     check_exit_permissions,
+    check_office_countries,
     check_office_time_zones,
     check_time_zone,
     office_time_zone,
@@ -150,6 +152,11 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(OFFICE_TIME_ZONES))
     # The zone of an office not listed in office_time_zones.
     default_time_zone: Annotated[str, AfterValidator(check_time_zone)] = DEFAULT_TIME_ZONE
+    # Offices' host countries (ISO 3166-1 alpha-2), as JSON: {"IST": "TR", "IZM": "TR"} (the
+    # default: the demo offices).  A resettlement or family reunification referral from an office
+    # listed here may not name its host country as destination_country (domain/offices.py).
+    office_countries: Annotated[dict[str, str], AfterValidator(check_office_countries)] = Field(
+        default_factory=lambda: dict(OFFICE_COUNTRIES))
     # Offices whose host state requires refugees resettled from it to hold an exit permission,
     # as JSON office -> the permission's name; default: IST and IZM, Türkiye's DGMM exit
     # permission (domain/offices.py).  An office not listed requires none.  A case keeps what

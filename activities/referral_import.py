@@ -88,6 +88,7 @@ class ReferralImportActivities:
                                 default_time_zone=terms["default_time_zone"],
                                 # an import started before the setting: the default's
                                 exit_permissions=terms.get("exit_permissions"),
+                                office_countries=terms.get("office_countries"),
                                 services_for=DestinationServicesSource(self._pool))
         actor = Actor.model_validate(actor_data)
         audit = AuditStamp(action=IMPORT_ACTION, status=201, source_ip=job["source_ip"])

@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                           office_time_zones=settings.office_time_zones,
                                           default_time_zone=settings.default_time_zone,
                                           exit_permissions=settings.exit_permissions,
+                                          office_countries=settings.office_countries,
                                           nothing_created_grace_seconds=settings.nothing_created_grace_seconds,
                                           services_for=DestinationServicesSource(app.state.profiles_pool))
         # The integration inbox's delivery loop (api/inbox_delivery.py: why it runs here).

@@ -51,7 +51,15 @@ from domain.identity import case_id_for
 from domain.model import Actor, Referral
 from domain.programmes.resettlement.orientation import ORIENTATION_MIN_AGE
 from domain.programmes.registry import definition_of, names
-from domain.offices import DEFAULT_TIME_ZONE, EXIT_PERMISSIONS, OFFICE_TIME_ZONES, exit_permission_of, office_time_zone
+from domain.offices import (
+    DEFAULT_TIME_ZONE,
+    EXIT_PERMISSIONS,
+    OFFICE_COUNTRIES,
+    OFFICE_TIME_ZONES,
+    exit_permission_of,
+    host_country_problem,
+    office_time_zone,
+)
 from domain.case import CaseAction
 from domain.records import (
     AuditStamp,
@@ -142,8 +150,11 @@ class CaseCommands:
                  default_time_zone: str = DEFAULT_TIME_ZONE,
                  services_for: Callable[[str | None], Awaitable[CaseServices | None]] | None = None,
                  exit_permissions: Mapping[str, str] | None = None,
-                 nothing_created_grace_seconds: int = DEFAULT_GRACE_SECONDS):
+                 nothing_created_grace_seconds: int = DEFAULT_GRACE_SECONDS,
+                 office_countries: Mapping[str, str] | None = None):
         self._grace = nothing_created_grace_seconds
+        # office -> its host country (domain.offices.OFFICE_COUNTRIES): no destination there
+        self._office_countries = dict(OFFICE_COUNTRIES if office_countries is None else office_countries)
         # office -> the exit permission its host state requires (domain.offices.EXIT_PERMISSIONS)
         self._exit_permissions = dict(EXIT_PERMISSIONS if exit_permissions is None else exit_permissions)
         self._client = client
@@ -170,6 +181,7 @@ class CaseCommands:
         ids were keyed keep theirs); else derived.  Always sent to the workflow, also for a
         referral the read model already knows: only the workflow's answer says that the
         case exists in history."""
+        self._check_admission(referral)
         case_id = case_id or self.case_id_for(referral.external_referral_id)
         outcome: ReferralOutcome = await self._with_start(
             case_id, referral, actor, audit or current_stamp(201),
@@ -188,11 +200,22 @@ class CaseCommands:
         through any outage, exactly once.  A referral the rules refuse is refused here, as by
         ``refer``.  The audit row is the request's own (the middleware's, 202): the recording
         writes none, since the request did not wait for it."""
+        self._check_admission(referral)
         case_id = case_id or self.case_id_for(referral.external_referral_id)
         await self._with_start(case_id, referral, actor, None, lambda start, request: (
             self._client.start_update_with_start_workflow(CaseWorkflow.refer, request, start_workflow_operation=start,
                                                           wait_for_stage=WorkflowUpdateStage.ACCEPTED)))
         return case_id
+
+    def _check_admission(self, referral: Referral) -> None:
+        """The referral rules that need the deployment's settings: a destination that is the
+        referring office's host country is refused (an admission rule: every way a referral
+        comes in passes here, a recorded one is never judged by it)."""
+        problem = host_country_problem(referral.programme, referral.office, referral.destination_country,
+                                       self._office_countries)
+        if problem is not None:
+            raise ApiError(422, "invalid_request", f"the referral is invalid: destination_country: {problem[0]}",
+                           [{"field": "destination_country", "reason": problem[0], "allowed": problem[1]}])
 
     async def _referral(self, referral: Referral, actor: Actor, case_id: str, audit: AuditStamp | None,
                         reuse: WorkflowIDReusePolicy) -> tuple[WithStartWorkflowOperation[Any, Any], ReferCaseRequest]:

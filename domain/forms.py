@@ -491,6 +491,38 @@ def admission_rule(info: ValidationInfo) -> bool:
     return not (isinstance(info.context, dict) and info.context.get("admission") is False)
 
 
+# A day a case plans (an embassy appointment, a follow-up interview) lies at most two years
+# after the day it is entered: 2199-12-31 is a typo, not a plan.  The bound moves with the
+# calendar, so it is an admission rule (``admission_rule``): forms recorded before it replay.
+PLANNING_HORIZON_YEARS = 2
+
+
+def latest_planned_day(today: date) -> date:
+    """The last day a plan entered on ``today`` may be for: the same day two years later (1 March
+    when ``today`` is 29 February and that year has none)."""
+    try:
+        return today.replace(year=today.year + PLANNING_HORIZON_YEARS)
+    except ValueError:
+        return date(today.year + PLANNING_HORIZON_YEARS, 3, 1)
+
+
+def _within_planning_horizon(value: date, info: ValidationInfo) -> date:
+    today = today_of(info)
+    day = value.date() if isinstance(value, datetime) else value
+    if today is not None and admission_rule(info) and day > latest_planned_day(today):
+        latest = latest_planned_day(today).isoformat()
+        raise PydanticCustomError("date_too_far", "{reason}", {
+            "reason": f"{day.isoformat()} is more than two years after today ({today.isoformat()}): the latest "
+                      f"day that may be planned today is {latest}",
+            "expected": f"a day from today to {latest} (at most two years ahead)"})
+    return value
+
+
+_PLANNING_RULE = Rule("When entered, at most two years after that day.")
+PlannedWithinHorizon = Annotated[PlannedAt, AfterValidator(_within_planning_horizon), _PLANNING_RULE]
+PlannedDay = Annotated[NotBefore, AfterValidator(_within_planning_horizon), _PLANNING_RULE]
+
+
 def _says_what_was_done(value: str, info: ValidationInfo) -> str:
     if admission_rule(info) and len(value) < ACTION_TAKEN_MIN_LENGTH:
         raise ValueError(f"say what was done (at least {ACTION_TAKEN_MIN_LENGTH} characters)")

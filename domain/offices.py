@@ -19,12 +19,20 @@ from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from domain.countries import COUNTRY_CODES
+
 DEFAULT_TIME_ZONE = "UTC"
 """The zone of an office that has none configured (and of a case referred before offices
 had zones: its ``CaseReferred`` event carries none)."""
 
 OFFICE_TIME_ZONES: Mapping[str, str] = {"IST": "Europe/Istanbul", "IZM": "Europe/Istanbul"}
 """The demo offices' zones, the default of ``ITINERA_OFFICE_TIME_ZONES``."""
+
+OFFICE_COUNTRIES: Mapping[str, str] = {"IST": "TR", "IZM": "TR"}
+"""The host country of each office (ISO 3166-1 alpha-2), the default of
+``ITINERA_OFFICE_COUNTRIES``: the demo offices are in Türkiye.  A referral names no country
+the people are already in: resettlement and family reunification move them to a third
+country (``host_country_problem``).  An office not listed: no such check."""
 
 
 @lru_cache(maxsize=64)
@@ -56,6 +64,36 @@ def check_office_time_zones(zones: Mapping[str, str]) -> dict[str, str]:
         except ValueError as exc:
             raise ValueError(f"office {office}: {exc}") from None
     return checked
+
+
+def check_office_countries(countries: Mapping[str, str]) -> dict[str, str]:
+    """An office -> host country map of known ISO 3166-1 alpha-2 codes (``ValueError`` names the office)."""
+    checked: dict[str, str] = {}
+    for office, country in countries.items():
+        if not isinstance(office, str) or not office.strip():
+            raise ValueError(f"not an office code: {office!r}")
+        if country not in COUNTRY_CODES:
+            raise ValueError(f"office {office}: {country!r} is not an ISO 3166-1 alpha-2 country code (e.g. TR)")
+        checked[office] = country
+    return checked
+
+
+# The programmes that move people to a third country: the destination is not the host country.
+_TO_A_THIRD_COUNTRY = ("resettlement", "family_reunification")
+
+
+def host_country_problem(programme: str, office: str, destination_country: str | None,
+                         countries: Mapping[str, str] = OFFICE_COUNTRIES) -> tuple[str, str] | None:
+    """Why a referral's ``destination_country`` is refused for the host country of ``office``,
+    and what is allowed (``None``: it is not).  An admission rule of the API's referrals
+    (``api.commands``): a case referred before it is never judged by it."""
+    host = countries.get(office)
+    if programme not in _TO_A_THIRD_COUNTRY or host is None or destination_country != host:
+        return None
+    what = "resettlement" if programme == "resettlement" else "family reunification (the sponsor lives abroad)"
+    return (f"{destination_country} is the host country of office {office}: {what} is to a third country, "
+            "not the one the people already live in",
+            f"any destination country other than {host}")
 
 
 def office_time_zone(office: str, zones: Mapping[str, str] = OFFICE_TIME_ZONES,

@@ -11,6 +11,9 @@ Two format characters are kept: U+200C ZERO WIDTH NON-JOINER and U+200D ZERO WID
 are how Persian, Kurdish (Sorani), Urdu and Indic names are written correctly
 ("محمدی\u200cنژاد").  So are all letters and combining marks after a letter (Vietnamese in
 decomposed form, Arabic and Hebrew vowel points) and the ideographic space of Japanese names.
+A name has at least one letter (Unicode category L*): U+2800 BRAILLE PATTERN BLANK (a
+symbol, category So) renders as nothing, and a string of symbols or digits alone is no name;
+symbols and emoji (with their joiners) beside letters are kept as they were.
 
 Input only: ``PersonName`` is for request models (a referral's members and sponsor, a name
 correction, who withdrew consent, a session's facilitator).  What was already stored
@@ -67,7 +70,9 @@ PERSON_NAME_RULE = ("A person's name, on one line: no control characters or line
                     "WIDTH SPACE, U+FEFF, U+2060 WORD JOINER, U+200E LEFT-TO-RIGHT MARK, U+00AD SOFT HYPHEN, the "
                     "direction overrides and isolates U+202A-U+202E and U+2066-U+2069) except U+200C ZERO WIDTH "
                     "NON-JOINER and U+200D ZERO WIDTH JOINER, which Persian, Kurdish and Indic names use; no "
-                    "Hangul filler; and no combining mark (an accent) at the start of the name or of a word.")
+                    "Hangul filler; no combining mark (an accent) at the start of the name or of a word; and at "
+                    "least one letter (a name of symbols alone, such as U+2800 BRAILLE PATTERN BLANK, shows nothing "
+                    "or no name).")
 
 
 def character_name(char: str) -> str:
@@ -90,7 +95,17 @@ def person_name_problem(value: str) -> str | None:
             where = "the name" if index == 0 else "a word"
             return (f"starts {where} with a combining mark, {character_name(char)}, at character {index + 1} "
                     "(a mark follows the letter it belongs to)")
+    if not any(_letter(char) for char in value):
+        distinct = list(dict.fromkeys(value))
+        shown = ", ".join(character_name(c) for c in distinct[:3]) + (", ..." if len(distinct) > 3 else "")
+        return f"has no letter (only {shown}): a name needs at least one letter of some script"
     return None
+
+
+def _letter(char: str) -> bool:
+    """A letter of any script (Unicode category L*), which a name has at least one of.  U+2800
+    BRAILLE PATTERN BLANK (a symbol, So) or an emoji alone shows nothing of a name."""
+    return unicodedata.category(char).startswith("L")
 
 
 @dataclass(frozen=True)

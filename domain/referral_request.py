@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from domain.model import EnteredDateOfBirth, MemberIn, Referral, Sponsor
+from domain.model import Country, EnteredDateOfBirth, MemberIn, Referral, Sponsor
 from domain.person_names import PersonName
 
 
@@ -56,6 +56,12 @@ class ReferralRequest(Referral):
     sponsor: SponsorRequest | None = Field(
         default=None, validate_default=True, description=Referral.model_fields["sponsor"].description)
     members: list[ReferredMember] = Field(min_length=1, max_length=30)
+    # Checked with the deployment's office -> country setting when the referral is sent
+    # (``api.commands``, ``domain.offices.host_country_problem``): said here.
+    destination_country: Country | None = Field(
+        default=None, description=f"{Referral.model_fields['destination_country'].description} Not the host "
+        "country of the referring office (ITINERA_OFFICE_COUNTRIES; the demo offices IST and IZM are in TR): "
+        "resettlement and family reunification are to a third country.")
 
     def as_referral(self, context: dict[str, Any] | None = None) -> Referral:
         """The plain ``Referral`` the case's workflow takes (the same values; ``context``: the

@@ -212,7 +212,8 @@ class HistoryPage(BaseModel):
     next_before_seq: int | None = Field(description="Pass as before_seq for the next (older) page.")
 
 
-@router.get("/{case_id}/history", response_model=HistoryPage, responses={404: ERROR_RESPONSES[404]},
+@router.get("/{case_id}/history", response_model=HistoryPage,
+            responses={404: ERROR_RESPONSES[404], 422: ERROR_RESPONSES[422]},
             summary="The case's history: who did what, when, at which stage, and why, newest first")
 async def case_history(
     case_id: str, principal: CurrentPrincipal, db: Db,
@@ -220,11 +221,19 @@ async def case_history(
                                             description="Only this event type, e.g. TaskCompleted.")] = None,
     actor: Annotated[str | None, Query(max_length=64, description="Only events by this user or key id, or "
                                                                   "'system' for the engine's timers.")] = None,
-    since: Annotated[AwareDatetime | None, Query(description="Only events at or after this time.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Only events at or before this time.")] = None,
+    since: Annotated[AwareDatetime | None, Query(description="Only events at or after this time; not after "
+                                                             "until.")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Only events at or before this time; not before "
+                                                             "since.")] = None,
     before_seq: Annotated[int | None, Query(ge=1, le=2_147_483_647, description="Page: events older than this.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> HistoryPage:
+    if since is not None and until is not None and since > until:
+        # An inverted range selects nothing by mistake: refused, as the reports refuse theirs.
+        reason = f"since ({since.isoformat()}) is after until ({until.isoformat()})"
+        raise ApiError(422, "invalid_request", f"the request is invalid: {reason}", [
+            {"field": "query.since", "reason": f"after until ({until.isoformat()})", "allowed": "a time at or before until"},
+            {"field": "query.until", "reason": f"before since ({since.isoformat()})", "allowed": "a time at or after since"}])
     case = await _visible_case(db, principal, case_id)
     entries = [e for e in timeline(await readmodel.list_events(db, case_id), case, principal)
                if (event_type is None or e.type == event_type)

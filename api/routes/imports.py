@@ -192,7 +192,7 @@ async def upload(request: Request, response: Response, principal: CurrentPrincip
              "arrival_confirmation_days": settings.arrival_confirmation_days,
              "monitoring_months": list(settings.avrr_monitoring_months),
              "office_time_zones": dict(settings.office_time_zones), "default_time_zone": settings.default_time_zone,
-             "exit_permissions": dict(settings.exit_permissions)}
+             "exit_permissions": dict(settings.exit_permissions), "office_countries": dict(settings.office_countries)}
     import_id = f"imp-{uuid.uuid4().hex[:16]}"
     client = request.client
     async with db.transaction():

@@ -23,6 +23,7 @@ from api.auth import CurrentPrincipal, Principal
 from api.deps import Db
 from api.errors import ERROR_RESPONSES, ApiError
 from domain.model import OFFICE_PATTERN, Role
+from domain.text import Line, ShowsRules
 from store import webhooks as store
 from stored_secrets import SecretSealer
 from webhook_targets import TargetRefused, check_target, networks
@@ -34,7 +35,7 @@ ROTATION_GRACE_SECONDS = 24 * 3600
 EventType = Literal["case.stage_changed", "case.arrived", "case.health_assessed"]
 
 
-class SubscriptionRequest(BaseModel):
+class SubscriptionRequest(ShowsRules):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(max_length=2000, pattern=r"^https?://[^\s\x00-\x1f\x7f]+$",
@@ -42,7 +43,8 @@ class SubscriptionRequest(BaseModel):
                      "port, when given, 1-65535); its host must "
                      "resolve to public addresses only (no private, loopback or link-local ones, unless the "
                      "deployment allows that network: ITINERA_WEBHOOK_ALLOWED_NETWORKS).")
-    description: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00-\x1f]*$")
+    description: Line(max_length=200, min_length=0) | None = Field(  # type: ignore[valid-type]
+        default=None, description="What the subscription is for, in a few words (at most 200 characters).")
     event_types: list[EventType] = Field(min_length=1, max_length=3)
     offices: list[Annotated[str, Field(pattern=OFFICE_PATTERN)]] = Field(min_length=1, max_length=20)
     include_health_data: bool = Field(default=False, description="Send health details (health assessment events, a "

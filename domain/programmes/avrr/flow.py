@@ -3,7 +3,7 @@ case rules, branches, its consent-withdrawal action and the monitoring clock."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from domain import events as ev
@@ -19,6 +19,7 @@ from domain.offices import local_date
 from domain.programmes import travel
 from domain.programmes.avrr.state import DEFAULT_MONITORING_MONTHS, MonitoringVisit, add_months, data
 from domain.programmes.avrr.tasks import AvrrTask
+from domain.programmes.family_reunification.state import ADULT_AGE, age_on
 from domain.programmes.definition import Step
 from domain.state import CaseState, TaskState
 
@@ -132,6 +133,9 @@ def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) ->
     if t == travel.TravelTask.RECORD_DEPARTURE and form.outcome == "departed" and a.consent_reconfirmed_on is None:
         raise reject(RejectionCode.CONSENT_NOT_RECONFIRMED,
                      "departure refused: the migrant's consent has not been reconfirmed for this travel")
+    if t == AvrrTask.SCREEN_VULNERABILITY and ctx.admission_rules and form.unaccompanied_minor:
+        # An admission rule (validators only): a screening recorded before it replays as decided.
+        _check_a_minor(state, form.screened_on)
     if t == AvrrTask.RECORD_REINTEGRATION_PLAN and ctx.admission_rules:
         # An admission rule (validators only): a plan recorded with another code replays as decided.
         for index, plan_item in enumerate(form.items):
@@ -149,6 +153,19 @@ def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) ->
             raise invalid(t, "delivered_on", f"must not be before the plan ({a.plan_agreed_on.isoformat()})")
     if t == AvrrTask.RECORD_MONITORING_VISIT and state.arrived_on and form.visited_on < state.arrived_on:
         raise invalid(t, "visited_on", f"must not be before the arrival ({state.arrived_on.isoformat()})")
+
+
+def _check_a_minor(state: CaseState, screened_on: date) -> None:
+    """An unaccompanied minor is a member under 18 on the day of the screening."""
+    ages = {m.full_name: age_on(m.date_of_birth, screened_on) for m in state.members}
+    if all(age >= ADULT_AGE for age in ages.values()):
+        listed = ", ".join(f"{name} ({age})" for name, age in ages.items())
+        reason = (f"no member is under {ADULT_AGE} on the screening day ({screened_on.isoformat()}): "
+                  f"{listed}")
+        raise reject(RejectionCode.INVALID_FORM,
+                     f"the {AvrrTask.SCREEN_VULNERABILITY} form is invalid: unaccompanied_minor: {reason}",
+                     [{"field": "unaccompanied_minor", "reason": reason, "type": "case_rule",
+                       "allowed": f"true only when a member is under {ADULT_AGE} on screened_on; else false"}])
 
 
 def completion_context(state: CaseState, task: TaskState) -> dict[str, Any]:

@@ -106,7 +106,8 @@ class ScreenVulnerabilityForm(Form):
         "then": {"properties": {"escort_required": {"const": True}}, "required": ["escort_required"]},
     })
     screened_on: HappenedSinceReferral
-    unaccompanied_minor: bool = False
+    unaccompanied_minor: bool = Field(default=False, description="A member under 18 on screened_on returns without "
+                                      f"a parent or guardian; true only when a member is under 18 then {CASE_RULE}.")
     medical_needs: bool = False
     victim_of_trafficking: bool = False
     other_vulnerability: ShortText | None = Field(default=None, description="Any other vulnerability, in a few words.")

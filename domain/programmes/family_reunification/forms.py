@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field
 
 from domain.forms import (
-    PlannedAt,
+    PlannedWithinHorizon,
     CASE_RULE,
     ChoiceForm,
     DocumentNumber,
@@ -78,7 +78,8 @@ class BookEmbassyAppointmentForm(Form):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"appointment_at": "2026-12-10T09:30:00+03:00", "place": "German Embassy Beirut",
          "reference": "DE-BEY-FAP-2026-3318"}]})
-    appointment_at: PlannedAt = Field(description="Date and time of the appointment (with its UTC offset).")
+    appointment_at: PlannedWithinHorizon = Field(
+        description=f"Date and time of the appointment (with its UTC offset); not in the past {CASE_RULE}.")
     place: ShortText = Field(description="The embassy, consulate or visa centre.")
     reference: Reference = Field(description="The appointment's booking reference.")
     notes: Notes | None = None

@@ -13,6 +13,7 @@ from domain.forms import (
     HappenedOn,
     HappenedSinceReferral,
     NotBefore,
+    PlannedDay,
     Reason,
     after_field,
     choice,
@@ -47,7 +48,7 @@ class InterviewAcceptedForm(_Interview):
 
 class InterviewDeferredForm(_Interview):
     outcome: Literal["deferred"] = choice("a follow-up interview on follow_up_date")
-    follow_up_date: NotBefore = Field(description="Date of the follow-up interview.")
+    follow_up_date: PlannedDay = Field(description="Date of the follow-up interview.")
 
 
 class InterviewRejectedForm(_Interview):
