@@ -226,3 +226,16 @@ async def test_a_task_completed_already_names_the_time_on_the_offices_clock(stac
     assert (refused.value.status, refused.value.code) == (409, "task_not_open")
     assert re.search(r"is already completed \(by \w+ at \d{4}-\d\d-\d\d \d\d:\d\d Istanbul time\)", message), message
     assert "+00:00" not in message
+
+
+async def test_the_referral_forms_country_and_language_lists_are_named_in_the_pages_language(stack: Stack) -> None:
+    """The README says the lists' names come from CLDR "in every language the UI speaks"; they
+    were English on Arabic and Turkish pages (explore 7, section 7)."""
+    async with signed_in(stack, "ayse") as ayse:
+        english = (await ayse.get("/ui/refer")).text
+        ayse.cookies.set("itinera_lang", "ar")
+        arabic = (await ayse.get("/ui/refer")).text
+        ayse.cookies.set("itinera_lang", "tr")
+        turkish = (await ayse.get("/ui/refer")).text
+    assert ">Syria<" in english and ">سوريا<" in arabic and ">Suriye<" in turkish
+    assert ">Syria<" not in arabic

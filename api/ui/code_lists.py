@@ -14,6 +14,7 @@ from typing import Any
 
 from babel import Locale
 
+from api.ui.i18n import current_language
 from domain.countries import COUNTRY_CODES
 from domain.currencies import CURRENCY_CODES
 
@@ -51,16 +52,17 @@ def currencies(language: str = "en") -> tuple[tuple[str, str], ...]:
     return tuple(sorted(((c, f"{names.get(c, c)} ({c})") for c in CURRENCY_CODES), key=lambda p: p[1].casefold()))
 
 
-def code_list(node: dict[str, Any]) -> tuple[tuple[str, str], ...] | None:
+def code_list(node: dict[str, Any], language: str | None = None) -> tuple[tuple[str, str], ...] | None:
     """The list to choose a value of this JSON Schema from, if it is a country, language or
-    currency code (None for anything else)."""
+    currency code (None for anything else), named in ``language`` (default: the page's)."""
     pattern = node.get("pattern")
     enum = node.get("enum")
     description = str(node.get("description") or "")
+    language = language or current_language()
     if pattern == COUNTRY_PATTERN or (isinstance(enum, list) and set(enum) == COUNTRY_CODES):
-        return countries()
+        return countries(language)
     if pattern == LANGUAGE_PATTERN:
-        return languages()
+        return languages(language)
     if pattern == CURRENCY_PATTERN and "4217" in description:
-        return currencies()
+        return currencies(language)
     return None
