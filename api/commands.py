@@ -211,11 +211,11 @@ class CaseCommands:
         """The referral rules that need the deployment's settings: a destination that is the
         referring office's host country is refused (an admission rule: every way a referral
         comes in passes here, a recorded one is never judged by it)."""
-        problem = host_country_problem(referral.programme, referral.office, referral.destination_country,
-                                       self._office_countries)
+        field = "destination_country" if referral.destination_country is not None else "origin_country"
+        problem = host_country_problem(referral.office, getattr(referral, field), self._office_countries)
         if problem is not None:
-            raise ApiError(422, "invalid_request", f"the referral is invalid: destination_country: {problem[0]}",
-                           [{"field": "destination_country", "reason": problem[0], "allowed": problem[1]}])
+            raise ApiError(422, "invalid_request", f"the referral is invalid: {field}: {problem[0]}",
+                           [{"field": field, "reason": problem[0], "allowed": problem[1]}])
 
     async def _referral(self, referral: Referral, actor: Actor, case_id: str, audit: AuditStamp | None,
                         reuse: WorkflowIDReusePolicy) -> tuple[WithStartWorkflowOperation[Any, Any], ReferCaseRequest]:

@@ -78,22 +78,19 @@ def check_office_countries(countries: Mapping[str, str]) -> dict[str, str]:
     return checked
 
 
-# The programmes that move people to a third country: the destination is not the host country.
-_TO_A_THIRD_COUNTRY = ("resettlement", "family_reunification")
-
-
-def host_country_problem(programme: str, office: str, destination_country: str | None,
+def host_country_problem(office: str, country: str | None,
                          countries: Mapping[str, str] = OFFICE_COUNTRIES) -> tuple[str, str] | None:
-    """Why a referral's ``destination_country`` is refused for the host country of ``office``,
-    and what is allowed (``None``: it is not).  An admission rule of the API's referrals
+    """Why the country a referral's people travel to (its ``destination_country`` in
+    resettlement and family reunification, its ``origin_country``, the country of return, in AVRR)
+    is refused because it is the host country of ``office``, the one they live in now; and what
+    is allowed (``None``: it is not).  An admission rule of the API's referrals
     (``api.commands``): a case referred before it is never judged by it."""
     host = countries.get(office)
-    if programme not in _TO_A_THIRD_COUNTRY or host is None or destination_country != host:
+    if host is None or country != host:
         return None
-    what = "resettlement" if programme == "resettlement" else "family reunification (the sponsor lives abroad)"
-    return (f"{destination_country} is the host country of office {office}: {what} is to a third country, "
-            "not the one the people already live in",
-            f"any destination country other than {host}")
+    return (f"{country} is the host country of office {office}: the people live there now, and their case "
+            "takes them to another country",
+            f"any country other than {host}")
 
 
 def office_time_zone(office: str, zones: Mapping[str, str] = OFFICE_TIME_ZONES,

@@ -62,6 +62,9 @@ class ReferralRequest(Referral):
         default=None, description=f"{Referral.model_fields['destination_country'].description} Not the host "
         "country of the referring office (ITINERA_OFFICE_COUNTRIES; the demo offices IST and IZM are in TR): "
         "resettlement and family reunification are to a third country.")
+    origin_country: Country | None = Field(
+        default=None, description=f"{Referral.model_fields['origin_country'].description} Not the host "
+        "country of the referring office (ITINERA_OFFICE_COUNTRIES): the return is from it to another country.")
 
     def as_referral(self, context: dict[str, Any] | None = None) -> Referral:
         """The plain ``Referral`` the case's workflow takes (the same values; ``context``: the
