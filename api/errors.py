@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.input_guard import InputGuard
 from api.outages import DATABASE_OUTAGES, DATABASE_RETRY_AFTER_SECONDS, database_unavailable_body
-from domain.errors import RejectionCode
+from domain.errors import RejectionCode, plain_reason
 
 log = logging.getLogger("itinera.api")
 
@@ -158,7 +158,7 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     for error in exc.errors():
         detail: dict[str, Any] = {
             "field": ".".join(str(p) for p in error.get("loc", ())),
-            "reason": error.get("msg", "invalid"),
+            "reason": plain_reason(error.get("msg", "invalid")),
         }
         ctx = error.get("ctx") or {}
         if "expected" in ctx:  # also the rule of a domain.text string

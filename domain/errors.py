@@ -36,3 +36,9 @@ class CommandRejected(Exception):
         self.code = code
         self.message = message
         self.details = details or []
+
+
+def plain_reason(message: str) -> str:
+    """A validator's message as a person reads it: without pydantic's "Value error, " prefix
+    (what a rule of ours raises reads as our own sentence)."""
+    return message.removeprefix("Value error, ")

@@ -33,7 +33,7 @@ from api.openapi_bodies import raw_json_body
 from api.errors import ERROR_RESPONSES, REJECTION_STATUS, ApiError, ErrorBody
 from domain.case import validate_form
 from api.office_time import edge_now, edge_today
-from domain.errors import CommandRejected
+from domain.errors import CommandRejected, plain_reason
 from domain.model import ActorKind, Role
 from domain.referral_request import ReferralRequest
 from domain.tasks import TaskType
@@ -231,7 +231,7 @@ async def _intake(db: Db, commands: Commands, key: IntegrationKey, raw: Any) -> 
         message = IntegrationMessage.model_validate(raw)
     except ValidationError as exc:
         raise ApiError(422, "invalid_request", "the message is invalid", [
-            {"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]) from None
+            {"field": ".".join(str(p) for p in e["loc"]), "reason": plain_reason(e["msg"])} for e in exc.errors()]) from None
     if message.event_type.value not in key.event_types:
         raise ApiError(403, "forbidden", f"this key may send only {', '.join(key.event_types)}")
     if message.event_type == IntegrationEventType.REFERRAL:

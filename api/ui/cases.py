@@ -22,6 +22,7 @@ from api.ui.rendering import UiRoute, redirect, render
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash, flash_refusal
 from domain.case import AddNote, HoldCase, ResumeCase, WithdrawCase
+from domain.errors import plain_reason
 from domain.model import Role
 from domain.offices import local_time, time_zone, zone_label
 from api.policy import reads_health_details, with_article
@@ -181,7 +182,7 @@ async def case_action(request: Request, case_id: CaseId, kind: Annotated[str, Pa
     try:  # the API's own rules for the text
         checked = body.model_validate({"text": text} if body is NoteBody else {"reason": text})
     except ValidationError as exc:
-        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        reason = plain_reason(exc.errors()[0]["msg"])
         return await sent_back(f"{_(_WHAT[kind])}: {reason}.", 422)
     text = checked.text if isinstance(checked, NoteBody) else checked.reason
     if kind == "withdraw" and posted.get("confirmed") != "yes":

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from api.ui.formatting import humanize
 from api.ui.i18n import gettext as _
+from domain.errors import plain_reason as without_prefix
 from domain.text import LINE_RULE, TEXT_RULE
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def _words(reason: str, labels: dict[str, str]) -> str:
 def plain_reason(reason: str, f: FormField | None, labels: dict[str, str] | None = None) -> str:
     """One validation message in plain words, for the field ``f`` (None: the form as a whole)."""
     labels = labels or {}
-    reason = reason.removeprefix("Value error, ").strip()
+    reason = without_prefix(reason).strip()
     choosing = f is not None and f.kind == "select"
     if reason in ("Field required", "String should have at least 1 character"):
         if f is not None and f.kind == "confirm":

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from domain import forms
 from domain.engine.draft import reject
-from domain.errors import CommandRejected, RejectionCode
+from domain.errors import CommandRejected, RejectionCode, plain_reason
 from domain.programmes.registry import any_spec, spec_of
 
 
@@ -36,8 +36,8 @@ def form_rejection(what: str, exc: ValidationError, prefix: str = "") -> Command
     errors = exc.errors(include_url=False, include_input=False)
     return reject(
         RejectionCode.INVALID_FORM,
-        f"the {what} is invalid: " + "; ".join(f"{loc(e['loc'])}: {e['msg']}" for e in errors),
-        [{"field": loc(e["loc"]), "reason": e["msg"], "type": e["type"]}
+        f"the {what} is invalid: " + "; ".join(f"{loc(e['loc'])}: {plain_reason(e['msg'])}" for e in errors),
+        [{"field": loc(e["loc"]), "reason": plain_reason(e["msg"]), "type": e["type"]}
          | ({"allowed": e["ctx"]["expected"]} if "expected" in (e.get("ctx") or {}) else {})
          for e in errors],
     )

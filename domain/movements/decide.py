@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from domain.arrival_day import arrival_too_early
+from domain.errors import plain_reason
 from domain.model import Actor, CaseStatus
 from domain.movements import commands as c
 from domain.movements import model as m
@@ -333,7 +334,7 @@ def _times_refused(exc: ValidationError, *, moved: bool) -> MovementRejected:
     problems = []
     for error in exc.errors():
         field = ".".join(str(part) for part in error.get("loc", ())) or "departure_at"
-        reason = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        reason = plain_reason(str(error.get("msg", "invalid")))
         problems.append(_field(field, reason))
     said = "; ".join(f"{p.field}: {p.message}" for p in problems)
     hint = (" (a time not given moves by as much as the departure: give arrival_at / transit to set them)"
