@@ -33,6 +33,22 @@ def known(code: str) -> bool:
     return code in _table()
 
 
+# The airport a country is usually flown to (the example forms, the demo); others: the first
+# of the table's airports in that country.
+MAIN_AIRPORT = {"NO": "OSL", "SE": "ARN", "FI": "HEL", "DK": "CPH", "IS": "KEF", "DE": "BER", "NL": "AMS",
+                "BE": "BRU", "LU": "LUX", "FR": "CDG", "GB": "LHR", "IE": "DUB", "PT": "LIS", "ES": "MAD",
+                "IT": "FCO", "CH": "ZRH", "AT": "VIE", "EE": "TLL", "LV": "RIX", "LT": "VNO", "CA": "YYZ",
+                "US": "JFK", "AU": "SYD", "NZ": "AKL", "IQ": "EBL", "SY": "DAM", "AF": "KBL", "PK": "ISB",
+                "IR": "IKA", "LB": "BEY", "JO": "AMM", "EG": "CAI", "TR": "IST"}
+
+
+def an_airport_in(country: str) -> str | None:
+    """An airport to fly to in ``country`` (its main one where known), or None if it has none."""
+    if country in MAIN_AIRPORT:
+        return MAIN_AIRPORT[country]
+    return min((code for code, a in _table().items() if a.get("country") == country), default=None)
+
+
 def country_of(code: str) -> str | None:
     """The ISO 3166-1 alpha-2 country of an IATA airport code; None for no such airport, and for
     an airport in a place without an ISO 3166-1 code (the table says XK for Pristina, which no

@@ -38,7 +38,28 @@ def _moment(today: date) -> datetime:
 def example_form(task: dict[str, Any], today: date, *, follow_up: bool = False,
                  case: dict[str, Any] | None = None) -> dict[str, Any]:
     """Realistic form data for a task, dated relative to ``today``.  ``case`` (the API's case
-    detail), when given, lets a form refer to the case (e.g. the next undelivered plan item)."""
+    detail), when given, lets a form refer to the case (e.g. the next undelivered plan item, the
+    airport of the country a booking flies to)."""
+    form = _example_form(task, today, follow_up=follow_up, case=case)
+    if TaskType(task["task_type"]) == TaskType.BOOK_MOVEMENT and case is not None:
+        form = _flying_to(form, case)
+    return form
+
+
+def _flying_to(form: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
+    """A booking lands in the country the case travels to (its destination; AVRR: its country
+    of return), as the API requires; the example's airport where that is already so."""
+    from api.airports import an_airport_in, country_of
+
+    country = case.get("destination_country") or case.get("origin_country")
+    if not country or country_of(form["arrival_airport"]) in (country, None):
+        return form
+    airport = an_airport_in(country)
+    return {**form, "arrival_airport": airport} if airport else form
+
+
+def _example_form(task: dict[str, Any], today: date, *, follow_up: bool = False,
+                  case: dict[str, Any] | None = None) -> dict[str, Any]:
     day = lambda n: (today + timedelta(days=n)).isoformat()  # noqa: E731
     task_type = TaskType(task["task_type"])
     if task.get("programme") == "family_reunification" or task_type in _FAMILY_EXAMPLES:

@@ -200,6 +200,25 @@ async def test_an_avrr_booking_lands_in_the_country_of_return(driver: CaseDriver
     assert r.status_code == 200, r.text
 
 
+async def test_a_return_to_a_country_without_an_airport_flies_to_a_neighbours(driver: CaseDriver) -> None:
+    """Palestine has no airport of its own in the table: a return is flown to Amman (explore8 #2:
+    every airport was refused, and the case could never be booked)."""
+    body = referral(size=1, programme="avrr", destination_country=None, origin_country="PS")
+    for m in body["members"]:
+        m["nationality"] = "PS"
+    case, book = await _at_booking(driver, body)
+    r = await _try(driver, book, _booking("AMM"))
+    assert r.status_code == 200, r.text
+
+
+async def test_the_example_booking_of_a_case_flies_to_its_destination(driver: CaseDriver) -> None:
+    """The demo's and the tests' example form books the case's own country's airport (explore8 #1:
+    `make dev` stopped half-way through its demo on 'OSL is in NO, but case ... is bound for CA')."""
+    case, book = await _at_booking(driver, referral(size=1, destination_country="CA"))
+    done = await driver.complete(book, case["office"], case=case)
+    assert done["stage"] == "movement" and done["open_tasks"], done
+
+
 async def test_a_check_and_a_departure_after_now_are_refused_through_the_api(driver: CaseDriver) -> None:
     case, book = await _at_booking(driver, referral(size=1))
     case = await driver.complete(book, "IST", form=_booking("OSL", hours=3))
