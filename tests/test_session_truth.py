@@ -265,7 +265,7 @@ async def test_a_split_and_a_correction_after_the_invitation_reach_the_session(d
         assert "Amina Hadad" in sheet.body_text and "Amina Haddad" not in sheet.body_text
         assert new_id in sheet.body_text
         page = Page((await ayse.get(f"/ui/orientation-sessions/{sid}")).text)
-        assert "(1 place left)" in page.body_text and "invited as Amina Haddad" in page.body_text
+        assert "(places left: 1)" in page.body_text and "invited as Amina Haddad" in page.body_text
         assert f"invited under {cid}" in page.body_text
 
     # Inviting the children again under their new case: refused, naming them; nothing changes.
