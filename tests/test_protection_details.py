@@ -58,6 +58,8 @@ async def test_a_movement_officer_sees_the_escort_not_the_vulnerabilities(stack:
     async with signed_in(stack, "emre") as page:
         shown = (await page.get(f"/ui/cases/{case_id}")).text
         assert not any(secret in shown for secret in SECRETS)
+        # the notice names what is withheld and from whom (it said "Health details", explore8 #7)
+        assert "Protection details are withheld" in shown
         then = (await page.get(f"/ui/cases/{case_id}?as_of=2999-01-01T00:00")).text
         assert "Screen vulnerability" in then or "VulnerabilityScreened" in then or "ulnerab" in then
         assert not any(secret in then for secret in SECRETS)

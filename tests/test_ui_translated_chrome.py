@@ -239,3 +239,22 @@ async def test_the_referral_forms_country_and_language_lists_are_named_in_the_pa
         turkish = (await ayse.get("/ui/refer")).text
     assert ">Syria<" in english and ">سوريا<" in arabic and ">Suriye<" in turkish
     assert ">Syria<" not in arabic
+
+
+def test_every_event_a_history_shows_has_its_title_in_every_language() -> None:
+    """The case page's history titles each event by its type (explore8 #5: 'Travel document
+    issued', 'Visa issued' and others stayed English on tr/fr/ar pages)."""
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    import domain.programmes  # noqa: F401  (every programme's events registered)
+    from api.ui.formatting import event_title
+    from api.ui.i18n import LANGUAGES
+    from domain.events import event_types
+
+    titles = {event_title(t) for t in event_types()}
+    for language in set(LANGUAGES) - {"en"}:
+        with open(Path(__file__).parents[1] / "api" / "locales" / language / "LC_MESSAGES" / "messages.po", "rb") as po:
+            translated = {m.id for m in read_po(po) if m.string}
+        assert titles <= translated, (language, sorted(titles - translated))

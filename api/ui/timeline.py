@@ -20,7 +20,7 @@ from api.ui.formatting import display_value, event_title, humanize
 from api.policy import redact_events
 from domain.model import Stage
 from domain.programmes.definition import ProgrammeDefinition
-from domain.programmes.registry import definition_of
+from domain.programmes.registry import definition_of, protection_event_types
 
 _NOT_SHOWN = frozenset({"task_id", "member_id", "type", "referral_fingerprint", "case_id", "members"})
 
@@ -34,6 +34,7 @@ class TimelineEntry:
     actor: str
     details: list[tuple[str, str]] = field(default_factory=list)
     withheld: bool = False
+    withheld_protection: bool = False  # what was withheld: protection details, not health ones
     # For the history API (GET /api/v1/cases/{id}/history): the stage around the event, the
     # task it concerns, who acted, and the data this caller may read.
     stage_before: str | None = None
@@ -108,8 +109,15 @@ def timeline(events: list[EventView], case: CaseDetail, principal: Principal) ->
         entries.append(TimelineEntry(seq=event.seq, type=event.type, title=event_title(event.type),
                                      occurred_at=event.occurred_at, actor=_actor(event),
                                      details=[(k, v) for k, v in details if v], withheld=withheld,
+                                     withheld_protection=withheld and _protection(event.type),
                                      stage_before=before, stage_after=stage,
                                      task_id=task_id if isinstance(task_id, str) else None,
                                      task_type=task_type, event=event, data=data))
     entries.reverse()
     return entries
+
+
+def _protection(event_type: str) -> bool:
+    """Whether an event's withheld part is protection details (a screening, the priority it
+    raised), which caseworkers read too, rather than health details."""
+    return event_type in protection_event_types() or event_type == "PriorityRaised"

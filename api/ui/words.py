@@ -55,7 +55,9 @@ EVENT_TITLES = (
     N_("Reintegration plan recorded"), N_("Relationship assessed"), N_("Task cancelled"), N_("Task completed"),
     N_("Task due date changed"), N_("Task opened"), N_("Task overdue"), N_("Task reassigned"),
     N_("Travel document expired"), N_("Treatment recorded"), N_("Visa expired"), N_("Vulnerability screened"),
-    N_("Stage entered"),
+    N_("Stage entered"), N_("Case departed"), N_("Exit permission granted"), N_("Exit permission refused"),
+    N_("Family visa issued"), N_("Family visa refused"), N_("Movement no show"), N_("Movement postponed"),
+    N_("Travel document issued"), N_("Travel document refused"), N_("Visa issued"), N_("Visa refused"),
 )
 
 # Audit outcomes.
