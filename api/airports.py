@@ -85,9 +85,10 @@ async def arrival_day_refusal(arrived_on: date, departed_at: datetime | None, ar
     earliest = departed_at.astimezone(zone).date()
     if arrived_on >= earliest:
         return None
-    reason = (f"{arrived_on.isoformat()} is before the departure ({departed_at.isoformat()}), which was already "
-              f"{earliest.isoformat()} at the arrival airport {arrival_airport} (time zone {zone.key}): an arrival "
-              f"there is dated {earliest.isoformat()} or later")
+    there = departed_at.astimezone(zone)
+    reason = (f"{arrived_on.isoformat()} is before the departure, which left at {there:%Y-%m-%d %H:%M} on the clock "
+              f"of the arrival airport {arrival_airport} (time zone {zone.key}): an arrival there is dated "
+              f"{earliest.isoformat()} or later")
     return ApiError(422, "invalid_command", f"arrived_on: {reason}", [{
         "field": field, "reason": reason, "allowed": f"{earliest.isoformat()} or later (in {zone.key})"}])
 
