@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from domain.arrival_day import arrival_too_early
 from domain.errors import plain_reason
 from domain.model import Actor, CaseStatus
+from domain.offices import time_zone
 from domain.movements import commands as c
 from domain.movements import model as m
 from domain.movements.rules import (
@@ -176,8 +177,10 @@ def decide(state: m.MovementState | None, command: Any, now: datetime, actor: Ac
             raise MovementRejected("fan_out_pending", f"the delay is still being recorded on {len(state.pending_delays)} "
                                                       "cases; confirm again in a moment")
         if command.departed_at > now:
-            raise MovementRejected("invalid_command", "departed_at is in the future",
-                                   [_field("departed_at", "in the future")])
+            zone = time_zone(state.details.departure_time_zone)
+            said = (f"{command.departed_at.astimezone(zone):%Y-%m-%d %H:%M} is in the future: it is "
+                    f"{now.astimezone(zone):%Y-%m-%d %H:%M} now ({state.details.departure_time_zone})")
+            raise MovementRejected("invalid_command", f"departed_at {said}", [_field("departed_at", said)])
         if departure_rules and not state.manifest:
             raise MovementRejected("invalid_command", "an empty manifest cannot depart: cancel the movement instead",
                                    [_field("manifest", "empty")])
