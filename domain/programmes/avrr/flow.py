@@ -119,6 +119,23 @@ def review_closure_reason(state: CaseState) -> str:
     return {Stage.HEALTH: "medically_not_cleared"}.get(state.stage, "not_eligible")
 
 
+# The escorts that meet a need the case knows (explore8: an "operational" escort was arranged for
+# a 16-year-old travelling alone; the movement officer does not read the screening's details).
+_ESCORTS_FOR = {"unaccompanied_minor": ("child_protection", "social_worker"), "medical_escort": ("medical",)}
+
+
+def _check_the_escort(a: Any, escort_type: str) -> None:
+    needs = [need for need, met in (("unaccompanied_minor", "unaccompanied_minor" in a.vulnerabilities),
+                                    ("medical_escort", any(a.medical_escort_by_member.values()))) if met]
+    allowed = sorted({escort for need in needs for escort in _ESCORTS_FOR[need]})
+    if needs and escort_type not in allowed:
+        said = {"unaccompanied_minor": "a member under 18 travels alone",
+                "medical_escort": "the fitness-to-travel assessment asks for a medical escort"}
+        raise invalid(AvrrTask.ARRANGE_ESCORT, "escort_type",
+                      f"{' and '.join(said[n] for n in needs)}: a {escort_type.replace('_', ' ')} escort does not "
+                      f"meet that; arrange {' or '.join(e.replace('_', ' ') for e in allowed)}")
+
+
 def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) -> None:
     """AVRR's rules that need the case as well as the form."""
     travel.check(state, task, form, ctx)
@@ -133,6 +150,9 @@ def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) ->
     if t == travel.TravelTask.RECORD_DEPARTURE and form.outcome == "departed" and a.consent_reconfirmed_on is None:
         raise reject(RejectionCode.CONSENT_NOT_RECONFIRMED,
                      "departure refused: the migrant's consent has not been reconfirmed for this travel")
+    if t == AvrrTask.ARRANGE_ESCORT and ctx.admission_rules:
+        # An admission rule (validators only): an escort arranged before it replays as decided.
+        _check_the_escort(a, form.escort_type)
     if t == AvrrTask.SCREEN_VULNERABILITY and ctx.admission_rules and form.unaccompanied_minor:
         # An admission rule (validators only): a screening recorded before it replays as decided.
         _check_a_minor(state, form.screened_on)

@@ -218,7 +218,10 @@ class ArrangeEscortForm(Form):
 
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"escort_type": "child_protection", "escort_name": "Elif Arslan", "organisation": "IOM Türkiye"}]})
-    escort_type: Literal["operational", "medical", "child_protection", "social_worker"]
+    escort_type: Literal["operational", "medical", "child_protection", "social_worker"] = Field(
+        description="Who travels with the returnee. A member under 18 travelling alone needs a child_protection "
+                    "or social_worker escort; a fitness-to-travel assessment asking for a medical escort, a medical "
+                    "one.")
     escort_name: ShortText
     organisation: ShortText
     notes: Notes | None = None
