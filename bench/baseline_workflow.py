@@ -52,12 +52,16 @@ class BaselineCaseWorkflow:
     @workflow.update(name="complete_stage")
     def complete_stage(self, request: StageCompletion) -> StageOutcome:
         self._done += 1
-        following = STAGES[self._done] if self._done < len(STAGES) else "closed"
-        return StageOutcome(case_id=self._case_id, version=self._done, stage=following)
+        return outcome_after(self._case_id, self._done)
 
     @complete_stage.validator
     def _validate_complete_stage(self, request: StageCompletion) -> None:
         check_stage(self._done, request)
+
+
+def outcome_after(case_id: str, done: int) -> StageOutcome:
+    """The answer once ``done`` stages are complete: the stage that follows (or closed)."""
+    return StageOutcome(case_id=case_id, version=done, stage=STAGES[done] if done < len(STAGES) else "closed")
 
 
 def check_stage(done: int, request: StageCompletion) -> None:

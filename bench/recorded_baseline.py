@@ -27,7 +27,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from bench.baseline_workflow import STAGES, StageCompletion, StageOutcome, check_stage
+from bench.baseline_workflow import STAGES, StageCompletion, StageOutcome, check_stage, outcome_after
 
 RECORDED_WORKFLOW = "BenchRecordedCase"
 LOCAL_RECORDED_WORKFLOW = "BenchLocalRecordedCase"
@@ -66,8 +66,7 @@ class _RecordedCase:
                              form=request.form)
         await self._record(record)
         self._done += 1
-        following = STAGES[self._done] if self._done < len(STAGES) else "closed"
-        return StageOutcome(case_id=self._case_id, version=self._done, stage=following)
+        return outcome_after(self._case_id, self._done)
 
     @complete_stage.validator
     def _validate_complete_stage(self, request: StageCompletion) -> None:

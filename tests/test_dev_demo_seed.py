@@ -11,30 +11,20 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 
 import httpx
 
 from demo.cases import AVRR_DEMO_CASES, DEMO_CASES, FAMILY_DEMO_CASES
 from demo.users import DEMO_PASSWORD
-from tests.support.cli import PROJECT
-from tests.support.stack import TEST_PAYLOAD_KEYS, data_folder, free_port
+from tests.support.processes import start_dev
+from tests.support.stack import data_folder, free_port
 from tests.support.waiting import eventually
 
 
 async def test_make_dev_seeds_every_demo_case_on_its_first_start() -> None:
     data_dir = data_folder()
     api_port = free_port()
-    env = {**os.environ, "ITINERA_DATA_DIR": str(data_dir), "ITINERA_API_PORT": str(api_port),
-           "ITINERA_TEMPORAL_PORT": str(free_port()), "ITINERA_TEMPORAL_UI_PORT": str(free_port()),
-           "ITINERA_SEED_DEMO": "true", "ITINERA_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS,
-           "ITINERA_PAYLOAD_ACTIVE_KEY": "test-2"}
-    env.pop("ITINERA_DATABASE_URL", None)
-    env.pop("ITINERA_TEMPORAL_ADDRESS", None)
-    log_path = data_dir / "dev.log"
-    with open(log_path, "wb") as log:
-        process = await asyncio.create_subprocess_exec(sys.executable, "-m", "itinera_cli", "dev", env=env, cwd=PROJECT,
-                                                       stdout=log, stderr=log, start_new_session=True)
+    process, log_path = await start_dev(data_dir, api_port, seed_demo=True)
     expected = len(DEMO_CASES) + len(AVRR_DEMO_CASES) + len(FAMILY_DEMO_CASES)
 
     async def seeded() -> bool:

@@ -7,16 +7,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from pathlib import Path
 
 import httpx
 import psutil
 
 from embedded.postgres import database_folder
-from tests.support.cli import PROJECT, cli_env, itinera
+from tests.support.cli import cli_env, itinera
 from tests.support.factories import referral
-from tests.support.stack import TEST_PAYLOAD_KEYS, data_folder, free_port
+from tests.support.processes import start_dev
+from tests.support.stack import data_folder, free_port
 from tests.support.waiting import eventually
 
 
@@ -41,16 +41,7 @@ async def _said(log_path: Path, line: str) -> bool:
 async def test_a_killed_worker_and_api_are_restarted_and_ctrl_c_stops_everything() -> None:
     data_dir = data_folder()
     api_port = free_port()
-    env = {**os.environ, "ITINERA_DATA_DIR": str(data_dir), "ITINERA_API_PORT": str(api_port),
-           "ITINERA_TEMPORAL_PORT": str(free_port()), "ITINERA_TEMPORAL_UI_PORT": str(free_port()),
-           "ITINERA_SEED_DEMO": "false", "ITINERA_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS,
-           "ITINERA_PAYLOAD_ACTIVE_KEY": "test-2"}
-    env.pop("ITINERA_DATABASE_URL", None)
-    env.pop("ITINERA_TEMPORAL_ADDRESS", None)
-    log_path = data_dir / "dev.log"
-    with open(log_path, "wb") as log:
-        process = await asyncio.create_subprocess_exec(sys.executable, "-m", "itinera_cli", "dev", env=env, cwd=PROJECT,
-                                                       stdout=log, stderr=log, start_new_session=True)
+    process, log_path = await start_dev(data_dir, api_port, seed_demo=False)
     dev = psutil.Process(process.pid)
     base = f"http://127.0.0.1:{api_port}"
 

@@ -4,6 +4,7 @@ they print kept in files."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -132,3 +133,21 @@ async def complete_first_task(client: httpx.AsyncClient, case: dict[str, Any], t
     form = example_form(task, datetime.now(UTC).date(), case=case)
     return await client.post(f"/api/v1/tasks/{task['task_id']}/complete", json={"form": form},
                              headers={"Authorization": f"Bearer {tokens[user]}", **headers})
+
+
+async def start_dev(data_dir: Path, api_port: int, *, seed_demo: bool) -> tuple[asyncio.subprocess.Process, Path]:
+    """``itinera dev`` on ``data_dir`` and free ports, as a user runs it (its own session, its
+    output in ``data_dir/dev.log``): the process and the log's path."""
+    from tests.support.stack import free_port
+
+    env = {**os.environ, "ITINERA_DATA_DIR": str(data_dir), "ITINERA_API_PORT": str(api_port),
+           "ITINERA_TEMPORAL_PORT": str(free_port()), "ITINERA_TEMPORAL_UI_PORT": str(free_port()),
+           "ITINERA_SEED_DEMO": "true" if seed_demo else "false", "ITINERA_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS,
+           "ITINERA_PAYLOAD_ACTIVE_KEY": "test-2"}
+    env.pop("ITINERA_DATABASE_URL", None)
+    env.pop("ITINERA_TEMPORAL_ADDRESS", None)
+    log_path = data_dir / "dev.log"
+    with open(log_path, "wb") as log:
+        process = await asyncio.create_subprocess_exec(sys.executable, "-m", "itinera_cli", "dev", env=env, cwd=PROJECT,
+                                                       stdout=log, stderr=log, start_new_session=True)
+    return process, log_path
