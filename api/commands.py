@@ -49,6 +49,7 @@ from domain.destination_services import CaseServices
 from domain.errors import RejectionCode
 from domain.identity import case_id_for
 from domain.model import Actor, Referral
+from domain.referral_request import ReferralRequest
 from domain.programmes.resettlement.orientation import ORIENTATION_MIN_AGE
 from domain.programmes.registry import definition_of, names
 from domain.offices import (
@@ -181,7 +182,7 @@ class CaseCommands:
         ids were keyed keep theirs); else derived.  Always sent to the workflow, also for a
         referral the read model already knows: only the workflow's answer says that the
         case exists in history."""
-        self._check_admission(referral)
+        self.check_admission(referral)
         case_id = case_id or self.case_id_for(referral.external_referral_id)
         outcome: ReferralOutcome = await self._with_start(
             case_id, referral, actor, audit or current_stamp(201),
@@ -200,22 +201,24 @@ class CaseCommands:
         through any outage, exactly once.  A referral the rules refuse is refused here, as by
         ``refer``.  The audit row is the request's own (the middleware's, 202): the recording
         writes none, since the request did not wait for it."""
-        self._check_admission(referral)
+        self.check_admission(referral)
         case_id = case_id or self.case_id_for(referral.external_referral_id)
         await self._with_start(case_id, referral, actor, None, lambda start, request: (
             self._client.start_update_with_start_workflow(CaseWorkflow.refer, request, start_workflow_operation=start,
                                                           wait_for_stage=WorkflowUpdateStage.ACCEPTED)))
         return case_id
 
-    def _check_admission(self, referral: Referral) -> None:
+    def check_admission(self, referral: Referral | ReferralRequest, at: str = "") -> None:
         """The referral rules that need the deployment's settings: a destination that is the
         referring office's host country is refused (an admission rule: every way a referral
-        comes in passes here, a recorded one is never judged by it)."""
+        comes in passes here, a recorded one is never judged by it).  An integration message's
+        intake asks it too (``at="referral."``), so the partner hears the refusal at once
+        instead of reading it later as a failed delivery."""
         field = "destination_country" if referral.destination_country is not None else "origin_country"
         problem = host_country_problem(referral.office, getattr(referral, field), self._office_countries)
         if problem is not None:
-            raise ApiError(422, "invalid_request", f"the referral is invalid: {field}: {problem[0]}",
-                           [{"field": field, "reason": problem[0], "allowed": problem[1]}])
+            raise ApiError(422, "invalid_request", f"the referral is invalid: {at}{field}: {problem[0]}",
+                           [{"field": f"{at}{field}", "reason": problem[0], "allowed": problem[1]}])
 
     async def _referral(self, referral: Referral, actor: Actor, case_id: str, audit: AuditStamp | None,
                         reuse: WorkflowIDReusePolicy) -> tuple[WithStartWorkflowOperation[Any, Any], ReferCaseRequest]:

@@ -175,3 +175,22 @@ async def test_a_result_for_a_person_split_off_follows_them_to_their_new_case(ht
     assert [e["data"]["member_id"] for e in events if e["type"] == "HealthAssessmentRecorded"] == [moving]
     stranger = await send(http, clinic["api_key"], {**result, "member_id": f"{case_id}-M9"})
     assert stranger.status_code == 422 and stranger.json()["error"]["code"] == "unknown_member"
+
+
+async def test_a_referral_to_the_host_country_is_refused_at_intake(stack, http: httpx.AsyncClient,
+                                                                   driver: CaseDriver) -> None:
+    """The partner hears the host-country rule in the answer to its message (422 naming
+    ``referral.destination_country``), as a caseworker does; the message is kept as refused
+    (supervisors read it), never queued to fail at its delivery."""
+    feed = await _key(http, driver, "UNHCR feed (host country)", ["referral"], ["IST"])
+    body = referral(size=1, destination_country="TR")
+    refused = await send(http, feed["api_key"], {"event_type": "referral", "referral": body})
+    assert refused.status_code == 422, refused.text
+    [detail] = refused.json()["error"]["details"]
+    assert detail["field"] == "referral.destination_country"
+    assert "host country of office IST" in detail["reason"] and detail["allowed"] == "any country other than TR"
+    async with stack.pool.acquire() as conn:
+        kept = await conn.fetch("SELECT status, accepted FROM integration_messages WHERE key_id = $1", feed["key_id"])
+    assert [(r["status"], r["accepted"]) for r in kept] == [("rejected", False)]
+    accepted = await send(http, feed["api_key"], {"event_type": "referral", "referral": {**body, "destination_country": "NO"}})
+    assert accepted.status_code == 202, accepted.text

@@ -239,6 +239,7 @@ async def _intake(db: Db, commands: Commands, key: IntegrationKey, raw: Any) -> 
             raise ApiError(422, "invalid_request", "referral is required", [{"field": "referral", "reason": "missing"}])
         if message.referral.office not in key.offices:
             raise ApiError(403, "forbidden", f"this key may refer only to {', '.join(key.offices)}")
+        commands.check_admission(message.referral, at="referral.")
         known = await readmodel.find_case_by_referral(db, message.referral.external_referral_id)
         if known is not None and known.office not in key.offices:
             raise ApiError(404, "case_not_found", "no such case for this key")
