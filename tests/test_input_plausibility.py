@@ -38,7 +38,7 @@ from domain.identity import case_id_for
 from domain.model import Actor, Referral
 from domain.offices import OFFICE_COUNTRIES, check_office_countries, host_country_problem, local_date
 from domain.person_names import person_name_problem
-from domain.programmes.avrr.flow import _check_a_minor
+from domain.programmes.avrr.flow import _check_a_minor, _check_no_minor_alone
 from domain.programmes.avrr.forms import ScreenVulnerabilityForm
 from domain.programmes.family_reunification.forms import BookEmbassyAppointmentForm
 from domain.programmes.resettlement.forms import ConductInterviewForm
@@ -227,9 +227,24 @@ def test_no_member_under_18_is_no_unaccompanied_minor() -> None:
     _check_a_minor(_avrr_state("1990-01-01", "2012-06-01"), DAY)
 
 
+def test_a_case_of_minors_only_is_an_unaccompanied_minor() -> None:
+    """explore9 F18: a 16-year-old returning alone was screened 'not an unaccompanied minor' and
+    booked with no escort; the dates of birth the case holds outweigh the tick."""
+    with pytest.raises(CommandRejected) as refused:
+        _check_no_minor_alone(_avrr_state("2010-06-06"), DAY)
+    [detail] = refused.value.details
+    assert detail["field"] == "unaccompanied_minor" and "Person 0 (16)" in detail["reason"]
+    assert detail["allowed"].startswith("true (with escort_required true)")
+    with pytest.raises(CommandRejected):
+        _check_no_minor_alone(_avrr_state("2010-06-06", "2012-01-01"), DAY)  # siblings, no adult
+    _check_no_minor_alone(_avrr_state("1990-01-01", "2012-06-01"), DAY)  # a parent returns with the child
+    _check_no_minor_alone(_avrr_state("2008-12-04"), DAY)  # 18 on the screening day
+
+
 def test_the_screening_form_says_it() -> None:
     description = form_json_schema(ScreenVulnerabilityForm)["properties"]["unaccompanied_minor"]["description"]
     assert "under 18 on screened_on" in description and "checked against the case" in description
+    assert "whenever every member is under 18" in description
 
 
 # --- e) a webhook's description is one line without direction controls -------------------------
@@ -346,6 +361,26 @@ async def test_a_screening_of_adults_as_an_unaccompanied_minor_is_refused(http: 
     assert detail["field"] == "unaccompanied_minor" and "Karwan Aziz" in detail["reason"], detail
     case = await driver.complete(screening, "IST", form={"screened_on": _day()}, claim=False)
     assert case["priority"] == "normal"
+
+
+async def test_a_minor_returning_alone_is_screened_as_unaccompanied(http: httpx.AsyncClient,
+                                                                    driver: CaseDriver) -> None:
+    from domain.model import Stage
+
+    body = referral(size=1, programme="avrr", destination_country=None, origin_country="AF")
+    sixteen = (datetime.now(UTC).date() - timedelta(days=16 * 365 + 30)).isoformat()
+    body["members"][0] = member("Jawad Rahimi", sixteen, "principal", sex="male", nationality="AF")
+    case = await driver.advance(await driver.refer(body), until=Stage.INTERVIEW)
+    case = await driver.complete(_tasks(case, "assess_eligibility")[0], "IST")
+    [screening] = _tasks(case, "screen_vulnerability")
+    refused = await _post(http, driver, screening, {"screened_on": _day(), "unaccompanied_minor": False,
+                                                   "escort_required": False})
+    assert refused.status_code == 422, refused.text
+    [detail] = refused.json()["error"]["details"]
+    assert detail["field"] == "unaccompanied_minor" and "Jawad Rahimi (16)" in detail["reason"], detail
+    case = await driver.complete(screening, "IST", form={"screened_on": _day(), "unaccompanied_minor": True,
+                                                         "escort_required": True}, claim=False)
+    assert case["programme_data"]["escort_required"] is True
 
 
 async def test_a_webhook_description_with_an_override_is_refused(http: httpx.AsyncClient, driver: CaseDriver) -> None:

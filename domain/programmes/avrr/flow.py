@@ -153,9 +153,12 @@ def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) ->
     if t == AvrrTask.ARRANGE_ESCORT and ctx.admission_rules:
         # An admission rule (validators only): an escort arranged before it replays as decided.
         _check_the_escort(a, form.escort_type)
-    if t == AvrrTask.SCREEN_VULNERABILITY and ctx.admission_rules and form.unaccompanied_minor:
+    if t == AvrrTask.SCREEN_VULNERABILITY and ctx.admission_rules:
         # An admission rule (validators only): a screening recorded before it replays as decided.
-        _check_a_minor(state, form.screened_on)
+        if form.unaccompanied_minor:
+            _check_a_minor(state, form.screened_on)
+        else:
+            _check_no_minor_alone(state, form.screened_on)
     if t == AvrrTask.RECORD_REINTEGRATION_PLAN and ctx.admission_rules:
         # An admission rule (validators only): a plan recorded with another code replays as decided.
         for index, plan_item in enumerate(form.items):
@@ -186,6 +189,22 @@ def _check_a_minor(state: CaseState, screened_on: date) -> None:
                      f"the {AvrrTask.SCREEN_VULNERABILITY} form is invalid: unaccompanied_minor: {reason}",
                      [{"field": "unaccompanied_minor", "reason": reason, "type": "case_rule",
                        "allowed": f"true only when a member is under {ADULT_AGE} on screened_on; else false"}])
+
+
+def _check_no_minor_alone(state: CaseState, screened_on: date) -> None:
+    """A case whose every member is under 18 on the screening day returns with no adult of its
+    own: the screening cannot say it is no unaccompanied minor, which would let the flow book the
+    flight with no escort (the date of birth the case holds outweighs a tick)."""
+    ages = {m.full_name: age_on(m.date_of_birth, screened_on) for m in state.members}
+    if ages and all(age < ADULT_AGE for age in ages.values()):
+        listed = ", ".join(f"{name} ({age})" for name, age in ages.items())
+        reason = (f"every member is under {ADULT_AGE} on the screening day ({screened_on.isoformat()}): {listed}; "
+                  "a child returning without a parent or guardian is an unaccompanied minor, escorted")
+        raise reject(RejectionCode.INVALID_FORM,
+                     f"the {AvrrTask.SCREEN_VULNERABILITY} form is invalid: unaccompanied_minor: {reason}",
+                     [{"field": "unaccompanied_minor", "reason": reason, "type": "case_rule",
+                       "allowed": f"true (with escort_required true) when no member is {ADULT_AGE} or over "
+                                  "on screened_on"}])
 
 
 def completion_context(state: CaseState, task: TaskState) -> dict[str, Any]:

@@ -107,7 +107,8 @@ class ScreenVulnerabilityForm(Form):
     })
     screened_on: HappenedSinceReferral
     unaccompanied_minor: bool = Field(default=False, description="A member under 18 on screened_on returns without "
-                                      f"a parent or guardian; true only when a member is under 18 then {CASE_RULE}.")
+                                      f"a parent or guardian; true only when a member is under 18 then, and true "
+                                      f"whenever every member is under 18 then {CASE_RULE}.")
     medical_needs: bool = False
     victim_of_trafficking: bool = False
     other_vulnerability: ShortText | None = Field(default=None, description="Any other vulnerability, in a few words.")
