@@ -29,6 +29,8 @@ from api.errors import ERROR_RESPONSES, ApiError
 from api.manifest_pdf import manifest_pdf
 from api.movements import MovementCommands, new_movement_id
 from api.request_context import record_cases_shown
+from domain.engine.form_validation import validate_form
+from domain.errors import CommandRejected
 from domain.model import Role
 from domain.movements import commands as c
 from domain.movements.model import (
@@ -42,6 +44,7 @@ from domain.movements.model import (
     SpecialNeed,
     RemovedEntry,
 )
+from domain.offices import local_time
 from domain.movements.export import COLUMNS, ManifestRow, current_manifest, manifest_rows
 from domain.movements.decide import MovementRejected, decide
 from domain.movements.rules import (
@@ -51,6 +54,7 @@ from domain.movements.rules import (
     needs_problems,
     seat_problems,
 )
+from settings import get_settings
 from store import movements as store
 
 MOVEMENT_ROLES = {Role.MOVEMENT_OFFICER, Role.SUPERVISOR}
@@ -239,6 +243,43 @@ def _require_role(principal: Principal) -> None:
     policy.require_role(principal, MOVEMENT_ROLES, "work on movements")
 
 
+ARRIVAL_DAY_RULE = (
+    "arrived_on is not after today in the movement's office's time zone (each case refuses an arrival in its "
+    "future, judged so), nor before the day the departure instant falls on at the arrival airport; either is "
+    "refused (422 at arrived_on) before anything is recorded.")
+
+
+def arrival_future_refusal(body: c.ConfirmArrival, office: str, now: datetime | None = None) -> ApiError | None:
+    """A 422 for an ``arrived_on`` the cases would refuse as in the future, or None.  Judged as
+    each case's ``confirm_arrival`` form judges it (``validate_form``, its ``arrived_on`` a
+    ``HappenedOn``): against today in the office's zone.  Not ``edge_today``'s later of UTC and
+    the office's day, which may let through a day the cases refuse: a refusal here can be sent
+    again, a movement's arrival once recorded cannot be corrected."""
+    zone = get_settings().time_zone_of(office)
+    here = local_time(now or datetime.now(UTC), zone)
+    today = here.date()
+    form = {"arrived_on": body.arrived_on.isoformat(), "place": body.place,
+            "receiving_partner": body.receiving_partner}
+    try:
+        validate_form("confirm_arrival", form, today=today, now=here)
+    except CommandRejected as exc:
+        said = "; ".join(str(d.get("reason")) for d in exc.details
+                         if isinstance(d, dict) and d.get("field") == "arrived_on")
+        if not said:
+            return None  # another field: the command's own model and the cases judge it
+        if body.arrived_on > today:
+            reason = (f"{body.arrived_on.isoformat()} is after today in the office {office}'s time zone {zone} "
+                      f"({today.isoformat()}): every case of the movement would refuse it ({said}); if the flight "
+                      f"landed on that day at the arrival airport, confirm it once it is {body.arrived_on.isoformat()} "
+                      f"in {zone}")
+            allowed = f"{today.isoformat()} or earlier (today in the office's zone {zone})"
+        else:
+            reason, allowed = f"every case of the movement would refuse it: {said}", "a day each case accepts"
+        return ApiError(422, "invalid_command", f"arrived_on: {reason}", [{
+            "field": "arrived_on", "reason": reason, "allowed": allowed}])
+    return None
+
+
 async def _visible(db: Db, principal: Principal, movement_id: str) -> MovementState:
     _require_role(principal)
     found = await store.get_movement(db, movement_id)
@@ -390,7 +431,8 @@ async def delay_movement(movement_id: MovementId, body: c.DelayMovement, princip
 
 @router.post("/{movement_id}/arrival", response_model=MovementView, responses=_COMMAND_ERRORS,
              summary="Confirm the arrival: recorded on every case that departed on the movement, exactly once; "
-                     "repeating it changes nothing")
+                     "repeating it changes nothing",
+             description=ARRIVAL_DAY_RULE)
 async def confirm_arrival(movement_id: MovementId, body: c.ConfirmArrival, principal: CurrentPrincipal, db: Db,
                           commands: Commands) -> MovementView:
     state = await _visible(db, principal, movement_id)
@@ -404,6 +446,10 @@ async def confirm_arrival(movement_id: MovementId, body: c.ConfirmArrival, princ
     # workflow bounds it by UTC-12 only, the earliest calendar on Earth, as it reads no table).
     if state.arrived_on is None and (refused := await arrival_day_refusal(
             body.arrived_on, state.departed_at, state.details.arrival_airport)) is not None:
+        raise refused
+    # Not after today in the movement's office: each case judges its arrival form so (the
+    # workflow's own bound, tomorrow in UTC, would record a day every case then refuses).
+    if state.arrived_on is None and (refused := arrival_future_refusal(body, state.details.office)) is not None:
         raise refused
     async with lent_back(db):
         await commands.confirm_arrival(movement_id, body, principal.actor)
