@@ -78,6 +78,29 @@ def body_for(payload: dict[str, Any], include_health_data: bool) -> dict[str, An
     return body
 
 
+class _Failing:
+    """Logs a dispatcher's failing rounds as warnings: the first of a run of failures, then at
+    most one a minute while they last (a PostgreSQL outage is not a log flood), and once when
+    a round works again."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every, self.count, self._logged_at = every, 0, None
+
+    def report(self, what: str, exc: BaseException, *, trace: bool = False) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if self._logged_at is not None and now - self._logged_at < self.every:
+            return
+        self._logged_at = now
+        (log.exception if trace else log.warning)(what, error=f"{type(exc).__name__}: {exc}"[:300],
+                                                   failures=self.count)
+
+    def recovered(self) -> None:
+        if self.count:
+            log.warning("webhook dispatch works again", failures=self.count)
+        self.count, self._logged_at = 0, None
+
+
 class WebhookDispatcher:
     def __init__(self, pool: asyncpg.Pool, *, sealer: SecretSealer, poll_interval: float = 1.0, batch: int = 50, timeout: float = 10.0,
                  base_delay: float = 10.0, max_delay: float = 3600.0, max_attempts: int = 12,
@@ -159,44 +182,81 @@ class WebhookDispatcher:
         """Until ``stop()``: a round, then a pause unless the round was full.  The pause ends
         early when a new outbox row commits (LISTEN): a partner hears of an event within
         milliseconds, not a poll interval; the poll still catches retries that fall due and
-        anything a lost notification missed."""
+        anything a lost notification missed.
+
+        The notification only shortens the wait: every round polls the outbox whether or not
+        LISTEN could be set up.  A listener that failed (its connection lost when PostgreSQL
+        restarted, and taken back by the pool) is dropped and a new one made at the next round;
+        a failing round is logged and tried again after the poll interval, for ever."""
         async with httpx.AsyncClient(follow_redirects=False) as http:
+            failing: _Failing = _Failing()
             try:
                 while not self._stop.is_set():
                     self._wake.clear()
+                    listening = await self._listen(failing)
                     try:
-                        await self._listen()
                         attempted = await self.run_once(http)
-                    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                        attempted = 0  # PostgreSQL away: the outbox waits for it
-                    except Exception:  # noqa: BLE001 - the dispatcher must outlive any one round's fault
-                        log.exception("webhook dispatch round failed; trying again after the poll interval")
+                    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                        failing.report("webhook dispatch round failed (PostgreSQL away?); the outbox waits for it",
+                                       exc)
                         attempted = 0
+                    except Exception as exc:  # noqa: BLE001 - the dispatcher must outlive any one round's fault
+                        failing.report("webhook dispatch round failed; trying again after the poll interval", exc,
+                                       trace=True)
+                        attempted = 0
+                    else:
+                        if listening:
+                            failing.recovered()
                     if attempted < self.batch:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             finally:
                 await self._unlisten()
 
-    async def _listen(self) -> None:
-        if self._listener is not None and not self._listener.is_closed():
-            return
+    async def _listen(self, failing: _Failing | None = None) -> bool:
+        """A connection LISTENing on the outbox's channel; whether there is one.  Never raises:
+        without it the rounds still poll."""
+        if self._listener is not None:
+            try:
+                if not self._listener.is_closed():
+                    return True
+            except Exception:  # noqa: BLE001 - a proxy the pool took back when its connection was lost
+                pass
         await self._unlisten()
-        conn = await self._pool.acquire()
+        try:
+            conn = await self._pool.acquire()
+        except Exception as exc:  # noqa: BLE001 - PostgreSQL away: polled again next round
+            if failing is not None:
+                failing.report("webhook dispatcher cannot LISTEN for the outbox; polling it meanwhile", exc)
+            return False
         try:
             await conn.add_listener(store.OUTBOX_CHANNEL, self._on_notify)
+        except Exception as exc:  # noqa: BLE001
+            await self._drop(conn)
+            if failing is not None:
+                failing.report("webhook dispatcher cannot LISTEN for the outbox; polling it meanwhile", exc)
+            return False
         except BaseException:
-            await self._pool.release(conn)
+            await self._drop(conn)
             raise
         self._listener = conn
+        return True
 
     async def _unlisten(self) -> None:
         conn, self._listener = self._listener, None
         if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.remove_listener(store.OUTBOX_CHANNEL, self._on_notify)
+            await self._drop(conn)
+
+    async def _drop(self, conn: Any) -> None:
+        """Give a (possibly dead, possibly already taken back) connection to the pool; if the
+        pool will not have it, close it.  Errors are the lost connection's, not ours."""
+        try:
+            await self._pool.release(conn)
+        except Exception:  # noqa: BLE001
             with contextlib.suppress(Exception):
-                await self._pool.release(conn)
+                conn.terminate()
 
     def start(self) -> None:
         self._stop.clear()
