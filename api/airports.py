@@ -11,7 +11,7 @@ the movement's workflow then judges as given.
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +21,7 @@ import airportsdata
 from api.errors import ApiError
 from domain.countries import COUNTRY_CODES
 from domain.movements.model import MovementDetails
+from domain.offices import time_zone
 
 
 @cache
@@ -50,9 +51,9 @@ def an_airport_in(country: str) -> str | None:
 
 
 def country_of(code: str) -> str | None:
-    """The ISO 3166-1 alpha-2 country of an IATA airport code; None for no such airport, and for
-    an airport in a place without an ISO 3166-1 code (the table says XK for Pristina, which no
-    case can have as its country either: the destination rule then does not apply)."""
+    """The ISO 3166-1 alpha-2 country (or XK, Kosovo) of an IATA airport code; None for no such
+    airport, and for an airport in a place without a code a case can have (the destination
+    rule then does not apply)."""
     airport = _table().get(code)
     country = str(airport.get("country") or "") if airport else ""
     return country if country in COUNTRY_CODES else None
@@ -91,6 +92,64 @@ async def arrival_day_refusal(arrived_on: date, departed_at: datetime | None, ar
               f"{earliest.isoformat()} or later")
     return ApiError(422, "invalid_command", f"arrived_on: {reason}", [{
         "field": field, "reason": reason, "allowed": f"{earliest.isoformat()} or later (in {zone.key})"}])
+
+
+def utc_offset_text(offset: timedelta | None) -> str:
+    """``+03:00``, ``-05:00``, ``+05:45``: an offset as an ISO 8601 time writes it."""
+    minutes = int((offset or timedelta(0)).total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+async def departure_zone_refusal(departure_at: datetime, zone_name: str, departure_airport: str,
+                                 field: str = "body.departure_time_zone") -> ApiError | None:
+    """A 422 for a ``departure_time_zone`` whose UTC offset at the departure instant is not the
+    departure airport's zone's then (the IATA table's ``tz``), or None.  Offsets are compared,
+    not names: an alias (Asia/Istanbul for Europe/Istanbul) or a zone on the same clock that day
+    is the airport's time.  The day-of-travel rules (visa, clearance) are judged in this zone, so
+    a zone hours off the airport's moves the day a flight leaves.  An airport without a zone in
+    the table is not judged."""
+    await loaded()
+    airport_zone = time_zone_of(departure_airport)
+    if airport_zone is None:
+        return None
+    given = departure_at.astimezone(time_zone(zone_name)).utcoffset()
+    expected = departure_at.astimezone(airport_zone).utcoffset()
+    if given == expected:
+        return None
+    there = departure_at.astimezone(airport_zone)
+    reason = (f"{zone_name} is UTC{utc_offset_text(given)} at the departure, but the departure airport "
+              f"{departure_airport} is in {airport_zone.key} (UTC{utc_offset_text(expected)} then: it leaves at "
+              f"{there:%Y-%m-%d %H:%M} there); the day of travel is judged in this zone")
+    return ApiError(422, "invalid_request", f"the request is invalid: {field}: {reason}", [{
+        "field": field, "reason": reason,
+        "allowed": f"{airport_zone.key} (or a zone on UTC{utc_offset_text(expected)} at the departure)"}])
+
+
+# A departure_at written in UTC is an instant, not a wall clock mistyped: machine clients send
+# UTC (``Z``), and the instant is judged in the departure zone all the same.  Only another
+# offset than the zone's is refused (``departure_offset_refusal``).
+UTC_ACCEPTED = True
+
+
+def departure_offset_refusal(departure_at: datetime, zone_name: str,
+                             field: str = "body.departure_at") -> ApiError | None:
+    """A 422 for a ``departure_at`` written with a UTC offset that is not ``zone_name``'s at that
+    instant (``2026-12-20T10:00:00-05:00`` for Europe/Istanbul, 8 hours off the 10:00 meant), or
+    None.  UTC itself (``Z``, ``+00:00``) is taken as the instant it names (``UTC_ACCEPTED``)."""
+    given = departure_at.utcoffset()
+    zone = time_zone(zone_name)
+    expected = departure_at.astimezone(zone).utcoffset()
+    if given == expected or (UTC_ACCEPTED and given == timedelta(0)):
+        return None
+    local = departure_at.astimezone(zone)
+    reason = (f"{departure_at.isoformat()} is written with UTC offset {utc_offset_text(given)}, but "
+              f"{zone_name} is on {utc_offset_text(expected)} at that instant ({local.isoformat()} there): "
+              "the departure is the departure airport's local time, with its zone's offset")
+    return ApiError(422, "invalid_request", f"the request is invalid: {field}: {reason}", [{
+        "field": field, "reason": reason,
+        "allowed": f"{utc_offset_text(expected)} in {zone_name} on {local.date().isoformat()}"
+                   + (" (or UTC, Z)" if UTC_ACCEPTED else "")}])
 
 
 async def loaded() -> None:

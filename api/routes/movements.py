@@ -22,7 +22,12 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from api import policy, readmodel
-from api.airports import arrival_day_refusal, with_arrival_country
+from api.airports import (
+    arrival_day_refusal,
+    departure_offset_refusal,
+    departure_zone_refusal,
+    with_arrival_country,
+)
 from api.auth import CurrentPrincipal, Principal
 from api.deps import Db, lent_back
 from api.errors import ERROR_RESPONSES, ApiError
@@ -243,6 +248,17 @@ def _require_role(principal: Principal) -> None:
     policy.require_role(principal, MOVEMENT_ROLES, "work on movements")
 
 
+DEPARTURE_ZONE_RULE = (
+    "departure_time_zone must be on the departure airport's clock: its UTC offset at the departure instant is "
+    "the offset of the airport's own time zone (from the IATA airports table) then, or the creation is refused "
+    "(422 at departure_time_zone, naming the airport's zone); an alias such as Asia/Istanbul is fine.  "
+    "departure_at is written with that zone's offset at that instant (e.g. +03:00 in Europe/Istanbul), or in "
+    "UTC (Z); another offset is refused (422 at departure_at, naming the offset expected).  An airport without "
+    "a zone in the table is not judged against it.")
+DELAY_OFFSET_RULE = (
+    "The new departure_at is written with the movement's departure_time_zone's UTC offset at that instant "
+    "(e.g. +03:00 in Europe/Istanbul), or in UTC (Z); another offset is refused (422 at departure_at, naming "
+    "the offset expected).")
 ARRIVAL_DAY_RULE = (
     "arrived_on is not after today in the movement's office's time zone (each case refuses an arrival in its "
     "future, judged so), nor before the day the departure instant falls on at the arrival airport; either is "
@@ -294,7 +310,8 @@ _COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {404: ERROR_RESPONSES[404], 4
 
 @router.post("", response_model=MovementView, status_code=201, responses={422: ERROR_RESPONSES[422]},
              summary="Create a movement (a charter, a block of seats, a commercial group booking); every airport "
-                     "a known IATA code, the arrival's country derived from it (arrival_country)")
+                     "a known IATA code, the arrival's country derived from it (arrival_country)",
+             description=DEPARTURE_ZONE_RULE)
 async def create_movement(details: MovementDetails, principal: CurrentPrincipal, db: Db,
                           commands: Commands) -> MovementView:
     _require_role(principal)
@@ -304,6 +321,13 @@ async def create_movement(details: MovementDetails, principal: CurrentPrincipal,
     # Every airport known, and the country the flight lands in (the manifest's destination
     # rule), from the IATA airports table: looked up here, not in the workflow (file I/O).
     details = await with_arrival_country(details)
+    # The departure's zone is the departure airport's, and departure_at is written on its clock:
+    # the day-of-travel rules (visa, clearance) are judged in it (api.airports, the IATA table).
+    if (refused := await departure_zone_refusal(details.departure_at, details.departure_time_zone,
+                                                details.departure_airport)) is not None:
+        raise refused
+    if (refused := departure_offset_refusal(details.departure_at, details.departure_time_zone)) is not None:
+        raise refused
     movement_id = new_movement_id(principal.actor)
     async with lent_back(db):  # not held while the workflow is awaited (api.deps)
         await commands.create(movement_id, details, principal.actor)
@@ -423,9 +447,13 @@ async def record_needs(movement_id: MovementId, case_id: CaseId, member_id: Case
 @router.post("/{movement_id}/delay", response_model=MovementView, responses=_COMMAND_ERRORS,
              summary="New times for the flight: every booked case moved to them (its fit-to-travel checks re-armed "
                      "to the new departure), exactly once; a case whose documents do not reach the new day goes "
-                     "back to rebooking, each member named in delay_problems")
+                     "back to rebooking, each member named in delay_problems",
+             description=DELAY_OFFSET_RULE)
 async def delay_movement(movement_id: MovementId, body: c.DelayMovement, principal: CurrentPrincipal, db: Db,
                          commands: Commands) -> MovementView:
+    state = await _visible(db, principal, movement_id)
+    if (refused := departure_offset_refusal(body.departure_at, state.details.departure_time_zone)) is not None:
+        raise refused
     return await _send(db, principal, commands, movement_id, body)
 
 
