@@ -220,6 +220,14 @@ class CaseCommands:
             raise ApiError(422, "invalid_request", f"the referral is invalid: {at}{field}: {problem[0]}",
                            [{"field": f"{at}{field}", "reason": problem[0], "allowed": problem[1]}])
 
+    def check_host_country(self, office: str, country: str | None, field: str, what: str) -> None:
+        """The host-country rule for a destination chosen later than the referral (a review's
+        resubmission): the same 422 as ``check_admission``, at ``field``."""
+        problem = host_country_problem(office, country, self._office_countries)
+        if problem is not None:
+            raise ApiError(422, "invalid_form", f"the {what} form is invalid: {field}: {problem[0]}",
+                           [{"field": field, "reason": problem[0], "allowed": problem[1], "type": "case_rule"}])
+
     async def _referral(self, referral: Referral, actor: Actor, case_id: str, audit: AuditStamp | None,
                         reuse: WorkflowIDReusePolicy) -> tuple[WithStartWorkflowOperation[Any, Any], ReferCaseRequest]:
         start = WithStartWorkflowOperation(

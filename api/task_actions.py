@@ -28,11 +28,15 @@ from api.commands import CaseCommands
 from api.deps import lent_back
 from api.errors import REJECTION_STATUS, ApiError
 from api.schemas import CaseDetail, ClaimResult, Page, TaskView
-from domain.case import validate_form
+from domain.case import fold, validate_form
 from api.office_time import edge_now, edge_today
+from domain.engine.case_rules import opened_by
 from domain.errors import CommandRejected
 from domain.model import Role, Stage
-from domain.tasks import TaskType
+from domain.programmes.registry import spec_of
+from domain.state import TaskState
+from domain.tasks import EngineTask, TaskType
+from store.projection import load_events
 
 
 async def visible_task(db: asyncpg.Connection, principal: Principal, task_id: str) -> TaskView:
@@ -79,10 +83,34 @@ async def list_inbox(
     )
 
 
+async def own_decision_under_review(db: asyncpg.Connection, principal: Principal, task: TaskView) -> TaskState | None:
+    """The completed task whose outcome ``task`` would release or resubmit, when ``principal``
+    recorded it (the four-eyes rule, ``domain.engine.case_rules.check_four_eyes``); None when
+    the rule does not keep them from this task.  Read from the case's events: only for the
+    tasks the rule covers (a medical hold's release, a review)."""
+    if task.status != "open" or not task.programme:
+        return None
+    spec = spec_of(task.programme, task.task_type)
+    if not (spec.releases_hold or task.task_type == EngineTask.REVIEW_OUTCOME):
+        return None
+    state = fold(await load_events(db, task.case_id))
+    own = state.tasks.get(task.task_id) if state is not None else None
+    opener = opened_by(state, own) if state is not None and own is not None else None
+    return opener if opener is not None and opener.completed_by == principal.username else None
+
+
 async def claim(db: asyncpg.Connection, principal: Principal, task_id: str) -> ClaimResult:
+    """Take an open task to work on.  A task the four-eyes rule keeps this person from
+    completing (releasing the medical hold they recorded) is not claimed for them: parked with
+    the one person who may not do it, it would be kept from every colleague who may.  (A review
+    is claimed: its author may still close or reassess, only not approve a resubmission.)"""
     task = await visible_task(db, principal, task_id)
     policy.require_may_work(principal, task)
     require_open(task)
+    if task.task_type != EngineTask.REVIEW_OUTCOME and (opener := await own_decision_under_review(db, principal, task)):
+        raise ApiError(403, "four_eyes", f"four-eyes rule: {principal.username} recorded the decision this task "
+                                         f"releases ({opener.task_id}), so another {task.role.replace('_', ' ')} "
+                                         "must claim and complete it")
     result = await readmodel.claim_task(db, task_id, principal.username)
     if result is None:
         raise ApiError(409, "task_claimed", f"task {task_id} is claimed by {task.claimed_by or 'someone else'}")
@@ -115,6 +143,9 @@ async def complete(db: asyncpg.Connection, commands: CaseCommands, principal: Pr
         raise ApiError(REJECTION_STATUS[exc.code], exc.code.value, exc.message, exc.details) from None
     if task.task_type == TaskType.BOOK_MOVEMENT:
         await _check_airports(db, task, form)
+    if task.task_type == TaskType.REVIEW_OUTCOME and form.get("decision") == "resubmit":
+        commands.check_host_country(task.office, form.get("destination_country"), "destination_country",
+                                    task.task_type)
     async with lent_back(db):
         await commands.complete_task(task.case_id, task_id, form, principal.actor)
     return policy.redact_case(await case_after_command(db, task.case_id), principal)
@@ -143,7 +174,7 @@ async def _check_airports(db: asyncpg.Connection, task: TaskView, form: dict[str
     I/O, so it is read here, never where the workflow decides): both airports known, and the
     arrival airport in the country the case travels to, its destination country (resettlement,
     family reunification) or its AVRR country of return, where both are known (an airport in a
-    place without an ISO 3166-1 code, such as Pristina, is not judged).  A 422 naming the
+    place without a country code a case can have is not judged).  A 422 naming the
     field, why and what is allowed; nothing is sent."""
     await loaded()
     airports = [("departure_airport", form["departure_airport"]), ("arrival_airport", form["arrival_airport"])]

@@ -452,7 +452,9 @@ class ReviewResubmitForm(_Review):
         "resubmit to another destination country (after an interview rejection or visa refusal); whoever "
         "recorded the rejection or refusal may not approve it (four-eyes rule, checked against the case)")
     destination_country: CountryCode = Field(
-        description=f"New destination, ISO 3166-1 alpha-2; must differ from the current one {CASE_RULE}.")
+        description=f"New destination, ISO 3166-1 alpha-2; must differ from the current one, and be a third "
+                    f"country: not a member's nationality {CASE_RULE}, nor the host country of the case's office "
+                    "(ITINERA_OFFICE_COUNTRIES), as for a referral.")
 
 
 class ReviewReassessForm(_Review):
@@ -577,7 +579,9 @@ class BookMovementForm(Form):
     flight_number: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2}[0-9]{1,4}[A-Z]?$")] = Field(
         description="IATA flight designator, e.g. TK1751"
     )
-    departure_at: Departure = Field(description="Scheduled departure, with time zone offset.")
+    departure_at: Departure = Field(description="Scheduled departure, with time zone offset; on a day (its own date) "
+                                                "on which every member's visa or travel document and medical clearance "
+                                                f"are still valid {CASE_RULE}.")
     departure_airport: Iata = Field(description="IATA code of a known airport (checked against the IATA airports "
                                                 "table when the form is sent), e.g. IST.")
     arrival_airport: Iata = Field(description=(

@@ -68,6 +68,16 @@ async def test_rejected_case_is_resubmitted_to_another_country_with_history_kept
     reassess = await http.post(f"/api/v1/tasks/{review['task_id']}/complete", headers=await driver.login("fatma"),
                                json={"form": {"decision": "reassess", "reason": "Try again."}})
     assert reassess.status_code == 422 and "resubmit, close" in reassess.json()["error"]["message"]
+    # A third country, as for a referral (explore9 F23): not the office's host country, not the
+    # country the refugees are nationals of.
+    nationality = case["members"][0]["nationality"]
+    for country, why in (("TR", "host country of office IST"), (nationality, "is a national of")):
+        refused = await http.post(f"/api/v1/tasks/{review['task_id']}/complete", headers=await driver.login("fatma"),
+                                  json={"form": {"decision": "resubmit", "destination_country": country,
+                                                 "reason": "Elsewhere."}})
+        assert refused.status_code == 422, refused.text
+        [detail] = refused.json()["error"]["details"]
+        assert detail["field"] == "destination_country" and why in detail["reason"], detail
 
     case = await driver.complete(review, "IST", form={"decision": "resubmit", "destination_country": "SE",
                                                       "reason": "Sweden accepts this profile."})
@@ -217,7 +227,11 @@ async def test_four_eyes_on_medical_hold_release_and_resubmission(http: httpx.As
     same = await http.post(f"/api/v1/tasks/{treatment['task_id']}/complete", headers=await driver.login("selin"),
                            json={"form": {"completed_on": _day()}})
     assert same.status_code == 403 and same.json()["error"]["code"] == "four_eyes"
-    case = await driver.complete(treatment, "IST")  # by another medical officer
+    # Nor is it claimed for her (explore9 F2): parked with her, it was kept from every colleague.
+    claim = await http.post(f"/api/v1/tasks/{treatment['task_id']}/claim", headers=await driver.login("selin"))
+    assert claim.status_code == 403 and claim.json()["error"]["code"] == "four_eyes", claim.text
+    assert "another medical officer must claim and complete it" in claim.json()["error"]["message"]
+    case = await driver.complete(treatment, "IST")  # by another medical officer, who may claim it
     assert _task(case, "assess_health")
 
     rejected = await driver.advance(await driver.refer(referral(size=1)), until=Stage.INTERVIEW)

@@ -24,12 +24,8 @@ from api.ui.rendering import UiRoute, redirect, render
 from api.ui.schema_form import UTC_OFFSETS, BoundForm
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash, flash_refusal, safe_next
-from domain.case import fold
 from domain.model import Role
-from domain.engine.case_rules import opened_by
-from domain.programmes.registry import spec_of
 from domain.tasks import EngineTask
-from store.projection import load_events
 
 router = APIRouter(route_class=UiRoute)
 TaskId = Annotated[str, Path(max_length=64)]
@@ -49,15 +45,8 @@ def _task_url(task_id: str) -> str:
 
 async def _second_person_needed(db: Db, principal: Principal, task: TaskView) -> str | None:
     """Said before the work starts: the four-eyes rule keeps this person from completing it."""
-    if task.status != "open" or not task.programme:
-        return None
-    spec = spec_of(task.programme, task.task_type)
-    if not (spec.releases_hold or task.task_type == EngineTask.REVIEW_OUTCOME):
-        return None
-    state = fold(await load_events(db, task.case_id))
-    own = state.tasks.get(task.task_id) if state is not None else None
-    opener = opened_by(state, own) if state is not None and own is not None else None
-    if opener is None or opener.completed_by != principal.username:
+    opener = await task_actions.own_decision_under_review(db, principal, task)
+    if opener is None:
         return None
     if task.task_type == EngineTask.REVIEW_OUTCOME:
         return ("Four-eyes rule: you recorded the outcome this review decides on, so you may not approve a "

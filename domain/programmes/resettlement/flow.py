@@ -103,6 +103,14 @@ def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) ->
     if (task.task_type == EngineTask.REVIEW_OUTCOME and form.decision == "resubmit"
             and form.destination_country == state.destination_country):
         raise invalid(task.task_type, "destination_country", "must differ from the current destination")
+    if task.task_type == EngineTask.REVIEW_OUTCOME and form.decision == "resubmit" and ctx.admission_rules:
+        # The referral's rule (``check_referral``), for the new destination: an admission rule,
+        # so a resubmission recorded before it replays as decided.
+        nationals = [m.full_name for m in state.members if m.nationality == form.destination_country]
+        if nationals:
+            raise invalid(task.task_type, "destination_country",
+                          f"resettlement is to a third country; {', '.join(nationals)} "
+                          f"{'is a national' if len(nationals) == 1 else 'are nationals'} of {form.destination_country}")
 
 
 def follow_up(draft: Draft, task: TaskState, form: Any) -> None:
