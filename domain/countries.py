@@ -1,7 +1,9 @@
-"""ISO 3166-1 alpha-2 country codes.
+"""ISO 3166-1 alpha-2 country codes, and XK for Kosovo.
 
 Generated from pycountry 26.2.16 and kept as a constant so the workflow sandbox
-validates countries without reading files.
+validates countries without reading files.  XK is not in ISO 3166-1 (it is a user-assigned
+code), but the EU, UNHCR and IOM use it for Kosovo, a common country of return and of
+nationality: without it such a referral could not be entered at all.
 """
 
 COUNTRY_CODES: frozenset[str] = frozenset(
@@ -26,6 +28,6 @@ COUNTRY_CODES: frozenset[str] = frozenset(
         "SN", "SO", "SR", "SS", "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF",
         "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO", "TR", "TT", "TV", "TW",
         "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
-        "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
+        "VN", "VU", "WF", "WS", "XK", "YE", "YT", "ZA", "ZM", "ZW",
     }
 )

@@ -138,7 +138,7 @@ Name = Line(max_length=200)
 ShortText = Line(max_length=200)
 Notes = Text(max_length=4000)
 
-_COUNTRY_HELP = "ISO 3166-1 alpha-2 country code, upper case"
+_COUNTRY_HELP = "ISO 3166-1 alpha-2 country code (or XK, Kosovo), upper case"
 
 
 def check_country(value: str) -> str:

@@ -106,8 +106,21 @@ def test_the_airports_table() -> None:
     assert [country_of(code) for code in ("IST", "OSL", "ARN", "EBL", "ADB", "BER", "LHE")] == [
         "TR", "NO", "SE", "IQ", "TR", "DE", "PK"]
     assert not known("ZZQ") and country_of("ZZQ") is None
-    # Pristina: a real airport the table puts in XK, which is no ISO 3166-1 code (no case has it)
-    assert known("PRN") and country_of("PRN") is None
+    # Pristina: the table puts it in XK, Kosovo's user-assigned code, which cases may have
+    assert known("PRN") and country_of("PRN") == "XK"
+    assert country_of("LHR") == "GB"
+
+
+def test_kosovo_is_a_country_a_referral_may_name() -> None:
+    """explore10 F4: XK, the code the EU, UNHCR and IOM use for Kosovo, was refused as a
+    nationality and as an AVRR country of return."""
+    from domain.model import Referral
+    from tests.support.factories import member, referral
+
+    body = referral(size=1, programme="avrr", destination_country=None, origin_country="XK")
+    body["members"] = [member("Arben Krasniqi", "1990-01-01", "principal", sex="male", nationality="XK")]
+    parsed = Referral.model_validate(body)
+    assert parsed.origin_country == "XK" and parsed.members[0].nationality == "XK"
 
 
 def test_the_creation_form_has_no_arrival_country_input() -> None:
