@@ -270,6 +270,7 @@ async def test_a_movements_departure_cancellation_and_arrival_reach_held_cases(d
     # arrival is confirmed on the case once a supervisor has resumed it.
     arrival = arrived["manifest"][0]["arrival"]
     assert (arrival["applied"], "would close it" in (arrival["reason"] or "")) == (False, True), arrival
+    assert "record it on the case's own confirm_arrival task" in arrival["reason"], arrival
     assert (await _case(driver, flying["case_id"]))["status"] == "on_hold"
     await _ok(driver, "POST", f"/api/v1/cases/{flying['case_id']}/resume", "fatma", json={"reason": "Cleared."})
     confirm = next(t for t in (await _case(driver, flying["case_id"]))["open_tasks"]

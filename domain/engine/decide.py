@@ -199,7 +199,8 @@ def _decide_completion(draft: Draft, command: CompleteTask) -> None:
         # the hold with no one resuming it (the supervisor's concern gone unseen).
         raise reject(RejectionCode.CASE_ON_HOLD,
                      f"case {state.case_id} is on hold ({state.hold_reason}) and this {task.task_type} would close "
-                     "it: a supervisor resumes it first, then it is recorded on the case")
+                     f"it: it is not recorded; once a supervisor resumes the case, record it on the case's own "
+                     f"{task.task_type} task, which stays open")
 
 
 def _follow_up(draft: Draft, task: TaskState, form: object) -> None:
