@@ -97,3 +97,43 @@ TASK_TITLES = (
     N_("Record treatment (medical hold)"), N_("Record visa decision"), N_("Screen vulnerability"),
     N_("Verify referral and identity documents"),
 )
+
+# A role as a history entry names its actor ("ayse (caseworker)", lower case as the history
+# says it); an actor without a role is named by its kind.
+ACTOR_ROLES = (
+    N_("caseworker"), N_("medical officer"), N_("movement officer"), N_("supervisor"), N_("admin"),
+    N_("user"), N_("integration"), N_("system"),
+)
+
+# Why a case closed (CaseClosed.reason of the built-in programmes), humanized and in lower case
+# as the case page says it: "Closed (arrived)", the history's "Reason arrived".
+CLOSURE_REASONS = (
+    N_("arrived"), N_("withdrawn"), N_("not accepted"), N_("visa refused"), N_("medically not cleared"),
+    N_("consent withdrawn"), N_("not eligible"), N_("relationship not eligible"), N_("minor aged out"),
+    N_("travel document refused"), N_("exit permission refused"), N_("reintegration completed"),
+    N_("monitoring completed"),
+)
+
+# A review's or a closure decision's choice (OutcomeReviewed.decision and the programmes' own),
+# humanized and in lower case: the history's "Decision close".
+DECISIONS = (
+    N_("close"), N_("keep"), N_("resubmit"), N_("reassess"), N_("reapply"), N_("continue monitoring"),
+)
+
+# A correction: the history's labels, and the member's details it may correct (the correction
+# form's choices, the history's "Changes" and "Previous").
+CORRECTION_WORDS = (
+    N_("Changes"), N_("Previous"), N_("Decision"), N_("Full name"), N_("Date of birth"), N_("Sex"),
+    N_("Nationality"), N_("Relationship"), N_("Female"), N_("Male"), N_("Other"), N_("Unknown"),
+)
+
+# A consent withdrawal's details as its confirmation page lists them (the form's field labels).
+CONSENT_WITHDRAWAL_LABELS = (
+    N_("Withdrawn by"), N_("Withdrawn on"), N_("Language"), N_("Reason"),
+)
+
+# A movement: a person's needs on board (domain.movements.model.SpecialNeed, humanized); the step a
+# movement is taking to its cases ("Booking: 3 cases reached") is said by movement.html.
+MOVEMENT_NEEDS = (
+    N_("Wheelchair"), N_("Stretcher"), N_("Medical escort"), N_("Unaccompanied minor"),
+)
