@@ -17,6 +17,8 @@ Outcomes of one attempt:
 * applied: the workflow accepted the command (or had already: the update id is derived
   from the message, so an attempt that died after the workflow answered is not applied twice);
 * rejected: the workflow (or the look-up of its task) refused it: code, message, details;
+* rejected ``key_revoked``: its key was revoked (or its rotation's overlap ended) before it
+  was applied, e.g. while it was held: a revoked key's messages are never applied later;
 * held: an early message, its task not open yet because the case has not reached the
   task's stage: looked at again whenever its case changes (and at least every
   ``ITINERA_INBOX_RETRY_MAX_SECONDS``), rejected ``no_matching_task`` after
@@ -165,6 +167,19 @@ class InboxDelivery:
             key = await keys.get_key(conn, message.key_id)
         if key is None:
             raise ApiError(403, "key_not_found", "the key that sent this message no longer exists")
+        if key.revoked_at is not None and _past(key.revoked_at):
+            # As authentication judges a key (store.integrations.verify_key): from the moment it was
+            # revoked, or its rotation's overlap ended, nothing it sent is applied any more, a message
+            # held or failing since before included (and again at a supervisor's retry).  Unless an
+            # attempt before the revocation applied it already: that stays what happened.
+            case_id = await self._applied_before(message, key.key_id)
+            if case_id is not None:
+                return case_id, await self._result(case_id)
+            raise ApiError(403, "key_revoked",
+                           f"the integration key {key.key_id} ({key.name}) that sent this message was revoked "
+                           f"at {key.revoked_at.astimezone(UTC).isoformat(timespec='seconds')} (or its rotation's "
+                           "overlap ended then) before the message was applied: a revoked key's messages are not "
+                           "applied; the partner sends it again with its current key")
         actor = Actor(kind=ActorKind.INTEGRATION, id=key.key_id, role=f"integration:{key.name}",
                       offices=tuple(key.offices))
         stamp = AuditStamp(action=INTAKE_ACTION, status=202)  # what the partner was answered
@@ -213,6 +228,21 @@ class InboxDelivery:
         await self._commands.complete_task(case_id, matching[0].task_id, payload.get("form") or {}, actor,
                                            audit=stamp)
         return case_id, await self._result(case_id)
+
+    async def _applied_before(self, message: store.InboxMessage, key_id: str) -> str | None:
+        """The case an earlier attempt (before the key was revoked) applied this message to, if one
+        did: its task completed by the key, or its referral's case opened with the same data."""
+        async with self._pool.acquire() as conn:
+            if message.event_type == "referral":
+                referral = Referral.model_validate(message.payload["referral"])
+                known = await readmodel.find_case_by_referral(conn, referral.external_referral_id)
+                if known is not None and known.fingerprint == referral_fingerprint(referral):
+                    return known.case_id
+                return None
+            if message.task_id is None or message.case_id is None:
+                return None
+            task = await readmodel.get_task(conn, message.task_id)
+        return message.case_id if task is not None and task.completed_by == key_id else None
 
     async def _complete_again(self, message: store.InboxMessage, case_id: str, task_id: str, actor: Actor,
                               stamp: AuditStamp) -> dict[str, Any]:
