@@ -130,3 +130,24 @@ async def test_member_correction_is_a_new_event_and_never_rewrites_the_referral(
                           {"changes": {"full_name": "X"}, "reason": "?"})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "member_not_found"
     assert len(await _events(http, driver, case["case_id"])) == len(events)  # refusals recorded nothing
+
+
+async def test_an_idempotency_key_keeps_a_case_action_once(http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    """The same Idempotency-Key and body again answer as the first did (replayed, one note); the
+    same key with another body is refused 422 idempotency_key_reused and changes nothing
+    (explore10: an edited resend added a second note), as for referrals and completions."""
+    case = await driver.refer(referral(size=1))
+    path = f"/api/v1/cases/{case['case_id']}/notes"
+    headers = await driver.login("ayse") | {"Idempotency-Key": "note-once-1"}
+    first = await http.post(path, json={"text": "Called the family."}, headers=headers)
+    again = await http.post(path, json={"text": "Called the family."}, headers=headers)
+    assert (first.status_code, again.status_code) == (200, 200), (first.text, again.text)
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == first.json()
+    edited = await http.post(path, json={"text": "Called the family twice."}, headers=headers)
+    assert edited.status_code == 422 and edited.json()["error"]["code"] == "idempotency_key_reused", edited.text
+    notes = [e for e in await _events(http, driver, case["case_id"]) if e["type"] == "NoteAdded"]
+    assert [n["data"]["text"] for n in notes] == ["Called the family."]
+    # a hold under a key of its own is its own request
+    held = await http.post(f"/api/v1/cases/{case['case_id']}/hold", json={"reason": "Check documents."},
+                           headers=await driver.login("fatma") | {"Idempotency-Key": "hold-once-1"})
+    assert held.status_code == 200 and held.json()["status"] == "on_hold", held.text

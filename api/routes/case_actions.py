@@ -5,9 +5,10 @@ the case's new state; each carries the authenticated actor and a reason."""
 from __future__ import annotations
 
 from datetime import date
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api import policy, readmodel
@@ -15,6 +16,7 @@ from api.after_command import case_after_command
 from api.auth import CurrentPrincipal, Principal
 from api.deps import Commands, Db, lent_back
 from api.errors import ERROR_RESPONSES, ApiError
+from api.idempotency import Idempotency
 from api.schemas import CaseDetail
 from domain.case import (
     AddNote,
@@ -128,34 +130,61 @@ def _check_corrected_name(action: CorrectMember) -> None:
             {"field": "body.changes.full_name", "reason": problem, "allowed": PERSON_NAME_RULE}])
 
 
+
+async def _once(request: Request, db: Db, principal: Principal, run: Callable[[], Awaitable[BaseModel]]) -> Any:
+    """A case action under its optional ``Idempotency-Key`` (``api.idempotency``), as referrals
+    and completions are: the same key and body again answer as the first did (the Temporal
+    update id, derived from the key and the action, keeps it applied once); the same key with
+    another body is 422 ``idempotency_key_reused``, not a second note, hold or correction."""
+    idem = Idempotency(request, db, f"user:{principal.username}")
+    replay = await idem.begin()
+    if replay is not None:
+        return replay
+    try:
+        answer = await run()
+    except BaseException:
+        await idem.abandon()
+        raise
+    await idem.finish(200, answer.model_dump(mode="json"))
+    return answer
+
+
 @router.post("/api/v1/cases/{case_id}/withdraw", response_model=CaseDetail, summary="Withdraw the case (closes it)")
-async def withdraw(case_id: str, body: ReasonBody, principal: CurrentPrincipal, db: Db, commands: Commands) -> CaseDetail:
-    return await perform_case_action(db, commands, principal, case_id, WithdrawCase(reason=body.reason))
+async def withdraw(case_id: str, body: ReasonBody, principal: CurrentPrincipal, db: Db, commands: Commands,
+                   request: Request) -> Any:
+    return await _once(request, db, principal, lambda: perform_case_action(db, commands, principal, case_id,
+                                                                           WithdrawCase(reason=body.reason)))
 
 
 @router.post("/api/v1/cases/{case_id}/hold", response_model=CaseDetail,
              summary="Put the case on hold (supervisor); SLA clocks pause")
-async def hold(case_id: str, body: ReasonBody, principal: CurrentPrincipal, db: Db, commands: Commands) -> CaseDetail:
-    return await perform_case_action(db, commands, principal, case_id, HoldCase(reason=body.reason))
+async def hold(case_id: str, body: ReasonBody, principal: CurrentPrincipal, db: Db, commands: Commands,
+               request: Request) -> Any:
+    return await _once(request, db, principal, lambda: perform_case_action(db, commands, principal, case_id,
+                                                                           HoldCase(reason=body.reason)))
 
 
 @router.post("/api/v1/cases/{case_id}/resume", response_model=CaseDetail,
              summary="Resume a held case (supervisor); SLA clocks go on with the time they had left")
-async def resume(case_id: str, body: ReasonBody, principal: CurrentPrincipal, db: Db, commands: Commands) -> CaseDetail:
-    return await perform_case_action(db, commands, principal, case_id, ResumeCase(reason=body.reason))
+async def resume(case_id: str, body: ReasonBody, principal: CurrentPrincipal, db: Db, commands: Commands,
+                 request: Request) -> Any:
+    return await _once(request, db, principal, lambda: perform_case_action(db, commands, principal, case_id,
+                                                                           ResumeCase(reason=body.reason)))
 
 
 @router.post("/api/v1/cases/{case_id}/notes", response_model=CaseDetail, summary="Add a note to the case")
-async def add_note(case_id: str, body: NoteBody, principal: CurrentPrincipal, db: Db, commands: Commands) -> CaseDetail:
-    return await perform_case_action(db, commands, principal, case_id, AddNote(text=body.text))
+async def add_note(case_id: str, body: NoteBody, principal: CurrentPrincipal, db: Db, commands: Commands,
+                   request: Request) -> Any:
+    return await _once(request, db, principal, lambda: perform_case_action(db, commands, principal, case_id,
+                                                                           AddNote(text=body.text)))
 
 
 @router.post("/api/v1/cases/{case_id}/members/{member_id}/corrections", response_model=CaseDetail,
              summary="Correct a member's data (recorded as an event; earlier events are never rewritten)")
 async def correct_member(case_id: str, member_id: str, body: CorrectionBody, principal: CurrentPrincipal, db: Db,
-                         commands: Commands) -> CaseDetail:
-    return await perform_case_action(db, commands, principal, case_id,
-                                     CorrectMember(member_id=member_id, changes=body.changes, reason=body.reason))
+                         commands: Commands, request: Request) -> Any:
+    return await _once(request, db, principal, lambda: perform_case_action(
+        db, commands, principal, case_id, CorrectMember(member_id=member_id, changes=body.changes, reason=body.reason)))
 
 
 async def perform_reassign(db: Db, commands: Commands, principal: Principal, task_id: str,
@@ -180,14 +209,20 @@ async def perform_reassign(db: Db, commands: Commands, principal: Principal, tas
 @router.post("/api/v1/tasks/{task_id}/reassign", response_model=CaseDetail,
              summary="Reassign an open task to another user of the office (supervisor)")
 async def reassign(task_id: str, body: ReassignBody, principal: CurrentPrincipal, db: Db,
-                   commands: Commands) -> CaseDetail:
-    return await perform_reassign(db, commands, principal, task_id, body)
+                   commands: Commands, request: Request) -> Any:
+    return await _once(request, db, principal, lambda: perform_reassign(db, commands, principal, task_id, body))
 
 
 @router.post("/api/v1/cases/{case_id}/consent-withdrawal", response_model=CaseDetail,
              summary="AVRR: record that the migrant withdrew consent (closes the case at once, at any stage)")
 async def withdraw_consent(case_id: str, body: ConsentWithdrawalBody, principal: CurrentPrincipal, db: Db,
-                           commands: Commands) -> CaseDetail:
+                           commands: Commands, request: Request) -> Any:
+    return await _once(request, db, principal,
+                       lambda: perform_consent_withdrawal(case_id, body, principal, db, commands))
+
+
+async def perform_consent_withdrawal(case_id: str, body: ConsentWithdrawalBody, principal: Principal, db: Db,
+                                    commands: Commands) -> CaseDetail:
     found = await readmodel.case_office_and_programme(db, case_id)
     policy.require_case_visible(principal, case_id, found[0] if found else None)
     assert found is not None
@@ -233,7 +268,8 @@ async def perform_split(db: Db, commands: Commands, principal: Principal, case_i
 
 @router.post("/api/v1/cases/{case_id}/split", response_model=SplitOutcome,
              summary="Split the family: move some members into a new case (caseworker, supervisor), with a reason")
-async def split(case_id: str, body: SplitBody, principal: CurrentPrincipal, db: Db, commands: Commands) -> SplitOutcome:
+async def split(case_id: str, body: SplitBody, principal: CurrentPrincipal, db: Db, commands: Commands,
+                request: Request) -> Any:
     """The named members move to a new case, ``<case_id>-S<n>``, in the same stage, with their
     per-member records and open tasks; the stage's case-level open tasks exist in both.
     Refused (409/422, naming the field and the rule): an unknown member, every member, the
@@ -241,4 +277,4 @@ async def split(case_id: str, body: SplitBody, principal: CurrentPrincipal, db: 
     held, booked or departed case; a case on an open movement's manifest, or a moving member
     invited to an open orientation session (take them off it first).  With the same
     ``Idempotency-Key`` and body, a retry answers as the first request did: one new case."""
-    return await perform_split(db, commands, principal, case_id, body)
+    return await _once(request, db, principal, lambda: perform_split(db, commands, principal, case_id, body))

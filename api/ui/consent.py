@@ -18,7 +18,7 @@ from api import policy, readmodel
 from api.deps import Commands, Db
 from api.policy import with_article
 from api.errors import ApiError
-from api.routes.case_actions import ConsentWithdrawalBody, withdraw_consent
+from api.routes.case_actions import ConsentWithdrawalBody, perform_consent_withdrawal
 from api.schemas import CaseDetail
 from api.ui.i18n import gettext as _
 from api.ui.rendering import UiRoute, redirect, render
@@ -82,7 +82,7 @@ async def record_consent_withdrawal(request: Request, case_id: CaseId, principal
         return _page(request, case, form, confirm=True)
     response = redirect(f"{UI_PREFIX}/cases/{case_id}")
     try:
-        await withdraw_consent(case_id, body, principal, db, commands)
+        await perform_consent_withdrawal(case_id, body, principal, db, commands)
     except ApiError as exc:
         if exc.status not in (403, 409, 422):
             raise
