@@ -110,3 +110,33 @@ async def test_an_arrival_dated_tomorrow_is_refused_and_nothing_recorded_today_r
         arrived["manifest"]
     assert (await _case(driver, case["case_id"]))["key_dates"]["arrived_on"] == today.isoformat()
     assert [e["type"] for e in await _events(driver, case["case_id"])].count("ArrivalConfirmed") == 1
+
+
+# --- a closed case on an open manifest is named before the lock (explore: "withdrawn case stays
+# on an open manifest with nothing saying so until the lock is refused") -----------------------
+
+
+async def test_a_case_withdrawn_on_an_open_manifest_is_named_in_the_rule_check(driver: CaseDriver,
+                                                                              stack: Stack) -> None:
+    await login_all(driver)
+    going, leaving = [await _case_in_movement_stage(driver, _family(1)) for _ in range(2)]
+    mid = (await _ok(driver, "POST", "/api/v1/movements", json=_details(capacity=9, flight_number="XC4432")))[
+        "movement_id"]
+    await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases",
+              json={"case_ids": [going["case_id"], leaving["case_id"]]})
+    assert (await _ok(driver, "GET", f"/api/v1/movements/{mid}"))["rule_check"] == []
+    await _ok(driver, "POST", f"/api/v1/cases/{leaving['case_id']}/withdraw", "ayse",
+              json={"reason": "The family decided not to travel."})
+    closure = (await _case(driver, leaving["case_id"]))["closure_reason"]
+    shown = await _ok(driver, "GET", f"/api/v1/movements/{mid}")
+    [problem] = shown["rule_check"]
+    assert (problem["case_id"], problem["rule"]) == (leaving["case_id"], "case_closed"), problem
+    assert leaving["case_id"] in problem["message"] and "take it off" in problem["message"], problem
+    assert not closure or closure in problem["message"], (closure, problem)
+    # The lock refuses the same case for the same rule; taken off, the rule check is clear.
+    r = await _call(driver, "POST", f"/api/v1/movements/{mid}/lock")
+    assert r.status_code == 409 and [(d["case_id"], d["rule"]) for d in r.json()["error"]["details"]] == [
+        (leaving["case_id"], "case_closed")], r.text
+    removed = await _ok(driver, "POST", f"/api/v1/movements/{mid}/cases/{leaving['case_id']}/remove",
+                        json={"reason": "Case withdrawn."})
+    assert removed["rule_check"] == []

@@ -124,7 +124,10 @@ class MovementView(BaseModel):
     arrival_place: str | None
     rule_check: list[Problem] = Field(description="The special-needs rule for every person on the manifest "
                                                   "against the movement's escorts (checked again at lock), and, "
-                                                  "while the movement is open or locked, its seats on the current "
+                                                  "while the movement is open or locked, case_closed for a listed "
+                                                  "case closed since it joined (withdrawn, consent withdrawn: its "
+                                                  "closure reason; the lock refuses it, take it off), its seats on "
+                                                  "the current "
                                                   "day of travel: infant_without_adult per case, capacity (the "
                                                   "whole, then each person a delay made 2, no longer on a lap), "
                                                   "which refuse the lock and the departure until a case is taken "
@@ -194,12 +197,33 @@ class NeedsBody(BaseModel):
                                                               "the case knows stay, each listed once).")
 
 
-def view(state: MovementState, identities: Mapping[str, Mapping[str, Any]] | None = None) -> MovementView:
+def closed_case_problems(state: MovementState, closed: Mapping[str, str | None]) -> list[Problem]:
+    """The lock's ``case_closed`` rule, for the movement's ``rule_check`` before the lock refuses
+    it: each listed case that is closed now (``closed``: case id -> its closure reason, the read
+    model's ``cases``), named with why, so the officer takes it off."""
+    return [Problem(case_id=e.case_id, rule="case_closed",
+                    message=f"case {e.case_id} is closed" + (f" ({closed[e.case_id]})" if closed[e.case_id] else "")
+                            + ": take it off the manifest")
+            for e in state.manifest if e.case_id in closed]
+
+
+async def closed_cases(db: Db, case_ids: list[str]) -> dict[str, str | None]:
+    """Case id -> closure reason of each of ``case_ids`` the read model has closed."""
+    if not case_ids:
+        return {}
+    rows = await db.fetch("SELECT case_id, closure_reason FROM cases WHERE case_id = ANY($1::text[]) "
+                          "AND status = 'closed'", case_ids)
+    return {r["case_id"]: r["closure_reason"] for r in rows}
+
+
+def view(state: MovementState, identities: Mapping[str, Mapping[str, Any]] | None = None,
+         closed: Mapping[str, str | None] | None = None) -> MovementView:
     """The movement as the API and the UI show it; its people's names go in each of their
     cases' audit trails (``record_cases_shown``).  ``identities``: who each person is now and
     which case holds them (``readmodel.current_members``, ``shown``): the manifest shows them
     as the exports do, and ``rule_check`` names who left their case and whose seat no longer
-    fits their date of birth."""
+    fits their date of birth.  ``closed``: the listed cases closed since they joined, with their
+    closure reasons (``closed_cases``), named in ``rule_check`` (``case_closed``)."""
     record_cases_shown([e.case_id for e in state.manifest] + [r.case_id for r in state.removed], state.movement_id)
     results: list[FanOutResult | None]
     if state.pending_releases:
@@ -233,7 +257,7 @@ def view(state: MovementState, identities: Mapping[str, Mapping[str, Any]] | Non
         previous_departure_at=state.previous_departure_at, delay_reason=state.delay_reason,
         delay_problems=state.delay_problems, arrived_on=state.arrived_on, arrival_place=state.arrival_place,
         rule_check=[p for e in now.manifest for p in needs_problems(e.case_id, e.members, state.details)]
-        + (listed_twice_problems(now) + seat_problems(now) if live else [])
+        + (closed_case_problems(state, closed or {}) + listed_twice_problems(now) + seat_problems(now) if live else [])
         + (left_case_problems(now, {m: str(r["case_id"]) for m, r in identities.items() if r.get("case_id")})
            + lap_or_seat_problems(now, locked=state.status == MovementStatus.LOCKED) if live else []))
 
@@ -241,7 +265,9 @@ def view(state: MovementState, identities: Mapping[str, Mapping[str, Any]] | Non
 async def shown(db: Db, state: MovementState) -> MovementView:
     """``view`` with each person as their case has them now: the read of the exports
     (``readmodel.current_members``)."""
-    return view(state, await readmodel.current_members(db, [p.member_id for e in state.manifest for p in e.members]))
+    live = state.status in (MovementStatus.OPEN, MovementStatus.LOCKED)
+    return view(state, await readmodel.current_members(db, [p.member_id for e in state.manifest for p in e.members]),
+                await closed_cases(db, [e.case_id for e in state.manifest]) if live else None)
 
 
 def _require_role(principal: Principal) -> None:
