@@ -70,7 +70,7 @@ async def test_the_language_menu_switches_the_chrome_and_is_remembered(stack: St
         french = Page((await ayse.post("/ui/language", data={"csrf_token": page.csrf, "lang": "fr",
                                                                "next": "/ui/refer"})).text)
         assert (french.one("html")["lang"], french.one("html")["dir"]) == ("fr", "ltr")
-        assert Page.text(french.one("h1")) == "Orienter un dossier"
+        assert Page.text(french.one("h1")) == "Référer un dossier"
         # a form's errors in the chosen language
         refused = Page((await ayse.post("/ui/refer", data={"csrf_token": french.csrf, "programme": "resettlement",
                                                            "office": "IST", "members-0-_row": "1"})).text)

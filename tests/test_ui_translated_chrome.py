@@ -28,24 +28,24 @@ async def test_french_task_page_case_page_and_completion_flash(stack: Stack, dri
         page = Page((await ayse.get(f"/ui/tasks/{verify['task_id']}")).text)
         text = page.body_text
         assert "Ouverte · non attribuée" in text and "Ouvrir ·" not in text  # the status, not the button
-        assert "Orientation" in text  # the stage Referral
+        assert "Référence" in text  # the stage Referral
         hidden = [Page.text(s) for s in page.find("span", **{"class": "visually-hidden"}) if "tâche" in Page.text(s)]
-        assert hidden == ["la tâche Vérifier l’orientation et les pièces d’identité"], hidden
+        assert hidden == ["la tâche Vérifier la référence et les pièces d’identité"], hidden
 
         claimed = await ayse.post(f"/ui/tasks/{verify['task_id']}/claim", data={"csrf_token": page.csrf})
         page = Page(claimed.text)
         assert "Ouverte · prise par vous" in page.body_text
-        assert Page.text(page.one("h1")).startswith("Vérifier l’orientation et les pièces d’identité")
+        assert Page.text(page.one("h1")).startswith("Vérifier la référence et les pièces d’identité")
         done = await ayse.post(f"/ui/tasks/{verify['task_id']}", data={
             "csrf_token": page.csrf, "documents_checked": "true", "notes": "Passports seen."})
         assert done.url.path == f"/ui/cases/{case['case_id']}"
         notice = Page.text(Page(done.text).one("div", role="status"))
-        assert notice == ("« Vérifier l’orientation et les pièces d’identité » terminée. "
+        assert notice == ("« Vérifier la référence et les pièces d’identité » terminée. "
                           "Le dossier est maintenant à l’étape Entretien."), notice
 
         text = Page((await ayse.get(done.url.path)).text).body_text
         for french in ("Entretien", "Réinstallation", "Demandeur principal", "Enfant", "En attente",
-                       "Tâche ouverte", "Dossier orienté", "Entrée dans l’étape", "Orientation vérifiée"):
+                       "Tâche ouverte", "Dossier référé", "Entrée dans l’étape", "Référence vérifiée"):
             assert french in text, french
         for english in ("Task opened", "Case referred", "Stage entered", "Principal", "Pending", "Resettlement"):
             assert english not in text, english
