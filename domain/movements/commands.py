@@ -123,7 +123,9 @@ class DelayMovement(ShowsRules):
     model_config = STRICT
 
     kind: Literal["delay"] = "delay"
-    departure_at: FlightTime = Field(description="The new departure, later than the current one.")
+    departure_at: FlightTime = Field(description="The new departure, later than the current one; written with the "
+                                                 "movement's departure_time_zone offset at that instant (e.g. +03:00 "
+                                                 "in Europe/Istanbul), or in UTC (Z); another offset is refused.")
     arrival_at: FlightTime | None = None
     transit: list[TransitPoint] | None = Field(default=None, max_length=6)
     reason: Reason
@@ -138,8 +140,9 @@ class ConfirmArrival(BaseModel):
     arrived_on: date = Field(description=(
         "The day the flight landed, in the arrival airport's calendar: not before the day the departure "
         "instant (departed_at) falls on in the arrival airport's time zone (from the IATA airports table; "
-        "where the airport has none, not before its day in UTC-12, the earliest calendar on Earth), and at "
-        "most tomorrow (UTC)."))
+        "where the airport has none, not before its day in UTC-12, the earliest calendar on Earth), and not "
+        "after today in the movement's office's time zone (every case refuses an arrival in its future; refused "
+        "at the API before anything is recorded)."))
     place: ShortText
     receiving_partner: ShortText | None = Field(default=None, description="Required by AVRR cases (the "
                                                                           "receiving office or partner).")

@@ -117,8 +117,11 @@ class MovementDetails(ShowsRules):
             "manifest travels to it: its resettlement / family reunification destination, or its AVRR "
             "country of return."))
     departure_at: FlightTime = Field(title="Departure", description=(
-        "Scheduled departure, in the departure airport's local time."))
-    departure_time_zone: TimeZone
+        "Scheduled departure, in the departure airport's local time: written with departure_time_zone's offset "
+        "at that instant (e.g. +03:00 in Europe/Istanbul), or in UTC (Z); another offset is refused."))
+    departure_time_zone: TimeZone = Field(description=(
+        "IANA time zone of the departure airport, e.g. Europe/Istanbul: its UTC offset at the departure must be the "
+        "departure airport's zone's (IATA airports table); an alias is fine."))
     arrival_at: FlightTime | None = Field(default=None, title="Arrival", description=(
         "Scheduled arrival, in the arrival airport's local time; after the departure."))
     transit: list[TransitPoint] = Field(default_factory=list, max_length=6, title="Transit points", description=(
