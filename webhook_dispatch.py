@@ -2,7 +2,9 @@
 
 Runs in every worker process (``worker.run_worker``); several dispatchers share the work
 (outbox rows and deliveries are taken with ``FOR UPDATE SKIP LOCKED`` and leased).  Each
-round: fan new outbox rows out to the matching subscriptions, then POST every due delivery.
+round: fan new outbox rows out to the matching subscriptions, then start the due deliveries
+(at most ``concurrency`` under way at once) without waiting for them: a slow receiver holds
+its own deliveries only, never the next round's fan-out nor another subscription's POSTs.
 
 **Signature** (documented in the README, "Outbound webhooks"): every request carries
 
@@ -16,9 +18,12 @@ secret, compares in constant time with any ``v1``, and refuses a ``t`` older tha
 answer): deduplicate on ``Itinera-Event-Id``.
 
 **Retries**: a 2xx answer delivers; anything else (another status, a timeout, no
-connection) is recorded as an attempt and tried again after ``base_delay * 2**(n-1)``
-seconds (at most ``max_delay``), up to ``max_attempts``; then the delivery is ``failed``.
-Redirects are not followed.
+connection, no complete answer within ``timeout`` seconds) is recorded as an attempt and tried
+again after ``base_delay * 2**(n-1)`` seconds (at most ``max_delay``), up to ``max_attempts``;
+then the delivery is ``failed``.  Redirects are not followed.  ``timeout`` bounds the whole
+attempt (the address check, connecting, sending, the status and the answer's first
+``ANSWER_READ_LIMIT`` bytes), not each read: a receiver that trickles its answer fails its
+attempt when the time is up.  No more of the answer's body is read (only the status matters).
 """
 
 from __future__ import annotations
@@ -43,6 +48,19 @@ log = get_logger("itinera.webhooks")
 
 SIGNATURE_HEADER = "Itinera-Signature"
 TOLERANCE_SECONDS = 300
+# The most of an answer's body a delivery reads: the status decides, the body is never kept whole.
+ANSWER_READ_LIMIT = 4096
+
+
+async def _read_at_most(answer: httpx.Response, limit: int) -> int:
+    """Read the answer's body until it ends or ``limit`` bytes came; how many came."""
+    got = 0
+    async with contextlib.aclosing(answer.aiter_raw()) as chunks:
+        async for chunk in chunks:
+            got += len(chunk)
+            if got >= limit:
+                break
+    return got
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -105,8 +123,12 @@ class WebhookDispatcher:
     def __init__(self, pool: asyncpg.Pool, *, sealer: SecretSealer, poll_interval: float = 1.0, batch: int = 50, timeout: float = 10.0,
                  base_delay: float = 10.0, max_delay: float = 3600.0, max_attempts: int = 12,
                  lease_seconds: float = 60.0, allowed_networks: tuple[Network, ...] = (),
-                 retention_days: float = 30.0, purge_every: float = 3600.0):
+                 retention_days: float = 30.0, purge_every: float = 3600.0, concurrency: int = 50):
         self._pool = pool
+        # Deliveries under way at once (each bounded by ``timeout``); rounds do not wait for them.
+        self.concurrency = max(1, concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._failing = _Failing()
         # The outbox's case data is emptied once settled and older than this (store.purge_settled).
         self.retention_days, self.purge_every = retention_days, purge_every
         self._purged_at = 0.0
@@ -127,16 +149,41 @@ class WebhookDispatcher:
         return min(self.base_delay * 2 ** (attempt - 1), self.max_delay)
 
     async def run_once(self, http: httpx.AsyncClient) -> int:
-        """Fan out, then deliver what is due; the number of attempts made."""
+        """Fan out, then start what is due (as many as there is room for under ``concurrency``);
+        the number of deliveries started.  Does not wait for them: the next round fans out and
+        starts other deliveries while a slow receiver still holds its own (each attempt ends
+        within ``timeout``, well inside its lease, so no other dispatcher takes it meanwhile).
+        ``settle()`` waits for those under way."""
         async with self._pool.acquire() as conn:
             while await store.fan_out(conn) > 0:
                 pass
             if time.monotonic() - self._purged_at >= self.purge_every:
                 await store.purge_settled(conn, self.retention_days)
                 self._purged_at = time.monotonic()
-            due = await store.lease_due(conn, self.batch, self.lease_seconds)
-        await asyncio.gather(*(self._deliver(http, row) for row in due))
+            room = min(self.batch, self.concurrency - len(self._in_flight))
+            due = await store.lease_due(conn, room, self.lease_seconds) if room > 0 else []
+        for row in due:
+            task = asyncio.create_task(self._deliver_logged(http, row), name=f"webhook-delivery-{row['delivery_id']}")
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
         return len(due)
+
+    async def settle(self) -> None:
+        """Wait for the deliveries under way (each ends within ``timeout`` and its recording)."""
+        while self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    async def _deliver_logged(self, http: httpx.AsyncClient, row: asyncpg.Record) -> None:
+        """One delivery in its own task: a fault (its attempt could not be recorded: PostgreSQL
+        away) is logged, and the delivery is taken again once its lease ends."""
+        try:
+            await self._deliver(http, row)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            self._failing.report("webhook delivery's attempt not recorded (PostgreSQL away?); "
+                                 "it is tried again when its lease ends", exc)
+        except Exception as exc:  # noqa: BLE001 - one delivery's fault is its own
+            self._failing.report("webhook delivery failed unexpectedly; it is tried again when its lease ends",
+                                 exc, trace=True)
 
     async def _deliver(self, http: httpx.AsyncClient, row: asyncpg.Record) -> None:
         attempt = row["attempts"] + 1
@@ -159,14 +206,25 @@ class WebhookDispatcher:
         started = time.perf_counter()
         status_code: int | None = None
         error: str | None = None
+        seen: int | None = None  # the status, once the answer's head came
         try:
-            await check_target(row["url"], self.allowed_networks)  # again: DNS may have changed since
-            answer = await http.post(row["url"], content=body, headers=headers, timeout=self.timeout)
+            # One deadline for the whole exchange (httpx's own timeout is per read: a receiver
+            # sending a byte now and then would hold the attempt for ever).
+            async with asyncio.timeout(self.timeout):
+                await check_target(row["url"], self.allowed_networks)  # again: DNS may have changed since
+                async with http.stream("POST", row["url"], content=body, headers=headers,
+                                       timeout=self.timeout) as answer:
+                    seen = answer.status_code
+                    await _read_at_most(answer, ANSWER_READ_LIMIT)  # the rest is never read
             status_code = answer.status_code
-            if not 200 <= status_code < 300:
-                error = f"HTTP {status_code}"
+            if not 200 <= answer.status_code < 300:
+                error = f"HTTP {answer.status_code}"
         except TargetRefused as exc:
             error = f"not sent: the URL {exc}"[:500]
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            error = (f"no complete answer within {self.timeout:g} s"
+                     + (f" (HTTP {seen} came, then its body stalled)" if seen is not None
+                        else f" ({type(exc).__name__})" if isinstance(exc, httpx.TimeoutException) else ""))
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
         except Exception as exc:  # noqa: BLE001 - one bad delivery (e.g. a URL httpx refuses) fails itself only
@@ -188,8 +246,10 @@ class WebhookDispatcher:
         LISTEN could be set up.  A listener that failed (its connection lost when PostgreSQL
         restarted, and taken back by the pool) is dropped and a new one made at the next round;
         a failing round is logged and tried again after the poll interval, for ever."""
-        async with httpx.AsyncClient(follow_redirects=False) as http:
-            failing: _Failing = _Failing()
+        async with httpx.AsyncClient(follow_redirects=False,
+                                     limits=httpx.Limits(max_connections=max(100, self.concurrency),
+                                                         max_keepalive_connections=20)) as http:
+            failing: _Failing = self._failing
             try:
                 while not self._stop.is_set():
                     self._wake.clear()
@@ -211,7 +271,10 @@ class WebhookDispatcher:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             finally:
-                await self._unlisten()
+                try:
+                    await self.settle()  # their attempts recorded, not left to lease expiry
+                finally:
+                    await self._unlisten()
 
     async def _listen(self, failing: _Failing | None = None) -> bool:
         """A connection LISTENing on the outbox's channel; whether there is one.  Never raises:

@@ -135,10 +135,20 @@ async def test_signed_deliveries_retries_health_data_and_rotation(stack, http: h
 
         # Each attempt is recorded: the receiver's first two answers were 503 (to whichever
         # deliveries came first: they run concurrently); those were tried again and went through.
-        deliveries = (await http.get(f"/api/v1/webhooks/subscriptions/{plain['subscription_id']}/deliveries",
-                                     params={"limit": 500}, headers=fatma)).json()
-        ours = [d for d in deliveries if d["case_id"] == case_id]
-        assert len(ours) == stages + arrivals and all(d["status"] == "delivered" for d in ours)
+        # The dispatcher records an attempt once the receiver has answered: the receiver may
+        # hold the last body before its delivery is marked delivered, so wait for the record.
+        ours: list[dict[str, Any]] = []
+
+        async def all_recorded_delivered() -> bool:
+            nonlocal ours
+            deliveries = (await http.get(f"/api/v1/webhooks/subscriptions/{plain['subscription_id']}/deliveries",
+                                         params={"limit": 500}, headers=fatma)).json()
+            ours = [d for d in deliveries if d["case_id"] == case_id]
+            return len(ours) == stages + arrivals and all(d["status"] == "delivered" for d in ours)
+
+        await eventually(all_recorded_delivered, timeout=30,
+                         what=lambda: f"every plain delivery recorded delivered: "
+                                      f"{[(d['delivery_id'], d['status'], d['attempts']) for d in ours]}")
         logs = [[a["status_code"] for a in d["attempt_log"]] for d in ours]
         assert sum(log.count(503) for log in logs) == 2
         assert all(log[-1] == 204 and set(log[:-1]) <= {503} and len(log) == d["attempts"]
