@@ -128,24 +128,25 @@ async def departure_zone_refusal(departure_at: datetime, zone_name: str, departu
 
 # A departure_at written in UTC is an instant, not a wall clock mistyped: machine clients send
 # UTC (``Z``), and the instant is judged in the departure zone all the same.  Only another
-# offset than the zone's is refused (``departure_offset_refusal``).
+# offset than the zone's is refused (``local_offset_refusal``).
 UTC_ACCEPTED = True
 
 
-def departure_offset_refusal(departure_at: datetime, zone_name: str,
-                             field: str = "body.departure_at") -> ApiError | None:
-    """A 422 for a ``departure_at`` written with a UTC offset that is not ``zone_name``'s at that
-    instant (``2026-12-20T10:00:00-05:00`` for Europe/Istanbul, 8 hours off the 10:00 meant), or
-    None.  UTC itself (``Z``, ``+00:00``) is taken as the instant it names (``UTC_ACCEPTED``)."""
-    given = departure_at.utcoffset()
+def local_offset_refusal(local_time: datetime, zone_name: str, field: str = "body.departure_at", *,
+                         meaning: str = "the departure is the departure airport's local time, with its zone's "
+                                        "offset") -> ApiError | None:
+    """A 422 for a local time (a departure, a session's start) written with a UTC offset that is
+    not ``zone_name``'s at that instant (``2026-12-20T10:00:00-05:00`` for Europe/Istanbul, 8 hours
+    off the 10:00 meant), or None.  UTC itself (``Z``, ``+00:00``) is taken as the instant it names (``UTC_ACCEPTED``)."""
+    given = local_time.utcoffset()
     zone = time_zone(zone_name)
-    expected = departure_at.astimezone(zone).utcoffset()
+    expected = local_time.astimezone(zone).utcoffset()
     if given == expected or (UTC_ACCEPTED and given == timedelta(0)):
         return None
-    local = departure_at.astimezone(zone)
-    reason = (f"{departure_at.isoformat()} is written with UTC offset {utc_offset_text(given)}, but "
+    local = local_time.astimezone(zone)
+    reason = (f"{local_time.isoformat()} is written with UTC offset {utc_offset_text(given)}, but "
               f"{zone_name} is on {utc_offset_text(expected)} at that instant ({local.isoformat()} there): "
-              "the departure is the departure airport's local time, with its zone's offset")
+              f"{meaning}")
     return ApiError(422, "invalid_request", f"the request is invalid: {field}: {reason}", [{
         "field": field, "reason": reason,
         "allowed": f"{utc_offset_text(expected)} in {zone_name} on {local.date().isoformat()}"

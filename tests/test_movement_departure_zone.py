@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from api.airports import departure_offset_refusal, departure_zone_refusal, utc_offset_text
+from api.airports import departure_zone_refusal, local_offset_refusal, utc_offset_text
 from tests.support.driver import CaseDriver
 from tests.support.stack import Stack
 from tests.test_movements import _call, _case_in_movement_stage, _check_fit_to_travel, _details, _fan_out_done
@@ -48,16 +48,16 @@ async def test_a_zone_off_the_departure_airports_clock_is_refused_an_alias_is_no
 
 
 def test_a_departure_written_with_another_offset_than_its_zones_is_refused() -> None:
-    refused = departure_offset_refusal(datetime.fromisoformat("2026-12-20T10:00:00-05:00"), "Europe/Istanbul")
+    refused = local_offset_refusal(datetime.fromisoformat("2026-12-20T10:00:00-05:00"), "Europe/Istanbul")
     assert refused is not None and refused.status == 422
     [detail] = refused.details
     assert detail["field"] == "body.departure_at", detail
     assert detail["allowed"].startswith("+03:00 in Europe/Istanbul on 2026-12-20"), detail
     assert "-05:00" in detail["reason"] and "2026-12-20T18:00:00+03:00" in detail["reason"], detail["reason"]
-    assert departure_offset_refusal(datetime.fromisoformat("2026-12-20T10:00:00+03:00"), "Europe/Istanbul") is None
-    assert departure_offset_refusal(datetime.fromisoformat("2026-12-20T07:00:00+00:00"), "Europe/Istanbul") is None
-    assert departure_offset_refusal(datetime.fromisoformat("2026-07-01T10:00:00+01:00"), "Europe/Oslo") is not None
-    assert departure_offset_refusal(datetime.fromisoformat("2026-07-01T10:00:00+02:00"), "Europe/Oslo") is None
+    assert local_offset_refusal(datetime.fromisoformat("2026-12-20T10:00:00+03:00"), "Europe/Istanbul") is None
+    assert local_offset_refusal(datetime.fromisoformat("2026-12-20T07:00:00+00:00"), "Europe/Istanbul") is None
+    assert local_offset_refusal(datetime.fromisoformat("2026-07-01T10:00:00+01:00"), "Europe/Oslo") is not None
+    assert local_offset_refusal(datetime.fromisoformat("2026-07-01T10:00:00+02:00"), "Europe/Oslo") is None
     assert [utc_offset_text(timedelta(hours=h, minutes=m)) for h, m in ((3, 0), (-5, 0), (5, 45), (-3, -30))] == [
         "+03:00", "-05:00", "+05:45", "-03:30"]
 

@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -363,3 +363,20 @@ async def test_a_session_with_a_count_as_a_string_an_unknown_field_or_an_invisib
     r = await _call(driver, "POST", f"/api/v1/orientation-sessions/{sid}/attendance",
                     json={"attendance": [{"member_id": "C-1-M1", "attended": "yes"}]})
     assert r.status_code == 422 and "body.attendance.0.attended" in [d["field"] for d in r.json()["error"]["details"]]
+
+
+async def test_a_start_written_with_another_offset_than_its_zone_is_refused(driver: CaseDriver) -> None:
+    """10:00+09:00 for a session in Europe/Istanbul was scheduled and shown as 04:00 Istanbul
+    time (explore9 F12): the start is the local time where it is held, with its zone's offset."""
+    starts = (datetime.now(UTC) + timedelta(days=3)).replace(hour=10, minute=0, second=0, microsecond=0)
+    tokyo_offset = starts.replace(tzinfo=timezone(timedelta(hours=9)))
+    refused = await _call(driver, "POST", "/api/v1/orientation-sessions",
+                          json=_session(capacity=5, starts_at=tokyo_offset.isoformat(), time_zone="Europe/Istanbul"))
+    assert refused.status_code == 422, refused.text
+    [detail] = refused.json()["error"]["details"]
+    assert detail["field"] == "body.starts_at" and "+09:00" in detail["reason"], detail
+    assert detail["allowed"].startswith("+03:00 in Europe/Istanbul"), detail
+    istanbul = starts.replace(tzinfo=timezone(timedelta(hours=3)))
+    for starts_at in (istanbul.isoformat(), istanbul.astimezone(UTC).isoformat()):  # or in UTC
+        await _ok(driver, "POST", "/api/v1/orientation-sessions",
+                  json=_session(capacity=5, starts_at=starts_at, time_zone="Europe/Istanbul"))

@@ -24,7 +24,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from api import policy, readmodel
 from api.airports import (
     arrival_day_refusal,
-    departure_offset_refusal,
+    local_offset_refusal,
     departure_zone_refusal,
     with_arrival_country,
 )
@@ -352,7 +352,7 @@ async def create_movement(details: MovementDetails, principal: CurrentPrincipal,
     if (refused := await departure_zone_refusal(details.departure_at, details.departure_time_zone,
                                                 details.departure_airport)) is not None:
         raise refused
-    if (refused := departure_offset_refusal(details.departure_at, details.departure_time_zone)) is not None:
+    if (refused := local_offset_refusal(details.departure_at, details.departure_time_zone)) is not None:
         raise refused
     movement_id = new_movement_id(principal.actor)
     async with lent_back(db):  # not held while the workflow is awaited (api.deps)
@@ -478,7 +478,7 @@ async def record_needs(movement_id: MovementId, case_id: CaseId, member_id: Case
 async def delay_movement(movement_id: MovementId, body: c.DelayMovement, principal: CurrentPrincipal, db: Db,
                          commands: Commands) -> MovementView:
     state = await _visible(db, principal, movement_id)
-    if (refused := departure_offset_refusal(body.departure_at, state.details.departure_time_zone)) is not None:
+    if (refused := local_offset_refusal(body.departure_at, state.details.departure_time_zone)) is not None:
         raise refused
     return await _send(db, principal, commands, movement_id, body)
 

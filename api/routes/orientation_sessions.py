@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from api import policy, readmodel
+from api.airports import local_offset_refusal
 from api.auth import CurrentPrincipal, Principal
 from api.deps import Db, lent_back
 from api.errors import ERROR_RESPONSES, ApiError
@@ -237,6 +238,14 @@ async def schedule_session(body: SessionDetailsIn, request: Request, principal: 
         settings = request.app.state.settings
         details = details.model_copy(update={"time_zone": office_time_zone(
             details.office, settings.office_time_zones, settings.default_time_zone)})
+    # A start written with another offset than its zone's is hours off what was meant (explore9:
+    # 10:00+09:00 in Europe/Istanbul was shown as 04:00 Istanbul time).
+    assert details.time_zone is not None
+    refused = local_offset_refusal(details.starts_at, details.time_zone, "body.starts_at",
+                                       meaning="a session starts at the local time where it is held, written with its "
+                                               "time zone's offset")
+    if refused is not None:
+        raise refused
     session_id = new_session_id(principal.actor)
     async with lent_back(db):  # not held while the workflow is awaited (api.deps)
         await commands.schedule(session_id, details, principal.actor)

@@ -60,7 +60,7 @@ class SessionDetails(ShowsRules):
         "language": "ar", "destination_country": "NO", "capacity": 30, "facilitator": "Leyla Osman", "office": "IST"}]})
 
     starts_at: StartsAt = Field(title="Starts", description="When the session starts: the local time where it is "
-                                                            "held, with its UTC offset; not more than "
+                                                            "held, with its time zone's UTC offset at that instant (or in UTC, Z); not more than "
                                                             f"{LONGEST_PAST_START.days} days ago when it is scheduled.")
     time_zone: TimeZone | None = Field(default=None, description="IANA time zone of the session's start (e.g. "
                                                                 "Europe/Istanbul); absent: the office's.")
