@@ -10,7 +10,7 @@ has to guess whether it is UTC.  The exact value, with its offset, stays in the
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from babel.dates import format_date
@@ -99,18 +99,47 @@ def utc_offset(zone: str, now: datetime | None = None) -> str:
     return local_time(now or datetime.now(UTC), zone).isoformat()[-6:]
 
 
-def due_in(value: datetime, now: datetime | None = None) -> str:
-    """How far a due date is: 'due in 3 days', 'due today', 'overdue by 2 days'."""
+def _due_day(local: datetime) -> date:
+    """The day a due time (in its zone) ends: a deadline at local midnight ends the day before
+    (a task due "on 10 Dec" is due at the end of it, 11 Dec 00:00)."""
+    day = local.date()
+    if local.time() == time(0) and day > date.min:
+        return day - timedelta(days=1)
+    return day
+
+
+def fmt_due(value: Any, zone: str | None = None) -> str:
+    """A due time in ``zone`` as :func:`fmt_datetime` says it, except one at local midnight,
+    which ends the day before: ``10 Dec 2026, end of day (Istanbul)``, not ``11 Dec 2026, 00:00``."""
+    moment = _as_datetime(value)
+    if moment is None:
+        return fmt_date(value)
+    local, label = _in_zone(moment, zone)
+    if local.time() != time(0) or local.date() == date.min:
+        return fmt_datetime(moment, zone)
+    return gettext("%(day)s, end of day %(zone)s", day=_readable(_due_day(local)), zone=label)
+
+
+def due_in(value: datetime, now: datetime | None = None, zone: str | None = None) -> str:
+    """How far a due date is, in calendar days of ``zone`` (the office's; UTC without one):
+    'due today', 'due tomorrow', 'due in 3 days' (a task due on the 7th, read on the 4th,
+    whatever the hour); past it, 'overdue by 5 h', 'overdue by 2 days'.  A deadline at local
+    midnight is due on the day it ends."""
     now = now or datetime.now(UTC)
     seconds = (value - now).total_seconds()
-    hours = abs(seconds) / 3600
-    if hours < 24:
-        amount = gettext("%(n)s h", n=int(hours))
-    else:
-        amount = gettext("%(n)s days", n=int(hours // 24)) if hours >= 48 else gettext("1 day")
     if seconds < 0:
+        hours = -seconds / 3600
+        if hours < 24:
+            amount = gettext("%(n)s h", n=int(hours))
+        else:
+            amount = gettext("%(n)s days", n=int(hours // 24)) if hours >= 48 else gettext("1 day")
         return gettext("overdue by %(amount)s", amount=amount) if hours >= 1 else gettext("overdue")
-    return gettext("due in %(amount)s", amount=amount) if hours >= 1 else gettext("due within the hour")
+    days = (_due_day(_in_zone(value, zone)[0]) - _in_zone(now, zone)[0].date()).days
+    if days <= 0:
+        return gettext("due today")
+    if days == 1:
+        return gettext("due tomorrow")
+    return gettext("due in %(amount)s", amount=gettext("%(n)s days", n=days))
 
 
 def age(born: date, zone: str | None = None, on: date | None = None) -> int:
@@ -173,6 +202,7 @@ FILTERS = {
     "datetime": fmt_datetime,
     "iso": iso,
     "utc": utc,
+    "due": fmt_due,
     "due_in": due_in,
     "age": age,
     "humanize": humanize,

@@ -16,7 +16,7 @@ from typing import Any
 
 from api.auth import Principal
 from api.schemas import CaseDetail, EventView
-from api.ui.formatting import display_value, event_title, humanize
+from api.ui.formatting import display_value, event_title, fmt_due, humanize
 from api.policy import redact_events
 from domain.model import Stage
 from domain.programmes.definition import ProgrammeDefinition
@@ -95,15 +95,15 @@ def timeline(events: list[EventView], case: CaseDetail, principal: Principal) ->
             details = [("Task", _title(programme, data["task_type"]))]
             if data.get("member_id"):
                 details.append(("For", members.get(data["member_id"], data["member_id"])))
-            details.append(("Due", display_value(data.get("due_at"), zone)))
+            details.append(("Due", fmt_due(data.get("due_at"), zone)))
         else:
             task_type = task_types.get(data.get("task_id", ""))
             if task_type is not None:
                 details.append(("Task", _title(programme, task_type)))
             if data.get("member_id"):
                 details.append(("For", members.get(data["member_id"], data["member_id"])))
-            details += [(humanize(k), display_value(v, zone)) for k, v in data.items()
-                        if k not in _NOT_SHOWN and v is not None and v != ""]
+            details += [(humanize(k), fmt_due(v, zone) if k == "due_at" else display_value(v, zone))
+                        for k, v in data.items() if k not in _NOT_SHOWN and v is not None and v != ""]
         task_id = data.get("task_id")
         task_type = task_types.get(task_id) if isinstance(task_id, str) else None
         entries.append(TimelineEntry(seq=event.seq, type=event.type, title=event_title(event.type),
