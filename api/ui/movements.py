@@ -9,11 +9,15 @@ shown and kept when it comes back refused): it is the creation's ``Idempotency-K
 same form sent twice (a double click, a reload) creates one movement, as the API does for a
 client that sends the same key again.  The form itself is generated from ``MovementDetails``'
 JSON Schema (``api.ui.schema_form``, as the referral and task forms are): its fields, limits,
-rows of transit points and escorts, date-times with their UTC offset (an arrival or a transit
-in another zone has its own) and errors in plain words next to their fields."""
+rows of transit points and escorts, and errors in plain words next to their fields.  Every time
+is typed as the wall clock of its airport: the departure in the zone chosen on the form, the
+arrival and each transit point's times in their airport's zone (the IATA airports table), each
+with that zone's offset on its day; the UTC offset beside an arrival or transit time counts only
+for an airport the table has no zone for."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -22,6 +26,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from api.deps import Db
+from api.airports import time_zone_of
 from api.errors import ApiError
 from api.readmodel import office_time_zone
 from api.routes import movements as api
@@ -31,7 +36,7 @@ from api.ui.formatting import humanize
 from api.ui.i18n import ngettext
 from api.ui.plain_errors import plain_query_reason
 from api.ui.rendering import UiRoute, redirect, render
-from api.ui.schema_form import UTC_OFFSETS, BoundForm, Option
+from api.ui.schema_form import UTC_OFFSETS, BoundForm, Option, row_key
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash, flash_refusal
 from domain.movements import commands as c
@@ -44,6 +49,7 @@ MovementId = Annotated[str, Path(pattern=r"^MV-[0-9A-F]{16}$")]
 # The API's own limit, read from its model: a form never allows more than the route accepts.
 REASON_MAX_LENGTH: int = api.ReasonBody.model_json_schema()["properties"]["reason"]["maxLength"]
 OPTIONAL_LISTS = ("transit", "escorts")  # shown without rows until "Add" is pressed
+TRANSIT_TIMES = ("arrives_at", "departs_at")
 
 
 def _form(principal: Any, posted: Any = None) -> BoundForm:
@@ -57,6 +63,13 @@ def _form(principal: Any, posted: Any = None) -> BoundForm:
     form.with_field("departure_time_zone", kind="select", options=time_zones())
     form.with_field("departure_at", local_to="departure_time_zone",
                     help=_("The departure airport's local time, in the time zone above."))
+    form.with_field("arrival_at", help=_("The arrival airport's local time, read in its time zone; the UTC offset "
+                                         "counts only for an airport without a known time zone."))
+    transit = next(f for f in form.fields if f.name == "transit")
+    form.with_field("transit", items=tuple(
+        replace(i, help=_("The transit airport's local time, read in its time zone; the UTC offset counts only for an "
+                          "airport without a known time zone.")) if i.name in TRANSIT_TIMES else i
+        for i in transit.items))
     zone = next(f for f in form.fields if f.name == "departure_time_zone")  # asked before the times in it
     form.fields.remove(zone)
     form.fields.insert(next(i for i, f in enumerate(form.fields) if f.name == "departure_at"), zone)
@@ -66,6 +79,38 @@ def _form(principal: Any, posted: Any = None) -> BoundForm:
         for name in OPTIONAL_LISTS:
             form.rows[name] = 0
     return form
+
+
+def _airport_time(typed: str, airport: Any, posted: Any) -> Any:
+    """A wall clock typed for an airport (``2026-12-10T14:00`` at YYZ) in that airport's zone,
+    with the offset the zone has on that day (``-05:00``); ``posted`` (the typed time with the
+    offset chosen beside it) for an airport the IATA table has no zone for, or a time that
+    does not read (the form model names the field)."""
+    zone = time_zone_of(airport.strip().upper()) if isinstance(airport, str) and airport.strip() else None
+    if zone is None or not typed:
+        return posted
+    try:
+        moment = datetime.fromisoformat(typed)
+    except ValueError:
+        return posted
+    return moment.replace(tzinfo=zone).isoformat() if moment.tzinfo is None else posted
+
+
+def _in_airport_zones(payload: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """The form's payload with the arrival and each transit point's times read in their
+    airport's zone, as the departure is read in its own: an officer in Istanbul typing a
+    14:00 arrival at YYZ means 14:00 in Toronto, whatever offset the select beside it shows."""
+    if payload.get("arrival_at"):
+        payload["arrival_at"] = _airport_time(str(values.get("arrival_at", "")), payload.get("arrival_airport"),
+                                              payload["arrival_at"])
+    for row, point in enumerate(payload.get("transit") or []):
+        if not isinstance(point, dict):
+            continue
+        for name in TRANSIT_TIMES:
+            if point.get(name):
+                point[name] = _airport_time(str(values.get(row_key("transit", row, name), "")), point.get("airport"),
+                                            point[name])
+    return payload
 
 
 def _list_page(request: Request, movements: list[Any], form: BoundForm, submission: str, *,
@@ -96,7 +141,7 @@ async def create_movement(request: Request, principal: UiPrincipal, db: Db) -> R
         return _list_page(request, await _movements(principal, db), form, submission)
     not_created = _("The movement was not created:")
     try:
-        details = MovementDetails.model_validate(form.payload())
+        details = MovementDetails.model_validate(_in_airport_zones(form.payload(), form.values))
     except ValidationError as exc:
         form.add_errors([{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()])
         return _list_page(request, await _movements(principal, db), form, submission, status=422,
