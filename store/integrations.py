@@ -139,10 +139,18 @@ async def approve_key(conn: asyncpg.Connection, key_id: str, offices: list[str],
 
 
 async def revoke_key(conn: asyncpg.Connection, key_id: str) -> IntegrationKey | None:
-    """Revoke at once, also a rotated key still in its overlap (``rotate_key``)."""
-    rows = await conn.fetch(
-        f"""UPDATE integration_keys SET revoked_at = least(coalesce(revoked_at, now()), now())
-             WHERE key_id = $1 RETURNING {_COLUMNS}""", key_id)
+    """Revoke at once, also a rotated key still in its overlap (``rotate_key``), and the keys it
+    replaced that are still in theirs: revoking the new key of a line after a leak would
+    otherwise leave the old one working for the rest of its overlap."""
+    async with conn.transaction():
+        rows = await conn.fetch(
+            f"""UPDATE integration_keys SET revoked_at = least(coalesce(revoked_at, now()), now())
+                 WHERE key_id = $1 RETURNING {_COLUMNS}""", key_id)
+        if rows:
+            await conn.execute(
+                """UPDATE integration_keys SET revoked_at = now()
+                   WHERE key_id = ANY($1::text[]) AND revoked_at > now()""",
+                [k for k in await key_lineage(conn, key_id) if k != key_id])
     return (await _keys(conn, rows))[0] if rows else None
 
 

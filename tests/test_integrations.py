@@ -133,6 +133,14 @@ async def test_a_rotated_key_keeps_working_for_its_overlap_until_revoked(http: h
                                                                  headers=admin)).json()}
     assert [states[k["key_id"]] for k in (a, b, c_)] == ["revoked", "revoked", "active"]
 
+    # Revoking the new key of a line (the leak was found after the rotation) ends the old key's
+    # overlap too (explore10 #7: it kept working for the rest of its day).
+    d = await _key(http, driver, "Embassy line", ["departure"], ["IST"])
+    e = (await http.post(f"/api/v1/admin/integration-keys/{d['key_id']}/rotate", headers=admin)).json()
+    assert [(await send(http, k["api_key"], real)).status_code for k in (d, e)] == [404, 404]
+    assert (await http.post(f"/api/v1/admin/integration-keys/{e['key_id']}/revoke", headers=admin)).status_code == 200
+    assert [(await send(http, k["api_key"], real)).status_code for k in (d, e)] == [401, 401]
+
 
 async def test_revoked_and_rotated_keys_stop_working(http: httpx.AsyncClient, driver: CaseDriver) -> None:
     key = await _key(http, driver, "Airline", ["departure"], ["IST"])
