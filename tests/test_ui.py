@@ -165,7 +165,7 @@ async def test_inbox_lists_a_referred_cases_task_with_priority_and_due_date(
         row = Page.text(next(r for r in page.find("tr") if case["case_id"] in Page.text(r)))
         assert "Emergency" in row and "Referral" in row and "Unassigned" in row
         due = datetime.fromisoformat(task["due_at"]).astimezone(ZoneInfo("Europe/Istanbul"))  # the office's time
-        assert f"{due.day} {due:%b %Y, %H:%M} (Istanbul)" in row and "due in" in row
+        assert f"{due.day} {due:%b %Y, %H:%M} (Istanbul)" in row and "due " in row
         claim_forms = [f for f in page.find("form") if f.get("action") == f"/ui/tasks/{task['task_id']}/claim"]
         assert len(claim_forms) == 1
 

@@ -27,6 +27,7 @@ from tests.test_ui_referral import _posted
 
 ISTANBUL = ZoneInfo("Europe/Istanbul")
 OSLO = ZoneInfo("Europe/Oslo")
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 def _local(moment: datetime, zone: ZoneInfo = ISTANBUL) -> str:
@@ -48,12 +49,12 @@ def _typed(flight: str, departs: datetime, **overrides: str) -> dict[str, str]:
     return {"kind": "charter", "flight_number": flight.lower(), "charter_id": "IOM-CH-UI-1", "carrier": "Corendon",
             "departure_airport": "ist", "arrival_airport": "OSL", "departure_time_zone": "Europe/Istanbul",
             "departure_at": _local(departs), "departure_at__tz": _offset(departs),
-            # the arrival in Oslo's time, the transit in Istanbul's: each time has its own offset
+            # the arrival in Oslo's time, the transit in Stockholm's: each on its airport's wall clock
             "arrival_at": _local(departs + timedelta(hours=6), OSLO),
             "arrival_at__tz": _offset(departs + timedelta(hours=6), OSLO), "transit-0-airport": "ARN",
-            "transit-0-arrives_at": _local(departs + timedelta(hours=3)),
+            "transit-0-arrives_at": _local(departs + timedelta(hours=3), STOCKHOLM),
             "transit-0-arrives_at__tz": _offset(departs),
-            "transit-0-departs_at": _local(departs + timedelta(hours=4)),
+            "transit-0-departs_at": _local(departs + timedelta(hours=4), STOCKHOLM),
             "transit-0-departs_at__tz": _offset(departs), "seat_capacity": "9",
             "escorts-0-name": "Elif Arslan", "escorts-0-kind": "operational",
             "escorts-1-name": "Dr. Kaya", "escorts-1-kind": "medical", "office": "IST"} | overrides
