@@ -11,7 +11,8 @@ refuses it with the standard 422 naming the field (``body.members.0.full_name``,
 ``query.q``, ``path.case_id``):
 
 * path and query: NUL or an unpaired surrogate after percent-decoding;
-* a form body (urlencoded or multipart): the same, in every field;
+* a form body (urlencoded or multipart): the same, in every field; a urlencoded value whose
+  bytes are not UTF-8 once percent-decoded (it was stored with U+FFFD in their place);
 * any other body that parses as JSON: the same, in every string and key; bytes that are
   not UTF-8 (named by the string they are in); NaN and Infinity (not JSON; jsonb refuses
   them); numbers too long to read; nesting deeper than ``MAX_JSON_DEPTH`` (a body nested
@@ -163,7 +164,7 @@ async def _body_problem(scope: Scope, body: bytes) -> Problem | None:
     headers = Headers(scope=scope)
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/x-www-form-urlencoded":
-        return _pairs_problem(urllib.parse.parse_qsl(body.decode("latin-1"), keep_blank_values=True), "body")
+        return _form_problem(body)
     if content_type == "multipart/form-data":
         return await _multipart_problem(headers, body)
     if content_type in CSV_TYPES:
@@ -171,6 +172,26 @@ async def _body_problem(scope: Scope, body: bytes) -> Problem | None:
     if scope.get("path") == IMPORTS_PATH:
         return _json_file_problem(body)
     return _json_problem(body)
+
+
+def _form_problem(body: bytes) -> Problem | None:
+    """A urlencoded form: every name and value UTF-8 once percent-decoded (a parser decoding
+    with replacement stored ``a%FFb`` as ``a\ufffdb``: text silently altered), then storable."""
+    pairs = []
+    for part in body.decode("latin-1").split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        try:
+            key = urllib.parse.unquote_plus(name, encoding="utf-8", errors="strict")
+        except UnicodeDecodeError:
+            return Problem("body", "a field name is not UTF-8 text once percent-decoded")
+        try:
+            pairs.append((key, urllib.parse.unquote_plus(value, encoding="utf-8", errors="strict")))
+        except UnicodeDecodeError:
+            return Problem(f"body.{_printable(key)}", "is not UTF-8 text once percent-decoded (bytes such as %FF, "
+                                                        "or a surrogate written as %ED%A0%80)")
+    return _pairs_problem(pairs, "body")
 
 
 # A referral file (``POST /api/v1/imports``): the route reads it and names each bad cell by

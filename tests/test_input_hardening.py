@@ -673,3 +673,16 @@ async def test_the_served_schemas_show_the_name_rule(http: httpx.AsyncClient) ->
     assert correction["pattern"] == PERSON_NAME_PATTERN
     assert spec["ConsentWithdrawalBody"]["properties"]["withdrawn_by"]["pattern"] == PERSON_NAME_PATTERN
     assert spec["SessionDetailsIn"]["properties"]["facilitator"]["pattern"] == PERSON_NAME_PATTERN
+
+
+async def test_a_form_value_that_is_not_utf8_is_refused_not_altered(http: httpx.AsyncClient) -> None:
+    """A urlencoded value whose bytes are not UTF-8 once percent-decoded (``%FF``, a surrogate
+    as ``%ED%A0%80``) is refused naming the field; it was stored with U+FFFD in its place."""
+    for raw in ("ay%FFse", "ay%ED%A0%80se"):
+        r = await http.post("/api/v1/auth/token", content=f"username={raw}&password=x".encode(),
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        error = _refused(r, "body.username")
+        assert "not UTF-8" in error["details"][0]["reason"], error
+    fine = await http.post("/api/v1/auth/token", content="username=%C3%A7a%C4%9Fla&password=x".encode(),
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert fine.status_code == 401, fine.text  # UTF-8 (çağla) passes the guard to the login itself
