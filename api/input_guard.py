@@ -291,8 +291,11 @@ def _json_problem(body: bytes, *, strings: bool = True) -> Problem | None:
         return Problem("body", str(exc), "JSON (RFC 8259): finite numbers, no NaN or Infinity")
     except json.JSONDecodeError:
         return None  # not JSON: the route says what it expects
-    except ValueError as exc:  # e.g. an integer of more digits than Python reads
-        return Problem("body", f"cannot be read: {exc}", None)
+    except ValueError as exc:  # an integer of more digits than Python reads (4,300), or the like
+        if "digits" in str(exc):
+            return Problem("body", "holds an integer of more than 4,300 digits, which is no count or amount "
+                                   "anyone means", "JSON numbers of a sensible size")
+        return Problem("body", "cannot be read as JSON", None)
     return _strings_problem(value) if strings else _depth_only(value)
 
 

@@ -686,3 +686,14 @@ async def test_a_form_value_that_is_not_utf8_is_refused_not_altered(http: httpx.
     fine = await http.post("/api/v1/auth/token", content="username=%C3%A7a%C4%9Fla&password=x".encode(),
                            headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert fine.status_code == 401, fine.text  # UTF-8 (çağla) passes the guard to the login itself
+
+
+async def test_an_integer_too_long_to_read_is_refused_in_plain_words(http: httpx.AsyncClient,
+                                                                     driver: CaseDriver) -> None:
+    """A 5,000-digit number was refused with Python's own advice (sys.set_int_max_str_digits)."""
+    body = b'{"text": "x", "n": ' + b"9" * 5000 + b"}"
+    r = await http.post("/api/v1/cases/C-AAAA-BBBB-CCCC/notes", content=body,
+                        headers=await driver.login("ayse") | {"Content-Type": "application/json"})
+    error = _refused(r, "body")
+    reason = error["details"][0]["reason"]
+    assert "more than 4,300 digits" in reason and "sys." not in reason and "set_int" not in reason, reason
