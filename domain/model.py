@@ -21,6 +21,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
@@ -225,7 +226,24 @@ def _entered_birth(value: date, info: ValidationInfo) -> date:
     return value
 
 
-EnteredDateOfBirth = Annotated[DateOfBirth, AfterValidator(_entered_birth), Rule(ENTERED_BIRTH_RULE)]
+_WRITTEN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _written_as_a_date(value: object) -> object:
+    """A date typed in is a date, written YYYY-MM-DD: pydantic's lax reading took
+    "1990-01-01T00:00:00" as a date and read 19900101 as seconds since 1970 (refused with
+    "Datetimes provided to dates should have zero time", which says nothing to a person)."""
+    if isinstance(value, str) and not _WRITTEN_DATE.fullmatch(value.strip()):
+        raise PydanticCustomError("date_format", "must be a date written YYYY-MM-DD, e.g. 1988-03-14 (not '{value}')",
+                                  {"value": value[:40], "expected": "a date written YYYY-MM-DD"})
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise PydanticCustomError("date_format", "must be a date written YYYY-MM-DD, e.g. 1988-03-14 (a number was "
+                                  "given)", {"expected": "a date written YYYY-MM-DD"})
+    return value
+
+
+EnteredDateOfBirth = Annotated[DateOfBirth, BeforeValidator(_written_as_a_date), AfterValidator(_entered_birth),
+                               Rule(ENTERED_BIRTH_RULE)]
 """A date of birth as a request types it in: ``DateOfBirth`` and the admission rule above."""
 
 

@@ -269,3 +269,23 @@ async def test_the_ui_form_shows_the_refusal_next_to_the_field(stack: Stack, htt
         error = Page(answer.text).field_error("members-0-date_of_birth")
         assert "more than 120 years" in error, error
     await _no_case_for(http, driver, body)
+
+
+def test_a_date_of_birth_is_written_as_a_date() -> None:
+    """explore10 #10: "1990-01-01T00:00:00" was taken as a date and 19900101 read as seconds
+    since 1970 ("Datetimes provided to dates should have zero time")."""
+    from pydantic import ValidationError
+
+    from domain.referral_request import ReferralRequest
+    from tests.support.factories import referral
+
+    for given in ("1990-01-01T00:00:00", 19900101, "01/02/1990"):
+        body = referral(size=1)
+        body["members"][0]["date_of_birth"] = given
+        with pytest.raises(ValidationError) as refused:
+            ReferralRequest.model_validate(body)
+        [error] = refused.value.errors()
+        assert error["loc"] == ("members", 0, "date_of_birth") and "YYYY-MM-DD" in error["msg"], error
+    body = referral(size=1)
+    body["members"][0]["date_of_birth"] = "1990-01-01"
+    assert str(ReferralRequest.model_validate(body).members[0].date_of_birth) == "1990-01-01"
