@@ -459,11 +459,13 @@ class ReviewResubmitForm(_Review):
 
 class ReviewReassessForm(_Review):
     decision: Literal["reassess"] = choice(
-        "reassess the member's health (after not cleared) or, for AVRR, the eligibility (after not eligible)")
+        "reassess the member's health (after not cleared) or, for AVRR, the eligibility (after not eligible), "
+        "or, for family reunification, the relationship found not eligible")
 
 
 class ReviewReapplyForm(_Review):
-    decision: Literal["reapply"] = choice("reapply for the refused travel document or exit permission (AVRR)")
+    decision: Literal["reapply"] = choice("reapply for the refused travel document or exit permission (AVRR), or "
+                                          "the refused visa (family reunification)")
 
 
 class ReviewCloseForm(_Review):

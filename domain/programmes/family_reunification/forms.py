@@ -17,6 +17,9 @@ from domain.forms import (
     NotBefore,
     Reason,
     Reference,
+    ReviewCloseForm,
+    ReviewReapplyForm,
+    ReviewReassessForm,
     after_field,
     choice,
 )
@@ -148,3 +151,15 @@ class ReviewAgeOutForm(Form):
     decision: Literal["keep", "close"] = Field(
         description="keep: the member's eligibility stands; close: the case closes (minor_aged_out).")
     reason: Reason
+
+
+class FamilyReviewOutcomeForm(ChoiceForm):
+    """The supervisor's decision after a relationship found not eligible (in the application:
+    reassess or close) or a visa refused (in the visa stage: reapply or close).  Family
+    reunification never resubmits to another country: the family joins its sponsor there.
+    Which of these a review allows depends on its stage (checked against the case)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"decision": "reapply", "reason": "New proof of relationship; apply again."},
+        {"decision": "close", "reason": "The visa refusal stands."}]})
+    root: Annotated[ReviewReassessForm | ReviewReapplyForm | ReviewCloseForm, Field(discriminator="decision")]

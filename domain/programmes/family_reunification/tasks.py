@@ -3,6 +3,7 @@ and the engine's."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -13,7 +14,7 @@ from domain.programmes.family_reunification import forms
 from domain.programmes.family_reunification.state import data
 from domain.programmes.travel import travel_specs
 from domain.state import CaseState
-from domain.tasks import TaskSpec
+from domain.tasks import EngineTask, TaskSpec
 
 
 class FamilyTask(StrEnum):
@@ -53,5 +54,9 @@ _OWN = (
     exit_permission.TASK_SPEC,
 )
 
+# The supervisor's review offers this programme's decisions only (its form schema is what the
+# API serves for the task): reassess, reapply or close, never resubmit.
+_REVIEW = dataclasses.replace(ENGINE_TASK_SPECS[EngineTask.REVIEW_OUTCOME], form=forms.FamilyReviewOutcomeForm)
+
 TASK_SPECS: dict[str, TaskSpec] = {s.task_type: s for s in _OWN} | travel_specs(
-    arrival_form=forms.FamilyConfirmArrivalForm) | ENGINE_TASK_SPECS
+    arrival_form=forms.FamilyConfirmArrivalForm) | ENGINE_TASK_SPECS | {EngineTask.REVIEW_OUTCOME: _REVIEW}
