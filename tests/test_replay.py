@@ -9,7 +9,10 @@ change with ``workflow.patched``.  To add a history of the current code, run:
 Every JSON file in tests/histories/ is replayed against the worker's workflows, also those of
 other workflow types: the Movement charter (tests/test_movements.py records it) and the
 OrientationSession of 30 people (orientation_session_30_people.json, recorded by
-``ITINERA_RECORD_HISTORIES=1 pytest tests/test_orientation_sessions.py -k 30_person``).
+``ITINERA_RECORD_HISTORIES=1 pytest tests/test_orientation_sessions.py -k 30_person``), and
+the original of a family split after a refused visa whose review followed the refused member
+(split_review_follows_original.json, ``split-review-follows-v1``, recorded by
+``ITINERA_RECORD_HISTORIES=1 pytest tests/test_split_review_follows.py -k refused_child``).
 """
 
 from __future__ import annotations

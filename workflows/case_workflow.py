@@ -129,6 +129,12 @@ FACTS_ON_HOLD_PATCH = "facts-on-hold-v1"
 # a task; a history resumed before keeps the dues it recorded.
 HOLD_FROM_OPENING_PATCH = "hold-from-opening-v1"
 
+# A split moves a supervisor review with the members whose outcome it decides
+# (``DecisionContext.split_review_follows``): cancelled in the original when they all moved,
+# not carried to the new case when none did.  Asked lazily, only by a split it changes (its
+# decision and the opening the handler sends); a split recorded before replays as it ran.
+SPLIT_REVIEW_FOLLOWS_PATCH = "split-review-follows-v1"
+
 # From here on a case carries search attributes (workflows.search_attributes), upserted when
 # one of them changes.  A case whose history began before keeps running without them.
 SEARCH_ATTRIBUTES_PATCH = "search-attributes-v1"
@@ -263,8 +269,9 @@ class CaseWorkflow:
         once scheduled, and it is scheduled on every replay of this handler after the split
         was recorded: a crash anywhere in between is followed by the same opening, which the
         new case's workflow applies once (``activities.case_splits``).  The Update answers only
-        when both cases are recorded.  No recorded history holds a split (a new command), so
-        this needs no ``workflow.patched``."""
+        when both cases are recorded.  The opening follows the rules the split was decided
+        under: whether a supervisor review follows its cause is asked of the same patch
+        (``SPLIT_REVIEW_FOLLOWS_PATCH``, answered once per run)."""
         async with self._lock:
             before = self._state
             recorded = await self._execute(request.action, request.actor, request.audit)
@@ -272,7 +279,8 @@ class CaseWorkflow:
         split = next((r.event for r in recorded if isinstance(r.event, CaseSplit)), None)
         if split is not None:
             assert before is not None
-            opening = split_opening(before, split)
+            opening = split_opening(before, split,
+                                    review_follows=lambda: workflow.patched(SPLIT_REVIEW_FOLLOWS_PATCH))
             workflow_type = domain.programmes.registry.definition_of(before.programme).workflow_type
             try:
                 await workflow.execute_activity(
@@ -338,7 +346,8 @@ class CaseWorkflow:
                           office_day_ends=lambda: workflow.patched(OFFICE_DAY_ENDS_PATCH),
                           office_day_starts=lambda: workflow.patched(OFFICE_DAY_STARTS_PATCH),
                           facts_on_hold=lambda: workflow.patched(FACTS_ON_HOLD_PATCH),
-                          hold_from_opening=lambda: workflow.patched(HOLD_FROM_OPENING_PATCH))
+                          hold_from_opening=lambda: workflow.patched(HOLD_FROM_OPENING_PATCH),
+                          split_review_follows=lambda: workflow.patched(SPLIT_REVIEW_FOLLOWS_PATCH))
         ctx = decision_context(workflow.now(), actor, flags, new_event_id=lambda: str(workflow.uuid4()),
                                admission=False)
         try:

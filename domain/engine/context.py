@@ -55,6 +55,12 @@ class DecisionContext:
     # a task opened during the hold (by a group's fact, a clock) by the time since it opened,
     # not by the whole hold.  Asked (patched) only when a task opened during the hold.
     hold_from_opening: bool | Callable[[], bool] = True
+    # A split moves a supervisor review with its cause: a review opened for what members'
+    # own outcomes were (a visa or travel document refused, a member not cleared, a relationship
+    # not eligible) is cancelled in the original when every such member moved (the original
+    # goes on by itself), and is not carried to the new case when none of them moved.  Asked
+    # (patched) only by a split that this changes.
+    split_review_follows: bool | Callable[[], bool] = True
     # Admission rules only refuse a command and never shape the events of an accepted one
     # (the four-eyes rule, a booking in the past).  The workflow applies them in its Update
     # validators, which run for every new command but not on replay, so adding one never
@@ -82,6 +88,7 @@ class RuleFlags:
     office_day_starts: bool | Callable[[], bool] = True
     facts_on_hold: bool | Callable[[], bool] = True
     hold_from_opening: bool | Callable[[], bool] = True
+    split_review_follows: bool | Callable[[], bool] = True
 
 
 def decision_context(now: datetime, actor: Actor, flags: RuleFlags, *, new_event_id: Callable[[], str],
@@ -92,4 +99,5 @@ def decision_context(now: datetime, actor: Actor, flags: RuleFlags, *, new_event
                            fit_to_travel_checks=flags.fit_to_travel_checks, review_rules=flags.review_rules,
                            reachable_dues=flags.reachable_dues, office_day_ends=flags.office_day_ends,
                            office_day_starts=flags.office_day_starts, facts_on_hold=flags.facts_on_hold,
-                           hold_from_opening=flags.hold_from_opening, admission_rules=admission)
+                           hold_from_opening=flags.hold_from_opening,
+                           split_review_follows=flags.split_review_follows, admission_rules=admission)

@@ -16,6 +16,14 @@ splits it explicitly, with a reason.  Two decisions, one per case:
   per-member tasks and the stage's case-level tasks (both cases need those), each due as it
   was; then ``advance``.
 
+A supervisor review follows its cause (``DecisionContext.split_review_follows``): a review
+opened for members' own outcomes (a visa or travel document refused, a member not cleared, a
+relationship not eligible: ``review_causes``) is cancelled in the original when every such
+member moved (and no outcome of the case's own holds it there), so the original goes on by
+itself, and the new case carries it; when none of them moved, the new case does not carry it.
+A review whose cause is the case's (an interview rejected, an exit permission refused) stays
+with both, as every case-level task does.
+
 The new case's id is derived, ``<case_id>-S<n>`` (the n-th split of this case), so every
 retry of the opening reaches the same workflow; the opening decides nothing for a case that
 already exists from the same split.
@@ -32,19 +40,20 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from domain import events as ev
 from domain.engine.commands import OpenSplitCase, SplitCase
-from domain.engine.context import DecisionContext
+from domain.engine.context import DecisionContext, in_force
 from domain.engine.draft import Draft, reject
 from domain.engine.flow import advance, cancel_escalations_of
 from domain.errors import CommandRejected, RejectionCode
-from domain.model import CaseStatus, Relationship
+from domain.model import CaseStatus, Relationship, Stage
 from domain.offices import DEFAULT_TIME_ZONE
 from domain.programmes.registry import definition_of
-from domain.state import CaseState
+from domain.state import CaseState, TaskState
 from domain.tasks import EngineTask
 
 ADULT_AGE = 18
@@ -124,9 +133,55 @@ def decide_split(draft: Draft, command: SplitCase) -> None:
     # The new case must accept what this one records: judged now, so that a split is never
     # recorded whose other half cannot open.
     trial = dataclasses.replace(draft.ctx, new_event_id=lambda: "split-trial")
-    decide_open_split(None, split_opening(before, split), trial)
+    decide_open_split(None, split_opening(before, split, review_follows=draft.ctx.split_review_follows), trial)
     draft.emit(split)
+    for review in _open_reviews(before):
+        causes = review_causes(before, review.stage)
+        if causes and causes <= moved and in_force(draft.ctx.split_review_follows):
+            names = ", ".join(m.full_name for m in before.members if m.member_id in causes)
+            reason = f"what it decides moved to case {target} ({names}): {command.reason}"
+            draft.emit(ev.TaskCancelled(task_id=review.task_id, reason=reason))
+            cancel_escalations_of(draft, review.task_id, f"its review moved to case {target}")
     advance(draft)
+
+
+def _open_reviews(state: CaseState) -> list[TaskState]:
+    return [t for t in state.open_tasks if t.task_type == EngineTask.REVIEW_OUTCOME and t.member_id is None]
+
+
+def _part(state: CaseState, keep: set[str]) -> CaseState:
+    """``state`` with only the ``keep`` members (and their records)."""
+    part = state.model_copy(deep=True)
+    drop_members(part, {m.member_id for m in state.members} - keep)
+    return part
+
+
+def review_causes(state: CaseState, stage: Stage) -> set[str]:
+    """The members whose own outcome a supervisor review open in ``stage`` decides: a visa or
+    travel document refused (visa stage), a member not cleared (health), or what the
+    programme holds the stage for on that member alone (a relationship not eligible).  Empty
+    when the cause is the case's, not a member's (an interview rejected)."""
+    programme = definition_of(state.programme)
+    if _held_by_the_case(state, stage):
+        return {m.member_id for m in state.members}  # the case's own outcome: every member shares it
+    causes = set()
+    for m in state.members:
+        progress = state.progress[m.member_id]
+        if stage == Stage.VISA:
+            own = progress.visa == "refused"
+        elif stage == Stage.HEALTH:
+            own = progress.health == "not_cleared"
+        else:
+            own = programme.holds(_part(state, {m.member_id}), stage)
+        if own:
+            causes.add(m.member_id)
+    return causes
+
+
+def _held_by_the_case(state: CaseState, stage: Stage) -> bool:
+    """The programme holds ``stage`` for the case itself, whoever its members are (an exit
+    permission refused, an eligibility not met): judged on the case without its members."""
+    return definition_of(state.programme).holds(_part(state, set()), stage)
 
 
 def _for_members(data: dict[str, Any], keep: set[str], family: set[str]) -> dict[str, Any]:
@@ -151,9 +206,16 @@ def drop_members(state: CaseState, gone: set[str]) -> None:
         state.programme_data = type(state.programme_data).model_validate(kept)
 
 
-def split_opening(before: CaseState, split: ev.CaseSplit) -> OpenSplitCase:
-    """What the new case opens with, from the original case just before ``split``."""
+def split_opening(before: CaseState, split: ev.CaseSplit,
+                  review_follows: bool | Callable[[], bool] = True) -> OpenSplitCase:
+    """What the new case opens with, from the original case just before ``split``: a review
+    whose cause stayed (none of its members moved) is not carried, under ``review_follows``
+    (the original's ``DecisionContext.split_review_follows``, asked only when it matters)."""
     moved = set(split.member_ids)
+    stays = {r.task_id for r in _open_reviews(before)
+             if (causes := review_causes(before, r.stage)) and not causes & moved}
+    if stays and not in_force(review_follows):
+        stays = set()
     family = {m.member_id for m in before.members}
     sponsor = definition_of(before.programme).members_join_sponsor
     members = []
@@ -181,7 +243,7 @@ def split_opening(before: CaseState, split: ev.CaseSplit) -> OpenSplitCase:
     tasks = [ev.CarriedTask(task_type=t.task_type, stage=t.stage, member_id=t.member_id, due_at=t.due_at,
                             assignee=t.assignee)
              for t in before.open_tasks
-             if t.task_type != EngineTask.RESOLVE_ESCALATION
+             if t.task_type != EngineTask.RESOLVE_ESCALATION and t.task_id not in stays
              and (t.member_id in moved or (t.member_id is None and t.stage == before.stage))]
     return OpenSplitCase(opening=opening, tasks=tasks)
 
