@@ -235,6 +235,10 @@ async def test_the_programmes_task_forms_render_in_the_ui(stack: Stack, driver: 
         assert done.status_code == 200 and done.url.path == f"/ui/cases/{case['case_id']}", done.text
         case_page = (await ayse.get(f"/ui/cases/{case['case_id']}")).text
         assert "Document collection" in case_page
+        # The people table shows only the stages the programme asks of each person (explore9
+        # F8: "Health: Pending, Orientation: Pending" for stages family reunification has not).
+        headings = [Page.text(th) for th in Page(case_page).find("th", scope="col")]
+        assert "Visa" in headings and "Health" not in headings and "Orientation" not in headings, headings
 
 
 async def test_the_demo_data_holds_families_joining_a_sponsor_in_germany(driver: CaseDriver) -> None:

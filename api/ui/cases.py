@@ -23,7 +23,8 @@ from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash, flash_refusal
 from domain.case import AddNote, HoldCase, ResumeCase, WithdrawCase
 from domain.errors import plain_reason
-from domain.model import Role
+from domain.model import Role, Stage
+from domain.programmes.registry import definition_of
 from domain.offices import local_time, time_zone, zone_label
 from api.policy import reads_health_details, with_article
 from api.ui.timeline import timeline
@@ -92,9 +93,22 @@ async def render_case_page(request: Request, case_id: str, principal: UiPrincipa
         "here": request.url.path,
         "split": split or {"errors": {}, "member_ids": [], "principal_member_id": "", "reason": "", "problem": None},
         "action_forms": _action_forms(kept),
+        "columns": member_columns(case.programme),
         "may_split": moment is None and policy.may_act(principal, "split") and len(case.members) > 1
                      and case.key_dates.departed_at is None,
     }, title=f"{case.principal_name} · {case.case_id}", status=status_code)
+
+
+def member_columns(programme: str) -> dict[str, bool]:
+    """Which per-person columns the people table shows: a stage's column only where the
+    programme has a task per person in it (family reunification has no health or orientation
+    stage, AVRR's pre-departure counselling is the case's, not each person's), so nobody reads
+    "Pending" as work still to do that the programme never asks."""
+    definition = definition_of(programme)
+    per_person = {spec.stage for spec in definition.task_specs.values()
+                  if spec.per_member and spec.stage in definition.stages}
+    return {"health": Stage.HEALTH in per_person, "orientation": Stage.ORIENTATION in per_person,
+            "visa": Stage.VISA in per_person}
 
 
 async def _confirm_withdrawal(request: Request, principal: UiPrincipal, db: Db, case_id: str, reason: str,
