@@ -121,6 +121,10 @@ async def test_a_charter_departs_every_case_recorded_exactly_once(driver: CaseDr
     r = await _call(driver, "POST", f"/api/v1/movements/{other['movement_id']}/cases",
                     json={"case_id": cases[1]["case_id"]})
     assert r.status_code == 409 and r.json()["error"]["details"][0]["rule"] == "on_other_movement", r.text
+    # A booking a group movement makes is the movement's: the case's own cancel-booking refuses it.
+    mine = await _call(driver, "POST", f"/api/v1/cases/{cases[1]['case_id']}/cancel-booking",
+                       json={"reason": "Not this one."})
+    assert mine.status_code == 409 and mine.json()["error"]["code"] == "on_movement", mine.text
 
     # Lock: every case is booked on the charter's flight by its own workflow.
     await _ok(driver, "POST", f"/api/v1/movements/{movement_id}/lock")

@@ -20,6 +20,7 @@ from api.idempotency import Idempotency
 from api.schemas import CaseDetail
 from domain.case import (
     AddNote,
+    CancelBooking,
     CaseAction,
     CorrectMember,
     HoldCase,
@@ -115,9 +116,23 @@ async def perform_case_action(db: Db, commands: Commands, principal: Principal, 
         _check_corrected_name(action)
     policy.require_case_visible(principal, case_id, await readmodel.case_office(db, case_id))
     policy.require_role(principal, set(policy.ACTION_ROLES[action.kind]), f"{action.kind.replace('_', ' ')} a case")
+    if isinstance(action, CancelBooking):
+        await _not_on_a_movement(db, case_id)
     async with lent_back(db):  # not held while the workflow is awaited (api.deps)
         await commands.act(case_id, action, principal.actor)
     return policy.redact_case(await case_after_command(db, case_id), principal)
+
+
+async def _not_on_a_movement(db: Db, case_id: str) -> None:
+    """A booking a group movement made is the movement's to drop (taking the case off its
+    manifest drops it, and the manifest stays true); only a case's own booking is cancelled
+    on the case."""
+    on_movement = (await other_open_movements(db, [case_id], "")).get(case_id)
+    if on_movement is not None:
+        raise ApiError(409, "on_movement",
+                       f"case {case_id} is on the manifest of movement {on_movement}: take it off the manifest "
+                       f"(POST /api/v1/movements/{on_movement}/cases/{case_id}/remove), which drops its booking",
+                       [{"field": "case_id", "reason": f"on movement {on_movement}"}])
 
 
 def _check_corrected_name(action: CorrectMember) -> None:
@@ -170,6 +185,20 @@ async def resume(case_id: str, body: ReasonBody, principal: CurrentPrincipal, db
                  request: Request) -> Any:
     return await _once(request, db, principal, lambda: perform_case_action(db, commands, principal, case_id,
                                                                            ResumeCase(reason=body.reason)))
+
+
+@router.post("/api/v1/cases/{case_id}/cancel-booking", response_model=CaseDetail,
+             summary="Cancel the case's own flight booking (movement officer, supervisor): the tasks that "
+                     "depended on it are cancelled and the case books again")
+async def cancel_booking(case_id: str, body: ReasonBody, principal: CurrentPrincipal, db: Db, commands: Commands,
+                         request: Request) -> Any:
+    """A booked flight the case will not take (a date typed wrong, a document that ends before
+    it, a fit-to-travel check too late for it): the booking is dropped, its fit-to-travel,
+    consent and departure tasks are cancelled, and ``book_movement`` opens again.  409 when
+    the case has no booking (or has departed), and for a case on a group movement's manifest:
+    that booking is the movement's (take the case off the manifest)."""
+    return await _once(request, db, principal, lambda: perform_case_action(db, commands, principal, case_id,
+                                                                           CancelBooking(reason=body.reason)))
 
 
 @router.post("/api/v1/cases/{case_id}/notes", response_model=CaseDetail, summary="Add a note to the case")

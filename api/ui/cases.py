@@ -21,7 +21,7 @@ from api.ui.i18n import N_, gettext as _
 from api.ui.rendering import UiRoute, redirect, render
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash, flash_refusal
-from domain.case import AddNote, HoldCase, ResumeCase, WithdrawCase
+from domain.case import AddNote, CancelBooking, HoldCase, ResumeCase, WithdrawCase
 from domain.errors import plain_reason
 from domain.model import Role, Stage
 from domain.programmes.registry import definition_of
@@ -142,15 +142,18 @@ def _moment(as_of: str | None, zone: str) -> datetime | None:
 
 
 # Case-level actions offered on the case page: kind -> (form field, what the action needs).
-UI_ACTIONS = ("note", "hold", "resume", "withdraw", "correct_member")
+UI_ACTIONS = ("note", "hold", "resume", "withdraw", "correct_member", "cancel_booking")
 _DONE = {"note": N_("Note added."), "hold": N_("The case is on hold: SLA clocks are paused."),
          "resume": N_("The case is active again; its tasks keep the time they had left."),
-         "withdraw": N_("The case is withdrawn and closed.")}
+         "withdraw": N_("The case is withdrawn and closed."),
+         "cancel_booking": N_("The booking is cancelled: the case books a flight again.")}
 
 
 # The longest text each action takes: the API's own bodies (NoteBody, ReasonBody).
-_BODIES = {"note": NoteBody, "hold": ReasonBody, "resume": ReasonBody, "withdraw": ReasonBody}
-_WHAT = {"note": N_("The note"), "hold": N_("The reason"), "resume": N_("The reason"), "withdraw": N_("The reason")}
+_BODIES = {"note": NoteBody, "hold": ReasonBody, "resume": ReasonBody, "withdraw": ReasonBody,
+           "cancel_booking": ReasonBody}
+_WHAT = {"note": N_("The note"), "hold": N_("The reason"), "resume": N_("The reason"), "withdraw": N_("The reason"),
+         "cancel_booking": N_("The reason")}
 
 
 def _action_forms(kept: dict[str, str] | None) -> dict[str, dict[str, str | None]]:
@@ -173,7 +176,7 @@ _LIMITS = {kind: _max_length(body) for kind, body in _BODIES.items()}  # note 4,
 
 
 @router.post("/cases/{case_id}/actions/{kind}", summary="A case-level action")
-async def case_action(request: Request, case_id: CaseId, kind: Annotated[str, Path(pattern="^(note|hold|resume|withdraw)$")],
+async def case_action(request: Request, case_id: CaseId, kind: Annotated[str, Path(pattern="^(note|hold|resume|withdraw|cancel_booking)$")],
                       principal: UiPrincipal, db: Db, commands: Commands) -> Response:
     """Through the API's own path (``perform_case_action``), with the form's submission token
     as the ``Idempotency-Key``.  Text over the limit is refused with the limit, never cut,
@@ -202,7 +205,8 @@ async def case_action(request: Request, case_id: CaseId, kind: Annotated[str, Pa
     if kind == "withdraw" and posted.get("confirmed") != "yes":
         return await _confirm_withdrawal(request, principal, db, case_id, text, submission)
     action = {"note": lambda: AddNote(text=text), "hold": lambda: HoldCase(reason=text),
-              "resume": lambda: ResumeCase(reason=text), "withdraw": lambda: WithdrawCase(reason=text)}[kind]()
+              "resume": lambda: ResumeCase(reason=text), "withdraw": lambda: WithdrawCase(reason=text),
+              "cancel_booking": lambda: CancelBooking(reason=text)}[kind]()
     use_idempotency_key(request, f"ui-case-action-{submission}")
     try:
         await perform_case_action(db, commands, principal, case_id, action)
