@@ -12,7 +12,9 @@ OrientationSession of 30 people (orientation_session_30_people.json, recorded by
 ``ITINERA_RECORD_HISTORIES=1 pytest tests/test_orientation_sessions.py -k 30_person``), and
 the original of a family split after a refused visa whose review followed the refused member
 (split_review_follows_original.json, ``split-review-follows-v1``, recorded by
-``ITINERA_RECORD_HISTORIES=1 pytest tests/test_split_review_follows.py -k refused_child``).
+``ITINERA_RECORD_HISTORIES=1 pytest tests/test_split_review_follows.py -k refused_child``), and a
+child's orientation task cancelled by a corrected date of birth (correction_reprunes.json,
+``correction-reprunes-v1``, ``ITINERA_RECORD_HISTORIES=1 pytest tests/test_correction_reprunes.py``).
 """
 
 from __future__ import annotations

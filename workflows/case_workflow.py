@@ -135,6 +135,12 @@ HOLD_FROM_OPENING_PATCH = "hold-from-opening-v1"
 # decision and the opening the handler sends); a split recorded before replays as it ran.
 SPLIT_REVIEW_FOLLOWS_PATCH = "split-review-follows-v1"
 
+# A corrected date of birth cancels the per-person tasks the stage no longer asks of that
+# person (``DecisionContext.correction_reprunes``; explore9: a child corrected to under 12 kept
+# her orientation task, and the case waited for her).  Asked lazily, only by a correction that
+# cancels something; a correction recorded before replays as it ran.
+CORRECTION_REPRUNES_PATCH = "correction-reprunes-v1"
+
 # From here on a case carries search attributes (workflows.search_attributes), upserted when
 # one of them changes.  A case whose history began before keeps running without them.
 SEARCH_ATTRIBUTES_PATCH = "search-attributes-v1"
@@ -347,7 +353,8 @@ class CaseWorkflow:
                           office_day_starts=lambda: workflow.patched(OFFICE_DAY_STARTS_PATCH),
                           facts_on_hold=lambda: workflow.patched(FACTS_ON_HOLD_PATCH),
                           hold_from_opening=lambda: workflow.patched(HOLD_FROM_OPENING_PATCH),
-                          split_review_follows=lambda: workflow.patched(SPLIT_REVIEW_FOLLOWS_PATCH))
+                          split_review_follows=lambda: workflow.patched(SPLIT_REVIEW_FOLLOWS_PATCH),
+                          correction_reprunes=lambda: workflow.patched(CORRECTION_REPRUNES_PATCH))
         ctx = decision_context(workflow.now(), actor, flags, new_event_id=lambda: str(workflow.uuid4()),
                                admission=False)
         try:

@@ -61,6 +61,10 @@ class DecisionContext:
     # goes on by itself), and is not carried to the new case when none of them moved.  Asked
     # (patched) only by a split that this changes.
     split_review_follows: bool | Callable[[], bool] = True
+    # A corrected date of birth re-decides the stage's per-person work: a task the stage no
+    # longer asks of that person (an orientation for a child now under the age rule) is
+    # cancelled and the case moves on.  Asked (patched) only by a correction it changes.
+    correction_reprunes: bool | Callable[[], bool] = True
     # Admission rules only refuse a command and never shape the events of an accepted one
     # (the four-eyes rule, a booking in the past).  The workflow applies them in its Update
     # validators, which run for every new command but not on replay, so adding one never
@@ -89,6 +93,7 @@ class RuleFlags:
     facts_on_hold: bool | Callable[[], bool] = True
     hold_from_opening: bool | Callable[[], bool] = True
     split_review_follows: bool | Callable[[], bool] = True
+    correction_reprunes: bool | Callable[[], bool] = True
 
 
 def decision_context(now: datetime, actor: Actor, flags: RuleFlags, *, new_event_id: Callable[[], str],
@@ -100,4 +105,5 @@ def decision_context(now: datetime, actor: Actor, flags: RuleFlags, *, new_event
                            reachable_dues=flags.reachable_dues, office_day_ends=flags.office_day_ends,
                            office_day_starts=flags.office_day_starts, facts_on_hold=flags.facts_on_hold,
                            hold_from_opening=flags.hold_from_opening,
-                           split_review_follows=flags.split_review_follows, admission_rules=admission)
+                           split_review_follows=flags.split_review_follows,
+                           correction_reprunes=flags.correction_reprunes, admission_rules=admission)

@@ -9,10 +9,12 @@ from pydantic import ValidationError
 
 from domain import events as ev
 from domain.engine.commands import CorrectMember
+from domain.engine.context import in_force
 from domain.engine.draft import Draft, reject
+from domain.engine.flow import advance, cancel_escalations_of, in_flow, next_step
 from domain.engine.form_validation import form_rejection
 from domain.errors import RejectionCode
-from domain.model import EDGE_TODAY, MemberIn, ReferralFieldError, Relationship, entered_birth_problem
+from domain.model import EDGE_TODAY, CaseStatus, MemberIn, ReferralFieldError, Relationship, entered_birth_problem
 from domain.programmes.registry import definition_of, profile_of
 
 CORRECTABLE_MEMBER_FIELDS = ("full_name", "date_of_birth", "sex", "nationality", "relationship")
@@ -57,6 +59,30 @@ def decide_correction(draft: Draft, command: CorrectMember) -> None:
                      [{"field": "changes", "reason": "every value is already recorded"}])
     draft.emit(ev.MemberDataCorrected(member_id=member.member_id, changes=changed,
                                       previous={k: before[k] for k in changed}, reason=command.reason))
+    if "date_of_birth" in changed:
+        _drop_tasks_no_longer_asked(draft, member.member_id, corrected.full_name)
+
+
+def _drop_tasks_no_longer_asked(draft: Draft, member_id: str, name: str) -> None:
+    """The stage's per-person tasks of ``member_id`` that its next step no longer asks of them
+    once their date of birth is corrected (an orientation for a child now under the age rule)
+    are cancelled, and the case moves on as the stage's flow says: it no longer waits for work
+    the programme does not ask.  A task of another type than the step's is left alone."""
+    state = draft.s
+    step = next_step(state, state.stage, draft.ctx)
+    profile = profile_of(state)
+    stale = [t for t in state.open_tasks
+             if t.member_id == member_id and t.stage == state.stage and in_flow(state, t)
+             and profile.spec(t.task_type).per_member
+             and (step is None or (step[0] == t.task_type and member_id not in step[1]))]
+    # A held case is left as it is: its work waits for the resume, which moves nothing on.
+    if not stale or state.status == CaseStatus.ON_HOLD or not in_force(draft.ctx.correction_reprunes):
+        return
+    for task in stale:
+        reason = f"no longer asked of {name} after the correction of the date of birth"
+        draft.emit(ev.TaskCancelled(task_id=task.task_id, reason=reason))
+        cancel_escalations_of(draft, task.task_id, reason)
+    advance(draft)
 
 
 def _plausible_when_entered(born: date, today: date) -> None:
