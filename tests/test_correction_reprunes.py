@@ -7,22 +7,17 @@ tests/histories/correction_reprunes.json, recorded by
 
 from __future__ import annotations
 
-import json
-import os
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.worker import Replayer
 
 from domain.model import Stage
-from temporal_client import data_converter
 from tests.support.driver import CaseDriver
 from tests.support.factories import member, referral
-from tests.support.stack import Stack, stack_settings
+from tests.support.histories import replays_and_is_recorded
+from tests.support.stack import Stack
 from tests.test_branches import _patches
-from worker import WORKFLOWS, workflow_runner
 from workflows.case_workflow import CORRECTION_REPRUNES_PATCH
 
 
@@ -66,13 +61,7 @@ async def test_a_child_corrected_under_the_orientation_age_no_longer_holds_the_s
     case = await driver.advance(after)
     assert (case["status"], case["closure_reason"]) == ("closed", "arrived")
     await handle.result()
-    history = await handle.fetch_history()
-    await Replayer(workflows=WORKFLOWS, data_converter=data_converter(stack_settings()),
-                   workflow_runner=workflow_runner(False)).replay_workflow(history)
-    if os.environ.get("ITINERA_RECORD_HISTORIES"):
-        path = Path(__file__).parent / "histories" / "correction_reprunes.json"
-        path.write_text(json.dumps({"workflow_id": case["case_id"], "history": json.loads(history.to_json())},
-                                   indent=1))
+    await replays_and_is_recorded(handle, "correction_reprunes.json")
 
 
 async def test_a_correction_that_keeps_the_child_s_work_changes_no_task(stack: Stack, http: httpx.AsyncClient,

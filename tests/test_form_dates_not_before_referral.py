@@ -41,6 +41,7 @@ from domain.programmes.resettlement.forms import (
 )
 from domain.tasks import TaskType
 from tests.support.factories import member, referral
+from tests.support.histories import replays_and_is_recorded
 
 ISTANBUL = "Europe/Istanbul"
 # 01:30 in Istanbul on 1 December is 22:30 UTC on 30 November: the case was referred on the 1st.
@@ -193,10 +194,4 @@ async def test_a_family_with_a_child_asks_office_day_starts_and_replays(stack: A
     case = await driver.complete(case["open_tasks"][0], case["office"], case=case)
     handle = stack.temporal.get_workflow_handle(case["case_id"])
     assert OFFICE_DAY_STARTS_PATCH in await _patches(handle)
-    history = await handle.fetch_history()
-    await Replayer(workflows=WORKFLOWS, data_converter=data_converter(stack_settings()),
-                   workflow_runner=workflow_runner(False)).replay_workflow(history)
-    if os.environ.get("ITINERA_RECORD_HISTORIES"):
-        path = Path(__file__).parent / "histories" / "family_reunification_office_day_starts.json"
-        path.write_text(json.dumps({"workflow_id": case["case_id"], "history": json.loads(history.to_json())},
-                                   indent=1))
+    await replays_and_is_recorded(handle, "family_reunification_office_day_starts.json")

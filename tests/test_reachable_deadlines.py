@@ -28,6 +28,7 @@ from domain.identity import case_id_for
 from domain.model import Actor, Referral
 from tests.support.factories import referral
 from tests.support.forms import example_form
+from tests.support.histories import replays_and_is_recorded
 
 ISTANBUL = "Europe/Istanbul"
 NOW = datetime(2026, 12, 3, 16, 0, tzinfo=UTC)  # 19:00 in Istanbul
@@ -260,13 +261,7 @@ async def test_a_case_flying_in_two_hours_runs_both_rules_under_their_patches_an
     handle = stack.temporal.get_workflow_handle(case["case_id"])
     await handle.result()
     assert {REACHABLE_DUES_PATCH, OFFICE_DAY_ENDS_PATCH} <= await _patches(handle)
-    history = await handle.fetch_history()
     events = [e["type"] for e in (await driver.client.get(f"/api/v1/cases/{case['case_id']}/events",
                                                              headers=await driver.login("fatma"))).json()]
     assert "TaskOverdue" not in events
-    await Replayer(workflows=WORKFLOWS, data_converter=data_converter(stack_settings()),
-                   workflow_runner=workflow_runner(False)).replay_workflow(history)
-    if os.environ.get("ITINERA_RECORD_HISTORIES"):
-        path = Path(__file__).parent / "histories" / "resettlement_reachable_dues_office_days.json"
-        path.write_text(json.dumps({"workflow_id": case["case_id"], "history": json.loads(history.to_json())},
-                                   indent=1))
+    await replays_and_is_recorded(handle, "resettlement_reachable_dues_office_days.json")

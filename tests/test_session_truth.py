@@ -16,14 +16,10 @@ The pure core first, then the API on the real stack.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.worker import Replayer
 
 from activities.orientation_sessions import OrientationSessionActivities
 from api.commands import CaseCommands
@@ -34,15 +30,14 @@ from domain.sessions import commands as c
 from domain.sessions import model as m
 from domain.sessions.decide import SessionRejected, decide, fold
 from domain.sessions.records import OrientationRequest, orientation_update_id
-from temporal_client import data_converter
 from tests.support.browser import signed_in
 from tests.support.driver import CaseDriver
 from tests.support.factories import referral
+from tests.support.histories import replays_and_is_recorded
 from tests.support.pages import Page
-from tests.support.stack import Stack, stack_settings
+from tests.support.stack import Stack
 from tests.support.waiting import eventually
 from tests.test_branches import _patches
-from worker import WORKFLOWS, workflow_runner
 from workflows.orientation_session import FOLLOW_SPLITS_PATCH
 
 DESTINATION = "HR"  # no other test's orientation sessions go to Croatia: the proposals are ours alone
@@ -312,9 +307,4 @@ async def test_a_split_and_a_correction_after_the_invitation_reach_the_session(d
     handle = stack.temporal.get_workflow_handle(sid)
     await handle.result()
     assert FOLLOW_SPLITS_PATCH in await _patches(handle)
-    history = await handle.fetch_history()
-    await Replayer(workflows=WORKFLOWS, data_converter=data_converter(stack_settings()),
-                   workflow_runner=workflow_runner(False)).replay_workflow(history)
-    if os.environ.get("ITINERA_RECORD_HISTORIES"):
-        path = Path(__file__).parent / "histories" / "orientation_session_follows_split.json"
-        path.write_text(json.dumps({"workflow_id": sid, "history": json.loads(history.to_json())}, indent=1))
+    await replays_and_is_recorded(handle, "orientation_session_follows_split.json")

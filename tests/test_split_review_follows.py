@@ -19,13 +19,10 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from temporalio.worker import Replayer
 
 from domain.case import CaseState, CompleteTask, DecisionContext, ReferCase, SplitCase, Tick, decide, fold, next_deadline
 from domain.engine.split import split_opening
@@ -37,10 +34,9 @@ from domain.programmes.family_reunification.state import birthday
 from tests.support.driver import CaseDriver
 from tests.support.factories import member, referral
 from tests.support.forms import example_form
-from tests.support.stack import Stack, stack_settings
+from tests.support.histories import replays_and_is_recorded
+from tests.support.stack import Stack
 from tests.test_branches import _patches
-from temporal_client import data_converter
-from worker import WORKFLOWS, workflow_runner
 from workflows.case_workflow import SPLIT_REVIEW_FOLLOWS_PATCH
 
 SPONSOR = {"full_name": "Yusuf Haddad", "protection_status": "subsidiary_protection",
@@ -294,12 +290,7 @@ async def test_after_splitting_off_the_refused_child_the_family_travels_and_he_i
     handle = stack.temporal.get_workflow_handle(case_id)
     assert SPLIT_REVIEW_FOLLOWS_PATCH in await _patches(handle)
     await handle.result()
-    history = await handle.fetch_history()
-    await Replayer(workflows=WORKFLOWS, data_converter=data_converter(stack_settings()),
-                   workflow_runner=workflow_runner(False)).replay_workflow(history)
-    if os.environ.get("ITINERA_RECORD_HISTORIES"):
-        path = Path(__file__).parent / "histories" / "split_review_follows_original.json"
-        path.write_text(json.dumps({"workflow_id": case_id, "history": json.loads(history.to_json())}, indent=1))
+    await replays_and_is_recorded(handle, "split_review_follows_original.json")
 
 
 async def test_a_two_member_family_is_not_closed_visa_refused_for_the_member_who_left(driver: CaseDriver) -> None:
