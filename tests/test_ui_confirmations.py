@@ -4,7 +4,7 @@ back keeps what was typed.  The case is read back through the JSON API."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -40,6 +40,11 @@ async def test_a_withdrawal_of_consent_is_confirmed_before_the_case_closes(
         assert page.field("language")["tag"] == "select" and ("ku", False) in page.options("field-language")
         typed = {"csrf_token": page.csrf, "withdrawn_by": "Karwan Aziz", "withdrawn_on": today, "language": "ku",
                  "reason": "Found work in Istanbul; wants to stay."}
+        # A day the case would refuse is said before the confirmation (explore9 F17), not after it.
+        early = (local_date(datetime.now(UTC), "Europe/Istanbul") - timedelta(days=1)).isoformat()
+        refused = await ayse.post(url, data=typed | {"withdrawn_on": early})
+        assert refused.status_code == 422 and "must not be before the case was referred" in refused.text
+        assert "cannot be undone" not in refused.text
         asked = Page((await ayse.post(url, data=typed)).text)
         what = asked.text(asked.one("section", **{"aria-labelledby": "what-happens"}))
         assert "The case closes at once" in what and "cannot be undone" in what and "Kurdish" in what

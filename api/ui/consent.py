@@ -8,6 +8,7 @@ API's route function (``withdraw_consent``): the same rights, programme check an
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -25,6 +26,7 @@ from api.ui.rendering import UiRoute, redirect, render
 from api.ui.schema_form import BoundForm
 from api.ui.security import UI_PREFIX
 from api.ui.session import UiPrincipal, flash
+from domain.offices import local_date
 from domain.programmes.registry import definition_of
 
 router = APIRouter(route_class=UiRoute)
@@ -46,6 +48,20 @@ async def _case(db: Db, principal: UiPrincipal, case_id: str) -> CaseDetail:
         raise ApiError(409, "wrong_programme", f"case {case_id} is a {case.programme} case, which takes no consent "
                                                "to withdraw; to stop it, withdraw the case")
     return case
+
+
+def _day_problem(case: CaseDetail, withdrawn_on: date) -> str | None:
+    """The case's own day rules for ``withdrawn_on`` (``domain.programmes.avrr.flow``), said
+    before the confirmation page asks to close the case for good, not after it: not after
+    today in the office, not before the referral (a case split off another has no such bound)."""
+    zone = case.office_time_zone
+    today = local_date(datetime.now(UTC), zone)
+    if withdrawn_on > today:
+        return _("must not be in the future (today is %(day)s)", day=today.isoformat())
+    referred_on = local_date(case.key_dates.referred_at, zone)
+    if case.split_from is None and withdrawn_on < referred_on:
+        return _("must not be before the case was referred (%(day)s)", day=referred_on.isoformat())
+    return None
 
 
 def _schema() -> dict[str, Any]:
@@ -76,6 +92,10 @@ async def record_consent_withdrawal(request: Request, case_id: CaseId, principal
         body = ConsentWithdrawalBody.model_validate(form.payload())
     except ValidationError as exc:
         form.add_errors([{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()])
+        return _page(request, case, form, status=422,
+                     problem=_("The form has errors. Correct the fields marked below and submit again."))
+    if (problem := _day_problem(case, body.withdrawn_on)) is not None:  # heard before the irreversible step
+        form.add_errors([{"field": "withdrawn_on", "reason": problem}])
         return _page(request, case, form, status=422,
                      problem=_("The form has errors. Correct the fields marked below and submit again."))
     if posted.get("confirmed") != "yes":  # first say what will happen
