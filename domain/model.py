@@ -139,16 +139,16 @@ Name = Line(max_length=200)
 ShortText = Line(max_length=200)
 Notes = Text(max_length=4000)
 
-_COUNTRY_HELP = "ISO 3166-1 alpha-2 country code (or XK, Kosovo), upper case"
+COUNTRY_HELP = "ISO 3166-1 alpha-2 country code (or XK, Kosovo), upper case"
 
 
 def check_country(value: str) -> str:
     if value not in COUNTRY_CODES:
-        raise ValueError(f"'{value}' is not an {_COUNTRY_HELP} (for example NO, SY, TR)")
+        raise ValueError(f"'{value}' is not an {COUNTRY_HELP} (for example NO, SY, TR)")
     return value
 
 
-Country = Annotated[str, AfterValidator(check_country), Rule(_COUNTRY_HELP, pattern="^[A-Z]{2}$")]
+Country = Annotated[str, AfterValidator(check_country), Rule(COUNTRY_HELP, pattern="^[A-Z]{2}$")]
 
 # --- "today" at the edge ----------------------------------------------------------------------
 #
@@ -416,10 +416,10 @@ class Referral(ShowsRules):
     office: Office
     priority: Priority = Priority.NORMAL
     destination_country: Country | None = Field(
-        default=None, description=f"Resettlement country, {_COUNTRY_HELP}. Required for resettlement."
+        default=None, description=f"Resettlement country, {COUNTRY_HELP}. Required for resettlement."
     )
     origin_country: Country | None = Field(
-        default=None, description=f"Country of return for AVRR, {_COUNTRY_HELP}. Required for AVRR."
+        default=None, description=f"Country of return for AVRR, {COUNTRY_HELP}. Required for AVRR."
     )
     external_referral_id: Annotated[str, Rule("3-64 characters: letters, digits and . _ : / - (starting with a "
                                               "letter or digit).", pattern=_EXTERNAL_ID.pattern)] = Field(

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from api.ui.formatting import humanize
 from api.ui.i18n import gettext as _
 from domain.errors import plain_reason as without_prefix
+from domain.model import COUNTRY_HELP
+from domain.person_names import PERSON_NAME_RULE
 from domain.text import LINE_RULE, TEXT_RULE
 
 if TYPE_CHECKING:
@@ -21,8 +23,8 @@ if TYPE_CHECKING:
 
 # Help written for developers that a list of names or the browser's own control makes moot.
 _DEVELOPER_HELP = (
-    LINE_RULE, TEXT_RULE,
-    ", ISO 3166-1 alpha-2 country code, upper case", "ISO 3166-1 alpha-2 country code, upper case",
+    LINE_RULE, TEXT_RULE, PERSON_NAME_RULE,  # a name's character rules are the API's, not a caseworker's
+    f", {COUNTRY_HELP}", COUNTRY_HELP,
     "ISO 639 code of the language, e.g. ar, fa, ku, ur.", "ISO 4217 code, e.g. USD",
 )
 _CODED_HELP = re.compile(r"\bISO (3166-1 alpha-2|639|4217)( language)?( code)?( of the [a-z ]+)?,? ?(e\.g\. [A-Za-z, ]+)?\.?")
@@ -74,7 +76,8 @@ def plain_reason(reason: str, f: FormField | None, labels: dict[str, str] | None
         return _("Not in the expected form.")
     if reason.startswith("Input should be") and ("'" in reason) and f is not None and f.options:
         return _("Please choose one of the listed options.")
-    if reason.startswith("Input should be a valid date") or "date from a string" in reason:
+    if (reason.startswith("Input should be a valid date") or "date from a string" in reason
+            or reason.startswith("must be a date written YYYY-MM-DD")):
         return _("Enter a date as day, month and year.")
     if reason.startswith("Input should be a valid datetime"):
         return _("Enter a date and a time.")
