@@ -38,7 +38,7 @@ from domain.identity import case_id_for
 from domain.model import Actor, Referral
 from domain.offices import OFFICE_COUNTRIES, check_office_countries, host_country_problem, local_date
 from domain.person_names import person_name_problem
-from domain.programmes.avrr.flow import _check_a_minor, _check_no_minor_alone
+from domain.programmes.avrr.admission import check_a_minor as _check_a_minor, check_no_minor_alone as _check_no_minor_alone
 from domain.programmes.avrr.forms import ScreenVulnerabilityForm
 from domain.programmes.family_reunification.forms import BookEmbassyAppointmentForm
 from domain.programmes.resettlement.forms import ConductInterviewForm

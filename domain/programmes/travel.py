@@ -21,7 +21,7 @@ from domain.engine.context import DecisionContext, in_force
 from domain.engine.draft import Draft, invalid, reject
 from domain.errors import RejectionCode
 from domain.model import Role, Stage
-from domain.offices import time_zone
+from domain.programmes.booking_rules import check_booking
 from domain.programmes.definition import Step
 from domain.programmes.registry import profile_of
 from domain.state import CaseState, Movement, TaskState
@@ -169,14 +169,8 @@ def travel_specs(*, arrival_form: Any = forms.ConfirmArrivalForm) -> dict[str, T
 def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) -> None:
     """The journey's rules that need the case as well as the form."""
     t = task.task_type
-    if t == TravelTask.BOOK_MOVEMENT and ctx.admission_rules and form.departure_at < ctx.now:
-        zone = time_zone(state.office_time_zone)
-        departs, now = form.departure_at.astimezone(zone), ctx.now.astimezone(zone)
-        raise invalid(t, "departure_at", f"the flight has already left ({departs:%Y-%m-%d %H:%M} "
-                                         f"{state.office_time_zone}, now {now:%Y-%m-%d %H:%M}), a departure in the past: book a flight that "
-                                         "has not departed yet")
     if t == TravelTask.BOOK_MOVEMENT and ctx.admission_rules:
-        _check_valid_on_the_day_of_travel(state, form.departure_at)
+        check_booking(state, t, form.departure_at, ctx.now)
     if t == TravelTask.CHECK_FIT_TO_TRAVEL and state.movement is not None:
         earliest = state.movement.departure_at - FIT_TO_TRAVEL_WINDOW
         if form.checked_at < earliest:
@@ -196,32 +190,6 @@ def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) ->
             )
     if t == TravelTask.CONFIRM_ARRIVAL and (why := arrival_too_early(form.arrived_on, state.departed_at)):
         raise invalid(t, "arrived_on", why)
-
-
-def _check_valid_on_the_day_of_travel(state: CaseState, departure_at: datetime) -> None:
-    """A case's own booking, as a group movement's manifest (rules ``travel_document`` and
-    ``medical_clearance``): each member's visa or travel document and medical clearance still
-    valid on the day of travel, the departure's date on its own clock.  An admission rule
-    (validators only): a booking recorded before it replays as decided.  Otherwise the flight
-    is booked for a day the case cannot travel, and nothing is open to undo it until the
-    fit-to-travel checks open 72 hours before."""
-    day = departure_at.date()
-    problems = []
-    for m in state.members:
-        p = state.progress[m.member_id]
-        if p.visa_valid_until is not None and p.visa_valid_until < day:
-            problems.append(f"{m.full_name}'s visa or travel document is valid until {p.visa_valid_until.isoformat()}")
-        if p.clearance_valid_until is not None and p.clearance_valid_until < day:
-            problems.append(f"{m.full_name}'s medical clearance is valid until {p.clearance_valid_until.isoformat()}")
-    if problems:
-        last_day = min(v for m in state.members for v in (state.progress[m.member_id].visa_valid_until,
-                                                        state.progress[m.member_id].clearance_valid_until)
-                     if v is not None)
-        reason = (f"the day of travel {day.isoformat()} is after the validity of what the case travels on: "
-                  f"{'; '.join(problems)}: book a flight on or before {last_day.isoformat()}, or renew them first")
-        raise reject(RejectionCode.INVALID_FORM, f"the {TravelTask.BOOK_MOVEMENT} form is invalid: departure_at: {reason}",
-                     [{"field": "departure_at", "reason": reason, "type": "case_rule",
-                       "allowed": f"a departure on or before {last_day.isoformat()}"}])
 
 
 def follow_up(draft: Draft, task: TaskState, form: Any, *, health_assessment: str) -> bool:

@@ -3,11 +3,12 @@ case rules, branches, its consent-withdrawal action and the monitoring clock."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from domain import events as ev
 from domain.programmes.avrr import events as avrr_ev
+from domain.programmes.avrr.admission import check_a_minor, check_no_minor_alone, check_the_escort
 from domain.engine import flow
 from domain.engine.commands import WithdrawConsent
 from domain.engine.context import DecisionContext
@@ -19,7 +20,6 @@ from domain.offices import local_date
 from domain.programmes import travel
 from domain.programmes.avrr.state import DEFAULT_MONITORING_MONTHS, MonitoringVisit, add_months, data
 from domain.programmes.avrr.tasks import AvrrTask
-from domain.programmes.family_reunification.state import ADULT_AGE, age_on
 from domain.programmes.definition import Step
 from domain.state import CaseState, TaskState
 
@@ -119,23 +119,6 @@ def review_closure_reason(state: CaseState) -> str:
     return {Stage.HEALTH: "medically_not_cleared"}.get(state.stage, "not_eligible")
 
 
-# The escorts that meet a need the case knows (explore8: an "operational" escort was arranged for
-# a 16-year-old travelling alone; the movement officer does not read the screening's details).
-_ESCORTS_FOR = {"unaccompanied_minor": ("child_protection", "social_worker"), "medical_escort": ("medical",)}
-
-
-def _check_the_escort(a: Any, escort_type: str) -> None:
-    needs = [need for need, met in (("unaccompanied_minor", "unaccompanied_minor" in a.vulnerabilities),
-                                    ("medical_escort", any(a.medical_escort_by_member.values()))) if met]
-    allowed = sorted({escort for need in needs for escort in _ESCORTS_FOR[need]})
-    if needs and escort_type not in allowed:
-        said = {"unaccompanied_minor": "a member under 18 travels alone",
-                "medical_escort": "the fitness-to-travel assessment asks for a medical escort"}
-        raise invalid(AvrrTask.ARRANGE_ESCORT, "escort_type",
-                      f"{' and '.join(said[n] for n in needs)}: a {escort_type.replace('_', ' ')} escort does not "
-                      f"meet that; arrange {' or '.join(e.replace('_', ' ') for e in allowed)}")
-
-
 def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) -> None:
     """AVRR's rules that need the case as well as the form."""
     travel.check(state, task, form, ctx)
@@ -152,13 +135,13 @@ def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) ->
                      "departure refused: the migrant's consent has not been reconfirmed for this travel")
     if t == AvrrTask.ARRANGE_ESCORT and ctx.admission_rules:
         # An admission rule (validators only): an escort arranged before it replays as decided.
-        _check_the_escort(a, form.escort_type)
+        check_the_escort(a, form.escort_type)
     if t == AvrrTask.SCREEN_VULNERABILITY and ctx.admission_rules:
         # An admission rule (validators only): a screening recorded before it replays as decided.
         if form.unaccompanied_minor:
-            _check_a_minor(state, form.screened_on)
+            check_a_minor(state, form.screened_on)
         else:
-            _check_no_minor_alone(state, form.screened_on)
+            check_no_minor_alone(state, form.screened_on)
     if t == AvrrTask.RECORD_REINTEGRATION_PLAN and ctx.admission_rules:
         # An admission rule (validators only): a plan recorded with another code replays as decided.
         for index, plan_item in enumerate(form.items):
@@ -176,35 +159,6 @@ def check(state: CaseState, task: TaskState, form: Any, ctx: DecisionContext) ->
             raise invalid(t, "delivered_on", f"must not be before the plan ({a.plan_agreed_on.isoformat()})")
     if t == AvrrTask.RECORD_MONITORING_VISIT and state.arrived_on and form.visited_on < state.arrived_on:
         raise invalid(t, "visited_on", f"must not be before the arrival ({state.arrived_on.isoformat()})")
-
-
-def _check_a_minor(state: CaseState, screened_on: date) -> None:
-    """An unaccompanied minor is a member under 18 on the day of the screening."""
-    ages = {m.full_name: age_on(m.date_of_birth, screened_on) for m in state.members}
-    if all(age >= ADULT_AGE for age in ages.values()):
-        listed = ", ".join(f"{name} ({age})" for name, age in ages.items())
-        reason = (f"no member is under {ADULT_AGE} on the screening day ({screened_on.isoformat()}): "
-                  f"{listed}")
-        raise reject(RejectionCode.INVALID_FORM,
-                     f"the {AvrrTask.SCREEN_VULNERABILITY} form is invalid: unaccompanied_minor: {reason}",
-                     [{"field": "unaccompanied_minor", "reason": reason, "type": "case_rule",
-                       "allowed": f"true only when a member is under {ADULT_AGE} on screened_on; else false"}])
-
-
-def _check_no_minor_alone(state: CaseState, screened_on: date) -> None:
-    """A case whose every member is under 18 on the screening day returns with no adult of its
-    own: the screening cannot say it is no unaccompanied minor, which would let the flow book the
-    flight with no escort (the date of birth the case holds outweighs a tick)."""
-    ages = {m.full_name: age_on(m.date_of_birth, screened_on) for m in state.members}
-    if ages and all(age < ADULT_AGE for age in ages.values()):
-        listed = ", ".join(f"{name} ({age})" for name, age in ages.items())
-        reason = (f"every member is under {ADULT_AGE} on the screening day ({screened_on.isoformat()}): {listed}; "
-                  "a child returning without a parent or guardian is an unaccompanied minor, escorted")
-        raise reject(RejectionCode.INVALID_FORM,
-                     f"the {AvrrTask.SCREEN_VULNERABILITY} form is invalid: unaccompanied_minor: {reason}",
-                     [{"field": "unaccompanied_minor", "reason": reason, "type": "case_rule",
-                       "allowed": f"true (with escort_required true) when no member is {ADULT_AGE} or over "
-                                  "on screened_on"}])
 
 
 def completion_context(state: CaseState, task: TaskState) -> dict[str, Any]:
