@@ -86,7 +86,10 @@ def _example_form(task: dict[str, Any], today: date, *, follow_up: bool = False,
         return {"flight_number": "TK1751", "departure_at": f"{day(1)}T12:00:00+00:00",
                 "departure_airport": "IST", "arrival_airport": "OSL"}
     if task_type == TaskType.CHECK_FIT_TO_TRAVEL:
-        return {"checked_at": (_moment(today) - timedelta(minutes=5)).isoformat(), "outcome": "fit"}
+        # A minute before the departure's moment: before the flight, and not before the case
+        # was referred (a moment of its journey is judged against the referral, within the
+        # clock skew; a case referred seconds ago would refuse one five minutes older).
+        return {"checked_at": (_moment(today) - timedelta(minutes=1)).isoformat(), "outcome": "fit"}
     if task_type == TaskType.RECORD_HOST_EXIT_PERMISSION:  # the host state's (Türkiye: DGMM), where required
         return {"reference": f"DGMM-{task['task_id'][-12:]}", "issued_on": day(0), "valid_until": day(90),
                 "issuing_authority": "DGMM, Provincial Directorate of Migration Management"}

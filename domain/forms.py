@@ -161,16 +161,23 @@ HappenedSinceReferral = Annotated[date, AfterValidator(_not_in_future), SinceRef
 
 
 @functools.cache
-def since_referral_fields(form_type: type[Form]) -> tuple[str, ...]:
-    """The fields of a form (the chosen branch of a ``ChoiceForm``) that are ``HappenedSinceReferral``."""
+def since_referral_fields(form_type: type[Form], rule: type[Rule] = SinceReferral) -> tuple[str, ...]:
+    """The fields of a form (the chosen branch of a ``ChoiceForm``) that are ``HappenedSinceReferral``
+    (``rule=SinceReferralInstant``: ``HappenedAt``)."""
     return tuple(name for name, field in form_type.model_fields.items()
-                 if any(isinstance(r, SinceReferral) for r in _rules_in(field.annotation, field.metadata)))
+                 if any(isinstance(r, rule) for r in _rules_in(field.annotation, field.metadata)))
 # A moment a case plans (an appointment): any day a case can have (a year like 9999 would
 # overflow the deadline arithmetic: its task would be due past the calendar).
 PlannedAt = Annotated[AwareDatetime, AfterValidator(_within_calendar_dt), Rule(f"With its UTC offset; {_RANGE}.")]
-HappenedAt = Annotated[AwareDatetime, AfterValidator(_not_in_future_dt), Rule(
+class SinceReferralInstant(Rule):
+    """The rule of a moment of the case's own journey (a fit-to-travel check, a departure): not
+    before the case was referred (``domain.engine.case_rules.check_since_referral``)."""
+
+
+HappenedAt = Annotated[AwareDatetime, AfterValidator(_not_in_future_dt), SinceReferralInstant(
     f"With its UTC offset; not in the future: not after the moment it is entered (up to {_SKEW_MINUTES} minutes "
-    f"ahead, for clocks that differ), nor dated (in its own offset) after today in the case's office time zone; {_RANGE}.")]
+    f"ahead, for clocks that differ), nor dated (in its own offset) after today in the case's office time zone; "
+    f"nor before the case was referred {CASE_RULE}; {_RANGE}.")]
 NotBefore = Annotated[date, AfterValidator(_not_in_past), Rule(f"Not in the past; {_RANGE}.")]
 Departure = Annotated[AwareDatetime, AfterValidator(_plausible_departure),
                       Rule("Within a year before and two years after today.")]
@@ -186,6 +193,20 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(
     description="ISO 4217 code of a currency in use, e.g. USD (not XXX, XTS, a metal or a fund code)",
     json_schema_extra={"enum": sorted(CURRENCY_CODES)})]
 Reason = Text(max_length=4000, min_length=1)  # a reason a choice needs: not empty
+
+
+def _given(value: str, info: ValidationInfo) -> str:
+    if not value and admission_rule(info):
+        raise ValueError("give the reason: it is recorded with the decision (blank is not a reason)")
+    return value
+
+
+# The reason of a supervisor's decision (a review, closing a reintegration): not blank.  An
+# admission rule (``admission_rule``): ``Field(min_length=1)`` on ``Notes`` never held (the
+# type's own bound won, so "   " closed a case with no reason), and decisions recorded so
+# replay as decided.
+DecisionReason = Annotated[Notes, AfterValidator(_given),
+                           Field(json_schema_extra={"minLength": 1}, description="Why; not blank.")]
 CountryCode = Annotated[Country, Field(json_schema_extra={"enum": sorted(COUNTRY_CODES)})]  # the codes, in the schema
 
 
@@ -444,7 +465,7 @@ class RecordTreatmentForm(Form):
 
 class _Review(Form):
     decision: str
-    reason: Notes = Field(min_length=1)
+    reason: DecisionReason
 
 
 class ReviewResubmitForm(_Review):

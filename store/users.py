@@ -77,18 +77,31 @@ async def add_user(
 async def set_role(conn: asyncpg.Connection, username: str, role: Role, offices: list[str] | None = None) -> User | None:
     """Change an account's role (and, if given, its offices): its tokens carry the new
     role from their next request on."""
-    row = await conn.fetchrow(
-        f"""UPDATE users SET role = $2, offices = coalesce($3, offices) WHERE username = $1 RETURNING {_COLUMNS}""",
-        username, role.value, offices)
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            f"""UPDATE users SET role = $2, offices = coalesce($3, offices) WHERE username = $1 RETURNING {_COLUMNS}""",
+            username, role.value, offices)
+        if row is not None:
+            # Claims on tasks the account may no longer work go back to the inbox: parked with
+            # someone who now gets 403 on them, nobody would know until they escalated.
+            await conn.execute(
+                """DELETE FROM task_claims c USING tasks t
+                    WHERE c.task_id = t.task_id AND c.claimed_by = $1
+                      AND (t.role <> $2 OR NOT (t.office = ANY($3::text[])))""",
+                username, role.value, list(row["offices"]))
     return User(**dict(row)) if row else None
 
 
 async def deactivate(conn: asyncpg.Connection, username: str) -> User | None:
     """Lock an account out: no login, and every token it holds is refused from the next
-    request on (also after a later reactivation, which issues new tokens only)."""
-    row = await conn.fetchrow(
-        f"""UPDATE users SET active = false, token_generation = token_generation + 1 WHERE username = $1
-            RETURNING {_COLUMNS}""", username)
+    request on (also after a later reactivation, which issues new tokens only); the tasks it
+    had claimed are released."""
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            f"""UPDATE users SET active = false, token_generation = token_generation + 1 WHERE username = $1
+                RETURNING {_COLUMNS}""", username)
+        if row is not None:  # what they had claimed goes back to the inbox, for someone who can work it
+            await conn.execute("DELETE FROM task_claims WHERE claimed_by = $1", username)
     return User(**dict(row)) if row else None
 
 

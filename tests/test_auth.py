@@ -129,3 +129,32 @@ def test_verified_tokens_are_remembered_only_until_they_expire() -> None:
     assert tokens.verify(good).username == "stale"  # served from memory while unexpired
     tokens._verified[good] = (stale, time.time() - 1)  # as if its expiry had passed
     assert tokens.verify(good).username == "fatma"  # verified afresh, not served from memory
+
+
+async def test_a_deactivated_or_moved_account_gives_its_claimed_tasks_back(stack, http: httpx.AsyncClient,
+                                                                           driver: CaseDriver) -> None:
+    """explore11: a task claimed by someone deactivated (or whose role changed) stayed claimed,
+    out of every colleague's unassigned inbox, until it escalated."""
+    from domain.model import Role
+    from store.users import add_user, deactivate, set_role
+    from tests.support.factories import referral
+
+    async with stack.pool.acquire() as conn:
+        for name in ("leaver1", "mover1"):
+            await add_user(conn, name, TEST_PASSWORD, Role.CASEWORKER, ["IST"], name.capitalize())
+    claimed = {}
+    for name in ("leaver1", "mover1"):
+        case = await driver.refer(referral(size=1))
+        task = case["open_tasks"][0]
+        r = await http.post(f"/api/v1/tasks/{task['task_id']}/claim", headers=await driver.login(name))
+        assert r.status_code == 200, r.text
+        claimed[name] = task["task_id"]
+    async with stack.pool.acquire() as conn:
+        await deactivate(conn, "leaver1")
+        await set_role(conn, "mover1", Role.MEDICAL_OFFICER)
+        held = await conn.fetch("SELECT task_id FROM task_claims WHERE task_id = ANY($1::text[])",
+                                list(claimed.values()))
+    assert held == []
+    fatma = await driver.login("fatma")
+    for task_id in claimed.values():
+        assert (await http.get(f"/api/v1/tasks/{task_id}", headers=fatma)).json()["claimed_by"] is None

@@ -90,6 +90,21 @@ async def test_rejected_case_is_resubmitted_to_another_country_with_history_kept
     assert case["status"] == "closed" and case["closure_reason"] == "arrived"
 
 
+async def test_a_review_is_not_decided_without_a_reason(http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    """explore11: "   " closed a case with an empty recorded reason (Field(min_length=1) on Notes
+    never held); the schema says so too."""
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.INTERVIEW)
+    case = await driver.complete(_task(case, "conduct_interview"), "IST", form={
+        "interview_date": _day(), "outcome": "rejected", "rejection_reason": "Exclusion clause applies."})
+    review = _task(case, "review_outcome")
+    headers = await driver.login("fatma")
+    blank = await http.post(f"/api/v1/tasks/{review['task_id']}/complete", headers=headers,
+                            json={"form": {"decision": "close", "reason": "   "}})
+    assert blank.status_code == 422 and blank.json()["error"]["details"][0]["field"] == "reason", blank.text
+    detail = (await http.get(f"/api/v1/tasks/{review['task_id']}", headers=headers)).json()
+    assert '"minLength": 1' in json.dumps(detail["form_schema"]) and detail["status"] == "open"
+
+
 async def test_rejected_case_can_be_closed_as_not_accepted(driver: CaseDriver) -> None:
     case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.INTERVIEW)
     case = await driver.complete(_task(case, "conduct_interview"), "IST", form={

@@ -555,6 +555,10 @@ class Case:
             form = example_form(task.model_dump(), at.date(),
                                 case={"avrr": {"reintegration_plan": [{"item_number": n, "delivered_on": None}
                                                                       for n in undelivered]}})
+            # The example dates a moment at the start of a day that is not today: on the
+            # referral's own day that is before the case existed, which the case refuses.
+            form |= {n: at.isoformat() for n in ("checked_at", "departed_at")
+                     if n in form and datetime.fromisoformat(form[n]) < self.state.referred_at}
         self._apply(decide(self.state, core.CompleteTask(task_id=task.task_id, form=form), self._ctx(who, at)))
 
     def tick(self, at: datetime) -> None:

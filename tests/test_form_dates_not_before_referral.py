@@ -20,6 +20,7 @@ import itertools
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from domain import forms
@@ -28,7 +29,7 @@ from domain.engine.clocks import next_deadline
 from domain.engine.draft import Draft
 from domain.errors import CommandRejected
 from domain.identity import case_id_for
-from domain.model import Actor, Referral
+from domain.model import Actor, Referral, Stage
 from domain.programmes.avrr import flow as avrr_flow
 from domain.programmes.avrr.forms import TravelDocumentIssuedForm
 from domain.programmes.avrr.state import data as avrr_data
@@ -40,6 +41,7 @@ from domain.programmes.resettlement.forms import (
     RecordVisaIssuedForm,
 )
 from domain.tasks import TaskType
+from tests.support.driver import CaseDriver
 from tests.support.factories import member, referral
 from tests.support.histories import replays_and_is_recorded
 
@@ -195,3 +197,22 @@ async def test_a_family_with_a_child_asks_office_day_starts_and_replays(stack: A
     handle = stack.temporal.get_workflow_handle(case["case_id"])
     assert OFFICE_DAY_STARTS_PATCH in await _patches(handle)
     await replays_and_is_recorded(handle, "family_reunification_office_day_starts.json")
+
+
+async def test_a_departure_before_the_case_was_referred_is_refused(http: httpx.AsyncClient, driver: CaseDriver) -> None:
+    """explore11: a departure dated minutes before the case existed (and before its booking)
+    was recorded; the moments of a case's journey are not before its referral either."""
+    case = await driver.advance(await driver.refer(referral(size=1)), until=Stage.MOVEMENT)
+    soon = (datetime.now(UTC) + timedelta(hours=3)).replace(microsecond=0)
+    case = await driver.complete(next(t for t in case["open_tasks"] if t["task_type"] == "book_movement"), "IST",
+                                 form={"flight_number": "TK1751", "departure_at": soon.isoformat(),
+                                       "departure_airport": "IST", "arrival_airport": "OSL"})
+    check = next(t for t in case["open_tasks"] if t["task_type"] == "check_fit_to_travel")
+    before = (datetime.fromisoformat(case["key_dates"]["referred_at"]) - timedelta(hours=1)).isoformat()
+    headers = await driver.login("selin")
+    await http.post(f"/api/v1/tasks/{check['task_id']}/claim", headers=headers)
+    refused = await http.post(f"/api/v1/tasks/{check['task_id']}/complete", headers=headers,
+                              json={"form": {"checked_at": before, "outcome": "fit"}})
+    assert refused.status_code == 422, refused.text
+    [detail] = refused.json()["error"]["details"]
+    assert detail["field"] == "checked_at" and "must not be before the case was referred" in detail["reason"], detail

@@ -25,7 +25,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from domain.arrival_day import earliest_arrival_day
-from domain.forms import ChoiceForm, since_referral_fields
+from domain.forms import ChoiceForm, SinceReferralInstant, since_referral_fields
 from domain.offices import local_date
 from domain.programmes.avrr.state import AvrrProgress
 from domain import case as core
@@ -217,6 +217,10 @@ def _since_referral(fc: FormContext, form: dict[str, Any]) -> dict[str, Any]:
         model = model.branches().get(form.get(model.choice_field()), model)
     referred_on = local_date(fc.state.referred_at, fc.state.office_time_zone).isoformat()
     late = {n: referred_on for n in since_referral_fields(model) if isinstance(form.get(n), str) and form[n] < referred_on}
+    # A moment of its journey (``forms.HappenedAt``) not before the referral either.
+    referred = fc.state.referred_at
+    late |= {n: referred.isoformat() for n in since_referral_fields(model, SinceReferralInstant)
+             if isinstance(form.get(n), str) and datetime.fromisoformat(form[n]) < referred}
     return form | late
 
 

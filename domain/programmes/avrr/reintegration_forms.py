@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field, model_validator
 from domain.forms import (
     CASE_RULE,
     Currency,
+    DecisionReason,
     Form,
     HappenedSinceReferral,
 )
@@ -89,4 +90,4 @@ class CloseReintegrationForm(Form):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"decision": "close", "reason": "Plan delivered; business running at the 3-month visit."}]})
     decision: Literal["close", "continue_monitoring"]
-    reason: Notes = Field(min_length=1)
+    reason: DecisionReason
