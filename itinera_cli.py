@@ -169,10 +169,22 @@ def users_add(
 
     from store.users import add_user
 
+    from store.users import MAX_PASSWORD_LENGTH, is_username
+
     _office_codes(office)
+    if not is_username(username):
+        # Refused here, before the database's own check, whose error printed the new password's hash.
+        typer.echo(f"invalid username {username!r}: 2 to 64 lower-case letters, digits and . _ - "
+                   "(starting with a letter or digit), e.g. ayse.k", err=True)
+        raise typer.Exit(2)
     password = sys.stdin.readline().rstrip("\n")
-    if len(password) < 10:
-        typer.echo("the password (read from standard input) must have at least 10 characters", err=True)
+    if len(password.strip()) < 10:
+        typer.echo("the password (read from standard input) must have at least 10 characters besides spaces",
+                   err=True)
+        raise typer.Exit(2)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        typer.echo(f"the password must have at most {MAX_PASSWORD_LENGTH} characters (the sign-in page takes no more)",
+                   err=True)
         raise typer.Exit(2)
 
     async def run() -> None:

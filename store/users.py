@@ -26,6 +26,8 @@ _DUMMY_HASH = _hasher.hash("itinera-no-such-user")
 # The users table's own CHECK: a name of another shape cannot be an account (and is never
 # sent to PostgreSQL, which refuses some characters outright).
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+# The longest password an account may have: the sign-in page reads no more of what is typed.
+MAX_PASSWORD_LENGTH = 256
 _COLUMNS = "username, full_name, role, offices, active, token_generation"
 
 

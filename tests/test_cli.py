@@ -48,6 +48,19 @@ async def test_users_add_refuses_bad_input(stack) -> None:
     assert office.returncode == 2 and "invalid office" in office.stderr
     role = await _itinera(stack, "users", "add", "kemal", "--role", "wizard", stdin="long enough password\n")
     assert role.returncode == 2 and "wizard" in role.stderr
+    # explore11: blank passwords were taken; a username the database refuses crashed with a
+    # traceback that printed the new password's hash; a password the sign-in page cuts.
+    blank = await _itinera(stack, "users", "add", "kemal", "--role", "caseworker", "--office", "IST",
+                           stdin=" " * 12 + "\n")
+    assert blank.returncode == 2 and "besides spaces" in blank.stderr
+    for name in ("kemal yilmaz", "Özlem", "k"):
+        bad = await _itinera(stack, "users", "add", name, "--role", "caseworker", "--office", "IST",
+                             stdin="long enough password\n")
+        assert bad.returncode == 2 and "invalid username" in bad.stderr, (name, bad.stderr)
+        assert "Traceback" not in bad.stderr and "argon2" not in bad.stderr
+    long = await _itinera(stack, "users", "add", "kemal", "--role", "caseworker", "--office", "IST",
+                          stdin="x" * 300 + "\n")
+    assert long.returncode == 2 and "at most 256 characters" in long.stderr
 
 
 async def test_rebuild_projection_rebuilds_every_case_from_its_events(stack, http: httpx.AsyncClient) -> None:

@@ -24,9 +24,10 @@ from api.ui.session import (
     safe_next,
     start_session,
 )
+from store.users import MAX_PASSWORD_LENGTH
 
 router = APIRouter(route_class=UiRoute)
-_MAX_CREDENTIAL = 256
+_MAX_CREDENTIAL = MAX_PASSWORD_LENGTH  # a username is far shorter
 
 
 @router.get("/login", summary="Sign-in page")
