@@ -183,3 +183,16 @@ async def test_the_movement_page_says_needs_and_the_step_in_french(stack: Stack,
         emre.cookies.set("itinera_lang", "ar")
         text = Page((await emre.get(f"/ui/movements/{mid}")).text).body_text
         assert "[كرسي متحرك]" in text and "الحجز:" in text and "Booking" not in text
+
+
+async def test_a_moment_before_the_referral_is_said_in_the_page_s_language(stack: Stack, driver: CaseDriver) -> None:
+    """explore11: ?as_of= before the referral answered a Turkish page with an English sentence."""
+    from tests.support.factories import referral
+
+    case = await driver.refer(referral(size=1))
+    async with signed_in(stack, "ayse") as ayse:
+        ayse.cookies.set("itinera_lang", "fr")
+        answer = await ayse.get(f"/ui/cases/{case['case_id']}", params={"as_of": "2020-01-01T00:00:00Z"})
+        assert answer.status_code == 404
+        text = Page(answer.text).body_text
+        assert "n’avait pas encore été référé" in text and "had not been referred" not in text, text

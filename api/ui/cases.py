@@ -76,7 +76,8 @@ async def render_case_page(request: Request, case_id: str, principal: UiPrincipa
     if moment is not None:
         then = await read_rebuilt_projection(db, case_id, lambda conn: readmodel.get_case(conn, case_id), as_of=moment)
         if then is None:
-            raise ApiError(404, "case_not_found", f"case {case_id} had not been referred by {fmt_datetime(moment, zone)}")
+            raise ApiError(404, "case_not_found", _("Case %(case)s had not been referred by %(moment)s.",
+                                                    case=case_id, moment=fmt_datetime(moment, zone)))
         case, events = then, [e for e in events if e.occurred_at <= moment]
     case = policy.redact_case(case, principal)
     return render(request, "case.html", {

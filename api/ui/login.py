@@ -52,7 +52,13 @@ async def login(request: Request, db: Db) -> Response:
     try:
         user = await log_in(request, db, username, password)
     except ApiError as refused:
-        message = _("Unknown username or wrong password.") if refused.status == 401 else refused.message
+        if refused.status == 401:
+            message = _("Unknown username or wrong password.")
+        elif refused.code == "too_many_attempts":
+            message = _("Too many failed sign-ins; try again in %(seconds)s seconds.",
+                        seconds=refused.headers.get("Retry-After", "60") if refused.headers else "60")
+        else:
+            message = refused.message
         return render(request, "login.html", {"next": next_path, "username": username, "expired": False,
                                               "error": message}, status=400 if refused.status == 401 else 429,
                       title=_("Sign in"))
