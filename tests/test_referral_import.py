@@ -361,3 +361,18 @@ async def test_a_file_saved_in_a_turkish_windows_encoding_is_refused_naming_the_
     assert answer.status_code == 422, answer.text
     [detail] = answer.json()["error"]["details"]
     assert "Excel workbook" in detail["reason"] and "Content_Types" not in answer.text, answer.text
+
+
+async def test_a_row_to_the_host_country_is_invalid_at_upload_naming_its_line(http: httpx.AsyncClient,
+                                                                              driver: CaseDriver) -> None:
+    """explore11 F3: it was counted pending at upload, then failed in the import with no line
+    and a case id that answered 404; now it is an invalid row, as the same referral sent alone."""
+    headers = await driver.login("fatma")
+    home, fine = referral(destination_country="TR"), referral()
+    job = await _upload(http, headers, json.dumps({"referrals": [home, fine]}), "application/json")
+    final = await _finished(http, headers, job["import_id"])
+    assert final["counts"] == {"pending": 0, "created": 1, "already_referred": 0, "invalid": 1, "failed": 0}
+    rows = await _all_rows(http, headers, job["import_id"])
+    [error] = rows[0]["errors"]
+    assert rows[0]["outcome"] == "invalid" and rows[0]["case_id"] is None
+    assert error["field"] == "destination_country" and "host country of office IST" in error["reason"], error

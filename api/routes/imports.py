@@ -23,12 +23,13 @@ from temporalio.service import RPCError
 
 from api import policy
 from api.auth import CurrentPrincipal, Principal
+from api.commands import CaseCommands
 from api.deps import Commands, Db, lent_back
 from api.errors import ERROR_RESPONSES, ApiError
 from api.office_time import edge_today_anywhere
 from api.referral_import_file import CSV_TEMPLATE, JSON_TEMPLATE, MAX_FILE_BYTES, FileUnreadable, read_file
 from domain.case import referral_fingerprint
-from domain.model import Role
+from domain.model import Referral, Role
 from store import referral_imports as store
 from workflows.referral_import import ImportInput, ReferralImportWorkflow, import_workflow_id
 
@@ -167,6 +168,10 @@ async def upload(request: Request, response: Response, principal: CurrentPrincip
                 errors = [{"line": line, "field": "office", "reason": "not one of your offices",
                            "allowed": principal.offices}]
                 outcome, referral = "invalid", None
+            elif (refused := _host_country(commands, referral, line)) is not None:
+                # Judged at upload, as for a referral sent alone (it was counted pending, then
+                # failed in the import's workflow with no line).
+                errors, outcome, referral = [refused], "invalid", None
             elif prior is not None and prior["office"] not in principal.offices:
                 errors = [{"line": line, "field": "external_referral_id",
                            "reason": "already used by a case your offices do not work on; check the id with the "
@@ -255,3 +260,13 @@ def _json(value: Any) -> Any:
     import json
 
     return json.loads(value) if isinstance(value, str) else value
+
+
+def _host_country(commands: CaseCommands, referral: Referral, line: int) -> dict[str, Any] | None:
+    """The host-country rule (``CaseCommands.check_admission``) as an import row's error."""
+    try:
+        commands.check_admission(referral)
+    except ApiError as refused:
+        [detail] = refused.details
+        return {"line": line, **detail}
+    return None
