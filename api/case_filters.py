@@ -75,6 +75,19 @@ class CaseListFilter(BaseModel):
                 out.append((f"{column} < {{}}", before))
         return out
 
+    def inverted(self) -> list[dict[str, str]]:
+        """The ranges that hold nothing because they end before they begin (``*_since`` not
+        before ``*_before``): said, not answered with an empty list that reads as "no cases"."""
+        problems = []
+        for kind in (*_INSTANTS, "arrived"):
+            since, before = getattr(self, f"{kind}_since"), getattr(self, f"{kind}_before")
+            if since is not None and before is not None and since >= before:
+                problems.append({"field": f"query.{kind}_before",
+                                 "reason": f"{before.isoformat()} is not after {kind}_since ({since.isoformat()}): "
+                                           "the range holds nothing",
+                                 "allowed": f"a moment after {kind}_since"})
+        return problems
+
     def query(self) -> dict[str, str]:
         """The set filters as query parameters."""
         return {k: (v.isoformat() if hasattr(v, "isoformat") else str(v))

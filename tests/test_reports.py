@@ -307,3 +307,15 @@ async def test_odd_parameters_are_refused_or_harmless(figures, http: httpx.Async
         assert r.status_code == status, (path, params, r.text)
     week = await _get(http, "flows", sup, period="week", **{"from": "2024-02-29", "to": "2024-03-01"})
     assert [r["period_start"] for r in week["rows"]] == ["2024-02-26"] and week["totals"]["referrals"] == 0
+
+
+async def test_a_date_range_that_ends_before_it_begins_is_refused(http: httpx.AsyncClient,
+                                                                  sup: dict[str, str]) -> None:
+    """explore11 F14: an inverted range answered an empty list, which reads as "no cases"."""
+    for since, before, field in (("referred_since", "referred_before", "query.referred_before"),
+                                 ("arrived_since", "arrived_before", "query.arrived_before")):
+        later, earlier = ("2026-12-02", "2026-12-01") if since.startswith("arrived") else (
+            "2026-12-02T00:00:00Z", "2026-12-01T00:00:00Z")
+        r = await http.get("/api/v1/cases", params={since: later, before: earlier}, headers=sup)
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["details"][0]["field"] == field

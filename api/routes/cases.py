@@ -157,6 +157,8 @@ async def list_cases(
         referred_since=referred_since, referred_before=referred_before, departed_since=departed_since,
         departed_before=departed_before, closed_since=closed_since, closed_before=closed_before,
         arrived_since=arrived_since, arrived_before=arrived_before)
+    if problems := more.inverted():
+        raise ApiError(422, "invalid_request", "; ".join(f"{p['field']}: {p['reason']}" for p in problems), problems)
     return await readmodel.list_cases(
         db, offices=policy.visible_offices(principal), stage=stage, status=status.value if status else None,
         office=office, programme=programme, priority=priority, text=q, cursor=cursor, limit=limit, more=more,
