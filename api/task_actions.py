@@ -16,12 +16,13 @@ request's connection is lent back to the pool while the workflow is awaited (``a
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import asyncpg
 
 from api import policy, readmodel
-from api.airports import an_airport_in, country_of, known, loaded, unknown_airport
+from api.airports import an_airport_in, arrival_day_refusal, country_of, known, loaded, unknown_airport
 from api.after_command import case_after_command
 from api.auth import Principal
 from api.commands import CaseCommands
@@ -143,6 +144,8 @@ async def complete(db: asyncpg.Connection, commands: CaseCommands, principal: Pr
         raise ApiError(REJECTION_STATUS[exc.code], exc.code.value, exc.message, exc.details) from None
     if task.task_type == TaskType.BOOK_MOVEMENT:
         await _check_airports(db, task, form)
+    if task.task_type == TaskType.CONFIRM_ARRIVAL:
+        await _check_arrival_day(db, task, form)
     if task.task_type == TaskType.REVIEW_OUTCOME and form.get("decision") == "resubmit":
         commands.check_host_country(task.office, form.get("destination_country"), "destination_country",
                                     task.task_type)
@@ -167,6 +170,29 @@ async def _complete_again(db: asyncpg.Connection, commands: CaseCommands, princi
         if refused.status >= 500:  # an outage: the client sends it again
             raise
         require_open(task)  # task_not_open, or case_closed from a workflow that has finished
+
+
+async def _check_arrival_day(db: asyncpg.Connection, task: TaskView, form: dict[str, Any]) -> None:
+    """A case's arrival is dated in its arrival airport's calendar, not before the day the
+    departure instant falls on there (as a movement's arrival, ``api.airports``): the workflow
+    only knows the earliest calendar on Earth (UTC-12), which let a flight east (Istanbul to
+    Tashkent) arrive the day before it left.  The airport is the case's latest booking's."""
+    row = await db.fetchrow(
+        """SELECT c.departed_at, (SELECT e.payload->>'arrival_airport' FROM case_events e
+                                   WHERE e.case_id = c.case_id AND e.event_type = 'MovementBooked'
+                                   ORDER BY e.seq DESC LIMIT 1) AS arrival_airport
+             FROM cases c WHERE c.case_id = $1""", task.case_id)
+    arrived_on = form.get("arrived_on")
+    if row is None or not row["arrival_airport"] or not isinstance(arrived_on, str):
+        return
+    day = date.fromisoformat(arrived_on)
+    if day >= edge_today(task.office):
+        # Already ahead there (a flight east at night): the office's today is the latest a
+        # caseworker may date it (nothing is dated in the office's future), so it is taken.
+        return
+    refused = await arrival_day_refusal(day, row["departed_at"], row["arrival_airport"])
+    if refused is not None:
+        raise refused
 
 
 async def _check_airports(db: asyncpg.Connection, task: TaskView, form: dict[str, Any]) -> None:

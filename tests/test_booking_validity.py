@@ -99,3 +99,21 @@ async def test_the_case_page_cancels_a_booking_for_a_movement_officer(stack: Sta
         assert not after.find("form", id="cancel_booking-form")
     detail = (await driver.client.get(f"/api/v1/cases/{case['case_id']}", headers=await driver.login("emre"))).json()
     assert [t["task_type"] for t in detail["open_tasks"]] == ["book_movement"]
+
+
+async def test_an_arrival_is_dated_in_the_arrival_airport_s_calendar(http: httpx.AsyncClient,
+                                                                      driver: CaseDriver) -> None:
+    """explore11 F9: a flight east arrived 'the day before it left' (the workflow's bound is the
+    earliest calendar, UTC-12); the API judges the day on the arrival airport's clock."""
+    case = await driver.advance(await driver.refer(referral(size=1, destination_country="AU")), until=Stage.ARRIVAL)
+    assert case["key_dates"]["departed_at"] is not None
+    [task] = [t for t in case["open_tasks"] if t["task_type"] == "confirm_arrival"]
+    departed = datetime.fromisoformat(case["key_dates"]["departed_at"])
+    day_before = (departed.astimezone(UTC) - timedelta(days=1)).date().isoformat()
+    headers = await driver.login("ayse")
+    await http.post(f"/api/v1/tasks/{task['task_id']}/claim", headers=headers)
+    refused = await http.post(f"/api/v1/tasks/{task['task_id']}/complete", headers=headers, json={"form": {
+        "arrived_on": day_before, "place": "Sydney", "receiving_partner": "Settlement Services International"}})
+    assert refused.status_code == 422, refused.text
+    [detail] = refused.json()["error"]["details"]
+    assert detail["field"] == "arrived_on" and "Australia/" in detail["reason"], detail
