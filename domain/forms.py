@@ -177,7 +177,7 @@ class SinceReferralInstant(Rule):
 HappenedAt = Annotated[AwareDatetime, AfterValidator(_not_in_future_dt), SinceReferralInstant(
     f"With its UTC offset; not in the future: not after the moment it is entered (up to {_SKEW_MINUTES} minutes "
     f"ahead, for clocks that differ), nor dated (in its own offset) after today in the case's office time zone; "
-    f"nor before the case was referred {CASE_RULE}; {_RANGE}.")]
+    f"nor dated before the day the case was referred {CASE_RULE}; {_RANGE}.")]
 NotBefore = Annotated[date, AfterValidator(_not_in_past), Rule(f"Not in the past; {_RANGE}.")]
 Departure = Annotated[AwareDatetime, AfterValidator(_plausible_departure),
                       Rule("Within a year before and two years after today.")]

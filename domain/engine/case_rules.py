@@ -16,7 +16,7 @@ from domain.engine.context import DecisionContext
 from domain.engine.draft import invalid, reject
 from domain.engine.escalations import check_resolution
 from domain.errors import RejectionCode
-from domain.offices import local_date, local_time
+from domain.offices import local_date
 from domain.programmes.registry import profile_of
 from domain.state import CaseState, TaskState
 from domain.tasks import EngineTask
@@ -58,16 +58,16 @@ def check_since_referral(state: CaseState, task: TaskState, form: Any, ctx: Deci
                           f"must not be before the case was referred ({referred_on.isoformat()} in "
                           f"{state.office_time_zone}): allowed are {referred_on.isoformat()} to "
                           f"{ctx.today(state.office_time_zone).isoformat()}")
-    # A moment of its journey (a fit-to-travel check, a departure) is not before the referral
-    # either (explore11: a departure dated minutes before the case existed was recorded).
-    earliest = state.referred_at - forms.CLOCK_SKEW
+    # A moment of its journey (a fit-to-travel check, a departure) is not dated before the day
+    # the case was referred either (explore11: a departure typed days before the case existed
+    # was recorded).  Judged by the day in the office's zone, as the days above: the example
+    # forms of a day that is not today date their moments at its first minutes.
     for name in forms.since_referral_fields(type(form), forms.SinceReferralInstant):
         moment = getattr(form, name)
-        if moment is not None and moment < earliest:
-            referred = local_time(state.referred_at, state.office_time_zone)
+        if moment is not None and local_date(moment, state.office_time_zone) < referred_on:
             raise invalid(task.task_type, name,
-                          f"must not be before the case was referred ({referred:%Y-%m-%d %H:%M} in "
-                          f"{state.office_time_zone})")
+                          f"must not be dated before the day the case was referred ({referred_on.isoformat()} "
+                          f"in {state.office_time_zone})")
 
 
 def opened_by(state: CaseState, task: TaskState) -> TaskState | None:
